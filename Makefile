@@ -1,0 +1,65 @@
+# gridpeer — two commands on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
+SYSSTAMP := .make/system-packages
+NODESTAMP := node_modules/.package-lock.json
+APT_PACKAGES := mosquitto mosquitto-clients chromium chromium-driver postgresql
+
+.PHONY: demo test bench lint contracts venv dev system node clean slither
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(DEVSTAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev,netsim]'
+	touch $(STAMP) $@
+
+venv: $(STAMP)            ## runtime install only
+dev: $(DEVSTAMP)          ## runtime + test/lint + ns-3
+
+# System packages the tests use (Debian). Needs root or sudo; skipped when all present.
+$(SYSSTAMP):
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	mkdir -p .make && touch $@
+system: $(SYSSTAMP)
+
+$(NODESTAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+node: $(NODESTAMP)
+
+demo: $(STAMP)
+	$(BIN)/gridpeer demo
+
+lint: $(DEVSTAMP)
+	$(BIN)/ruff check gridpeer tests bench
+	$(BIN)/ruff format --check gridpeer tests bench
+	$(BIN)/mypy gridpeer
+
+contracts: $(STAMP) $(NODESTAMP)
+	$(BIN)/gridpeer contracts build
+
+slither: $(NODESTAMP)
+	bash tools/slither.sh
+
+test: $(DEVSTAMP) $(SYSSTAMP) $(NODESTAMP) lint slither
+	$(BIN)/pytest -q
+
+bench: $(DEVSTAMP) $(SYSSTAMP) $(NODESTAMP)
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .make node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""gridpeer.netsim layer."""

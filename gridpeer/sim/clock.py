@@ -1,0 +1,53 @@
+"""One clock for the live system and the simulator.
+
+A :class:`Clock` maps wall time to *model* time. ``speed=1`` is real time; ``speed=240``
+runs a day in six minutes. Everything that needs "now" (sensor nodes, agents, the
+oracle, the web app) takes a clock, so the same code runs live and accelerated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+
+@dataclass
+class Clock:
+    """Model time = ``start + (wall - wall_at_start) * speed``.
+
+    Attributes:
+        start: model time at which the clock starts (UTC-aware). Defaults to now.
+        speed: model seconds per wall second (1.0 = real time). Must be > 0.
+    """
+
+    start: datetime = field(default_factory=lambda: datetime.now(UTC))
+    speed: float = 1.0
+    _wall0: float = field(default_factory=time.monotonic, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.speed <= 0:
+            raise ValueError(f"clock speed must be > 0, got {self.speed}")
+        if self.start.tzinfo is None:
+            raise ValueError("clock start must be timezone-aware (UTC)")
+
+    def now(self) -> datetime:
+        """Current model time (UTC-aware)."""
+        return self.start + timedelta(seconds=(time.monotonic() - self._wall0) * self.speed)
+
+    def timestamp(self) -> float:
+        """Current model time as a POSIX timestamp in seconds."""
+        return self.now().timestamp()
+
+    def wall_seconds(self, model_seconds: float) -> float:
+        """Wall-clock seconds that ``model_seconds`` of model time take."""
+        return model_seconds / self.speed
+
+    async def sleep(self, model_seconds: float) -> None:
+        """Sleep for ``model_seconds`` of model time."""
+        await asyncio.sleep(max(0.0, self.wall_seconds(model_seconds)))
+
+    async def sleep_until(self, when: datetime) -> None:
+        """Sleep until model time reaches ``when``."""
+        await self.sleep((when - self.now()).total_seconds())

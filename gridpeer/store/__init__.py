@@ -1,0 +1,1 @@
+"""gridpeer.store layer."""

@@ -1,0 +1,90 @@
+"""Telemetry message schemas (data contract v1).
+
+Topic: ``gridpeer/<community>/<house>/<device>/<kind>`` with ``device`` one of
+``meter`` | ``pv`` | ``bess`` and ``kind`` ``reading``. JSON body fields, units explicit:
+
+* ``ts``   – UTC timestamp of the measurement (ISO 8601 with offset, or POSIX seconds).
+* ``v``    – voltage in volts (V).
+* ``i``    – current in amperes (A); for the battery positive = discharging.
+* ``p``    – power in watts (W); meter: household consumption (>= 0); pv: production
+             (>= 0); bess: positive = discharging, negative = charging.
+* ``e_wh`` – meter only: cumulative household consumption in watt-hours (Wh, integer).
+* ``p_grid`` – meter only: net grid power in W, positive = import, negative = export.
+* ``soc``  – bess only: state of charge, 0..1.
+
+A message that fails validation is rejected with a reason; it never reaches the store.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = 1
+TOPIC_ROOT = "gridpeer"
+_NAME = r"^[A-Za-z0-9_-]{1,32}$"
+
+Volts = Annotated[float, Field(ge=0.0, le=1000.0, allow_inf_nan=False)]
+Amps = Annotated[float, Field(ge=-500.0, le=500.0, allow_inf_nan=False)]
+
+
+class Device(StrEnum):
+    """Measured devices of one house."""
+
+    METER = "meter"
+    PV = "pv"
+    BESS = "bess"
+
+
+class _Reading(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ts: datetime
+
+    @field_validator("ts")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("timestamp must carry a timezone (UTC)")
+        return value.astimezone(UTC)
+
+
+class MeterReading(_Reading):
+    """Smart meter: household consumption (V, A, W, cumulative Wh) and net grid power (W)."""
+
+    device: Literal[Device.METER] = Device.METER
+    v: Volts
+    i: Annotated[float, Field(ge=0.0, le=500.0, allow_inf_nan=False)]
+    p: Annotated[float, Field(ge=0.0, le=100_000.0, allow_inf_nan=False)]
+    e_wh: Annotated[int, Field(ge=0, le=10**12)]
+    p_grid: Annotated[float, Field(ge=-100_000.0, le=100_000.0, allow_inf_nan=False)] = 0.0
+
+
+class PVReading(_Reading):
+    """PV string: voltage (V), current (A), power (W >= 0)."""
+
+    device: Literal[Device.PV] = Device.PV
+    v: Volts
+    i: Annotated[float, Field(ge=0.0, le=500.0, allow_inf_nan=False)]
+    p: Annotated[float, Field(ge=0.0, le=100_000.0, allow_inf_nan=False)]
+
+
+class BESSReading(_Reading):
+    """Battery: voltage (V), current (A, + discharge), power (W, + discharge), SoC 0..1."""
+
+    device: Literal[Device.BESS] = Device.BESS
+    v: Volts
+    i: Amps
+    p: Annotated[float, Field(ge=-100_000.0, le=100_000.0, allow_inf_nan=False)] = 0.0
+    soc: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+Reading = MeterReading | PVReading | BESSReading
+READING_TYPES: dict[Device, type[MeterReading] | type[PVReading] | type[BESSReading]] = {
+    Device.METER: MeterReading,
+    Device.PV: PVReading,
+    Device.BESS: BESSReading,
+}

@@ -1,0 +1,1 @@
+"""gridpeer.web layer."""
