@@ -1,0 +1,1 @@
+# gridpeer sensor/relay node for a Raspberry Pi Pico W (MicroPython); runs on CPython too.
