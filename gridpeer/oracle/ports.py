@@ -1,0 +1,76 @@
+"""What the oracle needs from a chain, as one small interface.
+
+:class:`ChainView` is implemented by :mod:`gridpeer.oracle.chain_adapter` over the
+chain layer's client (embedded, RPC/anvil) and by an in-memory fake in the tests.
+Units: energy Wh, price wei per kWh, times UTC-aware datetimes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class BlockRef:
+    """A block by number and hash (hex string, ``0x``-prefixed)."""
+
+    number: int
+    hash: str
+
+
+@dataclass(frozen=True)
+class TradeEvent:
+    """A trade created on chain (offer bought, request filled or batch match).
+
+    Attributes:
+        block: block holding the event.
+        tx_hash: transaction hash (hex).
+        log_index: index of the log in its block.
+        trade_id: on-chain trade id.
+        seller: house id of the seller (OUT relay).
+        buyer: house id of the buyer (IN relay).
+        energy_wh: contracted energy, Wh.
+        price_wei_per_kwh: price, wei per kWh.
+        window_start: UTC start of the delivery window.
+        window_end: UTC end of the delivery window.
+    """
+
+    block: BlockRef
+    tx_hash: str
+    log_index: int
+    trade_id: int
+    seller: str
+    buyer: str
+    energy_wh: int
+    price_wei_per_kwh: int
+    window_start: datetime
+    window_end: datetime
+
+
+class ChainView(Protocol):
+    """The chain as the oracle sees it. Calls may block (RPC)."""
+
+    def head(self) -> int:
+        """Number of the latest block."""
+        ...
+
+    def block_hash(self, number: int) -> str | None:
+        """Canonical hash of block ``number``; None if it does not exist (any more)."""
+        ...
+
+    def trade_events(self, from_block: int, to_block: int) -> Sequence[TradeEvent]:
+        """Trade events in blocks ``[from_block, to_block]``, in chain order."""
+        ...
+
+    def is_settled(self, trade_id: int) -> bool:
+        """True if the trade is already confirmed (or reclaimed) on chain."""
+        ...
+
+    def confirm_delivery(self, trade_id: int, delivered_wh: int) -> str:
+        """Confirm ``delivered_wh`` Wh for ``trade_id`` (oracle role); returns the tx hash.
+
+        Must raise if the chain rejects it (e.g. already settled)."""
+        ...

@@ -1,0 +1,81 @@
+"""The oracle's persistent cursor and trade state (SQLite)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from gridpeer.oracle.ports import BlockRef, TradeEvent
+from gridpeer.oracle.state import OracleState, TradeState
+
+T0 = datetime(2026, 1, 1, 13, tzinfo=UTC)
+
+
+def ev(trade_id: int, block: int, log_index: int = 0, bh: str | None = None) -> TradeEvent:
+    return TradeEvent(
+        block=BlockRef(block, bh or f"0xb{block}"),
+        tx_hash=f"0xt{trade_id}",
+        log_index=log_index,
+        trade_id=trade_id,
+        seller="h1",
+        buyer="h2",
+        energy_wh=100 + trade_id,
+        price_wei_per_kwh=10**18,
+        window_start=T0,
+        window_end=T0 + timedelta(hours=1),
+    )
+
+
+def test_replay_is_idempotent_and_survives_reopen(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/s.db"
+    st = OracleState(url)
+    assert st.last_block() == -1
+    assert st.apply_range(BlockRef(5, "0xb5"), [ev(1, 3), ev(2, 5)]) == 2
+    assert st.apply_range(BlockRef(5, "0xb5"), [ev(1, 3), ev(2, 5)]) == 0
+    st.set_state(1, TradeState.COMMANDED)
+    st.close()
+    st = OracleState(url)
+    assert st.last_block() == 5
+    assert [t.trade_id for t in st.trades()] == [1, 2]
+    assert st.trade(1) is not None and st.trade(1).state is TradeState.COMMANDED  # type: ignore[union-attr]
+    assert st.trade(2).price_wei_per_kwh == 10**18  # type: ignore[union-attr]
+    assert st.trade(2).window_start == T0  # type: ignore[union-attr]
+
+
+def test_rewind_drops_only_uncommanded_trades_after_the_ancestor(tmp_path: Path) -> None:
+    st = OracleState(f"sqlite:///{tmp_path}/s.db")
+    st.apply_range(BlockRef(3, "0xb3"), [ev(1, 2)])
+    st.apply_range(BlockRef(6, "0xb6"), [ev(2, 4), ev(3, 6)])
+    st.set_state(2, TradeState.COMMANDED)
+    dropped = st.rewind(BlockRef(3, "0xb3"))
+    assert dropped == 1
+    assert [t.trade_id for t in st.trades()] == [1, 2]
+    assert st.history() == [BlockRef(3, "0xb3")]
+    # re-reading the new fork adds the trade back, and a re-included trade 2 stays single
+    assert st.apply_range(BlockRef(6, "0xf6"), [ev(2, 5, bh="0xf5"), ev(3, 6, bh="0xf6")]) == 1
+    assert [t.trade_id for t in st.trades()] == [1, 2, 3]
+
+
+def test_results_first_report_wins(tmp_path: Path) -> None:
+    st = OracleState(f"sqlite:///{tmp_path}/s.db")
+    st.apply_range(BlockRef(1, "0xb1"), [ev(9, 1)])
+    st.record_result(9, True, 50)
+    row = st.record_result(9, True, 70)
+    assert row is not None and row.seller_out_wh == 50 and row.buyer_in_wh is None
+    row = st.record_result(9, False, 40)
+    assert row is not None and row.buyer_in_wh == 40
+
+
+def test_history_is_trimmed(tmp_path: Path) -> None:
+    st = OracleState(f"sqlite:///{tmp_path}/s.db", keep_blocks=3)
+    for b in range(10):
+        st.apply_range(BlockRef(b, f"0xb{b}"), [])
+    assert [r.number for r in st.history()] == [7, 8, 9]
+
+
+def test_start_at(tmp_path: Path) -> None:
+    st = OracleState(f"sqlite:///{tmp_path}/s.db")
+    st.start_at(10)
+    assert st.last_block() == 9
+    st.start_at(50)
+    assert st.last_block() == 9
