@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from gridpeer.telemetry.schemas import TOPIC_ROOT
 
-MESSAGE_VERSION = 1
+MESSAGE_VERSION: Literal[1] = 1
 _NAME = r"^[A-Za-z0-9_-]{1,32}$"
 
 HouseId = Annotated[str, Field(pattern=_NAME)]
