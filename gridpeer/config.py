@@ -1,0 +1,163 @@
+"""Settings for ``gridpeer demo`` and ``gridpeer serve``.
+
+Read, highest priority first, from ``GRIDPEER_*`` environment variables (nested with
+``__``, e.g. ``GRIDPEER_WEB__PORT=8080``), then a TOML file (``--config``), then the
+defaults below (the zero-setup demo). Secrets that still hold a placeholder from
+``community.example.toml`` (``CHANGE-ME`` and the like) are refused with the field name.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+_PLACEHOLDER = re.compile(r"change[-_ ]?me|placeholder|replace[-_ ]?me|<[^>]*>|^x+$|^$", re.I)
+_NAME = r"^[A-Za-z0-9_-]{1,32}$"
+
+
+def is_placeholder(value: str) -> bool:
+    """True for empty strings and values like ``CHANGE-ME``, ``<secret>``, ``xxxx``."""
+    return bool(_PLACEHOLDER.search(value.strip()))
+
+
+def _refuse_placeholder(value: SecretStr | None, field: str) -> SecretStr | None:
+    if value is not None and is_placeholder(value.get_secret_value()):
+        raise ValueError(
+            f"{field} still holds a placeholder; set a real secret in the config file "
+            f"or the GRIDPEER_* environment variable"
+        )
+    return value
+
+
+class WebSettings(BaseModel):
+    """The HTTP server."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    session_secret: SecretStr | None = None
+    """Key that signs session cookies (Sign-In with Ethereum). Generated per run when unset."""
+
+    @field_validator("session_secret")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        return _refuse_placeholder(value, "web.session_secret")
+
+
+class HouseAccount(BaseModel):
+    """One house of a served community: its id and its MQTT password."""
+
+    id: str = Field(pattern=_NAME)
+    mqtt_password: SecretStr | None = None
+
+    @field_validator("mqtt_password")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        return _refuse_placeholder(value, "houses[].mqtt_password")
+
+
+class MqttSettings(BaseModel):
+    """The MQTT broker: embedded (demo) or external (e.g. Mosquitto with ACLs)."""
+
+    embedded: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(0, ge=0, le=65535)
+    """0 = a free port (embedded broker only)."""
+    username: str | None = None
+    password: SecretStr | None = None
+
+    @field_validator("password")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        return _refuse_placeholder(value, "mqtt.password")
+
+
+class ChainSettings(BaseModel):
+    """The Ethereum node: ``embedded`` (in-process test chain) or a JSON-RPC URL."""
+
+    rpc_url: str = "embedded"
+    chain_id: int | None = Field(None, ge=1)
+    contract_address: str | None = Field(None, pattern=r"^0x[0-9a-fA-F]{40}$")
+    operator_key: SecretStr | None = None
+    """Private key of the admin/oracle account (hex). Never needed for the demo."""
+
+    @field_validator("operator_key")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        return _refuse_placeholder(value, "chain.operator_key")
+
+
+class Settings(BaseSettings):
+    """Everything a running community needs. Defaults are the embedded demo."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GRIDPEER_", env_nested_delimiter="__", extra="forbid"
+    )
+    toml_path: ClassVar[Path | None] = None
+
+    community: str = Field("demo", pattern=_NAME)
+    data_dir: Path | None = None
+    """Where SQLite and run files go; a fresh temporary directory when unset."""
+    store_url: str | None = None
+    """``sqlite:///path.db`` or ``postgresql://user:pass@host/db``; SQLite in data_dir if unset."""
+    houses: int = Field(5, ge=1, le=10_000)
+    """Number of simulated houses (demo)."""
+    speed: float = Field(240.0, gt=0, le=100_000)
+    """Model seconds per wall second (240 = a day in 6 minutes)."""
+    web: WebSettings = WebSettings()
+    mqtt: MqttSettings = MqttSettings()
+    chain: ChainSettings = ChainSettings()
+    accounts: list[HouseAccount] = []
+
+    @field_validator("store_url")
+    @classmethod
+    def _store_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("sqlite://", "postgresql://", "postgres://")):
+            raise ValueError("store_url must start with sqlite:// or postgresql://")
+        if is_placeholder(value.split("@")[0].rsplit(":", 1)[-1]) and "@" in value:
+            raise ValueError("store_url: the database password still holds a placeholder")
+        return value
+
+    @model_validator(mode="after")
+    def _serve_needs(self) -> Settings:
+        if not self.mqtt.embedded and self.mqtt.port == 0:
+            raise ValueError("mqtt.port is required for an external broker")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls.toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_path))
+        return tuple(sources)
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from ``config`` (TOML, optional), ``GRIDPEER_*`` env vars and ``overrides``.
+
+    Raises:
+        FileNotFoundError: ``config`` is given but does not exist.
+        pydantic.ValidationError: a value is invalid or a secret is a placeholder.
+    """
+    if config is not None and not config.is_file():
+        raise FileNotFoundError(f"config file not found: {config}")
+    cls = type("FileSettings", (Settings,), {"toml_path": config})
+    settings: Settings = cls(**{k: v for k, v in overrides.items() if v is not None})
+    return settings

@@ -1,0 +1,147 @@
+"""JSON API for measurements: overview, houses, latest readings, history, flows, live stream."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi.responses import StreamingResponse
+
+from gridpeer.store.base import Resolution
+from gridpeer.web.context import WebContext, get_context
+from gridpeer.web.live import day_bounds, devices_of, flows
+from gridpeer.web.models import Flows, History, HistoryPoint, HouseInfo, HouseNow, Overview, Problem
+
+router = APIRouter(prefix="/api", tags=["telemetry"])
+Ctx = Annotated[WebContext, Depends(get_context)]
+_NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": Problem}}
+ChartResolution = Literal["1min", "15min", "1d"]
+_MIN_DAY = date(2000, 1, 1)
+_MAX_DAY = date(2100, 1, 1)
+
+
+def _check_day(day: date) -> date:
+    if not _MIN_DAY <= day < _MAX_DAY:
+        raise HTTPException(422, f"date {day} is outside 2000-01-01..2099-12-31")
+    return day
+
+
+def _json(body: str) -> Response:
+    return Response(body, media_type="application/json")
+
+
+@router.get("/overview", response_model=Overview, summary="The community now")
+def overview(ctx: Ctx) -> Response:
+    """Every house's latest power (W), SoC and today's energy (Wh), plus community totals.
+
+    Served from the live cache (refreshed about once a second)."""
+    return _json(ctx.cache.overview_json)
+
+
+@router.get("/houses", response_model=list[HouseInfo], summary="The houses")
+def houses(ctx: Ctx) -> list[HouseInfo]:
+    """The community's houses: id, name, kind, PV kWp, battery kWh, demo account."""
+    return ctx.houses
+
+
+@router.get(
+    "/houses/{house}/latest", response_model=HouseNow, responses=_NOT_FOUND, summary="A house now"
+)
+def house_latest(house: str, ctx: Ctx) -> HouseNow:
+    """A house's newest readings (W, V, A, SoC) and today's energy (Wh)."""
+    for h in ctx.cache.overview.houses:
+        if h.id == house:
+            return h
+    raise HTTPException(404, f"unknown house {house!r}")
+
+
+@router.get(
+    "/houses/{house}/history",
+    response_model=History,
+    responses=_NOT_FOUND,
+    summary="A device's history for a day",
+)
+def house_history(
+    house: str,
+    ctx: Ctx,
+    device: Annotated[Literal["meter", "pv", "bess"], Query()] = "meter",
+    day: Annotated[date | None, Query(alias="date", description="UTC day; today if unset")] = None,
+    resolution: ChartResolution = "15min",
+) -> History:
+    """Bucketed means (W, V, A, SoC) and energy (Wh) of one device over one UTC day.
+
+    ``1d`` gives one bucket per day of the month containing ``date`` (monthly history)."""
+    info = ctx.house(house)
+    if info is None:
+        raise HTTPException(404, f"unknown house {house!r}")
+    if device not in devices_of(info):
+        raise HTTPException(404, f"house {house} has no {device}")
+    the_day = _check_day(day or ctx.clock.now().date())
+    res = Resolution(resolution)
+    if res is Resolution.DAY:
+        first = the_day.replace(day=1)
+        start, _ = day_bounds(first)
+        end, _ = day_bounds(date(first.year + first.month // 12, first.month % 12 + 1, 1))
+    else:
+        start, end = day_bounds(the_day)
+    buckets = ctx.store.history(house, device, start, end, res)
+    points = [
+        HistoryPoint(
+            start=b.start,
+            n=b.n,
+            v=b.v,
+            i=b.i,
+            p=b.p,
+            soc=b.soc,
+            energy_wh=b.energy_wh,
+            p_grid=b.p_grid,
+        )
+        for b in buckets
+    ]
+    return History(house=house, device=device, resolution=res.value, points=points)
+
+
+@router.get("/flows", response_model=Flows, summary="Community energy flows for a day")
+def community_flows(
+    ctx: Ctx,
+    day: Annotated[date | None, Query(alias="date", description="UTC day; today if unset")] = None,
+    resolution: Literal["1min", "15min"] = "15min",
+) -> Flows:
+    """Total consumption, PV, battery, grid import and export (W means) per bucket."""
+    the_day = _check_day(day or ctx.clock.now().date())
+    start, end = day_bounds(the_day)
+    res = Resolution(resolution)
+    per_house = [
+        {d: ctx.store.history(h.id, d, start, end, res) for d in devices_of(h)} for h in ctx.houses
+    ]
+    return flows(the_day, per_house, res)
+
+
+@router.get(
+    "/stream",
+    summary="Live overview (Server-Sent Events)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream(ctx: Ctx) -> StreamingResponse:
+    """``event: overview`` with the overview JSON on every refresh, until the server stops."""
+
+    async def events() -> AsyncIterator[str]:
+        version = -1
+        while not ctx.stop.is_set():
+            if ctx.cache.version != version:
+                version = ctx.cache.version
+                yield f"event: overview\ndata: {ctx.cache.overview_json}\n\n"
+            else:
+                yield ": keep-alive\n\n"
+            waiter = asyncio.create_task(ctx.stop.wait())
+            newer = asyncio.create_task(ctx.cache.wait_newer(version, 15.0))
+            await asyncio.wait({waiter, newer}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            newer.cancel()
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)

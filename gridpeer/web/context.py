@@ -1,0 +1,60 @@
+"""What the web app reads: the store, the clock, the houses, and the live cache."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+
+from gridpeer.sim.clock import Clock
+from gridpeer.store.base import Store
+from gridpeer.web.live import LiveCache
+from gridpeer.web.models import HouseInfo
+
+
+@dataclass
+class WebContext:
+    """Shared state of one running web app.
+
+    Attributes:
+        store: telemetry store (read only here).
+        clock: the model clock (real or accelerated).
+        houses: the community's houses, in display order.
+        community: community name.
+        cache: live overview, refreshed in the background.
+        stop: set when the server shuts down (ends live streams).
+        extras: slots for later layers (market, chain client), by name.
+    """
+
+    store: Store
+    clock: Clock
+    houses: list[HouseInfo]
+    community: str
+    cache: LiveCache
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def create(
+        cls,
+        store: Store,
+        clock: Clock,
+        houses: list[HouseInfo],
+        community: str = "demo",
+        refresh_s: float = 1.0,
+    ) -> WebContext:
+        """A context with a fresh live cache."""
+        cache = LiveCache(store, clock, houses, community, refresh_s)
+        return cls(store=store, clock=clock, houses=houses, community=community, cache=cache)
+
+    def house(self, house_id: str) -> HouseInfo | None:
+        """The house with this id, or None."""
+        return next((h for h in self.houses if h.id == house_id), None)
+
+
+def get_context(request: Request) -> WebContext:
+    """FastAPI dependency: the app's context."""
+    ctx: WebContext = request.app.state.ctx
+    return ctx

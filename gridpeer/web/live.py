@@ -1,0 +1,197 @@
+"""Live community view: pure functions from store rows to the API's shapes, plus a cache.
+
+The cache recomputes the overview at most every ``refresh_s`` wall seconds, so the
+read endpoints and the live stream cost one dictionary lookup per request however
+many browsers watch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+
+from gridpeer.sim.clock import Clock
+from gridpeer.store.base import Bucket, Resolution, Sample, Store
+from gridpeer.web.models import (
+    CommunityTotals,
+    FlowPoint,
+    Flows,
+    HouseInfo,
+    HouseNow,
+    Overview,
+)
+
+log = logging.getLogger(__name__)
+
+_HOUR_S = 3600.0
+_BUCKET_S = {Resolution.MIN1: 60.0, Resolution.MIN15: 900.0, Resolution.DAY: 86400.0}
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """``[00:00, 24:00)`` UTC of ``day``."""
+    start = datetime.combine(day, time(0), tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def house_now(
+    info: HouseInfo, latest: Iterable[Sample], today: dict[str, Sequence[Bucket]]
+) -> HouseNow:
+    """Combine a house's latest samples (per device) and today's 15-min buckets.
+
+    ``today`` maps device (``meter``/``pv``/``bess``) to its buckets since midnight.
+    Import/export energy is split per bucket from the mean net grid power (W → Wh).
+    """
+    now = HouseNow(id=info.id, name=info.name, kind=info.kind)
+    newest: datetime | None = None
+    for s in latest:
+        newest = s.ts if newest is None or s.ts > newest else newest
+        if s.device == "meter":
+            now.load_w, now.meter_v, now.meter_i, now.grid_w = s.p, s.v, s.i, s.p_grid
+        elif s.device == "pv":
+            now.pv_w, now.pv_v, now.pv_i = s.p, s.v, s.i
+        elif s.device == "bess":
+            now.bess_w, now.bess_v, now.soc = s.p, s.v, s.soc
+    now.ts = newest
+    meter = today.get("meter", ())
+    now.today_load_wh = sum(b.energy_wh for b in meter)
+    now.today_pv_wh = sum(b.energy_wh for b in today.get("pv", ()))
+    for b in meter:
+        if b.p_grid is None:
+            continue
+        wh = b.p_grid * _BUCKET_S[Resolution.MIN15] / _HOUR_S
+        if wh >= 0:
+            now.today_import_wh += wh
+        else:
+            now.today_export_wh -= wh
+    return now
+
+
+def totals(houses: Sequence[HouseNow]) -> CommunityTotals:
+    """Community sums (W now, Wh today) and today's self-sufficiency (0..1)."""
+    load_wh = sum(h.today_load_wh for h in houses)
+    import_wh = sum(h.today_import_wh for h in houses)
+    return CommunityTotals(
+        load_w=sum(h.load_w or 0.0 for h in houses),
+        pv_w=sum(h.pv_w or 0.0 for h in houses),
+        bess_w=sum(h.bess_w or 0.0 for h in houses),
+        grid_w=sum(h.grid_w or 0.0 for h in houses),
+        today_load_wh=load_wh,
+        today_pv_wh=sum(h.today_pv_wh for h in houses),
+        today_import_wh=import_wh,
+        today_export_wh=sum(h.today_export_wh for h in houses),
+        self_sufficiency=max(0.0, min(1.0, 1.0 - import_wh / load_wh)) if load_wh > 0 else 0.0,
+    )
+
+
+def flows(
+    day: date, per_house: Iterable[dict[str, Sequence[Bucket]]], resolution: Resolution
+) -> Flows:
+    """Sum houses' bucket means into community flows (W) per bucket start.
+
+    Each element of ``per_house`` maps device to its buckets for ``day``.
+    """
+    acc: dict[datetime, list[float]] = {}
+    for devices in per_house:
+        for device, buckets in devices.items():
+            for b in buckets:
+                row = acc.setdefault(b.start, [0.0, 0.0, 0.0, 0.0, 0.0])
+                p = b.p or 0.0
+                if device == "meter":
+                    row[0] += p
+                    g = b.p_grid or 0.0
+                    row[3 if g >= 0 else 4] += abs(g)
+                elif device == "pv":
+                    row[1] += p
+                elif device == "bess":
+                    row[2] += p
+    points = [
+        FlowPoint(start=t, load_w=r[0], pv_w=r[1], bess_w=r[2], import_w=r[3], export_w=r[4])
+        for t, r in sorted(acc.items())
+    ]
+    return Flows(date=day.isoformat(), resolution=resolution.value, points=points)
+
+
+def devices_of(info: HouseInfo) -> tuple[str, ...]:
+    """Measured devices of a house, by kind."""
+    if info.kind == "pv_bess":
+        return ("meter", "pv", "bess")
+    if info.kind == "pv":
+        return ("meter", "pv")
+    return ("meter",)
+
+
+class LiveCache:
+    """The overview, recomputed from the store every ``refresh_s`` wall seconds.
+
+    ``version`` increases on each refresh; ``changed`` is set then (for the live stream).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        houses: Sequence[HouseInfo],
+        community: str,
+        refresh_s: float = 1.0,
+    ) -> None:
+        self.store, self.clock, self.houses = store, clock, list(houses)
+        self.community, self.refresh_s = community, refresh_s
+        self.version = 0
+        self.overview = self.compute()
+        self.overview_json = self.overview.model_dump_json()
+        self._changed = asyncio.Condition()
+
+    def compute(self) -> Overview:
+        """Read the store once and build the overview (synchronous, a few ms)."""
+        now = self.clock.now()
+        start, _ = day_bounds(now.date())
+        latest: dict[str, list[Sample]] = {}
+        for s in self.store.latest():
+            latest.setdefault(s.house, []).append(s)
+        rows = []
+        for info in self.houses:
+            today = {
+                d: self.store.history(info.id, d, start, now, Resolution.MIN15)
+                for d in devices_of(info)
+            }
+            rows.append(house_now(info, latest.get(info.id, ()), today))
+        return Overview(
+            community=self.community,
+            now=now,
+            speed=self.clock.speed,
+            totals=totals(rows),
+            houses=rows,
+        )
+
+    def refresh(self) -> None:
+        """Recompute now (logs and keeps the old view if the store fails)."""
+        try:
+            self.overview = self.compute()
+        except Exception:  # keep serving the last good view
+            log.exception("live view refresh failed")
+            return
+        self.overview_json = self.overview.model_dump_json()
+        self.version += 1
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Refresh every ``refresh_s`` wall seconds until ``stop`` is set."""
+        while not stop.is_set():
+            self.refresh()
+            async with self._changed:
+                self._changed.notify_all()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.refresh_s)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_newer(self, version: int, timeout: float) -> int:
+        """Wait until a refresh newer than ``version`` (or ``timeout`` s); return the version."""
+        if self.version > version:
+            return self.version
+        async with self._changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout)
+        return self.version

@@ -1,0 +1,125 @@
+"""JSON shapes of the web API (documented in OpenAPI). Units in every field name's doc."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class HouseKind(StrEnum):
+    """What a house has: PV and battery, PV only, or neither (consumer)."""
+
+    PV_BESS = "pv_bess"
+    PV = "pv"
+    CONSUMER = "consumer"
+
+
+class HouseInfo(BaseModel):
+    """A house of the community."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="house id, e.g. h1")
+    name: str = Field(description="display name")
+    kind: HouseKind
+    pv_kwp: float = Field(0.0, description="PV peak power, kWp")
+    bess_kwh: float = Field(0.0, description="battery capacity, kWh")
+    account: str | None = Field(None, description="demo dev account address (0x…), if any")
+
+
+class HouseNow(BaseModel):
+    """A house's latest readings and today's energy. Missing readings are null."""
+
+    id: str
+    name: str
+    kind: HouseKind
+    ts: datetime | None = Field(None, description="time of the newest reading (UTC)")
+    load_w: float | None = Field(None, description="household consumption, W")
+    meter_v: float | None = Field(None, description="mains voltage at the meter, V")
+    meter_i: float | None = Field(None, description="meter current, A")
+    grid_w: float | None = Field(None, description="net grid power, W (+ import, - export)")
+    pv_w: float | None = Field(None, description="PV production, W")
+    pv_v: float | None = Field(None, description="PV string voltage, V")
+    pv_i: float | None = Field(None, description="PV string current, A")
+    bess_w: float | None = Field(None, description="battery power, W (+ discharge, - charge)")
+    bess_v: float | None = Field(None, description="battery voltage, V")
+    soc: float | None = Field(None, description="battery state of charge, 0..1")
+    today_load_wh: float = Field(0.0, description="consumption since midnight (UTC), Wh")
+    today_pv_wh: float = Field(0.0, description="PV production since midnight (UTC), Wh")
+    today_import_wh: float = Field(0.0, description="energy bought from the grid today, Wh")
+    today_export_wh: float = Field(0.0, description="energy fed into the grid today, Wh")
+
+
+class CommunityTotals(BaseModel):
+    """Sums over all houses, now and today."""
+
+    load_w: float = Field(description="total consumption now, W")
+    pv_w: float = Field(description="total PV production now, W")
+    bess_w: float = Field(description="total battery power now, W (+ discharge)")
+    grid_w: float = Field(description="total net grid power now, W (+ import)")
+    today_load_wh: float
+    today_pv_wh: float
+    today_import_wh: float
+    today_export_wh: float
+    self_sufficiency: float = Field(
+        description="share of today's consumption not bought from the grid, 0..1"
+    )
+
+
+class Overview(BaseModel):
+    """The community now: model time, totals, and every house."""
+
+    community: str
+    now: datetime = Field(description="model time (UTC)")
+    speed: float = Field(description="model seconds per wall second")
+    totals: CommunityTotals
+    houses: list[HouseNow]
+
+
+class HistoryPoint(BaseModel):
+    """One chart point: means over ``[start, start + resolution)``."""
+
+    start: datetime
+    n: int = Field(description="readings averaged")
+    v: float | None = Field(None, description="mean voltage, V")
+    i: float | None = Field(None, description="mean current, A")
+    p: float | None = Field(None, description="mean power, W")
+    soc: float | None = Field(None, description="mean state of charge, 0..1")
+    energy_wh: float = Field(description="energy over the bucket, Wh")
+    p_grid: float | None = Field(None, description="mean net grid power, W (meter only)")
+
+
+class History(BaseModel):
+    """A device's history for one UTC day."""
+
+    house: str
+    device: str
+    resolution: str
+    points: list[HistoryPoint]
+
+
+class FlowPoint(BaseModel):
+    """Community power flows over one bucket, W (means)."""
+
+    start: datetime
+    load_w: float
+    pv_w: float
+    bess_w: float
+    import_w: float
+    export_w: float
+
+
+class Flows(BaseModel):
+    """The community's energy flow chart for one UTC day."""
+
+    date: str
+    resolution: str
+    points: list[FlowPoint]
+
+
+class Problem(BaseModel):
+    """An error: what was wrong, in words."""
+
+    detail: str

@@ -1,0 +1,66 @@
+"""HTML pages (server-rendered shells; the data comes from the JSON API and the live stream)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from gridpeer.web.context import WebContext, get_context
+
+_HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=_HERE / "templates")
+router = APIRouter(include_in_schema=False)
+Ctx = Annotated[WebContext, Depends(get_context)]
+
+
+def _plotly_js() -> Path:
+    """plotly.js shipped inside the installed ``plotly`` Python package."""
+    import plotly
+
+    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+@router.get("/vendor/plotly.min.js")
+def plotly_js() -> FileResponse:
+    """Serve plotly.js from the installed package (never copied into the repo)."""
+    return FileResponse(
+        _plotly_js(),
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+def _page(request: Request, ctx: WebContext, name: str, **extra: object) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        name,
+        {"community": ctx.community, "houses": ctx.houses, "page": name.split(".")[0], **extra},
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview_page(request: Request, ctx: Ctx) -> HTMLResponse:
+    """Community overview: every house's live power, SoC and today's energy."""
+    return _page(request, ctx, "overview.html")
+
+
+@router.get("/houses/{house}/meter", response_class=HTMLResponse)
+def meter_page(house: str, request: Request, ctx: Ctx) -> HTMLResponse:
+    """A house's smart meter: power, V, I, today's kWh, daily and monthly history."""
+    info = ctx.house(house)
+    if info is None:
+        raise HTTPException(404, f"unknown house {house!r}")
+    return _page(request, ctx, "meter.html", house=info)
+
+
+@router.get("/houses/{house}/pv", response_class=HTMLResponse)
+def pv_page(house: str, request: Request, ctx: Ctx) -> HTMLResponse:
+    """A house's PV and battery: power, voltage, current, SoC, history."""
+    info = ctx.house(house)
+    if info is None:
+        raise HTTPException(404, f"unknown house {house!r}")
+    return _page(request, ctx, "pv.html", house=info)

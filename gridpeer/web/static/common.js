@@ -1,0 +1,42 @@
+// gridpeer: helpers shared by every page (formatting, live stream, model clock).
+"use strict";
+const gp = (() => {
+  const fmtW = (w) => w == null ? "—" : Math.abs(w) >= 1000 ? (w / 1000).toFixed(2) + " kW" : Math.round(w) + " W";
+  const fmtWh = (wh) => wh == null ? "—" : (wh / 1000).toFixed(2) + " kWh";
+  const fmtPct = (x) => x == null ? "—" : Math.round(x * 100) + " %";
+  const fmtV = (v) => v == null ? "—" : v.toFixed(1) + " V";
+  const fmtA = (a) => a == null ? "—" : a.toFixed(2) + " A";
+  const listeners = [];
+  let last = null;
+  function onOverview(fn) { listeners.push(fn); if (last) fn(last); }
+  function setClock(ov) {
+    const t = document.getElementById("model-time");
+    if (t) t.textContent = ov.now.replace("T", " ").slice(0, 16) + " UTC";
+    const s = document.getElementById("speed");
+    if (s) s.textContent = ov.speed === 1 ? "real time" : "×" + ov.speed;
+  }
+  function connect() {
+    const dot = document.getElementById("live-dot");
+    const es = new EventSource("/api/stream");
+    es.addEventListener("overview", (e) => {
+      last = JSON.parse(e.data);
+      setClock(last);
+      if (dot) { dot.classList.add("on"); dot.setAttribute("aria-label", "live updates: on"); }
+      listeners.forEach((fn) => fn(last));
+    });
+    es.onerror = () => { if (dot) { dot.classList.remove("on"); dot.setAttribute("aria-label", "live updates: reconnecting"); } };
+  }
+  async function getJSON(url) {
+    const r = await fetch(url);
+    if (!r.ok) throw new Error((await r.json()).detail || r.statusText);
+    return r.json();
+  }
+  const plotCfg = { responsive: true, displaylogo: false };
+  const plotLayout = (extra) => Object.assign({
+    margin: { l: 50, r: 10, t: 10, b: 40 }, hovermode: "x unified",
+    legend: { orientation: "h", y: -0.18 }, paper_bgcolor: "#fff", plot_bgcolor: "#fff",
+    xaxis: { type: "date", rangeslider: { visible: false } }, font: { family: "system-ui, sans-serif", size: 12 },
+  }, extra || {});
+  document.addEventListener("DOMContentLoaded", connect);
+  return { fmtW, fmtWh, fmtPct, fmtV, fmtA, onOverview, getJSON, plotCfg, plotLayout };
+})();

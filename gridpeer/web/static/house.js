@@ -1,0 +1,76 @@
+// Smart Meter and PV & Battery pages: live readings, colour-coded ranges, history charts.
+"use strict";
+(() => {
+  const page = document.body.dataset.page, house = document.body.dataset.house;
+  const kind = document.body.dataset.kind;
+  const fmt = { load_w: gp.fmtW, grid_w: gp.fmtW, pv_w: gp.fmtW, bess_w: gp.fmtW,
+    meter_v: gp.fmtV, meter_i: gp.fmtA, pv_v: gp.fmtV, pv_i: gp.fmtA, bess_v: gp.fmtV,
+    soc: gp.fmtPct, today_load_wh: gp.fmtWh };
+  // [ok-low, ok-high, watch-low, watch-high]: inside ok → green, inside watch → amber, else red.
+  const ranges = { soc: [0.3, 0.95, 0.15, 1.0], bess_v: [46, 56, 44, 58], pv_v: [150, 450, 50, 500],
+    pv_w: [500, 1e9, 50, 1e9] };
+  const pick = document.getElementById("house-pick");
+  if (pick) pick.addEventListener("change", () => {
+    location.href = `/houses/${pick.value}/${page === "meter" ? "meter" : "pv"}`;
+  });
+  function classify(key, v) {
+    const r = ranges[key];
+    if (!r || v == null) return "";
+    return v >= r[0] && v <= r[1] ? "ok" : v >= r[2] && v <= r[3] ? "mid" : "bad";
+  }
+  gp.onOverview((ov) => {
+    const h = ov.houses.find((x) => x.id === house);
+    if (!h) return;
+    document.querySelectorAll("[data-f]").forEach((el) => { el.textContent = fmt[el.dataset.f](h[el.dataset.f]); });
+    document.querySelectorAll("[data-range]").forEach((el) => {
+      el.classList.remove("ok", "mid", "bad");
+      const c = classify(el.dataset.range, h[el.dataset.range]);
+      if (c) el.classList.add(c);
+    });
+    const d = ov.now.slice(0, 10);
+    if (!dateInput.value) { dateInput.value = d; }
+    if (Date.now() - lastDraw > 4000 && dateInput.value === d) drawDay();
+    if (page === "meter" && Date.now() - lastMonth > 15000) drawMonth(d);
+  });
+  const dateInput = document.getElementById("day-date");
+  let lastDraw = 0, lastMonth = 0;
+  const line = (pts, key, name, color, axis, scale) => ({
+    x: pts.map((p) => p.start), y: pts.map((p) => p[key] == null ? null : p[key] * (scale || 1)),
+    name, type: "scatter", mode: "lines", yaxis: axis || "y", line: { color, width: 2, shape: "spline" },
+  });
+  async function hist(device, day, res) {
+    return (await gp.getJSON(`/api/houses/${house}/history?device=${device}&date=${day}&resolution=${res}`)).points;
+  }
+  async function drawDay() {
+    if (!window.Plotly || !dateInput) return;
+    lastDraw = Date.now();
+    const day = dateInput.value;
+    const range = [day + "T00:00:00Z", day + "T23:59:59Z"];
+    let traces, layout;
+    if (page === "meter") {
+      const m = await hist("meter", day, "15min");
+      traces = [line(m, "p", "Consumption (W)", "#1f5fbf"), line(m, "p_grid", "Grid (W, + import)", "#6b3fa0")];
+      layout = gp.plotLayout({ yaxis: { title: { text: "W" } }, xaxis: { type: "date", range }, uirevision: day });
+    } else {
+      const pv = await hist("pv", day, "15min");
+      traces = [line(pv, "p", "PV power (W)", "#b45f06")];
+      layout = gp.plotLayout({ yaxis: { title: { text: "W" }, rangemode: "tozero" }, xaxis: { type: "date", range }, uirevision: day });
+      if (kind === "pv_bess") {
+        const b = await hist("bess", day, "15min");
+        traces.push(line(b, "soc", "SoC (%)", "#137a43", "y2", 100));
+        layout.yaxis2 = { title: { text: "SoC %" }, overlaying: "y", side: "right", range: [0, 100] };
+      }
+    }
+    Plotly.react("day-chart", traces, layout, gp.plotCfg);
+  }
+  async function drawMonth(day) {
+    if (!window.Plotly) return;
+    lastMonth = Date.now();
+    const m = await hist("meter", day, "1d");
+    Plotly.react("month-chart", [{
+      x: m.map((p) => p.start.slice(0, 10)), y: m.map((p) => p.energy_wh / 1000), type: "bar",
+      name: "kWh per day", marker: { color: "#1f5fbf" }, hovertemplate: "%{y:.2f} kWh",
+    }], gp.plotLayout({ yaxis: { title: { text: "kWh" } }, xaxis: { type: "date" }, hovermode: "closest" }), gp.plotCfg);
+  }
+  if (dateInput) dateInput.addEventListener("change", drawDay);
+})();

@@ -1,0 +1,77 @@
+// Community overview: live totals, house cards and the day's energy flow chart.
+"use strict";
+(() => {
+  const fmt = { load_w: gp.fmtW, pv_w: gp.fmtW, grid_w: gp.fmtW, bess_w: gp.fmtW,
+    today_load_wh: gp.fmtWh, today_pv_wh: gp.fmtWh, today_import_wh: gp.fmtWh,
+    today_export_wh: gp.fmtWh, self_sufficiency: gp.fmtPct, soc: gp.fmtPct };
+  function render(ov) {
+    const t = ov.totals;
+    document.querySelectorAll("[data-k]").forEach((el) => { el.textContent = fmt[el.dataset.k](t[el.dataset.k]); });
+    document.getElementById("grid-label").textContent = t.grid_w < 0 ? "Grid (exporting)" : "Grid (importing)";
+    const pct = Math.round(t.self_sufficiency * 100);
+    document.getElementById("ss-fill").style.width = pct + "%";
+    document.getElementById("ss-gauge").setAttribute("aria-valuenow", String(pct));
+    for (const h of ov.houses) {
+      const card = document.querySelector(`[data-house="${h.id}"]`);
+      if (!card) continue;
+      card.querySelectorAll("[data-f]").forEach((el) => {
+        const f = el.dataset.f;
+        if (f === "soc-bar") {
+          const s = h.soc == null ? 0 : h.soc;
+          el.style.width = Math.round(s * 100) + "%";
+          el.className = "bar-fill" + (s < 0.2 ? " low" : s < 0.5 ? " mid" : "");
+        } else if (f === "role") {
+          const g = h.grid_w || 0;
+          el.textContent = g < -1 ? "▲ exporting" : g > 1 ? "▼ importing" : "";
+          el.className = "role " + (g < -1 ? "exporting" : g > 1 ? "importing" : "");
+        } else if (f === "bess_w") {
+          el.textContent = h.bess_w == null ? "" : (h.bess_w >= 0 ? "↓ " : "↑ ") + gp.fmtW(Math.abs(h.bess_w));
+        } else {
+          el.textContent = fmt[f](h[f]);
+        }
+      });
+    }
+  }
+  const dateInput = document.getElementById("flows-date");
+  const compare = document.getElementById("flows-compare");
+  let today = null, lastDraw = 0, drawing = false;
+  const series = (pts, key, name, color, dash, shift) => ({
+    x: pts.map((p) => shift ? new Date(Date.parse(p.start) + 86400000).toISOString() : p.start),
+    y: pts.map((p) => p[key]), name, type: "scatter", mode: "lines",
+    line: { color, width: 2, dash: dash || "solid", shape: "spline" },
+    hovertemplate: "%{y:.0f} W",
+  });
+  async function draw() {
+    if (drawing || !window.Plotly) return;
+    drawing = true;
+    try {
+      const day = dateInput.value;
+      const f = await gp.getJSON(`/api/flows?date=${day}`);
+      const p = f.points;
+      const traces = [
+        series(p, "pv_w", "PV", "#b45f06"), series(p, "load_w", "Consumption", "#1f5fbf"),
+        series(p, "import_w", "Grid import", "#6b3fa0"), series(p, "export_w", "Grid export", "#137a43"),
+      ];
+      if (compare.checked) {
+        const prev = new Date(Date.parse(day) - 86400000).toISOString().slice(0, 10);
+        const g = await gp.getJSON(`/api/flows?date=${prev}`);
+        traces.push(series(g.points, "pv_w", "PV (previous day)", "#b45f06", "dot", true));
+        traces.push(series(g.points, "load_w", "Consumption (previous day)", "#1f5fbf", "dot", true));
+      }
+      const start = day + "T00:00:00Z", end = day + "T23:59:59Z";
+      Plotly.react("flows-chart", traces, gp.plotLayout({
+        yaxis: { title: { text: "W" }, rangemode: "tozero" },
+        xaxis: { type: "date", range: [start, end] }, uirevision: day,
+      }), gp.plotCfg);
+      lastDraw = Date.now();
+    } catch (e) { console.error(e); } finally { drawing = false; }
+  }
+  gp.onOverview((ov) => {
+    render(ov);
+    const d = ov.now.slice(0, 10);
+    if (today !== d) { const follow = !dateInput.value || dateInput.value === today; today = d; if (follow) dateInput.value = d; }
+    if (Date.now() - lastDraw > 3000 && dateInput.value === today) draw();
+  });
+  dateInput.addEventListener("change", draw);
+  compare.addEventListener("change", draw);
+})();
