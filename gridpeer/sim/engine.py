@@ -1,0 +1,310 @@
+"""The community simulation loop: days streamed, slots in order, houses as arrays.
+
+For every 15-minute slot: batteries dispatch on each house's own balance, agents post
+orders for their residual surplus/deficit (from a forecast, priced by their
+strategy), the market mechanism clears them in one or more rounds across the
+bidding window, deliveries are capped by what was really there, the rest goes to
+and from the grid, and the :class:`~gridpeer.sim.ledger.Ledger` accumulates. The only
+Python loops are over days and slots (and bidding rounds); never over houses.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+import numpy.typing as npt
+
+from gridpeer.hems.strategy import reserve_soc
+from gridpeer.sim.battery import dispatch
+from gridpeer.sim.clearing import MECHANISM_FUNCS, PRICE_BLIND, SlotBook, Trades
+from gridpeer.sim.dayprofiles import SLOT_H, SLOTS_PER_DAY, DayEnergy, DayGenerator
+from gridpeer.sim.ledger import Ledger
+from gridpeer.sim.population import Population, build_population
+from gridpeer.sim.scenario import Scenario
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+SAMPLE_BATTERIES = 3
+INITIAL_SOC = 0.5
+FIXED_POSITION = 0.5  # fixed-price agents quote the midpoint between feed-in and import
+
+SettleHook = Callable[[int, Trades], None]
+"""Called with (global slot index, delivered trades) after each slot clears."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What to simulate: a scenario with command-line overrides applied."""
+
+    scenario: Scenario
+    mechanism: str
+    houses: int
+    days: int
+    seed: int
+
+
+@dataclass
+class SimResult:
+    """Everything a report needs from one run."""
+
+    config: RunConfig
+    population: Population
+    ledger: Ledger
+    interrupted: bool
+    elapsed_s: float
+    wei_per_unit: int
+
+    @property
+    def slots_done(self) -> int:
+        """Slots fully simulated."""
+        return self.ledger.slots_done
+
+
+def slot_tariffs(scenario: Scenario, local_hour: F64) -> tuple[I64, int]:
+    """Import price per slot of a day and the feed-in price, integer wei/kWh."""
+    t = scenario.tariff
+    imp = np.full(local_hour.shape, t.import_price, dtype=np.float64)
+    for p in t.tou:
+        imp[(local_hour >= p.start_h) & (local_hour < p.end_h)] = p.import_price
+    return (
+        np.rint(imp * t.wei_per_unit).astype(np.int64),
+        round(t.feed_in_price * t.wei_per_unit),
+    )
+
+
+class _Prices:
+    """Per-house limit prices of sellers and buyers across the bidding rounds."""
+
+    def __init__(self, pop: Population, spread: float) -> None:
+        self.ramping = pop.ramping
+        self.spread = spread
+
+    def quotes(self, import_price: int, feed_in: int, progress: float) -> tuple[I64, I64]:
+        """``(ask, bid)`` per house at ``progress`` 0..1 of the window, wei/kWh."""
+        gap = import_price - feed_in
+        fixed = feed_in + int(gap * FIXED_POSITION)
+        ask_r = feed_in + int(gap * self.spread) - int(int(gap * self.spread) * progress)
+        bid_r = import_price - int(gap * self.spread) + int(int(gap * self.spread) * progress)
+        ask = np.where(self.ramping, ask_r, fixed).astype(np.int64)
+        bid = np.where(self.ramping, bid_r, fixed).astype(np.int64)
+        return ask, bid
+
+
+class Simulation:
+    """One community run; call :meth:`run`."""
+
+    def __init__(self, config: RunConfig, settle: SettleHook | None = None) -> None:
+        self.cfg = config
+        sc = config.scenario
+        self.pop = build_population(sc, config.houses, config.seed)
+        self.gen = DayGenerator(self.pop, sc.site, config.seed)
+        self.clear = MECHANISM_FUNCS[config.mechanism]
+        self.rounds = 1 if config.mechanism in PRICE_BLIND else sc.strategy.rounds
+        self.prices = _Prices(self.pop, sc.strategy.spread)
+        self.settle = settle
+        self.ledger = Ledger(self.pop.n, config.days * SLOTS_PER_DAY)
+        self.stored = self.pop.battery_wh * INITIAL_SOC
+        self.max_wh = self.pop.battery_power_w * SLOT_H
+        self.has_batt = self.pop.battery_wh > 0
+        self.samples = np.flatnonzero(self.has_batt)[:SAMPLE_BATTERIES]
+        self.ledger.sample_soc = np.zeros((self.ledger.slots, self.samples.size))
+        self._prev: DayEnergy | None = None
+
+    # ------------------------------------------------------------ forecasts
+
+    def _forecast_net(self, today: DayEnergy, t: int) -> I64:
+        """Forecast PV minus load of slot ``t`` per house, Wh."""
+        mode = self.cfg.scenario.strategy.forecast
+        actual = today.pv_wh[:, t].astype(np.int64) - today.load_wh[:, t]
+        if mode == "perfect":
+            return actual
+        prev = self._prev
+        if mode == "persistence" and prev is not None:
+            return prev.pv_wh[:, t].astype(np.int64) - prev.load_wh[:, t]
+        load = (prev if prev is not None else today).load_wh[:, t].astype(np.int64)
+        return np.rint(today.clear_sky_pv_wh[:, t] * 0.8).astype(np.int64) - load
+
+    # ------------------------------------------------------------ one slot
+
+    def _clear_rounds(self, sell: I64, buy: I64, imp: int, fi: int, arrival: I64) -> Trades:
+        parts: list[Trades] = []
+        sell = sell.copy()
+        buy = buy.copy()
+        for r in range(self.rounds):
+            if not (sell.any() and buy.any()):
+                break
+            progress = 1.0 if self.rounds == 1 else r / (self.rounds - 1)
+            ask, bid = self.prices.quotes(imp, fi, progress)
+            trades = self.clear(SlotBook(buy, bid, sell, ask, imp, fi, arrival))
+            if len(trades) == 0:
+                continue
+            np.subtract.at(buy, trades.buyer, trades.wh)
+            np.subtract.at(sell, trades.seller, trades.wh)
+            parts.append(trades)
+        if not parts:
+            return Trades.empty()
+        if len(parts) == 1:
+            return parts[0]
+        return Trades(
+            np.concatenate([p.buyer for p in parts]),
+            np.concatenate([p.seller for p in parts]),
+            np.concatenate([p.wh for p in parts]),
+            np.concatenate([p.price for p in parts]),
+        )
+
+    def _slot(self, today: DayEnergy, t: int, g: int, imp: int, fi: int, rng: np.random.Generator) -> None:
+        led = self.ledger
+        pv = today.pv_wh[:, t].astype(np.int64)
+        load = today.load_wh[:, t].astype(np.int64)
+        reserve = float(reserve_soc(today.local_hour[t], self.cfg.scenario.strategy.evening_reserve, floor=min(0.1, self.cfg.scenario.strategy.evening_reserve)))
+        cap = self.pop.battery_wh
+        # orders from the forecast and the battery state known at the slot start
+        if self.cfg.scenario.strategy.forecast == "perfect":
+            f_res = None
+        else:
+            f_net = self._forecast_net(today, t)
+            fc, fd, _ = dispatch(f_net, self.stored, cap, self.max_wh, reserve)
+            f_res = f_net - fc + fd
+        charge, discharge, self.stored = dispatch(pv - load, self.stored, cap, self.max_wh, reserve)
+        residual = pv - load - charge + discharge
+        surplus = np.clip(residual, 0, None)
+        deficit = np.clip(-residual, 0, None)
+        if f_res is None:
+            sell_q, buy_q = surplus, deficit
+        else:
+            sell_q, buy_q = np.clip(f_res, 0, None), np.clip(-f_res, 0, None)
+        arrival = rng.permutation(self.pop.n).astype(np.int64)
+        contracted = self._clear_rounds(sell_q, buy_q, imp, fi, arrival)
+        delivered = contracted if f_res is None else self._cap(contracted, surplus, deficit)
+        # per-house accounting
+        n = self.pop.n
+        bought = np.bincount(delivered.buyer, delivered.wh, n).astype(np.int64)
+        sold = np.bincount(delivered.seller, delivered.wh, n).astype(np.int64)
+        value = delivered.wh * delivered.price
+        paid = np.bincount(delivered.buyer, value, n).astype(np.int64)
+        received = np.bincount(delivered.seller, value, n).astype(np.int64)
+        imp_wh = deficit - bought
+        exp_wh = surplus - sold
+        h = led.house
+        h["load_wh"] += load
+        h["pv_wh"] += pv
+        h["charge_wh"] += charge
+        h["discharge_wh"] += discharge
+        h["import_wh"] += imp_wh
+        h["export_wh"] += exp_wh
+        h["p2p_bought_wh"] += bought
+        h["p2p_sold_wh"] += sold
+        h["contracted_bought_wh"] += np.bincount(contracted.buyer, contracted.wh, n).astype(np.int64)
+        h["contracted_sold_wh"] += np.bincount(contracted.seller, contracted.wh, n).astype(np.int64)
+        h["p2p_paid_mwei"] += paid
+        h["p2p_received_mwei"] += received
+        h["import_cost_mwei"] += imp_wh * imp
+        h["export_revenue_mwei"] += exp_wh * fi
+        h["base_import_wh"] += deficit
+        h["base_export_wh"] += surplus
+        h["base_import_cost_mwei"] += deficit * imp
+        h["base_export_revenue_mwei"] += surplus * fi
+        s = led.series
+        s["pv_wh"][g] = pv.sum()
+        s["load_wh"][g] = load.sum()
+        s["import_wh"][g] = imp_wh.sum()
+        s["export_wh"][g] = exp_wh.sum()
+        s["p2p_wh"][g] = delivered.wh.sum()
+        s["charge_wh"][g] = charge.sum()
+        s["discharge_wh"][g] = discharge.sum()
+        s["p2p_value_mwei"][g] = value.sum()
+        s["import_price"][g] = imp
+        s["feed_in"][g] = fi
+        s["base_import_wh"][g] = deficit.sum()
+        if self.has_batt.any():
+            s["mean_soc"][g] = float((self.stored[self.has_batt] / cap[self.has_batt]).mean())
+            led.sample_soc[g] = self.stored[self.samples] / cap[self.samples]
+        if self.settle is not None:
+            self.settle(g, delivered)
+
+    @staticmethod
+    def _cap(trades: Trades, surplus: I64, deficit: I64) -> Trades:
+        """Deliver each contract only as far as seller and buyer really can (Wh)."""
+        if len(trades) == 0:
+            return trades
+        n = surplus.size
+        sold = np.bincount(trades.seller, trades.wh, n)
+        bought = np.bincount(trades.buyer, trades.wh, n)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rs = np.where(sold > 0, np.minimum(1.0, surplus / sold), 1.0)
+            rb = np.where(bought > 0, np.minimum(1.0, deficit / bought), 1.0)
+        wh = np.floor(trades.wh * np.minimum(rs[trades.seller], rb[trades.buyer])).astype(np.int64)
+        keep = wh > 0
+        return Trades(trades.buyer[keep], trades.seller[keep], wh[keep], trades.price[keep])
+
+    # ------------------------------------------------------------ the run
+
+    def run(
+        self,
+        on_slot: Callable[[int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> SimResult:
+        """Simulate all days; ``on_slot(done)`` after each slot; stop early if asked.
+
+        Args:
+            on_slot: progress callback with the number of slots done.
+            should_stop: polled before each slot; True ends the run, keeping what is done.
+        """
+        t0 = time.perf_counter()
+        sc = self.cfg.scenario
+        interrupted = False
+        g = 0
+        for d in range(self.cfg.days):
+            day = sc.calendar.start + timedelta(days=d)
+            today = self.gen.day(day, d)
+            imp, fi = slot_tariffs(sc, today.local_hour)
+            rng = np.random.default_rng([self.cfg.seed, 3, d])
+            for t in range(SLOTS_PER_DAY):
+                if should_stop is not None and should_stop():
+                    interrupted = True
+                    break
+                self._slot(today, t, g, int(imp[t]), fi, rng)
+                g += 1
+                self.ledger.slots_done = g
+                if on_slot is not None:
+                    on_slot(g)
+            if interrupted:
+                break
+            self._prev = today
+        return SimResult(
+            config=self.cfg,
+            population=self.pop,
+            ledger=self.ledger,
+            interrupted=interrupted,
+            elapsed_s=time.perf_counter() - t0,
+            wei_per_unit=sc.tariff.wei_per_unit,
+        )
+
+
+def make_config(
+    scenario: Scenario,
+    mechanism: str | None = None,
+    houses: int | None = None,
+    days: int | None = None,
+    seed: int | None = None,
+) -> RunConfig:
+    """Apply command-line overrides to a scenario (``None`` keeps the scenario's value)."""
+    mech = scenario.market if mechanism is None else mechanism
+    if mech not in MECHANISM_FUNCS:
+        raise ValueError(f"unknown market {mech!r}; choose one of {', '.join(MECHANISM_FUNCS)}")
+    n = scenario.houses if houses is None else houses
+    nd = scenario.calendar.days if days is None else days
+    if n < 1:
+        raise ValueError(f"--houses must be >= 1, got {n}")
+    if nd < 1:
+        raise ValueError(f"--days must be >= 1, got {nd}")
+    return RunConfig(scenario, mech, n, nd, scenario.seed if seed is None else seed)
+
+
+def simulate(config: RunConfig, settle: SettleHook | None = None) -> SimResult:
+    """Run a whole simulation without progress output."""
+    return Simulation(config, settle).run()

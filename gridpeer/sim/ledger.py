@@ -1,0 +1,82 @@
+"""Running totals per house and per slot, accumulated as the simulation streams.
+
+Energies are integer Wh; money is integer milli-wei (Wh x wei/kWh, so exact in
+int64); nothing per house and per slot is kept beyond the current slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+HOUSE_FIELDS = (
+    "load_wh",
+    "pv_wh",
+    "charge_wh",
+    "discharge_wh",
+    "import_wh",
+    "export_wh",
+    "p2p_bought_wh",
+    "p2p_sold_wh",
+    "contracted_bought_wh",
+    "contracted_sold_wh",
+    "p2p_paid_mwei",
+    "p2p_received_mwei",
+    "import_cost_mwei",
+    "export_revenue_mwei",
+    "base_import_wh",
+    "base_export_wh",
+    "base_import_cost_mwei",
+    "base_export_revenue_mwei",
+)
+"""Per-house totals (all int64): Wh, or milli-wei (``*_mwei``). ``base_*`` = no P2P."""
+
+SERIES_FIELDS = (
+    "pv_wh",
+    "load_wh",
+    "import_wh",
+    "export_wh",
+    "p2p_wh",
+    "charge_wh",
+    "discharge_wh",
+    "p2p_value_mwei",
+    "import_price",
+    "feed_in",
+    "mean_soc",
+    "base_import_wh",
+)
+"""Community series, one value per slot: Wh, milli-wei, wei/kWh, SoC 0..1."""
+
+
+@dataclass
+class Ledger:
+    """Accumulators for ``houses`` houses over at most ``slots`` slots."""
+
+    houses: int
+    slots: int
+    house: dict[str, I64] = field(init=False)
+    series: dict[str, F64] = field(init=False)
+    sample_soc: F64 = field(init=False)
+    slots_done: int = 0
+
+    def __post_init__(self) -> None:
+        self.house = {k: np.zeros(self.houses, dtype=np.int64) for k in HOUSE_FIELDS}
+        self.series = {k: np.zeros(self.slots, dtype=np.float64) for k in SERIES_FIELDS}
+        self.sample_soc = np.zeros((self.slots, 0), dtype=np.float64)
+
+    def add(self, name: str, values: I64) -> None:
+        """Add per-house values (int64) to total ``name``."""
+        self.house[name] += values
+
+    def add_at(self, name: str, idx: I64, values: I64) -> None:
+        """Add ``values`` to the houses ``idx`` (repeated indices accumulate)."""
+        np.add.at(self.house[name], idx, values)
+
+    def trimmed_series(self) -> dict[str, F64]:
+        """The community series for the slots simulated so far."""
+        return {k: v[: self.slots_done] for k, v in self.series.items()}

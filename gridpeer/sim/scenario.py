@@ -1,0 +1,193 @@
+"""Community scenarios: site, tariffs, household mix, strategies and calendar, from TOML.
+
+A scenario is a TOML file (or a bundled preset name such as ``thesis-lab-5``) validated
+by pydantic: unknown keys, wrong units or impossible values give a clear error naming
+the field. Units: PV in kWp, battery capacity in Wh, consumption in kWh per year,
+prices in currency units per kWh (converted to integer wei per kWh with
+``tariff.wei_per_unit``), coordinates in degrees, times in UTC.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+MECHANISMS = (
+    "order-book",
+    "uniform",
+    "pay-as-bid",
+    "cda",
+    "mid-market",
+    "bill-sharing",
+    "sdr",
+)
+Mechanism = Literal[
+    "order-book", "uniform", "pay-as-bid", "cda", "mid-market", "bill-sharing", "sdr"
+]
+
+
+class ScenarioError(ValueError):
+    """A scenario file or preset is missing or invalid (message says where and why)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Site(_Strict):
+    """Where the community is (degrees, metres) and its UTC offset for local hours."""
+
+    name: str = "site"
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    altitude_m: float = Field(default=0.0, ge=-500, le=9000)
+    utc_offset_h: float = Field(default=0.0, ge=-14, le=14)
+
+
+class TouPeriod(_Strict):
+    """A time-of-use import price: local hours ``[start_h, end_h)``, currency/kWh."""
+
+    start_h: int = Field(ge=0, le=23)
+    end_h: int = Field(ge=1, le=24)
+    import_price: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> TouPeriod:
+        if self.end_h <= self.start_h:
+            raise ValueError(f"end_h ({self.end_h}) must be after start_h ({self.start_h})")
+        return self
+
+
+class Tariff(_Strict):
+    """Grid tariffs in currency units per kWh; ``wei_per_unit`` converts to wei."""
+
+    currency: str = "USD"
+    wei_per_unit: int = Field(default=1_000_000, gt=0)
+    import_price: float = Field(gt=0)
+    feed_in_price: float = Field(ge=0)
+    tou: tuple[TouPeriod, ...] = ()
+
+    @model_validator(mode="after")
+    def _spread(self) -> Tariff:
+        prices = [self.import_price, *(p.import_price for p in self.tou)]
+        if min(prices) < self.feed_in_price:
+            raise ValueError("feed_in_price must not exceed any import price")
+        return self
+
+
+class HouseholdGroup(_Strict):
+    """One kind of household and its share of the community.
+
+    ``pv_kwp`` 0 and ``battery_wh`` 0 make a plain consumer. ``data`` optionally names
+    a measured data file (CSV, path relative to the scenario file) for its load.
+    """
+
+    name: str
+    share: float = Field(gt=0, le=1)
+    pv_kwp: float = Field(default=0.0, ge=0, le=1000)
+    battery_wh: float = Field(default=0.0, ge=0, le=1_000_000)
+    battery_power_w: float = Field(default=2500.0, gt=0)
+    annual_kwh: float = Field(default=3500.0, gt=0, le=1_000_000)
+    strategy: Literal["fixed", "ramping"] = "ramping"
+    data: str | None = None
+
+
+class Strategy(_Strict):
+    """Agent behaviour shared by all houses."""
+
+    forecast: Literal["perfect", "persistence", "clear-sky"] = "perfect"
+    spread: float = Field(default=0.9, ge=0, le=1)
+    rounds: int = Field(default=4, ge=1, le=96)
+    evening_reserve: float = Field(default=0.2, ge=0, le=1)
+
+
+class Calendar(_Strict):
+    """Simulated period: ``start`` (UTC date), ``days``, slot length in minutes."""
+
+    start: date = date(2025, 1, 6)
+    days: int = Field(default=1, ge=1, le=3660)
+    slot_minutes: Literal[15] = 15
+
+
+class Scenario(_Strict):
+    """A whole community study setup."""
+
+    name: str
+    description: str = ""
+    houses: int = Field(default=5, ge=1, le=1_000_000)
+    seed: int = 0
+    market: Mechanism = "uniform"
+    site: Site
+    tariff: Tariff
+    calendar: Calendar = Calendar()
+    strategy: Strategy = Strategy()
+    households: tuple[HouseholdGroup, ...] = Field(min_length=1)
+    base_dir: str = "."
+
+    @model_validator(mode="after")
+    def _shares(self) -> Scenario:
+        total = sum(g.share for g in self.households)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"household shares must sum to 1, got {total:g}")
+        names = [g.name for g in self.households]
+        if len(set(names)) != len(names):
+            raise ValueError(f"household group names must be unique, got {names}")
+        return self
+
+
+def preset_names() -> list[str]:
+    """Names of the bundled presets (``thesis-lab-5``, ``rural-7``, ...)."""
+    folder = resources.files("gridpeer.sim") / "scenarios"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def _format_error(source: str, exc: ValidationError) -> str:
+    lines = [f"invalid scenario {source}:"]
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        lines.append(f"  {loc}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def parse_scenario(text: str, source: str = "<string>", base_dir: str = ".") -> Scenario:
+    """Parse and validate scenario TOML text.
+
+    Raises:
+        ScenarioError: bad TOML syntax or invalid content (message names the field).
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"scenario {source} is not valid TOML: {exc}") from exc
+    data.setdefault("base_dir", base_dir)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_format_error(source, exc)) from exc
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    """Load a preset by name or a scenario TOML file by path.
+
+    Raises:
+        ScenarioError: unknown preset, missing file, or invalid content.
+    """
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise ScenarioError(f"scenario file not found: {path}")
+        return parse_scenario(path.read_text(encoding="utf-8"), str(path), str(path.parent))
+    if name_or_path not in preset_names():
+        raise ScenarioError(
+            f"unknown scenario {name_or_path!r}: not a file, and not a preset "
+            f"({', '.join(preset_names())})"
+        )
+    text = (resources.files("gridpeer.sim") / "scenarios" / f"{name_or_path}.toml").read_text(
+        encoding="utf-8"
+    )
+    return parse_scenario(text, f"preset {name_or_path}")
