@@ -1,0 +1,75 @@
+"""Row ↔ record conversions and constants shared by the SQL backends.
+
+Timestamps are stored as integer POSIX milliseconds (UTC); the key (house, device, ts_ms)
+makes inserts idempotent at millisecond resolution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from gridpeer.store.base import Bucket, Resolution, Sample
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+BUCKET_MS: dict[Resolution, int] = {
+    Resolution.MIN1: 60_000,
+    Resolution.MIN15: 900_000,
+    Resolution.DAY: 86_400_000,
+}
+"""Aggregate bucket length per resolution, in milliseconds (days are UTC days)."""
+
+SAMPLE_COLUMNS = ("house", "device", "ts_ms", "v", "i", "p", "e_wh", "p_grid", "soc")
+
+
+def to_ms(ts: datetime) -> int:
+    """UTC-aware datetime → POSIX milliseconds (floor). Raises on a naive datetime."""
+    if ts.tzinfo is None:
+        raise ValueError(f"timestamp {ts!r} must be timezone-aware (UTC)")
+    return (ts - EPOCH) // timedelta(milliseconds=1)
+
+
+def from_ms(ts_ms: int) -> datetime:
+    """POSIX milliseconds → UTC-aware datetime."""
+    return EPOCH + timedelta(milliseconds=ts_ms)
+
+
+def sample_row(s: Sample) -> tuple[Any, ...]:
+    """A sample as a row in :data:`SAMPLE_COLUMNS` order."""
+    return (s.house, s.device, to_ms(s.ts), s.v, s.i, s.p, s.e_wh, s.p_grid, s.soc)
+
+
+def row_sample(r: Sequence[Any]) -> Sample:
+    """A row in :data:`SAMPLE_COLUMNS` order as a sample."""
+    return Sample(r[0], r[1], from_ms(int(r[2])), r[3], r[4], r[5], r[6], r[7], r[8])
+
+
+def raw_bucket(s: Sample) -> Bucket:
+    """One raw reading as a bucket (n=1; instantaneous, so ``energy_wh`` = 0)."""
+    return Bucket(s.house, s.device, s.ts, 1, s.v, s.i, s.p, s.soc, 0.0, s.p_grid)
+
+
+def agg_bucket(res: Resolution, r: Sequence[Any]) -> Bucket:
+    """Row (house, device, start_ms, n, sum_v, sum_i, sum_p, sum_soc, sum_p_grid) → bucket of
+    means; ``energy_wh`` = mean P (W) × bucket length (h)."""
+    house, device, start_ms, n = r[0], r[1], int(r[2]), int(r[3])
+
+    def mean(x: float | None) -> float | None:
+        return None if x is None else float(x) / n
+
+    p = mean(r[6])
+    energy = (p or 0.0) * BUCKET_MS[res] / 3_600_000.0
+    return Bucket(
+        house,
+        device,
+        from_ms(start_ms),
+        n,
+        mean(r[4]),
+        mean(r[5]),
+        p,
+        mean(r[7]),
+        energy,
+        mean(r[8]),
+    )

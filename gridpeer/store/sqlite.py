@@ -1,0 +1,206 @@
+"""SQLite backend (default): WAL, ``synchronous=NORMAL``, batched ``executemany`` inserts,
+idempotent on (house, device, ts). Each batch also updates the latest value per device and
+the 1 min / 15 min / daily aggregates (from newly inserted rows only), so aggregates survive
+raw-data retention.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from gridpeer.store.base import Bucket, Resolution, Sample
+from gridpeer.store.rows import (
+    BUCKET_MS,
+    SAMPLE_COLUMNS,
+    agg_bucket,
+    raw_bucket,
+    row_sample,
+    sample_row,
+    to_ms,
+)
+
+_COLS = ", ".join(SAMPLE_COLUMNS)
+_SET_LATEST = ", ".join(f"{c} = excluded.{c}" for c in SAMPLE_COLUMNS[2:])
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS samples (
+    house TEXT NOT NULL, device TEXT NOT NULL, ts_ms INTEGER NOT NULL,
+    v REAL, i REAL, p REAL, e_wh INTEGER, p_grid REAL, soc REAL,
+    PRIMARY KEY (house, device, ts_ms)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS latest (
+    house TEXT NOT NULL, device TEXT NOT NULL, ts_ms INTEGER NOT NULL,
+    v REAL, i REAL, p REAL, e_wh INTEGER, p_grid REAL, soc REAL,
+    PRIMARY KEY (house, device));
+CREATE TABLE IF NOT EXISTS aggregates (
+    res TEXT NOT NULL, house TEXT NOT NULL, device TEXT NOT NULL, start_ms INTEGER NOT NULL,
+    n INTEGER NOT NULL, sum_v REAL, sum_i REAL, sum_p REAL, sum_soc REAL, sum_p_grid REAL,
+    PRIMARY KEY (res, house, device, start_ms)) WITHOUT ROWID;
+CREATE TEMP TABLE IF NOT EXISTS staging (
+    house TEXT NOT NULL, device TEXT NOT NULL, ts_ms INTEGER NOT NULL,
+    v REAL, i REAL, p REAL, e_wh INTEGER, p_grid REAL, soc REAL,
+    PRIMARY KEY (house, device, ts_ms)) WITHOUT ROWID;
+"""
+
+# A batch goes through the per-connection TEMP table ``staging``: rows already stored are
+# dropped, the rest are inserted, and only those feed the aggregates and latest values.
+_DROP_KNOWN = (
+    "DELETE FROM staging WHERE EXISTS (SELECT 1 FROM samples s WHERE s.house = staging.house "
+    "AND s.device = staging.device AND s.ts_ms = staging.ts_ms)"
+)
+_INSERT_NEW = f"INSERT INTO samples ({_COLS}) SELECT {_COLS} FROM staging"
+_UPDATE_LATEST = f"""
+INSERT INTO latest ({_COLS}) SELECT {_COLS} FROM staging s
+WHERE s.ts_ms = (SELECT max(t.ts_ms) FROM staging t
+                 WHERE t.house = s.house AND t.device = s.device)
+ON CONFLICT (house, device) DO UPDATE SET {_SET_LATEST} WHERE excluded.ts_ms > latest.ts_ms"""
+
+
+def _update_aggregates(res: Resolution, ms: int) -> str:
+    return f"""
+INSERT INTO aggregates
+SELECT '{res.value}', house, device, ts_ms - ts_ms % {ms} AS b, count(*),
+       sum(v), sum(i), sum(p), sum(soc), sum(p_grid)
+FROM staging WHERE true GROUP BY house, device, b
+ON CONFLICT (res, house, device, start_ms) DO UPDATE SET
+    n = n + excluded.n, sum_v = sum_v + excluded.sum_v, sum_i = sum_i + excluded.sum_i,
+    sum_p = sum_p + excluded.sum_p, sum_soc = sum_soc + excluded.sum_soc,
+    sum_p_grid = sum_p_grid + excluded.sum_p_grid"""
+
+
+_UPDATE_AGGREGATES = [_update_aggregates(r, ms) for r, ms in BUCKET_MS.items()]
+
+RETENTION_CHECK_MS = 3_600_000
+"""With a retention setting, old raw rows are purged at most once per model hour (ms)."""
+
+
+class SQLiteStore:
+    """The :class:`~gridpeer.store.base.Store` on one SQLite file (or ``":memory:"``).
+
+    Safe to share between threads (one connection behind a lock); several processes may
+    write the same file (WAL, 30 s busy timeout). ``retention``: raw samples older than
+    the newest written timestamp minus ``retention`` are deleted automatically.
+    """
+
+    def __init__(self, path: str | Path, retention: timedelta | None = None) -> None:
+        if isinstance(path, Path) or path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.path = str(path)
+        self.retention = retention
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            self.path, timeout=30.0, check_same_thread=False, isolation_level=None
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        self._purged_at_ms: int | None = None
+
+    def write(self, samples: Iterable[Sample]) -> int:
+        """Insert samples in one transaction; duplicates are ignored. Returns rows inserted."""
+        rows = [sample_row(s) for s in samples]
+        if not rows:
+            return 0
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    f"INSERT OR IGNORE INTO staging ({_COLS}) VALUES (?,?,?,?,?,?,?,?,?)", rows
+                )
+                self._db.execute(_DROP_KNOWN)
+                inserted = self._db.execute(_INSERT_NEW).rowcount
+                if inserted:
+                    for sql in _UPDATE_AGGREGATES:
+                        self._db.execute(sql)
+                    self._db.execute(_UPDATE_LATEST)
+                self._db.execute("DELETE FROM staging")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        self._maybe_purge(max(r[2] for r in rows))
+        return int(inserted)
+
+    def _maybe_purge(self, newest_ms: int) -> None:
+        if self.retention is None:
+            return
+        if self._purged_at_ms is not None and newest_ms - self._purged_at_ms < RETENTION_CHECK_MS:
+            return
+        self._purged_at_ms = newest_ms
+        cutoff_ms = newest_ms - self.retention // timedelta(milliseconds=1)
+        with self._lock:
+            self._db.execute("DELETE FROM samples WHERE ts_ms < ?", (cutoff_ms,))
+
+    def latest(self, house: str | None = None) -> Sequence[Sample]:
+        """Latest sample per (house, device), sorted; optionally for one house."""
+        sql = f"SELECT {_COLS} FROM latest"
+        args: tuple[str, ...] = ()
+        if house is not None:
+            sql, args = sql + " WHERE house = ?", (house,)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY house, device", args).fetchall()
+        return [row_sample(r) for r in rows]
+
+    def history(
+        self,
+        house: str,
+        device: str,
+        start: datetime,
+        end: datetime,
+        resolution: Resolution = Resolution.RAW,
+    ) -> Sequence[Bucket]:
+        """Raw readings (n=1) or aggregates (means; energy in Wh) in [start, end), by time."""
+        lo, hi = to_ms(start), to_ms(end)
+        res = Resolution(resolution)
+        with self._lock:
+            if res is Resolution.RAW:
+                rows = self._db.execute(
+                    f"SELECT {_COLS} FROM samples WHERE house = ? AND device = ? "
+                    "AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms",
+                    (house, device, lo, hi),
+                ).fetchall()
+                return [raw_bucket(row_sample(r)) for r in rows]
+            rows = self._db.execute(
+                "SELECT house, device, start_ms, n, sum_v, sum_i, sum_p, sum_soc, sum_p_grid "
+                "FROM aggregates WHERE res = ? AND house = ? AND device = ? "
+                "AND start_ms >= ? AND start_ms < ? ORDER BY start_ms",
+                (res.value, house, device, lo, hi),
+            ).fetchall()
+        return [agg_bucket(res, r) for r in rows]
+
+    def count(self, house: str | None = None, device: str | None = None) -> int:
+        """Number of stored raw samples, optionally filtered."""
+        where, args = _filters(house, device)
+        with self._lock:
+            return int(self._db.execute(f"SELECT count(*) FROM samples{where}", args).fetchone()[0])
+
+    def houses(self) -> Sequence[str]:
+        """Houses with any stored sample, sorted."""
+        with self._lock:
+            rows = self._db.execute("SELECT DISTINCT house FROM latest ORDER BY house").fetchall()
+        return [str(r[0]) for r in rows]
+
+    def apply_retention(self, older_than: datetime) -> int:
+        """Delete raw samples older than ``older_than``; aggregates and latest values stay."""
+        with self._lock:
+            cur = self._db.execute("DELETE FROM samples WHERE ts_ms < ?", (to_ms(older_than),))
+            return int(cur.rowcount)
+
+    def close(self) -> None:
+        """Close the connection (every write is already committed)."""
+        with self._lock:
+            self._db.close()
+
+
+def _filters(house: str | None, device: str | None) -> tuple[str, tuple[str, ...]]:
+    conds, args = [], []
+    if house is not None:
+        conds.append("house = ?")
+        args.append(house)
+    if device is not None:
+        conds.append("device = ?")
+        args.append(device)
+    return (" WHERE " + " AND ".join(conds) if conds else ""), tuple(args)

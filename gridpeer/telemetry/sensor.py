@@ -1,0 +1,195 @@
+"""Simulated sensor nodes: publish a house's meter, PV and BESS readings from a
+:class:`~gridpeer.devices.trace.HouseTrace` at the model time of a :class:`Clock`.
+
+:class:`TraceSampler` is pure (trace + time → payloads); :class:`SensorNode` does the I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from gridpeer.devices.trace import HouseTrace
+from gridpeer.sim.clock import Clock
+from gridpeer.telemetry.broker import BrokerAddress
+from gridpeer.telemetry.mqtt import QOS, ConnectedClient
+from gridpeer.telemetry.schemas import Device
+from gridpeer.telemetry.topics import check_name, reading_topic
+
+Payload = dict[str, float | int | str]
+
+
+def iso_ms(ts_ms: int) -> str:
+    """POSIX milliseconds → ISO 8601 UTC string with millisecond precision and ``Z``."""
+    dt = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ts_ms)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts_ms % 1000:03d}Z"
+
+
+def encode(payload: Payload) -> bytes:
+    """Compact JSON bytes of a payload."""
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+class TraceSampler:
+    """Readings of one house at any model time. The trace repeats after its end (a daily
+    trace becomes every day); cumulative meter energy keeps counting across repeats.
+
+    Devices present: the meter always, PV if the trace has any PV voltage or power, BESS
+    if it has any battery voltage.
+    """
+
+    def __init__(self, trace: HouseTrace) -> None:
+        if len(trace) == 0 or trace.step_s <= 0:
+            raise ValueError(f"trace of house {trace.house!r} is empty or has step_s <= 0")
+        self.trace = trace
+        self._period_s = len(trace) * trace.step_s
+        step_wh = np.asarray(trace.load_w, dtype=np.float64) * trace.step_s / 3600.0
+        self._cum_wh = np.concatenate(([0.0], np.cumsum(step_wh)))  # Wh before each step
+        self.devices: tuple[Device, ...] = (Device.METER,)
+        if bool(np.any(trace.pv_v > 0) or np.any(trace.pv_w > 0)):
+            self.devices += (Device.PV,)
+        if bool(np.any(trace.bess_v > 0)):
+            self.devices += (Device.BESS,)
+
+    def readings(self, ts_ms: int) -> list[tuple[Device, Payload]]:
+        """Payload per present device at model time ``ts_ms`` (POSIX ms). Units: V, A, W,
+        cumulative Wh since the trace start, SoC 0..1."""
+        t = self.trace
+        elapsed = (ts_ms / 1000.0) - t.start.timestamp()
+        cycles, rem = divmod(elapsed, self._period_s)
+        idx = min(int(rem // t.step_s), len(t) - 1)
+        frac_s = rem - idx * t.step_s
+        ts = iso_ms(ts_ms)
+        load = float(t.load_w[idx])
+        mains = float(t.mains_v[idx])
+        e_wh = cycles * self._cum_wh[-1] + self._cum_wh[idx] + load * frac_s / 3600.0
+        out: list[tuple[Device, Payload]] = [
+            (
+                Device.METER,
+                {
+                    "ts": ts,
+                    "v": round(mains, 1),
+                    "i": round(load / mains, 3) if mains > 0 else 0.0,
+                    "p": round(load, 1),
+                    "e_wh": max(0, math.floor(e_wh)),
+                    "p_grid": round(float(t.grid_w[idx]), 1),
+                },
+            )
+        ]
+        if Device.PV in self.devices:
+            out.append(
+                (
+                    Device.PV,
+                    {
+                        "ts": ts,
+                        "v": round(float(t.pv_v[idx]), 1),
+                        "i": round(float(t.pv_i[idx]), 3),
+                        "p": round(float(t.pv_w[idx]), 1),
+                    },
+                )
+            )
+        if Device.BESS in self.devices:
+            bv, bw = float(t.bess_v[idx]), float(t.bess_w[idx])
+            out.append(
+                (
+                    Device.BESS,
+                    {
+                        "ts": ts,
+                        "v": round(bv, 2),
+                        "i": round(bw / bv, 3) if bv > 0 else 0.0,
+                        "p": round(bw, 1),
+                        "soc": round(float(t.soc[idx]), 4),
+                    },
+                )
+            )
+        return out
+
+
+class SensorNode:
+    """The sensor nodes of one house, publishing every ``rate_s`` model seconds at QoS 1
+    over one persistent MQTT session.
+
+    Readings are stamped on a grid of ``rate_s`` (multiples of ``rate_s`` since the epoch),
+    so (house, device, ts) is unique. If the node falls behind the clock by more than one
+    step it skips to the latest due step (counted in ``skipped``).
+    """
+
+    def __init__(
+        self,
+        community: str,
+        trace: HouseTrace,
+        broker: BrokerAddress,
+        clock: Clock,
+        rate_s: float = 1.0,
+        client_id: str | None = None,
+    ) -> None:
+        if rate_s < 0.001:
+            raise ValueError(f"rate_s must be >= 0.001 model seconds, got {rate_s}")
+        self.community = check_name(community, "community")
+        self.house = check_name(trace.house, "house")
+        self.sampler = TraceSampler(trace)
+        self.clock = clock
+        self.rate_ms = round(rate_s * 1000)
+        self.published = 0
+        self.acked = 0
+        self.skipped = 0
+        self._topics = {d: reading_topic(community, self.house, d) for d in Device}
+        self.mqtt = ConnectedClient(client_id or f"gp-{community}-{self.house}-sensor", broker)
+        self.mqtt.client.on_publish = self._on_publish
+
+    def _on_publish(self, client: Any, userdata: Any, mid: int, rc: Any, props: Any) -> None:
+        self.acked += 1
+
+    @property
+    def pending(self) -> int:
+        """Messages published but not yet acknowledged by the broker."""
+        return self.published - self.acked
+
+    def publish_at(self, ts_ms: int) -> int:
+        """Publish every device's reading at model time ``ts_ms``; returns messages queued."""
+        n = 0
+        for device, payload in self.sampler.readings(ts_ms):
+            self.mqtt.client.publish(self._topics[device], encode(payload), qos=QOS)
+            n += 1
+        self.published += n
+        return n
+
+    def _now_ms(self) -> int:
+        return math.floor(self.clock.timestamp() * 1000)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Connect, publish until ``stop`` is set, wait (up to 10 s) for outstanding acks,
+        then disconnect."""
+        await asyncio.to_thread(self.mqtt.start)
+        try:
+            next_ms = -(-self._now_ms() // self.rate_ms) * self.rate_ms
+            while not stop.is_set():
+                now_ms = self._now_ms()
+                if now_ms < next_ms:
+                    wall = self.clock.wall_seconds((next_ms - now_ms) / 1000.0)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=max(wall, 0.0005))
+                    continue
+                latest = now_ms // self.rate_ms * self.rate_ms
+                if latest > next_ms:
+                    self.skipped += (latest - next_ms) // self.rate_ms
+                    next_ms = latest
+                self.publish_at(next_ms)
+                next_ms += self.rate_ms
+            await self.drain()
+        finally:
+            await asyncio.to_thread(self.mqtt.stop)
+
+    async def drain(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every published message is acknowledged; ``False`` on timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self.pending > 0 and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        return self.pending == 0
