@@ -13,6 +13,7 @@ the buyer reclaims the escrow). Energies in Wh, prices in wei/kWh, times UTC.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -106,6 +107,7 @@ class OracleState:
 
     def __init__(self, url: str, keep_blocks: int = 128) -> None:
         self.keep_blocks = keep_blocks
+        self._lock = threading.Lock()
         self._pg = url.startswith(("postgresql://", "postgres://"))
         if self._pg:
             import psycopg
@@ -116,7 +118,7 @@ class OracleState:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
         else:
             raise ValueError(f"unsupported state URL {url!r}: use sqlite:///… or postgresql://…")
         with self._tx() as cur:
@@ -133,6 +135,7 @@ class OracleState:
             self.cur: Any = None
 
         def __enter__(self) -> OracleState._Tx:
+            self.state._lock.acquire()
             conn = self.state._conn
             if not self.state._pg:
                 conn.execute("BEGIN IMMEDIATE")
@@ -145,10 +148,13 @@ class OracleState:
 
         def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
             conn = self.state._conn
-            if exc_type is None:
-                conn.execute("COMMIT") if not self.state._pg else conn.commit()
-            else:
-                conn.execute("ROLLBACK") if not self.state._pg else conn.rollback()
+            try:
+                if exc_type is None:
+                    conn.execute("COMMIT") if not self.state._pg else conn.commit()
+                else:
+                    conn.execute("ROLLBACK") if not self.state._pg else conn.rollback()
+            finally:
+                self.state._lock.release()
 
     def _tx(self) -> OracleState._Tx:
         return OracleState._Tx(self)
@@ -172,11 +178,10 @@ class OracleState:
         rows = self._query("SELECT MAX(number) FROM oracle_blocks")
         return -1 if rows[0][0] is None else int(rows[0][0])
 
-    def start_at(self, block: int) -> None:
-        """Before anything is processed: treat blocks ``< block`` as processed."""
-        if self.last_block() < 0 and block > 0:
-            with self._tx() as tx:
-                tx.execute("INSERT INTO oracle_blocks VALUES (?, ?)", (block - 1, ""))
+    def start_after(self, ref: BlockRef) -> None:
+        """On a fresh state only: treat blocks up to ``ref`` as processed."""
+        if self.last_block() < 0:
+            self.apply_range(ref, [])
 
     def apply_range(self, end: BlockRef, events: Iterable[TradeEvent]) -> int:
         """Record ``events`` of a processed range ending at ``end``, atomically.

@@ -73,9 +73,9 @@ def test_history_is_trimmed(tmp_path: Path) -> None:
     assert [r.number for r in st.history()] == [7, 8, 9]
 
 
-def test_start_at(tmp_path: Path) -> None:
+def test_start_after(tmp_path: Path) -> None:
     st = OracleState(f"sqlite:///{tmp_path}/s.db")
-    st.start_at(10)
+    st.start_after(BlockRef(9, "0xb9"))
     assert st.last_block() == 9
-    st.start_at(50)
-    assert st.last_block() == 9
+    st.start_after(BlockRef(49, "0xb49"))
+    assert st.history() == [BlockRef(9, "0xb9")]

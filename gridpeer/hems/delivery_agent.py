@@ -1,0 +1,188 @@
+"""The home agent's delivery service: MQTT commands in, relays, metering, results out.
+
+Runs :class:`~gridpeer.hems.delivery.DeliveryExecutor` against a clock and a
+:class:`~gridpeer.hems.delivery_power.PowerSource`, persists every change in a
+:class:`~gridpeer.hems.delivery_store.DeliveryStore`, and publishes each result retained
+with QoS 1 on ``gridpeer/<community>/<house>/delivery/result/<trade_id>``.
+
+Runnable as its own process (so tests can ``kill -9`` it)::
+
+    python -m gridpeer.hems.delivery_agent --house h1 --port 1883 --state h1.db
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from gridpeer.hems.delivery import DeliveryExecutor, Phase, Task
+from gridpeer.hems.delivery_power import ConstantPower, PowerSource
+from gridpeer.hems.delivery_store import DeliveryStore
+from gridpeer.oracle.messages import DeliveryCommand, Direction, command_topic, result_topic
+from gridpeer.oracle.mqttlink import MqttLink
+from gridpeer.oracle.timebase import epoch_clock
+from gridpeer.sim.clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryAgent:
+    """One house's delivery execution.
+
+    Args:
+        community: community id (topic segment).
+        house: house id.
+        host: broker host; port: broker port.
+        state_path: SQLite file for the delivery tasks.
+        clock: model time.
+        power: metered power through the relays.
+        tick_s: wall seconds between steps.
+        on_command: optional hook ``f(command, new)`` called when a command arrives.
+    """
+
+    def __init__(
+        self,
+        community: str,
+        house: str,
+        host: str,
+        port: int,
+        state_path: Path,
+        clock: Clock,
+        power: PowerSource,
+        tick_s: float = 0.05,
+        on_command: Callable[[DeliveryCommand, bool], None] | None = None,
+    ) -> None:
+        self.community, self.house = community, house
+        self.clock, self.power, self.tick_s = clock, power, tick_s
+        self.on_command = on_command
+        self.rejected = 0
+        self._store = DeliveryStore(state_path)
+        tasks, self._reported = self._store.load()
+        self.executor = DeliveryExecutor(house, tasks)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last = clock.now()
+        self.link = MqttLink(
+            host,
+            port,
+            client_id=f"gridpeer-agent-{community}-{house}",
+            subscriptions=[command_topic(community, house)],
+            on_message=self._on_message,
+        )
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        try:
+            cmd = DeliveryCommand.model_validate_json(payload)
+            with self._lock:
+                new = self.executor.accept(cmd)
+                if new:
+                    self._store.save([self.executor.tasks[cmd.trade_id]])
+        except (ValidationError, ValueError) as exc:
+            self.rejected += 1
+            log.warning("rejected delivery command on %s: %s", topic, exc)
+            return
+        log.info("%s: delivery command trade %s (%s)", self.house, cmd.trade_id, new and "new")
+        if self.on_command is not None:
+            self.on_command(cmd, new)
+
+    def tick(self) -> list[Task]:
+        """One step at the clock's now: switch relays, meter, persist, report results."""
+        now = self.clock.now()
+        with self._lock:
+            dt = max(0.0, (now - self._last).total_seconds())
+            self._last = now
+            power = {
+                d: self.power.power_w(d, now) for d in Direction if self.executor.relay_closed(d)
+            }
+            changed = self.executor.step(now, power, dt)
+            active = [t for t in self.executor.tasks.values() if t.phase is Phase.CLOSED]
+            self._store.save(changed + [t for t in active if t not in changed])
+            unreported = [
+                t
+                for t in self.executor.tasks.values()
+                if t.phase is Phase.DONE and t.command.trade_id not in self._reported
+            ]
+        for task in unreported:
+            result = task.result()
+            topic = result_topic(self.community, self.house, result.trade_id)
+            if self.link.publish(topic, result.model_dump_json(), retain=True, timeout=2.0):
+                self._store.mark_reported(result.trade_id)
+                self._reported.add(result.trade_id)
+                log.info(
+                    "%s: trade %s done, %s Wh", self.house, result.trade_id, result.measured_wh
+                )
+        return changed
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.tick_s):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("delivery agent tick failed")
+
+    def start(self) -> None:
+        """Connect and start stepping in a background thread."""
+        self.link.start()
+        self._thread = threading.Thread(target=self._run, name=f"agent-{self.house}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop stepping, disconnect, close the state file."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.link.stop()
+        self._store.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point: run one house's delivery agent until SIGTERM/SIGINT."""
+    p = argparse.ArgumentParser(prog="python -m gridpeer.hems.delivery_agent")
+    p.add_argument("--community", default="demo", help="community id")
+    p.add_argument("--house", required=True, help="house id")
+    p.add_argument("--host", default="127.0.0.1", help="MQTT broker host")
+    p.add_argument("--port", type=int, default=1883, help="MQTT broker port")
+    p.add_argument("--state", type=Path, required=True, help="SQLite file for delivery tasks")
+    p.add_argument("--out-w", type=float, default=2000.0, help="OUT relay power, W")
+    p.add_argument("--in-w", type=float, default=2000.0, help="IN relay power, W")
+    p.add_argument("--clock-start", default=None, help="model time at --clock-wall0 (ISO, UTC)")
+    p.add_argument("--clock-wall0", type=float, default=None, help="POSIX wall time of start")
+    p.add_argument("--speed", type=float, default=1.0, help="model seconds per wall second")
+    p.add_argument("--tick", type=float, default=0.05, help="wall seconds between steps")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    start = datetime.fromisoformat(a.clock_start) if a.clock_start else datetime.now(UTC)
+    clock = (
+        epoch_clock(start, a.speed, a.clock_wall0)
+        if a.clock_wall0 is not None
+        else Clock(start=start, speed=a.speed)
+    )
+    agent = DeliveryAgent(
+        a.community,
+        a.house,
+        a.host,
+        a.port,
+        a.state,
+        clock,
+        ConstantPower(a.out_w, a.in_w),
+        tick_s=a.tick,
+    )
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    agent.start()
+    print(f"agent {a.house} ready", flush=True)
+    done.wait()
+    agent.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""The oracle with a real Mosquitto and in-process agents, on an in-memory chain."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from gridpeer.hems.delivery_agent import DeliveryAgent
+from gridpeer.hems.delivery_power import ConstantPower
+from gridpeer.oracle.service import Oracle, OracleConfig
+from gridpeer.oracle.state import OracleState, TradeState
+from gridpeer.sim.clock import Clock
+from tests.e2e.procs import Mosquitto
+from tests.oracle.fakechain import FakeChain
+from tests.services.ports import free_port
+
+pytestmark = pytest.mark.mosquitto
+SPEED = 300.0  # model seconds per wall second
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    m = Mosquitto(tmp_path / "mosq", free_port())
+    m.start()
+    yield m
+    m.stop()
+
+
+class Rig:
+    def __init__(self, tmp: Path, broker: Mosquitto, powers: dict[str, ConstantPower]) -> None:
+        self.tmp, self.broker = tmp, broker
+        self.clock = Clock(start=datetime(2026, 6, 1, 13, tzinfo=UTC), speed=SPEED)
+        self.chain = FakeChain()
+        self.agents = {
+            h: DeliveryAgent("c1", h, "127.0.0.1", broker.port, tmp / f"{h}.db", self.clock, p)
+            for h, p in powers.items()
+        }
+        self.oracle: Oracle | None = None
+
+    def start_oracle(self, **cfg: float) -> Oracle:
+        state = OracleState(f"sqlite:///{self.tmp}/oracle.db")
+        config = OracleConfig(community="c1", result_grace_s=cfg.pop("grace", 600.0), **cfg)  # type: ignore[arg-type]
+        self.oracle = Oracle(self.chain, state, "127.0.0.1", self.broker.port, self.clock, config)
+        self.oracle.start()
+        return self.oracle
+
+    def window(self, start_min: float, dur_min: float) -> tuple[datetime, datetime]:
+        s = self.clock.now() + timedelta(minutes=start_min)
+        return s, s + timedelta(minutes=dur_min)
+
+    def stop(self) -> None:
+        if self.oracle is not None:
+            self.oracle.stop()
+        for a in self.agents.values():
+            a.stop()
+
+
+def test_trades_are_delivered_metered_and_confirmed_once(tmp_path: Path, broker: Mosquitto) -> None:
+    rig = Rig(
+        tmp_path,
+        broker,
+        {
+            "h1": ConstantPower(out_w=2000.0),
+            "h2": ConstantPower(in_w=3000.0),
+            "h3": ConstantPower(out_w=600.0),
+        },
+    )
+    try:
+        for a in rig.agents.values():
+            a.start()
+        oracle = rig.start_oracle()
+        ws, we = rig.window(1, 10)
+        rig.chain.mine([(1, "h1", "h2", 100, ws, we)])  # reaches its target
+        ws2, we2 = rig.window(12, 10)
+        rig.chain.mine([(2, "h3", "h2", 500, ws2, we2)])  # seller under-delivers
+        wait_for(lambda: len(oracle.state.trades(TradeState.CONFIRMED)) == 2, timeout=60)
+        assert rig.chain.settled[1] == 100
+        t2 = oracle.state.trade(2)
+        assert t2 is not None and t2.state is TradeState.CONFIRMED
+        assert t2.seller_out_wh is not None and t2.buyer_in_wh is not None
+        assert rig.chain.settled[2] == min(500, t2.seller_out_wh, t2.buyer_in_wh)
+        assert 0 < rig.chain.settled[2] < 500  # 600 W over 10 min is about 100 Wh
+        assert rig.chain.confirm_calls == 2
+        assert oracle.rejected == 0
+    finally:
+        rig.stop()
+
+
+def test_missing_house_expires_the_trade(tmp_path: Path, broker: Mosquitto) -> None:
+    rig = Rig(tmp_path, broker, {"h1": ConstantPower()})  # buyer h9 has no agent
+    try:
+        rig.agents["h1"].start()
+        oracle = rig.start_oracle(grace=60.0)
+        ws, we = rig.window(0.5, 2)
+        rig.chain.mine([(7, "h1", "h9", 50, ws, we)])
+        wait_for(lambda: (t := oracle.state.trade(7)) is not None and t.state is TradeState.EXPIRED)
+        assert rig.chain.settled == {}
+        assert oracle.state.trade(7).seller_out_wh == 50  # type: ignore[union-attr]
+    finally:
+        rig.stop()
+
+
+def test_reorg_before_confirmations_never_commands_the_orphan(
+    tmp_path: Path, broker: Mosquitto
+) -> None:
+    rig = Rig(tmp_path, broker, {"h1": ConstantPower(), "h2": ConstantPower()})
+    try:
+        for a in rig.agents.values():
+            a.start()
+        oracle = rig.start_oracle(confirmations=2)
+        ws, we = rig.window(0.5, 5)
+        rig.chain.mine([(1, "h1", "h2", 40, ws, we)])
+        rig.chain.mine([])
+        wait_for(lambda: oracle.state.last_block() == 0 and len(oracle.state.history()) > 0)
+        rig.chain.reorg(keep=0)  # trade 1's block vanishes
+        rig.chain.mine([(2, "h1", "h2", 30, ws, we)])
+        for _ in range(3):
+            rig.chain.mine([])
+        wait_for(lambda: len(oracle.state.trades(TradeState.CONFIRMED)) == 1)
+        assert oracle.state.trade(1) is None
+        assert 1 not in rig.agents["h1"].executor.tasks
+    finally:
+        rig.stop()
