@@ -1,0 +1,202 @@
+"""MQTT side of the home agents: one persistent QoS-1 session serving the
+:class:`~gridpeer.hems.ingest.HouseAgent` of one or more houses, writing their samples
+to the store in batches from a background flusher thread.
+
+The demo and ``serve`` run one host per house (each house's agent has its own session);
+large simulations and the benchmark run a few hosts, each serving many houses.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from gridpeer.hems.ingest import HouseAgent
+from gridpeer.hems.metrics import AgentMetrics
+from gridpeer.store.base import Sample, Store
+from gridpeer.telemetry.broker import BrokerAddress
+from gridpeer.telemetry.mqtt import QOS, ConnectedClient
+from gridpeer.telemetry.validate import RejectReason
+
+log = logging.getLogger(__name__)
+
+MAX_BACKLOG = 1_000_000
+"""Samples kept for retry while the store fails; beyond this the oldest are dropped."""
+
+
+class AgentHost:
+    """Agents of ``houses`` behind one MQTT session (client id ``client_id``, persistent).
+
+    Args:
+        batch_size: flush as soon as this many samples are pending.
+        flush_interval_s: flush at least this often (wall seconds) when anything is pending.
+    """
+
+    def __init__(
+        self,
+        community: str,
+        houses: Sequence[str],
+        broker: BrokerAddress,
+        store: Store,
+        *,
+        client_id: str | None = None,
+        batch_size: int = 1000,
+        flush_interval_s: float = 0.2,
+    ) -> None:
+        if not houses:
+            raise ValueError("an agent host needs at least one house")
+        if batch_size < 1 or flush_interval_s <= 0:
+            raise ValueError("batch_size must be >= 1 and flush_interval_s > 0")
+        self.community = community
+        self.agents = {h: HouseAgent(community, h) for h in houses}
+        self.store = store
+        self.batch_size = batch_size
+        self.flush_interval_s = flush_interval_s
+        self.unrouted = AgentMetrics("*")  # messages for houses this host does not serve
+        self.stored = 0
+        self.duplicates = 0
+        self.write_errors = 0
+        self.subscribed = threading.Event()
+        self._lock = threading.Lock()  # agents' state and pending lists
+        self._write_lock = threading.Lock()  # one store write at a time, in order
+        self._pending_count = 0
+        self._backlog: list[Sample] = []
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._flusher: threading.Thread | None = None
+        self._sub_mids: set[int] = set()
+        cid = client_id or f"gp-{community}-{houses[0]}-agent"
+        self.mqtt = ConnectedClient(cid, broker)
+        self.mqtt.on_connected = self._subscribe  # type: ignore[method-assign]
+        self.mqtt.client.on_message = self._on_message
+        self.mqtt.client.on_subscribe = self._on_subscribe
+
+    # --- MQTT thread ---------------------------------------------------------------
+    def _subscribe(self) -> None:
+        filters = [(f, QOS) for a in self.agents.values() for f in a.subscriptions]
+        for k in range(0, len(filters), 100):  # stay well inside packet size limits
+            _, mid = self.mqtt.client.subscribe(filters[k : k + 100])
+            if mid is not None:
+                self._sub_mids.add(mid)
+
+    def _on_subscribe(self, client: Any, userdata: Any, mid: int, codes: Any, props: Any) -> None:
+        if any(c.is_failure for c in codes):
+            log.error("broker refused a subscription of %s: %s", self.community, codes)
+            return
+        self._sub_mids.discard(mid)
+        if not self._sub_mids:
+            self.subscribed.set()
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        self.handle(msg.topic, msg.payload)
+
+    def handle(self, topic: str, payload: bytes) -> None:
+        """Route one message to its house's agent (thread-safe; used by the MQTT thread)."""
+        parts = topic.split("/", 3)
+        agent = self.agents.get(parts[2]) if len(parts) > 2 else None
+        with self._lock:
+            if agent is None:
+                self.unrouted.received += 1
+                if self.unrouted.reject(RejectReason.FOREIGN) <= 5:
+                    log.warning(
+                        "%s: message on %r for a house not served here", self.community, topic
+                    )
+                return
+            before = len(agent.pending)
+            agent.handle(topic, payload)
+            self._pending_count += len(agent.pending) - before
+            full = self._pending_count >= self.batch_size
+        if full:
+            self._wake.set()
+
+    # --- flushing ------------------------------------------------------------------
+    def flush(self) -> int:
+        """Write every pending sample to the store now; returns samples newly stored."""
+        with self._write_lock:
+            with self._lock:
+                taken = {h: a.take_pending() for h, a in self.agents.items() if a.pending}
+                self._pending_count = 0
+            batch = self._backlog + [s for samples in taken.values() for s in samples]
+            if not batch:
+                return 0
+            try:
+                inserted = self.store.write(batch)
+            except Exception:
+                self.write_errors += 1
+                log.exception(
+                    "%s: store write of %d samples failed; will retry", self.community, len(batch)
+                )
+                self._backlog = batch[-MAX_BACKLOG:]
+                return 0
+            self._backlog = []
+            self.stored += inserted
+            self.duplicates += len(batch) - inserted
+            if len(self.agents) == 1:  # exact per-house figures when a host serves one house
+                (agent,) = self.agents.values()
+                agent.metrics.stored += inserted
+                agent.metrics.duplicates += len(batch) - inserted
+            return inserted
+
+    def _flush_loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self.flush_interval_s)
+            self._wake.clear()
+            self.flush()
+
+    # --- lifecycle -----------------------------------------------------------------
+    def start(self, timeout_s: float = 10.0) -> None:
+        """Connect, subscribe (waits for the broker's SUBACK) and start the flusher."""
+        self._stopping.clear()
+        self._flusher = threading.Thread(
+            target=self._flush_loop, name="gp-agent-flush", daemon=True
+        )
+        self._flusher.start()
+        try:
+            self.mqtt.start(timeout_s)
+            if not self.subscribed.wait(timeout_s):
+                raise ConnectionError(f"no SUBACK from broker for {self.community} agents")
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Disconnect, stop the flusher and write what is still pending."""
+        self.mqtt.stop()
+        self._stopping.set()
+        self._wake.set()
+        if self._flusher is not None:
+            self._flusher.join()
+            self._flusher = None
+        self.flush()
+
+    def metrics(self) -> dict[str, AgentMetrics]:
+        """Snapshot of every house's metrics."""
+        with self._lock:
+            return {h: a.metrics.snapshot() for h, a in self.agents.items()}
+
+    def totals(self) -> AgentMetrics:
+        """Sum over the houses of this host, with the host's store figures."""
+        with self._lock:
+            total = AgentMetrics("*") + self.unrouted
+            for a in self.agents.values():
+                total = total + a.metrics
+        total.stored, total.duplicates, total.write_errors = (
+            self.stored,
+            self.duplicates,
+            self.write_errors,
+        )
+        return total
+
+    def wait_stored(self, n: int, timeout_s: float) -> bool:
+        """Flush until at least ``n`` samples were newly stored by this host."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.flush()
+            if self.stored >= n:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
