@@ -91,11 +91,15 @@ class Clearing:
 
     def bought_wh(self, n_orders: int) -> IntArray:
         """Matched Wh per order index (bids), length ``n_orders``."""
-        return np.bincount(self.matches.buy, self.matches.energy_wh, n_orders).astype(np.int64)
+        out = np.zeros(n_orders, dtype=np.int64)
+        np.add.at(out, self.matches.buy, self.matches.energy_wh)
+        return out
 
     def sold_wh(self, n_orders: int) -> IntArray:
         """Matched Wh per order index (asks), length ``n_orders``."""
-        return np.bincount(self.matches.sell, self.matches.energy_wh, n_orders).astype(np.int64)
+        out = np.zeros(n_orders, dtype=np.int64)
+        np.add.at(out, self.matches.sell, self.matches.energy_wh)
+        return out
 
 
 class Mechanism(Protocol):

@@ -55,3 +55,16 @@ def total_payment_wei(energy_wh: IntArray, price_wei_per_kwh: IntArray) -> int:
 def split_fee_wei(energy_wh: int, fee_wei_per_kwh: int) -> int:
     """Fee in wei for ``energy_wh`` Wh at ``fee_wei_per_kwh`` (same rounding as payments)."""
     return payment_wei(energy_wh, fee_wei_per_kwh)
+
+
+def payments_wei_array(energy_wh: IntArray, price_wei_per_kwh: IntArray) -> IntArray:
+    """Element-wise :func:`payment_wei` as an int64 array (the fast path).
+
+    Raises:
+        OverflowError: a product Wh × price could exceed int64 (use :func:`payments_wei`).
+    """
+    if energy_wh.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if int(energy_wh.max()) * int(price_wei_per_kwh.max()) > _INT64_MAX:
+        raise OverflowError("Wh x wei/kWh exceeds int64; use payments_wei for exact ints")
+    return (energy_wh * price_wei_per_kwh) // WH_PER_KWH
