@@ -86,9 +86,9 @@ class DayGenerator:
         base = _base_load_shape(self.local_hour)
         shifts = np.arange(-2, 3)
         self._shapes = np.stack([np.roll(base, s) for s in shifts]).astype(np.float32)
-        self._pv_w_per_wm2 = (
-            population.pv_kwp * population.pv_factor * PERFORMANCE_RATIO
-        ).astype(np.float32)  # W of AC per W/m² of GHI (kWp*1000 W / 1000 W/m²)
+        self._pv_w_per_wm2 = (population.pv_kwp * population.pv_factor * PERFORMANCE_RATIO).astype(
+            np.float32
+        )  # W of AC per W/m² of GHI (kWp*1000 W / 1000 W/m²)
         self._mean_daily_wh = (population.annual_kwh * 1000.0 / 365.0).astype(np.float32)
 
     def _season(self, day: date) -> float:

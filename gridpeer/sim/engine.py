@@ -19,10 +19,11 @@ import numpy as np
 import numpy.typing as npt
 
 from gridpeer.hems.strategy import reserve_soc
+from gridpeer.market.clearing import GridPrices
 from gridpeer.sim.battery import dispatch
-from gridpeer.sim.clearing import MECHANISM_FUNCS, PRICE_BLIND, SlotBook, Trades
 from gridpeer.sim.dayprofiles import SLOT_H, SLOTS_PER_DAY, DayEnergy, DayGenerator
 from gridpeer.sim.ledger import Ledger
+from gridpeer.sim.market_adapter import MARKETS, PRICE_BLIND, Trades, clear_slot, mechanism
 from gridpeer.sim.population import Population, build_population
 from gridpeer.sim.scenario import Scenario
 
@@ -102,7 +103,7 @@ class Simulation:
         sc = config.scenario
         self.pop = build_population(sc, config.houses, config.seed)
         self.gen = DayGenerator(self.pop, sc.site, config.seed)
-        self.clear = MECHANISM_FUNCS[config.mechanism]
+        self.mech = mechanism(config.mechanism)
         self.rounds = 1 if config.mechanism in PRICE_BLIND else sc.strategy.rounds
         self.prices = _Prices(self.pop, sc.strategy.spread)
         self.settle = settle
@@ -126,41 +127,43 @@ class Simulation:
         if mode == "persistence" and prev is not None:
             return prev.pv_wh[:, t].astype(np.int64) - prev.load_wh[:, t]
         load = (prev if prev is not None else today).load_wh[:, t].astype(np.int64)
-        return np.rint(today.clear_sky_pv_wh[:, t] * 0.8).astype(np.int64) - load
+        cs = np.rint(today.clear_sky_pv_wh[:, t] * 0.8).astype(np.int64)
+        return np.asarray(cs - load, dtype=np.int64)
 
     # ------------------------------------------------------------ one slot
 
-    def _clear_rounds(self, sell: I64, buy: I64, imp: int, fi: int, arrival: I64) -> Trades:
+    def _clear_rounds(self, sell: I64, buy: I64, grid: GridPrices, arrival: I64) -> Trades:
+        """Clear the slot in ``rounds`` steps across the bidding window (prices ramp)."""
         parts: list[Trades] = []
         sell = sell.copy()
         buy = buy.copy()
+        imp, fi = grid.import_wei_per_kwh, grid.feed_in_wei_per_kwh
         for r in range(self.rounds):
             if not (sell.any() and buy.any()):
                 break
             progress = 1.0 if self.rounds == 1 else r / (self.rounds - 1)
             ask, bid = self.prices.quotes(imp, fi, progress)
-            trades = self.clear(SlotBook(buy, bid, sell, ask, imp, fi, arrival))
+            trades = clear_slot(self.mech, sell, ask, buy, bid, arrival, grid)
             if len(trades) == 0:
                 continue
             np.subtract.at(buy, trades.buyer, trades.wh)
             np.subtract.at(sell, trades.seller, trades.wh)
             parts.append(trades)
-        if not parts:
-            return Trades.empty()
-        if len(parts) == 1:
-            return parts[0]
-        return Trades(
-            np.concatenate([p.buyer for p in parts]),
-            np.concatenate([p.seller for p in parts]),
-            np.concatenate([p.wh for p in parts]),
-            np.concatenate([p.price for p in parts]),
-        )
+        return Trades.concat(parts)
 
-    def _slot(self, today: DayEnergy, t: int, g: int, imp: int, fi: int, rng: np.random.Generator) -> None:
+    def _slot(
+        self, today: DayEnergy, t: int, g: int, imp: int, fi: int, rng: np.random.Generator
+    ) -> None:
         led = self.ledger
         pv = today.pv_wh[:, t].astype(np.int64)
         load = today.load_wh[:, t].astype(np.int64)
-        reserve = float(reserve_soc(today.local_hour[t], self.cfg.scenario.strategy.evening_reserve, floor=min(0.1, self.cfg.scenario.strategy.evening_reserve)))
+        reserve = float(
+            reserve_soc(
+                today.local_hour[t],
+                self.cfg.scenario.strategy.evening_reserve,
+                floor=min(0.1, self.cfg.scenario.strategy.evening_reserve),
+            )
+        )
         cap = self.pop.battery_wh
         # orders from the forecast and the battery state known at the slot start
         if self.cfg.scenario.strategy.forecast == "perfect":
@@ -178,13 +181,13 @@ class Simulation:
         else:
             sell_q, buy_q = np.clip(f_res, 0, None), np.clip(-f_res, 0, None)
         arrival = rng.permutation(self.pop.n).astype(np.int64)
-        contracted = self._clear_rounds(sell_q, buy_q, imp, fi, arrival)
+        contracted = self._clear_rounds(sell_q, buy_q, GridPrices(imp, fi), arrival)
         delivered = contracted if f_res is None else self._cap(contracted, surplus, deficit)
         # per-house accounting
         n = self.pop.n
         bought = np.bincount(delivered.buyer, delivered.wh, n).astype(np.int64)
         sold = np.bincount(delivered.seller, delivered.wh, n).astype(np.int64)
-        value = delivered.wh * delivered.price
+        value = delivered.payments_wei()
         paid = np.bincount(delivered.buyer, value, n).astype(np.int64)
         received = np.bincount(delivered.seller, value, n).astype(np.int64)
         imp_wh = deficit - bought
@@ -198,16 +201,18 @@ class Simulation:
         h["export_wh"] += exp_wh
         h["p2p_bought_wh"] += bought
         h["p2p_sold_wh"] += sold
-        h["contracted_bought_wh"] += np.bincount(contracted.buyer, contracted.wh, n).astype(np.int64)
+        h["contracted_bought_wh"] += np.bincount(contracted.buyer, contracted.wh, n).astype(
+            np.int64
+        )
         h["contracted_sold_wh"] += np.bincount(contracted.seller, contracted.wh, n).astype(np.int64)
-        h["p2p_paid_mwei"] += paid
-        h["p2p_received_mwei"] += received
-        h["import_cost_mwei"] += imp_wh * imp
-        h["export_revenue_mwei"] += exp_wh * fi
+        h["p2p_paid_wei"] += paid
+        h["p2p_received_wei"] += received
+        h["import_cost_wei"] += imp_wh * imp // 1000
+        h["export_revenue_wei"] += exp_wh * fi // 1000
         h["base_import_wh"] += deficit
         h["base_export_wh"] += surplus
-        h["base_import_cost_mwei"] += deficit * imp
-        h["base_export_revenue_mwei"] += surplus * fi
+        h["base_import_cost_wei"] += deficit * imp // 1000
+        h["base_export_revenue_wei"] += surplus * fi // 1000
         s = led.series
         s["pv_wh"][g] = pv.sum()
         s["load_wh"][g] = load.sum()
@@ -216,7 +221,7 @@ class Simulation:
         s["p2p_wh"][g] = delivered.wh.sum()
         s["charge_wh"][g] = charge.sum()
         s["discharge_wh"][g] = discharge.sum()
-        s["p2p_value_mwei"][g] = value.sum()
+        s["p2p_value_wei"][g] = value.sum()
         s["import_price"][g] = imp
         s["feed_in"][g] = fi
         s["base_import_wh"][g] = deficit.sum()
@@ -294,8 +299,8 @@ def make_config(
 ) -> RunConfig:
     """Apply command-line overrides to a scenario (``None`` keeps the scenario's value)."""
     mech = scenario.market if mechanism is None else mechanism
-    if mech not in MECHANISM_FUNCS:
-        raise ValueError(f"unknown market {mech!r}; choose one of {', '.join(MECHANISM_FUNCS)}")
+    if mech not in MARKETS:
+        raise ValueError(f"unknown market {mech!r}; choose one of {', '.join(MARKETS)}")
     n = scenario.houses if houses is None else houses
     nd = scenario.calendar.days if days is None else days
     if n < 1:

@@ -1,7 +1,8 @@
 """Running totals per house and per slot, accumulated as the simulation streams.
 
-Energies are integer Wh; money is integer milli-wei (Wh x wei/kWh, so exact in
-int64); nothing per house and per slot is kept beyond the current slot.
+Energies are integer Wh; money is integer wei, rounded down per trade (the market's
+and the contract's rule, ``Wh * price // 1000``) and per house and slot for the grid;
+nothing per house and per slot is kept beyond the current slot.
 """
 
 from __future__ import annotations
@@ -25,16 +26,16 @@ HOUSE_FIELDS = (
     "p2p_sold_wh",
     "contracted_bought_wh",
     "contracted_sold_wh",
-    "p2p_paid_mwei",
-    "p2p_received_mwei",
-    "import_cost_mwei",
-    "export_revenue_mwei",
+    "p2p_paid_wei",
+    "p2p_received_wei",
+    "import_cost_wei",
+    "export_revenue_wei",
     "base_import_wh",
     "base_export_wh",
-    "base_import_cost_mwei",
-    "base_export_revenue_mwei",
+    "base_import_cost_wei",
+    "base_export_revenue_wei",
 )
-"""Per-house totals (all int64): Wh, or milli-wei (``*_mwei``). ``base_*`` = no P2P."""
+"""Per-house totals (all int64): Wh, or wei (``*_wei``). ``base_*`` = no P2P."""
 
 SERIES_FIELDS = (
     "pv_wh",
@@ -44,13 +45,13 @@ SERIES_FIELDS = (
     "p2p_wh",
     "charge_wh",
     "discharge_wh",
-    "p2p_value_mwei",
+    "p2p_value_wei",
     "import_price",
     "feed_in",
     "mean_soc",
     "base_import_wh",
 )
-"""Community series, one value per slot: Wh, milli-wei, wei/kWh, SoC 0..1."""
+"""Community series, one value per slot: Wh, wei, wei/kWh, SoC 0..1."""
 
 
 @dataclass

@@ -70,7 +70,9 @@ def _interleave(counts: list[int]) -> I64:
     return np.array([g for _, g in keys], dtype=np.int64)
 
 
-def build_population(scenario: Scenario, houses: int | None = None, seed: int | None = None) -> Population:
+def build_population(
+    scenario: Scenario, houses: int | None = None, seed: int | None = None
+) -> Population:
     """Per-house arrays for ``houses`` houses (default: the scenario's count).
 
     Args:

@@ -1,0 +1,181 @@
+"""``gridpeer simulate`` and ``gridpeer compare``: community studies from the command line."""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+
+class Market(StrEnum):
+    """Market designs (thesis §3.4 and its future work)."""
+
+    ORDER_BOOK = "order-book"
+    UNIFORM = "uniform"
+    PAY_AS_BID = "pay-as-bid"
+    CDA = "cda"
+    MID_MARKET = "mid-market"
+    BILL_SHARING = "bill-sharing"
+    SDR = "sdr"
+
+
+class Settlement(StrEnum):
+    """Where trades are settled."""
+
+    NONE = "none"
+    REVM = "revm"
+    CHAIN = "chain"
+
+
+ALL_MARKETS = "order-book,uniform,pay-as-bid,cda,mid-market,bill-sharing,sdr"
+
+_SCENARIO = typer.Option(
+    "thesis-lab-5",
+    "--scenario",
+    "-s",
+    help="Preset name (thesis-lab-5, rural-7, village-100, town-10k) or a scenario TOML file.",
+)
+_HOUSES = typer.Option(
+    None, "--houses", "-n", min=1, help="Number of houses (default: the scenario's)."
+)
+_DAYS = typer.Option(
+    None, "--days", "-d", min=1, help="Days to simulate (default: the scenario's)."
+)
+_SEED = typer.Option(
+    None, "--seed", help="Random seed (households, weather) (default: the scenario's)."
+)
+
+_MARKET = typer.Option(None, "--market", "-m", help="Market design (default: the scenario's).")
+_SETTLEMENT = typer.Option(
+    Settlement.NONE,
+    "--settlement",
+    help="none: engine accounting only; revm: every trade on the real contract "
+    "bytecode in-process; chain: on an embedded chain node (slow).",
+)
+_OUT_SIM = typer.Option(Path("sim-report"), "--out", "-o", help="Report folder.")
+_OUT_CMP = typer.Option(Path("sim-compare"), "--out", "-o", help="Report folder.")
+
+
+def _load(scenario: str):  # type: ignore[no-untyped-def]
+    from gridpeer.sim.scenario import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(scenario)
+    except ScenarioError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _run(config, console, flag, label: str, settlement: str):  # type: ignore[no-untyped-def]
+    from gridpeer.sim.engine import Simulation
+    from gridpeer.sim.progress import make_progress, rate_text
+    from gridpeer.sim.settle import SettlementUnavailable, make_settler
+
+    try:
+        settler = make_settler(settlement, config)
+    except SettlementUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    sim = Simulation(config, settle=settler.on_slot if settler else None)
+    total = config.days * 96
+    houses = config.houses
+    t0 = time.perf_counter()
+    with make_progress(console) as progress:
+        task = progress.add_task(label, total=total, rate="")
+
+        def on_slot(done: int) -> None:
+            if done % 8 == 0 or done == total:
+                rate = done * houses / max(time.perf_counter() - t0, 1e-9)
+                progress.update(task, completed=done, rate=rate_text(rate))
+
+        result = sim.run(on_slot=on_slot, should_stop=flag)
+    if settler is not None:
+        settler.finish(result, console)
+    return result
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``simulate`` and ``compare`` to the CLI."""
+
+    @app.command()
+    def simulate(
+        scenario: str = _SCENARIO,
+        houses: int | None = _HOUSES,
+        days: int | None = _DAYS,
+        market: Market | None = _MARKET,
+        settlement: Settlement = _SETTLEMENT,
+        seed: int | None = _SEED,
+        out: Path = _OUT_SIM,
+    ) -> None:
+        """Simulate a community and write a report (KPI CSVs, summary, PNG plots)."""
+        from rich.console import Console
+
+        from gridpeer.sim.engine import make_config
+        from gridpeer.sim.progress import stop_on_ctrl_c
+        from gridpeer.sim.report import write_report
+
+        sc = _load(scenario)
+        try:
+            cfg = make_config(sc, None if market is None else market.value, houses, days, seed)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        console = Console(stderr=True)
+        console.print(
+            f"[bold]{sc.name}[/bold]: {cfg.houses} houses, {cfg.days} day(s), "
+            f"market {cfg.mechanism}, settlement {settlement}, seed {cfg.seed}"
+        )
+        with stop_on_ctrl_c(console) as flag:
+            result = _run(cfg, console, flag, cfg.mechanism, settlement.value)
+        write_report(result, out)
+        state = "interrupted — partial" if result.interrupted else "done"
+        console.print(
+            f"{state}: {result.slots_done} slots in {result.elapsed_s:.1f} s; "
+            f"report in {out}/summary.html"
+        )
+
+    @app.command()
+    def compare(
+        scenario: str = _SCENARIO,
+        houses: int | None = _HOUSES,
+        days: int | None = _DAYS,
+        markets: str = typer.Option(
+            ALL_MARKETS, "--markets", help="Comma-separated market designs to compare."
+        ),
+        seed: int | None = _SEED,
+        out: Path = _OUT_CMP,
+    ) -> None:
+        """Run several market designs on the same households and weather, side by side."""
+        from rich.console import Console
+
+        from gridpeer.sim.engine import make_config
+        from gridpeer.sim.progress import stop_on_ctrl_c
+        from gridpeer.sim.report import write_comparison, write_report
+
+        sc = _load(scenario)
+        names = [m.strip() for m in markets.split(",") if m.strip()]
+        if not names:
+            raise typer.BadParameter("give at least one market", param_hint="--markets")
+        try:
+            configs = [make_config(sc, m, houses, days, seed) for m in names]
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--markets") from None
+        if len(set(names)) != len(names):
+            raise typer.BadParameter("markets must be distinct", param_hint="--markets")
+        console = Console(stderr=True)
+        c0 = configs[0]
+        console.print(
+            f"[bold]{sc.name}[/bold]: {c0.houses} houses, {c0.days} day(s), seed {c0.seed}; "
+            f"comparing {', '.join(names)}"
+        )
+        results = []
+        with stop_on_ctrl_c(console) as flag:
+            for i, cfg in enumerate(configs):
+                label = f"{i + 1}/{len(configs)} {cfg.mechanism}"
+                results.append(_run(cfg, console, flag, label, "none"))
+                write_report(results[-1], out / cfg.mechanism)
+                if flag():
+                    break
+        write_comparison(results, out)
+        console.print(f"comparison of {len(results)} design(s) in {out}/compare.html")

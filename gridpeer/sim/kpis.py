@@ -1,0 +1,217 @@
+"""Key performance indicators of a run, per house and for the community.
+
+All derived from the :class:`~gridpeer.sim.ledger.Ledger` totals. Bills compare the
+run with a no-P2P baseline (same households, weather and battery dispatch, all
+residual energy to and from the grid). Money in currency units (the scenario's
+``tariff.currency``; 1 unit = ``wei_per_unit`` wei), energy in Wh, power in W,
+ratios 0..1. Formatting is fixed so the same run gives byte-identical CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from gridpeer.sim.dayprofiles import SLOT_H
+from gridpeer.sim.engine import SimResult
+
+F64 = npt.NDArray[np.float64]
+
+HOUSE_COLUMNS = (
+    "house",
+    "group",
+    "pv_kwp",
+    "battery_wh",
+    "load_wh",
+    "pv_wh",
+    "import_wh",
+    "export_wh",
+    "p2p_bought_wh",
+    "p2p_sold_wh",
+    "battery_charge_wh",
+    "battery_discharge_wh",
+    "bill",
+    "baseline_bill",
+    "saving",
+    "bill_change_pct",
+    "self_sufficiency",
+    "self_consumption",
+    "delivered_ratio",
+)
+
+COMMUNITY_KEYS = (
+    "mechanism",
+    "houses",
+    "days_simulated",
+    "slots_simulated",
+    "interrupted",
+    "load_wh",
+    "pv_wh",
+    "import_wh",
+    "export_wh",
+    "p2p_wh",
+    "p2p_share",
+    "self_sufficiency",
+    "baseline_self_sufficiency",
+    "self_consumption",
+    "bill",
+    "baseline_bill",
+    "saving",
+    "saving_pct",
+    "mean_p2p_price",
+    "gini_savings",
+    "houses_worse_off",
+    "peak_import_w",
+    "baseline_peak_import_w",
+    "delivered_ratio",
+)
+"""Community KPI names, in CSV order."""
+
+
+def gini(values: F64) -> float:
+    """Gini coefficient of ``values`` (0 = equal, 1 = one takes all).
+
+    Computed on values shifted to be non-negative when some are negative, so that
+    losses count as inequality too; 0 for an all-equal or empty input.
+    """
+    x = np.sort(np.asarray(values, dtype=np.float64))
+    if x.size == 0:
+        return 0.0
+    x = x - min(0.0, float(x[0]))
+    total = float(x.sum())
+    if total <= 0.0:
+        return 0.0
+    n = x.size
+    ranks = np.arange(1, n + 1, dtype=np.float64)
+    return float(((2 * ranks - n - 1) * x).sum() / (n * total))
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den else math.nan
+
+
+class Kpis:
+    """KPIs of one :class:`SimResult`."""
+
+    def __init__(self, result: SimResult) -> None:
+        self.result = result
+        h = result.ledger.house
+        self._scale = float(result.wei_per_unit)  # wei per currency unit
+        bill = (
+            h["import_cost_wei"]
+            - h["export_revenue_wei"]
+            + h["p2p_paid_wei"]
+            - h["p2p_received_wei"]
+        )
+        base = h["base_import_cost_wei"] - h["base_export_revenue_wei"]
+        self.bill_wei = bill
+        self.base_wei = base
+        self.saving = (base - bill) / self._scale
+        self.bill = bill / self._scale
+        self.baseline = base / self._scale
+
+    def house_rows(self) -> list[dict[str, object]]:
+        """One dict per house, keys :data:`HOUSE_COLUMNS`."""
+        r = self.result
+        h = r.ledger.house
+        pop = r.population
+        groups = [g.name for g in r.config.scenario.households]
+        rows: list[dict[str, object]] = []
+        for i, hid in enumerate(pop.ids):
+            load = int(h["load_wh"][i])
+            pv = int(h["pv_wh"][i])
+            imp = int(h["import_wh"][i])
+            bought = int(h["p2p_bought_wh"][i])
+            sold = int(h["p2p_sold_wh"][i])
+            contracted = int(h["contracted_bought_wh"][i] + h["contracted_sold_wh"][i])
+            base = float(self.baseline[i])
+            rows.append(
+                {
+                    "house": hid,
+                    "group": groups[int(pop.group[i])],
+                    "pv_kwp": float(pop.pv_kwp[i]),
+                    "battery_wh": int(pop.battery_wh[i]),
+                    "load_wh": load,
+                    "pv_wh": pv,
+                    "import_wh": imp,
+                    "export_wh": int(h["export_wh"][i]),
+                    "p2p_bought_wh": bought,
+                    "p2p_sold_wh": sold,
+                    "battery_charge_wh": int(h["charge_wh"][i]),
+                    "battery_discharge_wh": int(h["discharge_wh"][i]),
+                    "bill": float(self.bill[i]),
+                    "baseline_bill": base,
+                    "saving": float(self.saving[i]),
+                    "bill_change_pct": _ratio(-100.0 * float(self.saving[i]), abs(base)),
+                    "self_sufficiency": _ratio(load - imp - bought, load),
+                    "self_consumption": _ratio(pv - int(h["export_wh"][i]) - sold, pv),
+                    "delivered_ratio": _ratio(bought + sold, contracted),
+                }
+            )
+        return rows
+
+    def community(self) -> dict[str, object]:
+        """Community KPIs, keys :data:`COMMUNITY_KEYS`."""
+        r = self.result
+        h = r.ledger.house
+        s = r.ledger.trimmed_series()
+        load = int(h["load_wh"].sum())
+        pv = int(h["pv_wh"].sum())
+        imp = int(h["import_wh"].sum())
+        exp = int(h["export_wh"].sum())
+        p2p = int(h["p2p_bought_wh"].sum())
+        base_imp = int(h["base_import_wh"].sum())
+        bill = float(self.bill_wei.sum()) / self._scale
+        base = float(self.base_wei.sum()) / self._scale
+        value = float(h["p2p_paid_wei"].sum()) / self._scale
+        contracted = int(h["contracted_bought_wh"].sum())
+        return {
+            "mechanism": r.config.mechanism,
+            "houses": r.population.n,
+            "days_simulated": r.slots_done / 96.0,
+            "slots_simulated": r.slots_done,
+            "interrupted": r.interrupted,
+            "load_wh": load,
+            "pv_wh": pv,
+            "import_wh": imp,
+            "export_wh": exp,
+            "p2p_wh": p2p,
+            "p2p_share": _ratio(p2p, load),
+            "self_sufficiency": _ratio(load - imp, load),
+            "baseline_self_sufficiency": _ratio(load - base_imp, load),
+            "self_consumption": _ratio(pv - exp, pv),
+            "bill": bill,
+            "baseline_bill": base,
+            "saving": base - bill,
+            "saving_pct": _ratio(100.0 * (base - bill), abs(base)),
+            "mean_p2p_price": _ratio(value * 1000.0, p2p),
+            "gini_savings": gini(self.saving),
+            "houses_worse_off": int((self.bill_wei > self.base_wei).sum()),
+            "peak_import_w": float(s["import_wh"].max(initial=0.0)) / SLOT_H,
+            "baseline_peak_import_w": float(s["base_import_wh"].max(initial=0.0)) / SLOT_H,
+            "delivered_ratio": _ratio(p2p, contracted),
+        }
+
+
+def fmt(value: object) -> str:
+    """Fixed text form of a KPI value (floats with 6 decimals, NaN as empty)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.6f}"
+    return str(value)
+
+
+def to_csv(rows: Sequence[dict[str, object]], columns: Sequence[str]) -> str:
+    """CSV text (``\\n`` line ends) of ``rows`` with :func:`fmt` formatting."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(columns)
+    for row in rows:
+        w.writerow([fmt(row[c]) for c in columns])
+    return out.getvalue()

@@ -1,0 +1,52 @@
+"""Settlement of simulated trades on the contract (``--settlement revm|chain``).
+
+``none`` keeps the engine's own accounting. ``revm`` and ``chain`` replay every
+delivered trade of every slot through the chain layer's contract client and, at the
+end, check that each house's on-chain balance change equals the engine's P2P
+accounting in wei.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from rich.console import Console
+
+from gridpeer.sim.engine import RunConfig, SimResult
+from gridpeer.sim.market_adapter import Trades
+
+
+class Settler(Protocol):
+    """Receives each slot's delivered trades and checks the totals at the end."""
+
+    def on_slot(self, slot: int, trades: Trades) -> None:
+        """Settle one slot's trades (global slot index, house-indexed trades)."""
+        ...
+
+    def finish(self, result: SimResult, console: Console) -> None:
+        """Compare chain balances with the engine's accounting; raise on mismatch."""
+        ...
+
+
+class SettlementUnavailable(RuntimeError):
+    """The requested settlement backend cannot run here."""
+
+
+def make_settler(kind: str, config: RunConfig) -> Settler | None:
+    """The settler for ``--settlement kind`` (None for ``none``).
+
+    Raises:
+        SettlementUnavailable: the chain layer's client for that backend is missing.
+        ValueError: unknown kind.
+    """
+    if kind == "none":
+        return None
+    if kind not in ("revm", "chain"):
+        raise ValueError(f"unknown settlement {kind!r}; choose none, revm or chain")
+    try:
+        from gridpeer.sim.settle_chain import ChainSettler
+    except ImportError as exc:
+        raise SettlementUnavailable(
+            f"--settlement {kind} needs the chain layer's contract client ({exc})"
+        ) from exc
+    return ChainSettler(kind, config)
