@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from gridpeer.store.base import Resolution
 from gridpeer.web.context import WebContext, get_context
-from gridpeer.web.live import day_bounds, devices_of, flows
+from gridpeer.web.live import bucket_energy_wh, day_bounds, devices_of, flows
 from gridpeer.web.models import Flows, History, HistoryPoint, HouseInfo, HouseNow, Overview, Problem
 
 router = APIRouter(prefix="/api", tags=["telemetry"])
@@ -88,6 +88,7 @@ def house_history(
     else:
         start, end = day_bounds(the_day)
     buckets = ctx.store.history(house, device, start, end, res)
+    now = ctx.clock.now()
     points = [
         HistoryPoint(
             start=b.start,
@@ -96,7 +97,7 @@ def house_history(
             i=b.i,
             p=b.p,
             soc=b.soc,
-            energy_wh=b.energy_wh,
+            energy_wh=bucket_energy_wh(b, res, now),
             p_grid=b.p_grid,
         )
         for b in buckets

@@ -36,37 +36,55 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+def bucket_hours(start: datetime, resolution: Resolution, now: datetime) -> float:
+    """Hours of ``[start, start + resolution)`` already elapsed at ``now`` (0..length).
+
+    The store's ``energy_wh`` is mean P × the full bucket length; for the bucket in
+    progress, energy so far is mean P × this."""
+    length = _BUCKET_S[resolution]
+    return max(0.0, min(length, (now - start).total_seconds())) / _HOUR_S
+
+
+def bucket_energy_wh(b: Bucket, resolution: Resolution, now: datetime) -> float:
+    """Energy of a bucket up to ``now``, Wh (mean P × elapsed hours)."""
+    return (b.p or 0.0) * bucket_hours(b.start, resolution, now)
+
+
 def house_now(
-    info: HouseInfo, latest: Iterable[Sample], today: dict[str, Sequence[Bucket]]
+    info: HouseInfo,
+    latest: Iterable[Sample],
+    today: dict[str, Sequence[Bucket]],
+    now: datetime,
 ) -> HouseNow:
-    """Combine a house's latest samples (per device) and today's 15-min buckets.
+    """Combine a house's latest samples (per device) and today's 15-min buckets up to ``now``.
 
     ``today`` maps device (``meter``/``pv``/``bess``) to its buckets since midnight.
     Import/export energy is split per bucket from the mean net grid power (W → Wh).
     """
-    now = HouseNow(id=info.id, name=info.name, kind=info.kind)
+    row = HouseNow(id=info.id, name=info.name, kind=info.kind)
     newest: datetime | None = None
     for s in latest:
         newest = s.ts if newest is None or s.ts > newest else newest
         if s.device == "meter":
-            now.load_w, now.meter_v, now.meter_i, now.grid_w = s.p, s.v, s.i, s.p_grid
+            row.load_w, row.meter_v, row.meter_i, row.grid_w = s.p, s.v, s.i, s.p_grid
         elif s.device == "pv":
-            now.pv_w, now.pv_v, now.pv_i = s.p, s.v, s.i
+            row.pv_w, row.pv_v, row.pv_i = s.p, s.v, s.i
         elif s.device == "bess":
-            now.bess_w, now.bess_v, now.soc = s.p, s.v, s.soc
-    now.ts = newest
+            row.bess_w, row.bess_v, row.soc = s.p, s.v, s.soc
+    row.ts = newest
+    res = Resolution.MIN15
     meter = today.get("meter", ())
-    now.today_load_wh = sum(b.energy_wh for b in meter)
-    now.today_pv_wh = sum(b.energy_wh for b in today.get("pv", ()))
+    row.today_load_wh = sum(bucket_energy_wh(b, res, now) for b in meter)
+    row.today_pv_wh = sum(bucket_energy_wh(b, res, now) for b in today.get("pv", ()))
     for b in meter:
         if b.p_grid is None:
             continue
-        wh = b.p_grid * _BUCKET_S[Resolution.MIN15] / _HOUR_S
+        wh = b.p_grid * bucket_hours(b.start, res, now)
         if wh >= 0:
-            now.today_import_wh += wh
+            row.today_import_wh += wh
         else:
-            now.today_export_wh -= wh
-    return now
+            row.today_export_wh -= wh
+    return row
 
 
 def totals(houses: Sequence[HouseNow]) -> CommunityTotals:
@@ -157,7 +175,7 @@ class LiveCache:
                 d: self.store.history(info.id, d, start, now, Resolution.MIN15)
                 for d in devices_of(info)
             }
-            rows.append(house_now(info, latest.get(info.id, ()), today))
+            rows.append(house_now(info, latest.get(info.id, ()), today, now))
         return Overview(
             community=self.community,
             now=now,

@@ -59,6 +59,7 @@
         const b = await hist("bess", day, "15min");
         traces.push(line(b, "soc", "SoC (%)", "#137a43", "y2", 100));
         layout.yaxis2 = { title: { text: "SoC %" }, overlaying: "y", side: "right", range: [0, 100] };
+        layout.margin = { l: 50, r: 55, t: 10, b: 40 };
       }
     }
     Plotly.react("day-chart", traces, layout, gp.plotCfg);
@@ -67,10 +68,14 @@
     if (!window.Plotly) return;
     lastMonth = Date.now();
     const m = await hist("meter", day, "1d");
+    const first = day.slice(0, 8) + "01";
+    const next = new Date(Date.UTC(+day.slice(0, 4), +day.slice(5, 7), 1)).toISOString().slice(0, 10);
     Plotly.react("month-chart", [{
-      x: m.map((p) => p.start.slice(0, 10)), y: m.map((p) => p.energy_wh / 1000), type: "bar",
-      name: "kWh per day", marker: { color: "#1f5fbf" }, hovertemplate: "%{y:.2f} kWh",
-    }], gp.plotLayout({ yaxis: { title: { text: "kWh" } }, xaxis: { type: "date" }, hovermode: "closest" }), gp.plotCfg);
+      x: m.map((p) => new Date(Date.parse(p.start) + 43200000).toISOString()), y: m.map((p) => p.energy_wh / 1000), type: "bar",
+      width: m.map(() => 0.8 * 86400000), name: "kWh per day", marker: { color: "#1f5fbf" },
+      hovertemplate: "%{x|%b %d}: %{y:.2f} kWh<extra></extra>",
+    }], gp.plotLayout({ yaxis: { title: { text: "kWh" }, rangemode: "tozero" },
+      xaxis: { type: "date", range: [first, next], tickformat: "%b %d" }, hovermode: "closest" }), gp.plotCfg);
   }
   if (dateInput) dateInput.addEventListener("change", drawDay);
 })();

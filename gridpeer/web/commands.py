@@ -1,0 +1,70 @@
+"""``gridpeer demo`` and ``gridpeer serve``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``demo`` and ``serve`` to the CLI."""
+
+    @app.command()
+    def demo(
+        port: Annotated[
+            int, typer.Option("--port", "-p", help="Web server port on 127.0.0.1.")
+        ] = 8000,
+        speed: Annotated[
+            float,
+            typer.Option(
+                "--speed", "-s", help="Model seconds per wall second (240 = a day in 6 min)."
+            ),
+        ] = 240.0,
+        houses: Annotated[
+            int,
+            typer.Option(
+                "--houses", "-n", help="Houses (thesis lab mix: 2 PV+battery, 1 PV, 2 consumers)."
+            ),
+        ] = 5,
+        duration: Annotated[
+            float | None,
+            typer.Option(
+                "--duration", "-d", help="Stop after this many model hours (default: Ctrl-C)."
+            ),
+        ] = None,
+        start_hour: Annotated[
+            float,
+            typer.Option("--start-hour", help="Model time of day (UTC hours) to start at."),
+        ] = 6.0,
+        data_dir: Annotated[
+            Path | None,
+            typer.Option("--data-dir", help="Keep the database here (default: a temp dir)."),
+        ] = None,
+    ) -> None:
+        """Run a whole community on this machine: broker, houses, agents, store, web UI."""
+        from gridpeer.web.run import demo_main
+
+        raise typer.Exit(
+            demo_main(
+                port=port,
+                speed=speed,
+                houses=houses,
+                duration_h=duration,
+                start_hour=start_hour,
+                data_dir=data_dir,
+            )
+        )
+
+    @app.command()
+    def serve(
+        config: Annotated[
+            Path,
+            typer.Option("--config", "-c", help="Community TOML (see community.example.toml)."),
+        ],
+    ) -> None:
+        """Run the community against real parts: Mosquitto, PostgreSQL, an Ethereum node."""
+        from gridpeer.web.run import serve_main
+
+        raise typer.Exit(serve_main(config))

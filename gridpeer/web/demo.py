@@ -1,0 +1,179 @@
+"""``gridpeer demo``: the whole system in one process, composed from named services.
+
+A *service* is a function ``(parts) -> async context manager``: entering starts it (and
+may publish what it provides on :class:`Parts`, e.g. the broker address), exiting stops
+it. :class:`Composition` enters services in order and exits them in reverse, so Ctrl-C
+stops everything cleanly. Later layers add theirs with ``composition.add(...)``, e.g. the
+oracle and trading agents after ``monitoring``::
+
+    comp = demo_composition()
+    comp.add("oracle", my_oracle_service, after="monitoring")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from gridpeer.config import Settings
+from gridpeer.devices.trace import HouseTrace
+from gridpeer.sim.clock import Clock
+from gridpeer.store.base import Store
+from gridpeer.web.models import HouseInfo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Parts:
+    """What the running services share. Services fill in what they provide.
+
+    Attributes:
+        settings: the run's settings.
+        clock: the model clock (accelerated by ``settings.speed``).
+        data_dir: directory for the SQLite file and run state.
+        houses: the community's houses (display info).
+        traces: each house's simulated power flows (same order as ``houses``).
+        store: the telemetry store (set by the ``store`` service).
+        broker: MQTT broker address (set by the ``broker`` service).
+        url: base URL of the web app (set by the ``web`` service).
+        stop: set to stop the run (Ctrl-C, duration reached).
+        extras: anything later layers share (chain client, market, …), by name.
+    """
+
+    settings: Settings
+    clock: Clock
+    data_dir: Path
+    houses: list[HouseInfo]
+    traces: list[HouseTrace]
+    store: Store | None = None
+    broker: Any = None
+    url: str | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+Service = Callable[[Parts], AbstractAsyncContextManager[None]]
+
+
+class Composition:
+    """An ordered list of named services, started in order and stopped in reverse."""
+
+    def __init__(self) -> None:
+        self.services: list[tuple[str, Service]] = []
+
+    def names(self) -> list[str]:
+        """Service names in start order."""
+        return [n for n, _ in self.services]
+
+    def add(self, name: str, service: Service, after: str | None = None) -> None:
+        """Add ``service`` at the end, or right after the service named ``after``.
+
+        Raises:
+            ValueError: duplicate ``name`` or unknown ``after``.
+        """
+        if name in self.names():
+            raise ValueError(f"service {name!r} is already in the composition")
+        if after is None:
+            self.services.append((name, service))
+            return
+        if after not in self.names():
+            raise ValueError(f"no service {after!r} to add {name!r} after; have {self.names()}")
+        self.services.insert(self.names().index(after) + 1, (name, service))
+
+    async def run(self, parts: Parts, on_ready: Callable[[Parts], None] | None = None) -> None:
+        """Start every service, call ``on_ready``, wait for ``parts.stop``, stop all."""
+        async with AsyncExitStack() as stack:
+            for name, service in self.services:
+                log.debug("starting %s", name)
+                await stack.enter_async_context(_logged(name, service(parts)))
+            if on_ready is not None:
+                on_ready(parts)
+            await parts.stop.wait()
+            log.info("stopping")
+
+
+@contextlib.asynccontextmanager
+async def _logged(name: str, cm: AbstractAsyncContextManager[None]) -> AsyncIterator[None]:
+    async with cm:
+        log.debug("%s started", name)
+        yield
+    log.debug("%s stopped", name)
+
+
+@contextlib.contextmanager
+def data_directory(configured: Path | None) -> Iterator[Path]:
+    """``configured`` (created if missing), or a temporary directory removed afterwards."""
+    if configured is not None:
+        configured.mkdir(parents=True, exist_ok=True)
+        yield configured
+        return
+    with tempfile.TemporaryDirectory(prefix="gridpeer-demo-") as tmp:
+        yield Path(tmp)
+
+
+def demo_clock(speed: float, start_hour: float, today: datetime | None = None) -> Clock:
+    """A clock starting today (UTC) at ``start_hour`` model time, running ``speed``×."""
+    day = (today or datetime.now(UTC)).date()
+    start = datetime.combine(day, time(0), tzinfo=UTC) + timedelta(hours=start_hour)
+    return Clock(start=start, speed=speed)
+
+
+def demo_houses(settings: Settings, clock: Clock) -> tuple[list[HouseInfo], list[HouseTrace]]:
+    """The demo community: the thesis lab's mix of houses and one day of their traces."""
+    from gridpeer.web.demo_traces import lab_houses, synthetic_trace
+
+    midnight = datetime.combine(clock.start.date(), time(0), tzinfo=UTC)
+    houses = lab_houses(settings.houses)
+    return houses, [synthetic_trace(h, k, midnight) for k, h in enumerate(houses)]
+
+
+def demo_composition() -> Composition:
+    """The demo's services: store, broker, monitoring (houses + agents), web."""
+    from gridpeer.web import services
+
+    comp = Composition()
+    comp.add("store", services.sqlite_store)
+    comp.add("broker", services.embedded_broker)
+    comp.add("monitoring", services.monitoring)
+    comp.add("web", services.web)
+    return comp
+
+
+async def run_demo(
+    settings: Settings,
+    start_hour: float = 6.0,
+    duration_h: float | None = None,
+    on_ready: Callable[[Parts], None] | None = None,
+    composition: Composition | None = None,
+) -> None:
+    """Run the demo until Ctrl-C/SIGTERM or ``duration_h`` model hours."""
+    import signal
+
+    clock = demo_clock(settings.speed, start_hour)
+    houses, traces = demo_houses(settings, clock)
+    with data_directory(settings.data_dir) as data_dir:
+        parts = Parts(
+            settings=settings, clock=clock, data_dir=data_dir, houses=houses, traces=traces
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, parts.stop.set)
+        timer = None
+        if duration_h is not None:
+            timer = loop.call_later(clock.wall_seconds(duration_h * 3600.0), parts.stop.set)
+        try:
+            await (composition or demo_composition()).run(parts, on_ready)
+        finally:
+            if timer is not None:
+                timer.cancel()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)

@@ -1,0 +1,99 @@
+"""Process entry points behind ``gridpeer demo`` / ``gridpeer serve``: settings, errors,
+the printed URL, and exit codes (0 = clean stop, 2 = bad settings or port taken)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import typer
+from pydantic import ValidationError
+
+from gridpeer.config import Settings, load_settings
+from gridpeer.web.demo import Parts, run_demo
+
+log = logging.getLogger(__name__)
+
+
+def _ready(parts: Parts) -> None:
+    typer.echo(
+        f"gridpeer demo: {len(parts.houses)} houses, {parts.clock.speed:g}× model time, "
+        f"data in {parts.data_dir}"
+    )
+    if parts.broker is not None:
+        typer.echo(f"MQTT broker on {parts.broker.host}:{parts.broker.port}")
+    typer.echo(f"Open {parts.url}/  (Ctrl-C stops everything)", err=False)
+
+
+def demo_main(
+    port: int,
+    speed: float,
+    houses: int,
+    duration_h: float | None,
+    start_hour: float,
+    data_dir: Path | None,
+) -> int:
+    """Run ``gridpeer demo``; returns the exit code."""
+    if duration_h is not None and duration_h <= 0:
+        typer.echo("error: --duration must be > 0 model hours", err=True)
+        return 2
+    if not 0 <= start_hour < 24:
+        typer.echo("error: --start-hour must be in [0, 24)", err=True)
+        return 2
+    try:
+        settings = load_settings(
+            None, houses=houses, speed=speed, data_dir=data_dir, web={"port": port}
+        )
+    except ValidationError as exc:
+        typer.echo(f"error: {_errors(exc)}", err=True)
+        return 2
+    return _run(settings, start_hour, duration_h)
+
+
+def _quiet_libraries() -> None:
+    for name in ("amqtt", "transitions", "uvicorn.error"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _run(settings: Settings, start_hour: float, duration_h: float | None) -> int:
+    _quiet_libraries()
+    try:
+        asyncio.run(run_demo(settings, start_hour, duration_h, on_ready=_ready))
+    except OSError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 2
+    typer.echo("gridpeer: stopped cleanly")
+    return 0
+
+
+def _errors(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+        for e in exc.errors()
+    )
+
+
+def serve_main(config: Path) -> int:
+    """Run ``gridpeer serve --config``; returns the exit code."""
+    try:
+        settings = load_settings(config)
+    except (FileNotFoundError, ValidationError) as exc:
+        msg = _errors(exc) if isinstance(exc, ValidationError) else str(exc)
+        typer.echo(f"error: {msg}", err=True)
+        return 2
+    missing = [
+        name
+        for name, value in (
+            ("web.session_secret", settings.web.session_secret),
+            ("store_url", settings.store_url),
+        )
+        if value is None
+    ]
+    if settings.mqtt.embedded:
+        missing.append("mqtt.embedded = false (serve uses an external broker)")
+    if missing:
+        typer.echo(f"error: serve needs {', '.join(missing)} in {config}", err=True)
+        return 2
+    typer.echo("error: serve against external parts is not wired yet", err=True)
+    return 2

@@ -1,0 +1,64 @@
+"""Run the web app with uvicorn inside the caller's asyncio loop (no signal handling of its
+own: the process that composes the services owns Ctrl-C)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Iterator
+
+import uvicorn
+from fastapi import FastAPI
+
+from gridpeer.web.context import WebContext
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (port 0 = a free one).
+
+    Raises:
+        OSError: the port is taken (the message says which).
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI, ctx: WebContext, sock: socket.socket) -> AsyncIterator[str]:
+    """Serve ``app`` on ``sock`` and refresh the live cache; yields the base URL.
+
+    On exit: ends live streams, stops accepting, waits up to 3 s for open requests.
+    """
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, timeout_graceful_shutdown=3, lifespan="off"
+    )
+    server = _Server(config)
+    refresher = asyncio.create_task(ctx.cache.run(ctx.stop), name="web-live-cache")
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="web-server")
+    while not server.started and not task.done():
+        await asyncio.sleep(0.02)
+    if task.done():
+        task.result()  # raises the startup error
+    host, port = sock.getsockname()[:2]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        ctx.stop.set()
+        server.should_exit = True
+        await asyncio.gather(task, refresher, return_exceptions=True)
+        sock.close()
