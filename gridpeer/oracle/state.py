@@ -2,8 +2,9 @@
 
 Lives in the same database as the store (``sqlite:///path`` or ``postgresql://...``),
 in its own ``oracle_*`` tables. Every change is one transaction, so a ``kill -9``
-leaves either the old or the new state. Events are unique by (tx hash, log index) and
-trades by trade id, so replaying a block range changes nothing.
+leaves either the old or the new state. Events are unique by (tx hash, log index,
+trade id) (a batch log holds many trades) and trades by trade id, so replaying a block
+range changes nothing.
 
 Trade states: ``seen`` → ``commanded`` (both commands published) → ``confirming``
 (confirmation tx sent) → ``confirmed``; or ``expired`` (no complete result in time:
@@ -59,7 +60,7 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS oracle_events (
         tx_hash TEXT NOT NULL, log_index INTEGER NOT NULL, block_number BIGINT NOT NULL,
         block_hash TEXT NOT NULL, trade_id BIGINT NOT NULL,
-        PRIMARY KEY (tx_hash, log_index))""",
+        PRIMARY KEY (tx_hash, log_index, trade_id))""",
     """CREATE TABLE IF NOT EXISTS oracle_trades (
         trade_id BIGINT PRIMARY KEY, seller TEXT NOT NULL, buyer TEXT NOT NULL,
         energy_wh BIGINT NOT NULL, price_wei_per_kwh TEXT NOT NULL,

@@ -91,3 +91,43 @@ class Child:
                 self.proc.kill()
                 self.proc.wait(10)
             self.proc = None
+
+
+ANVIL = str(
+    Path(__file__).resolve().parents[2] / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+)
+
+
+class Anvil:
+    """anvil on 127.0.0.1:``port`` (auto-mining, deterministic dev accounts)."""
+
+    def __init__(self, port: int, log: Path) -> None:
+        self.port, self.log = port, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                ANVIL,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--accounts",
+                "12",
+                "--silent",
+            ],
+            stdout=open(self.log, "ab"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+        )
+        wait_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None

@@ -1,0 +1,43 @@
+"""Decentralized market end to end: offer → buy (and request → fill) → delivery window →
+relays → metering → confirmation → seller paid for delivered Wh, buyer refunded → withdraw.
+Real Mosquitto, real anvil, oracle and agents as separate processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gridpeer.oracle.rules import delivered_wh, payment_wei
+from tests.e2e.rig import PRICE, Community, wait_for
+
+pytestmark = [pytest.mark.mosquitto, pytest.mark.anvil]
+
+
+def test_offer_and_request_paths_settle_metered_energy(tmp_path: Path) -> None:
+    # h3 pushes only 3.6 kW = 1 Wh/s: its trade is under-delivered
+    com = Community(tmp_path, 3, powers={"h3": 3600.0})
+    try:
+        com.start()
+        t0 = com.now()
+        start, end = t0 + 4, t0 + 9
+        full = com.trade("h1", "h2", 20, start, end)  # 10 Wh/s: target reached in ~2 s
+        rid = com.request("h1", 30, start + 6, end + 6)
+        short = com.fill("h3", rid, 30)  # 1 Wh/s for 5 s: about 5 Wh of 30
+        wait_for(lambda: len(com.confirmations()) == 2, 60, "both confirmations")
+        conf = com.confirmations()
+        assert conf[full][0] == 20
+        rows3, rows1 = com.agent_rows("h3"), com.agent_rows("h1")
+        got = delivered_wh(30, int(rows3[short][1]), int(rows1[short][1]))
+        assert conf[short][0] == got and 0 < got < 30
+        for tid, wh in ((full, 20), (short, 30)):
+            d, paid, refund = conf[tid]
+            assert paid == payment_wei(d, PRICE)
+            assert paid + refund == payment_wei(wh, PRICE)
+        assert com.credit("h2") == 0 and com.credit("h3") == conf[short][1]
+        h1_credit = conf[full][1] + conf[short][2]
+        assert com.credit("h1") == h1_credit
+        assert com.withdraw("h1") == h1_credit
+        assert com.credit("h1") == 0
+    finally:
+        com.stop()
