@@ -1,0 +1,445 @@
+"""The typed market client: every contract action over any :class:`Backend`.
+
+    from gridpeer.chain import open_chain, dev_account
+    chain = open_chain("embedded")              # or "revm", or an http:// URL
+    market = chain.deploy_market()               # admin/oracle/coordinator = dev accounts
+    market.add_member(chain.admin, house.address)
+    oid = market.post_offer(house, wh=500, price=2 * 10**14, start=t0, end=t1)
+
+Units: energy Wh, prices wei per kWh, money wei, times UTC unix seconds. Every refusal
+raises a :class:`gridpeer.chain.errors.ContractRevert` subclass named like the Solidity
+custom error. ``build_tx`` returns unsigned ``{to, data, value}`` for a browser wallet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi.abi import encode
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
+
+from gridpeer.chain.artifact import load_artifact
+from gridpeer.chain.backend import Backend, Receipt, Reverted
+from gridpeer.chain.codec import decode_output, decode_revert, encode_call
+from gridpeer.chain.events import Event, decode_logs
+from gridpeer.chain.types import (
+    Match,
+    Order,
+    OrderTerms,
+    Schedule,
+    Side,
+    SignedOrder,
+    Trade,
+    cost_wei,
+    decode_order_word,
+)
+
+# Explicit gas limits (estimating on every call halves throughput); generous upper bounds.
+GAS = {
+    "deploy": 4_000_000,
+    "postOffer": 150_000,
+    "postRequest": 150_000,
+    "buy": 150_000,
+    "fill": 150_000,
+    "cancel": 100_000,
+    "confirmDelivery": 120_000,
+    "reclaim": 120_000,
+    "withdraw": 80_000,
+    "deposit": 80_000,
+    "admin": 200_000,
+}
+_ORDER_T = "(address,bool,uint32,uint64,uint40,uint40,uint64,uint40,uint8,bytes32,bytes32)[]"
+_MATCH_T = "(uint16,uint16,uint32,uint64)[]"
+ACTIONS = (
+    "post_offer",
+    "post_request",
+    "buy",
+    "fill",
+    "cancel",
+    "confirm_delivery",
+    "reclaim",
+    "withdraw",
+    "deposit",
+)
+
+
+def batch_gas(orders: int, matches: int) -> int:
+    """Gas limit for a batch of ``orders`` signed orders and ``matches`` matches."""
+    return 200_000 + 40_000 * orders + 30_000 * matches
+
+
+@dataclass(frozen=True)
+class TxRequest:
+    """An unsigned transaction for a wallet (EIP-1193 ``eth_sendTransaction``)."""
+
+    to: str
+    data: str  # 0x-hex calldata
+    value: int  # wei
+    gas: int
+
+    def as_dict(self, sender: str) -> dict[str, str]:
+        """JSON-ready ``{from, to, data, value, gas}`` with hex quantities."""
+        return {
+            "from": sender,
+            "to": self.to,
+            "data": self.data,
+            "value": hex(self.value),
+            "gas": hex(self.gas),
+        }
+
+
+class MarketClient:
+    """Typed access to one deployed ``EnergyMarket`` contract."""
+
+    def __init__(self, backend: Backend, address: str) -> None:
+        self.backend = backend
+        self.address = to_checksum_address(address)
+        self.last_receipt: Receipt | None = None
+        self._members: dict[int, str] = {0: "0x" + "00" * 20}
+
+    # ------------------------------------------------------------------ plumbing
+    @classmethod
+    def deploy(
+        cls,
+        backend: Backend,
+        admin: LocalAccount,
+        oracle: str,
+        coordinator: str,
+        grace_s: int = 3600,
+    ) -> MarketClient:
+        """Deploy the committed bytecode; ``admin`` pays and becomes admin."""
+        code = load_artifact().bytecode + encode(
+            ["address", "address", "uint32"],
+            [to_checksum_address(oracle), to_checksum_address(coordinator), grace_s],
+        )
+        r = cls._send_raw(backend, admin, None, code, 0, GAS["deploy"])
+        assert r.contract_address is not None
+        client = cls(backend, r.contract_address)
+        client.last_receipt = r
+        return client
+
+    @staticmethod
+    def _send_raw(
+        backend: Backend, key: LocalAccount, to: str | None, data: bytes, value: int, gas: int
+    ) -> Receipt:
+        try:
+            return backend.send(key, to, data, value, gas)
+        except Reverted as exc:
+            raise decode_revert(exc.data) from None
+
+    def _send(
+        self, key: LocalAccount, fn: str, *args: Any, value: int = 0, gas: int = 0
+    ) -> Receipt:
+        gas = gas or GAS.get(fn, GAS["admin"])
+        r = self._send_raw(self.backend, key, self.address, encode_call(fn, *args), value, gas)
+        self.last_receipt = r
+        return r
+
+    def _call(self, fn: str, *args: Any) -> tuple[Any, ...]:
+        try:
+            return decode_output(fn, self.backend.call(self.address, encode_call(fn, *args)))
+        except Reverted as exc:
+            raise decode_revert(exc.data) from None
+
+    def _event_field(self, r: Receipt, field: str) -> int:
+        from gridpeer.chain.codec import decode_event
+
+        for log in r.logs:
+            dec = decode_event(log.topics, log.data)
+            if dec is not None and field in dec[1]:
+                return int(dec[1][field])
+        raise RuntimeError(f"no event with {field} in receipt")
+
+    # ------------------------------------------------------------------ admin
+    def add_member(self, admin: LocalAccount, account: str) -> int:
+        """Register a house; returns its member index (1-based)."""
+        r = self._send(admin, "addMember", to_checksum_address(account))
+        return self._event_field(r, "idx")
+
+    def remove_member(self, admin: LocalAccount, account: str) -> None:
+        """Stop a member from trading (it keeps open trades and credit)."""
+        self._send(admin, "removeMember", to_checksum_address(account))
+
+    def set_oracle(self, admin: LocalAccount, account: str) -> None:
+        """Change the oracle address."""
+        self._send(admin, "setOracle", to_checksum_address(account))
+
+    def set_coordinator(self, admin: LocalAccount, account: str) -> None:
+        """Change the batch coordinator address."""
+        self._send(admin, "setCoordinator", to_checksum_address(account))
+
+    def set_admin(self, admin: LocalAccount, account: str) -> None:
+        """Hand the admin role to ``account``."""
+        self._send(admin, "setAdmin", to_checksum_address(account))
+
+    def set_grace(self, admin: LocalAccount, seconds: int) -> None:
+        """Grace period (s) after a delivery window before the buyer may reclaim."""
+        self._send(admin, "setGrace", seconds)
+
+    def set_schedule(self, admin: LocalAccount, schedule: Schedule) -> None:
+        """Set the trading schedule enforced on chain."""
+        self._send(
+            admin,
+            "setSchedule",
+            schedule.mode_code,
+            schedule.tz_minutes,
+            schedule.slot_minutes,
+            list(schedule.windows),
+        )
+
+    # ------------------------------------------------------------------ user actions
+    def build_tx(self, action: str, **kw: int) -> TxRequest:
+        """Unsigned transaction for ``action`` (one of :data:`ACTIONS`) with its arguments.
+
+        Arguments by action: post_offer/post_request(wh, price, start, end);
+        buy(offer_id, wh); fill(request_id, wh); cancel(order_id);
+        confirm_delivery(trade_id, delivered_wh); reclaim(trade_id); withdraw();
+        deposit(value). The value (wei) of buy/post_request is computed exactly.
+        """
+        value = 0
+        args: tuple[int, ...]
+        if action == "post_offer":
+            fn, args = "postOffer", (kw["wh"], kw["price"], kw["start"], kw["end"])
+        elif action == "post_request":
+            fn, args = "postRequest", (kw["wh"], kw["price"], kw["start"], kw["end"])
+            value = cost_wei(kw["wh"], kw["price"])
+        elif action == "buy":
+            fn, args = "buy", (kw["offer_id"], kw["wh"])
+            price = kw.get("price")
+            if price is None:
+                order = self.order(kw["offer_id"])
+                price = order.price if order else 0
+            value = cost_wei(kw["wh"], price)
+        elif action == "fill":
+            fn, args = "fill", (kw["request_id"], kw["wh"])
+        elif action == "cancel":
+            fn, args = "cancel", (kw["order_id"],)
+        elif action == "confirm_delivery":
+            fn, args = "confirmDelivery", (kw["trade_id"], kw["delivered_wh"])
+        elif action == "reclaim":
+            fn, args = "reclaim", (kw["trade_id"],)
+        elif action == "withdraw":
+            fn, args = "withdraw", ()
+        elif action == "deposit":
+            fn, args, value = "deposit", (), kw["value"]
+        else:
+            raise ValueError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+        data = "0x" + encode_call(fn, *args).hex()
+        return TxRequest(self.address, data, value, GAS[fn])
+
+    def _do(self, key: LocalAccount, tx: TxRequest) -> Receipt:
+        r = self._send_raw(self.backend, key, tx.to, bytes.fromhex(tx.data[2:]), tx.value, tx.gas)
+        self.last_receipt = r
+        return r
+
+    def post_offer(self, key: LocalAccount, wh: int, price: int, start: int, end: int) -> int:
+        """Offer ``wh`` Wh at ``price`` wei/kWh for delivery in [start, end); returns its id."""
+        tx = self.build_tx("post_offer", wh=wh, price=price, start=start, end=end)
+        return self._event_field(self._do(key, tx), "offerId")
+
+    def post_request(self, key: LocalAccount, wh: int, price: int, start: int, end: int) -> int:
+        """Ask for ``wh`` Wh at ``price`` wei/kWh, escrowing the exact cost; returns its id."""
+        tx = self.build_tx("post_request", wh=wh, price=price, start=start, end=end)
+        return self._event_field(self._do(key, tx), "requestId")
+
+    def buy(self, key: LocalAccount, offer_id: int, wh: int, price: int | None = None) -> int:
+        """Buy ``wh`` Wh of an offer, escrowing the exact cost; returns the trade id.
+
+        ``price`` (wei/kWh) saves a read of the offer when the caller knows it.
+        """
+        kw = {"offer_id": offer_id, "wh": wh} | ({} if price is None else {"price": price})
+        return self._event_field(self._do(key, self.build_tx("buy", **kw)), "tradeId")
+
+    def fill(self, key: LocalAccount, request_id: int, wh: int) -> int:
+        """Sell ``wh`` Wh into a request; returns the trade id."""
+        tx = self.build_tx("fill", request_id=request_id, wh=wh)
+        return self._event_field(self._do(key, tx), "tradeId")
+
+    def cancel(self, key: LocalAccount, order_id: int) -> None:
+        """Cancel the rest of an own offer or request."""
+        self._do(key, self.build_tx("cancel", order_id=order_id))
+
+    def confirm_delivery(self, oracle: LocalAccount, trade_id: int, delivered_wh: int) -> None:
+        """Oracle: settle a trade for the metered ``delivered_wh``."""
+        tx = self.build_tx("confirm_delivery", trade_id=trade_id, delivered_wh=delivered_wh)
+        self._do(oracle, tx)
+
+    def reclaim(self, key: LocalAccount, trade_id: int) -> None:
+        """Buyer: take back the escrow of an unconfirmed trade after window + grace."""
+        self._do(key, self.build_tx("reclaim", trade_id=trade_id))
+
+    def deposit(self, key: LocalAccount, value: int) -> None:
+        """Add ``value`` wei to the caller's credit (escrow source for batches)."""
+        self._do(key, self.build_tx("deposit", value=value))
+
+    def withdraw(self, key: LocalAccount) -> int:
+        """Pay out the caller's credit; returns the amount (wei)."""
+        return self._event_field(self._do(key, self.build_tx("withdraw")), "amount")
+
+    # ------------------------------------------------------------------ batch settlement
+    def domain(self) -> dict[str, Any]:
+        """The EIP-712 domain of this contract."""
+        return {
+            "name": "gridpeer",
+            "version": "1",
+            "chainId": self.backend.chain_id,
+            "verifyingContract": self.address,
+        }
+
+    def typed_order(self, terms: OrderTerms) -> dict[str, Any]:
+        """EIP-712 typed data of ``terms`` (for ``eth_signTypedData_v4`` in a wallet)."""
+        return {
+            "types": {
+                "EIP712Domain": [
+                    {"name": "name", "type": "string"},
+                    {"name": "version", "type": "string"},
+                    {"name": "chainId", "type": "uint256"},
+                    {"name": "verifyingContract", "type": "address"},
+                ],
+                "Order": [
+                    {"name": "maker", "type": "address"},
+                    {"name": "sell", "type": "bool"},
+                    {"name": "wh", "type": "uint32"},
+                    {"name": "price", "type": "uint64"},
+                    {"name": "start", "type": "uint40"},
+                    {"name": "end", "type": "uint40"},
+                    {"name": "nonce", "type": "uint64"},
+                    {"name": "expiry", "type": "uint40"},
+                ],
+            },
+            "primaryType": "Order",
+            "domain": self.domain(),
+            "message": {
+                "maker": to_checksum_address(terms.maker),
+                "sell": terms.sell,
+                "wh": terms.wh,
+                "price": terms.price,
+                "start": terms.start,
+                "end": terms.end,
+                "nonce": terms.nonce,
+                "expiry": terms.expiry,
+            },
+        }
+
+    def sign_order(self, key: LocalAccount, terms: OrderTerms) -> SignedOrder:
+        """Sign order terms with ``key`` (EIP-712)."""
+        msg = encode_typed_data(full_message=self.typed_order(terms))
+        sig = Account.sign_message(msg, key.key)
+        return SignedOrder(terms, sig.v, sig.r.to_bytes(32, "big"), sig.s.to_bytes(32, "big"))
+
+    def settle_batch(
+        self, coordinator: LocalAccount, orders: Sequence[SignedOrder], matches: Sequence[Match]
+    ) -> int:
+        """Coordinator: verify the signed orders, escrow from buyers' credit, record trades.
+
+        Returns the batch id; trade i has id ``batch_trade_id(batch, i)``.
+        """
+        enc_orders = [
+            (
+                to_checksum_address(o.terms.maker),
+                o.terms.sell,
+                o.terms.wh,
+                o.terms.price,
+                o.terms.start,
+                o.terms.end,
+                o.terms.nonce,
+                o.terms.expiry,
+                o.v,
+                o.r,
+                o.s,
+            )
+            for o in orders
+        ]
+        enc_matches = [(m.sell_index, m.buy_index, m.wh, m.price) for m in matches]
+        gas = batch_gas(len(orders), len(matches))
+        r = self._send(coordinator, "settleBatch", enc_orders, enc_matches, gas=gas)
+        return self._event_field(r, "batchId")
+
+    # ------------------------------------------------------------------ views
+    def member_address(self, idx: int) -> str:
+        """Address of member index ``idx`` (cached: indices never change)."""
+        if idx not in self._members:
+            addr, _credit = self._call("accounts", idx)
+            self._members[idx] = to_checksum_address(addr)
+        return self._members[idx]
+
+    def member(self, account: str) -> tuple[int, bool, int]:
+        """(index, active, last consumed batch-order nonce) of ``account``; index 0 = never."""
+        idx, active, nonce = self._call("memberOf", to_checksum_address(account))
+        return int(idx), bool(active), int(nonce)
+
+    def credit(self, account: str) -> int:
+        """Withdrawable credit of ``account`` in wei."""
+        idx = self.member(account)[0]
+        return int(self._call("accounts", idx)[1]) if idx else 0
+
+    def credit_of_index(self, idx: int) -> int:
+        """Withdrawable credit of member index ``idx`` in wei."""
+        return int(self._call("accounts", idx)[1])
+
+    def member_count(self) -> int:
+        """Members ever registered."""
+        return int(self._call("memberCount")[0])
+
+    def order(self, order_id: int) -> Order | None:
+        """An offer or request (``remaining_wh`` 0 when closed); None if unknown/traded."""
+        w = int(self._call("bookWord", order_id)[0])
+        if w == 0 or w >> 255 or order_id & 3 not in (1, 2):
+            return None
+        own, rem, price, start, end, bid, fills = decode_order_word(order_id, w)
+        side: Side = "offer" if order_id & 3 == 1 else "request"
+        return Order(order_id, side, self.member_address(own), rem, price, start, end, bid, fills)
+
+    def trade(self, trade_id: int) -> Trade | None:
+        """An open (unsettled) trade, or None."""
+        s, b, wh, price, start, end, escrow = self._call("tradeOf", trade_id)
+        if wh == 0:
+            return None
+        return Trade(
+            trade_id, self.member_address(s), self.member_address(b), wh, price, start, end, escrow
+        )
+
+    def roles(self) -> dict[str, str]:
+        """Addresses of admin, oracle and coordinator."""
+        return {
+            r: to_checksum_address(self._call(r)[0]) for r in ("admin", "oracle", "coordinator")
+        }
+
+    def grace_seconds(self) -> int:
+        """Grace after a window's end before reclaim (s)."""
+        return int(self._call("graceSeconds")[0])
+
+    def schedule(self) -> Schedule:
+        """The trading schedule in force."""
+        m = self._call("market")
+        mode = ("open", "windows", "continuous")[int(m[3])]
+        w = tuple(int(x) for x in m[6:12])
+        return Schedule(mode, int(m[4]), int(m[5]), w)  # type: ignore[arg-type]
+
+    def balance(self) -> int:
+        """Ether held by the contract (escrow + credits), wei."""
+        return self.backend.balance(self.address)
+
+    def now(self) -> int:
+        """Chain time (latest block timestamp), UTC unix s."""
+        return self.backend.now()
+
+    def set_time(self, ts: int) -> None:
+        """Advance chain time to ``ts`` (dev chains; simulation clock)."""
+        self.backend.set_time(ts)
+
+    def events(self, from_block: int, to_block: int | None = None) -> list[Event]:
+        """Decoded events of blocks [from_block, to_block] (default: up to the latest)."""
+        last = self.backend.block_number() if to_block is None else to_block
+        logs = self.backend.get_logs(self.address, from_block, last)
+        return decode_logs(logs, self.member_address)
+
+    def receipt_events(self, receipt: Receipt | None = None) -> list[Event]:
+        """Decoded events of one receipt (default: the last transaction sent)."""
+        r = receipt or self.last_receipt
+        return decode_logs(list(r.logs), self.member_address) if r else []

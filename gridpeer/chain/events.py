@@ -1,0 +1,166 @@
+"""Typed contract events with their log position (for cursors and reorg detection)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gridpeer.chain.backend import RawLog
+from gridpeer.chain.codec import decode_event
+from gridpeer.chain.types import (
+    M16,
+    M32,
+    M40,
+    M64,
+    M96,
+    M128,
+    Order,
+    Side,
+    Trade,
+    batch_trade_id,
+    cost_wei,
+    decode_order_word,
+    decode_trade_word,
+)
+
+
+@dataclass(frozen=True)
+class LogMeta:
+    """Where a log is: block number and hash, transaction hash, index in the block."""
+
+    block_number: int
+    block_hash: bytes
+    tx_hash: bytes
+    log_index: int
+
+
+@dataclass(frozen=True)
+class OrderPosted:
+    """A sell offer (``order.side == "offer"``) or a purchase request was posted."""
+
+    meta: LogMeta
+    order: Order
+
+
+@dataclass(frozen=True)
+class TradeCreated:
+    """A trade with escrowed payment: from a buy, a fill or a batch (``order_id`` 0)."""
+
+    meta: LogMeta
+    trade: Trade
+    order_id: int
+
+
+@dataclass(frozen=True)
+class DeliveryConfirmed:
+    """The oracle confirmed ``delivered_wh``; seller credited, buyer refunded (wei)."""
+
+    meta: LogMeta
+    trade_id: int
+    delivered_wh: int
+    seller_paid: int
+    buyer_refund: int
+
+
+@dataclass(frozen=True)
+class Reclaimed:
+    """The buyer took back the escrow of an unconfirmed trade after window + grace."""
+
+    meta: LogMeta
+    trade_id: int
+    refund: int
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """An order's remaining Wh were withdrawn; a request's escrow refunded (wei)."""
+
+    meta: LogMeta
+    order_id: int
+    remaining_wh: int
+    refund: int
+
+
+@dataclass(frozen=True)
+class MoneyMoved:
+    """``kind`` is ``"deposit"`` or ``"withdraw"``; ``amount`` in wei."""
+
+    meta: LogMeta
+    kind: str
+    member: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class AdminEvent:
+    """MemberAdded, MemberRemoved, RoleSet, ScheduleSet, GraceSet, BatchSettled."""
+
+    meta: LogMeta
+    name: str
+    fields: dict[str, Any]
+
+
+Event = (
+    OrderPosted | TradeCreated | DeliveryConfirmed | Reclaimed | Cancelled | MoneyMoved | AdminEvent
+)
+
+
+def decode_logs(logs: list[RawLog], member: Callable[[int], str]) -> list[Event]:
+    """Decode this contract's logs; ``member(idx)`` resolves member indices to addresses.
+
+    A ``BatchSettled`` log yields an :class:`AdminEvent` followed by one
+    :class:`TradeCreated` per trade (``order_id`` = 0), all with the same meta.
+    """
+    out: list[Event] = []
+    for log in logs:
+        dec = decode_event(log.topics, log.data)
+        if dec is None:
+            continue
+        name, f = dec
+        meta = LogMeta(log.block_number, log.block_hash, log.tx_hash, log.log_index)
+        if name in ("OfferPosted", "RequestPosted"):
+            oid = f.get("offerId", f.get("requestId"))
+            assert isinstance(oid, int)
+            own, rem, price, start, end, bid, fills = decode_order_word(oid, f["order"])
+            side: Side = "offer" if name == "OfferPosted" else "request"
+            order = Order(oid, side, member(own), rem, price, start, end, bid, fills)
+            out.append(OrderPosted(meta, order))
+        elif name == "TradeCreated":
+            s, b, wh, price, start, end, escrow = decode_trade_word(f["trade"])
+            t = Trade(f["tradeId"], member(s), member(b), wh, price, start, end, escrow)
+            out.append(TradeCreated(meta, t, f["orderId"]))
+        elif name == "DeliveryConfirmed":
+            x = f["settlement"]
+            out.append(
+                DeliveryConfirmed(meta, f["tradeId"], x & M32, (x >> 32) & M96, (x >> 128) & M96)
+            )
+        elif name == "Reclaimed":
+            out.append(Reclaimed(meta, f["tradeId"], f["refund"]))
+        elif name == "Cancelled":
+            out.append(Cancelled(meta, f["orderId"], f["remainingWh"], f["refund"]))
+        elif name in ("Deposited", "Withdrawn"):
+            kind = "deposit" if name == "Deposited" else "withdraw"
+            out.append(MoneyMoved(meta, kind, f["member"], f["amount"]))
+        elif name == "BatchSettled":
+            h = f["header"]
+            start, end, count = h & M40, (h >> 40) & M40, (h >> 80) & M16
+            out.append(AdminEvent(meta, name, {"batchId": f["batchId"], "count": count}))
+            words: list[int] = f["trades"]
+            for i in range(count):
+                r = (words[i // 2] >> (128 * (i % 2))) & M128
+                wh, price = (r >> 32) & M32, (r >> 64) & M64
+                t = Trade(
+                    batch_trade_id(f["batchId"], i),
+                    member(r & M16),
+                    member((r >> 16) & M16),
+                    wh,
+                    price,
+                    start,
+                    end,
+                    cost_wei(wh, price),
+                )
+                out.append(TradeCreated(meta, t, 0))
+        else:
+            out.append(AdminEvent(meta, name, f))
+    return out

@@ -1,0 +1,155 @@
+"""Typed values of the market contract and decoders for its packed storage words.
+
+Units: energy Wh, prices wei per kWh, money wei, times UTC unix seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+M16 = (1 << 16) - 1
+M32 = (1 << 32) - 1
+M40 = (1 << 40) - 1
+M64 = (1 << 64) - 1
+M96 = (1 << 96) - 1
+M128 = (1 << 128) - 1
+
+Side = Literal["offer", "request"]
+
+
+def cost_wei(wh: int, price: int) -> int:
+    """Escrow of ``wh`` Wh at ``price`` wei/kWh: floor(wh * price / 1000) wei."""
+    return wh * price // 1000
+
+
+def offer_id(n: int) -> int:
+    """Id of the n-th offer (1-based)."""
+    return n << 2 | 1
+
+
+def request_id(n: int) -> int:
+    """Id of the n-th request (1-based)."""
+    return n << 2 | 2
+
+
+def batch_trade_id(batch: int, index: int) -> int:
+    """Id of trade ``index`` (0-based) of batch ``batch``."""
+    return (batch << 16 | index) << 2
+
+
+def id_kind(any_id: int) -> Literal["offer", "request", "trade", "batch-trade"]:
+    """What an id's tag says it is (an offer/request id may also name the trade it became)."""
+    kinds: tuple[Literal["batch-trade"], Literal["offer"], Literal["request"], Literal["trade"]]
+    kinds = ("batch-trade", "offer", "request", "trade")
+    return kinds[any_id & 3]
+
+
+@dataclass(frozen=True)
+class Order:
+    """An open or closed sell offer / purchase request."""
+
+    id: int
+    side: Side
+    owner: str
+    remaining_wh: int
+    price: int  # wei/kWh
+    start: int  # delivery window [start, end), UTC unix s
+    end: int
+    bid_open: int  # bidding opened at (0 = any time before start)
+    fills: int  # partial trades split off so far
+
+
+@dataclass(frozen=True)
+class Trade:
+    """A contracted delivery with escrowed payment (wei)."""
+
+    id: int
+    seller: str
+    buyer: str
+    wh: int
+    price: int  # wei/kWh
+    start: int
+    end: int
+    escrow: int  # wei held for this trade
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Trading schedule; windows are (bid1, del1, end1, bid2, del2, end2) local minutes."""
+
+    mode: Literal["open", "windows", "continuous"]
+    tz_minutes: int = 0  # local = UTC + tz_minutes
+    slot_minutes: int = 15
+    windows: tuple[int, int, int, int, int, int] = (630, 780, 840, 840, 990, 1050)
+
+    @property
+    def mode_code(self) -> int:
+        """The contract's mode number (0 open, 1 windows, 2 continuous)."""
+        return ("open", "windows", "continuous").index(self.mode)
+
+
+THESIS_SCHEDULE = Schedule("windows")
+"""Bids 10:30-13:00 and 14:00-16:30, deliveries 13:00-14:00 and 16:30-17:30 (UTC)."""
+
+
+@dataclass(frozen=True)
+class OrderTerms:
+    """The terms a member signs off-chain (EIP-712 ``Order``) for batch settlement."""
+
+    maker: str
+    sell: bool
+    wh: int
+    price: int  # limit, wei/kWh: minimum for a sell, maximum for a buy
+    start: int
+    end: int
+    nonce: int  # must exceed the maker's last consumed nonce
+    expiry: int  # UTC unix s
+
+
+@dataclass(frozen=True)
+class SignedOrder:
+    """Order terms with the maker's signature (v, r, s)."""
+
+    terms: OrderTerms
+    v: int
+    r: bytes
+    s: bytes
+
+
+@dataclass(frozen=True)
+class Match:
+    """``wh`` Wh from sell order ``sell_index`` to buy order ``buy_index`` at ``price``."""
+
+    sell_index: int
+    buy_index: int
+    wh: int
+    price: int  # wei/kWh
+
+
+def decode_order_word(oid: int, w: int) -> tuple[int, int, int, int, int, int, int]:
+    """(owner idx, remaining Wh, price, start, end, bid_open, fills) of an order word."""
+    return (
+        w & M16,
+        (w >> 16) & M32,
+        (w >> 48) & M64,
+        (w >> 112) & M40,
+        (w >> 152) & M40,
+        (w >> 192) & M40,
+        (w >> 232) & M16,
+    )
+
+
+def decode_trade_word(t: int) -> tuple[int, int, int, int, int, int, int]:
+    """(seller idx, buyer idx, Wh, price, start, end, escrow wei) of a book trade word."""
+    wh = (t >> 32) & M32
+    price = (t >> 64) & M64
+    return (
+        t & M16,
+        (t >> 16) & M16,
+        wh,
+        price,
+        (t >> 128) & M40,
+        (t >> 168) & M40,
+        cost_wei(wh, price) + ((t >> 254) & 1),
+    )

@@ -1,0 +1,187 @@
+"""Backends over web3.py: the embedded ``EthereumTesterProvider`` and any JSON-RPC node.
+
+Gas is always passed explicitly (estimating it halves throughput); logs are read by
+narrow block ranges (never from block 0); nonces are tracked locally.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
+from web3 import Web3
+from web3.exceptions import ContractLogicError
+from web3.types import Wei
+
+from gridpeer.chain.backend import RawLog, Receipt, Reverted
+
+GAS_PRICE = 10**9  # wei per gas (1 gwei); dev chains only
+
+_BYTES_LIT = re.compile(r"(b'.*'|b\".*\")", re.S)
+
+
+def _revert_data(exc: Exception) -> bytes | None:
+    """Extract raw revert data from eth-tester's TransactionFailed or web3's errors."""
+    data = getattr(exc, "data", None)
+    if isinstance(data, str) and data.startswith("0x"):
+        return bytes.fromhex(data[2:])
+    if isinstance(data, bytes):
+        return data
+    if type(exc).__name__ == "TransactionFailed":
+        m = _BYTES_LIT.search(str(exc))
+        if m:
+            lit = ast.literal_eval(m.group(1))
+            if isinstance(lit, bytes):
+                return lit
+        return b""
+    return None
+
+
+class Web3Backend:
+    """A chain reached through web3.py (embedded tester or JSON-RPC URL)."""
+
+    def __init__(self, w3: Web3, kind: str) -> None:
+        self.w3 = w3
+        self.kind = kind  # "embedded" | "rpc"
+        self._chain_id = int(w3.eth.chain_id)
+        self._nonces: dict[str, int] = {}
+
+    @classmethod
+    def embedded(cls) -> Web3Backend:
+        """A fresh in-memory chain (web3 ``EthereumTesterProvider``, py-evm)."""
+        from web3 import EthereumTesterProvider
+
+        return cls(Web3(EthereumTesterProvider()), "embedded")
+
+    @classmethod
+    def rpc(cls, url: str, timeout_s: float = 30.0) -> Web3Backend:
+        """Any Ethereum JSON-RPC node over HTTP (anvil, Hardhat, geth, Besu, Ganache)."""
+        w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout_s}))
+        if not w3.is_connected():
+            raise ConnectionError(f"no Ethereum JSON-RPC node at {url}")
+        return cls(w3, "rpc")
+
+    @property
+    def chain_id(self) -> int:
+        return self._chain_id
+
+    def _nonce(self, address: str) -> int:
+        if address not in self._nonces:
+            self._nonces[address] = int(
+                self.w3.eth.get_transaction_count(to_checksum_address(address), "pending")
+            )
+        return self._nonces[address]
+
+    def send(self, key: LocalAccount, to: str | None, data: bytes, value: int, gas: int) -> Receipt:
+        tx: dict[str, Any] = {
+            "from": key.address,
+            "data": data,
+            "value": value,
+            "gas": gas,
+            "gasPrice": GAS_PRICE,
+            "nonce": self._nonce(key.address),
+            "chainId": self._chain_id,
+        }
+        if to is not None:
+            tx["to"] = to
+        raw = key.sign_transaction(tx).raw_transaction
+        try:
+            h = self.w3.eth.send_raw_transaction(raw)
+        except Exception:
+            self._nonces.pop(key.address, None)
+            raise
+        self._nonces[key.address] += 1
+        r = self.w3.eth.wait_for_transaction_receipt(h, timeout=60, poll_latency=0.002)
+        if r["status"] != 1:
+            self._raise_replay(tx, int(r["blockNumber"]))
+        return Receipt(
+            tx_hash=bytes(r["transactionHash"]),
+            block_number=int(r["blockNumber"]),
+            block_hash=bytes(r["blockHash"]),
+            gas_used=int(r["gasUsed"]),
+            logs=tuple(self._raw(log) for log in r["logs"]),
+            contract_address=r.get("contractAddress"),
+        )
+
+    def _raise_replay(self, tx: dict[str, Any], block: int) -> None:
+        """Re-run a failed transaction as a call on the state before it to get its error."""
+        call: dict[str, Any] = {k: tx[k] for k in ("from", "data", "value", "gas") if k in tx}
+        if "to" in tx:
+            call["to"] = tx["to"]
+        try:
+            self.w3.eth.call(call, block_identifier=max(block - 1, 0))  # type: ignore[arg-type]
+        except Exception as exc:
+            data = _revert_data(exc)
+            if data is not None:
+                raise Reverted(data) from exc
+            raise
+        raise Reverted(b"")
+
+    def call(self, to: str, data: bytes, sender: str | None = None) -> bytes:
+        params: dict[str, Any] = {"to": to, "data": data}
+        if sender is not None:
+            params["from"] = sender
+        try:
+            return bytes(self.w3.eth.call(params))  # type: ignore[arg-type]
+        except (ContractLogicError, Exception) as exc:
+            d = _revert_data(exc)
+            if d is None:
+                raise
+            raise Reverted(d) from exc
+
+    @staticmethod
+    def _raw(log: Any) -> RawLog:
+        return RawLog(
+            address=to_checksum_address(log["address"]),
+            topics=tuple(bytes(t) for t in log["topics"]),
+            data=bytes(log["data"]),
+            block_number=int(log["blockNumber"]),
+            block_hash=bytes(log["blockHash"]),
+            tx_hash=bytes(log["transactionHash"]),
+            log_index=int(log["logIndex"]),
+        )
+
+    def get_logs(self, address: str, from_block: int, to_block: int) -> list[RawLog]:
+        logs = self.w3.eth.get_logs(
+            {"address": to_checksum_address(address), "fromBlock": from_block, "toBlock": to_block}
+        )
+        return [self._raw(log) for log in logs]
+
+    def block_number(self) -> int:
+        return int(self.w3.eth.block_number)
+
+    def now(self) -> int:
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def set_time(self, ts: int) -> None:
+        if ts <= self.now():
+            raise ValueError(f"chain time only moves forward (now {self.now()}, asked {ts})")
+        if self.kind == "embedded":
+            self.w3.provider.ethereum_tester.time_travel(ts)  # type: ignore[attr-defined]
+        else:
+            self.w3.provider.make_request("evm_setNextBlockTimestamp", [ts])  # type: ignore[arg-type]
+            self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+    def balance(self, address: str) -> int:
+        return int(self.w3.eth.get_balance(to_checksum_address(address)))
+
+    def fund(self, address: str, wei: int) -> None:
+        if self.kind == "embedded":
+            rich = max(self.w3.eth.accounts, key=self.w3.eth.get_balance)
+            h = self.w3.eth.send_transaction(
+                {"from": rich, "to": to_checksum_address(address), "value": Wei(wei), "gas": 21000}
+            )
+            self.w3.eth.wait_for_transaction_receipt(h)
+            return
+        hexwei = hex(self.balance(address) + wei)
+        for method in ("anvil_setBalance", "hardhat_setBalance", "evm_setAccountBalance"):
+            resp = self.w3.provider.make_request(method, [address, hexwei])  # type: ignore[arg-type]
+            if "error" not in resp:
+                return
+        raise NotImplementedError("this node cannot fund accounts; fund them yourself")
+
+    def close(self) -> None:
+        self._nonces.clear()
