@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,9 @@ class StopFlag:
 def stop_on_ctrl_c(console: Console) -> Iterator[StopFlag]:
     """Catch Ctrl-C so the run stops after the current slot and keeps what is done."""
     flag = StopFlag()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag  # signals can only be handled in the main thread
+        return
     previous = signal.getsignal(signal.SIGINT)
 
     def handler(signum: int, frame: types.FrameType | None) -> None:

@@ -1,0 +1,48 @@
+"""KPI formulas and fixed formatting."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gridpeer.sim.engine import make_config, simulate
+from gridpeer.sim.kpis import COMMUNITY_KEYS, HOUSE_COLUMNS, Kpis, fmt, gini, to_csv
+from gridpeer.sim.scenario import load_scenario
+
+
+def test_gini_known_values() -> None:
+    assert gini(np.array([5.0, 5.0, 5.0])) == 0.0
+    assert gini(np.array([0.0, 0.0, 0.0, 12.0])) == pytest.approx(0.75)
+    assert gini(np.array([])) == 0.0
+
+
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=50))
+def test_gini_in_unit_interval(values: list[float]) -> None:
+    g = gini(np.array(values))
+    assert 0.0 <= g < 1.0
+
+
+def test_fmt_is_fixed() -> None:
+    assert fmt(0.1 + 0.2) == "0.300000"
+    assert fmt(math.nan) == ""
+    assert fmt(True) == "true"
+    assert fmt(7) == "7"
+
+
+def test_kpis_of_a_run_are_consistent() -> None:
+    r = simulate(make_config(load_scenario("thesis-lab-5"), "uniform", days=1, seed=0))
+    k = Kpis(r)
+    rows = k.house_rows()
+    comm = k.community()
+    assert [row["house"] for row in rows] == ["h1", "h2", "h3", "h4", "h5"]
+    assert sum(float(str(row["saving"])) for row in rows) == pytest.approx(comm["saving"])
+    assert 0.0 <= float(str(comm["self_sufficiency"])) <= 1.0
+    assert float(str(comm["self_sufficiency"])) >= float(str(comm["baseline_self_sufficiency"]))
+    text = to_csv(rows, HOUSE_COLUMNS)
+    assert text.splitlines()[0] == ",".join(HOUSE_COLUMNS)
+    assert len(text.splitlines()) == 6
+    assert to_csv([comm], COMMUNITY_KEYS).count("\n") == 2
