@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gridpeer.sim.engine import Simulation, SimResult, make_config, simulate
+from gridpeer.sim.engine import SimResult, Simulation, make_config, simulate
 from gridpeer.sim.market_adapter import MARKETS, Trades
 from gridpeer.sim.report import write_report
 from gridpeer.sim.scenario import Scenario, load_scenario

@@ -81,7 +81,7 @@ def test_bad_toml_syntax() -> None:
 
 
 def test_unknown_preset_and_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(ScenarioError, match="unknown scenario 'nowhere'.*thesis-lab-5"):
+    with pytest.raises(ScenarioError, match=r"unknown scenario 'nowhere'.*thesis-lab-5"):
         load_scenario("nowhere")
     with pytest.raises(ScenarioError, match="not found"):
         load_scenario(str(tmp_path / "missing.toml"))
