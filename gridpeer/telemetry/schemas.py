@@ -27,8 +27,8 @@ SCHEMA_VERSION = 1
 TOPIC_ROOT = "gridpeer"
 _NAME = r"^[A-Za-z0-9_-]{1,32}$"
 
-Volts = Annotated[float, Field(ge=0.0, le=1000.0, allow_inf_nan=False)]
-Amps = Annotated[float, Field(ge=-500.0, le=500.0, allow_inf_nan=False)]
+Volts = Annotated[float, Field(strict=True, ge=0.0, le=1000.0, allow_inf_nan=False)]
+Amps = Annotated[float, Field(strict=True, ge=-500.0, le=500.0, allow_inf_nan=False)]
 
 
 class Device(StrEnum):
@@ -57,10 +57,12 @@ class MeterReading(_Reading):
 
     device: Literal[Device.METER] = Device.METER
     v: Volts
-    i: Annotated[float, Field(ge=0.0, le=500.0, allow_inf_nan=False)]
-    p: Annotated[float, Field(ge=0.0, le=100_000.0, allow_inf_nan=False)]
-    e_wh: Annotated[int, Field(ge=0, le=10**12)]
-    p_grid: Annotated[float, Field(ge=-100_000.0, le=100_000.0, allow_inf_nan=False)] = 0.0
+    i: Annotated[float, Field(strict=True, ge=0.0, le=500.0, allow_inf_nan=False)]
+    p: Annotated[float, Field(strict=True, ge=0.0, le=100_000.0, allow_inf_nan=False)]
+    e_wh: Annotated[int, Field(strict=True, ge=0, le=10**12)]
+    p_grid: Annotated[
+        float, Field(strict=True, ge=-100_000.0, le=100_000.0, allow_inf_nan=False)
+    ] = 0.0
 
 
 class PVReading(_Reading):
@@ -68,8 +70,8 @@ class PVReading(_Reading):
 
     device: Literal[Device.PV] = Device.PV
     v: Volts
-    i: Annotated[float, Field(ge=0.0, le=500.0, allow_inf_nan=False)]
-    p: Annotated[float, Field(ge=0.0, le=100_000.0, allow_inf_nan=False)]
+    i: Annotated[float, Field(strict=True, ge=0.0, le=500.0, allow_inf_nan=False)]
+    p: Annotated[float, Field(strict=True, ge=0.0, le=100_000.0, allow_inf_nan=False)]
 
 
 class BESSReading(_Reading):
@@ -78,8 +80,8 @@ class BESSReading(_Reading):
     device: Literal[Device.BESS] = Device.BESS
     v: Volts
     i: Amps
-    p: Annotated[float, Field(ge=-100_000.0, le=100_000.0, allow_inf_nan=False)] = 0.0
-    soc: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+    p: Annotated[float, Field(strict=True, ge=-100_000.0, le=100_000.0, allow_inf_nan=False)] = 0.0
+    soc: Annotated[float, Field(strict=True, ge=0.0, le=1.0, allow_inf_nan=False)]
 
 
 Reading = MeterReading | PVReading | BESSReading
