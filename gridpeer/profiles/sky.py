@@ -14,6 +14,7 @@ process whose mean, spread and time constant depend on the class. Clouds scale d
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import IntEnum
@@ -140,21 +141,25 @@ def _sky_day(site: Site, day: date, seed: int) -> SkyDay:
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     times = pd.date_range(start, periods=STEPS_PER_DAY, freq=f"{BASE_STEP_S}s")
     location = pvlib.location.Location(site.latitude, site.longitude, altitude=site.altitude_m)
-    position = location.get_solarposition(times)
-    clear = location.get_clearsky(times, model="ineichen", solar_position=position)
+    with warnings.catch_warnings():  # pvlib 0.16 uses DatetimeIndex.dayofyear (pandas 3)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        position = location.get_solarposition(times)
+        clear = location.get_clearsky(times, model="ineichen", solar_position=position)
     day_class = DayClass(int(_day_classes(day.year, seed)[day.timetuple().tm_yday - 1]))
     solar_hour = np.arange(STEPS_PER_DAY) / 60.0 + site.longitude / 15.0
     temp_air = site.temp_mean_c + site.temp_amplitude_c * np.cos(
         2.0 * np.pi * (solar_hour - 15.0) / 24.0
     )
+    zenith = position["zenith"].to_numpy(dtype=np.float64)
+    up = zenith < 90.0  # night = geometric sun below the horizon (no refraction twilight)
     sky = SkyDay(
         start=start,
         day_class=day_class,
-        zenith_deg=position["zenith"].to_numpy(dtype=np.float64),
+        zenith_deg=zenith,
         azimuth_deg=position["azimuth"].to_numpy(dtype=np.float64),
-        ghi_cs=clear["ghi"].to_numpy(dtype=np.float64),
-        dni_cs=clear["dni"].to_numpy(dtype=np.float64),
-        dhi_cs=clear["dhi"].to_numpy(dtype=np.float64),
+        ghi_cs=np.where(up, clear["ghi"].to_numpy(dtype=np.float64), 0.0),
+        dni_cs=np.where(up, clear["dni"].to_numpy(dtype=np.float64), 0.0),
+        dhi_cs=np.where(up, clear["dhi"].to_numpy(dtype=np.float64), 0.0),
         kc=clear_sky_index(day, day_class, seed),
         temp_air_c=temp_air,
     )
