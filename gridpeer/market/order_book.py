@@ -4,14 +4,10 @@ Sellers post offers (asks) and buyers post requests (bids); nothing matches by i
 A peer *takes* a posted order of the other side — all of it or part — and trades at the
 posted (maker) price. :class:`OrderBook` is the live book of one slot for the web UI and
 the agents; :class:`PickAndTake` simulates a slot of peers picking, for the simulator:
-
-1. every ask is posted first; then each bid, in time priority, takes the cheapest
-   offers of other houses priced at or below its limit (cheapest first, then earliest),
-   paying each offer's price;
-2. then each remaining ask, in time priority, takes the highest remaining requests of
-   other houses at or above its limit, receiving each request's price.
-
-(Step 2 only finds trades that step 1 skipped because a house never takes its own order.)
+every ask is posted first; then each bid, in time priority, takes the cheapest offers
+of other houses priced at or below its limit (cheapest first, then earliest), paying
+each offer's price. Afterwards no remaining request of one house crosses a remaining
+offer of another (so sellers picking requests would find nothing more).
 """
 
 from __future__ import annotations
@@ -42,10 +38,7 @@ class PickAndTake:
             eng.rest(i)
         fills: list[Fill] = []
         for i in bids:
-            fills.extend(eng.submit(i))
-        for i in asks:
-            if eng.remaining[i] > 0:  # resting in the ask heap; matches only against bids
-                fills.extend(eng.submit(i, rest=False))
+            fills.extend(eng.submit(i, rest=False))
         return fills_to_clearing(self.name, fills)
 
 
