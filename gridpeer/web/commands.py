@@ -36,8 +36,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
         start_hour: Annotated[
             float,
-            typer.Option("--start-hour", help="Model time of day (UTC hours) to start at."),
-        ] = 6.0,
+            typer.Option(
+                "--start-hour",
+                help="Model time of day to start at, UTC hours (12 = 08:00 in Valparaíso).",
+            ),
+        ] = 12.0,
         data_dir: Annotated[
             Path | None,
             typer.Option("--data-dir", help="Keep the database here (default: a temp dir)."),

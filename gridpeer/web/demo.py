@@ -128,20 +128,22 @@ def demo_clock(speed: float, start_hour: float, today: datetime | None = None) -
 
 
 def demo_houses(settings: Settings, clock: Clock) -> tuple[list[HouseInfo], list[HouseTrace]]:
-    """The demo community: the thesis lab's mix of houses and one day of their traces."""
-    from gridpeer.web.demo_traces import lab_houses, synthetic_trace
+    """The demo community: the thesis lab's mix of houses and one day of their traces
+    (the trace repeats daily)."""
+    from gridpeer.web.community import house_info, lab_configs, simulate_day
 
-    midnight = datetime.combine(clock.start.date(), time(0), tzinfo=UTC)
-    houses = lab_houses(settings.houses)
-    return houses, [synthetic_trace(h, k, midnight) for k, h in enumerate(houses)]
+    configs = lab_configs(settings.houses)
+    return [house_info(c) for c in configs], simulate_day(configs, clock.start.date())
 
 
 def demo_composition() -> Composition:
-    """The demo's services: store, broker, monitoring (houses + agents), web."""
+    """The demo's services: store, history (the day so far), broker, monitoring (sensor
+    nodes + home agents over MQTT), web."""
     from gridpeer.web import services
 
     comp = Composition()
-    comp.add("store", services.sqlite_store)
+    comp.add("store", services.store)
+    comp.add("history", services.seed_history)
     comp.add("broker", services.embedded_broker)
     comp.add("monitoring", services.monitoring)
     comp.add("web", services.web)
@@ -150,7 +152,7 @@ def demo_composition() -> Composition:
 
 async def run_demo(
     settings: Settings,
-    start_hour: float = 6.0,
+    start_hour: float = 12.0,
     duration_h: float | None = None,
     on_ready: Callable[[Parts], None] | None = None,
     composition: Composition | None = None,

@@ -58,6 +58,7 @@ def _quiet_libraries() -> None:
 
 def _run(settings: Settings, start_hour: float, duration_h: float | None) -> int:
     _quiet_libraries()
+    typer.echo(f"gridpeer demo: simulating {settings.houses} houses (first run: ~20 s)…")
     try:
         asyncio.run(run_demo(settings, start_hour, duration_h, on_ready=_ready))
     except OSError as exc:

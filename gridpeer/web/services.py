@@ -11,7 +11,7 @@ import socket
 from collections.abc import AsyncIterator
 from datetime import datetime
 
-from gridpeer.store.base import Sample, Store
+from gridpeer.store.base import Sample
 from gridpeer.web.demo import Parts
 
 log = logging.getLogger(__name__)
@@ -24,18 +24,35 @@ def _free_port(host: str) -> int:
 
 
 @contextlib.asynccontextmanager
-async def sqlite_store(parts: Parts) -> AsyncIterator[None]:
-    """SQLite (WAL) in the data directory, or ``settings.store_url`` if set."""
-    from gridpeer.store.sqlite import SQLiteStore
+async def store(parts: Parts) -> AsyncIterator[None]:
+    """``settings.store_url`` (SQLite or PostgreSQL), else SQLite (WAL) in the data dir."""
+    from gridpeer.store.factory import open_store
 
-    url = parts.settings.store_url
-    path = url.removeprefix("sqlite:///") if url else str(parts.data_dir / "gridpeer.db")
-    store = SQLiteStore(path)
-    parts.store = store
+    url = parts.settings.store_url or f"sqlite:///{parts.data_dir / 'gridpeer.db'}"
+    opened = open_store(url)
+    parts.store = opened
     try:
         yield
     finally:
-        store.close()
+        opened.close()
+
+
+@contextlib.asynccontextmanager
+async def seed_history(parts: Parts) -> AsyncIterator[None]:
+    """Write the day so far (1-min readings from the traces' start to now) into the store,
+    so charts and today's energy are full from the first page view."""
+    assert parts.store is not None, "history needs the store service first"
+    from gridpeer.telemetry.sensor import TraceSampler
+
+    now_ms = math.floor(parts.clock.timestamp() * 1000)
+    for trace in parts.traces:
+        sampler = TraceSampler(trace)
+        day0_ms = round(trace.start.timestamp() * 1000)
+        rows: list[Sample] = []
+        for ts in range(day0_ms, now_ms, 60_000):
+            rows += _samples(trace.house, list(sampler.readings(ts)))
+        parts.store.write(rows)
+    yield
 
 
 @contextlib.asynccontextmanager
@@ -78,35 +95,6 @@ def _f(x: float | int | str | None) -> float | None:
     return None if x is None else float(x)
 
 
-async def _feed(parts: Parts, store: Store, stop: asyncio.Event) -> None:
-    """Write each house's readings straight into the store on the model clock: first the
-    day so far (1-min steps from midnight), then one step per half wall second."""
-    from gridpeer.telemetry.sensor import TraceSampler
-
-    samplers = [(t.house, TraceSampler(t)) for t in parts.traces]
-    clock = parts.clock
-    step_ms = max(1000, round(clock.speed * 500) // 1000 * 1000)
-    day0_ms = round(parts.traces[0].start.timestamp() * 1000) if parts.traces else 0
-    now_ms = math.floor(clock.timestamp() * 1000)
-    rows: list[Sample] = []
-    for ts in range(day0_ms, now_ms, 60_000):
-        for house, sampler in samplers:
-            rows += _samples(house, list(sampler.readings(ts)))
-    store.write(rows)
-    next_ms = now_ms // step_ms * step_ms
-    while not stop.is_set():
-        now_ms = math.floor(clock.timestamp() * 1000)
-        if now_ms >= next_ms:
-            rows = []
-            for house, sampler in samplers:
-                rows += _samples(house, list(sampler.readings(next_ms)))
-            store.write(rows)
-            next_ms = max(next_ms + step_ms, now_ms // step_ms * step_ms)
-        wait = clock.wall_seconds((next_ms - now_ms) / 1000.0)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), max(wait, 0.01))
-
-
 def _stop_on_crash(task: asyncio.Task[None], parts: Parts) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("%s crashed; stopping the demo", task.get_name(), exc_info=task.exception())
@@ -115,10 +103,19 @@ def _stop_on_crash(task: asyncio.Task[None], parts: Parts) -> None:
 
 @contextlib.asynccontextmanager
 async def monitoring(parts: Parts) -> AsyncIterator[None]:
-    """Every house's sensor readings into the store, on the model clock."""
-    assert parts.store is not None, "monitoring needs the store service first"
+    """Every house's simulated sensor node publishing over MQTT and its home agent
+    storing the readings, on the model clock (one reading per device every
+    ``max(5, speed / 4)`` model seconds, i.e. about four per wall second)."""
+    from gridpeer.hems.monitoring import Monitoring
+
+    assert parts.store is not None and parts.broker is not None, "needs store and broker"
+    rate_s = max(5.0, parts.clock.speed / 4.0)
+    mon = Monitoring(
+        parts.settings.community, parts.traces, parts.broker, parts.store, parts.clock, rate_s
+    )
+    parts.extras["monitoring"] = mon
     stop = asyncio.Event()
-    task = asyncio.create_task(_feed(parts, parts.store, stop), name="monitoring")
+    task = asyncio.create_task(mon.run(stop), name="monitoring")
     task.add_done_callback(lambda t: _stop_on_crash(t, parts))
     try:
         yield

@@ -17,7 +17,7 @@ SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 @pytest.fixture(scope="module")
 def demo() -> Iterator[DemoProcess]:
-    d = start_demo("--speed", "600", "--start-hour", "9")
+    d = start_demo("--speed", "600", "--start-hour", "14")
     yield d
     assert d.stop() == 0, "".join(d.lines)
 

@@ -24,8 +24,10 @@
           const g = h.grid_w || 0;
           el.textContent = g < -1 ? "▲ exporting" : g > 1 ? "▼ importing" : "";
           el.className = "role " + (g < -1 ? "exporting" : g > 1 ? "importing" : "");
+        } else if (f === "bess_label") {
+          el.textContent = h.bess_w == null || Math.abs(h.bess_w) < 1 ? "Battery idle" : h.bess_w > 0 ? "Discharging" : "Charging";
         } else if (f === "bess_w") {
-          el.textContent = h.bess_w == null ? "" : (h.bess_w >= 0 ? "↓ " : "↑ ") + gp.fmtW(Math.abs(h.bess_w));
+          el.textContent = h.bess_w == null ? "—" : gp.fmtW(Math.abs(h.bess_w));
         } else {
           el.textContent = fmt[f](h[f]);
         }
