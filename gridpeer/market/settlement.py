@@ -216,7 +216,7 @@ def settle_delivery(
     delivered_wh: int,
     price_wei_per_kwh: int,
     grid: GridPrices,
-    rule: DeviationRule = DeviationRule.GRID,
+    rule: DeviationRule | str = DeviationRule.GRID,
 ) -> DeliverySettlement:
     """Settle a match of ``contracted_wh`` Wh at ``price_wei_per_kwh`` that delivered
     ``delivered_wh`` Wh (metered), under ``rule`` (see module doc)."""
@@ -225,7 +225,10 @@ def settle_delivery(
             f"need contracted > 0, delivered >= 0, price >= 0; got {contracted_wh} Wh, "
             f"{delivered_wh} Wh, {price_wei_per_kwh} wei/kWh"
         )
-    rule = DeviationRule(rule)
+    try:
+        rule = DeviationRule(rule)
+    except ValueError:
+        raise ValueError(f"unknown deviation rule {rule!r}; use 'grid' or 'none'") from None
     base = min(contracted_wh, delivered_wh)
     short = contracted_wh - base
     excess = delivered_wh - base

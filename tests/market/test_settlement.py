@@ -86,8 +86,8 @@ def test_excess_paid_at_feed_in() -> None:
 def test_bad_delivery_input() -> None:
     with pytest.raises(ValueError, match="contracted > 0"):
         settle_delivery(0, 5, 1, GRID)
-    with pytest.raises(ValueError):
-        settle_delivery(5, 5, 1, GRID, "bogus")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown deviation rule"):
+        settle_delivery(5, 5, 1, GRID, "bogus")
 
 
 @given(
