@@ -13,4 +13,5 @@ from pathlib import Path
 pytest_plugins = [
     f"tests.services.{m.name}"
     for m in pkgutil.iter_modules([str(Path(__file__).parent / "services")])
+    if m.name != "ports"  # a helper module, imported by the services themselves
 ]

@@ -55,7 +55,7 @@ class Node:
 
     # -- deliveries --------------------------------------------------------
     def on_message(self, topic, payload):
-        if not topic.endswith("/cmd/delivery"):
+        if topic != self.prefix + "cmd/delivery":
             return
         try:
             cmd = json.loads(payload)
@@ -71,7 +71,8 @@ class Node:
             return
         if trade in self.deliveries:  # QoS 1 redelivery: executed once
             return
-        self.deliveries[trade] = {"direction": direction, "target_wh": target,
+        self.deliveries[trade] = {"trade_id": cmd["trade_id"], "direction": direction,
+                                  "target_wh": target, "closed_at": None,
                                   "start": start, "end": end, "state": PENDING,
                                   "wh": 0.0, "last": None}
         self._save_state()
@@ -84,6 +85,7 @@ class Node:
                     continue
                 self.hal.relay(d["direction"], True)
                 d["state"] = ACTIVE
+                d["closed_at"] = t
                 d["last"] = None
                 self._save_state()
             if d["state"] == ACTIVE:
@@ -97,11 +99,18 @@ class Node:
 
     def _finish(self, trade, d, t):
         self.hal.relay(d["direction"], False)
+        reached = d["wh"] >= d["target_wh"]
         d["state"] = DONE
-        result = {"trade_id": trade, "house": self.cfg["house"], "direction": d["direction"],
-                  "delivered_wh": int(min(d["wh"], d["target_wh"])), "ts": t}
+        # DeliveryResult v1 (gridpeer/oracle/messages.py); times as POSIX seconds (UTC).
+        result = {"v": 1, "trade_id": d["trade_id"], "house": self.cfg["house"],
+                  "direction": d["direction"], "target_wh": d["target_wh"],
+                  "measured_wh": int(min(d["wh"], d["target_wh"])),
+                  "closed_at": d.get("closed_at"), "opened_at": t,
+                  "reason": "target" if reached else "window_end"}
         self._save_state()
-        self.client.publish(self.prefix + "delivery/result", json.dumps(result), qos=1)
+        # Retained, so the oracle finds it after any restart of its own.
+        self.client.publish(self.prefix + "delivery/result/" + trade, json.dumps(result),
+                            qos=1, retain=True)
 
     # -- persistence -------------------------------------------------------
     def _load_state(self):

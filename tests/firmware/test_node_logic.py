@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "firmware"))
 
-from gridpeer_node import mqtt, sensors, timeutil  # noqa: E402
-from gridpeer_node.hal import SimHAL  # noqa: E402
-from gridpeer_node.node import DONE, Node  # noqa: E402
+from gridpeer_node import mqtt, sensors, timeutil
+from gridpeer_node.hal import SimHAL
+from gridpeer_node.node import DONE, Node
 
-from gridpeer.telemetry.schemas import BESSReading, MeterReading, PVReading  # noqa: E402
+from gridpeer.oracle.messages import DeliveryResult
+from gridpeer.telemetry.schemas import BESSReading, MeterReading, PVReading
 
 
 @given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1)))
@@ -30,9 +31,10 @@ def test_parse_ts_matches_cpython(dt: datetime) -> None:
 
 
 def test_parse_ts_offsets_and_errors() -> None:
-    assert timeutil.parse_ts("2026-01-01T12:00:00-03:00") == datetime(
-        2026, 1, 1, 15, tzinfo=UTC
-    ).timestamp()
+    assert (
+        timeutil.parse_ts("2026-01-01T12:00:00-03:00")
+        == datetime(2026, 1, 1, 15, tzinfo=UTC).timestamp()
+    )
     with pytest.raises(ValueError):
         timeutil.parse_ts("yesterday")
     with pytest.raises(ValueError):
@@ -72,7 +74,7 @@ class _Recorder:
         self.sent: list[tuple[str, bytes]] = []
         self.on_message = None
 
-    def publish(self, topic: str, payload: str, qos: int = 1) -> None:
+    def publish(self, topic: str, payload: str, qos: int = 1, retain: bool = False) -> None:
         self.sent.append((topic, payload.encode()))
 
     def poll(self, timeout_s: float = 0.0) -> None:
@@ -111,8 +113,13 @@ def test_delivery_executes_once_and_reports_metered_wh(tmp_path: Path) -> None:
     now = [1_000.0]
     node, hal, client = _node(tmp_path, now)
     cmd = json.dumps(
-        {"trade_id": "7", "direction": "out", "target_wh": 5, "window_start": 1_060.0,
-         "window_end": 1_060.0 + 3600}
+        {
+            "trade_id": 7,
+            "direction": "out",
+            "target_wh": 5,
+            "window_start": 1_060.0,
+            "window_end": 1_060.0 + 3600,
+        }
     ).encode()
     node.on_message("gridpeer/lab/h1/cmd/delivery", cmd)
     node.on_message("gridpeer/lab/h1/cmd/delivery", cmd)  # QoS 1 duplicate
@@ -123,9 +130,10 @@ def test_delivery_executes_once_and_reports_metered_wh(tmp_path: Path) -> None:
         now[0] = float(t)
         node.advance_deliveries(now[0])
     assert hal.switches == [("out", True), ("out", False)]
-    results = [json.loads(p) for t, p in client.sent if t.endswith("delivery/result")]
+    results = [json.loads(p) for t, p in client.sent if "/delivery/result/" in t]
     assert len(results) == 1
-    assert results[0]["trade_id"] == "7" and results[0]["delivered_wh"] == 5
+    result = DeliveryResult.model_validate(results[0])
+    assert (result.trade_id, result.measured_wh, result.reason) == (7, 5, "target")
     # A reboot reloads the state file and does not execute the trade again.
     node2, hal2, _ = _node(tmp_path, now)
     node2.on_message("gridpeer/lab/h1/cmd/delivery", cmd)
@@ -139,16 +147,27 @@ def test_window_end_cuts_delivery_short_and_bad_commands_are_counted(tmp_path: P
     hal.p2p_amps = 0.1  # 23 W: far too little for 100 Wh in 60 s
     node.on_message(
         "gridpeer/lab/h1/cmd/delivery",
-        json.dumps({"trade_id": 1, "direction": "in", "target_wh": 100, "window_start": 0,
-                    "window_end": 60}).encode(),
+        json.dumps(
+            {
+                "trade_id": 1,
+                "direction": "in",
+                "target_wh": 100,
+                "window_start": 0,
+                "window_end": 60,
+            }
+        ).encode(),
     )
-    for bad in (b"{", b'{"trade_id": 2}', b'{"trade_id": 3, "direction": "up", '
-                b'"target_wh": 1, "window_end": 9}'):
+    for bad in (
+        b"{",
+        b'{"trade_id": 2}',
+        b'{"trade_id": 3, "direction": "up", "target_wh": 1, "window_end": 9}',
+    ):
         node.on_message("gridpeer/lab/h1/cmd/delivery", bad)
     assert node.rejected == 3
     for t in range(0, 61, 5):
         now[0] = float(t)
         node.advance_deliveries(now[0])
-    result = json.loads(client.sent[-1][1])
+    result = DeliveryResult.model_validate_json(client.sent[-1][1])
     assert hal.switches == [("in", True), ("in", False)]
-    assert result["delivered_wh"] == 0  # 23 W for 60 s = 0.38 Wh, floored
+    assert result.measured_wh == 0  # 23 W for 60 s = 0.38 Wh, floored
+    assert result.reason == "window_end"
