@@ -186,9 +186,8 @@ class Client:
             got = self._try_parse()
             if got is not None:
                 return got
-            if time.time() > deadline or not self._fill(0.2):
-                if time.time() > deadline:
-                    raise MQTTError("timed out waiting for the broker")
+            if not self._fill(0.2) and time.time() > deadline:
+                raise MQTTError("timed out waiting for the broker")
 
     def poll(self, timeout_s=0.0):
         """Handle every packet that arrives within ``timeout_s`` seconds."""
