@@ -45,7 +45,7 @@ demo: $(STAMP)
 	$(BIN)/gridpeer demo
 
 lint: $(DEVSTAMP)
-	$(BIN)/ruff check gridpeer tests bench
+	$(BIN)/ruff check gridpeer tests bench firmware
 	$(BIN)/ruff format --check gridpeer tests bench
 	$(BIN)/mypy gridpeer
 
