@@ -1,0 +1,105 @@
+"""Cross-check against the ``pymarket`` package (PyPI 0.7.6) on random books.
+
+* The uniform-price and pay-as-bid auctions allocate the welfare-maximising trades, so
+  their social welfare must equal pymarket's LP ``maximum_aggregated_utility`` optimum.
+* pymarket's ``maximum_traded_volume`` LP lets any bid trade with any cheaper ask, so it
+  bounds the single-price crossing volume from above.
+* pymarket's Huang et al. (2002) auction is a trade-reduction double auction: it never
+  trades more than the pay-as-clear volume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gridpeer.market.auction import PayAsBid, UniformPrice
+from gridpeer.market.clearing import Clearing, GridPrices
+from gridpeer.market.orders import OrderArrays
+
+pymarket = pytest.importorskip("pymarket")
+from pymarket.bids.processing import merge_same_price  # noqa: E402
+from pymarket.mechanisms.huang_auction import huang_auction  # noqa: E402
+from pymarket.statistics.maximum_aggregated_utility import (  # noqa: E402
+    maximum_aggregated_utility,
+)
+from pymarket.statistics.maximum_traded_volume import maximum_traded_volume  # noqa: E402
+
+GRID = GridPrices(100, 0)
+# pymarket 0.7.6 (2019) and its PuLP use APIs that pandas 3 / PuLP 3 deprecate.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::FutureWarning"),
+    pytest.mark.filterwarnings("ignore:Converting a Series:Warning"),
+]
+
+
+def random_book(rng: np.random.Generator, n: int) -> OrderArrays:
+    return OrderArrays(
+        house=rng.integers(0, 8, n).astype(np.int64),
+        is_bid=rng.random(n) < 0.5,
+        energy_wh=rng.integers(1, 40, n).astype(np.int64),
+        price=rng.integers(0, 25, n).astype(np.int64),
+    )
+
+
+def to_pymarket(b: OrderArrays) -> pd.DataFrame:
+    bm = pymarket.BidManager()
+    for h, bid, e, p in zip(
+        b.house.tolist(), b.is_bid.tolist(), b.energy_wh.tolist(), b.price.tolist(), strict=True
+    ):
+        bm.add_bid(e, p, h, bid)
+    return bm.get_df()
+
+
+def welfare(b: OrderArrays, c: Clearing) -> int:
+    """Sum of (bid - ask) * Wh over matches (wei/kWh × Wh)."""
+    m = c.matches
+    return int(((b.price[m.buy] - b.price[m.sell]) * m.energy_wh).sum())
+
+
+def quiet(f, *args):  # type: ignore[no-untyped-def]
+    with contextlib.redirect_stdout(io.StringIO()):
+        return f(*args)
+
+
+def books(seed: int, count: int) -> list[OrderArrays]:
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < count:
+        b = random_book(rng, int(rng.integers(2, 25)))
+        if b.is_bid.any() and (~b.is_bid).any():
+            out.append(b)
+    return out
+
+
+@pytest.mark.parametrize("b", books(2026, 40))
+def test_welfare_equals_pymarket_lp_optimum(b: OrderArrays) -> None:
+    status, objective, _ = quiet(maximum_aggregated_utility, to_pymarket(b))
+    assert status == "Optimal"
+    ours = welfare(b, UniformPrice().clear(b, GRID))
+    assert ours == round(objective or 0)  # integer data: the LP optimum is an integer
+    assert welfare(b, PayAsBid().clear(b, GRID)) == ours
+
+
+@pytest.mark.parametrize("b", books(7, 20))
+def test_uniform_volume_is_bounded_by_pymarket_bilateral_lp(b: OrderArrays) -> None:
+    status, objective, _ = quiet(maximum_traded_volume, to_pymarket(b))
+    assert status == "Optimal"
+    assert UniformPrice().clear(b, GRID).volume_wh <= round(objective or 0)
+
+
+@pytest.mark.parametrize("b", books(11, 30))
+def test_huang_auction_trades_no_more_than_pay_as_clear(b: OrderArrays) -> None:
+    merged, _ = merge_same_price(to_pymarket(b))
+    _, extra = huang_auction(merged)
+    ours = UniformPrice().clear(b, GRID)
+    traded = float(extra.get("quantity_traded", 0.0))
+    assert traded <= ours.volume_wh
+    if traded > 0:
+        assert ours.price_interval is not None
+        assert extra["price_sell"] <= extra["price_buy"]
