@@ -33,8 +33,9 @@ SAMPLE_BATTERIES = 3
 INITIAL_SOC = 0.5
 FIXED_POSITION = 0.5  # fixed-price agents quote the midpoint between feed-in and import
 
-SettleHook = Callable[[int, Trades], None]
-"""Called with (global slot index, delivered trades) after each slot clears."""
+SettleHook = Callable[[int, Trades, I64], None]
+"""Called after each slot clears with (global slot index, contracted trades, delivered Wh
+per contracted trade)."""
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,18 @@ class Simulation:
             sell_q, buy_q = np.clip(f_res, 0, None), np.clip(-f_res, 0, None)
         arrival = rng.permutation(self.pop.n).astype(np.int64)
         contracted = self._clear_rounds(sell_q, buy_q, GridPrices(imp, fi), arrival)
-        delivered = contracted if f_res is None else self._cap(contracted, surplus, deficit)
+        if f_res is None:
+            delivered_wh = contracted.wh
+            delivered = contracted
+        else:
+            delivered_wh = self._cap(contracted, surplus, deficit)
+            keep = delivered_wh > 0
+            delivered = Trades(
+                contracted.buyer[keep],
+                contracted.seller[keep],
+                delivered_wh[keep],
+                contracted.price[keep],
+            )
         # per-house accounting
         n = self.pop.n
         bought = np.bincount(delivered.buyer, delivered.wh, n).astype(np.int64)
@@ -229,22 +241,21 @@ class Simulation:
             s["mean_soc"][g] = float((self.stored[self.has_batt] / cap[self.has_batt]).mean())
             led.sample_soc[g] = self.stored[self.samples] / cap[self.samples]
         if self.settle is not None:
-            self.settle(g, delivered)
+            self.settle(g, contracted, delivered_wh)
 
     @staticmethod
-    def _cap(trades: Trades, surplus: I64, deficit: I64) -> Trades:
-        """Deliver each contract only as far as seller and buyer really can (Wh)."""
+    def _cap(trades: Trades, surplus: I64, deficit: I64) -> I64:
+        """Wh each contract really delivers: as far as seller and buyer really can."""
         if len(trades) == 0:
-            return trades
+            return trades.wh
         n = surplus.size
         sold = np.bincount(trades.seller, trades.wh, n)
         bought = np.bincount(trades.buyer, trades.wh, n)
         with np.errstate(divide="ignore", invalid="ignore"):
             rs = np.where(sold > 0, np.minimum(1.0, surplus / sold), 1.0)
             rb = np.where(bought > 0, np.minimum(1.0, deficit / bought), 1.0)
-        wh = np.floor(trades.wh * np.minimum(rs[trades.seller], rb[trades.buyer])).astype(np.int64)
-        keep = wh > 0
-        return Trades(trades.buyer[keep], trades.seller[keep], wh[keep], trades.price[keep])
+        ratio = np.minimum(rs[trades.seller], rb[trades.buyer])
+        return np.floor(trades.wh * ratio).astype(np.int64)
 
     # ------------------------------------------------------------ the run
 

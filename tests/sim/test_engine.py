@@ -29,7 +29,7 @@ def _check_house_balance(r: SimResult) -> None:
 def test_energy_and_money_conserved_per_slot_and_in_totals(market: str) -> None:
     cfg = make_config(LAB, market, houses=30, days=1, seed=3)
     slots: list[tuple[int, Trades]] = []
-    r = Simulation(cfg, settle=lambda g, t: slots.append((g, t))).run()
+    r = Simulation(cfg, settle=lambda g, t, wh: slots.append((g, t))).run()
     assert r.slots_done == 96 and not r.interrupted
     _check_house_balance(r)
     s = r.ledger.trimmed_series()
