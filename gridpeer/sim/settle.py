@@ -10,20 +10,24 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
 from rich.console import Console
 
 from gridpeer.sim.engine import RunConfig, SimResult
 from gridpeer.sim.market_adapter import Trades
 
+I64 = npt.NDArray[np.int64]
+
 
 class Settler(Protocol):
     """Receives each slot's delivered trades and checks the totals at the end."""
 
-    def on_slot(self, slot: int, trades: Trades) -> None:
-        """Settle one slot's trades (global slot index, house-indexed trades)."""
+    def on_slot(self, slot: int, contracted: Trades, delivered_wh: I64) -> None:
+        """Settle one slot: global slot index, contracted trades, delivered Wh per trade."""
         ...
 
-    def finish(self, result: SimResult, console: Console) -> None:
+    def finish(self, result: SimResult, console: Console | None = None) -> None:
         """Compare chain balances with the engine's accounting; raise on mismatch."""
         ...
 

@@ -117,8 +117,9 @@ class ChainSettler:
             for k, acct in enumerate(self.houses):
                 spent = self.eth0[k] - self.chain.backend.balance(acct.address)
                 if spent != self.escrow_sent[k]:
+                    house = result.population.ids[k]
                     raise SettlementMismatch(
-                        f"{result.population.ids[k]}: sent {spent} wei, escrow {self.escrow_sent[k]}"
+                        f"{house}: sent {spent} wei, escrow {self.escrow_sent[k]} wei"
                     )
         credits = sum(self.market.credit_of_index(i) for i in self.index)
         if self.market.balance() != credits:
