@@ -81,7 +81,7 @@ def timestamps(path: Path, raw: pd.Series, *, naive_tz: str = "UTC") -> pd.Datet
                 f"line {row + 2}: timestamp {raw.iloc[row]!r} does not exist or is "
                 f"ambiguous in {naive_tz}",
             )
-    index = index.tz_convert("UTC")
+    index = index.tz_convert("UTC").as_unit("ns")
     steps = np.diff(index.asi8)
     if (steps <= 0).any():
         row = int(np.flatnonzero(steps <= 0)[0]) + 1
