@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,12 +24,16 @@ from gridpeer.market.clearing import Clearing, GridPrices
 from gridpeer.market.orders import OrderArrays
 
 pymarket = pytest.importorskip("pymarket")
-from pymarket.bids.processing import merge_same_price  # noqa: E402
-from pymarket.mechanisms.huang_auction import huang_auction  # noqa: E402
-from pymarket.statistics.maximum_aggregated_utility import (  # noqa: E402
+from pymarket.bids.processing import merge_same_price  # type: ignore[import-untyped]  # noqa: E402
+from pymarket.mechanisms.huang_auction import (  # type: ignore[import-untyped]  # noqa: E402
+    huang_auction,
+)
+from pymarket.statistics.maximum_aggregated_utility import (  # type: ignore[import-untyped]  # noqa: E402
     maximum_aggregated_utility,
 )
-from pymarket.statistics.maximum_traded_volume import maximum_traded_volume  # noqa: E402
+from pymarket.statistics.maximum_traded_volume import (  # type: ignore[import-untyped]  # noqa: E402
+    maximum_traded_volume,
+)
 
 GRID = GridPrices(100, 0)
 # pymarket 0.7.6 (2019) and its PuLP use APIs that pandas 3 / PuLP 3 deprecate.
@@ -35,6 +41,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
     pytest.mark.filterwarnings("ignore::FutureWarning"),
     pytest.mark.filterwarnings("ignore:Converting a Series:Warning"),
+    pytest.mark.filterwarnings("ignore:Spaces are not permitted:UserWarning"),
 ]
 
 
@@ -53,7 +60,8 @@ def to_pymarket(b: OrderArrays) -> pd.DataFrame:
         b.house.tolist(), b.is_bid.tolist(), b.energy_wh.tolist(), b.price.tolist(), strict=True
     ):
         bm.add_bid(e, p, h, bid)
-    return bm.get_df()
+    df: pd.DataFrame = bm.get_df()
+    return df
 
 
 def welfare(b: OrderArrays, c: Clearing) -> int:
@@ -62,14 +70,14 @@ def welfare(b: OrderArrays, c: Clearing) -> int:
     return int(((b.price[m.buy] - b.price[m.sell]) * m.energy_wh).sum())
 
 
-def quiet(f, *args):  # type: ignore[no-untyped-def]
+def quiet(f: Callable[..., Any], *args: object) -> Any:
     with contextlib.redirect_stdout(io.StringIO()):
         return f(*args)
 
 
 def books(seed: int, count: int) -> list[OrderArrays]:
     rng = np.random.default_rng(seed)
-    out = []
+    out: list[OrderArrays] = []
     while len(out) < count:
         b = random_book(rng, int(rng.integers(2, 25)))
         if b.is_bid.any() and (~b.is_bid).any():
