@@ -20,10 +20,11 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -103,24 +104,47 @@ def richardson_bank(
     """
     if households < 1 or days < 7:
         raise ValueError("need at least 1 household and 7 days")
+    key = (households, days, seed)
+    path = None
     if cache_dir is not None:
         path = cache_dir / f"richardson-bank-v{_BANK_FORMAT}-{households}x{days}-s{seed}.npz"
-        if path.exists():
-            with np.load(path) as stored:
-                return LoadBank(np.asarray(stored["profiles_w"], dtype=np.float32))
-    bank = _richardson_bank(households, days, seed, progress)
-    if cache_dir is not None:
-        cache_dir.mkdir(parents=True, exist_ok=True)
+    if key not in _BANKS and path is not None and path.exists():
+        stored = _load_bank(path, households, days)
+        if stored is None:
+            path.unlink()  # unusable (corrupt or other shape): regenerate and rewrite
+        else:
+            _BANKS[key] = stored
+    if key not in _BANKS:
+        _BANKS[key] = generate_bank(households, days, seed, progress)
+    bank = _BANKS[key]
+    if path is not None and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
         np.savez_compressed(tmp, profiles_w=bank.profiles_w)
         tmp.replace(path)
     return bank
 
 
-@lru_cache(maxsize=4)
-def _richardson_bank(
-    households: int, days: int, seed: int, progress: Callable[[int, int], None] | None
+def _load_bank(path: Path, households: int, days: int) -> LoadBank | None:
+    """A bank stored by :func:`richardson_bank`, or None if the file is unusable."""
+    try:
+        with np.load(path) as stored:
+            profiles = np.asarray(stored["profiles_w"], dtype=np.float32)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
+    if profiles.shape != (households, days, STEPS_PER_DAY):
+        return None
+    profiles.flags.writeable = False
+    return LoadBank(profiles)
+
+
+_BANKS: dict[tuple[int, int, int], LoadBank] = {}
+
+
+def generate_bank(
+    households: int, days: int, seed: int, progress: Callable[[int, int], None] | None = None
 ) -> LoadBank:
+    """Run richardsonpy for a fresh bank (no caching); see :func:`richardson_bank`."""
     import richardsonpy.classes.appliance as appliance_model
     import richardsonpy.classes.lighting as lighting_model
     import richardsonpy.classes.occupancy as occupancy_model

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gridpeer.profiles.load import LoadBank, _richardson_bank, house_loads_w, richardson_bank
+from gridpeer.profiles.load import LoadBank, generate_bank, house_loads_w, richardson_bank
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def bank() -> LoadBank:
 
 
 def test_bank_is_seeded_and_reproducible(bank: LoadBank) -> None:
-    fresh = _richardson_bank.__wrapped__(3, 7, 0, None)  # recomputed, not from the cache
+    fresh = generate_bank(3, 7, 0)  # recomputed, not from the cache
     np.testing.assert_array_equal(bank.profiles_w, fresh.profiles_w)
     assert bank.profiles_w.shape == (3, 7, 1440)
     assert bank.profiles_w.dtype == np.float32
@@ -28,8 +28,8 @@ def test_bank_is_seeded_and_reproducible(bank: LoadBank) -> None:
 
 
 def test_bank_seed_changes_households() -> None:
-    a = _richardson_bank.__wrapped__(1, 7, 1, None)
-    b = _richardson_bank.__wrapped__(1, 7, 2, None)
+    a = generate_bank(1, 7, 1)
+    b = generate_bank(1, 7, 2)
     assert not np.array_equal(a.profiles_w, b.profiles_w)
 
 
@@ -39,6 +39,21 @@ def test_bank_disk_cache_round_trip(tmp_path: Path, bank: LoadBank) -> None:
     loaded = richardson_bank(households=3, days=7, seed=0, cache_dir=tmp_path)
     np.testing.assert_array_equal(stored.profiles_w, loaded.profiles_w)
     np.testing.assert_array_equal(loaded.profiles_w, bank.profiles_w)
+
+
+def test_bank_disk_cache_is_used_and_corrupt_files_are_regenerated(tmp_path: Path) -> None:
+    from gridpeer.profiles import load
+
+    richardson_bank(households=1, days=7, seed=5, cache_dir=tmp_path)
+    (path,) = tmp_path.glob("*.npz")
+    load._BANKS.clear()
+    reloaded = richardson_bank(households=1, days=7, seed=5, cache_dir=tmp_path)
+    np.testing.assert_array_equal(reloaded.profiles_w, generate_bank(1, 7, 5).profiles_w)
+    load._BANKS.clear()
+    path.write_bytes(b"not a zip")
+    again = richardson_bank(households=1, days=7, seed=5, cache_dir=tmp_path)
+    np.testing.assert_array_equal(again.profiles_w, reloaded.profiles_w)
+    assert path.read_bytes()[:2] == b"PK"  # rewritten as a valid .npz
 
 
 def _loads(bank: LoadBank, day: date, seed: int, step_s: int = 60) -> np.ndarray:
