@@ -1,22 +1,20 @@
 """Run the oracle as its own process against a JSON-RPC node and an MQTT broker::
 
     python -m gridpeer.oracle --rpc http://127.0.0.1:8545 --contract 0x… \\
-        --oracle 0x… --house h1=0x… --house h2=0x… --state sqlite:///oracle.db
+        --house h1=0x… --house h2=0x… --state sqlite:///oracle.db
 
-The oracle key (if the node does not hold the account unlocked) is read from the
-environment variable ``GRIDPEER_ORACLE_KEY``, never from the command line.
+The oracle key is read from the environment variable ``GRIDPEER_ORACLE_KEY`` (0x-hex),
+never from the command line; ``--dev-keys`` uses the public dev keys (dev chains only)
+for the oracle and for houses ``h1..hN``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import signal
 import threading
 from datetime import UTC, datetime
-from pathlib import Path
 
 from gridpeer.oracle.service import Oracle, OracleConfig
 from gridpeer.oracle.state import OracleState
@@ -38,8 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m gridpeer.oracle", description=__doc__)
     p.add_argument("--rpc", required=True, help="Ethereum JSON-RPC URL (127.0.0.1)")
     p.add_argument("--contract", required=True, help="EnergyMarket address")
-    p.add_argument("--abi", type=Path, default=None, help="ABI JSON (default: packaged)")
-    p.add_argument("--oracle", required=True, help="oracle role address")
+    p.add_argument("--dev-keys", type=int, default=0, help="dev chain: N dev houses + dev oracle")
     p.add_argument("--house", action="append", default=[], help="HOUSE=0xADDRESS (repeat)")
     p.add_argument("--state", required=True, help="sqlite:///file.db or postgresql://…")
     p.add_argument("--host", default="127.0.0.1", help="MQTT broker host")
@@ -53,21 +50,19 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
-    from web3 import Web3
+    from gridpeer.chain.accounts import dev_account, dev_houses, from_env
+    from gridpeer.chain.client import MarketClient
+    from gridpeer.chain.web3_backend import Web3Backend
+    from gridpeer.oracle.chain_adapter import MarketChainView
 
-    from gridpeer.oracle.chain_adapter import Web3ChainView
-
-    if a.abi is not None:
-        raw = json.loads(a.abi.read_text())
-        abi = raw["abi"] if isinstance(raw, dict) else raw
+    houses = _houses(a.house)
+    if a.dev_keys:
+        key = dev_account("oracle")
+        houses.update({acct.address: f"h{i + 1}" for i, acct in enumerate(dev_houses(a.dev_keys))})
     else:
-        from gridpeer.chain.artifact import load_artifact
-
-        abi = load_artifact().abi
-    w3 = Web3(Web3.HTTPProvider(a.rpc, request_kwargs={"timeout": 30}))
-    chain = Web3ChainView(
-        w3, a.contract, abi, a.oracle, _houses(a.house), os.environ.get("GRIDPEER_ORACLE_KEY")
-    )
+        key = from_env("GRIDPEER_ORACLE_KEY")
+    market = MarketClient(Web3Backend.rpc(a.rpc), a.contract)
+    chain = MarketChainView(market, key, houses)
     config = OracleConfig(
         community=a.community,
         confirmations=a.confirmations,
