@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from gridpeer import __version__
-from gridpeer.web import api_telemetry, pages
+from gridpeer.web import api_auth, api_explorer, api_market, api_telemetry, pages
 from gridpeer.web.context import WebContext
 
 _STATIC = Path(__file__).parent / "static"
@@ -28,6 +28,9 @@ def create_app(ctx: WebContext) -> FastAPI:
     )
     app.state.ctx = ctx
     app.include_router(api_telemetry.router)
+    app.include_router(api_market.router)
+    app.include_router(api_auth.router)
+    app.include_router(api_explorer.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     return app

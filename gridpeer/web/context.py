@@ -10,8 +10,11 @@ from fastapi import Request
 
 from gridpeer.sim.clock import Clock
 from gridpeer.store.base import Store
+from gridpeer.web.auth import Auth
+from gridpeer.web.chainhub import ChainHub
 from gridpeer.web.live import LiveCache
 from gridpeer.web.models import HouseInfo
+from gridpeer.web.models_market import Currency
 
 
 @dataclass
@@ -25,7 +28,10 @@ class WebContext:
         community: community name.
         cache: live overview, refreshed in the background.
         stop: set when the server shuts down (ends live streams).
-        extras: slots for later layers (market, chain client), by name.
+        chain: the market contract and its indexer; None when running without a chain.
+        auth: Sign-In with Ethereum state and session cookie key.
+        currency: how money is shown (code, wei per unit).
+        extras: slots for later layers, by name.
     """
 
     store: Store
@@ -34,6 +40,11 @@ class WebContext:
     community: str
     cache: LiveCache
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    chain: ChainHub | None = None
+    auth: Auth = field(default_factory=Auth)
+    currency: Currency = field(
+        default_factory=lambda: Currency(code="CLP", wei_per_unit=str(10**12))
+    )
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

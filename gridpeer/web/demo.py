@@ -120,10 +120,14 @@ def data_directory(configured: Path | None) -> Iterator[Path]:
         yield Path(tmp)
 
 
-def demo_clock(speed: float, start_hour: float, today: datetime | None = None) -> Clock:
-    """A clock starting today (UTC) at ``start_hour`` model time, running ``speed``×."""
-    day = (today or datetime.now(UTC)).date()
-    start = datetime.combine(day, time(0), tzinfo=UTC) + timedelta(hours=start_hour)
+def demo_clock(speed: float, start_hour: float, now: datetime | None = None) -> Clock:
+    """A clock starting at ``start_hour`` (UTC) model time, running ``speed``×: today if
+    that is still ahead of ``now`` (wall time), else tomorrow — a dev chain's time starts
+    at wall time and only moves forward, so model time must not be behind it."""
+    wall = now or datetime.now(UTC)
+    start = datetime.combine(wall.date(), time(0), tzinfo=UTC) + timedelta(hours=start_hour)
+    if start <= wall:
+        start += timedelta(days=1)
     return Clock(start=start, speed=speed)
 
 
@@ -138,7 +142,7 @@ def demo_houses(settings: Settings, clock: Clock) -> tuple[list[HouseInfo], list
 
 def demo_composition() -> Composition:
     """The demo's services: store, history (the day so far), broker, monitoring (sensor
-    nodes + home agents over MQTT), web."""
+    nodes + home agents over MQTT), chain (market contract, members, chain clock), web."""
     from gridpeer.web import services
 
     comp = Composition()
@@ -146,6 +150,7 @@ def demo_composition() -> Composition:
     comp.add("history", services.seed_history)
     comp.add("broker", services.embedded_broker)
     comp.add("monitoring", services.monitoring)
+    comp.add("chain", services.chain)
     comp.add("web", services.web)
     return comp
 

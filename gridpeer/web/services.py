@@ -124,6 +124,49 @@ async def monitoring(parts: Parts) -> AsyncIterator[None]:
         await task
 
 
+DEMO_TZ_MINUTES = -240
+"""The demo's trading schedule runs on Chile standard time (UTC-4), like the lab."""
+
+
+@contextlib.asynccontextmanager
+async def chain(parts: Parts) -> AsyncIterator[None]:
+    """The market contract on ``chain.rpc_url`` ("embedded" or a dev JSON-RPC node such as
+    anvil): deployed, the thesis trading windows set, every house a funded member with its
+    dev account. Chain time follows the model clock. Provides ``extras["chain"]``
+    (:class:`gridpeer.chain.Chain`), ``extras["market"]`` (:class:`MarketClient`) and
+    ``extras["chain_hub"]`` (:class:`ChainHub`)."""
+    from gridpeer.chain import open_chain
+    from gridpeer.chain.types import Schedule
+    from gridpeer.web.chainhub import ChainHub
+
+    def setup() -> ChainHub:
+        c = open_chain(parts.settings.chain.rpc_url)
+        market = c.deploy_market()
+        market.set_schedule(c.admin, Schedule("windows", tz_minutes=DEMO_TZ_MINUTES))
+        keys = c.houses(len(parts.houses), market)
+        parts.extras["chain"] = c
+        parts.extras["market"] = market
+        return ChainHub(
+            market, parts.clock, {h.id: k for h, k in zip(parts.houses, keys, strict=True)}
+        )
+
+    hub = await asyncio.to_thread(setup)  # before any other thread uses the chain
+    parts.houses[:] = [
+        h.model_copy(update={"account": hub.demo_keys[h.id].address}) for h in parts.houses
+    ]
+    parts.extras["chain_hub"] = hub
+    await hub.call(hub.sync_time)
+    await hub.call(hub.poll)
+    stop = asyncio.Event()
+    task = asyncio.create_task(hub.run(stop), name="chain-hub")
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+        hub.close()
+
+
 @contextlib.asynccontextmanager
 async def web(parts: Parts) -> AsyncIterator[None]:
     """The web app on ``web.host:web.port``; sets ``parts.url``."""
@@ -135,6 +178,7 @@ async def web(parts: Parts) -> AsyncIterator[None]:
     ctx = WebContext.create(
         parts.store, parts.clock, parts.houses, community=parts.settings.community
     )
+    ctx.chain = parts.extras.get("chain_hub")
     ctx.extras.update(parts.extras)
     sock = bind(parts.settings.web.host, parts.settings.web.port)
     async with serving(create_app(ctx), ctx, sock) as url:

@@ -1,0 +1,434 @@
+"""Energy market API: status, offers, requests, trades, accounts, and the actions.
+
+Every action is validated here first (clear 4xx reasons: window closed, amount above
+what remains, own order, nothing to withdraw …) and then either
+
+* ``signer = "wallet"``: returns the unsigned transaction for the signed-in wallet
+  (Sign-In with Ethereum session required; the browser's wallet sends it), or
+* ``signer = "demo:<house>"``: the server signs with the house's dev key (demo only).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+
+from gridpeer.chain.client import MarketClient
+from gridpeer.chain.errors import ContractRevert
+from gridpeer.chain.events import Event, MoneyMoved, OrderPosted, TradeCreated
+from gridpeer.chain.types import Order, Schedule
+from gridpeer.web import schedule as sched
+from gridpeer.web.auth import COOKIE
+from gridpeer.web.chainhub import ChainHub, TradeRow
+from gridpeer.web.context import WebContext, get_context
+from gridpeer.web.models import Problem
+from gridpeer.web.models_market import (
+    AccountOut,
+    ActionOut,
+    AmountIn,
+    MarketStatus,
+    OfferIn,
+    OrderOut,
+    SignerIn,
+    TradeBrief,
+    TradeOut,
+    UnsignedTx,
+    WindowOut,
+)
+
+router = APIRouter(prefix="/api/market", tags=["market"])
+Ctx = Annotated[WebContext, Depends(get_context)]
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem},
+    403: {"model": Problem},
+    404: {"model": Problem},
+    409: {"model": Problem},
+    503: {"model": Problem},
+}
+DESIGN = "Decentralized: members post offers and requests and pick each other's (thesis design)"
+
+
+def hub_of(ctx: WebContext) -> ChainHub:
+    """The chain hub, or 503 when this server runs without a chain."""
+    if ctx.chain is None:
+        raise HTTPException(503, "this server runs without a blockchain; trading is off")
+    return ctx.chain
+
+
+def _order_out(hub: ChainHub, o: Order) -> OrderOut:
+    return OrderOut(
+        id=str(o.id),
+        side=o.side,
+        owner=o.owner,
+        house=hub.house_of(o.owner),
+        remaining_wh=o.remaining_wh,
+        price=str(o.price),
+        start=o.start,
+        end=o.end,
+    )
+
+
+def trade_out(hub: ChainHub, t: TradeRow, now: int, grace_s: int) -> TradeOut:
+    """A trade with its phase and the elapsed share of its window."""
+    span = max(1, t.end - t.start)
+    progress = min(1.0, max(0.0, (now - t.start) / span))
+    if t.status != "open":
+        phase = t.status
+    elif now < t.start:
+        phase = "before delivery"
+    elif now < t.end:
+        phase = "delivering"
+    else:
+        phase = "awaiting confirmation"
+    return TradeOut(
+        id=str(t.id),
+        seller=t.seller,
+        buyer=t.buyer,
+        seller_house=hub.house_of(t.seller),
+        buyer_house=hub.house_of(t.buyer),
+        wh=t.wh,
+        price=str(t.price),
+        start=t.start,
+        end=t.end,
+        escrow=str(t.escrow),
+        status=t.status,
+        phase=phase,
+        progress=1.0 if t.status == "settled" else progress,
+        delivered_wh=t.delivered_wh,
+        seller_paid=None if t.seller_paid is None else str(t.seller_paid),
+        buyer_refund=None if t.buyer_refund is None else str(t.buyer_refund),
+        reclaimable_at=t.end + grace_s,
+    )
+
+
+@router.get("/status", response_model=MarketStatus, responses=_ERRORS, summary="Market now")
+async def market_status(ctx: Ctx) -> MarketStatus:
+    """Design, schedule, delivery windows open for bids, countdown, last trade."""
+    hub = hub_of(ctx)
+    s = await _schedule(hub)
+    now = int(ctx.clock.timestamp())
+    st = sched.status(s, now)
+    last = max(hub.trades.values(), key=lambda t: t.block, default=None)
+    return MarketStatus(
+        design=DESIGN,
+        schedule=sched.describe(s),
+        mode=s.mode,
+        now=now,
+        chain_time=await hub.call(hub.market.now),
+        bidding_open=bool(st.open_windows),
+        open_windows=[
+            WindowOut(bid_open=w.bid_open, start=w.start, end=w.end) for w in st.open_windows
+        ],
+        next_change=st.next_change,
+        next_change_what=st.next_change_what,
+        reason=st.reason,
+        currency=ctx.currency,
+        chain_id=hub.market.backend.chain_id,
+        contract=hub.market.address,
+        demo=bool(hub.demo_keys),
+        last_trade=None
+        if last is None
+        else TradeBrief(id=str(last.id), price=str(last.price), wh=last.wh, block=last.block),
+    )
+
+
+@router.get("/offers", response_model=list[OrderOut], responses=_ERRORS, summary="Open offers")
+def offers(ctx: Ctx) -> list[OrderOut]:
+    """Open sell offers, cheapest first."""
+    hub = hub_of(ctx)
+    rows = [o for o in hub.orders.values() if o.side == "offer"]
+    return [_order_out(hub, o) for o in sorted(rows, key=lambda o: (o.price, o.id))]
+
+
+@router.get(
+    "/requests", response_model=list[OrderOut], responses=_ERRORS, summary="Open purchase requests"
+)
+def requests_(ctx: Ctx) -> list[OrderOut]:
+    """Open purchase requests, highest price first."""
+    hub = hub_of(ctx)
+    rows = [o for o in hub.orders.values() if o.side == "request"]
+    return [_order_out(hub, o) for o in sorted(rows, key=lambda o: (-o.price, o.id))]
+
+
+@router.get("/trades", response_model=list[TradeOut], responses=_ERRORS, summary="Trades")
+async def trades(ctx: Ctx, account: str | None = None) -> list[TradeOut]:
+    """Trades, newest first; with ``account`` only those it sold or bought."""
+    hub = hub_of(ctx)
+    grace = await hub.call(hub.market.grace_seconds)
+    now = int(ctx.clock.timestamp())
+    rows = sorted(hub.trades.values(), key=lambda t: -t.block)
+    if account is not None:
+        a = account.lower()
+        rows = [t for t in rows if a in (t.seller.lower(), t.buyer.lower())]
+    return [trade_out(hub, t, now, grace) for t in rows[:200]]
+
+
+@router.get(
+    "/accounts/{address}",
+    response_model=AccountOut,
+    responses=_ERRORS,
+    summary="An account's balance and credit",
+)
+async def account(address: str, ctx: Ctx) -> AccountOut:
+    """Ether balance and withdrawable credit (wei) of ``address``."""
+    hub = hub_of(ctx)
+    addr = _address(address)
+    return await hub.call(account_out, hub, addr)
+
+
+def account_out(hub: ChainHub, addr: str) -> AccountOut:
+    """Balance, credit and membership of ``addr`` (chain thread)."""
+    idx, active, _ = hub.market.member(addr)
+    return AccountOut(
+        address=addr,
+        house=hub.house_of(addr),
+        member=bool(idx and active),
+        balance=str(hub.market.backend.balance(addr)),
+        credit=str(hub.market.credit(addr)) if idx else "0",
+    )
+
+
+def _address(value: str) -> str:
+    from eth_utils.address import is_address, to_checksum_address
+
+    if not is_address(value):
+        raise HTTPException(422, f"{value!r} is not an Ethereum address (0x + 40 hex digits)")
+    return str(to_checksum_address(value))
+
+
+# ------------------------------------------------------------------------ actions
+async def _actor(ctx: WebContext, request: Request, signer: str) -> tuple[str, str | None]:
+    """(address, demo house or None) of who acts."""
+    hub = hub_of(ctx)
+    if signer.startswith("demo:"):
+        house = signer.removeprefix("demo:")
+        key = hub.demo_keys.get(house)
+        if key is None:
+            why = "no demo accounts on this server" if not hub.demo_keys else "unknown house"
+            raise HTTPException(403, f"cannot act as demo house {house!r}: {why}")
+        return key.address, house
+    address = ctx.auth.session(request.cookies.get(COOKIE))
+    if address is None:
+        raise HTTPException(401, "sign in with your wallet (Sign-In with Ethereum) to trade")
+    return address, None
+
+
+async def _member(hub: ChainHub, address: str) -> None:
+    idx, active, _ = await hub.call(hub.market.member, address)
+    if not (idx and active):
+        raise HTTPException(403, f"{address} is not a member of this community's market")
+
+
+async def _perform(
+    ctx: WebContext,
+    address: str,
+    house: str | None,
+    action: str,
+    result: str | None,
+    **kw: int,
+) -> ActionOut:
+    hub = hub_of(ctx)
+    tx = await hub.call(hub.market.build_tx, action, **kw)
+    if house is None:
+        return ActionOut(
+            tx=UnsignedTx.model_validate(
+                {
+                    "from": address,
+                    "to": tx.to,
+                    "data": tx.data,
+                    "value": hex(tx.value),
+                    "gas": hex(tx.gas),
+                    "chainId": hex(hub.market.backend.chain_id),
+                }
+            )
+        )
+    key = hub.demo_keys[house]
+
+    def send() -> ActionOut:
+        hub.sync_time()
+        market: MarketClient = hub.market
+        r = market.send_tx(key, tx)
+        value = _result_of(market.receipt_events(r)) if result else None
+        hub.poll()
+        return ActionOut(tx_hash="0x" + r.tx_hash.hex(), id=value)
+
+    try:
+        return await hub.call(send)
+    except ContractRevert as exc:
+        raise HTTPException(409, f"the market refused: {exc}") from exc
+
+
+def _result_of(events: list[Event]) -> str | None:
+    for ev in events:
+        if isinstance(ev, OrderPosted):
+            return str(ev.order.id)
+        if isinstance(ev, TradeCreated):
+            return str(ev.trade.id)
+        if isinstance(ev, MoneyMoved):
+            return str(ev.amount)
+    return None
+
+
+async def _schedule(hub: ChainHub) -> Schedule:
+    if hub.schedule is not None:
+        return hub.schedule
+    s: Schedule = await hub.call(hub.market.schedule)
+    return s
+
+
+async def _check_window(ctx: WebContext, hub: ChainHub, start: int, end: int) -> None:
+    s = await _schedule(hub)
+    why = sched.check_window(s, int(ctx.clock.timestamp()), start, end)
+    if why is not None:
+        raise HTTPException(409, f"delivery window refused: {why}")
+
+
+async def _open_order(hub: ChainHub, oid: str, side: str) -> Order:
+    try:
+        n = int(oid)
+    except ValueError:
+        raise HTTPException(422, f"{oid!r} is not an order id") from None
+    order = await hub.call(hub.market.order, n) if 0 < n < 2**256 else None
+    if order is None or order.side != side:
+        raise HTTPException(404, f"no {side} {oid}")
+    if order.remaining_wh == 0:
+        raise HTTPException(409, f"{side} {oid} is closed (nothing remains)")
+    return order
+
+
+@router.post("/offers", response_model=ActionOut, responses=_ERRORS, summary="Post an offer")
+async def post_offer(body: OfferIn, ctx: Ctx, request: Request) -> ActionOut:
+    """Sell ``wh`` Wh at ``price`` wei/kWh for delivery in [start, end)."""
+    hub = hub_of(ctx)
+    address, house = await _actor(ctx, request, body.signer)
+    await _member(hub, address)
+    await _check_window(ctx, hub, body.start, body.end)
+    return await _perform(
+        ctx,
+        address,
+        house,
+        "post_offer",
+        "offerId",
+        wh=body.wh,
+        price=body.price,
+        start=body.start,
+        end=body.end,
+    )
+
+
+@router.post(
+    "/requests", response_model=ActionOut, responses=_ERRORS, summary="Post a purchase request"
+)
+async def post_request(body: OfferIn, ctx: Ctx, request: Request) -> ActionOut:
+    """Ask for ``wh`` Wh at up to ``price`` wei/kWh; the exact cost is escrowed."""
+    hub = hub_of(ctx)
+    address, house = await _actor(ctx, request, body.signer)
+    await _member(hub, address)
+    await _check_window(ctx, hub, body.start, body.end)
+    return await _perform(
+        ctx,
+        address,
+        house,
+        "post_request",
+        "requestId",
+        wh=body.wh,
+        price=body.price,
+        start=body.start,
+        end=body.end,
+    )
+
+
+@router.post(
+    "/offers/{offer_id}/buy",
+    response_model=ActionOut,
+    responses=_ERRORS,
+    summary="Buy from an offer",
+)
+async def buy(offer_id: str, body: AmountIn, ctx: Ctx, request: Request) -> ActionOut:
+    """Buy ``wh`` Wh (all or part) of an offer; the exact cost is escrowed."""
+    hub = hub_of(ctx)
+    address, house = await _actor(ctx, request, body.signer)
+    await _member(hub, address)
+    order = await _open_order(hub, offer_id, "offer")
+    if order.owner.lower() == address.lower():
+        raise HTTPException(409, "you cannot buy your own offer")
+    if body.wh > order.remaining_wh:
+        raise HTTPException(409, f"only {order.remaining_wh} Wh remain in offer {offer_id}")
+    if int(ctx.clock.timestamp()) >= order.start:
+        raise HTTPException(409, "the offer's delivery window has started; bidding is closed")
+    return await _perform(
+        ctx, address, house, "buy", "tradeId", offer_id=order.id, wh=body.wh, price=order.price
+    )
+
+
+@router.post(
+    "/requests/{request_id}/sell",
+    response_model=ActionOut,
+    responses=_ERRORS,
+    summary="Sell into a request",
+)
+async def sell(request_id: str, body: AmountIn, ctx: Ctx, request: Request) -> ActionOut:
+    """Deliver ``wh`` Wh (all or part) of a purchase request."""
+    hub = hub_of(ctx)
+    address, house = await _actor(ctx, request, body.signer)
+    await _member(hub, address)
+    order = await _open_order(hub, request_id, "request")
+    if order.owner.lower() == address.lower():
+        raise HTTPException(409, "you cannot sell into your own request")
+    if body.wh > order.remaining_wh:
+        raise HTTPException(409, f"only {order.remaining_wh} Wh remain in request {request_id}")
+    if int(ctx.clock.timestamp()) >= order.start:
+        raise HTTPException(409, "the request's delivery window has started; bidding is closed")
+    return await _perform(ctx, address, house, "fill", "tradeId", request_id=order.id, wh=body.wh)
+
+
+@router.post(
+    "/orders/{order_id}/cancel",
+    response_model=ActionOut,
+    responses=_ERRORS,
+    summary="Cancel an own offer or request",
+)
+async def cancel(order_id: str, body: SignerIn, ctx: Ctx, request: Request) -> ActionOut:
+    """Cancel what remains of an own order (a request's escrow is refunded)."""
+    hub = hub_of(ctx)
+    address, house = await _actor(ctx, request, body.signer)
+    side = "offer" if order_id.isdigit() and int(order_id) & 3 == 1 else "request"
+    order = await _open_order(hub, order_id, side)
+    if order.owner.lower() != address.lower():
+        raise HTTPException(403, f"order {order_id} is not yours")
+    return await _perform(ctx, address, house, "cancel", None, order_id=order.id)
+
+
+@router.post(
+    "/trades/{trade_id}/reclaim",
+    response_model=ActionOut,
+    responses=_ERRORS,
+    summary="Reclaim an unconfirmed trade's escrow",
+)
+async def reclaim(trade_id: str, body: SignerIn, ctx: Ctx, request: Request) -> ActionOut:
+    """Buyer: take the escrow back when the oracle did not confirm by window end + grace."""
+    hub = hub_of(ctx)
+    address, house = await _actor(ctx, request, body.signer)
+    row = hub.trades.get(int(trade_id)) if trade_id.isdigit() else None
+    if row is None:
+        raise HTTPException(404, f"no trade {trade_id}")
+    if row.status != "open":
+        raise HTTPException(409, f"trade {trade_id} is already {row.status}")
+    if row.buyer.lower() != address.lower():
+        raise HTTPException(403, "only the buyer can reclaim a trade")
+    grace = await hub.call(hub.market.grace_seconds)
+    if int(ctx.clock.timestamp()) < row.end + grace:
+        raise HTTPException(409, f"reclaim opens at {row.end + grace} (window end + grace)")
+    return await _perform(ctx, address, house, "reclaim", None, trade_id=row.id)
+
+
+@router.post("/withdraw", response_model=ActionOut, responses=_ERRORS, summary="Withdraw credit")
+async def withdraw(body: SignerIn, ctx: Ctx, request: Request) -> ActionOut:
+    """Pay out the caller's withdrawable credit (wei) to its account."""
+    hub = hub_of(ctx)
+    address, house = await _actor(ctx, request, body.signer)
+    credit = await hub.call(hub.market.credit, address)
+    if credit == 0:
+        raise HTTPException(409, "nothing to withdraw: your credit is 0")
+    return await _perform(ctx, address, house, "withdraw", "amount")
