@@ -139,7 +139,8 @@ def pair_stairs(
     ns = int(np.searchsorted(cs, volume, side="left")) + 1
     cb = np.minimum(cb[:nb], volume)
     cs = np.minimum(cs[:ns], volume)
-    ends = np.union1d(cb, cs)
+    ends = np.sort(np.concatenate((cb, cs)), kind="stable")  # merges two sorted runs
+    ends = ends[np.concatenate((ends[:1] > 0, ends[1:] != ends[:-1]))]
     starts = np.concatenate(([0], ends[:-1]))
     bi = np.searchsorted(cb, starts, side="right")
     si = np.searchsorted(cs, starts, side="right")
