@@ -36,6 +36,7 @@ class Receipt:
     gas_used: int
     logs: tuple[RawLog, ...]
     contract_address: str | None
+    fee_wei: int = 0  # what the sender paid for gas
 
 
 class Reverted(Exception):
@@ -75,7 +76,11 @@ class Backend(Protocol):
         ...
 
     def set_time(self, ts: int) -> None:
-        """Move chain time forward so the next transactions run at ``ts`` (UTC unix s)."""
+        """Move chain time forward: the next transaction runs at ``ts`` (UTC unix s).
+
+        Later transactions run at ``ts`` (pyrevm: until set again) or a little after it
+        (embedded and JSON-RPC nodes follow their own clock from there).
+        """
         ...
 
     def balance(self, address: str) -> int:

@@ -232,7 +232,8 @@ class MarketClient:
         data = "0x" + encode_call(fn, *args).hex()
         return TxRequest(self.address, data, value, GAS[fn])
 
-    def _do(self, key: LocalAccount, tx: TxRequest) -> Receipt:
+    def send_tx(self, key: LocalAccount, tx: TxRequest) -> Receipt:
+        """Sign ``tx`` with ``key`` and send it (the demo's server-side dev-key path)."""
         r = self._send_raw(self.backend, key, tx.to, bytes.fromhex(tx.data[2:]), tx.value, tx.gas)
         self.last_receipt = r
         return r
@@ -240,12 +241,12 @@ class MarketClient:
     def post_offer(self, key: LocalAccount, wh: int, price: int, start: int, end: int) -> int:
         """Offer ``wh`` Wh at ``price`` wei/kWh for delivery in [start, end); returns its id."""
         tx = self.build_tx("post_offer", wh=wh, price=price, start=start, end=end)
-        return self._event_field(self._do(key, tx), "offerId")
+        return self._event_field(self.send_tx(key, tx), "offerId")
 
     def post_request(self, key: LocalAccount, wh: int, price: int, start: int, end: int) -> int:
         """Ask for ``wh`` Wh at ``price`` wei/kWh, escrowing the exact cost; returns its id."""
         tx = self.build_tx("post_request", wh=wh, price=price, start=start, end=end)
-        return self._event_field(self._do(key, tx), "requestId")
+        return self._event_field(self.send_tx(key, tx), "requestId")
 
     def buy(self, key: LocalAccount, offer_id: int, wh: int, price: int | None = None) -> int:
         """Buy ``wh`` Wh of an offer, escrowing the exact cost; returns the trade id.
@@ -253,33 +254,33 @@ class MarketClient:
         ``price`` (wei/kWh) saves a read of the offer when the caller knows it.
         """
         kw = {"offer_id": offer_id, "wh": wh} | ({} if price is None else {"price": price})
-        return self._event_field(self._do(key, self.build_tx("buy", **kw)), "tradeId")
+        return self._event_field(self.send_tx(key, self.build_tx("buy", **kw)), "tradeId")
 
     def fill(self, key: LocalAccount, request_id: int, wh: int) -> int:
         """Sell ``wh`` Wh into a request; returns the trade id."""
         tx = self.build_tx("fill", request_id=request_id, wh=wh)
-        return self._event_field(self._do(key, tx), "tradeId")
+        return self._event_field(self.send_tx(key, tx), "tradeId")
 
     def cancel(self, key: LocalAccount, order_id: int) -> None:
         """Cancel the rest of an own offer or request."""
-        self._do(key, self.build_tx("cancel", order_id=order_id))
+        self.send_tx(key, self.build_tx("cancel", order_id=order_id))
 
     def confirm_delivery(self, oracle: LocalAccount, trade_id: int, delivered_wh: int) -> None:
         """Oracle: settle a trade for the metered ``delivered_wh``."""
         tx = self.build_tx("confirm_delivery", trade_id=trade_id, delivered_wh=delivered_wh)
-        self._do(oracle, tx)
+        self.send_tx(oracle, tx)
 
     def reclaim(self, key: LocalAccount, trade_id: int) -> None:
         """Buyer: take back the escrow of an unconfirmed trade after window + grace."""
-        self._do(key, self.build_tx("reclaim", trade_id=trade_id))
+        self.send_tx(key, self.build_tx("reclaim", trade_id=trade_id))
 
     def deposit(self, key: LocalAccount, value: int) -> None:
         """Add ``value`` wei to the caller's credit (escrow source for batches)."""
-        self._do(key, self.build_tx("deposit", value=value))
+        self.send_tx(key, self.build_tx("deposit", value=value))
 
     def withdraw(self, key: LocalAccount) -> int:
         """Pay out the caller's credit; returns the amount (wei)."""
-        return self._event_field(self._do(key, self.build_tx("withdraw")), "amount")
+        return self._event_field(self.send_tx(key, self.build_tx("withdraw")), "amount")
 
     # ------------------------------------------------------------------ batch settlement
     def domain(self) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from web3.types import Wei
 
 from gridpeer.chain.backend import RawLog, Receipt, Reverted
 
-GAS_PRICE = 10**9  # wei per gas (1 gwei); dev chains only
+GAS_PRICE = 10**9  # wei per gas (1 gwei) at least; twice the node's price at start
 
 _BYTES_LIT = re.compile(r"(b'.*'|b\".*\")", re.S)
 
@@ -48,6 +48,7 @@ class Web3Backend:
         self.kind = kind  # "embedded" | "rpc"
         self._chain_id = int(w3.eth.chain_id)
         self._nonces: dict[str, int] = {}
+        self._gas_price = max(GAS_PRICE, 2 * int(w3.eth.gas_price))
 
     @classmethod
     def embedded(cls) -> Web3Backend:
@@ -81,7 +82,7 @@ class Web3Backend:
             "data": data,
             "value": value,
             "gas": gas,
-            "gasPrice": GAS_PRICE,
+            "gasPrice": self._gas_price,
             "nonce": self._nonce(key.address),
             "chainId": self._chain_id,
         }
@@ -104,15 +105,20 @@ class Web3Backend:
             gas_used=int(r["gasUsed"]),
             logs=tuple(self._raw(log) for log in r["logs"]),
             contract_address=r.get("contractAddress"),
+            fee_wei=int(r["gasUsed"]) * int(r.get("effectiveGasPrice", self._gas_price)),
         )
 
     def _raise_replay(self, tx: dict[str, Any], block: int) -> None:
-        """Re-run a failed transaction as a call on the state before it to get its error."""
+        """Re-run a failed transaction as a call in its block's context to get its error.
+
+        The call sees the state after the block (a reverted transaction changed nothing but
+        the sender's nonce and balance) and the block's timestamp.
+        """
         call: dict[str, Any] = {k: tx[k] for k in ("from", "data", "value", "gas") if k in tx}
         if "to" in tx:
             call["to"] = tx["to"]
         try:
-            self.w3.eth.call(call, block_identifier=max(block - 1, 0))  # type: ignore[arg-type]
+            self.w3.eth.call(call, block_identifier=block)  # type: ignore[arg-type]
         except Exception as exc:
             data = _revert_data(exc)
             if data is not None:
@@ -160,10 +166,10 @@ class Web3Backend:
         if ts <= self.now():
             raise ValueError(f"chain time only moves forward (now {self.now()}, asked {ts})")
         if self.kind == "embedded":
+            # eth-tester mines a block at ts - 1; the next transaction runs at ts
             self.w3.provider.ethereum_tester.time_travel(ts)  # type: ignore[attr-defined]
         else:
             self.w3.provider.make_request("evm_setNextBlockTimestamp", [ts])  # type: ignore[arg-type]
-            self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
     def balance(self, address: str) -> int:
         return int(self.w3.eth.get_balance(to_checksum_address(address)))
