@@ -1,30 +1,48 @@
-"""Per-day PV and load energy for every house, vectorized over ``(houses, slots)``.
+"""Per-day PV, load and battery flows of every house, from the device models.
 
-One call makes one day (96 slots of 15 minutes) for the whole community, so a year
-streams through memory a day at a time. PV is pvlib's clear-sky (Ineichen) global
-irradiance for the site times a shared cloud factor (one weather for the community:
-a daily clearness drawn per day plus intra-day AR(1) variability) times each house's
-kWp, orientation factor and a performance ratio. Load is a residential daily pattern
-(morning and evening peaks, in local time) scaled to each house's yearly kWh with a
-seasonal swing, a daily level and per-slot noise. Everything is drawn from
-``(seed, day)`` so any day can be regenerated alone and every market design sees the
-same households and weather. Energies are integer Wh per slot (meter resolution).
+An adapter over :mod:`gridpeer.devices` and :mod:`gridpeer.profiles` (the same models
+as the live system): the site's sky (pvlib clear sky + seeded clouds) and each house's
+PV orientation and kWp give PV power; loads come from the richardsonpy household bank;
+batteries follow the self-consumption dispatch. One call makes one UTC day (96 slots
+of 15 minutes) for the whole community, so a year streams a day at a time.
+
+Scale: above ``TEMPLATES`` houses, loads are drawn for ``TEMPLATES`` template houses
+and each house follows one template scaled to its own consumption, with its own
+log-normal noise per slot (the bank has only 12 households, so this loses nothing
+and keeps a 10,000-house day fast). Energies are integer Wh per slot (meter
+resolution); everything is seeded by ``(seed, day)``, so every market design sees the
+same households and weather.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 import numpy as np
 import numpy.typing as npt
 
+from gridpeer.devices.battery import BatteryBank, dispatch_self_consumption
+from gridpeer.devices.fleet import Fleet, fleet_pv_w
+from gridpeer.profiles.load import (
+    MAX_SHIFT_MIN,
+    default_cache_dir,
+    house_loads_w,
+    richardson_bank,
+)
+from gridpeer.profiles.site import Site as DeviceSite
+from gridpeer.profiles.sky import sky_day
 from gridpeer.sim.population import Population
 from gridpeer.sim.scenario import Site
 
 SLOTS_PER_DAY = 96
+SLOT_S = 900
 SLOT_H = 0.25
-PERFORMANCE_RATIO = 0.82
+TEMPLATES = 512
+LOAD_NOISE = 0.2  # log-normal sigma of each house's own per-slot load noise
+ROUND_TRIP = 0.92
+SOC_MIN, SOC_MAX, SOC_START = 0.1, 0.95, 0.5
 
 I32 = npt.NDArray[np.int32]
 F32 = npt.NDArray[np.float32]
@@ -33,102 +51,136 @@ F64 = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class DayEnergy:
-    """One day of energy per house and slot, integer Wh.
+    """One day of energy per house and slot, integer Wh, shape ``(houses, 96)``.
 
     Attributes:
         day: UTC date.
-        pv_wh: PV production, shape ``(houses, 96)``, Wh (>= 0).
-        load_wh: consumption, shape ``(houses, 96)``, Wh (>= 0).
-        clear_sky_pv_wh: PV under a clear sky, same shape, Wh (for forecasts).
+        pv_wh: PV production (>= 0).
+        load_wh: consumption (>= 0).
+        charge_wh: battery charging (>= 0).
+        discharge_wh: battery discharging (>= 0).
+        soc: battery SoC at the end of each slot, 0..1 (0 without battery), float32.
+        clear_sky_pv_wh: PV under a clear sky (for forecasts), or None if not needed.
         local_hour: local hour at each slot's middle, shape ``(96,)``.
     """
 
     day: date
     pv_wh: I32
     load_wh: I32
-    clear_sky_pv_wh: I32
+    charge_wh: I32
+    discharge_wh: I32
+    soc: F32
+    clear_sky_pv_wh: I32 | None
     local_hour: F64
 
 
-def _base_load_shape(local_hour: F64) -> F64:
-    """Residential daily pattern, mean 1 (dimensionless), at the given local hours."""
-    h = np.mod(local_hour, 24.0)
+def device_site(site: Site) -> DeviceSite:
+    """The devices layer's site for a scenario site."""
+    return DeviceSite(
+        name=site.name,
+        latitude=site.latitude,
+        longitude=site.longitude,
+        altitude_m=site.altitude_m,
+        utc_offset_h=site.utc_offset_h,
+    )
 
-    def bump(centre: float, width: float) -> F64:
-        d = np.minimum(np.abs(h - centre), 24.0 - np.abs(h - centre))
-        return np.asarray(np.exp(-((d / width) ** 2)), dtype=np.float64)
 
-    shape = 0.35 + 0.55 * bump(7.5, 1.3) + 0.3 * bump(13.0, 2.0) + 1.0 * bump(20.5, 2.0)
-    return np.asarray(shape / shape.mean(), dtype=np.float64)
-
-
-def clear_sky_ghi(site: Site, day: date) -> F64:
-    """Clear-sky global horizontal irradiance at each slot's middle, W/m² (pvlib Ineichen)."""
-    import pandas as pd
-    import pvlib
-
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(minutes=7.5)
-    times = pd.date_range(start, periods=SLOTS_PER_DAY, freq="15min")
-    loc = pvlib.location.Location(site.latitude, site.longitude, altitude=site.altitude_m)
-    ghi = loc.get_clearsky(times, model="ineichen")["ghi"].to_numpy(dtype=np.float64)
-    return np.asarray(np.clip(ghi, 0.0, None), dtype=np.float64)
+def build_fleet(pop: Population, site: Site, seed: int) -> Fleet:
+    """Device parameters of every house: PV orientation (equator-facing ± 45°, tilt
+    10–35°), load-bank household and routine shift, batteries (0.92 round trip,
+    SoC 0.1..0.95)."""
+    rng = np.random.default_rng([seed, 5])
+    n = pop.n
+    facing = 0.0 if site.latitude < 0 else 180.0
+    cap = pop.battery_wh
+    power = np.where(cap > 0, pop.battery_power_w, 0.0)
+    return Fleet(
+        kwp=pop.pv_kwp,
+        tilt_deg=np.asarray(5.0 * rng.integers(2, 8, n), dtype=np.float64),
+        azimuth_deg=np.asarray((facing + 5.0 * rng.integers(-9, 10, n)) % 360.0),
+        bank_household=rng.integers(0, 12, n).astype(np.int64),
+        shift_min=rng.integers(-MAX_SHIFT_MIN, MAX_SHIFT_MIN + 1, n).astype(np.int64),
+        daily_load_wh=pop.annual_kwh * 1000.0 / 365.0,
+        batteries=BatteryBank(
+            capacity_wh=cap.astype(np.float64),
+            max_charge_w=power,
+            max_discharge_w=power,
+            round_trip_efficiency=np.full(n, ROUND_TRIP),
+            soc_min=np.full(n, SOC_MIN),
+            soc_max=np.full(n, SOC_MAX),
+        ),
+    )
 
 
 class DayGenerator:
-    """Makes :class:`DayEnergy` for a population at a site, day by day."""
+    """Makes :class:`DayEnergy` for a population at a site, day after day (SoC carries)."""
 
-    def __init__(self, population: Population, site: Site, seed: int) -> None:
+    def __init__(self, population: Population, site: Site, seed: int, clear_sky: bool) -> None:
         self.pop = population
-        self.site = site
         self.seed = seed
+        self.site = device_site(site)
+        self.fleet = build_fleet(population, site, seed)
+        self.bank = richardson_bank(cache_dir=default_cache_dir())
+        self.clear_sky = clear_sky
+        n = population.n
+        self.k = min(n, TEMPLATES)
+        self.template = np.arange(n) % self.k
         hours = (np.arange(SLOTS_PER_DAY) + 0.5) * SLOT_H + site.utc_offset_h
         self.local_hour = np.mod(hours, 24.0)
-        base = _base_load_shape(self.local_hour)
-        shifts = np.arange(-2, 3)
-        self._shapes = np.stack([np.roll(base, s) for s in shifts]).astype(np.float32)
-        self._pv_w_per_wm2 = (population.pv_kwp * population.pv_factor * PERFORMANCE_RATIO).astype(
-            np.float32
-        )  # W of AC per W/m² of GHI (kWp*1000 W / 1000 W/m²)
-        self._mean_daily_wh = (population.annual_kwh * 1000.0 / 365.0).astype(np.float32)
+        self.soc = np.full(n, SOC_START)
 
-    def _season(self, day: date) -> float:
-        """Consumption seasonal factor: higher in the local winter (dimensionless)."""
-        doy = day.timetuple().tm_yday
-        peak = 196 if self.site.latitude < 0 else 15
-        return 1.0 + 0.15 * float(np.cos(2 * np.pi * (doy - peak) / 365.25))
+    def _loads_w(self, day: date, day_index: int) -> F32:
+        f = self.fleet
+        if self.k == self.pop.n:
+            return house_loads_w(
+                self.bank,
+                day,
+                f.bank_household,
+                f.shift_min,
+                f.daily_load_wh,
+                utc_offset_h=self.site.utc_offset_h,
+                seed=self.seed,
+                step_s=SLOT_S,
+            )
+        t = np.arange(self.k)
+        base = house_loads_w(
+            self.bank,
+            day,
+            f.bank_household[t],
+            f.shift_min[t],
+            np.full(self.k, 1000.0),
+            utc_offset_h=self.site.utc_offset_h,
+            seed=self.seed,
+            step_s=SLOT_S,
+        )
+        rng = np.random.default_rng([self.seed, 6, day_index])
+        noise = rng.standard_normal((self.pop.n, SLOTS_PER_DAY), dtype=np.float32)
+        noise *= np.float32(LOAD_NOISE)
+        noise -= np.float32(LOAD_NOISE * LOAD_NOISE / 2)
+        np.exp(noise, out=noise)  # mean 1
+        scale = (f.daily_load_wh / 1000.0).astype(np.float32)
+        out: F32 = base[self.template] * scale[:, None] * noise
+        return out
 
     def day(self, day: date, day_index: int) -> DayEnergy:
         """Energy of every house on ``day`` (``day_index`` = days since the start)."""
-        n = self.pop.n
-        rng = np.random.default_rng([self.seed, 2, day_index])
-        # weather: shared by the whole community
-        clearness = float(rng.beta(6.0, 1.5))
-        noise = np.empty(SLOTS_PER_DAY)
-        x = 0.0
-        for t, e in enumerate(rng.standard_normal(SLOTS_PER_DAY)):
-            x = 0.8 * x + 0.6 * e
-            noise[t] = x
-        cloud = np.clip(clearness + (0.5 * (1.0 - clearness) + 0.02) * noise, 0.05, 1.05)
-        ghi = clear_sky_ghi(self.site, day).astype(np.float32)
-        clear_w = self._pv_w_per_wm2[:, None] * ghi[None, :]
-        local = rng.standard_normal((n, SLOTS_PER_DAY), dtype=np.float32)
-        local *= np.float32(0.03)
-        local += np.float32(1.0)
-        pv_w = clear_w * cloud.astype(np.float32)[None, :] * local
-        # load: per-house level and pattern, per-slot noise
-        level = self._mean_daily_wh * np.float32(self._season(day))
-        level = level * rng.lognormal(0.0, 0.15, n).astype(np.float32)
-        shape = self._shapes[self.pop.load_shift + 2]
-        sigma = 0.35
-        slot_noise = rng.standard_normal((n, SLOTS_PER_DAY), dtype=np.float32)
-        slot_noise *= np.float32(sigma)
-        slot_noise -= np.float32(sigma * sigma / 2)
-        np.exp(slot_noise, out=slot_noise)  # lognormal, mean 1
-        load_wh = (level / SLOTS_PER_DAY)[:, None] * shape * slot_noise
+        sky = sky_day(self.site, day, self.seed)
+        pv_w = fleet_pv_w(self.fleet, sky, SLOT_S)
+        load_w = self._loads_w(day, day_index)
+        d = dispatch_self_consumption(pv_w, load_w, self.fleet.batteries, SLOT_S, self.soc)
+        self.soc = d.soc[:, -1].astype(np.float64)
+        bess_wh = np.rint(d.bess_w * SLOT_H).astype(np.int32)  # + discharge, - charge
+        clear = None
+        if self.clear_sky:
+            clear_sky = dataclasses.replace(sky, kc=np.ones_like(sky.kc))
+            clear = np.rint(fleet_pv_w(self.fleet, clear_sky, SLOT_S) * SLOT_H).astype(np.int32)
         return DayEnergy(
             day=day,
-            pv_wh=np.rint(np.clip(pv_w, 0.0, None) * SLOT_H).astype(np.int32),
-            load_wh=np.rint(load_wh).astype(np.int32),
-            clear_sky_pv_wh=np.rint(clear_w * SLOT_H).astype(np.int32),
+            pv_wh=np.rint(pv_w * SLOT_H).astype(np.int32),
+            load_wh=np.rint(load_w * SLOT_H).astype(np.int32),
+            charge_wh=np.clip(-bess_wh, 0, None),
+            discharge_wh=np.clip(bess_wh, 0, None),
+            soc=d.soc.astype(np.float32, copy=False),
+            clear_sky_pv_wh=clear,
             local_hour=self.local_hour,
         )

@@ -1,8 +1,8 @@
 """The community simulation loop: days streamed, slots in order, houses as arrays.
 
-For every 15-minute slot: batteries dispatch on each house's own balance, agents post
-orders for their residual surplus/deficit (from a forecast, priced by their
-strategy), the market mechanism clears them in one or more rounds across the
+For every 15-minute slot: batteries follow the devices layer's self-consumption
+dispatch, agents post orders for their residual surplus/deficit (from a forecast,
+priced by their strategy), the market mechanism clears them in one or more rounds across the
 bidding window, deliveries are capped by what was really there, the rest goes to
 and from the grid, and the :class:`~gridpeer.sim.ledger.Ledger` accumulates. The only
 Python loops are over days and slots (and bidding rounds); never over houses.
@@ -18,10 +18,8 @@ from datetime import timedelta
 import numpy as np
 import numpy.typing as npt
 
-from gridpeer.hems.strategy import reserve_soc
 from gridpeer.market.clearing import GridPrices
-from gridpeer.sim.battery import dispatch
-from gridpeer.sim.dayprofiles import SLOT_H, SLOTS_PER_DAY, DayEnergy, DayGenerator
+from gridpeer.sim.dayprofiles import SLOTS_PER_DAY, DayEnergy, DayGenerator
 from gridpeer.sim.ledger import Ledger
 from gridpeer.sim.market_adapter import MARKETS, PRICE_BLIND, Trades, clear_slot, mechanism
 from gridpeer.sim.population import Population, build_population
@@ -30,7 +28,6 @@ from gridpeer.sim.scenario import Scenario
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 SAMPLE_BATTERIES = 3
-INITIAL_SOC = 0.5
 FIXED_POSITION = 0.5  # fixed-price agents quote the midpoint between feed-in and import
 
 SettleHook = Callable[[int, Trades, I64], None]
@@ -103,14 +100,14 @@ class Simulation:
         self.cfg = config
         sc = config.scenario
         self.pop = build_population(sc, config.houses, config.seed)
-        self.gen = DayGenerator(self.pop, sc.site, config.seed)
+        self.gen = DayGenerator(
+            self.pop, sc.site, config.seed, clear_sky=sc.strategy.forecast != "perfect"
+        )
         self.mech = mechanism(config.mechanism)
         self.rounds = 1 if config.mechanism in PRICE_BLIND else sc.strategy.rounds
         self.prices = _Prices(self.pop, sc.strategy.spread)
         self.settle = settle
         self.ledger = Ledger(self.pop.n, config.days * SLOTS_PER_DAY)
-        self.stored = self.pop.battery_wh * INITIAL_SOC
-        self.max_wh = self.pop.battery_power_w * SLOT_H
         self.has_batt = self.pop.battery_wh > 0
         self.samples = np.flatnonzero(self.has_batt)[:SAMPLE_BATTERIES]
         self.ledger.sample_soc = np.zeros((self.ledger.slots, self.samples.size))
@@ -128,6 +125,7 @@ class Simulation:
         if mode == "persistence" and prev is not None:
             return prev.pv_wh[:, t].astype(np.int64) - prev.load_wh[:, t]
         load = (prev if prev is not None else today).load_wh[:, t].astype(np.int64)
+        assert today.clear_sky_pv_wh is not None
         cs = np.rint(today.clear_sky_pv_wh[:, t] * 0.8).astype(np.int64)
         return np.asarray(cs - load, dtype=np.int64)
 
@@ -158,23 +156,14 @@ class Simulation:
         led = self.ledger
         pv = today.pv_wh[:, t].astype(np.int64)
         load = today.load_wh[:, t].astype(np.int64)
-        reserve = float(
-            reserve_soc(
-                today.local_hour[t],
-                self.cfg.scenario.strategy.evening_reserve,
-                floor=min(0.1, self.cfg.scenario.strategy.evening_reserve),
-            )
-        )
-        cap = self.pop.battery_wh
-        # orders from the forecast and the battery state known at the slot start
+        charge = today.charge_wh[:, t].astype(np.int64)
+        discharge = today.discharge_wh[:, t].astype(np.int64)
+        residual = pv - load - charge + discharge
+        # orders: from a forecast of the slot's PV and load, with the battery's plan
         if self.cfg.scenario.strategy.forecast == "perfect":
             f_res = None
         else:
-            f_net = self._forecast_net(today, t)
-            fc, fd, _ = dispatch(f_net, self.stored, cap, self.max_wh, reserve)
-            f_res = f_net - fc + fd
-        charge, discharge, self.stored = dispatch(pv - load, self.stored, cap, self.max_wh, reserve)
-        residual = pv - load - charge + discharge
+            f_res = self._forecast_net(today, t) - charge + discharge
         surplus = np.clip(residual, 0, None)
         deficit = np.clip(-residual, 0, None)
         if f_res is None:
@@ -238,8 +227,9 @@ class Simulation:
         s["feed_in"][g] = fi
         s["base_import_wh"][g] = deficit.sum()
         if self.has_batt.any():
-            s["mean_soc"][g] = float((self.stored[self.has_batt] / cap[self.has_batt]).mean())
-            led.sample_soc[g] = self.stored[self.samples] / cap[self.samples]
+            soc = today.soc[:, t]
+            s["mean_soc"][g] = float(soc[self.has_batt].mean())
+            led.sample_soc[g] = soc[self.samples]
         if self.settle is not None:
             self.settle(g, contracted, delivered_wh)
 

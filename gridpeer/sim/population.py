@@ -2,8 +2,8 @@
 
 Houses are assigned to groups by largest remainder of ``share * houses`` and
 interleaved (round-robin over groups in proportion), so house ``h1`` .. ``hN`` mix
-kinds the same way for any N. Per-house variation (PV orientation, consumption level,
-load timing) is drawn from the scenario seed, so the same seed gives the same town.
+kinds the same way for any N. Each house's consumption level is drawn from the
+scenario seed, so the same seed gives the same town.
 """
 
 from __future__ import annotations
@@ -27,23 +27,19 @@ class Population:
         ids: house ids ``h1..hN``.
         group: index of each house's household group in ``scenario.households``.
         pv_kwp: PV peak power, kWp (0 = no PV).
-        pv_factor: orientation/shading factor of the PV array, 0..1.
         battery_wh: usable battery capacity, Wh (0 = no battery).
         battery_power_w: battery charge/discharge power limit, W.
         annual_kwh: yearly consumption, kWh.
         ramping: True for ramping price strategy, False for fixed.
-        load_shift: per-house shift of the load pattern, slots (integer).
     """
 
     ids: tuple[str, ...]
     group: I64
     pv_kwp: F64
-    pv_factor: F64
     battery_wh: F64
     battery_power_w: F64
     annual_kwh: F64
     ramping: npt.NDArray[np.bool_]
-    load_shift: I64
 
     @property
     def n(self) -> int:
@@ -96,10 +92,8 @@ def build_population(
         ids=tuple(f"h{i + 1}" for i in range(n)),
         group=group,
         pv_kwp=pv_kwp,
-        pv_factor=rng.uniform(0.85, 1.0, n),
         battery_wh=per_group([g.battery_wh for g in groups]),
         battery_power_w=per_group([g.battery_power_w for g in groups]),
         annual_kwh=annual,
         ramping=np.asarray([g.strategy == "ramping" for g in groups], dtype=np.bool_)[group],
-        load_shift=rng.integers(-2, 3, n).astype(np.int64),
     )
