@@ -37,6 +37,7 @@ F32Array = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 
 MAX_SHIFT_MIN = 45
+_CHUNK = 2048  # houses per gather, bounds temporary memory
 _BANK_FORMAT = 1
 
 
@@ -228,17 +229,23 @@ def house_loads_w(
     if noise < 0.0:
         raise ValueError("noise must be >= 0")
 
-    offset = round(utc_offset_h * 60.0)
-    local = np.arange(STEPS_PER_DAY)[None, :] + offset + shift[:, None]  # minutes from local day
-    day_offset = np.floor_divide(local, STEPS_PER_DAY)  # -1, 0 or +1
-    minute = local - day_offset * STEPS_PER_DAY
-    choices = np.stack(
-        [_local_day_choice(bank, day + timedelta(days=k), houses, seed) for k in (-1, 0, 1)],
-        axis=1,
-    )  # (houses, 3)
-    bank_day = np.take_along_axis(choices, day_offset + 1, axis=1)
-    flat = bank.profiles_w.reshape(bank.households, -1)
-    values = flat[household[:, None], bank_day * STEPS_PER_DAY + minute]
+    # Local minute (from local midnight of `day`) at which each house's UTC day starts.
+    starts = round(utc_offset_h * 60.0) + shift
+    first = int(np.floor_divide(starts.min(), STEPS_PER_DAY))
+    last = int(np.floor_divide(starts.max() + STEPS_PER_DAY - 1, STEPS_PER_DAY))
+    local_days = range(first, last + 1)
+    choices = [_local_day_choice(bank, day + timedelta(days=k), houses, seed) for k in local_days]
+    columns = starts - first * STEPS_PER_DAY  # start column within the strip of local days
+    values = np.empty((houses, STEPS_PER_DAY), dtype=np.float32)
+    for lo in range(0, houses, _CHUNK):
+        part = slice(lo, lo + _CHUNK)
+        # consecutive local days of each house, side by side: (chunk, days * 1440)
+        strip = np.concatenate([bank.profiles_w[household[part], c[part]] for c in choices], axis=1)
+        target = values[part]
+        chunk_columns = columns[part]
+        for column in np.unique(chunk_columns):
+            rows = chunk_columns == column
+            target[rows] = strip[rows, column : column + STEPS_PER_DAY]
     scale = (energy / bank.mean_daily_wh[household]).astype(np.float32)
     values *= scale[:, None]
     result: F32Array = from_minutes(values, step_s)

@@ -110,3 +110,28 @@ def test_bad_arguments_are_rejected(bank: LoadBank) -> None:
         house_loads_w(bank, day, [0], [0], [1.0], utc_offset_h=0.0, seed=0, step_s=7)
     with pytest.raises(ValueError, match="7 days"):
         richardson_bank(households=1, days=3)
+
+
+def test_loads_follow_the_bank_in_local_time(bank: LoadBank) -> None:
+    """Reference check, minute by minute: UTC minute m of a house with offset o and shift s
+    shows bank minute (m + o + s) of the bank day picked for that local date."""
+    from datetime import timedelta
+
+    from gridpeer.profiles.load import _local_day_choice
+
+    day = date(2025, 5, 9)
+    household = np.array([0, 1, 2, 1])
+    shift = np.array([-45, 0, 17, 45])
+    daily = np.array([4_000.0, 6_000.0, 8_000.0, 10_000.0])
+    for offset_h in (-4.0, 0.0, 5.5, 13.0):
+        got = house_loads_w(
+            bank, day, household, shift, daily, utc_offset_h=offset_h, seed=8, noise=0.0
+        )
+        scale = daily / bank.mean_daily_wh[household]
+        for h in range(4):
+            for m in (0, 1, 239, 240, 700, 1439):
+                local = m + round(offset_h * 60) + shift[h]
+                k, minute = divmod(local, 1440)
+                chosen = _local_day_choice(bank, day + timedelta(days=int(k)), 4, 8)[h]
+                expected = bank.profiles_w[household[h], chosen, minute] * np.float32(scale[h])
+                assert got[h, m] == pytest.approx(float(expected), rel=1e-5)
