@@ -114,6 +114,7 @@ async def market_status(ctx: Ctx) -> MarketStatus:
         design=DESIGN,
         schedule=sched.describe(s),
         mode=s.mode,
+        tz_minutes=s.tz_minutes,
         now=now,
         chain_time=await hub.call(hub.market.now),
         bidding_open=bool(st.open_windows),

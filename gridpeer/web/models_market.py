@@ -51,6 +51,7 @@ class MarketStatus(BaseModel):
     design: str = Field(description="market design in words")
     schedule: str = Field(description="trading schedule in words")
     mode: Literal["open", "windows", "continuous"]
+    tz_minutes: int = Field(description="schedule's local time = UTC + tz_minutes")
     now: int = Field(description="model time, UTC unix s")
     chain_time: int = Field(description="latest block time, UTC unix s")
     bidding_open: bool

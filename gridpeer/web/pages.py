@@ -64,3 +64,16 @@ def pv_page(house: str, request: Request, ctx: Ctx) -> HTMLResponse:
     if info is None:
         raise HTTPException(404, f"unknown house {house!r}")
     return _page(request, ctx, "pv.html", house=info)
+
+
+@router.get("/market", response_class=HTMLResponse)
+def market_page(request: Request, ctx: Ctx) -> HTMLResponse:
+    """Energy market: sell/request forms, offers, requests, my trades, balance, wallet."""
+    accounts = {h.id: h.account for h in ctx.houses if h.account}
+    return _page(request, ctx, "market.html", accounts=accounts)
+
+
+@router.get("/explorer", response_class=HTMLResponse)
+def explorer_page(request: Request, ctx: Ctx) -> HTMLResponse:
+    """Chain explorer: blocks, transactions, decoded events, accounts and balances."""
+    return _page(request, ctx, "explorer.html")
