@@ -15,7 +15,8 @@ every slot (optionally with each house's load and PV energy of the slot, Wh), th
   0 = equal, defined for negative savings too; 0 when all savings are 0);
 * peak grid import: the largest community import in one slot, Wh and average W.
 
-Money accumulates in int64 per house (ample for realistic wei prices; an overflow raises).
+Money totals are exact Python ints (object arrays): slots accumulate in int64 and are
+flushed into Python ints before they could overflow.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from gridpeer.market.settlement import SlotBills
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-_LIMIT = 2**62
+ObjArray = npt.NDArray[np.object_]
+_FLUSH = 2**61
+_MONEY = ("bill", "baseline", "income")
 
 
 def gini(x: IntArray | FloatArray) -> float:
@@ -53,10 +56,10 @@ def _ratio(num: FloatArray | IntArray, den: FloatArray | IntArray) -> FloatArray
 class HouseKpis:
     """Per-house KPIs (arrays indexed by house)."""
 
-    bill_wei: IntArray
-    baseline_bill_wei: IntArray
-    savings_wei: IntArray
-    income_wei: IntArray
+    bill_wei: ObjArray
+    baseline_bill_wei: ObjArray
+    savings_wei: ObjArray
+    income_wei: ObjArray
     p2p_bought_wh: IntArray
     p2p_sold_wh: IntArray
     grid_import_wh: IntArray
@@ -95,6 +98,7 @@ class KpiAccumulator:
     n_houses: int
     slot_s: int = 900
     _t: dict[str, IntArray] = field(default_factory=dict)
+    _big: dict[str, ObjArray] = field(default_factory=dict)
     _welfare: int = 0
     _peak_wh: int = 0
     _slots: int = 0
@@ -116,12 +120,25 @@ class KpiAccumulator:
 
     def __post_init__(self) -> None:
         self._t = {k: np.zeros(self.n_houses, dtype=np.int64) for k in self._KEYS}
+        self._big = {k: np.zeros(self.n_houses, dtype=np.object_) for k in self._KEYS}
 
     def _acc(self, key: str, v: IntArray) -> None:
-        new = self._t[key] + v
-        if int(np.abs(new).max(initial=0)) >= _LIMIT:
-            raise OverflowError(f"KPI total {key} leaves the int64 range")
-        self._t[key] = new
+        pending = self._t[key]
+        if int(np.abs(v).max(initial=0)) >= _FLUSH:
+            raise OverflowError(f"KPI {key}: one slot's amount exceeds 2^61")
+        if int(np.abs(pending).max(initial=0)) >= _FLUSH:  # both < 2^61: the sum fits
+            self._big[key] = self._big[key] + pending.astype(np.object_)
+            pending = np.zeros_like(pending)
+        self._t[key] = pending + v
+
+    def _total(self, key: str) -> ObjArray:
+        """Exact per-house total (Python ints)."""
+        out: ObjArray = self._big[key] + self._t[key].astype(np.object_)
+        return out
+
+    def _wh(self, key: str) -> IntArray:
+        """Per-house energy total, Wh, int64."""
+        return np.array([int(x) for x in self._total(key).tolist()], dtype=np.int64)
 
     def add(
         self, bills: SlotBills, load_wh: IntArray | None = None, pv_wh: IntArray | None = None
@@ -149,27 +166,26 @@ class KpiAccumulator:
 
     def houses(self) -> HouseKpis:
         """Per-house KPIs so far."""
-        t = self._t
         nan = np.full(self.n_houses, np.nan)
+        imp, exp = self._wh("imp"), self._wh("exp")
         return HouseKpis(
-            bill_wei=t["bill"].copy(),
-            baseline_bill_wei=t["baseline"].copy(),
-            savings_wei=t["baseline"] - t["bill"],
-            income_wei=t["income"].copy(),
-            p2p_bought_wh=t["bought"].copy(),
-            p2p_sold_wh=t["sold"].copy(),
-            grid_import_wh=t["imp"].copy(),
-            grid_export_wh=t["exp"].copy(),
-            self_sufficiency=1.0 - _ratio(t["imp"], t["load"]) if self._have_load else nan,
-            self_consumption=1.0 - _ratio(t["exp"], t["pv"]) if self._have_pv else nan,
+            bill_wei=self._total("bill"),
+            baseline_bill_wei=self._total("baseline"),
+            savings_wei=self._total("baseline") - self._total("bill"),
+            income_wei=self._total("income"),
+            p2p_bought_wh=self._wh("bought"),
+            p2p_sold_wh=self._wh("sold"),
+            grid_import_wh=imp,
+            grid_export_wh=exp,
+            self_sufficiency=1.0 - _ratio(imp, self._wh("load")) if self._have_load else nan,
+            self_consumption=1.0 - _ratio(exp, self._wh("pv")) if self._have_pv else nan,
         )
 
     def community(self) -> CommunityKpis:
         """Community KPIs so far."""
-        t = self._t
 
         def total(k: str) -> int:
-            return sum(int(v) for v in t[k].tolist())
+            return sum(int(v) for v in self._total(k).tolist())
 
         load, pv, bid = total("load"), total("pv"), total("bid_wh")
         return CommunityKpis(
@@ -181,7 +197,11 @@ class KpiAccumulator:
             self_consumption=1.0 - total("exp") / pv if self._have_pv and pv else np.nan,
             p2p_share=total("bought") / bid if bid else 0.0,
             social_welfare_wei=self._welfare,
-            gini_savings=gini(t["baseline"] - t["bill"]),
+            gini_savings=gini(
+                np.array(
+                    [float(x) for x in (self._total("baseline") - self._total("bill")).tolist()]
+                )
+            ),
             peak_import_wh=self._peak_wh,
             peak_import_w=self._peak_wh * 3600.0 / self.slot_s,
             slots=self._slots,

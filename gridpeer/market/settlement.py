@@ -33,7 +33,9 @@ from gridpeer.market.tariff import Fee, Payer
 
 IntArray = npt.NDArray[np.int64]
 _SAFE = 2**62
+_INT64_MAX = 2**63 - 1
 _EXACT_FLOAT = 2**53
+_EXACT_SPLIT_MAX = 2**20  # n * 2^32 < 2^53 keeps both half-sums exact in float64
 
 
 def sum_by(index: IntArray, values: IntArray, n: int) -> IntArray:
@@ -44,22 +46,37 @@ def sum_by(index: IntArray, values: IntArray, n: int) -> IntArray:
     """
     if values.size == 0:
         return np.zeros(n, dtype=np.int64)
-    bound = int(np.abs(values).max()) * int(values.size)
+    bound = float(np.abs(values).sum(dtype=np.float64))  # >= |any bin's sum|, ~exact
     if bound < _EXACT_FLOAT:  # float64 bincount is exact below 2^53
         return np.bincount(index, values, n).astype(np.int64)
     if bound >= _SAFE:
         raise OverflowError("amounts too large for int64 per-house sums")
+    if values.size < _EXACT_SPLIT_MAX:  # split in 32-bit halves: each bincount is exact
+        lo = values & 0xFFFFFFFF
+        hi = values >> 32
+        lo_sum = np.bincount(index, lo, n).astype(np.int64)
+        hi_sum = np.bincount(index, hi, n).astype(np.int64)
+        return (hi_sum << 32) + lo_sum
     out = np.zeros(n, dtype=np.int64)
     np.add.at(out, index, values)
     return out
+
+
+def exact_sum(x: IntArray) -> int:
+    """Exact sum of an int64 array as a Python int (no overflow), summing 32-bit halves."""
+    if x.size == 0:
+        return 0
+    if x.size >= _EXACT_SPLIT_MAX:
+        return sum(int(v) for v in x.tolist())
+    return (int((x >> 32).sum()) << 32) + int((x & 0xFFFFFFFF).sum())
 
 
 def _welfare(surplus: IntArray, wh: IntArray) -> int:
     """Exact sum of surplus (wei/kWh) × Wh, in wei·Wh/kWh (divide by 1000 for wei)."""
     if surplus.size == 0:
         return 0
-    if int(np.abs(surplus).max()) * int(wh.max()) * surplus.size < _SAFE:
-        return int((surplus * wh).sum())
+    if int(np.abs(surplus).max()) * int(wh.max()) < _INT64_MAX:
+        return exact_sum(surplus * wh)
     return sum(int(a) * int(b) for a, b in zip(surplus.tolist(), wh.tolist(), strict=True))
 
 

@@ -10,7 +10,7 @@ import pytest
 from gridpeer.market.auction import UniformPrice
 from gridpeer.market.clearing import GridPrices
 from gridpeer.market.kpi import KpiAccumulator, gini
-from gridpeer.market.settlement import settle_slot
+from gridpeer.market.settlement import SlotBills, settle_slot
 from tests.market.books import book
 
 GRID = GridPrices(200_000, 50_000)
@@ -65,3 +65,16 @@ def test_without_load_data_ratios_are_nan() -> None:
     assert math.isnan(float(acc.houses().self_consumption[0]))
     with pytest.raises(ValueError, match="houses"):
         KpiAccumulator(2).add(settle_slot(b, UniformPrice().clear(b, GRID), GRID, 1))
+
+
+def test_money_totals_stay_exact_beyond_int64() -> None:
+    z = np.zeros(2, dtype=np.int64)
+    big = np.array([10**18, -(10**18) + 7], dtype=np.int64)
+    bills = SlotBills(z, z, z, z, big, z, z, z, z, z, welfare_wei=10**18)
+    acc = KpiAccumulator(2)
+    for _ in range(20):
+        acc.add(bills)
+    h = acc.houses()
+    assert h.bill_wei.tolist() == [20 * 10**18, 20 * (-(10**18) + 7)]
+    assert acc.community().bill_wei == 140
+    assert acc.community().social_welfare_wei == 20 * 10**18

@@ -13,8 +13,10 @@ from gridpeer.market.money import payment_wei, payments_wei
 from gridpeer.market.settlement import (
     DeviationRule,
     escrow_split,
+    exact_sum,
     settle_delivery,
     settle_slot,
+    sum_by,
 )
 from gridpeer.market.tariff import Fee, Payer
 from tests.market.books import book, props
@@ -110,3 +112,22 @@ def test_bills_always_add_up(c: int, d: int, p: int, a: int, b: int, rule: Devia
         assert 0 <= payment_wei(c, p) - s.net_wei("buyer") + 2 <= 3
     paid, refund = escrow_split(c, d, p)
     assert paid + refund == payment_wei(c, p) and refund >= 0
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 4), st.integers(-(2**58), 2**58)), min_size=1, max_size=12)
+)
+@props(300)
+def test_sum_by_is_exact(pairs: list[tuple[int, int]]) -> None:
+    idx = np.array([p[0] for p in pairs], dtype=np.int64)
+    val = np.array([p[1] for p in pairs], dtype=np.int64)
+    want = [sum(v for i, v in pairs if i == k) for k in range(5)]
+    assert sum_by(idx, val, 5).tolist() == want
+    with pytest.raises(OverflowError):
+        sum_by(np.zeros(40, dtype=np.int64), np.full(40, 2**58, dtype=np.int64), 1)
+
+
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=30))
+@props(300)
+def test_exact_sum(xs: list[int]) -> None:
+    assert exact_sum(np.array(xs, dtype=np.int64)) == sum(xs)
