@@ -16,6 +16,8 @@ sdr            supply-demand-ratio pricing (community pricing)
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import fields, is_dataclass
+from datetime import datetime
 from typing import Any
 
 from gridpeer.market.auction import PayAsBid, UniformPrice
@@ -65,10 +67,26 @@ def mechanism_from_config(cfg: Mapping[str, Any]) -> Mechanism:
 
 
 def clear_orders(
-    mechanism: Mechanism, orders: Sequence[Order], grid: GridPrices
+    mechanism: Mechanism,
+    orders: Sequence[Order],
+    grid: GridPrices,
+    live_at: datetime | None = None,
 ) -> tuple[Clearing, list[Match]]:
     """Clear :class:`Order` objects of one slot; returns the clearing and its matches
-    with order and house ids."""
+    with order and house ids. With ``live_at`` (UTC, e.g. the gate closure), orders
+    expired at that time are left out."""
+    if live_at is not None:
+        orders = [o for o in orders if o.is_live(live_at)]
     indexed = index_orders(orders)
     clearing = mechanism.clear(indexed.arrays, grid)
     return clearing, to_matches(indexed, clearing)
+
+
+def mechanism_to_config(mechanism: Mechanism) -> dict[str, Any]:
+    """Inverse of :func:`mechanism_from_config`."""
+    out: dict[str, Any] = {"mechanism": mechanism.name}
+    if is_dataclass(mechanism):
+        for f in fields(mechanism):
+            if f.name != "name":
+                out[f.name] = getattr(mechanism, f.name)
+    return out

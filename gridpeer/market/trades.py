@@ -34,6 +34,18 @@ class Match:
         """What the buyer pays and the seller receives, wei (``Wh * price // 1000``)."""
         return payment_wei(self.energy_wh, self.price_wei_per_kwh)
 
+    def to_dict(self) -> dict[str, str | int]:
+        """JSON-ready dict (wei as int; JSON clients beyond 2^53 should read it as text)."""
+        return {
+            "buy_order": self.buy_order,
+            "sell_order": self.sell_order,
+            "buyer": self.buyer,
+            "seller": self.seller,
+            "energy_wh": self.energy_wh,
+            "price_wei_per_kwh": self.price_wei_per_kwh,
+            "payment_wei": self.payment_wei,
+        }
+
 
 def to_matches(indexed: IndexedOrders, clearing: Clearing) -> list[Match]:
     """Translate array matches back to order and house ids."""
