@@ -69,16 +69,22 @@ def _load(scenario: str):  # type: ignore[no-untyped-def]
 
 
 def _run(config, console, flag, label: str, settlement: str):  # type: ignore[no-untyped-def]
+    from gridpeer.profiles.readers import ProfileFileError
     from gridpeer.sim.engine import Simulation
     from gridpeer.sim.progress import make_progress, rate_text
     from gridpeer.sim.settle import SettlementUnavailable, make_settler
 
     try:
+        sim = Simulation(config)
+    except ProfileFileError as exc:
+        typer.echo(f"error: household data file: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
         settler = make_settler(settlement, config)
     except SettlementUnavailable as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    sim = Simulation(config, settle=settler.on_slot if settler else None)
+    sim.settle = settler.on_slot if settler else None
     total = config.days * 96
     houses = config.houses
     t0 = time.perf_counter()

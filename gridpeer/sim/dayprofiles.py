@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -34,7 +35,8 @@ from gridpeer.profiles.load import (
 from gridpeer.profiles.site import Site as DeviceSite
 from gridpeer.profiles.sky import sky_day
 from gridpeer.sim.population import Population
-from gridpeer.sim.scenario import Site
+from gridpeer.sim.scenario import Scenario, Site
+from gridpeer.sim.userdata import DailyProfiles, load_daily_profiles
 
 SLOTS_PER_DAY = 96
 SLOT_S = 900
@@ -115,10 +117,21 @@ def build_fleet(pop: Population, site: Site, seed: int) -> Fleet:
 class DayGenerator:
     """Makes :class:`DayEnergy` for a population at a site, day after day (SoC carries)."""
 
-    def __init__(self, population: Population, site: Site, seed: int, clear_sky: bool) -> None:
+    def __init__(
+        self, population: Population, scenario: Scenario, seed: int, clear_sky: bool
+    ) -> None:
+        site = scenario.site
         self.pop = population
         self.seed = seed
         self.site = device_site(site)
+        self.files: list[tuple[npt.NDArray[np.bool_], DailyProfiles]] = [
+            (
+                population.group == g,
+                load_daily_profiles(Path(scenario.base_dir) / grp.data, grp.data_format),
+            )
+            for g, grp in enumerate(scenario.households)
+            if grp.data is not None
+        ]
         self.fleet = build_fleet(population, site, seed)
         self.bank = richardson_bank(cache_dir=default_cache_dir())
         self.clear_sky = clear_sky
@@ -167,6 +180,11 @@ class DayGenerator:
         sky = sky_day(self.site, day, self.seed)
         pv_w = fleet_pv_w(self.fleet, sky, SLOT_S)
         load_w = self._loads_w(day, day_index)
+        for rows, prof in self.files:  # houses replaying users' data files
+            file_load, file_pv = prof.day(day_index)
+            load_w[rows] = file_load.astype(np.float32)
+            if file_pv is not None:
+                pv_w[rows] = file_pv.astype(np.float32)
         d = dispatch_self_consumption(pv_w, load_w, self.fleet.batteries, SLOT_S, self.soc)
         self.soc = d.soc[:, -1].astype(np.float64)
         bess_wh = np.rint(d.bess_w * SLOT_H).astype(np.int32)  # + discharge, - charge

@@ -101,7 +101,7 @@ class Simulation:
         sc = config.scenario
         self.pop = build_population(sc, config.houses, config.seed)
         self.gen = DayGenerator(
-            self.pop, sc.site, config.seed, clear_sky=sc.strategy.forecast != "perfect"
+            self.pop, sc, config.seed, clear_sky=sc.strategy.forecast != "perfect"
         )
         self.mech = mechanism(config.mechanism)
         self.rounds = 1 if config.mechanism in PRICE_BLIND else sc.strategy.rounds

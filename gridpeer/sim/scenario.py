@@ -84,7 +84,8 @@ class HouseholdGroup(_Strict):
     """One kind of household and its share of the community.
 
     ``pv_kwp`` 0 and ``battery_wh`` 0 make a plain consumer. ``data`` optionally names
-    a measured data file (CSV, path relative to the scenario file) for its load.
+    a measured data file (path relative to the scenario file) replayed as its load (and
+    PV, if the file has it), read as ``data_format`` (see :mod:`gridpeer.sim.userdata`).
     """
 
     name: str
@@ -95,6 +96,7 @@ class HouseholdGroup(_Strict):
     annual_kwh: float = Field(default=3500.0, gt=0, le=1_000_000)
     strategy: Literal["fixed", "ramping"] = "ramping"
     data: str | None = None
+    data_format: Literal["watts", "refit", "smart-home"] = "watts"
 
 
 class Strategy(_Strict):
