@@ -32,13 +32,21 @@ class MarketChainView:
         oracle: the oracle role's key.
         houses: house id per member address (the community's registry); unknown members
             show up as ``member:<address>``.
+        lock: a lock shared with every other user of the same in-process backend
+            (the embedded web3 tester is not thread-safe); a private one by default.
     """
 
-    def __init__(self, market: MarketClient, oracle: LocalAccount, houses: Mapping[str, str]):
+    def __init__(
+        self,
+        market: MarketClient,
+        oracle: LocalAccount,
+        houses: Mapping[str, str],
+        lock: threading.Lock | threading.RLock | None = None,
+    ) -> None:
         self.market = market
         self.oracle = oracle
         self._houses = {to_checksum_address(a): h for a, h in houses.items()}
-        self._lock = threading.Lock()
+        self._lock = lock or threading.Lock()
         w3 = getattr(market.backend, "w3", None)
         self._w3 = w3
 

@@ -35,7 +35,8 @@ class Mosquitto:
         self.conf.write_text(
             f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
             f"persistence_location {folder}/\nautosave_interval 1\nautosave_on_changes true\n"
-            "max_queued_messages 100000\nlog_dest stderr\nlog_type error\n"
+            "max_queued_messages 0\nlog_dest stderr\nlog_type error\n"
+            + ("user root\n" if os.geteuid() == 0 else "")
         )
         self.proc: subprocess.Popen[bytes] | None = None
 
