@@ -5,8 +5,9 @@ Usage: ``python bench/oracle_latency.py [--trades 200] [--houses 10] [--json]``.
 Per node (anvil, then the embedded web3 tester) it starts a Mosquitto on a free
 127.0.0.1 port, deploys the market, posts one offer per seller for a window that the
 oracle's lead already covers (so commands go out at once), then buys ``--trades`` slices
-one after the other, ``--gap`` seconds apart (default 20 ms: 50 trades/s). Each buy is one mined block; its time is when the buyer's client
-got the receipt (the earliest moment anyone can know the block). The oracle and one
+one after the other, ``--gap`` seconds apart (default 20 ms: 50 trades/s). Each buy is
+one mined block; its time is when the buyer's client got the receipt (the earliest
+moment anyone can know the block). The oracle and one
 delivery agent per house run in this process (threads), as in ``gridpeer demo``; on
 anvil the oracle has its own RPC connection, on the embedded chain it shares the one
 in-process node (and its lock) with the traders.
@@ -58,7 +59,7 @@ def free_port() -> int:
 
 def pct(xs: list[float], q: float) -> float:
     s = sorted(xs)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
 def mqtt_baseline(port: int, n: int = 200) -> float:
