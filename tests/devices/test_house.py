@@ -6,9 +6,13 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gridpeer.devices.balance import check_balance, flows_wh
+from gridpeer.devices.battery import BatterySpec
 from gridpeer.devices.house import HouseConfig, simulate_house, thesis_lab_houses
+from gridpeer.devices.pv import PVArray
 from gridpeer.devices.trace import HouseTrace
 from gridpeer.profiles.load import LoadBank, richardson_bank
 from gridpeer.profiles.site import VALPARAISO
@@ -121,3 +125,35 @@ def test_bad_inputs_are_rejected(bank: LoadBank) -> None:
         simulate_house(h1, datetime(2025, 1, 1), bank=bank)
     with pytest.raises(ValueError, match="annual load"):
         HouseConfig("h9", annual_load_kwh=-1.0)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    kwp=st.one_of(st.none(), st.floats(0.5, 12.0)),
+    capacity=st.one_of(st.none(), st.floats(500.0, 20_000.0)),
+    annual=st.floats(500.0, 9_000.0),
+    day=st.dates(min_value=date(2024, 1, 1), max_value=date(2026, 12, 31)),
+    seed=st.integers(0, 10_000),
+    step_s=st.sampled_from([300, 900, 3600]),
+)
+def test_any_house_balances_every_step(
+    bank: LoadBank,
+    kwp: float | None,
+    capacity: float | None,
+    annual: float,
+    day: date,
+    seed: int,
+    step_s: int,
+) -> None:
+    config = HouseConfig(
+        "hx",
+        pv=PVArray(kwp) if kwp else None,
+        battery=BatterySpec.home(capacity) if capacity and kwp else None,
+        annual_load_kwh=annual,
+    )
+    trace = simulate_house(config, day, days=2, step_s=step_s, seed=seed, bank=bank)
+    _balance(trace)
+    assert np.all(trace.soc >= 0.0) and np.all(trace.soc <= 1.0)
+    if config.battery is not None:
+        limit = config.battery.max_discharge_w
+        assert np.all(np.abs(trace.bess_w) <= limit + 1e-6)
