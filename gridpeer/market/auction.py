@@ -29,6 +29,7 @@ from gridpeer.market.clearing import Clearing, GridPrices, MatchArrays, no_trade
 from gridpeer.market.orders import OrderArrays
 
 IntArray = npt.NDArray[np.int64]
+_INT64_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,15 @@ class PayAsBid:
         buy, sell, wh = _matches(book, c)
         bp = book.price[buy]
         ap = book.price[sell]
-        price = ap + (bp - ap) * self.k_num // self.k_den
+        if int(book.price.max()) * self.k_num < _INT64_MAX:
+            price = ap + (bp - ap) * self.k_num // self.k_den
+        else:  # exact Python ints; the result lies between ask and bid, so fits int64
+            price = np.array(
+                [
+                    a + (b - a) * self.k_num // self.k_den
+                    for a, b in zip(ap.tolist(), bp.tolist(), strict=True)
+                ],
+                dtype=np.int64,
+            )
         matches = MatchArrays(buy, sell, wh, price.astype(np.int64))
         return Clearing(self.name, matches, None, c.interval, c.volume_wh)

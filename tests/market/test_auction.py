@@ -101,3 +101,13 @@ def test_bad_k_is_rejected() -> None:
         UniformPrice(3, 2)
     with pytest.raises(ValueError, match="k = k_num/k_den"):
         PayAsBid(1, 0)
+
+
+def test_huge_prices_stay_exact() -> None:
+    top = 2**63 - 1
+    b = book([(0, "b", 10**9, top), (1, "a", 10**9, top - 10)])
+    c = PayAsBid(3, 7).clear(b, GRID)
+    assert c.matches.price.tolist() == [top - 10 + 10 * 3 // 7]
+    u = UniformPrice().clear(b, GRID)
+    assert u.clearing_price == top - 10 + 5
+    assert u.matches.payments_wei() == [10**9 * (top - 5) // 1000]

@@ -17,23 +17,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pymarket  # type: ignore[import-untyped]  # a dev dependency: never skipped
 import pytest
+from pymarket.bids.processing import merge_same_price  # type: ignore[import-untyped]
+from pymarket.mechanisms.huang_auction import (  # type: ignore[import-untyped]
+    huang_auction,
+)
+from pymarket.statistics.maximum_aggregated_utility import (  # type: ignore[import-untyped]
+    maximum_aggregated_utility,
+)
+from pymarket.statistics.maximum_traded_volume import (  # type: ignore[import-untyped]
+    maximum_traded_volume,
+)
 
 from gridpeer.market.auction import PayAsBid, UniformPrice
 from gridpeer.market.clearing import Clearing, GridPrices
 from gridpeer.market.orders import OrderArrays
-
-pymarket = pytest.importorskip("pymarket")
-from pymarket.bids.processing import merge_same_price  # type: ignore[import-untyped]  # noqa: E402
-from pymarket.mechanisms.huang_auction import (  # type: ignore[import-untyped]  # noqa: E402
-    huang_auction,
-)
-from pymarket.statistics.maximum_aggregated_utility import (  # type: ignore[import-untyped]  # noqa: E402
-    maximum_aggregated_utility,
-)
-from pymarket.statistics.maximum_traded_volume import (  # type: ignore[import-untyped]  # noqa: E402
-    maximum_traded_volume,
-)
 
 GRID = GridPrices(100, 0)
 # pymarket 0.7.6 (2019) and its PuLP use APIs that pandas 3 / PuLP 3 deprecate.
