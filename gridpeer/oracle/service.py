@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -60,6 +61,7 @@ class OracleConfig:
         result_grace_s: model seconds after window end to wait for both results.
         poll_s: wall seconds between ticks.
         start_block: first block to read on a fresh state.
+        retry_s: wall seconds before a failed confirmation is retried.
     """
 
     community: str = "demo"
@@ -69,6 +71,7 @@ class OracleConfig:
     result_grace_s: float = 600.0
     poll_s: float = 0.02
     start_block: int = 0
+    retry_s: float = 1.0
 
 
 class Oracle:
@@ -97,6 +100,7 @@ class Oracle:
             first = self.config.start_block - 1
             self.state.start_after(BlockRef(first, self.chain.block_hash(first) or ""))
         self.rejected = 0
+        self._retry_at: dict[int, float] = {}
         self._results: queue.Queue[DeliveryResult] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -206,6 +210,8 @@ class Oracle:
         sent = 0
         grace = timedelta(seconds=self.config.result_grace_s)
         for trade in self.state.trades(TradeState.CONFIRMING):
+            if self._retry_at.get(trade.trade_id, 0.0) > time.monotonic():
+                continue
             if self.chain.is_settled(trade.trade_id):
                 self._finish(trade, TradeState.CONFIRMED)
             else:
@@ -227,9 +233,16 @@ class Oracle:
             if self.chain.is_settled(trade.trade_id):
                 log.warning("trade %s already closed on chain (%s)", trade.trade_id, exc)
                 self._finish(trade, TradeState.EXPIRED)
+            elif type(exc).__name__ == "OutsideWindow" and self.clock.now() > trade.window_end:
+                log.warning(
+                    "trade %s: too late to confirm (%s); buyer may reclaim", trade.trade_id, exc
+                )
+                self._finish(trade, TradeState.EXPIRED)
             else:
                 log.warning("confirming trade %s failed, will retry: %s", trade.trade_id, exc)
+                self._retry_at[trade.trade_id] = time.monotonic() + self.config.retry_s
             return 0
+        self._retry_at.pop(trade.trade_id, None)
         self.state.set_state(trade.trade_id, TradeState.CONFIRMING, confirm_tx=tx)
         log.info("trade %s confirmed: %s Wh (tx %s)", trade.trade_id, wh, tx)
         self._finish(trade, TradeState.CONFIRMED)

@@ -1,0 +1,81 @@
+"""Settlement decisions of the oracle (no broker: the link is never started)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from gridpeer.oracle.service import Oracle, OracleConfig
+from gridpeer.oracle.state import OracleState, TradeState
+from gridpeer.sim.clock import Clock
+from tests.oracle.fakechain import FakeChain
+
+T0 = datetime(2026, 6, 1, 13, tzinfo=UTC)
+
+
+class OutsideWindow(Exception):
+    pass
+
+
+class FlakyChain(FakeChain):
+    def __init__(self, failures: list[Exception]) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def confirm_delivery(self, trade_id: int, delivered_wh: int) -> str:
+        if self.failures:
+            raise self.failures.pop(0)
+        return super().confirm_delivery(trade_id, delivered_wh)
+
+
+def make(tmp: Path, chain: FakeChain, now: datetime) -> Oracle:
+    clock = Clock(start=now, speed=1e-9)  # frozen model time
+    cfg = OracleConfig(community="c", retry_s=0.0, result_grace_s=60)
+    o = Oracle(chain, OracleState(f"sqlite:///{tmp}/o.db"), "127.0.0.1", 1, clock, cfg)
+    chain.mine([(1, "h1", "h2", 100, T0, T0 + timedelta(minutes=10))])
+    o.follow()
+    o.state.set_state(1, TradeState.COMMANDED)
+    return o
+
+
+def test_rule_applied_and_transient_failure_retried_once_confirmed(tmp_path: Path) -> None:
+    chain = FlakyChain([RuntimeError("node busy")])
+    o = make(tmp_path, chain, T0 + timedelta(minutes=11))
+    o.state.record_result(1, True, 80)
+    o.state.record_result(1, False, 70)
+    assert o.settle(o.clock.now()) == 0
+    t = o.state.trade(1)
+    assert t is not None and t.state is TradeState.CONFIRMING and t.delivered_wh == 70
+    assert o.settle(o.clock.now()) == 1
+    assert chain.settled == {1: 70}
+    assert o.state.trade(1).state is TradeState.CONFIRMED  # type: ignore[union-attr]
+    assert o.settle(o.clock.now()) == 0 and chain.confirm_calls == 1  # never sent again
+
+
+def test_too_late_or_reclaimed_trades_expire(tmp_path: Path) -> None:
+    chain = FlakyChain([OutsideWindow("closes at ...")])
+    o = make(tmp_path, chain, T0 + timedelta(minutes=30))
+    o.state.record_result(1, True, 80)
+    o.state.record_result(1, False, 80)
+    o.settle(o.clock.now())
+    assert o.state.trade(1).state is TradeState.EXPIRED  # type: ignore[union-attr]
+    assert chain.settled == {}
+
+
+def test_confirmation_sent_before_a_crash_is_not_repeated(tmp_path: Path) -> None:
+    chain = FakeChain()
+    o = make(tmp_path, chain, T0 + timedelta(minutes=11))
+    o.state.set_state(1, TradeState.CONFIRMING, delivered_wh=50)
+    chain.settled[1] = 50  # the tx went through, then the oracle died
+    o.settle(o.clock.now())
+    assert o.state.trade(1).state is TradeState.CONFIRMED  # type: ignore[union-attr]
+    assert chain.confirm_calls == 0
+
+
+def test_missing_result_expires_after_grace(tmp_path: Path) -> None:
+    chain = FakeChain()
+    o = make(tmp_path, chain, T0 + timedelta(minutes=12))
+    o.state.record_result(1, True, 80)
+    o.settle(o.clock.now())
+    assert o.state.trade(1).state is TradeState.EXPIRED  # type: ignore[union-attr]
+    assert chain.confirm_calls == 0
