@@ -94,6 +94,13 @@ class ChainSettings(BaseModel):
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
         return _refuse_placeholder(value, "chain.operator_key")
 
+    @field_validator("rpc_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value != "embedded" and not value.startswith(("http://", "https://")):
+            raise ValueError("chain.rpc_url must be 'embedded' or an http(s):// JSON-RPC URL")
+        return value
+
 
 class Settings(BaseSettings):
     """Everything a running community needs. Defaults are the embedded demo."""

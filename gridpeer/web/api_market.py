@@ -230,6 +230,7 @@ async def _perform(
     **kw: int,
 ) -> ActionOut:
     hub = hub_of(ctx)
+    await hub.call(hub.sync_time)  # the contract checks windows against block time
     tx = await hub.call(hub.market.build_tx, action, **kw)
     if house is None:
         return ActionOut(

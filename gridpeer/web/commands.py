@@ -41,6 +41,12 @@ def register(app: typer.Typer) -> None:
                 help="Model time of day to start at, UTC hours (12 = 08:00 in Valparaíso).",
             ),
         ] = 12.0,
+        chain: Annotated[
+            str,
+            typer.Option(
+                "--chain", help="'embedded' (in-process) or a dev node's JSON-RPC URL (anvil)."
+            ),
+        ] = "embedded",
         data_dir: Annotated[
             Path | None,
             typer.Option("--data-dir", help="Keep the database here (default: a temp dir)."),
@@ -57,6 +63,7 @@ def register(app: typer.Typer) -> None:
                 duration_h=duration,
                 start_hour=start_hour,
                 data_dir=data_dir,
+                chain=chain,
             )
         )
 

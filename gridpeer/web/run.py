@@ -33,6 +33,7 @@ def demo_main(
     duration_h: float | None,
     start_hour: float,
     data_dir: Path | None,
+    chain: str = "embedded",
 ) -> int:
     """Run ``gridpeer demo``; returns the exit code."""
     if duration_h is not None and duration_h <= 0:
@@ -43,7 +44,12 @@ def demo_main(
         return 2
     try:
         settings = load_settings(
-            None, houses=houses, speed=speed, data_dir=data_dir, web={"port": port}
+            None,
+            houses=houses,
+            speed=speed,
+            data_dir=data_dir,
+            web={"port": port},
+            chain={"rpc_url": chain},
         )
     except ValidationError as exc:
         typer.echo(f"error: {_errors(exc)}", err=True)
@@ -61,7 +67,7 @@ def _run(settings: Settings, start_hour: float, duration_h: float | None) -> int
     typer.echo(f"gridpeer demo: simulating {settings.houses} houses (first run: ~20 s)…")
     try:
         asyncio.run(run_demo(settings, start_hour, duration_h, on_ready=_ready))
-    except OSError as exc:
+    except (OSError, ConnectionError) as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2
     typer.echo("gridpeer: stopped cleanly")

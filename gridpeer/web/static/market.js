@@ -72,6 +72,7 @@
       const { message } = await api(`/api/auth/message?address=${address}`);
       const signature = await window.ethereum.request({ method: "personal_sign", params: [hex(message), address] });
       session = await api("/api/auth/verify", JSON.stringify({ message, signature }));
+      showWho();
       say(`Signed in as ${short(session.address)}.`, true);
       refresh();
     } catch (e) { say("Wallet: " + (e.message || e), false); }

@@ -1,0 +1,155 @@
+"""End to end in Chromium: two houses trade through an EIP-1193 wallet injected into the
+page that signs locally and forwards JSON-RPC to a real anvil node. House 1 posts an
+offer, House 4 buys part of it; the buyer follows the trade through its delivery window,
+reclaims the escrow (no oracle runs in this demo yet) and withdraws it. Screenshots of the
+market (desktop and phone width) and the chain explorer are saved to docs/screenshots/."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gridpeer.chain.accounts import dev_account
+from tests.services.anvil import ANVIL, _rpc
+from tests.services.ports import free_port
+from tests.web.demoproc import DemoProcess, start_demo
+from tests.web.wallet import InjectedWallet
+
+pytestmark = [pytest.mark.browser, pytest.mark.anvil]
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def anvil() -> Iterator[str]:
+    """An anvil of our own: the demo moves its chain time to the model clock."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            str(ANVIL),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--hardfork",
+            "shanghai",
+            "--silent",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            _rpc(url, "eth_chainId")
+            break
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, "anvil did not start"
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def demo(anvil: str) -> Iterator[DemoProcess]:
+    # 11:00 local (UTC-4): bids open for delivery 13:00-14:00; 240x: an hour is 15 s.
+    d = start_demo("--chain", anvil, "--speed", "240", "--start-hour", "15")
+    yield d
+    assert d.stop() == 0, "".join(d.lines)
+
+
+def _wallet_page(chromium: Any, url: str, wallet: InjectedWallet, width: int = 1280) -> Any:
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    wallet.install(context)
+    page = context.new_page()
+    page.goto(url + "/market")
+    return page
+
+
+def _sign_in(page: Any) -> None:
+    page.select_option("#signer", "wallet")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=msg]').textContent.startsWith('Signed in as')",
+        timeout=30_000,
+    )
+
+
+def test_wrong_chain_is_explained(demo: DemoProcess, anvil: str, chromium: Any) -> None:
+    page = _wallet_page(chromium, demo.url, InjectedWallet(anvil, dev_account("h2"), chain_id=1))
+    page.select_option("#signer", "wallet")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=msg]').textContent.includes('Wrong network')",
+        timeout=30_000,
+    )
+    assert "chain 1" in page.inner_text("[data-testid=msg]")
+    page.context.close()
+
+
+def test_offer_buy_deliver_reclaim_withdraw(demo: DemoProcess, anvil: str, chromium: Any) -> None:
+    seller_wallet = InjectedWallet(anvil, dev_account("h1"))
+    buyer_wallet = InjectedWallet(anvil, dev_account("h4"))
+    seller = _wallet_page(chromium, demo.url, seller_wallet)
+    buyer = _wallet_page(chromium, demo.url, buyer_wallet)
+    _sign_in(seller)
+    _sign_in(buyer)
+    assert "wallet" in buyer.inner_text("[data-testid=who]")
+
+    # House 1 offers 500 Wh at 150 CLP/kWh for the first open delivery window.
+    seller.wait_for_selector("[data-testid=sell-window] option[value*='-']", state="attached")
+    seller.fill("[data-testid=sell-wh]", "500")
+    seller.fill("[data-testid=sell-price]", "150")
+    seller.click("[data-testid=sell-submit]")
+    seller.wait_for_function(
+        "document.querySelector('[data-testid=msg]').textContent.startsWith('Sent from')",
+        timeout=30_000,
+    )
+    assert len(seller_wallet.sent) == 1
+
+    # House 4 sees it and buys 200 Wh of it (a partial amount).
+    row = buyer.wait_for_selector("#offers tr[data-order]", timeout=30_000)
+    offer_id = row.get_attribute("data-order")
+    assert "House 1" in row.inner_text() and "500 Wh" in row.inner_text()
+    buyer.fill(f"#amt-{offer_id}", "200")
+    buyer.click(f"[data-testid=buy-{offer_id}]")
+    trade = buyer.wait_for_selector("#trades tr[data-trade]", timeout=30_000)
+    assert "200 Wh" in trade.inner_text() and "bought" in trade.inner_text()
+    seller.wait_for_selector("#offers tr[data-order] >> text=300 Wh", timeout=30_000)
+    buyer.screenshot(path=str(SHOTS / "market.png"), full_page=True)
+    phone = _wallet_page(chromium, demo.url, InjectedWallet(anvil, dev_account("h4")), width=390)
+    phone.wait_for_selector("#offers tr[data-order]", timeout=30_000)
+    phone.screenshot(path=str(SHOTS / "market-phone.png"), full_page=True)
+    phone.context.close()
+
+    # The trade goes through its delivery window; with no oracle confirming it, the buyer
+    # reclaims the escrow after window end + grace, then withdraws it to the wallet.
+    buyer.wait_for_selector("#trades tr[data-phase='delivering']", timeout=90_000)
+    buyer.wait_for_selector("#trades tr[data-phase='awaiting confirmation']", timeout=90_000)
+    buyer.wait_for_selector("button[data-reclaim]", timeout=90_000).click()
+    buyer.wait_for_selector("#trades tr[data-phase='reclaimed']", timeout=30_000)
+    credit = buyer.inner_text("[data-testid=credit]")
+    assert credit.startswith("30.00")  # 200 Wh at 150 CLP/kWh escrowed, all refunded
+    before = int(_rpc(anvil, "eth_blockNumber"), 16)  # type: ignore[call-overload]
+    buyer.click("[data-testid=withdraw]")
+    buyer.wait_for_function(
+        "document.querySelector('[data-testid=credit]').textContent.startsWith('0.00')",
+        timeout=30_000,
+    )
+    events = httpx.get(demo.url + "/api/chain/explorer", timeout=10).json()["events"]
+    withdrawn = [e for e in events if e["name"] == "Withdrawn"]
+    assert withdrawn and withdrawn[0]["fields"]["member"] == dev_account("h4").address
+    assert withdrawn[0]["block"] > before
+    assert len(buyer_wallet.sent) == 3  # buy, reclaim, withdraw — all from the wallet
+
+    explorer = seller.context.new_page()
+    explorer.goto(demo.url + "/explorer")
+    explorer.wait_for_selector("[data-testid=events] >> text=Withdrawn", timeout=30_000)
+    explorer.screenshot(path=str(SHOTS / "explorer.png"), full_page=True)
+    seller.context.close()
+    buyer.context.close()
