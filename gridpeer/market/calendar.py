@@ -70,6 +70,15 @@ class CalendarStatus:
     next: Session | None
     delivering: Session | None
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (ISO-8601 times; None where there is no session)."""
+        return {
+            "now": self.now.isoformat(),
+            "open": [s.to_dict() for s in self.open],
+            "next": self.next.to_dict() if self.next else None,
+            "delivering": self.delivering.to_dict() if self.delivering else None,
+        }
+
 
 class TradingCalendar(Protocol):
     """Interface of both calendar kinds."""

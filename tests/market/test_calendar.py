@@ -32,6 +32,13 @@ def test_thesis_default_schedule_in_utc() -> None:
     st = cal.status(utc(13, 30))
     assert st.open == () and st.next is not None and st.next.bid_open == utc(14)
     # closed 17:30-23:59: next session opens tomorrow 10:30
+    assert st.to_dict()["delivering"] == {
+        "bid_open": "2026-01-05T10:30:00+00:00",
+        "bid_close": "2026-01-05T13:00:00+00:00",
+        "delivery_start": "2026-01-05T13:00:00+00:00",
+        "delivery_end": "2026-01-05T14:00:00+00:00",
+    }
+    assert st.to_dict()["open"] == []
     late = cal.status(utc(20))
     assert late.open == () and late.delivering is None
     assert late.next is not None and late.next.bid_open == utc(10, 30, d=6)
