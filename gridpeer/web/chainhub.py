@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -79,6 +80,9 @@ class ChainHub:
         clock: model clock; on dev chains chain time is pushed to follow it.
         demo_keys: house id → dev account the server signs with (demo only; empty in serve).
         follow_clock: advance chain time to model time (dev chains only).
+        lock: held around every chain call made through :meth:`call`; other threads that
+            use the same in-process backend (e.g. the oracle's ``MarketChainView(...,
+            lock=hub.lock)``) must hold it too.
     """
 
     market: MarketClient
@@ -91,6 +95,7 @@ class ChainHub:
     cursor: int = 0
     schedule: Schedule | None = None
     version: int = 0
+    lock: threading.RLock = field(default_factory=threading.RLock)
     _pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="chain")
     )
@@ -99,7 +104,12 @@ class ChainHub:
     async def call(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         """Run ``fn`` on the chain thread (serialised with every other chain call)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, lambda: fn(*args, **kw))
+
+        def locked() -> T:
+            with self.lock:
+                return fn(*args, **kw)
+
+        return await loop.run_in_executor(self._pool, locked)
 
     def close(self) -> None:
         """Stop the chain thread (after the pending calls)."""

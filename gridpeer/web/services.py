@@ -133,8 +133,9 @@ async def chain(parts: Parts) -> AsyncIterator[None]:
     """The market contract on ``chain.rpc_url`` ("embedded" or a dev JSON-RPC node such as
     anvil): deployed, the thesis trading windows set, every house a funded member with its
     dev account. Chain time follows the model clock. Provides ``extras["chain"]``
-    (:class:`gridpeer.chain.Chain`), ``extras["market"]`` (:class:`MarketClient`) and
-    ``extras["chain_hub"]`` (:class:`ChainHub`)."""
+    (:class:`gridpeer.chain.Chain`), ``extras["market"]`` (:class:`MarketClient`),
+    ``extras["chain_hub"]`` (:class:`ChainHub`) and ``extras["chain_lock"]`` (hold it for
+    any other use of the same backend from another thread)."""
     from gridpeer.chain import open_chain
     from gridpeer.chain.types import Schedule
     from gridpeer.web.chainhub import ChainHub
@@ -155,6 +156,7 @@ async def chain(parts: Parts) -> AsyncIterator[None]:
         h.model_copy(update={"account": hub.demo_keys[h.id].address}) for h in parts.houses
     ]
     parts.extras["chain_hub"] = hub
+    parts.extras["chain_lock"] = hub.lock
     await hub.call(hub.sync_time)
     await hub.call(hub.poll)
     stop = asyncio.Event()

@@ -1,0 +1,121 @@
+"""Market API on a real embedded chain: demo-key actions, wallet (unsigned tx) actions
+behind Sign-In with Ethereum, and clear refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from eth_account.messages import encode_defunct
+from fastapi.testclient import TestClient
+
+from gridpeer.chain import dev_account
+from gridpeer.web.app import create_app
+from gridpeer.web.context import WebContext
+from tests.web.chainctx import chain_context
+
+PRICE = 150 * 10**12  # 150 CLP/kWh at 1e12 wei per CLP
+
+
+@pytest.fixture(scope="module")
+def mctx() -> Iterator[WebContext]:
+    ctx = chain_context()
+    yield ctx
+    assert ctx.chain is not None
+    ctx.chain.close()
+
+
+@pytest.fixture(scope="module")
+def mclient(mctx: WebContext) -> TestClient:
+    return TestClient(create_app(mctx))
+
+
+def _window(c: TestClient) -> tuple[int, int]:
+    st = c.get("/api/market/status").json()
+    assert st["bidding_open"], st
+    w = st["open_windows"][0]
+    return w["start"], w["end"]
+
+
+def test_status(mclient: TestClient) -> None:
+    st = mclient.get("/api/market/status").json()
+    assert st["mode"] == "windows" and st["tz_minutes"] == -240 and st["demo"]
+    assert st["next_change_what"] == "bidding closes" and st["next_change"] > st["now"]
+    assert st["currency"]["code"] == "CLP"
+
+
+def test_offer_partial_buy_and_refusals(mclient: TestClient) -> None:
+    start, end = _window(mclient)
+    body = {"signer": "demo:h1", "wh": 500, "price": PRICE, "start": start, "end": end}
+    r = mclient.post("/api/market/offers", json=body)
+    assert r.status_code == 200, r.text
+    oid = r.json()["id"]
+    offers = mclient.get("/api/market/offers").json()
+    assert [(o["id"], o["house"], o["remaining_wh"]) for o in offers] == [(oid, "h1", 500)]
+
+    buy = mclient.post(f"/api/market/offers/{oid}/buy", json={"signer": "demo:h3", "wh": 200})
+    assert buy.status_code == 200, buy.text
+    trades = mclient.get("/api/market/trades", params={"account": dev_account("h3").address})
+    t = trades.json()[0]
+    assert (t["wh"], t["seller_house"], t["buyer_house"]) == (200, "h1", "h3")
+    assert t["escrow"] == str(200 * PRICE // 1000) and t["phase"] == "before delivery"
+    assert mclient.get("/api/market/offers").json()[0]["remaining_wh"] == 300
+
+    cases = [
+        (f"/api/market/offers/{oid}/buy", {"signer": "demo:h3", "wh": 301}, 409, "only 300"),
+        (f"/api/market/offers/{oid}/buy", {"signer": "demo:h1", "wh": 1}, 409, "own offer"),
+        (f"/api/market/offers/{oid}/buy", {"signer": "demo:h9", "wh": 1}, 403, "unknown house"),
+        (f"/api/market/offers/{oid}/buy", {"signer": "wallet", "wh": 1}, 401, "sign in"),
+        (f"/api/market/offers/{oid}/buy", {"signer": "demo:h3", "wh": 0}, 422, "greater"),
+        ("/api/market/offers/77/buy", {"signer": "demo:h3", "wh": 1}, 404, "no offer"),
+        ("/api/market/withdraw", {"signer": "demo:h2"}, 409, "nothing to withdraw"),
+        ("/api/market/offers", body | {"start": start + 60, "end": end + 60}, 409, "window"),
+        (
+            "/api/market/offers",
+            body | {"start": start - 86_400, "end": end - 86_400},
+            409,
+            "started",
+        ),
+        ("/api/market/offers", body | {"price": 0}, 422, "greater"),
+    ]
+    for path, payload, status, words in cases:
+        r = mclient.post(path, json=payload)
+        assert r.status_code == status, (path, payload, r.text)
+        assert words in r.text, (path, r.text)
+    cancel = mclient.post(f"/api/market/orders/{oid}/cancel", json={"signer": "demo:h1"})
+    assert cancel.status_code == 200, cancel.text
+    assert mclient.get("/api/market/offers").json() == []
+
+
+def test_wallet_path_needs_sign_in_and_returns_unsigned_tx(
+    mclient: TestClient, mctx: WebContext
+) -> None:
+    h2 = dev_account("h2")
+    msg = mclient.get("/api/auth/message", params={"address": h2.address}).json()["message"]
+    sig = "0x" + bytes(h2.sign_message(encode_defunct(text=msg)).signature).hex()
+    me = mclient.post("/api/auth/verify", json={"message": msg, "signature": sig})
+    assert me.status_code == 200 and me.json() == {"address": h2.address, "house": "h2"}
+    assert mclient.get("/api/auth/session").json()["address"] == h2.address
+    start, end = _window(mclient)
+    r = mclient.post(
+        "/api/market/requests",
+        json={"signer": "wallet", "wh": 300, "price": PRICE, "start": start, "end": end},
+    )
+    assert r.status_code == 200, r.text
+    tx = r.json()["tx"]
+    assert mctx.chain is not None
+    assert tx["from"] == h2.address and tx["to"] == mctx.chain.market.address
+    assert int(tx["value"], 16) == 300 * PRICE // 1000  # the request escrows its cost
+    assert int(tx["chainId"], 16) == mctx.chain.market.backend.chain_id
+    mclient.post("/api/auth/logout")
+    mclient.cookies.clear()
+    assert mclient.get("/api/auth/session").json()["address"] is None
+
+
+def test_explorer(mclient: TestClient) -> None:
+    x = mclient.get("/api/chain/explorer", params={"blocks": 5}).json()
+    assert len(x["blocks"]) == 5 and x["head"] == x["blocks"][0]["number"]
+    names = {e["name"] for e in x["events"]}
+    assert {"MemberAdded", "ScheduleSet"} <= names
+    assert [a["house"] for a in x["accounts"]] == ["h1", "h2", "h3"]
+    assert all(a["member"] for a in x["accounts"])
