@@ -4,6 +4,7 @@
   their social welfare must equal pymarket's LP ``maximum_aggregated_utility`` optimum.
 * pymarket's ``maximum_traded_volume`` LP lets any bid trade with any cheaper ask, so it
   bounds the single-price crossing volume from above.
+* pymarket's ``percentage_welfare`` rates our auctions' transactions at 100 %.
 * pymarket's Huang et al. (2002) auction is a trade-reduction double auction: it never
   trades more than the pay-as-clear volume.
 """
@@ -25,6 +26,7 @@ from pymarket.mechanisms.huang_auction import (  # type: ignore[import-untyped]
 )
 from pymarket.statistics.maximum_aggregated_utility import (  # type: ignore[import-untyped]
     maximum_aggregated_utility,
+    percentage_welfare,
 )
 from pymarket.statistics.maximum_traded_volume import (  # type: ignore[import-untyped]
     maximum_traded_volume,
@@ -110,3 +112,29 @@ def test_huang_auction_trades_no_more_than_pay_as_clear(b: OrderArrays) -> None:
     if traded > 0:
         assert ours.price_interval is not None
         assert extra["price_sell"] <= extra["price_buy"]
+
+
+def to_transactions(c: Clearing) -> pd.DataFrame:
+    """Our matches as a pymarket transaction frame (one row per side of each match)."""
+    tm = pymarket.TransactionManager()
+    m = c.matches
+    for b, s, e, p in zip(
+        m.buy.tolist(), m.sell.tolist(), m.energy_wh.tolist(), m.price.tolist(), strict=True
+    ):
+        tm.add_transaction(b, e, p, s, False)
+        tm.add_transaction(s, e, p, b, False)
+    df: pd.DataFrame = tm.get_df()
+    return df
+
+
+@pytest.mark.parametrize("b", books(99, 15))
+def test_pymarket_rates_our_auctions_at_full_welfare(b: OrderArrays) -> None:
+    for mech in (UniformPrice(), PayAsBid()):
+        c = mech.clear(b, GRID)
+        if c.volume_wh == 0:
+            continue
+        ratio = quiet(percentage_welfare, to_pymarket(b), to_transactions(c))
+        if ratio is None:  # pymarket returns None when the optimum welfare is 0
+            assert welfare(b, c) == 0
+        else:
+            assert ratio == pytest.approx(1.0, abs=1e-9)  # pymarket's own float statistic
