@@ -5,10 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from gridpeer.oracle.ports import BlockRef, TradeEvent
 from gridpeer.oracle.state import OracleState, TradeState
 
 T0 = datetime(2026, 1, 1, 13, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same tests on SQLite and on a real PostgreSQL."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path}/s.db"
 
 
 def ev(trade_id: int, block: int, log_index: int = 0, bh: str | None = None) -> TradeEvent:
@@ -26,8 +36,7 @@ def ev(trade_id: int, block: int, log_index: int = 0, bh: str | None = None) -> 
     )
 
 
-def test_replay_is_idempotent_and_survives_reopen(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/s.db"
+def test_replay_is_idempotent_and_survives_reopen(url: str) -> None:
     st = OracleState(url)
     assert st.last_block() == -1
     assert st.apply_range(BlockRef(5, "0xb5"), [ev(1, 3), ev(2, 5)]) == 2
@@ -42,8 +51,8 @@ def test_replay_is_idempotent_and_survives_reopen(tmp_path: Path) -> None:
     assert st.trade(2).window_start == T0  # type: ignore[union-attr]
 
 
-def test_rewind_drops_only_uncommanded_trades_after_the_ancestor(tmp_path: Path) -> None:
-    st = OracleState(f"sqlite:///{tmp_path}/s.db")
+def test_rewind_drops_only_uncommanded_trades_after_the_ancestor(url: str) -> None:
+    st = OracleState(url)
     st.apply_range(BlockRef(3, "0xb3"), [ev(1, 2)])
     st.apply_range(BlockRef(6, "0xb6"), [ev(2, 4), ev(3, 6)])
     st.set_state(2, TradeState.COMMANDED)
@@ -56,8 +65,8 @@ def test_rewind_drops_only_uncommanded_trades_after_the_ancestor(tmp_path: Path)
     assert [t.trade_id for t in st.trades()] == [1, 2, 3]
 
 
-def test_results_first_report_wins(tmp_path: Path) -> None:
-    st = OracleState(f"sqlite:///{tmp_path}/s.db")
+def test_results_first_report_wins(url: str) -> None:
+    st = OracleState(url)
     st.apply_range(BlockRef(1, "0xb1"), [ev(9, 1)])
     st.record_result(9, True, 50)
     row = st.record_result(9, True, 70)
@@ -66,15 +75,15 @@ def test_results_first_report_wins(tmp_path: Path) -> None:
     assert row is not None and row.buyer_in_wh == 40
 
 
-def test_history_is_trimmed(tmp_path: Path) -> None:
-    st = OracleState(f"sqlite:///{tmp_path}/s.db", keep_blocks=3)
+def test_history_is_trimmed(url: str) -> None:
+    st = OracleState(url, keep_blocks=3)
     for b in range(10):
         st.apply_range(BlockRef(b, f"0xb{b}"), [])
     assert [r.number for r in st.history()] == [7, 8, 9]
 
 
-def test_start_after(tmp_path: Path) -> None:
-    st = OracleState(f"sqlite:///{tmp_path}/s.db")
+def test_start_after(url: str) -> None:
+    st = OracleState(url)
     st.start_after(BlockRef(9, "0xb9"))
     assert st.last_block() == 9
     st.start_after(BlockRef(49, "0xb49"))
