@@ -144,9 +144,9 @@ def plot_p2p_volume(results: Sequence[SimResult], path: Path) -> None:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1, 2]})
     names = [r.config.mechanism for r in results]
     totals = [r.ledger.trimmed_series()["p2p_wh"].sum() / 1000.0 for r in results]
-    ax1.bar(names, totals, color="#00798c")
+    ax1.bar(range(len(names)), totals, color="#00798c")
+    ax1.set_xticks(range(len(names)), names, rotation=40, ha="right")
     ax1.set_ylabel("P2P energy traded, kWh")
-    ax1.tick_params(axis="x", rotation=45)
     for r in results:
         x = r.ledger.trimmed_series()["p2p_wh"]
         days = max(1, x.size // SLOTS_PER_DAY)

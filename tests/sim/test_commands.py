@@ -110,3 +110,22 @@ def test_bad_inputs_exit_with_clear_errors(tmp_path: Path) -> None:
     res = runner.invoke(app, ["compare", "--markets", "uniform,barter", "--out", str(tmp_path)])
     assert res.exit_code == 2
     assert "barter" in res.output
+
+
+def test_first_ctrl_c_sets_the_stop_flag_second_aborts() -> None:
+    import os
+    import signal
+
+    import pytest
+    from rich.console import Console
+
+    from gridpeer.sim.progress import stop_on_ctrl_c
+
+    before = signal.getsignal(signal.SIGINT)
+    with stop_on_ctrl_c(Console(quiet=True)) as flag:
+        assert not flag()
+        os.kill(os.getpid(), signal.SIGINT)
+        assert flag()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is before
