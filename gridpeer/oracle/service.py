@@ -62,6 +62,7 @@ class OracleConfig:
         poll_s: wall seconds between ticks.
         start_block: first block to read on a fresh state.
         retry_s: wall seconds before a failed confirmation is retried.
+        resend_s: wall seconds between re-sends of an unanswered command in its window.
     """
 
     community: str = "demo"
@@ -72,6 +73,7 @@ class OracleConfig:
     poll_s: float = 0.02
     start_block: int = 0
     retry_s: float = 1.0
+    resend_s: float = 2.0
 
 
 class Oracle:
@@ -101,6 +103,7 @@ class Oracle:
             self.state.start_after(BlockRef(first, self.chain.block_hash(first) or ""))
         self.rejected = 0
         self._retry_at: dict[int, float] = {}
+        self._resend_at: dict[int, float] = {}
         self._results: queue.Queue[DeliveryResult] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -146,9 +149,14 @@ class Oracle:
             new += self.state.apply_range(BlockRef(b, end_hash), events)
         return new
 
-    def _command(self, trade: TradeRow) -> bool:
+    def _command(self, trade: TradeRow, sides: tuple[bool, bool] = (True, True)) -> bool:
         ok = True
-        for house, direction in ((trade.seller, Direction.OUT), (trade.buyer, Direction.IN)):
+        for house, direction, send in (
+            (trade.seller, Direction.OUT, sides[0]),
+            (trade.buyer, Direction.IN, sides[1]),
+        ):
+            if not send:
+                continue
             cmd = DeliveryCommand(
                 trade_id=trade.trade_id,
                 house=house,
@@ -170,8 +178,26 @@ class Oracle:
                 continue
             if self._command(trade):
                 self.state.set_state(trade.trade_id, TradeState.COMMANDED)
+                self._resend_at[trade.trade_id] = time.monotonic() + self.config.resend_s
                 sent += 1
         return sent
+
+    def resend(self, now: datetime) -> int:
+        """During a trade's window, re-publish the command of each side that has not
+        reported yet, every ``resend_s`` (an agent that first connected after the
+        command, or lost its session, still gets it; agents run it once)."""
+        n = 0
+        for trade in self.state.trades(TradeState.COMMANDED):
+            if not trade.window_start <= now <= trade.window_end:
+                continue
+            if self._resend_at.get(trade.trade_id, 0.0) > time.monotonic():
+                continue
+            sides = (trade.seller_out_wh is None, trade.buyer_in_wh is None)
+            if any(sides):
+                self._command(trade, sides)
+                n += 1
+            self._resend_at[trade.trade_id] = time.monotonic() + self.config.resend_s
+        return n
 
     def collect(self) -> int:
         """Store the results received since the last call; returns how many."""
@@ -249,10 +275,11 @@ class Oracle:
         return 1
 
     def tick(self) -> None:
-        """One pass of follow → command → collect → settle."""
+        """One pass of follow → command → resend → collect → settle."""
         now = self.clock.now()
         self.follow()
         self.command(now)
+        self.resend(now)
         self.collect()
         self.settle(now)
 

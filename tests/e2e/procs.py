@@ -67,8 +67,14 @@ class Child:
     def __init__(self, module: str, args: list[str], log: Path) -> None:
         self.module, self.args, self.log = module, args, log
         self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def ready(self) -> bool:
+        """True once the child printed its ``… ready`` line since the last start."""
+        return self.log.exists() and self.log.read_bytes().count(b" ready") >= self.starts
 
     def start(self) -> None:
+        self.starts += 1
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", self.module, *self.args],

@@ -98,9 +98,12 @@ class Community:
         )
 
     def start(self) -> None:
+        """Start agents and oracle and wait until each says it is connected."""
         for a in self.agents.values():
             a.start()
         self.oracle.start()
+        for child in (*self.agents.values(), self.oracle):
+            wait_for(lambda c=child: c.ready(), 60, f"{child.module} ready")  # type: ignore[misc]
 
     def stop(self) -> None:
         self.oracle.stop()

@@ -20,9 +20,10 @@ def test_offer_and_request_paths_settle_metered_energy(tmp_path: Path) -> None:
     try:
         com.start()
         t0 = com.now()
-        start, end = t0 + 4, t0 + 9
+        start, end = t0 + 6, t0 + 11
         full = com.trade("h1", "h2", 20, start, end)  # 10 Wh/s: target reached in ~2 s
-        rid = com.request("h1", 30, start + 6, end + 6)
+        t1 = com.now()
+        rid = com.request("h1", 30, t1 + 6, t1 + 11)
         short = com.fill("h3", rid, 30)  # 1 Wh/s for 5 s: about 5 Wh of 30
         wait_for(lambda: len(com.confirmations()) == 2, 60, "both confirmations")
         conf = com.confirmations()

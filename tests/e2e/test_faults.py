@@ -40,8 +40,8 @@ def test_kill9_oracle_and_agent_mid_delivery(tmp_path: Path) -> None:
     try:
         com.start()
         t0 = com.now()
-        a = com.trade("h1", "h2", 40, t0 + 4, t0 + 16)
-        b = com.trade("h3", "h4", 40, t0 + 4, t0 + 16)
+        a = com.trade("h1", "h2", 40, t0 + 6, t0 + 18)
+        b = com.trade("h3", "h4", 40, t0 + 6, t0 + 18)
         wait_for(lambda: closed(com, "h1", a) and closed(com, "h3", b), 40, "relays closed")
         com.oracle.kill9()
         com.agents["h3"].kill9()  # seller of b dies with its relay closed

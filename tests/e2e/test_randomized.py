@@ -25,12 +25,11 @@ def test_random_trades_and_faults_conserve_money(tmp_path: Path) -> None:
     com = Community(tmp_path, n, grace_s=8, powers=powers)
     try:
         com.start()
-        t0 = com.now()
         trades: dict[int, tuple[str, str, int, int]] = {}  # id -> seller, buyer, Wh, end
         for _ in range(12):
             seller, buyer = rnd.sample(sorted(com.houses), 2)
             wh = rnd.randint(5, 60)
-            start = t0 + rnd.randint(8, 20)
+            start = com.now() + rnd.randint(6, 14)
             end = start + rnd.randint(4, 8)
             if rnd.random() < 0.5:
                 tid = com.trade(seller, buyer, wh, start, end)
