@@ -145,7 +145,10 @@ class DeliveryAgent:
 
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point: run one house's delivery agent until SIGTERM/SIGINT."""
-    p = argparse.ArgumentParser(prog="python -m gridpeer.hems.delivery_agent")
+    p = argparse.ArgumentParser(
+        prog="python -m gridpeer.hems.delivery_agent",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--community", default="demo", help="community id")
     p.add_argument("--house", required=True, help="house id")
     p.add_argument("--host", default="127.0.0.1", help="MQTT broker host")

@@ -33,7 +33,11 @@ def _houses(pairs: list[str]) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments and run until SIGTERM / SIGINT."""
-    p = argparse.ArgumentParser(prog="python -m gridpeer.oracle", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m gridpeer.oracle",
+        description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--rpc", required=True, help="Ethereum JSON-RPC URL (127.0.0.1)")
     p.add_argument("--contract", required=True, help="EnergyMarket address")
     p.add_argument("--dev-keys", type=int, default=0, help="dev chain: N dev houses + dev oracle")
