@@ -127,7 +127,7 @@ def test_bad_inputs_are_rejected(bank: LoadBank) -> None:
         HouseConfig("h9", annual_load_kwh=-1.0)
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=10, deadline=None, derandomize=True)
 @given(
     kwp=st.one_of(st.none(), st.floats(0.5, 12.0)),
     capacity=st.one_of(st.none(), st.floats(500.0, 20_000.0)),

@@ -15,7 +15,7 @@ from gridpeer.profiles.sky import DayClass, _sky_day, day_classes, plane_of_arra
 days = st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31))
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, derandomize=True)
 @given(day=days, seed=st.integers(0, 2**32), tilt=st.floats(0, 90), azimuth=st.floats(0, 359.9))
 def test_cloudy_never_exceeds_clear_sky_and_night_is_dark(
     day: date, seed: int, tilt: float, azimuth: float
