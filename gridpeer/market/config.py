@@ -27,13 +27,27 @@ from gridpeer.market.calendar import (
 )
 from gridpeer.market.clearing import Mechanism
 from gridpeer.market.mechanisms import mechanism_from_config, mechanism_to_config
-from gridpeer.market.settlement import DeviationRule
+from gridpeer.market.settlement import DeviationRule, FixedDeviationPrices
 from gridpeer.market.tariff import GridTariff
 
 DEFAULT_IMPORT_WEI_PER_KWH = 60 * 10**12
 """Illustrative import price: 6e13 wei/kWh (≈ 0.2 USD/kWh at 3,300 USD/ETH)."""
 DEFAULT_FEED_IN_WEI_PER_KWH = 20 * 10**12
 """Illustrative feed-in price: 2e13 wei/kWh."""
+
+
+def _rule(v: object) -> DeviationRule | FixedDeviationPrices:
+    if isinstance(v, Mapping):
+        try:
+            return FixedDeviationPrices(
+                int(v["shortfall_wei_per_kwh"]), int(v["excess_wei_per_kwh"])
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"deviation_rule: bad explicit prices ({exc})") from None
+    try:
+        return DeviationRule(str(v))
+    except ValueError:
+        raise ValueError(f"deviation_rule: expected 'grid', 'none' or prices, got {v!r}") from None
 
 
 def _default_mechanism() -> Mechanism:
@@ -48,7 +62,9 @@ class MarketConfig:
         mechanism: the clearing mechanism (default: uniform price, midpoint rule).
         calendar: trading calendar (default: the thesis schedule in UTC).
         tariff: grid tariff and P2P fees (default: flat illustrative prices).
-        deviation_rule: how delivery shortfalls/excesses are priced (default ``grid``).
+        deviation_rule: how delivery shortfalls/excesses are priced: ``grid`` (default),
+            ``none``, or explicit prices (TOML: ``deviation_rule = {
+            shortfall_wei_per_kwh = ..., excess_wei_per_kwh = ... }``).
     """
 
     mechanism: Mechanism = field(default_factory=_default_mechanism)
@@ -58,7 +74,7 @@ class MarketConfig:
             DEFAULT_IMPORT_WEI_PER_KWH, DEFAULT_FEED_IN_WEI_PER_KWH
         )
     )
-    deviation_rule: DeviationRule = DeviationRule.GRID
+    deviation_rule: DeviationRule | FixedDeviationPrices = DeviationRule.GRID
 
     @staticmethod
     def from_dict(d: Mapping[str, Any]) -> MarketConfig:
@@ -75,12 +91,7 @@ class MarketConfig:
         mech = d.get("mechanism")
         if isinstance(mech, str):
             mech = {"mechanism": mech}
-        try:
-            rule = DeviationRule(d.get("deviation_rule", base.deviation_rule))
-        except ValueError:
-            raise ValueError(
-                f"deviation_rule: expected 'grid' or 'none', got {d.get('deviation_rule')!r}"
-            ) from None
+        rule = _rule(d.get("deviation_rule", "grid"))
         return MarketConfig(
             mechanism=mechanism_from_config(mech) if mech is not None else base.mechanism,
             calendar=calendar_from_dict(d["calendar"]) if "calendar" in d else base.calendar,
@@ -94,5 +105,12 @@ class MarketConfig:
             "mechanism": mechanism_to_config(self.mechanism),
             "calendar": self.calendar.to_dict(),
             "tariff": self.tariff.to_dict(),
-            "deviation_rule": str(self.deviation_rule),
+            "deviation_rule": (
+                {
+                    "shortfall_wei_per_kwh": self.deviation_rule.shortfall_wei_per_kwh,
+                    "excess_wei_per_kwh": self.deviation_rule.excess_wei_per_kwh,
+                }
+                if isinstance(self.deviation_rule, FixedDeviationPrices)
+                else str(self.deviation_rule)
+            ),
         }

@@ -13,8 +13,9 @@ Invariant (tested): sum of house net costs == grid net income + operator fees.
 at the rule's shortfall price; an excess ``d - c`` is paid by the buyer at the rule's
 excess price. Rule ``grid`` (default): shortfall compensated at ``import - p`` (so the
 buyer pays what it contracted), excess paid at the feed-in price (what the seller would
-have earned exporting). Rule ``none``: no compensation, excess unpaid. Every line is a
-transfer between two parties, so the parties' bills add up to zero exactly.
+have earned exporting). Rule ``none``: no compensation, excess unpaid. A
+:class:`FixedDeviationPrices` rule sets both prices explicitly (wei/kWh). Every line is
+a transfer between two parties, so the parties' bills add up to zero exactly.
 """
 
 from __future__ import annotations
@@ -187,6 +188,40 @@ class DeviationRule(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class FixedDeviationPrices:
+    """Explicit deviation prices.
+
+    Attributes:
+        shortfall_wei_per_kwh: seller → buyer compensation per kWh not delivered.
+        excess_wei_per_kwh: buyer → seller payment per kWh delivered beyond the contract.
+    """
+
+    shortfall_wei_per_kwh: int
+    excess_wei_per_kwh: int
+
+    def __post_init__(self) -> None:
+        if self.shortfall_wei_per_kwh < 0 or self.excess_wei_per_kwh < 0:
+            raise ValueError("deviation prices must be >= 0 wei/kWh")
+
+
+def deviation_prices(
+    rule: DeviationRule | str | FixedDeviationPrices, price_wei_per_kwh: int, grid: GridPrices
+) -> FixedDeviationPrices:
+    """The (shortfall, excess) prices of a rule for a match at ``price_wei_per_kwh``."""
+    if isinstance(rule, FixedDeviationPrices):
+        return rule
+    try:
+        named = DeviationRule(rule)
+    except ValueError:
+        raise ValueError(f"unknown deviation rule {rule!r}; use 'grid' or 'none'") from None
+    if named is DeviationRule.NONE:
+        return FixedDeviationPrices(0, 0)
+    return FixedDeviationPrices(
+        max(grid.import_wei_per_kwh - price_wei_per_kwh, 0), grid.feed_in_wei_per_kwh
+    )
+
+
+@dataclass(frozen=True)
 class Transfer:
     """``wei`` moves from ``payer`` to ``payee`` (parties: "buyer", "seller", "grid")."""
 
@@ -233,7 +268,7 @@ def settle_delivery(
     delivered_wh: int,
     price_wei_per_kwh: int,
     grid: GridPrices,
-    rule: DeviationRule | str = DeviationRule.GRID,
+    rule: DeviationRule | str | FixedDeviationPrices = DeviationRule.GRID,
 ) -> DeliverySettlement:
     """Settle a match of ``contracted_wh`` Wh at ``price_wei_per_kwh`` that delivered
     ``delivered_wh`` Wh (metered), under ``rule`` (see module doc)."""
@@ -242,10 +277,7 @@ def settle_delivery(
             f"need contracted > 0, delivered >= 0, price >= 0; got {contracted_wh} Wh, "
             f"{delivered_wh} Wh, {price_wei_per_kwh} wei/kWh"
         )
-    try:
-        rule = DeviationRule(rule)
-    except ValueError:
-        raise ValueError(f"unknown deviation rule {rule!r}; use 'grid' or 'none'") from None
+    dev = deviation_prices(rule, price_wei_per_kwh, grid)
     base = min(contracted_wh, delivered_wh)
     short = contracted_wh - base
     excess = delivered_wh - base
@@ -254,11 +286,10 @@ def settle_delivery(
         tr.append(
             Transfer("buyer", "grid", payment_wei(short, grid.import_wei_per_kwh), "replacement")
         )
-        if rule is DeviationRule.GRID:
-            comp = max(grid.import_wei_per_kwh - price_wei_per_kwh, 0)
-            tr.append(Transfer("seller", "buyer", payment_wei(short, comp), "shortfall"))
-    if excess and rule is DeviationRule.GRID:
+        comp = payment_wei(short, dev.shortfall_wei_per_kwh)
+        tr.append(Transfer("seller", "buyer", comp, "shortfall"))
+    if excess:
         tr.append(
-            Transfer("buyer", "seller", payment_wei(excess, grid.feed_in_wei_per_kwh), "excess")
+            Transfer("buyer", "seller", payment_wei(excess, dev.excess_wei_per_kwh), "excess")
         )
     return DeliverySettlement(tuple(t for t in tr if t.wei > 0), base, short, excess)

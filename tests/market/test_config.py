@@ -13,7 +13,7 @@ from gridpeer.market.clearing import GridPrices
 from gridpeer.market.config import MarketConfig
 from gridpeer.market.mechanisms import clear_orders, get_mechanism
 from gridpeer.market.orders import Order, Side
-from gridpeer.market.settlement import DeviationRule
+from gridpeer.market.settlement import DeviationRule, FixedDeviationPrices
 
 TOML = """
 [market]
@@ -34,6 +34,15 @@ def test_toml_round_trip() -> None:
     assert cfg.calendar.to_dict()["gate_closure_minutes"] == 5
     assert cfg.tariff.prices_at(datetime(2026, 1, 1, tzinfo=UTC)) == GridPrices(300, 100)
     assert MarketConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_explicit_deviation_prices_round_trip() -> None:
+    d = {"deviation_rule": {"shortfall_wei_per_kwh": 7, "excess_wei_per_kwh": 3}}
+    cfg = MarketConfig.from_dict(d)
+    assert cfg.deviation_rule == FixedDeviationPrices(7, 3)
+    assert MarketConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="bad explicit prices"):
+        MarketConfig.from_dict({"deviation_rule": {"shortfall_wei_per_kwh": 7}})
 
 
 def test_defaults() -> None:

@@ -12,6 +12,7 @@ from gridpeer.market.clearing import GridPrices
 from gridpeer.market.money import payment_wei, payments_wei
 from gridpeer.market.settlement import (
     DeviationRule,
+    FixedDeviationPrices,
     escrow_split,
     exact_sum,
     settle_delivery,
@@ -83,6 +84,16 @@ def test_excess_paid_at_feed_in() -> None:
     assert s.excess_wh == 200
     assert s.net_wei("seller") == -(120_000 + 10_000)
     assert settle_delivery(1000, 1200, 120_000, GRID, "none").net_wei("seller") == -120_000
+
+
+def test_fixed_deviation_prices() -> None:
+    rule = FixedDeviationPrices(shortfall_wei_per_kwh=500_000, excess_wei_per_kwh=1_000)
+    s = settle_delivery(1000, 600, 120_000, GRID, rule)
+    assert s.net_wei("seller") == -72_000 + 200_000  # pays 400 Wh * 500k wei/kWh
+    x = settle_delivery(1000, 1500, 120_000, GRID, rule)
+    assert x.net_wei("seller") == -120_000 - 500
+    with pytest.raises(ValueError, match=">= 0"):
+        FixedDeviationPrices(-1, 0)
 
 
 def test_bad_delivery_input() -> None:
