@@ -1,0 +1,67 @@
+"""The live trading agent on the in-process chain (pyrevm)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gridpeer.chain import Schedule, open_chain
+from gridpeer.chain.types import SignedOrder
+from gridpeer.coordinator.service import Coordinator
+from gridpeer.hems.trading_agent import OwnerSettings, SlotView
+from gridpeer.hems.trading_live import TradingAgent
+
+T = 1_800_000_000
+FEED_IN, IMPORT = 50 * 10**12, 150 * 10**12
+
+
+def view(net: float, progress: float) -> SlotView:
+    return SlotView(net, 0.0, 0.0, 0.5, 0.0, 13.0, FEED_IN, IMPORT, progress)
+
+
+def setup() -> tuple[object, object, list[object]]:
+    chain = open_chain("revm", genesis_time=T)
+    market = chain.deploy_market()
+    market.set_schedule(chain.admin, Schedule("open"))
+    return chain, market, chain.houses(2, market)
+
+
+def test_decentralized_posts_reprices_and_respects_switch_off() -> None:
+    _chain, market, (h1, h2) = setup()
+    window = (T + 3600, T + 7200)
+    agent = TradingAgent(market, h1)  # type: ignore[arg-type]
+    [_o] = agent.act(window, view(500.0, 0.0))
+    oid, price0 = agent.posted[(window, "sell")]
+    assert market.order(oid).remaining_wh == 500  # type: ignore[attr-defined]
+    assert agent.act(window, view(500.0, 0.0)) == []  # same price: nothing to do
+    market.buy(h2, oid, 100)  # type: ignore[attr-defined]
+    [_o2] = agent.act(window, view(500.0, 0.5))  # ramped toward feed-in: re-posted
+    new_id, price1 = agent.posted[(window, "sell")]
+    assert price1 < price0 and new_id != oid
+    assert market.order(new_id).remaining_wh == 400  # type: ignore[attr-defined]
+    assert market.order(oid).remaining_wh == 0  # type: ignore[attr-defined]
+    buyer = TradingAgent(market, h2, settings=OwnerSettings(enabled=False))  # type: ignore[arg-type]
+    assert buyer.act(window, view(-300.0, 0.0)) == []
+    buyer.settings = replace(buyer.settings, enabled=True, buy_wh=50)
+    [b] = buyer.act(window, view(-300.0, 0.0))
+    assert b.side == "buy" and b.energy_wh == 50
+
+
+def test_centralized_signs_once_per_window_and_coordinator_accepts() -> None:
+    chain, market, (h1, _) = setup()
+    window = (T + 3600, T + 7200)
+    coord = Coordinator(
+        market,
+        chain.coordinator,
+        {h1.address: "h1"},  # type: ignore[attr-defined]
+        now=lambda: T + 10,
+    )
+    got: list[SignedOrder] = []
+
+    def submit(o: SignedOrder) -> None:
+        coord.submit(o)
+        got.append(o)
+
+    agent = TradingAgent(market, h1, mode="centralized", submit=submit)  # type: ignore[arg-type]
+    assert len(agent.act(window, view(400.0, 0.0))) == 1
+    assert agent.act(window, view(400.0, 0.5)) == []
+    assert got[0].terms.wh == 400 and got[0].terms.sell and got[0].terms.nonce == 1
