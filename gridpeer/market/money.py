@@ -52,11 +52,6 @@ def total_payment_wei(energy_wh: IntArray, price_wei_per_kwh: IntArray) -> int:
     return sum(payments_wei(energy_wh, price_wei_per_kwh))
 
 
-def split_fee_wei(energy_wh: int, fee_wei_per_kwh: int) -> int:
-    """Fee in wei for ``energy_wh`` Wh at ``fee_wei_per_kwh`` (same rounding as payments)."""
-    return payment_wei(energy_wh, fee_wei_per_kwh)
-
-
 def payments_wei_array(energy_wh: IntArray, price_wei_per_kwh: IntArray) -> IntArray:
     """Element-wise :func:`payment_wei` as an int64 array (the fast path).
 
