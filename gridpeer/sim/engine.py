@@ -18,6 +18,7 @@ from datetime import timedelta
 import numpy as np
 import numpy.typing as npt
 
+from gridpeer.hems.strategy import PriceStrategy, house_order_price
 from gridpeer.market.clearing import GridPrices
 from gridpeer.sim.dayprofiles import SLOTS_PER_DAY, DayEnergy, DayGenerator
 from gridpeer.sim.ledger import Ledger
@@ -28,7 +29,6 @@ from gridpeer.sim.scenario import Scenario
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 SAMPLE_BATTERIES = 3
-FIXED_POSITION = 0.5  # fixed-price agents quote the midpoint between feed-in and import
 
 SettleHook = Callable[[int, Trades, I64], None]
 """Called after each slot clears with (global slot index, contracted trades, delivered Wh
@@ -76,21 +76,31 @@ def slot_tariffs(scenario: Scenario, local_hour: F64) -> tuple[I64, int]:
 
 
 class _Prices:
-    """Per-house limit prices of sellers and buyers across the bidding rounds."""
+    """Per-house limit prices across the bidding rounds, from :mod:`gridpeer.hems.strategy`.
+
+    Ramping agents start ``spread`` of the way toward the other side's tariff and end at
+    their own (sellers at feed-in, buyers at import); fixed agents quote the midpoint.
+    """
 
     def __init__(self, pop: Population, spread: float) -> None:
         self.ramping = pop.ramping
         self.spread = spread
+        self._cache: dict[tuple[int, int, float], tuple[I64, I64]] = {}
 
     def quotes(self, import_price: int, feed_in: int, progress: float) -> tuple[I64, I64]:
         """``(ask, bid)`` per house at ``progress`` 0..1 of the window, wei/kWh."""
-        gap = import_price - feed_in
-        fixed = feed_in + int(gap * FIXED_POSITION)
-        ask_r = feed_in + int(gap * self.spread) - int(int(gap * self.spread) * progress)
-        bid_r = import_price - int(gap * self.spread) + int(int(gap * self.spread) * progress)
-        ask = np.where(self.ramping, ask_r, fixed).astype(np.int64)
-        bid = np.where(self.ramping, bid_r, fixed).astype(np.int64)
-        return ask, bid
+        key = (import_price, feed_in, progress)
+        if key not in self._cache:
+            fi, imp, sp = feed_in, import_price, self.spread
+            ask_r = house_order_price("sell", fi, imp, progress, PriceStrategy.RAMPING, sp)
+            bid_r = house_order_price("buy", fi, imp, progress, PriceStrategy.RAMPING, sp)
+            ask_f = house_order_price("sell", fi, imp, progress, PriceStrategy.FIXED, 0.5)
+            bid_f = house_order_price("buy", fi, imp, progress, PriceStrategy.FIXED, 0.5)
+            self._cache[key] = (
+                np.where(self.ramping, ask_r, ask_f).astype(np.int64),
+                np.where(self.ramping, bid_r, bid_f).astype(np.int64),
+            )
+        return self._cache[key]
 
 
 class Simulation:
