@@ -109,7 +109,7 @@ class AgentHost:
             agent.handle(topic, payload)
             self._pending_count += len(agent.pending) - before
             full = self._pending_count >= self.batch_size
-        if full:
+        if full and not self._wake.is_set():
             self._wake.set()
 
     # --- flushing ------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 A batch is COPYed into a temporary table, then one statement inserts the new rows
 (``ON CONFLICT DO NOTHING``) and, from exactly those rows, updates the latest values and
-the 1 min / 15 min / daily aggregates. Timestamps are ``BIGINT`` POSIX milliseconds (UTC).
+the 1-minute sums (15 min and daily are summed from them on read). Timestamps are
+``BIGINT`` POSIX milliseconds (UTC).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from typing import Any
 
 from gridpeer.store.base import Bucket, Resolution, Sample
 from gridpeer.store.rows import (
-    BUCKET_MS,
     SAMPLE_COLUMNS,
     agg_bucket,
     raw_bucket,
+    rollup_bounds,
+    rollup_query,
     row_sample,
     sample_row,
     to_ms,
@@ -32,26 +34,13 @@ _SAMPLE_DDL = """house TEXT NOT NULL, device TEXT NOT NULL, ts_ms BIGINT NOT NUL
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS samples ({_SAMPLE_DDL}, PRIMARY KEY (house, device, ts_ms));
 CREATE TABLE IF NOT EXISTS latest ({_SAMPLE_DDL}, PRIMARY KEY (house, device));
-CREATE TABLE IF NOT EXISTS aggregates (
-    res TEXT NOT NULL, house TEXT NOT NULL, device TEXT NOT NULL, start_ms BIGINT NOT NULL,
+CREATE TABLE IF NOT EXISTS aggregates_1min (
+    house TEXT NOT NULL, device TEXT NOT NULL, start_ms BIGINT NOT NULL,
     n BIGINT NOT NULL, sum_v DOUBLE PRECISION, sum_i DOUBLE PRECISION,
     sum_p DOUBLE PRECISION, sum_soc DOUBLE PRECISION, sum_p_grid DOUBLE PRECISION,
-    PRIMARY KEY (res, house, device, start_ms));
+    PRIMARY KEY (house, device, start_ms));
 """
 _STAGING = f"CREATE TEMP TABLE IF NOT EXISTS staging ({_SAMPLE_DDL}) ON COMMIT DELETE ROWS"
-
-
-def _agg_cte(name: str, res: Resolution, ms: int) -> str:
-    return f"""{name} AS (
-    INSERT INTO aggregates
-    SELECT '{res.value}', house, device, ts_ms - ts_ms % {ms} AS b, count(*),
-           sum(v), sum(i), sum(p), sum(soc), sum(p_grid)
-    FROM ins GROUP BY house, device, b
-    ON CONFLICT (res, house, device, start_ms) DO UPDATE SET
-        n = aggregates.n + excluded.n, sum_v = aggregates.sum_v + excluded.sum_v,
-        sum_i = aggregates.sum_i + excluded.sum_i, sum_p = aggregates.sum_p + excluded.sum_p,
-        sum_soc = aggregates.sum_soc + excluded.sum_soc,
-        sum_p_grid = aggregates.sum_p_grid + excluded.sum_p_grid)"""
 
 
 _MERGE = f"""
@@ -64,7 +53,18 @@ lat AS (
     SELECT DISTINCT ON (house, device) {_COLS} FROM ins ORDER BY house, device, ts_ms DESC
     ON CONFLICT (house, device) DO UPDATE SET {_SET_LATEST}
     WHERE excluded.ts_ms > latest.ts_ms),
-{", ".join(_agg_cte(f"a{k}", r, ms) for k, (r, ms) in enumerate(BUCKET_MS.items()))}
+minutes AS (
+    INSERT INTO aggregates_1min
+    SELECT house, device, ts_ms - ts_ms % 60000 AS b, count(*),
+           sum(v), sum(i), sum(p), sum(soc), sum(p_grid)
+    FROM ins GROUP BY house, device, b
+    ON CONFLICT (house, device, start_ms) DO UPDATE SET
+        n = aggregates_1min.n + excluded.n,
+        sum_v = aggregates_1min.sum_v + excluded.sum_v,
+        sum_i = aggregates_1min.sum_i + excluded.sum_i,
+        sum_p = aggregates_1min.sum_p + excluded.sum_p,
+        sum_soc = aggregates_1min.sum_soc + excluded.sum_soc,
+        sum_p_grid = aggregates_1min.sum_p_grid + excluded.sum_p_grid)
 SELECT count(*) FROM ins"""
 
 RETENTION_CHECK_MS = 3_600_000
@@ -145,12 +145,8 @@ class PostgresStore:
                 (house, device, lo, hi),
             )
             return [raw_bucket(row_sample(r)) for r in rows]
-        rows = self._query(
-            "SELECT house, device, start_ms, n, sum_v, sum_i, sum_p, sum_soc, sum_p_grid "
-            "FROM aggregates WHERE res = %s AND house = %s AND device = %s "
-            "AND start_ms >= %s AND start_ms < %s ORDER BY start_ms",
-            (res.value, house, device, lo, hi),
-        )
+        a, b = rollup_bounds(res, lo, hi)
+        rows = self._query(rollup_query(res, "%s"), (house, device, a, b))
         return [agg_bucket(res, r) for r in rows]
 
     def count(self, house: str | None = None, device: str | None = None) -> int:

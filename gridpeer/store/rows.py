@@ -19,7 +19,31 @@ BUCKET_MS: dict[Resolution, int] = {
     Resolution.MIN15: 900_000,
     Resolution.DAY: 86_400_000,
 }
-"""Aggregate bucket length per resolution, in milliseconds (days are UTC days)."""
+"""Aggregate bucket length per resolution, in milliseconds (days are UTC days).
+
+Only 1-minute sums are maintained on write (table ``aggregates_1min``); 15-minute and daily
+buckets are summed from them on read (at most 1,440 rows per device-day)."""
+
+
+def rollup_bounds(res: Resolution, lo_ms: int, hi_ms: int) -> tuple[int, int]:
+    """1-min rows ``[a, b)`` whose ``res`` buckets start in ``[lo_ms, hi_ms)``."""
+    step = BUCKET_MS[res]
+    return -(-lo_ms // step) * step, -(-hi_ms // step) * step
+
+
+def rollup_query(res: Resolution, ph: str) -> str:
+    """SQL summing 1-min rows into ``res`` buckets for one (house, device) over a start_ms
+    range; ``ph`` is the driver's placeholder (``?`` or ``%s``). Row layout as
+    :func:`agg_bucket` expects."""
+    ms = BUCKET_MS[res]
+    mod = "%%" if ph == "%s" else "%"  # psycopg needs a literal % doubled
+    return (
+        f"SELECT house, device, start_ms - start_ms {mod} {ms} AS b, sum(n), sum(sum_v), "
+        "sum(sum_i), sum(sum_p), sum(sum_soc), sum(sum_p_grid) FROM aggregates_1min "
+        f"WHERE house = {ph} AND device = {ph} AND start_ms >= {ph} AND start_ms < {ph} "
+        "GROUP BY house, device, b ORDER BY b"
+    )
+
 
 SAMPLE_COLUMNS = ("house", "device", "ts_ms", "v", "i", "p", "e_wh", "p_grid", "soc")
 
@@ -28,7 +52,8 @@ def to_ms(ts: datetime) -> int:
     """UTC-aware datetime → POSIX milliseconds (floor). Raises on a naive datetime."""
     if ts.tzinfo is None:
         raise ValueError(f"timestamp {ts!r} must be timezone-aware (UTC)")
-    return (ts - EPOCH) // timedelta(milliseconds=1)
+    d = ts - EPOCH
+    return (d.days * 86_400 + d.seconds) * 1000 + d.microseconds // 1000
 
 
 def from_ms(ts_ms: int) -> datetime:

@@ -1,7 +1,7 @@
 """SQLite backend (default): WAL, ``synchronous=NORMAL``, batched ``executemany`` inserts,
 idempotent on (house, device, ts). Each batch also updates the latest value per device and
-the 1 min / 15 min / daily aggregates (from newly inserted rows only), so aggregates survive
-raw-data retention.
+the 1-minute sums (from newly inserted rows only; 15 min and daily buckets are summed from
+them on read), so aggregates survive raw-data retention.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from pathlib import Path
 
 from gridpeer.store.base import Bucket, Resolution, Sample
 from gridpeer.store.rows import (
-    BUCKET_MS,
     SAMPLE_COLUMNS,
     agg_bucket,
     raw_bucket,
+    rollup_bounds,
+    rollup_query,
     row_sample,
     sample_row,
     to_ms,
@@ -35,43 +36,39 @@ CREATE TABLE IF NOT EXISTS latest (
     house TEXT NOT NULL, device TEXT NOT NULL, ts_ms INTEGER NOT NULL,
     v REAL, i REAL, p REAL, e_wh INTEGER, p_grid REAL, soc REAL,
     PRIMARY KEY (house, device));
-CREATE TABLE IF NOT EXISTS aggregates (
-    res TEXT NOT NULL, house TEXT NOT NULL, device TEXT NOT NULL, start_ms INTEGER NOT NULL,
+CREATE TABLE IF NOT EXISTS aggregates_1min (
+    house TEXT NOT NULL, device TEXT NOT NULL, start_ms INTEGER NOT NULL,
     n INTEGER NOT NULL, sum_v REAL, sum_i REAL, sum_p REAL, sum_soc REAL, sum_p_grid REAL,
-    PRIMARY KEY (res, house, device, start_ms)) WITHOUT ROWID;
+    PRIMARY KEY (house, device, start_ms)) WITHOUT ROWID;
 CREATE TEMP TABLE IF NOT EXISTS staging (
     house TEXT NOT NULL, device TEXT NOT NULL, ts_ms INTEGER NOT NULL,
-    v REAL, i REAL, p REAL, e_wh INTEGER, p_grid REAL, soc REAL,
-    PRIMARY KEY (house, device, ts_ms)) WITHOUT ROWID;
+    v REAL, i REAL, p REAL, e_wh INTEGER, p_grid REAL, soc REAL);
 """
 
-# A batch goes through the per-connection TEMP table ``staging``: rows already stored are
-# dropped, the rest are inserted, and only those feed the aggregates and latest values.
+# A batch (deduplicated in Python) goes through the per-connection TEMP table ``staging``:
+# rows already stored are dropped, the rest are inserted, and only those feed the
+# aggregates and latest values.
 _DROP_KNOWN = (
     "DELETE FROM staging WHERE EXISTS (SELECT 1 FROM samples s WHERE s.house = staging.house "
     "AND s.device = staging.device AND s.ts_ms = staging.ts_ms)"
 )
 _INSERT_NEW = f"INSERT INTO samples ({_COLS}) SELECT {_COLS} FROM staging"
 _UPDATE_LATEST = f"""
-INSERT INTO latest ({_COLS}) SELECT {_COLS} FROM staging s
-WHERE s.ts_ms = (SELECT max(t.ts_ms) FROM staging t
-                 WHERE t.house = s.house AND t.device = s.device)
+INSERT INTO latest ({_COLS})
+SELECT house, device, max(ts_ms), v, i, p, e_wh, p_grid, soc  -- bare columns: max's row
+FROM staging WHERE true GROUP BY house, device
 ON CONFLICT (house, device) DO UPDATE SET {_SET_LATEST} WHERE excluded.ts_ms > latest.ts_ms"""
 
 
-def _update_aggregates(res: Resolution, ms: int) -> str:
-    return f"""
-INSERT INTO aggregates
-SELECT '{res.value}', house, device, ts_ms - ts_ms % {ms} AS b, count(*),
+_UPDATE_MINUTES = """
+INSERT INTO aggregates_1min
+SELECT house, device, ts_ms - ts_ms % 60000 AS b, count(*),
        sum(v), sum(i), sum(p), sum(soc), sum(p_grid)
 FROM staging WHERE true GROUP BY house, device, b
-ON CONFLICT (res, house, device, start_ms) DO UPDATE SET
+ON CONFLICT (house, device, start_ms) DO UPDATE SET
     n = n + excluded.n, sum_v = sum_v + excluded.sum_v, sum_i = sum_i + excluded.sum_i,
     sum_p = sum_p + excluded.sum_p, sum_soc = sum_soc + excluded.sum_soc,
     sum_p_grid = sum_p_grid + excluded.sum_p_grid"""
-
-
-_UPDATE_AGGREGATES = [_update_aggregates(r, ms) for r, ms in BUCKET_MS.items()]
 
 RETENTION_CHECK_MS = 3_600_000
 """With a retention setting, old raw rows are purged at most once per model hour (ms)."""
@@ -96,25 +93,25 @@ class SQLiteStore:
         )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA temp_store=MEMORY")
         self._db.executescript(SCHEMA)
         self._purged_at_ms: int | None = None
 
     def write(self, samples: Iterable[Sample]) -> int:
         """Insert samples in one transaction; duplicates are ignored. Returns rows inserted."""
-        rows = [sample_row(s) for s in samples]
+        rows = list({(r[0], r[1], r[2]): r for r in map(sample_row, samples)}.values())
         if not rows:
             return 0
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany(
-                    f"INSERT OR IGNORE INTO staging ({_COLS}) VALUES (?,?,?,?,?,?,?,?,?)", rows
+                    f"INSERT INTO staging ({_COLS}) VALUES (?,?,?,?,?,?,?,?,?)", rows
                 )
                 self._db.execute(_DROP_KNOWN)
                 inserted = self._db.execute(_INSERT_NEW).rowcount
                 if inserted:
-                    for sql in _UPDATE_AGGREGATES:
-                        self._db.execute(sql)
+                    self._db.execute(_UPDATE_MINUTES)
                     self._db.execute(_UPDATE_LATEST)
                 self._db.execute("DELETE FROM staging")
                 self._db.execute("COMMIT")
@@ -163,12 +160,8 @@ class SQLiteStore:
                     (house, device, lo, hi),
                 ).fetchall()
                 return [raw_bucket(row_sample(r)) for r in rows]
-            rows = self._db.execute(
-                "SELECT house, device, start_ms, n, sum_v, sum_i, sum_p, sum_soc, sum_p_grid "
-                "FROM aggregates WHERE res = ? AND house = ? AND device = ? "
-                "AND start_ms >= ? AND start_ms < ? ORDER BY start_ms",
-                (res.value, house, device, lo, hi),
-            ).fetchall()
+            a, b = rollup_bounds(res, lo, hi)
+            rows = self._db.execute(rollup_query(res, "?"), (house, device, a, b)).fetchall()
         return [agg_bucket(res, r) for r in rows]
 
     def count(self, house: str | None = None, device: str | None = None) -> int:

@@ -47,9 +47,10 @@ class _Reading(BaseModel):
     @field_validator("ts")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
+        offset = value.utcoffset()
+        if offset is None:
             raise ValueError("timestamp must carry a timezone (UTC)")
-        return value.astimezone(UTC)
+        return value.replace(tzinfo=UTC) if not offset else value.astimezone(UTC)
 
 
 class MeterReading(_Reading):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from gridpeer.telemetry.schemas import TOPIC_ROOT, Device
 
@@ -49,6 +50,7 @@ def house_filter(community: str, house: str) -> str:
     return f"{TOPIC_ROOT}/{community}/{house}/+/{READING}"
 
 
+@lru_cache(maxsize=65_536)  # topics repeat (houses x devices); only valid ones are cached
 def parse_topic(topic: str) -> Topic:
     """Parse a reading topic; raise :class:`TopicError` with the reason if it is not one."""
     parts = topic.split("/")
