@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gridpeer.sim.engine import SimResult, Simulation, make_config, simulate
 from gridpeer.sim.market_adapter import MARKETS, Trades
@@ -109,3 +111,30 @@ def test_bad_overrides_are_rejected() -> None:
         make_config(LAB, "auction")
     with pytest.raises(ValueError, match="--houses"):
         make_config(LAB, houses=0)
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    houses=st.integers(2, 15),
+    consumers=st.floats(0.05, 0.95),
+    market=st.sampled_from(sorted(MARKETS)),
+    forecast=st.sampled_from(["perfect", "persistence"]),
+    seed=st.integers(0, 1000),
+)
+def test_conservation_holds_for_random_communities(
+    houses: int, consumers: float, market: str, forecast: str, seed: int
+) -> None:
+    groups = (
+        LAB.households[0].model_copy(update={"share": 1.0 - consumers}),
+        LAB.households[2].model_copy(update={"share": consumers}),
+    )
+    sc = LAB.model_copy(
+        update={
+            "households": groups,
+            "strategy": LAB.strategy.model_copy(update={"forecast": forecast}),
+        }
+    )
+    r = simulate(make_config(sc, market, houses=houses, days=1, seed=seed))
+    _check_house_balance(r)
+    h = r.ledger.house
+    assert (h["p2p_bought_wh"] <= h["contracted_bought_wh"]).all()
