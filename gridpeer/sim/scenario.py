@@ -31,6 +31,10 @@ Mechanism = Literal[
 ]
 
 
+MAX_WEI_PER_KWH = 10**11
+"""Largest tariff in wei/kWh: keeps every per-slot and per-year sum exact in int64."""
+
+
 class ScenarioError(ValueError):
     """A scenario file or preset is missing or invalid (message says where and why)."""
 
@@ -77,6 +81,11 @@ class Tariff(_Strict):
         prices = [self.import_price, *(p.import_price for p in self.tou)]
         if min(prices) < self.feed_in_price:
             raise ValueError("feed_in_price must not exceed any import price")
+        if max(prices) * self.wei_per_unit > MAX_WEI_PER_KWH:
+            raise ValueError(
+                f"import price x wei_per_unit exceeds {MAX_WEI_PER_KWH:.0e} wei/kWh "
+                "(the simulator's exact int64 accounting); use a smaller wei_per_unit"
+            )
         return self
 
 

@@ -61,6 +61,7 @@ def test_file_loading(tmp_path: Path) -> None:
         (("latitude = -33.0", "latitude = -133.0"), "site.latitude"),
         (("feed_in_price = 0.1", "feed_in_price = 0.5"), "feed_in_price must not exceed"),
         (("houses = 4", "houses = 4\ncolour = 1"), "colour"),
+        (("[tariff]", "[tariff]\nwei_per_unit = 1000000000000000000"), "wei_per_unit"),
         (("houses = 4", 'houses = "many"'), "houses"),
         (("battery_wh = 5000", "battery_wh = -1"), "households.0.battery_wh"),
         (("[tariff]", "[tariff]\ntou = [{start_h = 20, end_h = 18, import_price = 0.3}]"), "end_h"),
