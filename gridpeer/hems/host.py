@@ -60,7 +60,7 @@ class AgentHost:
         self.duplicates = 0
         self.write_errors = 0
         self.subscribed = threading.Event()
-        self._lock = threading.Lock()  # agents' state and pending lists
+        self.lock = threading.Lock()  # guards the agents' state, metrics and pending lists
         self._write_lock = threading.Lock()  # one store write at a time, in order
         self._pending_count = 0
         self._backlog: list[Sample] = []
@@ -97,7 +97,7 @@ class AgentHost:
         """Route one message to its house's agent (thread-safe; used by the MQTT thread)."""
         parts = topic.split("/", 3)
         agent = self.agents.get(parts[2]) if len(parts) > 2 else None
-        with self._lock:
+        with self.lock:
             if agent is None:
                 self.unrouted.received += 1
                 if self.unrouted.reject(RejectReason.FOREIGN) <= 5:
@@ -116,7 +116,7 @@ class AgentHost:
     def flush(self) -> int:
         """Write every pending sample to the store now; returns samples newly stored."""
         with self._write_lock:
-            with self._lock:
+            with self.lock:
                 taken = {h: a.take_pending() for h, a in self.agents.items() if a.pending}
                 self._pending_count = 0
             batch = self._backlog + [s for samples in taken.values() for s in samples]
@@ -174,12 +174,12 @@ class AgentHost:
 
     def metrics(self) -> dict[str, AgentMetrics]:
         """Snapshot of every house's metrics."""
-        with self._lock:
+        with self.lock:
             return {h: a.metrics.snapshot() for h, a in self.agents.items()}
 
     def totals(self) -> AgentMetrics:
         """Sum over the houses of this host, with the host's store figures."""
-        with self._lock:
+        with self.lock:
             total = AgentMetrics("*") + self.unrouted
             for a in self.agents.values():
                 total = total + a.metrics

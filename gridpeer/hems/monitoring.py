@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from gridpeer.devices.trace import HouseTrace
 from gridpeer.hems.host import AgentHost
 from gridpeer.hems.metrics import AgentMetrics
 from gridpeer.sim.clock import Clock
-from gridpeer.store.base import Store
+from gridpeer.store.base import Sample, Store
 from gridpeer.telemetry.broker import BrokerAddress
 from gridpeer.telemetry.sensor import SensorNode
 
@@ -42,6 +42,9 @@ class Monitoring:
         rate_s: model seconds between two readings of a device.
         flush_interval_s: agents write to the store at least this often (wall s).
         drain_timeout_s: on stop, how long (wall s) to wait for in-flight messages.
+        credentials: house -> (MQTT user, password) for its sensor node and agent (with
+            Mosquitto ACLs from :func:`gridpeer.telemetry.broker.write_acl`); ``None`` =
+            ``broker``'s own credentials for everyone.
     """
 
     def __init__(
@@ -55,13 +58,21 @@ class Monitoring:
         *,
         flush_interval_s: float = 0.2,
         drain_timeout_s: float = 15.0,
+        credentials: Mapping[str, tuple[str, str]] | None = None,
     ) -> None:
         houses = [t.house for t in traces]
         if len(set(houses)) != len(houses):
             raise ValueError(f"duplicate house ids in traces: {houses}")
-        self.sensors = {t.house: SensorNode(community, t, broker, clock, rate_s) for t in traces}
+        creds = credentials or {}
+        missing = [h for h in houses if creds and h not in creds]
+        if missing:
+            raise ValueError(f"no MQTT credentials for houses {missing}")
+        addr = {h: broker.as_user(*creds[h]) if h in creds else broker for h in houses}
+        self.sensors = {
+            t.house: SensorNode(community, t, addr[t.house], clock, rate_s) for t in traces
+        }
         self.hosts = {
-            h: AgentHost(community, [h], broker, store, flush_interval_s=flush_interval_s)
+            h: AgentHost(community, [h], addr[h], store, flush_interval_s=flush_interval_s)
             for h in houses
         }
         self.drain_timeout_s = drain_timeout_s
@@ -72,6 +83,12 @@ class Monitoring:
         for host in self.hosts.values():
             out.update(host.metrics())
         return out
+
+    def state(self, house: str) -> dict[str, Sample]:
+        """Current state of a house as its agent sees it: latest sample per device."""
+        host = self.hosts[house]
+        with host.lock:
+            return dict(host.agents[house].state)
 
     def published(self) -> dict[str, int]:
         """Messages published per house by the simulated sensor nodes."""

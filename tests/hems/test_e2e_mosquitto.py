@@ -135,3 +135,35 @@ def test_agent_restart_receives_what_was_published_while_it_was_away(
         again.stop()
     assert store.count() == 200
     store.close()
+
+
+async def test_monitoring_with_per_house_credentials_and_acl(tmp_path: Path) -> None:
+    from gridpeer.telemetry.broker import write_acl
+    from tests.services.ports import free_port
+
+    creds = {"h1": ("h1", "secret-1"), "h2": ("h2", "secret-2")}
+    acl = tmp_path / "acl"
+    write_acl(acl, "lab", {h: pw for h, (_, pw) in creds.items()}, {})
+    broker = MosquittoBroker(
+        free_port(), tmp_path / "m", passwords=dict(creds.values()), acl_file=acl
+    )
+    broker.start()
+    try:
+        store = open_store(f"sqlite:///{tmp_path}/t.db")
+        clock = Clock(start=START, speed=60.0)
+        traces = [make_trace(h, START, seed=i) for i, h in enumerate(creds)]
+        with pytest.raises(ValueError, match="credentials"):
+            Monitoring("lab", traces, broker.address, store, clock, credentials={"h1": creds["h1"]})
+        mon = Monitoring("lab", traces, broker.address, store, clock, 2.0, credentials=creds)
+        stop = asyncio.Event()
+        task = asyncio.create_task(mon.run(stop))
+        while sum(mon.published().values()) < 60 and not task.done():
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(task, 60)
+        assert store.count() == sum(mon.published().values()) >= 60
+        assert set(mon.state("h1")) == {"meter", "pv", "bess"}
+        assert mon.state("h1")["meter"] == store.latest("h1")[1]  # bess, meter, pv
+        store.close()
+    finally:
+        broker.stop()
