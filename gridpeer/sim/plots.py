@@ -75,22 +75,60 @@ def plot_flows(result: SimResult, path: Path) -> None:
     plt.close(fig)
 
 
+def _by_day(x: F64) -> F64:
+    days = x.size // SLOTS_PER_DAY
+    return np.asarray(x[: days * SLOTS_PER_DAY].reshape(days, SLOTS_PER_DAY))
+
+
 def plot_prices(result: SimResult, path: Path) -> None:
-    """Volume-weighted P2P clearing price per slot against import and feed-in tariffs."""
+    """P2P clearing price (volume-weighted) against import and feed-in tariffs: per slot
+    for short runs, per day (with the day's tariff range) for long ones."""
     plt = _plt()
     s = result.ledger.trimmed_series()
     unit = result.config.scenario.tariff.currency
     scale = result.wei_per_unit
-    hours = _hours(s["p2p_wh"].size)
-    traded = s["p2p_wh"] > 0
-    price = np.divide(  # wei/kWh
-        s["p2p_value_wei"] * 1000.0, s["p2p_wh"], out=np.zeros_like(s["p2p_wh"]), where=traded
-    )
     fig, ax = plt.subplots(figsize=(10, 4))
-    ax.step(hours, s["import_price"] / scale, where="post", color="#d1495b", label="grid import")
-    ax.step(hours, s["feed_in"] / scale, where="post", color="#66a182", label="grid feed-in")
-    ax.scatter(hours[traded], price[traded] / scale, s=6, color="#00798c", label="P2P price (VWAP)")
-    ax.set_xlabel("hours since start (UTC)")
+    if s["p2p_wh"].size > LONG_RUN_DAYS * SLOTS_PER_DAY:
+        value, wh = _by_day(s["p2p_value_wei"]).sum(1), _by_day(s["p2p_wh"]).sum(1)
+        imp = _by_day(s["import_price"]) / scale
+        days = np.arange(wh.size)
+        ax.fill_between(
+            days,
+            imp.min(1),
+            imp.max(1),
+            color="#d1495b",
+            alpha=0.25,
+            label="grid import (daily range)",
+        )
+        ax.plot(days, _by_day(s["feed_in"]).mean(1) / scale, color="#66a182", label="grid feed-in")
+        traded = wh > 0
+        price = np.divide(value * 1000.0, wh, out=np.zeros_like(wh), where=traded)
+        ax.plot(
+            days[traded],
+            price[traded] / scale,
+            ".",
+            ms=3,
+            color="#00798c",
+            label="P2P price (daily VWAP)",
+        )
+        ax.set_xlabel("day")
+    else:
+        hours = _hours(s["p2p_wh"].size)
+        traded = s["p2p_wh"] > 0
+        price = np.divide(  # wei/kWh
+            s["p2p_value_wei"] * 1000.0,
+            s["p2p_wh"],
+            out=np.zeros_like(s["p2p_wh"]),
+            where=traded,
+        )
+        ax.step(
+            hours, s["import_price"] / scale, where="post", color="#d1495b", label="grid import"
+        )
+        ax.step(hours, s["feed_in"] / scale, where="post", color="#66a182", label="grid feed-in")
+        ax.scatter(
+            hours[traded], price[traded] / scale, s=6, color="#00798c", label="P2P price (VWAP)"
+        )
+        ax.set_xlabel("hours since start (UTC)")
     ax.set_ylabel(f"price, {unit}/kWh")
     ax.set_title(_title(result, "Clearing prices vs grid tariffs"))
     ax.grid(alpha=0.3)
@@ -119,17 +157,35 @@ def plot_bill_changes(result: SimResult, kpis: Kpis, path: Path) -> None:
 
 
 def plot_soc(result: SimResult, path: Path) -> None:
-    """Battery state of charge: community mean and a few sample houses."""
+    """Battery SoC: community mean and sample houses per slot for short runs; the daily
+    range and mean of the community mean for long ones."""
     plt = _plt()
     led = result.ledger
     n = led.slots_done
-    hours = _hours(n)
+    mean = led.series["mean_soc"][:n]
     fig, ax = plt.subplots(figsize=(10, 3.5))
-    for j in range(led.sample_soc.shape[1]):
-        ax.plot(hours, led.sample_soc[:n, j], lw=0.8, alpha=0.7, label=f"sample battery {j + 1}")
-    ax.plot(hours, led.series["mean_soc"][:n], color="black", lw=1.5, label="mean of all batteries")
+    if n > LONG_RUN_DAYS * SLOTS_PER_DAY:
+        daily = _by_day(mean)
+        days = np.arange(daily.shape[0])
+        ax.fill_between(
+            days,
+            daily.min(1),
+            daily.max(1),
+            color="#888888",
+            alpha=0.35,
+            label="daily range of the mean SoC",
+        )
+        ax.plot(days, daily.mean(1), color="black", lw=1.2, label="daily mean")
+        ax.set_xlabel("day")
+    else:
+        hours = _hours(n)
+        for j in range(led.sample_soc.shape[1]):
+            ax.plot(
+                hours, led.sample_soc[:n, j], lw=0.8, alpha=0.7, label=f"sample battery {j + 1}"
+            )
+        ax.plot(hours, mean, color="black", lw=1.5, label="mean of all batteries")
+        ax.set_xlabel("hours since start (UTC)")
     ax.set_ylim(0, 1)
-    ax.set_xlabel("hours since start (UTC)")
     ax.set_ylabel("SoC")
     ax.set_title(_title(result, "Battery state of charge"))
     ax.grid(alpha=0.3)
