@@ -4,7 +4,9 @@ All derived from the :class:`~gridpeer.sim.ledger.Ledger` totals. Bills compare 
 run with a no-P2P baseline (same households, weather and battery dispatch, all
 residual energy to and from the grid). Money in currency units (the scenario's
 ``tariff.currency``; 1 unit = ``wei_per_unit`` wei), energy in Wh, power in W,
-ratios 0..1. Formatting is fixed so the same run gives byte-identical CSV.
+ratios 0..1. Definitions follow :mod:`gridpeer.market.kpi` (self-sufficiency
+``1 - import / load``, self-consumption ``1 - export / PV``, fairness = its Gini of
+per-house savings). Formatting is fixed so the same run gives byte-identical CSV.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from gridpeer.market.kpi import gini
 from gridpeer.sim.dayprofiles import SLOT_H
 from gridpeer.sim.engine import SimResult
 
@@ -71,24 +74,6 @@ COMMUNITY_KEYS = (
     "delivered_ratio",
 )
 """Community KPI names, in CSV order."""
-
-
-def gini(values: F64) -> float:
-    """Gini coefficient of ``values`` (0 = equal, 1 = one takes all).
-
-    Computed on values shifted to be non-negative when some are negative, so that
-    losses count as inequality too; 0 for an all-equal or empty input.
-    """
-    x = np.sort(np.asarray(values, dtype=np.float64))
-    if x.size == 0:
-        return 0.0
-    x = x - min(0.0, float(x[0]))
-    total = float(x.sum())
-    if total <= 0.0:
-        return 0.0
-    n = x.size
-    ranks = np.arange(1, n + 1, dtype=np.float64)
-    return float(((2 * ranks - n - 1) * x).sum() / (n * total))
 
 
 def _ratio(num: float, den: float) -> float:
