@@ -98,6 +98,11 @@ class DeliveryExecutor:
         """True while a delivery of ``direction`` has its relay closed."""
         return self._active(direction) is not None
 
+    def active_trade(self, direction: Direction) -> int | None:
+        """Trade id whose delivery has the relay of ``direction`` closed, if any."""
+        task = self._active(direction)
+        return None if task is None else task.command.trade_id
+
     def _active(self, direction: Direction) -> Task | None:
         for t in self.tasks.values():
             if t.phase is Phase.CLOSED and t.command.direction is direction:

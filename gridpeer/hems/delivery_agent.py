@@ -100,9 +100,14 @@ class DeliveryAgent:
             dt = max(0.0, (now - self._last).total_seconds())
             self._last = now
             power = {
-                d: self.power.power_w(d, now) for d in Direction if self.executor.relay_closed(d)
+                d: self.power.power_w(d, now, tid)
+                for d in Direction
+                if (tid := self.executor.active_trade(d)) is not None
             }
             changed = self.executor.step(now, power, dt)
+            for t in changed:
+                if t.phase is Phase.DONE and t.command.direction is Direction.OUT:
+                    self.power.release(t.command.trade_id)
             active = [t for t in self.executor.tasks.values() if t.phase is Phase.CLOSED]
             self._store.save(changed + [t for t in active if t not in changed])
             unreported = [

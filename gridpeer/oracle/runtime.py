@@ -57,7 +57,7 @@ class DeliveryRuntime:
         clock: Clock,
         config: OracleConfig | None = None,
         power: Mapping[str, PowerSource] | None = None,
-        lock: threading.Lock | None = None,
+        lock: threading.Lock | threading.RLock | None = None,
         on_command: Callable[[DeliveryCommand, bool], None] | None = None,
         state_url: str | None = None,
     ) -> None:

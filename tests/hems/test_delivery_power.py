@@ -8,7 +8,7 @@ import numpy as np
 
 from gridpeer.devices.trace import HouseTrace
 from gridpeer.hems.delivery import DeliveryExecutor
-from gridpeer.hems.delivery_power import ConstantPower, TracePower
+from gridpeer.hems.delivery_power import ConstantPower, P2PLine, TracePower
 from gridpeer.oracle.messages import DeliveryCommand, Direction
 from gridpeer.oracle.rules import delivered_wh
 
@@ -31,7 +31,7 @@ def test_out_power_is_pv_surplus_plus_battery_above_reserve_capped_by_line() -> 
     assert p.power_w(Direction.OUT, at[1]) == 2000.0  # battery at reserve
     assert p.power_w(Direction.OUT, at[2]) == 0.0  # no surplus at all
     assert p.power_w(Direction.OUT, at[3]) == 5000.0  # line rating
-    assert p.power_w(Direction.IN, at[2]) == 300.0 + 1500.0  # deficit + battery charge
+    assert p.power_w(Direction.IN, at[2]) == 5000.0  # no shared line: the line rating
     assert p.power_w(Direction.OUT, T0 + timedelta(hours=5)) == 5000.0  # clamps to last step
 
 
@@ -61,3 +61,15 @@ def test_cloud_makes_the_seller_under_deliver_and_the_rule_settles_it() -> None:
     assert s.measured_wh == 800 and s.reason == "window_end"
     assert b.measured_wh == 1000 and b.reason == "target"
     assert delivered_wh(1000, s.measured_wh, b.measured_wh) == 800  # 200 Wh from the grid
+
+
+def test_shared_line_buyer_reads_what_the_seller_pushes() -> None:
+    line = P2PLine()
+    seller = TracePower(trace([2500.0], [1000.0], [0.0]), line=line)
+    buyer = TracePower(trace([0.0], [700.0], [0.0]), line=line)
+    assert buyer.power_w(Direction.IN, T0, 7) == 0.0  # seller has not pushed yet
+    assert seller.power_w(Direction.OUT, T0, 7) == 1500.0
+    assert buyer.power_w(Direction.IN, T0, 7) == 1500.0
+    assert buyer.power_w(Direction.IN, T0, 8) == 0.0  # another trade carries nothing
+    seller.release(7)
+    assert buyer.power_w(Direction.IN, T0, 7) == 0.0

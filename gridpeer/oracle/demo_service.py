@@ -1,0 +1,56 @@
+"""The delivery service of ``gridpeer demo``: the oracle and one delivery agent per house,
+metering the simulated houses (each seller limited by its real PV surplus + battery).
+
+Add it to the demo composition after the ``chain`` service::
+
+    comp.add("delivery", delivery, after="chain")
+
+It needs ``parts.broker`` (a broker address with ``host``/``port``) and, from the
+``chain`` service, ``extras["chain"]``, ``extras["market"]``, ``extras["chain_hub"]``
+(house id → dev key) and ``extras["chain_lock"]``. Provides ``extras["delivery"]``
+(the :class:`~gridpeer.oracle.runtime.DeliveryRuntime`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from gridpeer.hems.delivery_power import P2PLine, PowerSource, TracePower
+from gridpeer.oracle.runtime import DeliveryRuntime
+from gridpeer.oracle.service import OracleConfig
+
+
+@contextlib.asynccontextmanager
+async def delivery(parts: Any) -> AsyncIterator[None]:
+    """Start the oracle and the agents on entry, stop them on exit (state kept on disk)."""
+    hub = parts.extras["chain_hub"]
+    houses = {hub.demo_keys[h.id].address: h.id for h in parts.houses}
+    line = P2PLine()  # the buyer's IN meter reads what the seller pushes
+    power: dict[str, PowerSource] = {
+        h.id: TracePower(trace, bess_max_w=1500.0 if float(trace.soc.max()) > 0 else 0.0, line=line)
+        for h, trace in zip(parts.houses, parts.traces, strict=True)
+    }
+    config = OracleConfig(community=parts.settings.community, lead_s=300.0, result_grace_s=900.0)
+    state_dir = parts.data_dir / "delivery"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    rt = DeliveryRuntime(
+        parts.extras["market"],
+        parts.extras["chain"].oracle,
+        houses,
+        parts.broker.host,
+        parts.broker.port,
+        state_dir,
+        parts.clock,
+        config,
+        power=power,
+        lock=parts.extras["chain_lock"],
+    )
+    await asyncio.to_thread(rt.start)
+    parts.extras["delivery"] = rt
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(rt.stop)
