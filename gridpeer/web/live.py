@@ -187,17 +187,17 @@ class LiveCache:
     def refresh(self) -> None:
         """Recompute now (logs and keeps the old view if the store fails)."""
         try:
-            self.overview = self.compute()
+            overview = self.compute()
         except Exception:  # keep serving the last good view
             log.exception("live view refresh failed")
             return
-        self.overview_json = self.overview.model_dump_json()
+        self.overview, self.overview_json = overview, overview.model_dump_json()
         self.version += 1
 
     async def run(self, stop: asyncio.Event) -> None:
         """Refresh every ``refresh_s`` wall seconds until ``stop`` is set."""
         while not stop.is_set():
-            self.refresh()
+            await asyncio.to_thread(self.refresh)  # keep the event loop free for requests
             async with self._changed:
                 self._changed.notify_all()
             with contextlib.suppress(TimeoutError):

@@ -31,6 +31,7 @@ async def store(parts: Parts) -> AsyncIterator[None]:
     url = parts.settings.store_url or f"sqlite:///{parts.data_dir / 'gridpeer.db'}"
     opened = open_store(url)
     parts.store = opened
+    parts.extras["store_url"] = url
     try:
         yield
     finally:
@@ -104,12 +105,14 @@ def _stop_on_crash(task: asyncio.Task[None], parts: Parts) -> None:
 @contextlib.asynccontextmanager
 async def monitoring(parts: Parts) -> AsyncIterator[None]:
     """Every house's simulated sensor node publishing over MQTT and its home agent
-    storing the readings, on the model clock (one reading per device every
-    ``max(5, speed / 4)`` model seconds, i.e. about four per wall second)."""
+    storing the readings, on the model clock: one reading per device about four times a
+    wall second (every ``speed / 4`` model seconds, at least 5), fewer for large demos so
+    the whole community sends about 100 readings per wall second at most."""
     from gridpeer.hems.monitoring import Monitoring
 
     assert parts.store is not None and parts.broker is not None, "needs store and broker"
-    rate_s = max(5.0, parts.clock.speed / 4.0)
+    per_wall_s = min(4.0, max(0.5, 100.0 / (3 * len(parts.traces))))
+    rate_s = max(5.0, parts.clock.speed / per_wall_s)
     mon = Monitoring(
         parts.settings.community, parts.traces, parts.broker, parts.store, parts.clock, rate_s
     )
@@ -172,17 +175,22 @@ async def chain(parts: Parts) -> AsyncIterator[None]:
 @contextlib.asynccontextmanager
 async def web(parts: Parts) -> AsyncIterator[None]:
     """The web app on ``web.host:web.port``; sets ``parts.url``."""
+    from gridpeer.store.factory import open_store
     from gridpeer.web.app import create_app
     from gridpeer.web.context import WebContext
     from gridpeer.web.server import bind, serving
 
     assert parts.store is not None, "web needs the store service first"
-    ctx = WebContext.create(
-        parts.store, parts.clock, parts.houses, community=parts.settings.community
-    )
+    url = parts.extras.get("store_url")
+    reader = open_store(url) if url else parts.store  # own connection: reads never queue
+    ctx = WebContext.create(reader, parts.clock, parts.houses, community=parts.settings.community)
     ctx.chain = parts.extras.get("chain_hub")
     ctx.extras.update(parts.extras)
     sock = bind(parts.settings.web.host, parts.settings.web.port)
-    async with serving(create_app(ctx), ctx, sock) as url:
-        parts.url = url
-        yield
+    try:
+        async with serving(create_app(ctx), ctx, sock) as base:
+            parts.url = base
+            yield
+    finally:
+        if reader is not parts.store:
+            reader.close()
