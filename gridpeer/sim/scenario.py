@@ -114,7 +114,6 @@ class Strategy(_Strict):
     forecast: Literal["perfect", "persistence", "clear-sky"] = "perfect"
     spread: float = Field(default=0.9, ge=0, le=1)
     rounds: int = Field(default=4, ge=1, le=96)
-    evening_reserve: float = Field(default=0.2, ge=0, le=1)
 
 
 class Calendar(_Strict):
