@@ -13,12 +13,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
 
 from gridpeer.hems.strategy import PriceStrategy, house_order_price
+from gridpeer.market.calendar import thesis_default
 from gridpeer.market.clearing import GridPrices
 from gridpeer.sim.dayprofiles import SLOTS_PER_DAY, DayEnergy, DayGenerator
 from gridpeer.sim.ledger import Ledger
@@ -61,6 +62,17 @@ class SimResult:
     def slots_done(self) -> int:
         """Slots fully simulated."""
         return self.ledger.slots_done
+
+
+def tradable_slots(scenario: Scenario, day: date) -> npt.NDArray[np.bool_]:
+    """Which of the day's 96 slots may carry P2P deliveries (the scenario's calendar)."""
+    if scenario.calendar.mode == "continuous":
+        return np.ones(SLOTS_PER_DAY, dtype=np.bool_)
+    offset = int(scenario.site.utc_offset_h)
+    cal = thesis_default(f"Etc/GMT{-offset:+d}" if offset else "UTC")
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    mids = (midnight + timedelta(minutes=15 * t + 7.5) for t in range(SLOTS_PER_DAY))
+    return np.array([cal.delivering_at(m) is not None for m in mids], dtype=np.bool_)
 
 
 def slot_tariffs(scenario: Scenario, local_hour: F64) -> tuple[I64, int]:
@@ -122,6 +134,7 @@ class Simulation:
         self.samples = np.flatnonzero(self.has_batt)[:SAMPLE_BATTERIES]
         self.ledger.sample_soc = np.zeros((self.ledger.slots, self.samples.size))
         self._prev: DayEnergy | None = None
+        self.tradable = np.ones(SLOTS_PER_DAY, dtype=np.bool_)
 
     # ------------------------------------------------------------ forecasts
 
@@ -181,7 +194,10 @@ class Simulation:
         else:
             sell_q, buy_q = np.clip(f_res, 0, None), np.clip(-f_res, 0, None)
         arrival = rng.permutation(self.pop.n).astype(np.int64)
-        contracted = self._clear_rounds(sell_q, buy_q, GridPrices(imp, fi), arrival)
+        if self.tradable[t]:
+            contracted = self._clear_rounds(sell_q, buy_q, GridPrices(imp, fi), arrival)
+        else:
+            contracted = Trades.empty()
         if f_res is None:
             delivered_wh = contracted.wh
             delivered = contracted
@@ -278,6 +294,7 @@ class Simulation:
             day = sc.calendar.start + timedelta(days=d)
             today = self.gen.day(day, d)
             imp, fi = slot_tariffs(sc, today.local_hour)
+            self.tradable = tradable_slots(sc, day)
             rng = np.random.default_rng([self.cfg.seed, 3, d])
             for t in range(SLOTS_PER_DAY):
                 if should_stop is not None and should_stop():

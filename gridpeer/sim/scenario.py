@@ -117,11 +117,14 @@ class Strategy(_Strict):
 
 
 class Calendar(_Strict):
-    """Simulated period: ``start`` (UTC date), ``days``, slot length in minutes."""
+    """Simulated period: ``start`` (UTC date), ``days``, slot length in minutes, and
+    when P2P delivery is allowed: ``continuous`` (every slot) or ``thesis-windows``
+    (deliveries 13:00-14:00 and 16:30-17:30 local time only, the thesis schedule)."""
 
     start: date = date(2025, 1, 6)
     days: int = Field(default=1, ge=1, le=3660)
     slot_minutes: Literal[15] = 15
+    mode: Literal["continuous", "thesis-windows"] = "continuous"
 
 
 class Scenario(_Strict):
@@ -141,6 +144,8 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _shares(self) -> Scenario:
+        if self.calendar.mode == "thesis-windows" and self.site.utc_offset_h % 1:
+            raise ValueError("calendar.mode thesis-windows needs a whole-hour site.utc_offset_h")
         total = sum(g.share for g in self.households)
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"household shares must sum to 1, got {total:g}")

@@ -138,3 +138,18 @@ def test_conservation_holds_for_random_communities(
     _check_house_balance(r)
     h = r.ledger.house
     assert (h["p2p_bought_wh"] <= h["contracted_bought_wh"]).all()
+
+
+def test_thesis_windows_trade_only_in_the_delivery_windows() -> None:
+    lab = load_scenario("thesis-lab-5")  # Valparaíso, UTC-3
+    windows = lab.model_copy(
+        update={"calendar": lab.calendar.model_copy(update={"mode": "thesis-windows"})}
+    )
+    w = simulate(make_config(windows, "uniform", days=2, seed=1))
+    c = simulate(make_config(lab, "uniform", days=2, seed=1))
+    traded = np.flatnonzero(w.ledger.trimmed_series()["p2p_wh"] > 0) % 96
+    # 13:00-14:00 and 16:30-17:30 local = 16:00-17:00 and 19:30-20:30 UTC
+    allowed = {*range(64, 68), *range(78, 82)}
+    assert traded.size > 0 and set(traded.tolist()) <= allowed
+    assert w.ledger.house["p2p_bought_wh"].sum() < c.ledger.house["p2p_bought_wh"].sum()
+    _check_house_balance(w)
