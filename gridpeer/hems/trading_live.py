@@ -1,9 +1,11 @@
 """The live trading agent of one house: turns :func:`~gridpeer.hems.trading_agent.decide`
 into orders on the market the community runs.
 
-* decentralized – posts an offer (surplus) or an escrowed request (deficit) on chain;
-  when its price changes across the bidding window (ramping strategy) it cancels the
-  unfilled order and posts the rest at the new price;
+* decentralized – first takes acceptable orders of other houses for the same window
+  from the book (buys offers priced at or below its limit, fills requests at or above
+  it, best price first), then posts the rest as an offer or an escrowed request; when
+  its price changes across the bidding window (ramping strategy) it cancels its unfilled
+  order and posts the rest at the new price;
 * centralized / hybrid – signs the order (EIP-712) once per window and hands it to the
   coordinator.
 
@@ -14,29 +16,32 @@ Units: energy Wh, prices wei per kWh, times UTC unix seconds.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from eth_account.signers.local import LocalAccount
 
 from gridpeer.chain.client import MarketClient
-from gridpeer.chain.types import OrderTerms, SignedOrder
+from gridpeer.chain.errors import ContractRevert
+from gridpeer.chain.types import Order, OrderTerms, SignedOrder
 from gridpeer.hems.trading_agent import Intent, OwnerSettings, SlotView, decide
 
 log = logging.getLogger(__name__)
 
 Window = tuple[int, int]
+Book = Callable[[Window], Sequence[Order]]
 
 
 @dataclass
 class TradingAgent:
-    """Posts one house's orders for each delivery window.
+    """Trades one house's surplus / deficit for each delivery window.
 
     Attributes:
         market: chain client.
         key: the house's key.
         mode: ``decentralized``, ``centralized`` or ``hybrid``.
         settings: the owner's settings (change them to override or switch off).
+        book: open orders of a window (decentralized), e.g. from the web app's chain hub.
         submit: for centralized/hybrid, hands a signed order to the coordinator.
     """
 
@@ -44,16 +49,19 @@ class TradingAgent:
     key: LocalAccount
     mode: str = "decentralized"
     settings: OwnerSettings = field(default_factory=OwnerSettings)
+    book: Book | None = None
     submit: Callable[[SignedOrder], object] | None = None
-    posted: dict[tuple[Window, str], tuple[int, int]] = field(default_factory=dict)
+    posted: dict[tuple[Window, str], tuple[int, int, int]] = field(default_factory=dict)
+    """(window, side) → (order id, price, Wh open when last seen)."""
+    traded: dict[tuple[Window, str], int] = field(default_factory=dict)
     signed: set[Window] = field(default_factory=set)
     _nonce: int = 0
 
     def act(self, window: Window, view: SlotView) -> list[Intent]:
-        """Decide for ``window`` now and post what changed; returns the intents acted on."""
+        """Decide for ``window`` now and trade what changed; returns the intents acted on."""
         intents = decide(self.settings, view)
         if self.mode == "decentralized":
-            return [i for i in intents if self._post(window, i)]
+            return [i for i in intents if self._trade(window, i)]
         if window in self.signed or not intents:
             return []
         if self.submit is None:
@@ -76,24 +84,72 @@ class TradingAgent:
         self.signed.add(window)
         return intents
 
-    def _post(self, window: Window, intent: Intent) -> bool:
+    def _take(self, window: Window, intent: Intent, want: int) -> int:
+        """Take acceptable counter-orders from the book; returns the Wh traded."""
+        if self.book is None or want <= 0:
+            return 0
+        sell = intent.side == "sell"
+        mine = self.key.address.lower()
+        others = [
+            o
+            for o in self.book(window)
+            if o.side == ("request" if sell else "offer")
+            and o.owner.lower() != mine
+            and o.remaining_wh > 0
+            and (
+                o.price >= intent.price_wei_per_kwh if sell else o.price <= intent.price_wei_per_kwh
+            )
+        ]
+        others.sort(key=lambda o: -o.price if sell else o.price)
+        got = 0
+        for o in others:
+            q = min(want - got, o.remaining_wh)
+            if q <= 0:
+                break
+            try:
+                if sell:
+                    self.market.fill(self.key, o.id, q)
+                else:
+                    self.market.buy(self.key, o.id, q)
+            except ContractRevert as exc:  # taken by someone else meanwhile
+                log.info("%s: order %s not taken: %s", self.key.address, o.id, exc)
+                continue
+            got += q
+        return got
+
+    def _trade(self, window: Window, intent: Intent) -> bool:
         key = (window, intent.side)
-        wh, price = intent.energy_wh, intent.price_wei_per_kwh
-        if key in self.posted:
-            order_id, old_price = self.posted[key]
-            if old_price == price:
-                return False
-            order = self.market.order(order_id)
-            if order is None or order.remaining_wh == 0:
-                return False  # already traded
-            self.market.cancel(self.key, order_id)
-            wh = min(wh, order.remaining_wh)
-        if intent.side == "sell":
-            oid = self.market.post_offer(self.key, wh, price, window[0], window[1])
-        else:
-            oid = self.market.post_request(self.key, wh, price, window[0], window[1])
-        self.posted[key] = (oid, price)
-        log.info(
-            "%s: %s %s Wh at %s wei/kWh for %s", self.key.address, intent.side, wh, price, window
-        )
-        return True
+        price = intent.price_wei_per_kwh
+        resting = 0
+        old = self.posted.get(key)
+        if old is not None:  # count what others took from our resting order since last time
+            order = self.market.order(old[0])
+            resting = order.remaining_wh if order is not None else 0
+            self.traded[key] = self.traded.get(key, 0) + old[2] - resting
+            self.posted[key] = (old[0], old[1], resting)
+        want = intent.energy_wh - self.traded.get(key, 0) - resting
+        got = self._take(window, intent, want)
+        self.traded[key] = self.traded.get(key, 0) + got
+        want -= got
+        if old is not None and resting > 0 and old[1] != price:  # re-price the rest
+            self.market.cancel(self.key, old[0])
+            want += resting
+            del self.posted[key]
+        acted = got > 0
+        resting_open = self.posted.get(key, (0, 0, 0))[2] > 0  # one resting order per side
+        if want >= max(1, self.settings.min_order_wh) and not resting_open:
+            if intent.side == "sell":
+                oid = self.market.post_offer(self.key, want, price, window[0], window[1])
+            else:
+                oid = self.market.post_request(self.key, want, price, window[0], window[1])
+            self.posted[key] = (oid, price, want)
+            log.info(
+                "%s: %s %s Wh at %s wei/kWh for %s",
+                self.key.address,
+                intent.side,
+                want,
+                price,
+                window,
+            )
+            acted = True
+        return acted

@@ -30,12 +30,12 @@ def test_decentralized_posts_reprices_and_respects_switch_off() -> None:
     window = (T + 3600, T + 7200)
     agent = TradingAgent(market, h1)  # type: ignore[arg-type]
     [_o] = agent.act(window, view(500.0, 0.0))
-    oid, price0 = agent.posted[(window, "sell")]
+    oid, price0, _ = agent.posted[(window, "sell")]
     assert market.order(oid).remaining_wh == 500  # type: ignore[attr-defined]
     assert agent.act(window, view(500.0, 0.0)) == []  # same price: nothing to do
     market.buy(h2, oid, 100)  # type: ignore[attr-defined]
     [_o2] = agent.act(window, view(500.0, 0.5))  # ramped toward feed-in: re-posted
-    new_id, price1 = agent.posted[(window, "sell")]
+    new_id, price1, _ = agent.posted[(window, "sell")]
     assert price1 < price0 and new_id != oid
     assert market.order(new_id).remaining_wh == 400  # type: ignore[attr-defined]
     assert market.order(oid).remaining_wh == 0  # type: ignore[attr-defined]
@@ -65,3 +65,32 @@ def test_centralized_signs_once_per_window_and_coordinator_accepts() -> None:
     assert len(agent.act(window, view(400.0, 0.0))) == 1
     assert agent.act(window, view(400.0, 0.5)) == []
     assert got[0].terms.wh == 400 and got[0].terms.sell and got[0].terms.nonce == 1
+
+
+def test_decentralized_takes_acceptable_orders_from_the_book_first() -> None:
+    _chain, market, (h1, h2) = setup()
+    window = (T + 3600, T + 7200)
+    seller = TradingAgent(market, h1)  # type: ignore[arg-type]
+    seller.act(window, view(500.0, 0.0))
+    oid = seller.posted[(window, "sell")][0]
+
+    def book(w: tuple[int, int]) -> list[object]:
+        return [o for o in (market.order(oid),) if o is not None]  # type: ignore[attr-defined]
+
+    buyer = TradingAgent(market, h2, book=book)  # type: ignore[arg-type]
+    buyer.act(window, view(-200.0, 0.0))  # the seller asks more than the buyer bids
+    assert buyer.traded[(window, "buy")] == 0
+    req = buyer.posted[(window, "buy")]
+    assert req[2] == 200
+    buyer2 = TradingAgent(
+        market,
+        h2,
+        book=book,  # type: ignore[arg-type]
+        settings=OwnerSettings(price_wei_per_kwh=IMPORT, buy_wh=120),
+    )
+    assert len(buyer2.act(window, view(-120.0, 0.0))) == 1
+    assert buyer2.traded[(window, "buy")] == 120 and (window, "buy") not in buyer2.posted
+    assert market.order(oid).remaining_wh == 380  # type: ignore[attr-defined]
+    seller.act(window, view(500.0, 0.0))  # sees the 120 Wh sold, does not re-offer them
+    assert seller.traded[(window, "sell")] == 120
+    assert seller.posted[(window, "sell")] == (oid, seller.posted[(window, "sell")][1], 380)
