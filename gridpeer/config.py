@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -53,9 +53,13 @@ class WebSettings(BaseModel):
 
 
 class HouseAccount(BaseModel):
-    """One house of a served community: its id and its MQTT password."""
+    """One house of a served community: id, display name, equipment, MQTT password."""
 
     id: str = Field(pattern=_NAME)
+    name: str | None = None
+    kind: Literal["pv_bess", "pv", "consumer"] = "consumer"
+    pv_kwp: float = Field(0.0, ge=0.0, le=10_000.0)
+    bess_kwh: float = Field(0.0, ge=0.0, le=100_000.0)
     mqtt_password: SecretStr | None = None
 
     @field_validator("mqtt_password")

@@ -163,24 +163,34 @@ async def run_demo(
     composition: Composition | None = None,
 ) -> None:
     """Run the demo until Ctrl-C/SIGTERM or ``duration_h`` model hours."""
-    import signal
-
     clock = demo_clock(settings.speed, start_hour)
     houses, traces = demo_houses(settings, clock)
     with data_directory(settings.data_dir) as data_dir:
         parts = Parts(
             settings=settings, clock=clock, data_dir=data_dir, houses=houses, traces=traces
         )
-        loop = asyncio.get_running_loop()
+        await run_until_stopped(parts, composition or demo_composition(), duration_h, on_ready)
+
+
+async def run_until_stopped(
+    parts: Parts,
+    composition: Composition,
+    duration_h: float | None = None,
+    on_ready: Callable[[Parts], None] | None = None,
+) -> None:
+    """Run ``composition`` until Ctrl-C/SIGTERM or ``duration_h`` model hours."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, parts.stop.set)
+    timer = None
+    if duration_h is not None:
+        timer = loop.call_later(parts.clock.wall_seconds(duration_h * 3600.0), parts.stop.set)
+    try:
+        await composition.run(parts, on_ready)
+    finally:
+        if timer is not None:
+            timer.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, parts.stop.set)
-        timer = None
-        if duration_h is not None:
-            timer = loop.call_later(clock.wall_seconds(duration_h * 3600.0), parts.stop.set)
-        try:
-            await (composition or demo_composition()).run(parts, on_ready)
-        finally:
-            if timer is not None:
-                timer.cancel()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+            loop.remove_signal_handler(sig)

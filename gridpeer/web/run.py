@@ -99,8 +99,29 @@ def serve_main(config: Path) -> int:
     ]
     if settings.mqtt.embedded:
         missing.append("mqtt.embedded = false (serve uses an external broker)")
+    if settings.chain.rpc_url == "embedded":
+        missing.append("chain.rpc_url (a JSON-RPC URL)")
+    if not settings.accounts:
+        missing.append("[[accounts]] (the houses)")
     if missing:
         typer.echo(f"error: serve needs {', '.join(missing)} in {config}", err=True)
         return 2
-    typer.echo("error: serve against external parts is not wired yet", err=True)
-    return 2
+    from gridpeer.web.demo import run_until_stopped
+    from gridpeer.web.serve import serve_composition, serve_parts
+
+    _quiet_libraries()
+    parts = serve_parts(settings)
+
+    def ready(p: Parts) -> None:
+        typer.echo(f"gridpeer serve: {len(p.houses)} houses of {settings.community!r}")
+        if "chain_hub" not in p.extras:
+            typer.echo("no chain.contract_address configured: trading is off")
+        typer.echo(f"Open {p.url}/  (Ctrl-C stops)")
+
+    try:
+        asyncio.run(run_until_stopped(parts, serve_composition(), on_ready=ready))
+    except (OSError, ConnectionError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 2
+    typer.echo("gridpeer: stopped cleanly")
+    return 0

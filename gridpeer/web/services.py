@@ -177,6 +177,7 @@ async def web(parts: Parts) -> AsyncIterator[None]:
     """The web app on ``web.host:web.port``; sets ``parts.url``."""
     from gridpeer.store.factory import open_store
     from gridpeer.web.app import create_app
+    from gridpeer.web.auth import Auth
     from gridpeer.web.context import WebContext
     from gridpeer.web.server import bind, serving
 
@@ -184,6 +185,9 @@ async def web(parts: Parts) -> AsyncIterator[None]:
     url = parts.extras.get("store_url")
     reader = open_store(url) if url else parts.store  # own connection: reads never queue
     ctx = WebContext.create(reader, parts.clock, parts.houses, community=parts.settings.community)
+    secret = parts.settings.web.session_secret
+    if secret is not None:
+        ctx.auth = Auth(secret=secret.get_secret_value().encode())
     ctx.chain = parts.extras.get("chain_hub")
     ctx.extras.update(parts.extras)
     sock = bind(parts.settings.web.host, parts.settings.web.port)
