@@ -60,7 +60,9 @@ def _messages(houses: Sequence[str], count: int) -> list[tuple[str, bytes]]:
     return out
 
 
-def _publisher(port: int, name: str, houses: list[str], count: int, go: Any, done: Any) -> None:
+def _publisher(
+    port: int, name: str, houses: list[str], count: int, go: Any, done: Any, cpu: Any, slot: int
+) -> None:
     from gridpeer.telemetry.broker import BrokerAddress
     from gridpeer.telemetry.mqtt import QOS, ConnectedClient
 
@@ -75,16 +77,25 @@ def _publisher(port: int, name: str, houses: list[str], count: int, go: Any, don
     client.client.on_publish = on_publish
     client.start()
     go.wait()
+    cpu0 = time.process_time()
     for topic, payload in msgs:
         client.client.publish(topic, payload, qos=QOS)
     while acked < len(msgs):
         time.sleep(0.005)
+    cpu[slot] = time.process_time() - cpu0
     client.stop()
     done.release()
 
 
 def _raw_receiver(
-    port: int, name: str, houses: list[str], counter: Any, ready: Any, stop: Any
+    port: int,
+    name: str,
+    houses: list[str],
+    counter: Any,
+    ready: Any,
+    stop: Any,
+    cpu: Any,
+    slot: int,
 ) -> None:
     import threading
 
@@ -108,14 +119,24 @@ def _raw_receiver(
     client.client.subscribe([(house_filter(COMMUNITY, h), QOS) for h in houses])
     subscribed.wait(30)
     ready.release()
+    cpu0 = time.process_time()
     while not stop.wait(0.01):
         counter.value = n
     counter.value = n
+    cpu[slot] = time.process_time() - cpu0
     client.stop()
 
 
 def _agent_receiver(
-    port: int, name: str, houses: list[str], db: str, counter: Any, ready: Any, stop: Any
+    port: int,
+    name: str,
+    houses: list[str],
+    db: str,
+    counter: Any,
+    ready: Any,
+    stop: Any,
+    cpu: Any,
+    slot: int,
 ) -> None:
     from gridpeer.hems.host import AgentHost
     from gridpeer.store.factory import open_store
@@ -133,10 +154,12 @@ def _agent_receiver(
     )
     host.start(timeout_s=30)
     ready.release()
+    cpu0 = time.process_time()
     while not stop.wait(0.01):
         counter.value = host.stored
     host.stop()
     counter.value = host.stored
+    cpu[slot] = time.process_time() - cpu0
     store.close()
 
 
@@ -148,19 +171,20 @@ def _phase(
     ready, done = ctx.Semaphore(0), ctx.Semaphore(0)
     go, stop = ctx.Event(), ctx.Event()
     counters: list[Synchronized[int]] = [ctx.Value("q", 0, lock=False) for _ in range(n_recv)]
+    cpu = ctx.Array("d", n_recv + n_pub, lock=False)  # CPU seconds per process while measured
     procs = []
     for r in range(n_recv):
         share = houses[r::n_recv]
         if db is None:
-            a = (port, f"{tag}-recv{r}", share, counters[r], ready, stop)
+            a = (port, f"{tag}-recv{r}", share, counters[r], ready, stop, cpu, r)
             procs.append(ctx.Process(target=_raw_receiver, args=a))
         else:
-            a = (port, f"{tag}-agent{r}", share, db, counters[r], ready, stop)
+            a = (port, f"{tag}-agent{r}", share, db, counters[r], ready, stop, cpu, r)
             procs.append(ctx.Process(target=_agent_receiver, args=a))
     per_pub = args.messages // n_pub
     for p in range(n_pub):
         share = houses[p::n_pub]
-        a = (port, f"{tag}-pub{p}", share, per_pub, go, done)
+        a = (port, f"{tag}-pub{p}", share, per_pub, go, done, cpu, n_recv + p)
         procs.append(ctx.Process(target=_publisher, args=a))
     for proc in procs:
         proc.start()
@@ -191,6 +215,12 @@ def _phase(
     if args.progress:
         print(file=sys.stderr)
     got = sum(c.value for c in counters)
+    recv_cpu, pub_cpu = sum(cpu[:n_recv]), sum(cpu[n_recv:])
+    print(
+        f"  {tag}: CPU per message: receivers {recv_cpu / max(got, 1) * 1e6:.0f} us, "
+        f"publishers {pub_cpu / max(got, 1) * 1e6:.0f} us",
+        flush=True,
+    )
     return got / elapsed, got
 
 
