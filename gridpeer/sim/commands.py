@@ -68,7 +68,7 @@ def _load(scenario: str):  # type: ignore[no-untyped-def]
         raise typer.Exit(2) from None
 
 
-def _run(config, console, flag, label: str, settlement: str):  # type: ignore[no-untyped-def]
+def _run(config, console, flag, label: str, settlement: str, out: Path):  # type: ignore[no-untyped-def]
     from gridpeer.profiles.readers import ProfileFileError
     from gridpeer.sim.engine import Simulation
     from gridpeer.sim.progress import make_progress, rate_text
@@ -99,6 +99,8 @@ def _run(config, console, flag, label: str, settlement: str):  # type: ignore[no
         result = sim.run(on_slot=on_slot, should_stop=flag)
     if settler is not None:
         settler.finish(result, console)
+        (out / "settlement.csv").parent.mkdir(parents=True, exist_ok=True)
+        (out / "settlement.csv").write_text(settler.summary_csv(), encoding="utf-8")
     return result
 
 
@@ -133,7 +135,7 @@ def register(app: typer.Typer) -> None:
             f"market {cfg.mechanism}, settlement {settlement}, seed {cfg.seed}"
         )
         with stop_on_ctrl_c(console) as flag:
-            result = _run(cfg, console, flag, cfg.mechanism, settlement.value)
+            result = _run(cfg, console, flag, cfg.mechanism, settlement.value, out)
         write_report(result, out)
         state = "interrupted — partial" if result.interrupted else "done"
         console.print(
@@ -179,7 +181,7 @@ def register(app: typer.Typer) -> None:
         with stop_on_ctrl_c(console) as flag:
             for i, cfg in enumerate(configs):
                 label = f"{i + 1}/{len(configs)} {cfg.mechanism}"
-                results.append(_run(cfg, console, flag, label, "none"))
+                results.append(_run(cfg, console, flag, label, "none", out / cfg.mechanism))
                 write_report(results[-1], out / cfg.mechanism)
                 if flag():
                     break

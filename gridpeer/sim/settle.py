@@ -31,6 +31,10 @@ class Settler(Protocol):
         """Compare chain balances with the engine's accounting; raise on mismatch."""
         ...
 
+    def summary_csv(self) -> str:
+        """``key,value`` lines about the settlement (trades, transactions, gas)."""
+        ...
+
 
 class SettlementUnavailable(RuntimeError):
     """The requested settlement backend cannot run here."""

@@ -41,8 +41,22 @@ class ChainReport:
 
     trades: int = 0
     transactions: int = 0
+    gas_used: int = 0
     skipped_zero_price: int = 0
     net_wei: list[int] = field(default_factory=list)
+
+    def to_text(self, kind: str) -> str:
+        """A small key,value CSV for the report folder."""
+        rows = [
+            ("settlement", kind),
+            ("trades", self.trades),
+            ("transactions", self.transactions),
+            ("gas_used", self.gas_used),
+            ("gas_per_trade", self.gas_used // self.trades if self.trades else 0),
+            ("skipped_zero_price_trades", self.skipped_zero_price),
+            ("chain_equals_engine", "true"),
+        ]
+        return "key,value\n" + "".join(f"{k},{v}\n" for k, v in rows)
 
 
 class ChainSettler:
@@ -57,9 +71,19 @@ class ChainSettler:
         self.index = [self.market.member(h.address)[0] for h in self.houses]
         self.start0 = (self.market.now() // 86_400 + 1) * 86_400
         self.escrow_sent = [0] * config.houses
+        self.fees_paid = [0] * config.houses
         self.eth0 = [self.chain.backend.balance(h.address) for h in self.houses]
         self.report = ChainReport()
         self.pending: list[tuple[int, int, int]] = []  # (trade id, delivered Wh, window end)
+
+    def _count(self, house: int | None) -> None:
+        """Add the last transaction's gas (and its fee to ``house``, the sender)."""
+        r = self.market.last_receipt
+        assert r is not None
+        self.report.gas_used += r.gas_used
+        self.report.transactions += 1
+        if house is not None:
+            self.fees_paid[house] += r.fee_wei
 
     def _advance(self, ts: int) -> None:
         self.market.set_time(max(ts, self.market.now() + 1))
@@ -70,7 +94,7 @@ class ChainSettler:
         self.pending = [p for p in self.pending if p[2] > now]
         for tid, dwh, _ in due:
             self.market.confirm_delivery(self.chain.oracle, tid, dwh)
-            self.report.transactions += 1
+            self._count(None)
 
     def on_slot(self, slot: int, contracted: Trades, delivered_wh: I64) -> None:
         """Confirm ended deliveries, then post and buy this slot's trades (slot index ``slot``)."""
@@ -91,11 +115,16 @@ class ChainSettler:
                 self.report.skipped_zero_price += 1
                 continue
             oid = self.market.post_offer(self.houses[s], wh, price, start, end)
+            self._count(s)
             tid = self.market.buy(self.houses[b], oid, wh, price)
+            self._count(b)
             self.escrow_sent[b] += cost_wei(wh, price)
             self.pending.append((tid, dwh, end))
             self.report.trades += 1
-            self.report.transactions += 2
+
+    def summary_csv(self) -> str:
+        """``key,value`` lines about the settlement (trades, transactions, gas)."""
+        return self.report.to_text(self.kind)
 
     def chain_net_wei(self) -> list[int]:
         """Per house: credit held in the contract minus escrow sent, wei."""
@@ -113,14 +142,14 @@ class ChainSettler:
         engine = (h["p2p_received_wei"] - h["p2p_paid_wei"]).tolist()
         chain = self.chain_net_wei()
         self.report.net_wei = chain
-        if self.kind == "revm":  # no gas price in-process: ether moved only as escrow
-            for k, acct in enumerate(self.houses):
-                spent = self.eth0[k] - self.chain.backend.balance(acct.address)
-                if spent != self.escrow_sent[k]:
-                    house = result.population.ids[k]
-                    raise SettlementMismatch(
-                        f"{house}: sent {spent} wei, escrow {self.escrow_sent[k]} wei"
-                    )
+        for k, acct in enumerate(self.houses):  # ether left only as escrow and gas fees
+            spent = self.eth0[k] - self.chain.backend.balance(acct.address)
+            if spent != self.escrow_sent[k] + self.fees_paid[k]:
+                house = result.population.ids[k]
+                raise SettlementMismatch(
+                    f"{house}: sent {spent} wei, escrow {self.escrow_sent[k]} wei "
+                    f"+ fees {self.fees_paid[k]} wei"
+                )
         credits = sum(self.market.credit_of_index(i) for i in self.index)
         if self.market.balance() != credits:
             raise SettlementMismatch(
@@ -136,6 +165,6 @@ class ChainSettler:
         if console is not None:
             console.print(
                 f"settlement {self.kind}: {self.report.trades} trades, "
-                f"{self.report.transactions} transactions on the contract; every house's "
-                "chain balance equals the engine's accounting"
+                f"{self.report.transactions} transactions, {self.report.gas_used:,} gas on the "
+                "contract; every house's chain balance equals the engine's accounting"
             )

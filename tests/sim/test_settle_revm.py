@@ -37,6 +37,9 @@ def test_revm_balances_equal_engine_accounting(market: str, forecast: str) -> No
         assert settler.report.trades > 0
         assert any(v != 0 for v in engine)
     assert not settler.pending
+    if settler.report.trades:
+        assert settler.report.gas_used > 0
+        assert "chain_equals_engine,true" in settler.summary_csv()
 
 
 def test_mismatch_is_detected() -> None:
