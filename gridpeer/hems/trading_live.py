@@ -122,20 +122,22 @@ class TradingAgent:
         price = intent.price_wei_per_kwh
         resting = 0
         old = self.posted.get(key)
+        acted = False
         if old is not None:  # count what others took from our resting order since last time
             order = self.market.order(old[0])
             resting = order.remaining_wh if order is not None else 0
             self.traded[key] = self.traded.get(key, 0) + old[2] - resting
             self.posted[key] = (old[0], old[1], resting)
+            if resting > 0 and old[1] != price:  # re-price: withdraw the rest first
+                self.market.cancel(self.key, old[0])
+                del self.posted[key]
+                resting = 0
+                acted = True
         want = intent.energy_wh - self.traded.get(key, 0) - resting
         got = self._take(window, intent, want)
         self.traded[key] = self.traded.get(key, 0) + got
         want -= got
-        if old is not None and resting > 0 and old[1] != price:  # re-price the rest
-            self.market.cancel(self.key, old[0])
-            want += resting
-            del self.posted[key]
-        acted = got > 0
+        acted = acted or got > 0
         resting_open = self.posted.get(key, (0, 0, 0))[2] > 0  # one resting order per side
         if want >= max(1, self.settings.min_order_wh) and not resting_open:
             if intent.side == "sell":
