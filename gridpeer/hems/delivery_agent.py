@@ -26,7 +26,7 @@ from gridpeer.hems.delivery import DeliveryExecutor, Phase, Task
 from gridpeer.hems.delivery_power import ConstantPower, PowerSource
 from gridpeer.hems.delivery_store import DeliveryStore
 from gridpeer.oracle.messages import DeliveryCommand, Direction, command_topic, result_topic
-from gridpeer.oracle.mqttlink import MqttLink
+from gridpeer.oracle.mqttlink import MqttLink, mqtt_credentials
 from gridpeer.oracle.timebase import epoch_clock
 from gridpeer.sim.clock import Clock
 
@@ -45,6 +45,7 @@ class DeliveryAgent:
         power: metered power through the relays.
         tick_s: wall seconds between steps.
         on_command: optional hook ``f(command, new)`` called when a command arrives.
+        credentials: MQTT (user, password) when the broker requires them.
     """
 
     def __init__(
@@ -58,6 +59,7 @@ class DeliveryAgent:
         power: PowerSource,
         tick_s: float = 0.05,
         on_command: Callable[[DeliveryCommand, bool], None] | None = None,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         self.community, self.house = community, house
         self.clock, self.power, self.tick_s = clock, power, tick_s
@@ -76,6 +78,8 @@ class DeliveryAgent:
             client_id=f"gridpeer-agent-{community}-{house}",
             subscriptions=[command_topic(community, house)],
             on_message=self._on_message,
+            username=credentials[0] if credentials else None,
+            password=credentials[1] if credentials else None,
         )
 
     def _on_message(self, topic: str, payload: bytes) -> None:
@@ -165,6 +169,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--clock-wall0", type=float, default=None, help="POSIX wall time of start")
     p.add_argument("--speed", type=float, default=1.0, help="model seconds per wall second")
     p.add_argument("--tick", type=float, default=0.05, help="wall seconds between steps")
+    p.add_argument(
+        "--mqtt-user", default=None, help="MQTT user (password from GRIDPEER_MQTT_PASSWORD)"
+    )
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     start = datetime.fromisoformat(a.clock_start) if a.clock_start else datetime.now(UTC)
@@ -182,6 +189,7 @@ def main(argv: list[str] | None = None) -> None:
         clock,
         ConstantPower(a.out_w, a.in_w),
         tick_s=a.tick,
+        credentials=mqtt_credentials(a.mqtt_user),
     )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

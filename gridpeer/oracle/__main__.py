@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--grace", type=float, default=600.0, help="result wait after window, s")
     p.add_argument("--poll", type=float, default=0.02, help="wall seconds between ticks")
     p.add_argument("--start-block", type=int, default=0, help="first block on a fresh state")
+    p.add_argument(
+        "--mqtt-user", default=None, help="MQTT user (password from GRIDPEER_MQTT_PASSWORD)"
+    )
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
@@ -76,7 +79,11 @@ def main(argv: list[str] | None = None) -> None:
         start_block=a.start_block,
     )
     clock = Clock(start=datetime.now(UTC), speed=1.0)
-    oracle = Oracle(chain, OracleState(a.state), a.host, a.port, clock, config)
+    from gridpeer.oracle.mqttlink import mqtt_credentials
+
+    oracle = Oracle(
+        chain, OracleState(a.state), a.host, a.port, clock, config, mqtt_credentials(a.mqtt_user)
+    )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())

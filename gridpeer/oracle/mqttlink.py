@@ -9,6 +9,7 @@ handler stores before returning is never lost.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -105,3 +106,14 @@ class MqttLink:
         """Disconnect cleanly and stop the network thread."""
         self._client.disconnect()
         self._client.loop_stop()
+
+
+def mqtt_credentials(user: str | None) -> tuple[str, str] | None:
+    """(user, password from the environment variable ``GRIDPEER_MQTT_PASSWORD``), or None
+    for an anonymous broker. Passwords never go on the command line."""
+    if user is None:
+        return None
+    password = os.environ.get("GRIDPEER_MQTT_PASSWORD")
+    if not password:
+        raise SystemExit("--mqtt-user needs the password in GRIDPEER_MQTT_PASSWORD")
+    return user, password

@@ -83,6 +83,7 @@ class Oracle:
         chain: the chain (see :class:`~gridpeer.oracle.ports.ChainView`).
         state: persistent oracle state.
         host: MQTT broker host; port: its port.
+        credentials: MQTT (user, password) when the broker requires them.
         clock: model time.
         config: settings.
     """
@@ -95,6 +96,7 @@ class Oracle:
         port: int,
         clock: Clock,
         config: OracleConfig | None = None,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         self.chain, self.state, self.clock = chain, state, clock
         self.config = config or OracleConfig()
@@ -113,6 +115,8 @@ class Oracle:
             client_id=f"gridpeer-oracle-{self.config.community}",
             subscriptions=[result_filter(self.config.community)],
             on_message=self._on_message,
+            username=credentials[0] if credentials else None,
+            password=credentials[1] if credentials else None,
         )
 
     # -- MQTT -----------------------------------------------------------------------------

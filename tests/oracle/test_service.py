@@ -134,3 +134,46 @@ def test_reorg_before_confirmations_never_commands_the_orphan(
         assert 1 not in rig.agents["h1"].executor.tasks
     finally:
         rig.stop()
+
+
+def test_agent_and_oracle_links_authenticate(tmp_path: Path) -> None:
+    from gridpeer.oracle.messages import DeliveryCommand, Direction, command_topic
+    from gridpeer.oracle.mqttlink import MqttLink
+    from gridpeer.telemetry.broker import MosquittoBroker
+
+    broker = MosquittoBroker(free_port(), tmp_path / "mq", passwords={"o": "pw-o", "h1": "pw-1"})
+    broker.start()
+    clock = Clock(start=datetime(2026, 6, 1, 13, tzinfo=UTC), speed=SPEED)
+    agent = DeliveryAgent(
+        "c1",
+        "h1",
+        "127.0.0.1",
+        broker.port,
+        tmp_path / "h1.db",
+        clock,
+        ConstantPower(),
+        credentials=("h1", "pw-1"),
+    )
+    oracle = MqttLink("127.0.0.1", broker.port, "o", username="o", password="pw-o")
+    anonymous = MqttLink("127.0.0.1", broker.port, "anon")
+    try:
+        agent.start()
+        oracle.start()
+        anonymous.start(wait_s=1.0)
+        assert agent.link.connected.is_set() and oracle.connected.is_set()
+        assert not anonymous.connected.is_set()
+        cmd = DeliveryCommand(
+            trade_id=5,
+            house="h1",
+            direction=Direction.IN,
+            target_wh=10,
+            window_start=clock.now(),
+            window_end=clock.now() + timedelta(hours=1),
+        )
+        assert oracle.publish(command_topic("c1", "h1"), cmd.model_dump_json())
+        wait_for(lambda: 5 in agent.executor.tasks)
+    finally:
+        anonymous.stop()
+        oracle.stop()
+        agent.stop()
+        broker.stop()
