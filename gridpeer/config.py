@@ -106,6 +106,16 @@ class ChainSettings(BaseModel):
         return value
 
 
+class TariffSettings(BaseModel):
+    """Grid prices for energy not traded peer to peer, wei per kWh, and how money is shown."""
+
+    import_wei_per_kwh: int = Field(180 * 10**12, ge=0)
+    feed_in_wei_per_kwh: int = Field(60 * 10**12, ge=0)
+    currency: str = Field("CLP", pattern=r"^[A-Za-z]{2,6}$")
+    wei_per_unit: int = Field(10**12, ge=1)
+    """Wei per currency unit (demo: 1 CLP = 10^12 wei)."""
+
+
 class Settings(BaseSettings):
     """Everything a running community needs. Defaults are the embedded demo."""
 
@@ -126,6 +136,7 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     mqtt: MqttSettings = MqttSettings()
     chain: ChainSettings = ChainSettings()
+    tariff: TariffSettings = TariffSettings()
     accounts: list[HouseAccount] = []
 
     @field_validator("store_url")

@@ -10,9 +10,10 @@ what remains, own order, nothing to withdraw …) and then either
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from gridpeer.chain.client import MarketClient
 from gridpeer.chain.errors import ContractRevert
@@ -28,8 +29,10 @@ from gridpeer.web.models_market import (
     ActionOut,
     AmountIn,
     MarketStatus,
+    MarketSummary,
     OfferIn,
     OrderOut,
+    PricePoint,
     SignerIn,
     TradeBrief,
     TradeOut,
@@ -131,6 +134,37 @@ async def market_status(ctx: Ctx) -> MarketStatus:
         last_trade=None
         if last is None
         else TradeBrief(id=str(last.id), price=str(last.price), wh=last.wh, block=last.block),
+    )
+
+
+@router.get("/summary", response_model=MarketSummary, responses=_ERRORS, summary="Trading of a day")
+def summary(
+    ctx: Ctx,
+    day: Annotated[date | None, Query(alias="date", description="UTC day; today if unset")] = None,
+) -> MarketSummary:
+    """Trades delivering on a UTC day: count, Wh, mean price, share of consumption, savings."""
+    hub = hub_of(ctx)
+    the_day = day or ctx.clock.now().date()
+    if not date(2000, 1, 1) <= the_day < date(2100, 1, 1):
+        raise HTTPException(422, f"date {the_day} is outside 2000-01-01..2099-12-31")
+    start = int(datetime.combine(the_day, time(0), tzinfo=UTC).timestamp())
+    rows = sorted(
+        (t for t in hub.trades.values() if start <= t.start < start + 86_400),
+        key=lambda t: (t.start, t.id),
+    )
+    wh = sum(t.wh for t in rows)
+    value = sum(t.wh * t.price for t in rows)
+    load_wh = ctx.cache.overview.totals.today_load_wh if the_day == ctx.clock.now().date() else 0
+    imp, feed = ctx.tariff
+    return MarketSummary(
+        date=the_day.isoformat(),
+        trades=len(rows),
+        traded_wh=wh,
+        delivered_wh=sum(t.delivered_wh or 0 for t in rows),
+        avg_price=str(value // wh) if wh else None,
+        share_p2p=min(1.0, wh / load_wh) if load_wh > 0 else 0.0,
+        savings=str(wh * max(0, imp - feed) // 1000),
+        prices=[PricePoint(start=t.start, price=str(t.price), wh=t.wh) for t in rows],
     )
 
 

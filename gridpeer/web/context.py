@@ -31,6 +31,7 @@ class WebContext:
         chain: the market contract and its indexer; None when running without a chain.
         auth: Sign-In with Ethereum state and session cookie key.
         currency: how money is shown (code, wei per unit).
+        tariff: grid (import, feed-in) prices, wei per kWh, for savings.
         extras: slots for later layers, by name.
     """
 
@@ -45,6 +46,7 @@ class WebContext:
     currency: Currency = field(
         default_factory=lambda: Currency(code="CLP", wei_per_unit=str(10**12))
     )
+    tariff: tuple[int, int] = (180 * 10**12, 60 * 10**12)
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

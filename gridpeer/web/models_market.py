@@ -220,3 +220,26 @@ class Explorer(BaseModel):
     txs: list[TxOut]
     events: list[EventOut]
     accounts: list[AccountOut]
+
+
+class PricePoint(BaseModel):
+    """One trade for the clearing-price chart."""
+
+    start: int = Field(description="delivery start, UTC unix s")
+    price: str = Field(description="wei per kWh")
+    wh: int
+
+
+class MarketSummary(BaseModel):
+    """Peer-to-peer trading of one UTC day (by delivery start) and what it saved."""
+
+    date: str
+    trades: int
+    traded_wh: int
+    delivered_wh: int = Field(description="confirmed by the oracle, Wh")
+    avg_price: str | None = Field(description="energy-weighted mean price, wei per kWh")
+    share_p2p: float = Field(description="traded Wh / community consumption that day, 0..1")
+    savings: str = Field(
+        description="wei the community kept vs. the grid: traded kWh x (import - feed-in price)"
+    )
+    prices: list[PricePoint]

@@ -179,12 +179,16 @@ async def web(parts: Parts) -> AsyncIterator[None]:
     from gridpeer.web.app import create_app
     from gridpeer.web.auth import Auth
     from gridpeer.web.context import WebContext
+    from gridpeer.web.models_market import Currency
     from gridpeer.web.server import bind, serving
 
     assert parts.store is not None, "web needs the store service first"
     url = parts.extras.get("store_url")
     reader = open_store(url) if url else parts.store  # own connection: reads never queue
     ctx = WebContext.create(reader, parts.clock, parts.houses, community=parts.settings.community)
+    t = parts.settings.tariff
+    ctx.tariff = (t.import_wei_per_kwh, t.feed_in_wei_per_kwh)
+    ctx.currency = Currency(code=t.currency, wei_per_unit=str(t.wei_per_unit))
     secret = parts.settings.web.session_secret
     if secret is not None:
         ctx.auth = Auth(secret=secret.get_secret_value().encode())

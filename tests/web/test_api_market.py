@@ -119,3 +119,16 @@ def test_explorer(mclient: TestClient) -> None:
     assert {"MemberAdded", "ScheduleSet"} <= names
     assert [a["house"] for a in x["accounts"]] == ["h1", "h2", "h3"]
     assert all(a["member"] for a in x["accounts"])
+
+
+def test_summary_counts_the_days_trades(mclient: TestClient, mctx: WebContext) -> None:
+    start, end = _window(mclient)
+    body = {"signer": "demo:h2", "wh": 400, "price": PRICE, "start": start, "end": end}
+    oid = mclient.post("/api/market/offers", json=body).json()["id"]
+    assert mclient.post(f"/api/market/offers/{oid}/buy", json={"signer": "demo:h1", "wh": 400})
+    day = mctx.clock.now().date().isoformat()
+    s = mclient.get("/api/market/summary", params={"date": day}).json()
+    assert s["trades"] >= 1 and s["traded_wh"] >= 400
+    assert s["avg_price"] == str(PRICE)  # every trade here is at PRICE
+    assert int(s["savings"]) == s["traded_wh"] * (180 - 60) * 10**12 // 1000
+    assert mclient.get("/api/market/summary", params={"date": "1999-01-01"}).status_code == 422

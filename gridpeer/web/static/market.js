@@ -221,6 +221,9 @@
   });
   gp.onOverview((ov) => { window.GP_SPEED = ov.speed; });
   api("/api/auth/session").then((s) => { session = s; showWho(); }).catch(() => {});
+  // Refresh on every live-stream tick (about once a wall second), and every 5 s anyway.
+  let last = 0;
+  gp.onOverview(() => { if (Date.now() - last > 1000) { last = Date.now(); refresh(); } });
   refresh();
-  setInterval(refresh, 1500);
+  setInterval(() => { if (Date.now() - last > 5000) { last = Date.now(); refresh(); } }, 1000);
 })();

@@ -63,7 +63,8 @@
       const start = day + "T00:00:00Z", end = day + "T23:59:59Z";
       Plotly.react("flows-chart", traces, gp.plotLayout({
         yaxis: { title: { text: "W" }, rangemode: "tozero" },
-        xaxis: { type: "date", range: [start, end] }, uirevision: day,
+        xaxis: { type: "date", range: [start, end], rangeslider: { visible: true, thickness: 0.08 } },
+        uirevision: day,
       }), gp.plotCfg);
       lastDraw = Date.now();
     } catch (e) { console.error(e); } finally { drawing = false; }
@@ -74,6 +75,29 @@
     if (today !== d) { const follow = !dateInput.value || dateInput.value === today; today = d; if (follow) dateInput.value = d; }
     if (Date.now() - lastDraw > 3000 && dateInput.value === today) draw();
   });
+  let lastMarket = 0, cur = null;
+  async function market() {
+    lastMarket = Date.now();
+    try {
+      if (!cur) {
+        const r = await fetch("/api/market/status");
+        if (!r.ok) return;  // no chain: the section stays hidden
+        cur = (await r.json()).currency;
+      }
+      const m = await gp.getJSON("/api/market/summary");
+      const unit = BigInt(cur.wei_per_unit);
+      const money = (w) => (Number(BigInt(w) * 100n / unit) / 100).toFixed(2) + " " + cur.code;
+      const show = { trades: String(m.trades), traded_wh: gp.fmtWh(m.traded_wh),
+        avg_price: m.avg_price == null ? "—" : money(m.avg_price) + "/kWh",
+        share_p2p: gp.fmtPct(m.share_p2p), savings: money(m.savings) };
+      document.querySelectorAll("[data-m]").forEach((el) => { el.textContent = show[el.dataset.m]; });
+      const pct = Math.round(m.share_p2p * 100);
+      document.getElementById("p2p-fill").style.width = pct + "%";
+      document.getElementById("p2p-gauge").setAttribute("aria-valuenow", String(pct));
+      document.getElementById("market-today").hidden = false;
+    } catch (e) { console.error(e); }
+  }
+  gp.onOverview(() => { if (Date.now() - lastMarket > 3000) market(); });
   dateInput.addEventListener("change", draw);
   compare.addEventListener("change", draw);
 })();
