@@ -1,0 +1,149 @@
+"""``gridpeer netsim``: the communication-network study (ns-3)."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import TypeVar
+
+import typer
+
+INSTALL_HINT = (
+    "ns-3 is not installed. It is an optional extra (~500 MB):\n"
+    "    pip install 'gridpeer[netsim]'      (or: pip install 'ns3>=3.44')"
+)
+
+E = TypeVar("E", bound=StrEnum)
+
+_SCENARIO = typer.Option(
+    "all", "--scenario", "-s", help="han, nan-monitoring, nan-trading: comma-separated, or all."
+)
+_TECH = typer.Option(
+    "all",
+    "--tech",
+    "-t",
+    help="802.11b, 802.11g, 802.11n-2.4GHz, 802.11n-5GHz, 802.11ac, 802.3u, 802.3ab: "
+    "comma-separated, or all.",
+)
+_PEERS = typer.Option("2-7", "--peers", "-p", help="Prosumer counts, e.g. 2-7, 4 or 2,5,7.")
+_MARKET = typer.Option(
+    "all", "--market", "-m", help="nan-trading market: decentralized, centralized, or all."
+)
+_TRAFFIC = typer.Option(
+    "all",
+    "--traffic",
+    help="Message sizes: thesis (nominal table), gridpeer (real MQTT/TCP/IP), or all.",
+)
+_SECONDS = typer.Option(10.0, "--seconds", min=0.1, max=3600, help="Simulated s per point.")
+_SEED = typer.Option(1, "--seed", min=1, help="Random seed (same seed, same results).")
+_RADIUS = typer.Option(25.0, "--radius", min=1.0, help="Default village: circle radius, m.")
+_LAYOUT = typer.Option(
+    None, "--layout", help="CSV 'name,x_m,y_m': coordinator row first, then 2-7 houses (m)."
+)
+_WORKERS = typer.Option(2, "--workers", "-j", min=1, help="Parallel ns-3 processes.")
+_OUT = typer.Option(Path("netsim-results"), "--out", "-o", help="Output folder.")
+_ALL = typer.Option(False, "--all", help="The whole study: ignore the selection options.")
+
+
+def ns3_available() -> bool:
+    """True if ns-3's Python bindings (PyPI ``ns3``) are importable, without importing them."""
+    return importlib.util.find_spec("ns") is not None
+
+
+def parse_choices(text: str, enum: type[E]) -> tuple[E, ...]:
+    """``"a,b"`` or ``"all"`` → enum members; ``ValueError`` naming the valid choices."""
+    if text.strip() == "all":
+        return tuple(enum)
+    out = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        try:
+            out.append(enum(part))
+        except ValueError:
+            valid = ", ".join(m.value for m in enum)
+            raise ValueError(f"unknown value {part!r}; choose from {valid} or all") from None
+    if not out:
+        raise ValueError("empty selection")
+    return tuple(dict.fromkeys(out))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``netsim`` command to ``app``."""
+
+    @app.command("netsim")
+    def netsim(
+        scenario: str = _SCENARIO,
+        tech: str = _TECH,
+        peers: str = _PEERS,
+        market: str = _MARKET,
+        traffic: str = _TRAFFIC,
+        seconds: float = _SECONDS,
+        seed: int = _SEED,
+        radius: float = _RADIUS,
+        layout: Path | None = _LAYOUT,
+        workers: int = _WORKERS,
+        out: Path = _OUT,
+        all_: bool = _ALL,
+    ) -> None:
+        """Simulate the home- and neighbourhood-area networks of a microgrid in ns-3.
+
+        Mean one-way delay, jitter, delivery ratio per technology and prosumer count.
+
+        Writes results.csv, results.md and PNG plots into --out.
+        """
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        from gridpeer.netsim.layout import load_layout
+        from gridpeer.netsim.messages import Traffic
+        from gridpeer.netsim.report import write_report
+        from gridpeer.netsim.results import RunResult
+        from gridpeer.netsim.scenario import Market, ScenarioKind
+        from gridpeer.netsim.study import parse_peers, study_grid
+        from gridpeer.netsim.technology import Tech
+
+        console = Console(stderr=True)
+        try:
+            if all_:
+                grid = study_grid(seconds=seconds, seed=seed)
+            else:
+                grid = study_grid(
+                    parse_choices(scenario, ScenarioKind),
+                    parse_choices(tech, Tech),
+                    parse_peers(peers),
+                    parse_choices(market, Market),
+                    parse_choices(traffic, Traffic),
+                    seconds,
+                    seed,
+                )
+            village = load_layout(layout) if layout is not None else None
+        except (ValueError, OSError) as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        if not ns3_available():
+            console.print(INSTALL_HINT, markup=False, highlight=False)
+            raise typer.Exit(2)
+
+        from gridpeer.netsim.worker import run_points
+
+        t0 = time.perf_counter()
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
+            task = bar.add_task("starting ns-3 (~10 s)", total=len(grid))
+            advance: Callable[[RunResult], None] = lambda r: bar.update(  # noqa: E731
+                task, advance=1, description=r.config.label
+            )
+            results = run_points(
+                grid, layout=village, radius_m=radius, workers=workers, on_result=advance
+            )
+        paths = write_report(results, out)
+        console.print(
+            f"{len(results)} runs in {time.perf_counter() - t0:.1f} s → {out}/: "
+            + ", ".join(p.name for p in paths)
+        )

@@ -1,0 +1,244 @@
+"""The scenario builder: which nodes stand where and which periodic flows they send.
+
+Pure (no ns-3): a :class:`RunConfig` names one point of the study; :func:`build_scenario`
+turns it into nodes (positions in metres) and flows (UDP payload bytes, interval and
+start time in integer nanoseconds, packet count). The ns-3 runner only executes it.
+
+Scenarios (see :mod:`gridpeer.netsim.messages` for the sizes):
+
+* ``han`` — one house: meter, PV, BESS (and, in the thesis traffic, the appliance hub)
+  send to the home agent (node 0).
+* ``nan-monitoring`` — ``peers`` houses send their monitoring data to the community
+  node (the last node): the thesis's 324 B aggregate every 2 s, or gridpeer's three
+  readings per second as MQTT publishes.
+* ``nan-trading`` — ``peers`` prosumers send 8 market messages per second.
+  *Decentralized*: each prosumer sends each message to every other prosumer (unicast,
+  peer-to-peer), so the load grows as ``peers × (peers − 1)``. *Centralized*: each
+  prosumer sends to the market coordinator (the last node).
+
+Traffic starts after a 1 s warm-up (ARP, rate control settle) at a random phase
+within one period (seeded: the same for every technology, so technologies are
+compared on identical traffic), runs for ``seconds`` and is drained for 1 s.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from enum import StrEnum
+
+from gridpeer.netsim.layout import MAX_HOUSES, Layout, Point, home_layout, rural_cluster
+from gridpeer.netsim.messages import (
+    THESIS_AGENT_AGGREGATE,
+    THESIS_HAN,
+    THESIS_MARKET_CENTRALIZED,
+    THESIS_MARKET_DECENTRALIZED,
+    Message,
+    MqttExchange,
+    Traffic,
+    gridpeer_exchanges,
+)
+from gridpeer.netsim.technology import Tech
+
+NS_PER_S = 1_000_000_000
+WARMUP_NS = 1 * NS_PER_S
+DRAIN_NS = 1 * NS_PER_S
+ACK_GAP_NS = 2_000_000
+"""Offset of the PUBACK (and of the final TCP ACK) after its PUBLISH, 2 ms."""
+MIN_PEERS = 2
+
+
+class ScenarioKind(StrEnum):
+    """Which network segment is studied."""
+
+    HAN = "han"
+    NAN_MONITORING = "nan-monitoring"
+    NAN_TRADING = "nan-trading"
+
+
+class Market(StrEnum):
+    """Market design: who talks to whom in ``nan-trading``."""
+
+    DECENTRALIZED = "decentralized"
+    CENTRALIZED = "centralized"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One point of the study. ``peers`` is 1 for ``han``; ``market`` only for trading.
+
+    ``seconds`` is simulated traffic time (s); ``radius_m`` the default layout's radius.
+    """
+
+    kind: ScenarioKind
+    tech: Tech
+    peers: int = 1
+    market: Market | None = None
+    traffic: Traffic = Traffic.THESIS
+    seconds: float = 10.0
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        if self.kind is ScenarioKind.HAN:
+            if self.peers != 1:
+                raise ValueError("han is one house: peers must be 1")
+        elif not MIN_PEERS <= self.peers <= MAX_HOUSES:
+            raise ValueError(f"peers must be {MIN_PEERS}..{MAX_HOUSES}, got {self.peers}")
+        if (self.kind is ScenarioKind.NAN_TRADING) != (self.market is not None):
+            raise ValueError("market is required for nan-trading and only for it")
+        if not 0 < self.seconds <= 3600:
+            raise ValueError(f"seconds must be in (0, 3600], got {self.seconds}")
+        if self.seed < 1:
+            raise ValueError("seed must be >= 1")
+
+    @property
+    def label(self) -> str:
+        """Short unique name, e.g. ``nan-trading/decentralized/802.11g/5p/thesis``."""
+        parts = [str(self.kind), *([str(self.market)] if self.market else [])]
+        return "/".join([*parts, str(self.tech), f"{self.peers}p", str(self.traffic)])
+
+
+@dataclass(frozen=True)
+class Node:
+    """A network node: name and position (x, y) in metres."""
+
+    name: str
+    pos: Point
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A periodic UDP stream from node ``src`` to node ``dst``.
+
+    ``size_b`` payload bytes every ``interval_ns`` ns, ``packets`` times, the first at
+    ``start_ns`` ns of simulated time.
+    """
+
+    name: str
+    src: int
+    dst: int
+    size_b: int
+    interval_ns: int
+    start_ns: int
+    packets: int
+
+    @property
+    def rate_bps(self) -> float:
+        """Offered application load, bytes per second."""
+        return self.size_b * NS_PER_S / self.interval_ns
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What the ns-3 runner executes: nodes, flows and the simulated end time (ns)."""
+
+    config: RunConfig
+    nodes: tuple[Node, ...]
+    flows: tuple[Flow, ...]
+    stop_ns: int
+    hub: Point = (0.0, 0.0)
+    """Where the Ethernet switch stands (the community node / home agent), metres."""
+
+    @property
+    def offered_bps(self) -> float:
+        """Total offered application load, bytes per second."""
+        return sum(f.rate_bps for f in self.flows)
+
+    @property
+    def sent_b(self) -> int:
+        """Application bytes the flows send in total, B."""
+        return sum(f.size_b * f.packets for f in self.flows)
+
+
+class _FlowMaker:
+    """Builds flows with seeded random phases and exact packet counts."""
+
+    def __init__(self, config: RunConfig) -> None:
+        key = f"{config.seed}/{config.kind}/{config.peers}/{config.market}/{config.traffic}"
+        self._rng = random.Random(key)
+        self.end_ns = WARMUP_NS + round(config.seconds * NS_PER_S)
+        self.flows: list[Flow] = []
+
+    def message(self, msg: Message, src: int, dst: int) -> None:
+        interval = round(msg.interval_s * NS_PER_S)
+        self._add(msg.name, src, dst, msg.size_b, interval, self._phase(interval))
+
+    def exchange(self, ex: MqttExchange, interval_s: float, src: int, broker: int) -> None:
+        interval = round(interval_s * NS_PER_S)
+        start = self._phase(interval)
+        self._add(f"{ex.name}/publish", src, broker, ex.publish_b, interval, start)
+        self._add(f"{ex.name}/puback", broker, src, ex.puback_b, interval, start + ACK_GAP_NS)
+        self._add(f"{ex.name}/ack", src, broker, ex.ack_b, interval, start + 2 * ACK_GAP_NS)
+
+    def _phase(self, interval_ns: int) -> int:
+        return WARMUP_NS + self._rng.randrange(interval_ns)
+
+    def _add(self, name: str, src: int, dst: int, size: int, interval: int, start: int) -> None:
+        packets = max(0, -(-(self.end_ns - start) // interval))  # sends at start + k*interval < end
+        self.flows.append(Flow(name, src, dst, size, interval, start, packets))
+
+
+def _village(layout: Layout | None, radius_m: float) -> Layout:
+    return layout if layout is not None else rural_cluster(MAX_HOUSES, radius_m)
+
+
+def build_scenario(
+    config: RunConfig, layout: Layout | None = None, radius_m: float = 25.0
+) -> Scenario:
+    """Nodes and flows of ``config`` on ``layout`` (default: :func:`rural_cluster`)."""
+    maker = _FlowMaker(config)
+    gp = gridpeer_exchanges() if config.traffic is Traffic.GRIDPEER else {}
+    nodes: list[Node]
+    if config.kind is ScenarioKind.HAN:
+        if config.traffic is Traffic.THESIS:
+            devices = tuple(m.name for m in THESIS_HAN)
+        else:
+            devices = ("meter", "pv", "bess")
+        home = home_layout(devices)
+        nodes = [Node("agent", home.coordinator)]
+        nodes += [Node(d, p) for d, p in zip(devices, home.houses, strict=True)]
+        for k, dev in enumerate(devices, start=1):
+            if config.traffic is Traffic.THESIS:
+                maker.message(THESIS_HAN[k - 1], k, 0)
+            else:
+                maker.exchange(gp[dev], 1.0, k, 0)
+    else:
+        village = _village(layout, radius_m).first(config.peers)
+        nodes = [Node(f"house-{k + 1}", p) for k, p in enumerate(village.houses)]
+        coord = len(nodes)
+        nodes.append(Node("community", village.coordinator))
+        houses = range(config.peers)
+        if config.kind is ScenarioKind.NAN_MONITORING:
+            for h in houses:
+                if config.traffic is Traffic.THESIS:
+                    maker.message(THESIS_AGENT_AGGREGATE, h, coord)
+                else:
+                    for dev in ("meter", "pv", "bess"):
+                        maker.exchange(gp[dev], 1.0, h, coord)
+        elif config.market is Market.CENTRALIZED:
+            for h in houses:
+                if config.traffic is Traffic.THESIS:
+                    maker.message(THESIS_MARKET_CENTRALIZED, h, coord)
+                else:
+                    maker.exchange(
+                        gp["market-centralized"], THESIS_MARKET_CENTRALIZED.interval_s, h, coord
+                    )
+        else:
+            nodes.pop()  # peer-to-peer: no community node
+            for h in houses:
+                for other in houses:
+                    if other == h:
+                        continue
+                    if config.traffic is Traffic.THESIS:
+                        maker.message(THESIS_MARKET_DECENTRALIZED, h, other)
+                    else:
+                        maker.exchange(
+                            gp["market-decentralized"],
+                            THESIS_MARKET_DECENTRALIZED.interval_s,
+                            h,
+                            other,
+                        )
+    hub = (
+        nodes[0].pos if config.kind is ScenarioKind.HAN else _village(layout, radius_m).coordinator
+    )
+    return Scenario(config, tuple(nodes), tuple(maker.flows), maker.end_ns + DRAIN_NS, hub)

@@ -1,0 +1,126 @@
+"""Process pool that runs study points in ns-3, deterministically and in parallel.
+
+Each worker process imports ns-3 once (~6 s) and runs a tiny warm-up simulation so
+cppyy has compiled everything; then every study point runs in a child ``fork``-ed
+from that prepared worker. ns-3 keeps global state between simulations in one
+process (random-stream counters, address allocators); forking gives every run the
+same pristine state, so a point's result depends only on its configuration and seed,
+never on which worker ran it or in which order.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from gridpeer.netsim.layout import Layout
+from gridpeer.netsim.messages import Traffic
+from gridpeer.netsim.results import FlowTotals, RunResult
+from gridpeer.netsim.scenario import Market, RunConfig, ScenarioKind, build_scenario
+from gridpeer.netsim.technology import Tech
+
+Task = tuple[int, RunConfig, Layout | None, float]
+
+
+class NetsimError(RuntimeError):
+    """A simulation failed inside ns-3."""
+
+
+def _warm_up() -> None:
+    """Import ns-3 and compile the code paths a study uses (Wi-Fi and Ethernet)."""
+    from gridpeer.netsim import ns3run
+
+    for tech in (Tech.WIFI_G, Tech.ETH_100M):
+        ns3run.simulate(build_scenario(RunConfig(ScenarioKind.HAN, tech, seconds=0.05)))
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _run_forked(task: Task) -> tuple[int, dict[str, Any]]:
+    """Run one point in a forked child; return (index, result dict or {'error': ...})."""
+    from gridpeer.netsim import ns3run
+
+    index, config, layout, radius_m = task
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: simulate, write JSON, leave without running any cleanup
+        code = 0
+        try:
+            os.close(rfd)
+            result = ns3run.simulate(build_scenario(config, layout, radius_m))
+            out = json.dumps(result.to_dict()).encode()
+        except BaseException:
+            out = json.dumps({"error": traceback.format_exc()}).encode()
+            code = 1
+        view = memoryview(out)
+        while view:
+            view = view[os.write(wfd, view) :]
+        os._exit(code)
+    os.close(wfd)
+    try:
+        data = _read_all(rfd)
+    finally:
+        os.close(rfd)
+        os.waitpid(pid, 0)
+    if not data:
+        return index, {"error": f"ns-3 process for {config.label} died without a result"}
+    parsed: dict[str, Any] = json.loads(data)
+    return index, parsed
+
+
+def _result(data: dict[str, Any]) -> RunResult:
+    c = data["config"]
+    config = RunConfig(
+        ScenarioKind(c["kind"]),
+        Tech(c["tech"]),
+        c["peers"],
+        Market(c["market"]) if c["market"] else None,
+        Traffic(c["traffic"]),
+        c["seconds"],
+        c["seed"],
+    )
+    return RunResult(config, FlowTotals(**data["totals"]), data["offered_bps"], data["wall_s"])
+
+
+def run_points(
+    configs: Iterable[RunConfig],
+    *,
+    layout: Layout | None = None,
+    radius_m: float = 25.0,
+    workers: int = 2,
+    on_result: Callable[[RunResult], None] | None = None,
+) -> list[RunResult]:
+    """Simulate every configuration in ``workers`` processes; results in input order.
+
+    ``on_result`` is called in this process as each point finishes (for progress).
+    Raises :class:`NetsimError` with ns-3's traceback if any point fails.
+    """
+    tasks: list[Task] = [(k, c, layout, radius_m) for k, c in enumerate(configs)]
+    if workers < 1:
+        raise ValueError("workers must be >= 1")
+    results: dict[int, RunResult] = {}
+    ctx = multiprocessing.get_context("spawn")
+    pool = ctx.Pool(min(workers, max(1, len(tasks))), initializer=_warm_up)
+    try:
+        for index, data in pool.imap_unordered(_run_forked, tasks):
+            if "error" in data:
+                raise NetsimError(f"{tasks[index][1].label} failed:\n{data['error']}")
+            result = _result(data)
+            results[index] = result
+            if on_result is not None:
+                on_result(result)
+        pool.close()  # let workers exit on their own: SIGTERM makes cppyy dump a backtrace
+    finally:
+        if len(results) < len(tasks):
+            pool.terminate()
+        pool.join()
+    return [results[k] for k in range(len(tasks))]
