@@ -21,7 +21,7 @@ from gridpeer.netsim.layout import Layout
 from gridpeer.netsim.messages import Traffic
 from gridpeer.netsim.results import FlowTotals, RunResult
 from gridpeer.netsim.scenario import Market, RunConfig, ScenarioKind, build_scenario
-from gridpeer.netsim.technology import Tech
+from gridpeer.netsim.technology import TECH_SPECS, Tech
 
 Task = tuple[int, RunConfig, Layout | None, float]
 
@@ -91,6 +91,14 @@ def _result(data: dict[str, Any]) -> RunResult:
     return RunResult(config, FlowTotals(**data["totals"]), data["offered_bps"], data["wall_s"])
 
 
+def estimated_cost(config: RunConfig) -> float:
+    """Relative simulation cost: packets sent × nodes hearing each (Wi-Fi) or 1 (Ethernet)."""
+    scenario = build_scenario(config)
+    packets = sum(f.packets for f in scenario.flows)
+    hearers = len(scenario.nodes) if TECH_SPECS[config.tech].wifi else 1
+    return float(packets * hearers)
+
+
 def run_points(
     configs: Iterable[RunConfig],
     *,
@@ -107,11 +115,13 @@ def run_points(
     tasks: list[Task] = [(k, c, layout, radius_m) for k, c in enumerate(configs)]
     if workers < 1:
         raise ValueError("workers must be >= 1")
+    # heaviest first, so no worker is left alone with a long run at the end
+    order = sorted(tasks, key=lambda t: -estimated_cost(t[1]))
     results: dict[int, RunResult] = {}
     ctx = multiprocessing.get_context("spawn")
     pool = ctx.Pool(min(workers, max(1, len(tasks))), initializer=_warm_up)
     try:
-        for index, data in pool.imap_unordered(_run_forked, tasks):
+        for index, data in pool.imap_unordered(_run_forked, order):
             if "error" in data:
                 raise NetsimError(f"{tasks[index][1].label} failed:\n{data['error']}")
             result = _result(data)
