@@ -19,6 +19,7 @@ LAB = load_scenario("thesis-lab-5")
         ("cda", "clear-sky"),
         ("sdr", "perfect"),
         ("bill-sharing", "perfect"),
+        ("order-book", "persistence"),
     ],
 )
 def test_revm_balances_equal_engine_accounting(market: str, forecast: str) -> None:
@@ -37,6 +38,7 @@ def test_revm_balances_equal_engine_accounting(market: str, forecast: str) -> No
         assert settler.report.trades > 0
         assert any(v != 0 for v in engine)
     assert not settler.pending
+    assert settler.report.path == ("offer/buy" if market == "order-book" else "batch (EIP-712)")
     if settler.report.trades:
         assert settler.report.gas_used > 0
         assert "chain_equals_engine,true" in settler.summary_csv()
