@@ -42,6 +42,7 @@ class Monitoring:
         rate_s: model seconds between two readings of a device.
         flush_interval_s: agents write to the store at least this often (wall s).
         drain_timeout_s: on stop, how long (wall s) to wait for in-flight messages.
+        connect_timeout_s: how long (wall s) an agent waits for the broker at start.
         credentials: house -> (MQTT user, password) for its sensor node and agent (with
             Mosquitto ACLs from :func:`gridpeer.telemetry.broker.write_acl`); ``None`` =
             ``broker``'s own credentials for everyone.
@@ -58,6 +59,7 @@ class Monitoring:
         *,
         flush_interval_s: float = 0.2,
         drain_timeout_s: float = 15.0,
+        connect_timeout_s: float = 10.0,
         credentials: Mapping[str, tuple[str, str]] | None = None,
     ) -> None:
         houses = [t.house for t in traces]
@@ -76,6 +78,7 @@ class Monitoring:
             for h in houses
         }
         self.drain_timeout_s = drain_timeout_s
+        self.connect_timeout_s = connect_timeout_s
 
     def metrics(self) -> dict[str, AgentMetrics]:
         """Per-house agent metrics (snapshot; safe from any thread)."""
@@ -113,7 +116,7 @@ class Monitoring:
         relay_task = asyncio.create_task(relay())
         try:
             for host in self.hosts.values():
-                await asyncio.to_thread(host.start)
+                await asyncio.to_thread(host.start, self.connect_timeout_s)
                 started.append(host)
             log.info("monitoring %d houses", len(self.hosts))
             await asyncio.gather(*(guarded(s) for s in self.sensors.values()))
