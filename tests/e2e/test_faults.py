@@ -50,8 +50,8 @@ def test_kill9_oracle_and_agent_mid_delivery(tmp_path: Path) -> None:
         com.oracle.start()
         wait_for(lambda: len(com.confirmations()) == 2, 60, "both trades confirmed")
         assert_conserved(com, {a: ("h1", "h2", 40), b: ("h3", "h4", 40)})
-        measured_b = com.agent_rows("h3")[b][1]
-        assert measured_b < 40  # the seconds h3 was down were not metered
+        # h3 meters at most 2 Wh/s over a 12 s window, minus the seconds it was down
+        assert com.agent_rows("h3")[b][1] < 24
     finally:
         com.stop()
 
