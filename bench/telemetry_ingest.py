@@ -173,6 +173,7 @@ def _phase(
     counters: list[Synchronized[int]] = [ctx.Value("q", 0, lock=False) for _ in range(n_recv)]
     cpu = ctx.Array("d", n_recv + n_pub, lock=False)  # CPU seconds per process while measured
     procs = []
+    a: tuple[Any, ...]
     for r in range(n_recv):
         share = houses[r::n_recv]
         if db is None:

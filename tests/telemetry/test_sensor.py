@@ -56,7 +56,7 @@ def test_cumulative_energy_integrates_load_and_repeats() -> None:
     trace = make_trace("h1", START, steps=steps, step_s=step_s)
     sampler = TraceSampler(trace)
     day_wh = float(np.sum(trace.load_w))  # 1-h steps: W·h
-    e = [sampler.readings(START_MS + k * 3_600_000)[0][1]["e_wh"] for k in range(0, 49)]
+    e = [int(sampler.readings(START_MS + k * 3_600_000)[0][1]["e_wh"]) for k in range(0, 49)]
     assert e[0] == 0
     assert e[24] == pytest.approx(day_wh, abs=1)
     assert e[48] == pytest.approx(2 * day_wh, abs=2)
