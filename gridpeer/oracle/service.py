@@ -180,7 +180,15 @@ class Oracle:
         for trade in self.state.trades(TradeState.SEEN):
             if trade.window_start - lead > now:
                 continue
-            if self._command(trade):
+            try:
+                ok = self._command(trade)
+            except ValueError as exc:  # e.g. a member that is not a known house
+                log.error(
+                    "trade %s cannot be delivered (%s); buyer may reclaim", trade.trade_id, exc
+                )
+                self.state.set_state(trade.trade_id, TradeState.EXPIRED)
+                continue
+            if ok:
                 self.state.set_state(trade.trade_id, TradeState.COMMANDED)
                 self._resend_at[trade.trade_id] = time.monotonic() + self.config.resend_s
                 sent += 1

@@ -79,3 +79,12 @@ def test_missing_result_expires_after_grace(tmp_path: Path) -> None:
     o.settle(o.clock.now())
     assert o.state.trade(1).state is TradeState.EXPIRED  # type: ignore[union-attr]
     assert chain.confirm_calls == 0
+
+
+def test_trade_with_an_unknown_house_expires_instead_of_blocking(tmp_path: Path) -> None:
+    chain = FakeChain()
+    o = make(tmp_path, chain, T0 - timedelta(minutes=1))
+    chain.mine([(2, "member:0xABC", "h2", 10, T0, T0 + timedelta(minutes=10))])
+    o.follow()
+    o.command(o.clock.now())  # must not raise
+    assert o.state.trade(2).state is TradeState.EXPIRED  # type: ignore[union-attr]
