@@ -177,3 +177,29 @@ def test_agent_and_oracle_links_authenticate(tmp_path: Path) -> None:
         oracle.stop()
         agent.stop()
         broker.stop()
+
+
+def test_malformed_messages_are_rejected_and_counted(tmp_path: Path, broker: Mosquitto) -> None:
+    from gridpeer.oracle.messages import command_topic, result_topic
+    from gridpeer.oracle.mqttlink import MqttLink
+
+    rig = Rig(tmp_path, broker, {"h1": ConstantPower()})
+    pub = MqttLink("127.0.0.1", broker.port, "evil")
+    try:
+        rig.agents["h1"].start()
+        oracle = rig.start_oracle()
+        pub.start()
+        for body in (
+            b"{",
+            b'{"trade_id": -1}',
+            b'{"trade_id": 1, "house": "h2", "direction": "in",'
+            b' "target_wh": 5, "window_start": 0, "window_end": 10}',
+        ):
+            assert pub.publish(command_topic("c1", "h1"), body)
+            assert pub.publish(result_topic("c1", "h1", 1), body)
+        wait_for(lambda: rig.agents["h1"].rejected == 3 and oracle.rejected == 3)
+        assert rig.agents["h1"].executor.tasks == {}
+        assert oracle.state.trades() == []
+    finally:
+        pub.stop()
+        rig.stop()
