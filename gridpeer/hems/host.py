@@ -2,6 +2,11 @@
 :class:`~gridpeer.hems.ingest.HouseAgent` of one or more houses, writing their samples
 to the store in batches from a background flusher thread.
 
+A valid message is acknowledged to the broker (PUBACK) only after the batch holding it is
+committed to the store, so a crash of the agent loses nothing: the broker redelivers what
+was not acknowledged, and the store ignores what it already has. Rejected messages are
+acknowledged at once (they are never stored).
+
 The demo and ``serve`` run one host per house (each house's agent has its own session);
 large simulations and the benchmark run a few hosts, each serving many houses.
 """
@@ -64,18 +69,23 @@ class AgentHost:
         self._write_lock = threading.Lock()  # one store write at a time, in order
         self._pending_count = 0
         self._backlog: list[Sample] = []
+        self._backlog_acks: list[tuple[int, int]] = []
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._flusher: threading.Thread | None = None
         self._sub_mids: set[int] = set()
+        self._session = 0  # connection number; message ids are only valid within one
+        self._unacked: list[tuple[int, int]] = []  # (session, mid) of pending samples
         cid = client_id or f"gp-{community}-{houses[0]}-agent"
-        self.mqtt = ConnectedClient(cid, broker)
+        self.mqtt = ConnectedClient(cid, broker, manual_ack=True)
         self.mqtt.on_connected = self._subscribe  # type: ignore[method-assign]
         self.mqtt.client.on_message = self._on_message
         self.mqtt.client.on_subscribe = self._on_subscribe
 
     # --- MQTT thread ---------------------------------------------------------------
     def _subscribe(self) -> None:
+        with self.lock:
+            self._session += 1
         filters = [(f, QOS) for a in self.agents.values() for f in a.subscriptions]
         for k in range(0, len(filters), 100):  # stay well inside packet size limits
             _, mid = self.mqtt.client.subscribe(filters[k : k + 100])
@@ -91,10 +101,15 @@ class AgentHost:
             self.subscribed.set()
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
-        self.handle(msg.topic, msg.payload)
+        mid = msg.mid if msg.qos else None
+        if not self.handle(msg.topic, msg.payload, mid) and msg.qos:
+            client.ack(msg.mid, msg.qos)  # rejected: never stored, nothing to wait for
 
-    def handle(self, topic: str, payload: bytes) -> None:
-        """Route one message to its house's agent (thread-safe; used by the MQTT thread)."""
+    def handle(self, topic: str, payload: bytes, mid: int | None = None) -> bool:
+        """Route one message to its house's agent (thread-safe; used by the MQTT thread).
+
+        Returns whether it was accepted; an accepted message's ``mid`` is acknowledged to
+        the broker once its batch is stored."""
         parts = topic.split("/", 3)
         agent = self.agents.get(parts[2]) if len(parts) > 2 else None
         with self.lock:
@@ -104,21 +119,28 @@ class AgentHost:
                     log.warning(
                         "%s: message on %r for a house not served here", self.community, topic
                     )
-                return
+                return False
             before = len(agent.pending)
             agent.handle(topic, payload)
-            self._pending_count += len(agent.pending) - before
+            if len(agent.pending) == before:
+                return False
+            self._pending_count += 1
+            if mid is not None:
+                self._unacked.append((self._session, mid))
             full = self._pending_count >= self.batch_size
         if full and not self._wake.is_set():
             self._wake.set()
+        return True
 
     # --- flushing ------------------------------------------------------------------
     def flush(self) -> int:
-        """Write every pending sample to the store now; returns samples newly stored."""
+        """Write every pending sample to the store now, then acknowledge their messages;
+        returns samples newly stored."""
         with self._write_lock:
             with self.lock:
                 taken = {h: a.take_pending() for h, a in self.agents.items() if a.pending}
                 self._pending_count = 0
+                acks, self._unacked = self._backlog_acks + self._unacked, []
             batch = self._backlog + [s for samples in taken.values() for s in samples]
             if not batch:
                 return 0
@@ -129,9 +151,10 @@ class AgentHost:
                 log.exception(
                     "%s: store write of %d samples failed; will retry", self.community, len(batch)
                 )
-                self._backlog = batch[-MAX_BACKLOG:]
+                self._backlog, self._backlog_acks = batch[-MAX_BACKLOG:], acks
                 return 0
-            self._backlog = []
+            self._backlog, self._backlog_acks = [], []
+            self._ack(acks)
             self.stored += inserted
             self.duplicates += len(batch) - inserted
             if len(self.agents) == 1:  # exact per-house figures when a host serves one house
@@ -139,6 +162,16 @@ class AgentHost:
                 agent.metrics.stored += inserted
                 agent.metrics.duplicates += len(batch) - inserted
             return inserted
+
+    def _ack(self, acks: list[tuple[int, int]]) -> None:
+        """PUBACK stored messages received on the current connection; older ones will be
+        redelivered by the broker (and ignored by the store as duplicates)."""
+        with self.lock:
+            session = self._session
+        client = self.mqtt.client
+        for sess, mid in acks:
+            if sess == session:
+                client.ack(mid, QOS)
 
     def _flush_loop(self) -> None:
         while not self._stopping.is_set():
@@ -163,14 +196,14 @@ class AgentHost:
             raise
 
     def stop(self) -> None:
-        """Disconnect, stop the flusher and write what is still pending."""
-        self.mqtt.stop()
+        """Stop the flusher, write and acknowledge what is pending, then disconnect."""
         self._stopping.set()
         self._wake.set()
         if self._flusher is not None:
             self._flusher.join()
             self._flusher = None
         self.flush()
+        self.mqtt.stop()
 
     def metrics(self) -> dict[str, AgentMetrics]:
         """Snapshot of every house's metrics."""

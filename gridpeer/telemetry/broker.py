@@ -107,6 +107,8 @@ class MosquittoBroker:
             "autosave_interval 5",
             "max_queued_messages 0",  # persistent sessions: never drop queued QoS-1 messages
             "max_queued_bytes 0",
+            # agents acknowledge a message only once it is stored, in batches: no window limit
+            "max_inflight_messages 0",
             f"log_dest file {self.log_file}",
             "log_type error",
             "log_type warning",

@@ -19,10 +19,18 @@ class ConnectedClient:
     ``connected`` event set on every successful (re)connection.
 
     ``clean_session=False`` gives a persistent session: the broker keeps subscriptions
-    and queues QoS-1 messages while the client is away.
+    and queues QoS-1 messages while the client is away. With ``manual_ack`` received QoS-1
+    messages are acknowledged only when the owner calls ``client.ack(mid, 1)``.
     """
 
-    def __init__(self, client_id: str, broker: BrokerAddress, *, clean_session: bool = False):
+    def __init__(
+        self,
+        client_id: str,
+        broker: BrokerAddress,
+        *,
+        clean_session: bool = False,
+        manual_ack: bool = False,
+    ):
         self.broker = broker
         self.connected = threading.Event()
         self.client = mqtt.Client(
@@ -30,6 +38,7 @@ class ConnectedClient:
             client_id=client_id,
             clean_session=clean_session,
             protocol=mqtt.MQTTv311,
+            manual_ack=manual_ack,
         )
         if broker.username is not None:
             self.client.username_pw_set(broker.username, broker.password)

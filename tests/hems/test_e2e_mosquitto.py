@@ -167,3 +167,63 @@ async def test_monitoring_with_per_house_credentials_and_acl(tmp_path: Path) -> 
         store.close()
     finally:
         broker.stop()
+
+
+class _BrokenStore:
+    """A store whose writes always fail (disk full, database down...)."""
+
+    def write(self, samples: object) -> int:
+        raise OSError("disk full")
+
+    def close(self) -> None:
+        pass
+
+
+def test_agent_crash_before_its_batch_is_stored_loses_nothing(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    broken = AgentHost(
+        "lab",
+        ["h1"],
+        mosquitto.address,
+        _BrokenStore(),
+        client_id="agent-h1",  # type: ignore[arg-type]
+        flush_interval_s=0.05,
+    )
+    broken.start()
+    pub = _publisher(mosquitto)
+    _publish_all(
+        pub,
+        [
+            (
+                "gridpeer/lab/h1/meter/reading",
+                json.dumps(
+                    {"ts": 1780315200 + k, "v": 230.0, "i": 1.0, "p": 230.0, "e_wh": k}
+                ).encode(),
+            )
+            for k in range(300)
+        ],
+    )
+    pub.stop()
+    for _ in range(400):
+        if broken.metrics()["h1"].accepted >= 300 and broken.write_errors > 0:
+            break
+        time.sleep(0.05)
+    assert broken.metrics()["h1"].accepted == 300 and broken.stored == 0
+    # crash: the process dies with its batch unwritten — no flush, no PUBACK, no DISCONNECT
+    broken.mqtt.client.loop_stop()
+    sock = broken.mqtt.client.socket()
+    assert sock is not None
+    sock.close()
+    broken._stopping.set()
+    broken._wake.set()
+
+    store = open_store(f"sqlite:///{tmp_path}/t.db")
+    again = AgentHost("lab", ["h1"], mosquitto.address, store, client_id="agent-h1")
+    again.start()
+    try:
+        assert again.wait_stored(300, timeout_s=30)
+    finally:
+        again.stop()
+    assert store.count() == 300
+    store.close()
