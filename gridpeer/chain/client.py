@@ -53,7 +53,7 @@ GAS = {
     "deposit": 80_000,
     "admin": 200_000,
 }
-_ORDER_T = "(address,bool,uint32,uint64,uint40,uint40,uint64,uint40,uint8,bytes32,bytes32)[]"
+_ORDER_T = "(address,bool,uint32,uint64,uint40,uint40,uint32,uint40,uint8,bytes32,bytes32)[]"
 _MATCH_T = "(uint16,uint16,uint32,uint64)[]"
 ACTIONS = (
     "post_offer",
@@ -309,7 +309,7 @@ class MarketClient:
                     {"name": "price", "type": "uint64"},
                     {"name": "start", "type": "uint40"},
                     {"name": "end", "type": "uint40"},
-                    {"name": "nonce", "type": "uint64"},
+                    {"name": "nonce", "type": "uint32"},
                     {"name": "expiry", "type": "uint40"},
                 ],
             },
@@ -371,8 +371,9 @@ class MarketClient:
 
     def member(self, account: str) -> tuple[int, bool, int]:
         """(index, active, last consumed batch-order nonce) of ``account``; index 0 = never."""
-        idx, active, nonce = self._call("memberOf", to_checksum_address(account))
-        return int(idx), bool(active), int(nonce)
+        addr = to_checksum_address(account)
+        idx, active = self._call("memberOf", addr)
+        return int(idx), bool(active), int(self._call("nonceOf", addr)[0])
 
     def credit(self, account: str) -> int:
         """Withdrawable credit of ``account`` in wei."""

@@ -103,7 +103,7 @@ class OrderTerms:
     price: int  # limit, wei/kWh: minimum for a sell, maximum for a buy
     start: int
     end: int
-    nonce: int  # must exceed the maker's last consumed nonce
+    nonce: int  # uint32, must exceed the maker's last consumed nonce
     expiry: int  # UTC unix s
 
 

@@ -87,7 +87,6 @@ contract EnergyMarket {
     struct Member {
         uint16 idx; // 1-based, 0 = never registered
         bool active;
-        uint64 nonce; // last signed-order nonce consumed by a batch
     }
 
     struct Account {
@@ -103,7 +102,7 @@ contract EnergyMarket {
         uint64 price;
         uint40 start;
         uint40 end;
-        uint64 nonce;
+        uint32 nonce;
         uint40 expiry;
         uint8 v;
         bytes32 r;
@@ -119,6 +118,7 @@ contract EnergyMarket {
 
     // ------------------------------------------------------------------ constants
     uint256 private constant M16 = 0xffff;
+    uint256 private constant M31 = 0x7fffffff;
     uint256 private constant M32 = 0xffffffff;
     uint256 private constant M40 = 0xffffffffff;
     uint256 private constant M64 = 0xffffffffffffffff;
@@ -130,7 +130,7 @@ contract EnergyMarket {
         0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
     bytes32 public constant ORDER_TYPEHASH = keccak256(
         "Order(address maker,bool sell,uint32 wh,uint64 price,uint40 start,uint40 end,"
-        "uint64 nonce,uint40 expiry)"
+        "uint32 nonce,uint40 expiry)"
     );
     bytes32 public immutable DOMAIN_SEPARATOR;
 
@@ -147,6 +147,9 @@ contract EnergyMarket {
     mapping(uint256 => uint256) private _book;
     mapping(uint256 => uint256) private _batchHeader;
     mapping(uint256 => uint256) private _batchTrades;
+    /// Last consumed signed-order nonce of each member: eight 31-bit fields per word (key
+    /// idx / 8), bit 255 set at registration so batches never pay for a fresh slot.
+    mapping(uint256 => uint256) private _nonces;
 
     constructor(address oracle_, address coordinator_, uint32 graceSeconds_) {
         if (oracle_ == address(0) || coordinator_ == address(0)) revert ZeroAddress();
@@ -192,8 +195,9 @@ contract EnergyMarket {
             if (idx > M16) revert TooManyMembers();
             memberCount = uint16(idx);
             accounts[idx].addr = account;
+            _nonces[idx >> 3] |= 1 << 255;
         }
-        memberOf[account] = Member(uint16(idx), true, m.nonce);
+        memberOf[account] = Member(uint16(idx), true);
         emit MemberAdded(account, idx);
     }
 
@@ -421,34 +425,52 @@ contract EnergyMarket {
         uint256 start = orders[0].start;
         uint256 end = orders[0].end;
         _checkWindow(market, start, end);
-        uint256[] memory idx = new uint256[](no);
-        uint256[] memory left = new uint256[](no);
+        // ord[i] = member idx | isSell<<16 | limit price<<17 | Wh left<<81
+        uint256[] memory ord = new uint256[](no);
+        uint256 nkey = type(uint256).max;
+        uint256 nword = 0;
         for (uint256 i = 0; i < no; ++i) {
-            idx[i] = _verify(orders[i], i, start, end);
-            left[i] = orders[i].wh;
+            SignedOrder calldata o = orders[i];
+            uint256 idx = _verify(o, i, start, end);
+            // nonces: one cached storage word per 8 members, written back when it changes
+            uint256 key = idx >> 3;
+            if (key != nkey) {
+                if (nkey != type(uint256).max) _nonces[nkey] = nword;
+                nkey = key;
+                nword = _nonces[key];
+            }
+            uint256 shift = (idx & 7) * 31;
+            if (o.nonce <= (nword >> shift) & M31) revert NonceUsed(i);
+            if (o.nonce > M31) revert AmountOverflow();
+            nword = (nword & ~(M31 << shift)) | uint256(o.nonce) << shift;
+            ord[i] = idx | (o.sell ? 1 << 16 : 0) | uint256(o.price) << 17 | uint256(o.wh) << 81;
         }
+        _nonces[nkey] = nword;
         uint256[] memory debit = new uint256[](no);
         uint256[] memory words = new uint256[]((nm + 1) / 2);
         for (uint256 j = 0; j < nm; ++j) {
             Match calldata x = matches[j];
             uint256 s = x.sellOrder;
             uint256 b = x.buyOrder;
-            if (s >= no || b >= no || !orders[s].sell || orders[b].sell) revert WrongSide(j);
+            if (s >= no || b >= no) revert WrongSide(j);
+            uint256 os = ord[s];
+            uint256 ob = ord[b];
+            if ((os >> 16) & 1 == 0 || (ob >> 16) & 1 == 1) revert WrongSide(j);
             uint256 wh = x.wh;
             uint256 price = x.price;
             if (wh == 0) revert ZeroAmount();
-            if (wh > left[s] || wh > left[b]) revert Overfill(j);
-            if (price < orders[s].price || price > orders[b].price) revert PriceOutOfLimit(j);
-            if (idx[s] == idx[b]) revert SelfTrade();
-            left[s] -= wh;
-            left[b] -= wh;
+            if (wh > os >> 81 || wh > ob >> 81) revert Overfill(j);
+            if (price < (os >> 17) & M64 || price > (ob >> 17) & M64) revert PriceOutOfLimit(j);
+            if (os & M16 == ob & M16) revert SelfTrade();
+            ord[s] = os - (wh << 81);
+            ord[b] = ob - (wh << 81);
             debit[b] += wh * price / 1000;
-            words[j >> 1] |= (idx[s] | idx[b] << 16 | wh << 32 | price << 64) << ((j & 1) * 128);
+            words[j >> 1] |= (os & M16 | (ob & M16) << 16 | wh << 32 | price << 64) << ((j & 1) * 128);
         }
         for (uint256 i = 0; i < no; ++i) {
             uint256 d = debit[i];
             if (d != 0) {
-                Account storage a = accounts[idx[i]];
+                Account storage a = accounts[ord[i] & M16];
                 uint256 c = a.credit;
                 if (c < d) revert InsufficientCredit(c, d);
                 a.credit = uint96(c - d);
@@ -468,6 +490,12 @@ contract EnergyMarket {
     /// Exact escrow of `wh` Wh at `price` wei/kWh, in wei.
     function cost(uint256 wh, uint256 price) external pure returns (uint256) {
         return wh * price / 1000;
+    }
+
+    /// Last signed-order nonce a batch consumed for `account` (0 = none).
+    function nonceOf(address account) external view returns (uint256) {
+        uint256 idx = memberOf[account].idx;
+        return (_nonces[idx >> 3] >> ((idx & 7) * 31)) & M31;
     }
 
     /// Raw packed word of an order or book trade (0 if none).
@@ -648,6 +676,7 @@ contract EnergyMarket {
 
     function _verify(SignedOrder calldata o, uint256 i, uint256 start, uint256 end)
         private
+        view
         returns (uint256 idx)
     {
         if (o.start != start || o.end != end) revert WindowMismatch(i);
@@ -675,11 +704,8 @@ contract EnergyMarket {
         if (uint256(o.s) > HALF_N) revert BadSignature(i);
         address signer = ecrecover(digest, o.v, o.r, o.s);
         if (signer == address(0) || signer != o.maker) revert BadSignature(i);
-        Member storage ms = memberOf[signer];
-        Member memory m = ms;
+        Member memory m = memberOf[signer];
         if (!m.active) revert NotMember(signer);
-        if (o.nonce <= m.nonce) revert NonceUsed(i);
-        ms.nonce = o.nonce;
         return m.idx;
     }
 
