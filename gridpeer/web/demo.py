@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -131,13 +131,13 @@ def demo_clock(speed: float, start_hour: float, now: datetime | None = None) -> 
     return Clock(start=start, speed=speed)
 
 
-def demo_houses(settings: Settings, clock: Clock) -> tuple[list[HouseInfo], list[HouseTrace]]:
-    """The demo community: the thesis lab's mix of houses and one day of their traces
+def demo_houses(settings: Settings, day: date) -> tuple[list[HouseInfo], list[HouseTrace]]:
+    """The demo community: the thesis lab's mix of houses and one UTC day of their traces
     (the trace repeats daily)."""
     from gridpeer.web.community import house_info, lab_configs, simulate_day
 
     configs = lab_configs(settings.houses)
-    return [house_info(c) for c in configs], simulate_day(configs, clock.start.date())
+    return [house_info(c) for c in configs], simulate_day(configs, day)
 
 
 def demo_composition() -> Composition:
@@ -163,8 +163,8 @@ async def run_demo(
     composition: Composition | None = None,
 ) -> None:
     """Run the demo until Ctrl-C/SIGTERM or ``duration_h`` model hours."""
-    clock = demo_clock(settings.speed, start_hour)
-    houses, traces = demo_houses(settings, clock)
+    houses, traces = demo_houses(settings, demo_clock(1.0, start_hour).start.date())
+    clock = demo_clock(settings.speed, start_hour)  # starts once the houses are simulated
     with data_directory(settings.data_dir) as data_dir:
         parts = Parts(
             settings=settings, clock=clock, data_dir=data_dir, houses=houses, traces=traces

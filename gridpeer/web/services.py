@@ -129,6 +129,9 @@ async def monitoring(parts: Parts) -> AsyncIterator[None]:
 
 DEMO_TZ_MINUTES = -240
 """The demo's trading schedule runs on Chile standard time (UTC-4), like the lab."""
+DEMO_GRACE_S = 900
+"""After a delivery window ends, the oracle has 15 model minutes to confirm before the
+buyer may reclaim the escrow."""
 
 
 @contextlib.asynccontextmanager
@@ -145,7 +148,7 @@ async def chain(parts: Parts) -> AsyncIterator[None]:
 
     def setup() -> ChainHub:
         c = open_chain(parts.settings.chain.rpc_url)
-        market = c.deploy_market()
+        market = c.deploy_market(grace_s=DEMO_GRACE_S)
         market.set_schedule(c.admin, Schedule("windows", tz_minutes=DEMO_TZ_MINUTES))
         keys = c.houses(len(parts.houses), market)
         parts.extras["chain"] = c

@@ -1,12 +1,17 @@
-"""The demo in Debian's Chromium: live numbers and charts change; screenshots of each page."""
+"""``gridpeer demo`` as a real process (free ports, Ctrl-C stops everything) seen by
+Debian's Chromium: live numbers and charts change; screenshots of each page."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.web.demoproc import DemoProcess, start_demo
@@ -15,11 +20,47 @@ pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1.0)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 @pytest.fixture(scope="module")
 def demo() -> Iterator[DemoProcess]:
+    """The real ``gridpeer demo`` process; afterwards Ctrl-C must stop everything."""
     d = start_demo("--speed", "600", "--start-hour", "14")
+    web_port = int(d.url.rsplit(":", 1)[1])
+    assert d.broker_port > 0 and _port_open(d.broker_port)
     yield d
     assert d.stop() == 0, "".join(d.lines)
+    assert "stopped cleanly" in "".join(d.lines)
+    assert not _port_open(web_port)
+    assert not _port_open(d.broker_port)
+
+
+def test_demo_api_has_the_lab_houses(demo: DemoProcess) -> None:
+    ov = httpx.get(demo.url + "/api/overview", timeout=10).json()
+    assert [h["id"] for h in ov["houses"]] == ["h1", "h2", "h3", "h4", "h5"]
+    kinds = [h["kind"] for h in ov["houses"]]
+    assert kinds.count("pv_bess") == 2 and kinds.count("pv") == 1
+    assert kinds.count("consumer") == 2
+    assert all(h["load_w"] is not None and h["load_w"] > 0 for h in ov["houses"])
+    assert all(h["soc"] is not None for h in ov["houses"] if h["kind"] == "pv_bess")
+    assert ov["totals"]["today_load_wh"] > 0
+    accounts = [h["account"] for h in httpx.get(demo.url + "/api/houses", timeout=10).json()]
+    assert all(a and a.startswith("0x") for a in accounts)
+
+
+def test_demo_refuses_bad_options() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "gridpeer.cli", "demo", "--houses", "0", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "houses" in out.stderr
 
 
 def _wait_change(page: Any, selector: str, before: str, timeout_s: float = 30.0) -> str:

@@ -59,7 +59,8 @@ def anvil() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def demo(anvil: str) -> Iterator[DemoProcess]:
-    # 11:00 local (UTC-4): bids open for delivery 13:00-14:00; 240x: an hour is 15 s.
+    # 11:00 local (UTC-4): bids open for delivery 13:00-14:00 (17-18 UTC); reclaim from
+    # 18:15 UTC (15 min grace). At 240x an hour is 15 s.
     d = start_demo("--chain", anvil, "--speed", "240", "--start-hour", "15")
     yield d
     assert d.stop() == 0, "".join(d.lines)
