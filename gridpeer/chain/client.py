@@ -438,6 +438,8 @@ class MarketClient:
     def events(self, from_block: int, to_block: int | None = None) -> list[Event]:
         """Decoded events of blocks [from_block, to_block] (default: up to the latest)."""
         last = self.backend.block_number() if to_block is None else to_block
+        if from_block > last:
+            return []
         logs = self.backend.get_logs(self.address, from_block, last)
         return decode_logs(logs, self.member_address)
 
