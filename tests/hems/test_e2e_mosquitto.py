@@ -227,3 +227,20 @@ def test_agent_crash_before_its_batch_is_stored_loses_nothing(
         again.stop()
     assert store.count() == 300
     store.close()
+
+
+@pytest.mark.postgres
+async def test_monitoring_into_postgresql(mosquitto: MosquittoBroker, postgres_url: str) -> None:
+    store = open_store(postgres_url)
+    clock = Clock(start=START, speed=60.0)
+    traces = [make_trace(f"h{k}", START, seed=k) for k in range(3)]
+    mon = Monitoring("lab", traces, mosquitto.address, store, clock, rate_s=2.0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(mon.run(stop))
+    while sum(mon.published().values()) < 200 and not task.done():
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, 60)
+    assert store.count() == sum(mon.published().values()) >= 200
+    assert store.houses() == ["h0", "h1", "h2"]
+    store.close()
