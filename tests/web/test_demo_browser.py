@@ -29,7 +29,8 @@ def _port_open(port: int) -> bool:
 @pytest.fixture(scope="module")
 def demo() -> Iterator[DemoProcess]:
     """The real ``gridpeer demo`` process; afterwards Ctrl-C must stop everything."""
-    d = start_demo("--speed", "600", "--start-hour", "14")
+    # 10:36 local (UTC-4): bids for 13:00-14:00 local are open for 29 s of wall time.
+    d = start_demo("--speed", "300", "--start-hour", "14.6")
     web_port = int(d.url.rsplit(":", 1)[1])
     assert d.broker_port > 0 and _port_open(d.broker_port)
     yield d
@@ -74,6 +75,20 @@ def _wait_change(page: Any, selector: str, before: str, timeout_s: float = 30.0)
 
 
 def test_overview_numbers_and_chart_update(demo: DemoProcess, chromium: Any) -> None:
+    # one demo trade first, so the market part of the overview has something to show
+    w = httpx.get(demo.url + "/api/market/status", timeout=10).json()["open_windows"][0]
+    offer = {
+        "signer": "demo:h3",
+        "wh": 600,
+        "price": 140 * 10**12,
+        "start": w["start"],
+        "end": w["end"],
+    }
+    r = httpx.post(demo.url + "/api/market/offers", json=offer, timeout=30)
+    assert r.status_code == 200, r.text
+    buy = {"signer": "demo:h5", "wh": 450}
+    r = httpx.post(f"{demo.url}/api/market/offers/{r.json()['id']}/buy", json=buy, timeout=30)
+    assert r.status_code == 200, r.text
     page = chromium.new_page(viewport={"width": 1280, "height": 900})
     page.goto(demo.url + "/")
     page.wait_for_selector(".live-dot.on", timeout=30_000)
@@ -90,6 +105,7 @@ def test_overview_numbers_and_chart_update(demo: DemoProcess, chromium: Any) -> 
     def points() -> int:
         return int(page.evaluate("document.getElementById('flows-chart').data[0].x.length"))
 
+    page.wait_for_selector("[data-testid=mt-trades] >> text=1", timeout=30_000)
     n0 = points()
     deadline = time.monotonic() + 30
     while points() <= n0 and time.monotonic() < deadline:

@@ -64,6 +64,7 @@
       Plotly.react("flows-chart", traces, gp.plotLayout({
         yaxis: { title: { text: "W" }, rangemode: "tozero" },
         xaxis: { type: "date", range: [start, end], rangeslider: { visible: true, thickness: 0.08 } },
+        legend: { orientation: "h", x: 0, y: 1.12 }, margin: { l: 50, r: 10, t: 30, b: 30 },
         uirevision: day,
       }), gp.plotCfg);
       lastDraw = Date.now();
