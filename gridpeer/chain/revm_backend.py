@@ -7,6 +7,7 @@ transaction hashes so the event API works unchanged.
 
 from __future__ import annotations
 
+import bisect
 import re
 
 from eth_account.signers.local import LocalAccount
@@ -29,6 +30,7 @@ class RevmBackend:
         self._number = 0
         self._time = genesis_time
         self._logs: list[RawLog] = []
+        self._log_blocks: list[int] = []  # block number of each log, ascending
         self._hashes: list[bytes] = [self._block_hash(0)]
         self._tx_count = 0
 
@@ -73,6 +75,7 @@ class RevmBackend:
             for i, log in enumerate(res.logs)
         )
         self._logs.extend(logs)
+        self._log_blocks.extend(log.block_number for log in logs)
         return Receipt(txh, self._number, bhash, int(res.gas_used), logs, created)
 
     def call(self, to: str, data: bytes, sender: str | None = None) -> bytes:
@@ -86,12 +89,9 @@ class RevmBackend:
 
     def get_logs(self, address: str, from_block: int, to_block: int) -> list[RawLog]:
         addr = to_checksum_address(address)
-        # logs are in block order: bisect would do, a scan from the right is enough here
-        return [
-            log
-            for log in self._logs
-            if from_block <= log.block_number <= to_block and log.address == addr
-        ]
+        lo = bisect.bisect_left(self._log_blocks, from_block)
+        hi = bisect.bisect_right(self._log_blocks, to_block)
+        return [log for log in self._logs[lo:hi] if log.address == addr]
 
     def block_number(self) -> int:
         return self._number
@@ -112,3 +112,4 @@ class RevmBackend:
 
     def close(self) -> None:
         self._logs.clear()
+        self._log_blocks.clear()
