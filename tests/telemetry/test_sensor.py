@@ -72,3 +72,18 @@ def test_payloads_are_small() -> None:
 def test_empty_trace_is_refused() -> None:
     with pytest.raises(ValueError, match="empty"):
         TraceSampler(make_trace("h", START, steps=0))
+
+
+def test_readings_from_the_device_models_pass_validation() -> None:
+    """Contract with gridpeer.devices: a simulated thesis-lab day only yields valid readings."""
+    from gridpeer.devices.house import simulate_house, thesis_lab_houses
+
+    for config in thesis_lab_houses():
+        trace = simulate_house(config, START)
+        sampler = TraceSampler(trace)
+        for k in range(0, len(trace) * trace.step_s * 1000, 397_000):
+            for device, payload in sampler.readings(START_MS + k):
+                topic = reading_topic("c", trace.house, device)
+                assert isinstance(
+                    validate_message(topic, encode(payload), "c", trace.house), Sample
+                )
