@@ -4,10 +4,11 @@ A *service* is a function ``(parts) -> async context manager``: entering starts 
 may publish what it provides on :class:`Parts`, e.g. the broker address), exiting stops
 it. :class:`Composition` enters services in order and exits them in reverse, so Ctrl-C
 stops everything cleanly. Later layers add theirs with ``composition.add(...)``, e.g. the
-oracle and trading agents after ``monitoring``::
+oracle and trading agents after ``chain``, from a plugin module (see :data:`DEMO_PLUGINS`)::
 
-    comp = demo_composition()
-    comp.add("oracle", my_oracle_service, after="monitoring")
+    # gridpeer/oracle/demo.py
+    def add_services(comp: Composition) -> None:
+        comp.add("oracle", oracle_service, after="chain")
 """
 
 from __future__ import annotations
@@ -140,6 +141,26 @@ def demo_houses(settings: Settings, day: date) -> tuple[list[HouseInfo], list[Ho
     return [house_info(c) for c in configs], simulate_day(configs, day)
 
 
+DEMO_PLUGINS = ("gridpeer.oracle.demo", "gridpeer.hems.demo")
+"""Modules of other layers that add demo services: each defines
+``add_services(comp: Composition) -> None`` (e.g. ``comp.add("oracle", svc, after="chain")``).
+A module that does not exist yet is skipped."""
+
+
+def add_plugins(comp: Composition, modules: tuple[str, ...] = DEMO_PLUGINS) -> None:
+    """Let each existing plugin module add its services to ``comp``."""
+    import importlib
+
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.add_services(comp)
+
+
 def demo_composition() -> Composition:
     """The demo's services: store, history (the day so far), broker, monitoring (sensor
     nodes + home agents over MQTT), chain (market contract, members, chain clock), web."""
@@ -152,6 +173,7 @@ def demo_composition() -> Composition:
     comp.add("monitoring", services.monitoring)
     comp.add("chain", services.chain)
     comp.add("web", services.web)
+    add_plugins(comp)
     return comp
 
 

@@ -1,0 +1,95 @@
+"""Demo composition: services start in order, stop in reverse, plugins slot in."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import types
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from gridpeer.config import load_settings
+from gridpeer.sim.clock import Clock
+from gridpeer.web.demo import Composition, Parts, add_plugins, demo_clock
+
+
+def _recorder(name: str, log: list[str]) -> object:
+    @contextlib.asynccontextmanager
+    async def service(parts: Parts) -> AsyncIterator[None]:
+        log.append(f"start {name}")
+        parts.extras[name] = True
+        try:
+            yield
+        finally:
+            log.append(f"stop {name}")
+
+    return service
+
+
+def _parts() -> Parts:
+    return Parts(load_settings(), Clock(), Path("."), [], [])
+
+
+async def test_start_in_order_stop_in_reverse() -> None:
+    log: list[str] = []
+    comp = Composition()
+    comp.add("a", _recorder("a", log))  # type: ignore[arg-type]
+    comp.add("c", _recorder("c", log))  # type: ignore[arg-type]
+    comp.add("b", _recorder("b", log), after="a")  # type: ignore[arg-type]
+    assert comp.names() == ["a", "b", "c"]
+    parts = _parts()
+    seen: list[str] = []
+
+    def ready(p: Parts) -> None:
+        seen.extend(sorted(p.extras))
+        p.stop.set()
+
+    await asyncio.wait_for(comp.run(parts, ready), 10)
+    assert seen == ["a", "b", "c"]
+    assert log == ["start a", "start b", "start c", "stop c", "stop b", "stop a"]
+
+
+async def test_failed_start_stops_what_started() -> None:
+    log: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def broken(parts: Parts) -> AsyncIterator[None]:
+        raise OSError("port taken")
+        yield
+
+    comp = Composition()
+    comp.add("a", _recorder("a", log))  # type: ignore[arg-type]
+    comp.add("broken", broken)
+    with pytest.raises(OSError, match="port taken"):
+        await comp.run(_parts())
+    assert log == ["start a", "stop a"]
+
+
+def test_add_refusals() -> None:
+    comp = Composition()
+    comp.add("a", _recorder("a", []))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="already"):
+        comp.add("a", _recorder("a", []))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="no service 'zz'"):
+        comp.add("b", _recorder("b", []), after="zz")  # type: ignore[arg-type]
+
+
+def test_plugins_add_services(monkeypatch: pytest.MonkeyPatch) -> None:
+    plugin = types.ModuleType("gp_test_plugin")
+    plugin.add_services = lambda comp: comp.add("oracle", _recorder("o", []), after="a")  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "gp_test_plugin", plugin)
+    comp = Composition()
+    comp.add("a", _recorder("a", []))  # type: ignore[arg-type]
+    comp.add("web", _recorder("w", []))  # type: ignore[arg-type]
+    add_plugins(comp, ("gp_missing_plugin_module", "gp_test_plugin"))
+    assert comp.names() == ["a", "oracle", "web"]
+
+
+def test_demo_clock_never_behind_the_wall_clock() -> None:
+    wall = datetime(2026, 3, 10, 13, 0, tzinfo=UTC)
+    assert demo_clock(240, 12, wall).start == datetime(2026, 3, 11, 12, tzinfo=UTC)
+    assert demo_clock(240, 14, wall).start == datetime(2026, 3, 10, 14, tzinfo=UTC)
