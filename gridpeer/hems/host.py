@@ -29,7 +29,8 @@ from gridpeer.telemetry.validate import RejectReason
 log = logging.getLogger(__name__)
 
 MAX_BACKLOG = 1_000_000
-"""Samples kept for retry while the store fails; beyond this the oldest are dropped."""
+"""Samples kept in memory for retry while the store fails. Beyond this the backlog is
+dropped *unacknowledged*: the broker redelivers those messages when the agent reconnects."""
 
 
 class AgentHost:
@@ -151,7 +152,15 @@ class AgentHost:
                 log.exception(
                     "%s: store write of %d samples failed; will retry", self.community, len(batch)
                 )
-                self._backlog, self._backlog_acks = batch[-MAX_BACKLOG:], acks
+                if len(batch) > MAX_BACKLOG:
+                    log.error(
+                        "%s: dropping %d unstored samples from memory, unacknowledged (the "
+                        "broker redelivers them on reconnect)",
+                        self.community,
+                        len(batch),
+                    )
+                    batch, acks = [], []
+                self._backlog, self._backlog_acks = batch, acks
                 return 0
             self._backlog, self._backlog_acks = [], []
             self._ack(acks)

@@ -102,3 +102,30 @@ def test_host_refuses_bad_arguments() -> None:
     with pytest.raises(ValueError, match="invalid house"):
         AgentHost("lab", ["h/1"], BrokerAddress(), store)
     store.close()
+
+
+class _FlakyStore:
+    """Fails the first ``failures`` writes, then delegates to SQLite."""
+
+    def __init__(self, failures: int) -> None:
+        self.inner = open_store(":memory:")
+        self.failures = failures
+
+    def write(self, samples: object) -> int:
+        if self.failures > 0:
+            self.failures -= 1
+            raise OSError("database is down")
+        return self.inner.write(samples)  # type: ignore[arg-type]
+
+
+def test_failed_store_writes_are_retried_without_loss() -> None:
+    store = _FlakyStore(failures=2)
+    host = AgentHost("lab", ["h1"], BrokerAddress(port=1), store)  # type: ignore[arg-type]
+    for k in range(30):
+        host.handle(T.format("pv"), pv(f"2026-06-01T12:00:{k:02d}Z"))
+        if k % 10 == 9:
+            host.flush()
+    assert host.write_errors == 2 and host.stored == 30
+    assert host.flush() == 0
+    assert store.inner.count() == 30
+    assert host.metrics()["h1"].stored == 30
