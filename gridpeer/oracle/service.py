@@ -129,6 +129,17 @@ class Oracle:
             self.rejected += 1
             log.warning("rejected delivery result on %s: %s", topic, exc)
             return
+        if topic != result_topic(self.config.community, result.house, result.trade_id):
+            # the broker's ACL lets a house write only under its own topic: a result must
+            # come from the topic of the house and trade it names
+            self.rejected += 1
+            log.warning(
+                "rejected delivery result on %s: names house %s trade %s",
+                topic,
+                result.house,
+                result.trade_id,
+            )
+            return
         self._results.put(result)
 
     # -- steps ----------------------------------------------------------------------------

@@ -197,7 +197,13 @@ def test_malformed_messages_are_rejected_and_counted(tmp_path: Path, broker: Mos
         ):
             assert pub.publish(command_topic("c1", "h1"), body)
             assert pub.publish(result_topic("c1", "h1", 1), body)
-        wait_for(lambda: rig.agents["h1"].rejected == 3 and oracle.rejected == 3)
+        # h1 claims to be h2 on its own topic (its ACL allows only gridpeer/c1/h1/#)
+        forged = (
+            '{"trade_id": 1, "house": "h2", "direction": "in", "measured_wh": 5, '
+            '"target_wh": 5, "closed_at": null, "opened_at": 0, "reason": "target"}'
+        )
+        assert pub.publish(result_topic("c1", "h1", 1), forged)
+        wait_for(lambda: rig.agents["h1"].rejected == 3 and oracle.rejected == 4)
         assert rig.agents["h1"].executor.tasks == {}
         assert oracle.state.trades() == []
     finally:
