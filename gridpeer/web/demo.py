@@ -163,7 +163,8 @@ def add_plugins(comp: Composition, modules: tuple[str, ...] = DEMO_PLUGINS) -> N
 
 def demo_composition() -> Composition:
     """The demo's services: store, history (the day so far), broker, monitoring (sensor
-    nodes + home agents over MQTT), chain (market contract, members, chain clock), web."""
+    nodes + home agents over MQTT), chain (market contract, members, chain clock),
+    delivery (agents with relays), oracle, web."""
     from gridpeer.web import services
 
     comp = Composition()
@@ -174,6 +175,11 @@ def demo_composition() -> Composition:
     comp.add("chain", services.chain)
     comp.add("web", services.web)
     add_plugins(comp)
+    if "oracle" not in comp.names():  # built-in delivery unless a plugin brings its own
+        from gridpeer.web import services_delivery
+
+        comp.add("delivery", services_delivery.delivery_agents, after="chain")
+        comp.add("oracle", services_delivery.oracle, after="delivery")
     return comp
 
 

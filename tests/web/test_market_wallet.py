@@ -1,7 +1,7 @@
 """End to end in Chromium: two houses trade through an EIP-1193 wallet injected into the
 page that signs locally and forwards JSON-RPC to a real anvil node. House 1 posts an
-offer, House 4 buys part of it; the buyer follows the trade through its delivery window,
-reclaims the escrow (no oracle runs in this demo yet) and withdraws it. Screenshots of the
+offer, House 4 buys part of it; the trade goes through its delivery window, the oracle
+settles it for the metered Wh, and both withdraw their credit. Screenshots of the
 market (desktop and phone width) and the chain explorer are saved to docs/screenshots/."""
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def test_wrong_chain_is_explained(demo: DemoProcess, anvil: str, chromium: Any) 
     page.context.close()
 
 
-def test_offer_buy_deliver_reclaim_withdraw(demo: DemoProcess, anvil: str, chromium: Any) -> None:
+def test_offer_buy_deliver_settle_withdraw(demo: DemoProcess, anvil: str, chromium: Any) -> None:
     seller_wallet = InjectedWallet(anvil, dev_account("h1"))
     buyer_wallet = InjectedWallet(anvil, dev_account("h4"))
     seller = _wallet_page(chromium, demo.url, seller_wallet)
@@ -128,25 +128,39 @@ def test_offer_buy_deliver_reclaim_withdraw(demo: DemoProcess, anvil: str, chrom
     phone.screenshot(path=str(SHOTS / "market-phone.png"), full_page=True)
     phone.context.close()
 
-    # The trade goes through its delivery window; with no oracle confirming it, the buyer
-    # reclaims the escrow after window end + grace, then withdraws it to the wallet.
+    # The trade goes through its delivery window: the oracle commands both houses' relays,
+    # their meters report, the contract pays the seller for what was delivered and refunds
+    # the rest to the buyer. Each withdraws its credit from its wallet.
     buyer.wait_for_selector("#trades tr[data-phase='delivering']", timeout=90_000)
-    buyer.wait_for_selector("#trades tr[data-phase='awaiting confirmation']", timeout=90_000)
-    buyer.wait_for_selector("button[data-reclaim]", timeout=90_000).click()
-    buyer.wait_for_selector("#trades tr[data-phase='reclaimed']", timeout=30_000)
-    credit = buyer.inner_text("[data-testid=credit]")
-    assert credit.startswith("30.00")  # 200 Wh at 150 CLP/kWh escrowed, all refunded
+    buyer.wait_for_selector("#trades tr[data-phase='settled']", timeout=90_000)
+    h1, h4 = dev_account("h1").address, dev_account("h4").address
+    t = httpx.get(demo.url + "/api/market/trades", params={"account": h4}, timeout=10).json()[0]
+    assert 0 < t["delivered_wh"] <= 200
+    assert int(t["seller_paid"]) + int(t["buyer_refund"]) == int(t["escrow"])
+    assert int(t["seller_paid"]) == t["delivered_wh"] * 150 * 10**12 // 1000
     before = int(_rpc(anvil, "eth_blockNumber"), 16)  # type: ignore[call-overload]
-    buyer.click("[data-testid=withdraw]")
-    buyer.wait_for_function(
-        "document.querySelector('[data-testid=credit]').textContent.startsWith('0.00')",
-        timeout=30_000,
-    )
+    for page, owed in ((seller, int(t["seller_paid"])), (buyer, int(t["buyer_refund"]))):
+        if owed == 0:
+            continue
+        page.wait_for_function(
+            "!document.querySelector('[data-testid=credit]').textContent.startsWith('0.00')",
+            timeout=30_000,
+        )
+        page.click("[data-testid=withdraw]")
+        page.wait_for_function(
+            "document.querySelector('[data-testid=credit]').textContent.startsWith('0.00')",
+            timeout=30_000,
+        )
     events = httpx.get(demo.url + "/api/chain/explorer", timeout=10).json()["events"]
-    withdrawn = [e for e in events if e["name"] == "Withdrawn"]
-    assert withdrawn and withdrawn[0]["fields"]["member"] == dev_account("h4").address
-    assert withdrawn[0]["block"] > before
-    assert len(buyer_wallet.sent) == 3  # buy, reclaim, withdraw — all from the wallet
+    paid = {
+        e["fields"]["member"]: int(e["fields"]["amount"])
+        for e in events
+        if e["name"] == "Withdrawn" and e["block"] > before
+    }
+    assert paid.get(h1) == int(t["seller_paid"])
+    assert paid.get(h4, 0) == int(t["buyer_refund"])
+    assert len(seller_wallet.sent) == 2  # offer, withdraw — both from the wallet
+    assert len(buyer_wallet.sent) == (2 if int(t["buyer_refund"]) else 1)  # buy (+ withdraw)
 
     explorer = seller.context.new_page()
     explorer.goto(demo.url + "/explorer")
