@@ -71,6 +71,10 @@ class Backend(Protocol):
         """Number of the latest block."""
         ...
 
+    def block_hash(self, number: int) -> bytes:
+        """Hash of canonical block ``number`` (to detect reorgs under a log cursor)."""
+        ...
+
     def now(self) -> int:
         """Timestamp of the latest block (UTC unix seconds)."""
         ...

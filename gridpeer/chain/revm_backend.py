@@ -96,6 +96,11 @@ class RevmBackend:
     def block_number(self) -> int:
         return self._number
 
+    def block_hash(self, number: int) -> bytes:
+        if not 0 <= number <= self._number:
+            raise ValueError(f"no block {number} (latest is {self._number})")
+        return self._hashes[number]
+
     def now(self) -> int:
         return self._time
 

@@ -159,6 +159,9 @@ class Web3Backend:
     def block_number(self) -> int:
         return int(self.w3.eth.block_number)
 
+    def block_hash(self, number: int) -> bytes:
+        return bytes(self.w3.eth.get_block(number)["hash"])
+
     def now(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])
 

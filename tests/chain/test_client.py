@@ -44,6 +44,7 @@ def test_events_by_block_range_rebuild_the_history(env: Env) -> None:
     assert pos == sorted(set(pos))
     assert all(len(e.meta.block_hash) == 32 and len(e.meta.tx_hash) == 32 for e in evs)
     assert m.events(last + 1) == []
+    assert all(m.backend.block_hash(e.meta.block_number) == e.meta.block_hash for e in evs)
 
 
 def test_build_tx_is_an_unsigned_wallet_transaction(env: Env) -> None:
