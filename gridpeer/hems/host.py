@@ -39,6 +39,9 @@ class AgentHost:
     Args:
         batch_size: flush as soon as this many samples are pending.
         flush_interval_s: flush at least this often (wall seconds) when anything is pending.
+        idle_flush_s: also flush when nothing arrived for this long (wall seconds): a broker
+            that limits unacknowledged messages in flight (Mosquitto's default
+            ``max_inflight_messages 20``) then waits only this long for the acks.
     """
 
     def __init__(
@@ -51,6 +54,7 @@ class AgentHost:
         client_id: str | None = None,
         batch_size: int = 1000,
         flush_interval_s: float = 0.2,
+        idle_flush_s: float = 0.02,
     ) -> None:
         if not houses:
             raise ValueError("an agent host needs at least one house")
@@ -61,6 +65,8 @@ class AgentHost:
         self.store = store
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
+        self.idle_flush_s = idle_flush_s
+        self._last_message_at = 0.0  # time.monotonic() of the last accepted message
         self.unrouted = AgentMetrics("*")  # messages for houses this host does not serve
         self.stored = 0
         self.duplicates = 0
@@ -126,10 +132,11 @@ class AgentHost:
             if len(agent.pending) == before:
                 return False
             self._pending_count += 1
+            self._last_message_at = time.monotonic()
             if mid is not None:
                 self._unacked.append((self._session, mid))
-            full = self._pending_count >= self.batch_size
-        if full and not self._wake.is_set():
+            wake = self._pending_count == 1 or self._pending_count >= self.batch_size
+        if wake and not self._wake.is_set():
             self._wake.set()
         return True
 
@@ -183,10 +190,25 @@ class AgentHost:
                 client.ack(mid, QOS)
 
     def _flush_loop(self) -> None:
+        oldest: float | None = None  # when the flusher first saw the oldest pending sample
         while not self._stopping.is_set():
-            self._wake.wait(self.flush_interval_s)
+            self._wake.wait(self.idle_flush_s if oldest is not None else self.flush_interval_s)
             self._wake.clear()
-            self.flush()
+            if self._pending_count == 0 and not self._backlog:
+                oldest = None
+                continue
+            now = time.monotonic()
+            oldest = now if oldest is None else oldest
+            due = now - oldest >= self.flush_interval_s
+            if not self._backlog:  # store healthy: also flush full batches and pauses
+                due = (
+                    due
+                    or self._pending_count >= self.batch_size
+                    or now - self._last_message_at >= self.idle_flush_s
+                )
+            if due:
+                self.flush()
+                oldest = None
 
     # --- lifecycle -----------------------------------------------------------------
     def start(self, timeout_s: float = 10.0) -> None:
