@@ -26,15 +26,15 @@ def register(app: typer.Typer) -> None:
 
     @contracts.command("check")
     def check() -> None:
-        """Recompile and fail if a committed artifact is stale."""
+        """Recompile and fail if a committed artifact is stale (needs Node)."""
+        import json
+
         from gridpeer.chain.build import CONTRACTS, artifact_path, compile_contract
 
         stale = []
         for name in CONTRACTS:
             fresh = compile_contract(name)
             path = artifact_path(name)
-            import json
-
             if not path.is_file() or json.loads(path.read_text()) != fresh:
                 stale.append(name)
         if stale:
