@@ -1,11 +1,12 @@
 """Process pool that runs study points in ns-3, deterministically and in parallel.
 
-Each worker process imports ns-3 once (~6 s) and runs a tiny warm-up simulation so
-cppyy has compiled everything; then every study point runs in a child ``fork``-ed
-from that prepared worker. ns-3 keeps global state between simulations in one
-process (random-stream counters, address allocators); forking gives every run the
-same pristine state, so a point's result depends only on its configuration and seed,
-never on which worker ran it or in which order.
+One spawned process imports ns-3 once (~6 s) and runs a tiny warm-up simulation so
+cppyy has compiled everything, then forks the pool's workers; every study point runs
+in a child ``fork``-ed from a worker, i.e. from that prepared state. ns-3 keeps
+global state between simulations in one process (random-stream counters, address
+allocators); forking gives every run the same pristine state, so a point's result
+depends only on its configuration and seed, never on which worker ran it or in which
+order.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import multiprocessing
 import os
 import traceback
 from collections.abc import Callable, Iterable
+from queue import Empty
 from typing import Any
 
 from gridpeer.netsim.layout import Layout
@@ -99,6 +101,20 @@ def estimated_cost(config: RunConfig) -> float:
     return float(packets * hearers)
 
 
+def _zygote(tasks: list[Task], workers: int, queue: Any) -> None:
+    """Import ns-3 once, then run ``tasks`` in ``workers`` processes forked from here."""
+    try:
+        _warm_up()
+        pool = multiprocessing.get_context("fork").Pool(workers)
+        for item in pool.imap_unordered(_run_forked, tasks):
+            queue.put(item)
+        pool.close()  # let workers exit on their own: SIGTERM makes cppyy dump a backtrace
+        pool.join()
+    except BaseException:
+        queue.put((-1, {"error": traceback.format_exc()}))
+    queue.put(None)
+
+
 def run_points(
     configs: Iterable[RunConfig],
     *,
@@ -109,28 +125,46 @@ def run_points(
 ) -> list[RunResult]:
     """Simulate every configuration in ``workers`` processes; results in input order.
 
-    ``on_result`` is called in this process as each point finishes (for progress).
-    Raises :class:`NetsimError` with ns-3's traceback if any point fails.
+    One spawned process imports ns-3 (once, ~6 s) and forks the workers, which fork a
+    child per point. ``on_result`` is called in this process as each point finishes
+    (for progress). Raises :class:`NetsimError` with ns-3's traceback if a point fails.
     """
     tasks: list[Task] = [(k, c, layout, radius_m) for k, c in enumerate(configs)]
     if workers < 1:
         raise ValueError("workers must be >= 1")
+    if not tasks:
+        return []
     # heaviest first, so no worker is left alone with a long run at the end
     order = sorted(tasks, key=lambda t: -estimated_cost(t[1]))
     results: dict[int, RunResult] = {}
     ctx = multiprocessing.get_context("spawn")
-    pool = ctx.Pool(min(workers, max(1, len(tasks))), initializer=_warm_up)
+    queue = ctx.Queue()
+    zygote = ctx.Process(target=_zygote, args=(order, min(workers, len(tasks)), queue))
+    zygote.start()
     try:
-        for index, data in pool.imap_unordered(_run_forked, order):
+        while (item := _next(queue, zygote)) is not None:
+            index, data = item
             if "error" in data:
-                raise NetsimError(f"{tasks[index][1].label} failed:\n{data['error']}")
+                where = tasks[index][1].label if index >= 0 else "ns-3 worker"
+                raise NetsimError(f"{where} failed:\n{data['error']}")
             result = _result(data)
             results[index] = result
             if on_result is not None:
                 on_result(result)
-        pool.close()  # let workers exit on their own: SIGTERM makes cppyy dump a backtrace
+        zygote.join()
     finally:
-        if len(results) < len(tasks):
-            pool.terminate()
-        pool.join()
+        if zygote.is_alive():
+            zygote.terminate()
+            zygote.join()
     return [results[k] for k in range(len(tasks))]
+
+
+def _next(queue: Any, zygote: Any) -> tuple[int, dict[str, Any]] | None:
+    """The next result from the zygote; raises if it died without saying why."""
+    while True:
+        try:
+            item: tuple[int, dict[str, Any]] | None = queue.get(timeout=5.0)
+            return item
+        except Empty:
+            if not zygote.is_alive():
+                raise NetsimError(f"ns-3 process died (exit code {zygote.exitcode})") from None

@@ -6,9 +6,12 @@ needs; the tests then assert on the results.
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
-pytest.importorskip("ns", reason="needs ns-3: pip install 'gridpeer[netsim]'")
+if importlib.util.find_spec("ns") is None:  # don't import ns-3 here: workers do (~6 s each)
+    pytest.skip("needs ns-3: pip install 'gridpeer[netsim]'", allow_module_level=True)
 
 from gridpeer.netsim.messages import Traffic
 from gridpeer.netsim.results import RunResult
@@ -27,13 +30,13 @@ def _trade(tech: Tech, peers: int, seed: int = 1, traffic: Traffic = Traffic.THE
 
 
 CONFIGS: list[RunConfig] = [
-    *(_trade(t, 7) for t in ALL_TECHS),  # Ethernet vs every Wi-Fi at the heaviest load
+    *(_trade(t, 5) for t in ALL_TECHS),  # Ethernet vs every Wi-Fi
     _trade(Tech.WIFI_B, 2),  # fewer peers, less load
-    _trade(Tech.WIFI_B, 7),  # repeated: determinism across workers/order
-    _trade(Tech.WIFI_B, 7, seed=2),
-    _trade(Tech.WIFI_B, 7, traffic=Traffic.GRIDPEER),  # bigger messages, more load
+    _trade(Tech.WIFI_B, 5),  # repeated: determinism across workers/order
+    _trade(Tech.WIFI_B, 5, seed=2),
+    _trade(Tech.WIFI_B, 5, traffic=Traffic.GRIDPEER),  # bigger messages, more load
     RunConfig(ScenarioKind.HAN, Tech.WIFI_N_5, traffic=Traffic.GRIDPEER, seconds=SECONDS),
-    RunConfig(ScenarioKind.NAN_MONITORING, Tech.ETH_1G, 3, seconds=SECONDS),
+    RunConfig(ScenarioKind.NAN_MONITORING, Tech.ETH_1G, 3, seconds=6.0),  # 2 s period
     RunConfig(TRADE, Tech.WIFI_AC, 4, Market.CENTRALIZED, seconds=SECONDS),
 ]
 
@@ -72,18 +75,18 @@ def test_sanity_bounds(results: dict[int, RunResult]) -> None:
 
 
 def test_deterministic_for_a_seed(results: dict[int, RunResult]) -> None:
-    a = results[CONFIGS.index(_trade(Tech.WIFI_B, 7))]
-    b = results[len(CONFIGS) - 1 - CONFIGS[::-1].index(_trade(Tech.WIFI_B, 7))]
+    a = results[CONFIGS.index(_trade(Tech.WIFI_B, 5))]
+    b = results[len(CONFIGS) - 1 - CONFIGS[::-1].index(_trade(Tech.WIFI_B, 5))]
     assert a is not b
     assert a.totals == b.totals
-    other = _at(results, _trade(Tech.WIFI_B, 7, seed=2))
+    other = _at(results, _trade(Tech.WIFI_B, 5, seed=2))
     assert other.totals != a.totals
 
 
 def test_ethernet_below_every_wifi(results: dict[int, RunResult]) -> None:
-    eth = [_at(results, _trade(t, 7)).mean_delay_s for t in (Tech.ETH_100M, Tech.ETH_1G)]
+    eth = [_at(results, _trade(t, 5)).mean_delay_s for t in (Tech.ETH_100M, Tech.ETH_1G)]
     wifi = [
-        _at(results, _trade(t, 7)).mean_delay_s for t in ALL_TECHS if t.value.startswith("802.11")
+        _at(results, _trade(t, 5)).mean_delay_s for t in ALL_TECHS if t.value.startswith("802.11")
     ]
     assert len(wifi) == 5
     assert max(eth) < min(wifi)
@@ -92,7 +95,7 @@ def test_ethernet_below_every_wifi(results: dict[int, RunResult]) -> None:
 
 def test_delay_grows_with_peers_and_load(results: dict[int, RunResult]) -> None:
     two = _at(results, _trade(Tech.WIFI_B, 2))
-    seven = _at(results, _trade(Tech.WIFI_B, 7))
-    heavier = _at(results, _trade(Tech.WIFI_B, 7, traffic=Traffic.GRIDPEER))
-    assert two.offered_bps < seven.offered_bps < heavier.offered_bps
-    assert two.mean_delay_s < seven.mean_delay_s < heavier.mean_delay_s
+    five = _at(results, _trade(Tech.WIFI_B, 5))
+    heavier = _at(results, _trade(Tech.WIFI_B, 5, traffic=Traffic.GRIDPEER))
+    assert two.offered_bps < five.offered_bps < heavier.offered_bps
+    assert two.mean_delay_s < five.mean_delay_s < heavier.mean_delay_s
