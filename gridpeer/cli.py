@@ -27,6 +27,7 @@ _COMMAND_MODULES = (
     "gridpeer.web.commands",  # demo, serve
     "gridpeer.sim.commands",  # simulate, compare
     "gridpeer.netsim.commands",  # netsim
+    "gridpeer.oracle.commands",  # oracle, delivery-agent
     "gridpeer.chain.commands",  # contracts
 )
 
