@@ -136,6 +136,9 @@ def plot_groups(results: Sequence[RunResult], out_dir: Path) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
 
     paths = []
     for group, rows in group_results(results).items():
@@ -151,9 +154,12 @@ def plot_groups(results: Sequence[RunResult], out_dir: Path) -> list[Path]:
                 )
                 if pts:
                     ax.plot([p for p, _ in pts], [d for _, d in pts], marker="o", label=str(tech))
+            ax.set_xticks(sorted({r.config.peers for r in rows}))
             ax.set_xlabel("number of prosumers")
             ax.legend(fontsize="small", ncol=2)
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_ylabel("mean one-way delay (ms)")
         ax.set_title(group_title(group), fontsize="medium")
         ax.grid(True, which="both", alpha=0.3)
