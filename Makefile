@@ -36,8 +36,10 @@ $(SYSSTAMP):
 	mkdir -p .make && touch $@
 system: $(SYSSTAMP)
 
+# `npm install`, not `npm ci`: the lock holds anvil's per-platform optional packages
+# only for this platform, and `npm ci` refuses that lock (npm/cli#4828).
 $(NODESTAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 node: $(NODESTAMP)
 
