@@ -18,7 +18,7 @@ from web3.types import Wei
 
 from gridpeer.chain.backend import RawLog, Receipt, Reverted
 
-GAS_PRICE = 10**9  # wei per gas (1 gwei) at least; twice the node's price at start
+GAS_PRICE = 10**9  # wei per gas (1 gwei) at least; twice the base fee at start
 
 _BYTES_LIT = re.compile(r"(b'.*'|b\".*\")", re.S)
 
@@ -48,7 +48,10 @@ class Web3Backend:
         self.kind = kind  # "embedded" | "rpc"
         self._chain_id = int(w3.eth.chain_id)
         self._nonces: dict[str, int] = {}
-        self._gas_price = max(GAS_PRICE, 2 * int(w3.eth.gas_price))
+        # From the base fee, not eth_gasPrice: nodes suggest recent tips, and paying twice the
+        # suggestion feeds back (anvil's suggestion doubled per session until funds ran out).
+        base = int(w3.eth.get_block("latest").get("baseFeePerGas", 0))
+        self._gas_price = max(GAS_PRICE, 2 * base)
 
     @classmethod
     def embedded(cls) -> Web3Backend:

@@ -262,3 +262,17 @@ def test_removed_member_keeps_credit_and_trades(env: Env) -> None:
     env.goto(start)
     m.confirm_delivery(ch.oracle, tid, 10)
     assert m.withdraw(s) == cost_wei(10, PRICE)
+
+
+def test_admin_cancels_a_removed_members_orders(env: Env) -> None:
+    m, ch, (s, b, *_) = env.market, env.chain, env.h
+    start, end = env.window()
+    oid = m.post_offer(s, 10, PRICE, start, end)
+    rid = m.post_request(s, 10, PRICE, start, end)
+    m.remove_member(ch.admin, s.address)
+    m.cancel(ch.admin, oid)
+    m.cancel(ch.admin, rid)
+    with pytest.raises(errors.OrderClosed):
+        m.buy(b, oid, 1, price=PRICE)
+    assert m.credit(s.address) == cost_wei(10, PRICE)  # the request's escrow, to its owner
+    assert m.credit(ch.admin.address) == 0

@@ -355,7 +355,8 @@ contract EnergyMarket {
         tradeId = _trade(requestId, o, wh, uint256(m.idx) | buyer << 16, extra);
     }
 
-    /// Withdraw the unfilled part of an own order; a request's remaining escrow is credited.
+    /// Withdraw the unfilled part of an own order (or, as admin, of a removed member's);
+    /// a request's remaining escrow is credited to its owner.
     function cancel(uint256 orderId) external {
         uint256 tag = orderId & 3;
         if (tag != 1 && tag != 2) revert UnknownId(orderId);
@@ -364,7 +365,10 @@ contract EnergyMarket {
         uint256 rem = (o >> 16) & M32;
         if (rem == 0) revert OrderClosed(orderId);
         uint256 owner = o & M16;
-        if (memberOf[msg.sender].idx != owner || owner == 0) revert NotOwner(orderId, msg.sender);
+        // the admin may cancel too: removing a member does not loop over its orders
+        if ((memberOf[msg.sender].idx != owner || owner == 0) && msg.sender != admin) {
+            revert NotOwner(orderId, msg.sender);
+        }
         _book[orderId] = o & ~(M32 << 16);
         uint256 refund = 0;
         if (tag == 2) {
