@@ -59,9 +59,10 @@ def anvil() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def demo(anvil: str) -> Iterator[DemoProcess]:
-    # 11:00 local (UTC-4): bids open for delivery 13:00-14:00 (17-18 UTC); reclaim from
-    # 18:15 UTC (15 min grace). At 240x an hour is 15 s.
-    d = start_demo("--chain", anvil, "--speed", "240", "--start-hour", "15")
+    # 10:33 local (UTC-4): bids for delivery 13:00-14:00 (17-18 UTC) stay open for 49 s of
+    # wall time at 180x (an hour is 20 s), ample for two sign-ins, an offer and a buy on a
+    # loaded machine; the oracle settles right after 18:00 UTC.
+    d = start_demo("--chain", anvil, "--speed", "180", "--start-hour", "14.55")
     yield d
     assert d.stop() == 0, "".join(d.lines)
 

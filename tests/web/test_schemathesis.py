@@ -41,7 +41,7 @@ def test_no_server_errors(api_schema: Any) -> None:
 
         @given(case=op.as_strategy())
         @settings(
-            max_examples=20,
+            max_examples=12,
             deadline=None,
             suppress_health_check=list(HealthCheck),
             derandomize=True,
