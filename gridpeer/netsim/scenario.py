@@ -16,9 +16,10 @@ Scenarios (see :mod:`gridpeer.netsim.messages` for the sizes):
   peer-to-peer), so the load grows as ``peers × (peers − 1)``. *Centralized*: each
   prosumer sends to the market coordinator (the last node).
 
-Traffic starts after a 1 s warm-up (ARP, rate control settle) at a random phase
-within one period (seeded: the same for every technology, so technologies are
-compared on identical traffic), runs for ``seconds`` and is drained for 1 s.
+Traffic starts after a 1 s warm-up at a random phase within one period, seeded per
+flow: the same for every technology (technologies are compared on identical traffic)
+and for every number of prosumers (a bigger village only adds flows). It runs for
+``seconds`` and is drained for 1 s.
 """
 
 from __future__ import annotations
@@ -153,25 +154,29 @@ class Scenario:
 class _FlowMaker:
     """Builds flows with seeded random phases and exact packet counts."""
 
-    def __init__(self, config: RunConfig) -> None:
-        key = f"{config.seed}/{config.kind}/{config.peers}/{config.market}/{config.traffic}"
-        self._rng = random.Random(key)
+    def __init__(self, config: RunConfig, nodes: list[Node]) -> None:
+        self._nodes = nodes  # the builder's node list, read when flows are added
+        self._key = f"{config.seed}/{config.kind}/{config.market}/{config.traffic}"
         self.end_ns = WARMUP_NS + round(config.seconds * NS_PER_S)
         self.flows: list[Flow] = []
 
     def message(self, msg: Message, src: int, dst: int) -> None:
         interval = round(msg.interval_s * NS_PER_S)
-        self._add(msg.name, src, dst, msg.size_b, interval, self._phase(interval))
+        start = self._phase(interval, msg.name, src, dst)
+        self._add(msg.name, src, dst, msg.size_b, interval, start)
 
     def exchange(self, ex: MqttExchange, interval_s: float, src: int, broker: int) -> None:
         interval = round(interval_s * NS_PER_S)
-        start = self._phase(interval)
+        start = self._phase(interval, ex.name, src, broker)
         self._add(f"{ex.name}/publish", src, broker, ex.publish_b, interval, start)
         self._add(f"{ex.name}/puback", broker, src, ex.puback_b, interval, start + ACK_GAP_NS)
         self._add(f"{ex.name}/ack", src, broker, ex.ack_b, interval, start + 2 * ACK_GAP_NS)
 
-    def _phase(self, interval_ns: int) -> int:
-        return WARMUP_NS + self._rng.randrange(interval_ns)
+    def _phase(self, interval_ns: int, name: str, src: int, dst: int) -> int:
+        # seeded per flow: adding prosumers adds flows but leaves existing ones unchanged
+        ends = f"{self._nodes[src].name}/{self._nodes[dst].name}"
+        rng = random.Random(f"{self._key}/{name}/{ends}")
+        return WARMUP_NS + rng.randrange(interval_ns)
 
     def _add(self, name: str, src: int, dst: int, size: int, interval: int, start: int) -> None:
         packets = max(0, -(-(self.end_ns - start) // interval))  # sends at start + k*interval < end
@@ -186,16 +191,16 @@ def build_scenario(
     config: RunConfig, layout: Layout | None = None, radius_m: float = 25.0
 ) -> Scenario:
     """Nodes and flows of ``config`` on ``layout`` (default: :func:`rural_cluster`)."""
-    maker = _FlowMaker(config)
+    nodes: list[Node] = []
+    maker = _FlowMaker(config, nodes)
     gp = gridpeer_exchanges() if config.traffic is Traffic.GRIDPEER else {}
-    nodes: list[Node]
     if config.kind is ScenarioKind.HAN:
         if config.traffic is Traffic.THESIS:
             devices = tuple(m.name for m in THESIS_HAN)
         else:
             devices = ("meter", "pv", "bess")
         home = home_layout(devices)
-        nodes = [Node("agent", home.coordinator)]
+        nodes.append(Node("agent", home.coordinator))
         nodes += [Node(d, p) for d, p in zip(devices, home.houses, strict=True)]
         for k, dev in enumerate(devices, start=1):
             if config.traffic is Traffic.THESIS:
@@ -204,7 +209,7 @@ def build_scenario(
                 maker.exchange(gp[dev], 1.0, k, 0)
     else:
         village = _village(layout, radius_m).first(config.peers)
-        nodes = [Node(f"house-{k + 1}", p) for k, p in enumerate(village.houses)]
+        nodes += [Node(f"house-{k + 1}", p) for k, p in enumerate(village.houses)]
         coord = len(nodes)
         nodes.append(Node("community", village.coordinator))
         houses = range(config.peers)

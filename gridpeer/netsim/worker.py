@@ -34,7 +34,16 @@ class NetsimError(RuntimeError):
 
 def _warm_up() -> None:
     """Import ns-3 and compile the code paths a study uses (Wi-Fi and Ethernet)."""
-    from gridpeer.netsim import ns3run
+    # cling prints two harmless "Failed to materialize symbols" lines on import
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        from gridpeer.netsim import ns3run
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
     for tech in (Tech.WIFI_G, Tech.ETH_100M):
         ns3run.simulate(build_scenario(RunConfig(ScenarioKind.HAN, tech, seconds=0.05)))

@@ -13,6 +13,7 @@ from gridpeer.netsim.scenario import (
     WARMUP_NS,
     Market,
     RunConfig,
+    Scenario,
     ScenarioKind,
     build_scenario,
 )
@@ -102,6 +103,17 @@ def test_offered_load_grows_with_peers(
     small = build_scenario(RunConfig(kind, tech, peers, market, traffic, 5.0, seed))
     big = build_scenario(RunConfig(kind, tech, peers + 1, market, traffic, 5.0, seed))
     assert big.offered_bps > small.offered_bps
+    assert _flow_keys(small) <= _flow_keys(big)  # more prosumers only add flows
+
+
+def _flow_keys(sc: Scenario) -> set[tuple[object, ...]]:
+    """Flows with the community node (last node, index shifts with peers) written as -1."""
+    last = len(sc.nodes) - 1 if sc.nodes[-1].name == "community" else None
+
+    def idx(k: int) -> int:
+        return -1 if k == last else k
+
+    return {(f.name, idx(f.src), idx(f.dst), f.size_b, f.start_ns, f.packets) for f in sc.flows}
 
 
 @given(st.sampled_from(list(ScenarioKind)), st.floats(0.5, 30.0), st.integers(1, 10_000))
