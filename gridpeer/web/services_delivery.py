@@ -17,6 +17,8 @@ ORACLE_LEAD_S = 300.0
 ORACLE_RESULT_GRACE_S = 600.0
 """Model seconds after a window the oracle waits for both meters (less than the demo's
 reclaim grace, so deliveries settle before the buyer could reclaim)."""
+AGENT_TICK_S = 0.25
+"""Wall seconds between two metering steps of a delivery agent (60 model s at 240x)."""
 LINE_MAX_W = 3000.0
 """Rating of the peer-to-peer line between two houses, W."""
 
@@ -43,6 +45,7 @@ async def delivery_agents(parts: Parts) -> AsyncIterator[None]:
                 state / f"{info.id}.db",
                 parts.clock,
                 power,
+                tick_s=AGENT_TICK_S,
             )
         )
     started = []
