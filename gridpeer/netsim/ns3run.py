@@ -10,8 +10,10 @@ Models (all documented in docs/netsim.md):
   loss = free space at 1 m for the carrier), constant-speed propagation delay, ns-3's
   default PHY (16.0206 dBm transmit power, 7 dB noise figure), ``AdhocWifiMac``,
   ``IdealWifiManager`` rate control; antennas 1.5 m above ground.
-* ARP caches are filled before the run (``NeighborCacheHelper``): the study measures
-  steady-state delay, not address resolution of the first packet.
+* ARP caches are filled before the run (``NeighborCacheHelper``), and during the 1 s
+  warm-up one probe packet per directed link teaches the rate control that link;
+  FlowMonitor counts only from the end of the warm-up. The study measures
+  steady-state delay, not address resolution or rate learning.
 * Ethernet: one learning switch (``BridgeNetDevice``) at the hub, a CSMA link of the
   technology's line rate from every node, cable delay 5 ns per metre of distance.
 """
@@ -25,7 +27,7 @@ from ns import ns
 
 from gridpeer.netsim.layout import distance_m
 from gridpeer.netsim.results import FlowTotals, RunResult
-from gridpeer.netsim.scenario import Scenario
+from gridpeer.netsim.scenario import WARMUP_NS, Scenario
 from gridpeer.netsim.technology import TECH_SPECS, TechSpec
 
 PORT = 9
@@ -33,6 +35,8 @@ ANTENNA_HEIGHT_M = 1.5
 PATH_LOSS_EXPONENT = 3.0
 CABLE_NS_PER_M = 5.0
 RNG_STREAM_BASE = 1000
+PROBE_START_NS = 100_000_000
+PROBE_GAP_NS = 5_000_000
 
 
 def _wifi_devices(spec: TechSpec, nodes: Any) -> Any:
@@ -103,6 +107,27 @@ def _applications(scenario: Scenario, nodes: Any, addresses: list[Any]) -> None:
         app.Stop(stop)
 
 
+def _probes(scenario: Scenario, nodes: Any, addresses: list[Any]) -> None:
+    """One packet per directed pair during the warm-up, 5 ms apart, not counted: rate
+    control learns every link before the measured traffic starts."""
+    pairs = sorted({(f.src, f.dst, f.size_b) for f in scenario.flows})
+    seen: set[tuple[int, int]] = set()
+    at = PROBE_START_NS
+    for src, dst, size in pairs:
+        if (src, dst) in seen:
+            continue
+        seen.add((src, dst))
+        client = ns.UdpClientHelper(ns.InetSocketAddress(addresses[dst], PORT).ConvertTo())
+        client.SetAttribute("MaxPackets", ns.UintegerValue(1))
+        client.SetAttribute("PacketSize", ns.UintegerValue(size))
+        app = client.Install(nodes.Get(src))
+        app.Start(ns.NanoSeconds(at))
+        app.Stop(ns.NanoSeconds(WARMUP_NS))
+        at += PROBE_GAP_NS
+    if at > WARMUP_NS // 2:
+        raise ValueError(f"{len(seen)} links need more probing time than the warm-up")
+
+
 def _totals(monitor: Any) -> FlowTotals:
     monitor.CheckForLostPackets()
     tx = rx = txb = rxb = samples = flows = 0
@@ -138,7 +163,9 @@ def simulate(scenario: Scenario) -> RunResult:
     addresses = [interfaces.GetAddress(k) for k in range(len(scenario.nodes))]
     ns.NeighborCacheHelper().PopulateNeighborCache()
     _applications(scenario, nodes, addresses)
+    _probes(scenario, nodes, addresses)
     helper = ns.FlowMonitorHelper()
+    helper.SetMonitorAttribute("StartTime", ns.TimeValue(ns.NanoSeconds(WARMUP_NS)))
     monitor = helper.InstallAll()
     ns.Simulator.Stop(ns.NanoSeconds(scenario.stop_ns))
     ns.Simulator.Run()
