@@ -1,12 +1,12 @@
 """Process pool that runs study points in ns-3, deterministically and in parallel.
 
-One spawned process imports ns-3 once (~6 s) and runs a tiny warm-up simulation so
-cppyy has compiled everything, then forks the pool's workers; every study point runs
-in a child ``fork``-ed from a worker, i.e. from that prepared state. ns-3 keeps
-global state between simulations in one process (random-stream counters, address
-allocators); forking gives every run the same pristine state, so a point's result
-depends only on its configuration and seed, never on which worker ran it or in which
-order.
+One fresh process (``python -m gridpeer.netsim.worker``) imports ns-3 once (~6 s) and
+runs a tiny warm-up simulation so cppyy has compiled everything, then forks the pool's
+workers; every study point runs in a child ``fork``-ed from a worker, i.e. from that
+prepared state. ns-3 keeps global state between simulations in one process
+(random-stream counters, address allocators); forking gives every run the same
+pristine state, so a point's result depends only on its configuration and seed, never
+on which worker ran it or in which order.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import pickle
+import subprocess
+import sys
 import traceback
 from collections.abc import Callable, Iterable
-from queue import Empty
-from typing import Any
+from typing import Any, BinaryIO
 
 from gridpeer.netsim.layout import Layout
 from gridpeer.netsim.messages import Traffic
@@ -110,18 +112,40 @@ def estimated_cost(config: RunConfig) -> float:
     return float(packets * hearers)
 
 
-def _zygote(tasks: list[Task], workers: int, queue: Any) -> None:
-    """Import ns-3 once, then run ``tasks`` in ``workers`` processes forked from here."""
+def _send(fd: int, obj: object) -> None:
+    """Write one length-prefixed pickle to ``fd``."""
+    data = pickle.dumps(obj)
+    view = memoryview(len(data).to_bytes(8, "big") + data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def zygote_main(result_fd: int) -> None:
+    """Entry of the zygote process: read (tasks, workers) from stdin, stream results.
+
+    Runs as ``python -m gridpeer.netsim.worker FD`` in a fresh interpreter, so nothing
+    the caller imported (native extensions, threads) is in the processes that fork.
+    """
+    tasks, workers = pickle.load(sys.stdin.buffer)
     try:
         _warm_up()
         pool = multiprocessing.get_context("fork").Pool(workers)
         for item in pool.imap_unordered(_run_forked, tasks):
-            queue.put(item)
+            _send(result_fd, item)
         pool.close()  # let workers exit on their own: SIGTERM makes cppyy dump a backtrace
         pool.join()
     except BaseException:
-        queue.put((-1, {"error": traceback.format_exc()}))
-    queue.put(None)
+        _send(result_fd, (-1, {"error": traceback.format_exc()}))
+    os.close(result_fd)
+
+
+def _receive(fh: BinaryIO) -> tuple[int, dict[str, Any]] | None:
+    """The next result from the zygote, or None at end of stream."""
+    header = fh.read(8)
+    if len(header) < 8:
+        return None
+    item: tuple[int, dict[str, Any]] = pickle.loads(fh.read(int.from_bytes(header, "big")))
+    return item
 
 
 def run_points(
@@ -134,7 +158,7 @@ def run_points(
 ) -> list[RunResult]:
     """Simulate every configuration in ``workers`` processes; results in input order.
 
-    One spawned process imports ns-3 (once, ~6 s) and forks the workers, which fork a
+    One fresh process imports ns-3 (once, ~6 s) and forks the workers, which fork a
     child per point. ``on_result`` is called in this process as each point finishes
     (for progress). Raises :class:`NetsimError` with ns-3's traceback if a point fails.
     """
@@ -146,34 +170,36 @@ def run_points(
     # heaviest first, so no worker is left alone with a long run at the end
     order = sorted(tasks, key=lambda t: -estimated_cost(t[1]))
     results: dict[int, RunResult] = {}
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    zygote = ctx.Process(target=_zygote, args=(order, min(workers, len(tasks)), queue))
-    zygote.start()
+    rfd, wfd = os.pipe()
+    zygote = subprocess.Popen(
+        [sys.executable, "-m", "gridpeer.netsim.worker", str(wfd)],
+        stdin=subprocess.PIPE,
+        pass_fds=(wfd,),
+    )
+    os.close(wfd)
     try:
-        while (item := _next(queue, zygote)) is not None:
-            index, data = item
-            if "error" in data:
-                where = tasks[index][1].label if index >= 0 else "ns-3 worker"
-                raise NetsimError(f"{where} failed:\n{data['error']}")
-            result = _result(data)
-            results[index] = result
-            if on_result is not None:
-                on_result(result)
-        zygote.join()
+        assert zygote.stdin is not None
+        zygote.stdin.write(pickle.dumps((order, min(workers, len(tasks)))))
+        zygote.stdin.close()
+        with os.fdopen(rfd, "rb") as fh:
+            while (item := _receive(fh)) is not None:
+                index, data = item
+                if "error" in data:
+                    where = tasks[index][1].label if index >= 0 else "ns-3 worker"
+                    raise NetsimError(f"{where} failed:\n{data['error']}")
+                result = _result(data)
+                results[index] = result
+                if on_result is not None:
+                    on_result(result)
+        zygote.wait()
     finally:
-        if zygote.is_alive():
+        if zygote.poll() is None:
             zygote.terminate()
-            zygote.join()
+            zygote.wait()
+    if len(results) < len(tasks):
+        raise NetsimError(f"ns-3 process died (exit code {zygote.returncode})")
     return [results[k] for k in range(len(tasks))]
 
 
-def _next(queue: Any, zygote: Any) -> tuple[int, dict[str, Any]] | None:
-    """The next result from the zygote; raises if it died without saying why."""
-    while True:
-        try:
-            item: tuple[int, dict[str, Any]] | None = queue.get(timeout=5.0)
-            return item
-        except Empty:
-            if not zygote.is_alive():
-                raise NetsimError(f"ns-3 process died (exit code {zygote.exitcode})") from None
+if __name__ == "__main__":
+    zygote_main(int(sys.argv[1]))
