@@ -133,6 +133,8 @@ class Settings(BaseSettings):
     """Number of simulated houses (demo)."""
     speed: float = Field(240.0, gt=0, le=100_000)
     """Model seconds per wall second (240 = a day in 6 minutes)."""
+    agents: bool = True
+    """Run every house's automatic trading agent (demo); off leaves trading to people."""
     web: WebSettings = WebSettings()
     mqtt: MqttSettings = MqttSettings()
     chain: ChainSettings = ChainSettings()

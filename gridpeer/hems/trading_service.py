@@ -108,7 +108,12 @@ def window_view(
 
 @contextlib.asynccontextmanager
 async def trading(parts: Any, every_s: float = 900.0) -> AsyncIterator[None]:
-    """Run every house's trading agent every ``every_s`` model seconds until exit."""
+    """Run every house's trading agent every ``every_s`` model seconds until exit
+    (nothing when the run's settings turn the agents off: ``gridpeer demo --no-agents``)."""
+    if not getattr(parts.settings, "agents", True):
+        log.info("trading agents off: people trade by hand")
+        yield
+        return
     hub = parts.extras["chain_hub"]
     market = parts.extras["market"]
     lock = parts.extras["chain_lock"]

@@ -33,7 +33,12 @@ async def delivery(parts: Any) -> AsyncIterator[None]:
         h.id: TracePower(trace, bess_max_w=1500.0 if float(trace.soc.max()) > 0 else 0.0, line=line)
         for h, trace in zip(parts.houses, parts.traces, strict=True)
     }
-    config = OracleConfig(community=parts.settings.community, lead_s=300.0, result_grace_s=900.0)
+    # Results are awaited 600 model s after a window: less than the demo market's reclaim
+    # grace (15 min), so deliveries settle before a buyer could reclaim. A 0.2 s poll keeps
+    # the in-process chain free for the web app and the traders.
+    config = OracleConfig(
+        community=parts.settings.community, lead_s=300.0, result_grace_s=600.0, poll_s=0.2
+    )
     state_dir = parts.data_dir / "delivery"
     state_dir.mkdir(parents=True, exist_ok=True)
     rt = DeliveryRuntime(

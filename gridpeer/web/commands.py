@@ -51,6 +51,13 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--data-dir", help="Keep the database here (default: a temp dir)."),
         ] = None,
+        agents: Annotated[
+            bool,
+            typer.Option(
+                "--agents/--no-agents",
+                help="Let every house's agent trade automatically (off: people trade by hand).",
+            ),
+        ] = True,
     ) -> None:
         """Run a whole community on this machine: broker, houses, agents, store, web UI."""
         from gridpeer.web.run import demo_main
@@ -64,6 +71,7 @@ def register(app: typer.Typer) -> None:
                 start_hour=start_hour,
                 data_dir=data_dir,
                 chain=chain,
+                agents=agents,
             )
         )
 

@@ -144,7 +144,8 @@ def demo_houses(settings: Settings, day: date) -> tuple[list[HouseInfo], list[Ho
 DEMO_PLUGINS = ("gridpeer.oracle.demo", "gridpeer.hems.demo")
 """Modules of other layers that add demo services: each defines
 ``add_services(comp: Composition) -> None`` (e.g. ``comp.add("oracle", svc, after="chain")``).
-A module that does not exist yet is skipped."""
+The oracle layer adds the oracle and the delivery agents, the hems layer the trading
+agents. A module that does not exist is skipped."""
 
 
 def add_plugins(comp: Composition, modules: tuple[str, ...] = DEMO_PLUGINS) -> None:
@@ -175,11 +176,6 @@ def demo_composition() -> Composition:
     comp.add("chain", services.chain)
     comp.add("web", services.web)
     add_plugins(comp)
-    if "oracle" not in comp.names():  # built-in delivery unless a plugin brings its own
-        from gridpeer.web import services_delivery
-
-        comp.add("delivery", services_delivery.delivery_agents, after="chain")
-        comp.add("oracle", services_delivery.oracle, after="delivery")
     return comp
 
 

@@ -34,6 +34,7 @@ def demo_main(
     start_hour: float,
     data_dir: Path | None,
     chain: str = "embedded",
+    agents: bool = True,
 ) -> int:
     """Run ``gridpeer demo``; returns the exit code."""
     if duration_h is not None and duration_h <= 0:
@@ -50,6 +51,7 @@ def demo_main(
             data_dir=data_dir,
             web={"port": port},
             chain={"rpc_url": chain},
+            agents=agents,
         )
     except ValidationError as exc:
         typer.echo(f"error: {_errors(exc)}", err=True)

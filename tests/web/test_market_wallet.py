@@ -62,7 +62,8 @@ def demo(anvil: str) -> Iterator[DemoProcess]:
     # 10:33 local (UTC-4): bids for delivery 13:00-14:00 (17-18 UTC) stay open for 49 s of
     # wall time at 180x (an hour is 20 s), ample for two sign-ins, an offer and a buy on a
     # loaded machine; the oracle settles right after 18:00 UTC.
-    d = start_demo("--chain", anvil, "--speed", "180", "--start-hour", "14.55")
+    # Agents off: this test is two people trading by hand (agents would share their keys).
+    d = start_demo("--chain", anvil, "--speed", "180", "--start-hour", "14.55", "--no-agents")
     yield d
     assert d.stop() == 0, "".join(d.lines)
 
