@@ -13,9 +13,10 @@ from gridpeer.chain.build import CONTRACTS, SOLC_VERSION, artifact_path, compile
 from gridpeer.cli import app
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
 @pytest.mark.parametrize("name", CONTRACTS)
 def test_committed_artifact_is_fresh(name: str) -> None:
+    if shutil.which("node") is None:  # never silently skip the staleness check
+        pytest.fail("Node.js is needed to recompile the contract (make test installs it)")
     fresh = compile_contract(name)
     committed = json.loads(artifact_path(name).read_text())
     assert committed["sourceHash"] == fresh["sourceHash"], "source changed: make contracts"
