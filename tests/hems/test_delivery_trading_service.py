@@ -11,6 +11,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from gridpeer.chain import Schedule, open_chain
+from gridpeer.chain.client import MarketClient
+from gridpeer.chain.events import OrderPosted, TradeCreated
 from gridpeer.devices.trace import HouseTrace
 from gridpeer.hems.trading_agent import OwnerSettings
 from gridpeer.hems.trading_service import BidWindow, open_windows, trading, window_view
@@ -71,7 +73,7 @@ def test_window_view_integrates_the_trace_over_the_window() -> None:
     assert v2.yesterday_net_wh == 2000.0  # the synthetic day repeats
 
 
-async def test_service_trades_surplus_to_deficit() -> None:
+def _parts(agents: bool) -> tuple[SimpleNamespace, MarketClient, dict[int, object], int]:
     now = D0 + 11 * 3600  # bidding for 13:00-14:00 UTC is open
     chain = open_chain("revm", genesis_time=now)
     market = chain.deploy_market()
@@ -80,12 +82,26 @@ async def test_service_trades_surplus_to_deficit() -> None:
     orders: dict[int, object] = {}
     hub = SimpleNamespace(demo_keys={"h1": keys[0], "h2": keys[1]}, orders=orders)
     parts = SimpleNamespace(
+        settings=SimpleNamespace(agents=agents),
         houses=[SimpleNamespace(id="h1", bess_kwh=0.0), SimpleNamespace(id="h2", bess_kwh=0.0)],
         traces=[trace("h1", 3000.0, 500.0), trace("h2", 0.0, 800.0)],
         clock=Clock(start=datetime.fromtimestamp(now, UTC), speed=1e-6),
         stop=asyncio.Event(),
         extras={"chain_hub": hub, "market": market, "chain_lock": threading.RLock()},
     )
+    return parts, market, orders, now
+
+
+async def test_agents_off_leave_trading_to_people() -> None:
+    parts, market, _, _ = _parts(agents=False)
+    async with trading(parts, every_s=10**9):
+        await asyncio.sleep(0.5)
+    assert "trading" not in parts.extras
+    assert not [e for e in market.events(0) if isinstance(e, OrderPosted | TradeCreated)]
+
+
+async def test_service_trades_surplus_to_deficit() -> None:
+    parts, market, orders, now = _parts(agents=True)
     async with trading(parts, every_s=10**9):
         await asyncio.sleep(0.5)
         agents = parts.extras["trading"]
