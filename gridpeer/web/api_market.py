@@ -169,10 +169,11 @@ def summary(
 
 
 @router.get("/offers", response_model=list[OrderOut], responses=_ERRORS, summary="Open offers")
-def offers(ctx: Ctx) -> list[OrderOut]:
-    """Open sell offers, cheapest first."""
+async def offers(ctx: Ctx) -> list[OrderOut]:
+    """Open sell offers, cheapest first (from the indexer's memory: no chain call, so it
+    runs on the event loop; ``list()`` snapshots the orders the chain thread updates)."""
     hub = hub_of(ctx)
-    rows = [o for o in hub.orders.values() if o.side == "offer"]
+    rows = [o for o in list(hub.orders.values()) if o.side == "offer"]
     return [_order_out(hub, o) for o in sorted(rows, key=lambda o: (o.price, o.id))]
 
 

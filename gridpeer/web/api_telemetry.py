@@ -34,7 +34,7 @@ def _json(body: str) -> Response:
 
 
 @router.get("/overview", response_model=Overview, summary="The community now")
-def overview(ctx: Ctx) -> Response:
+async def overview(ctx: Ctx) -> Response:
     """Every house's latest power (W), SoC and today's energy (Wh), plus community totals.
 
     Served from the live cache (refreshed about once a second)."""
@@ -50,12 +50,14 @@ def houses(ctx: Ctx) -> list[HouseInfo]:
 @router.get(
     "/houses/{house}/latest", response_model=HouseNow, responses=_NOT_FOUND, summary="A house now"
 )
-def house_latest(house: str, ctx: Ctx) -> HouseNow:
-    """A house's newest readings (W, V, A, SoC) and today's energy (Wh)."""
-    for h in ctx.cache.overview.houses:
-        if h.id == house:
-            return h
-    raise HTTPException(404, f"unknown house {house!r}")
+async def house_latest(house: str, ctx: Ctx) -> Response:
+    """A house's newest readings (W, V, A, SoC) and today's energy (Wh).
+
+    Served from the live cache (refreshed about once a second)."""
+    body = ctx.cache.house_json.get(house)
+    if body is None:
+        raise HTTPException(404, f"unknown house {house!r}")
+    return _json(body)
 
 
 @router.get(
@@ -64,22 +66,34 @@ def house_latest(house: str, ctx: Ctx) -> HouseNow:
     responses=_NOT_FOUND,
     summary="A device's history for a day",
 )
-def house_history(
+async def house_history(
     house: str,
     ctx: Ctx,
     device: Annotated[Literal["meter", "pv", "bess"], Query()] = "meter",
     day: Annotated[date | None, Query(alias="date", description="UTC day; today if unset")] = None,
     resolution: ChartResolution = "15min",
-) -> History:
+) -> Response:
     """Bucketed means (W, V, A, SoC) and energy (Wh) of one device over one UTC day.
 
-    ``1d`` gives one bucket per day of the month containing ``date`` (monthly history)."""
+    ``1d`` gives one bucket per day of the month containing ``date`` (monthly history).
+    Memoised until the live cache's next refresh (about a second)."""
     info = ctx.house(house)
     if info is None:
         raise HTTPException(404, f"unknown house {house!r}")
     if device not in devices_of(info):
         raise HTTPException(404, f"house {house} has no {device}")
     the_day = _check_day(day or ctx.clock.now().date())
+    key = ("history", house, device, the_day, resolution)
+    memo = ctx.cache.memo()
+    if memo is not None and (body := memo.get(key)) is not None:
+        return _json(body)
+    body = await asyncio.to_thread(_history_json, ctx, house, device, the_day, resolution)
+    if memo is not None:
+        memo[key] = body
+    return _json(body)
+
+
+def _history_json(ctx: WebContext, house: str, device: str, the_day: date, resolution: str) -> str:
     res = Resolution(resolution)
     if res is Resolution.DAY:
         first = the_day.replace(day=1)
@@ -102,7 +116,8 @@ def house_history(
         )
         for b in buckets
     ]
-    return History(house=house, device=device, resolution=res.value, points=points)
+    history = History(house=house, device=device, resolution=res.value, points=points)
+    return history.model_dump_json()
 
 
 @router.get("/flows", response_model=Flows, summary="Community energy flows for a day")

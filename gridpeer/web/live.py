@@ -2,7 +2,9 @@
 
 The cache recomputes the overview at most every ``refresh_s`` wall seconds, so the
 read endpoints and the live stream cost one dictionary lookup per request however
-many browsers watch.
+many browsers watch. While the background refresh runs, other read responses (a day of
+history) are memoised per refresh too (:meth:`LiveCache.memo`): at most ``refresh_s``
+old, like the overview.
 """
 
 from __future__ import annotations
@@ -141,6 +143,10 @@ def devices_of(info: HouseInfo) -> tuple[str, ...]:
     return ("meter",)
 
 
+def _house_json(overview: Overview) -> dict[str, str]:
+    return {h.id: h.model_dump_json() for h in overview.houses}
+
+
 class LiveCache:
     """The overview, recomputed from the store every ``refresh_s`` wall seconds.
 
@@ -160,6 +166,9 @@ class LiveCache:
         self.version = 0
         self.overview = self.compute()
         self.overview_json = self.overview.model_dump_json()
+        self.house_json = _house_json(self.overview)
+        self.running = False
+        self._memo: dict[tuple[object, ...], str] = {}
         self._changed = asyncio.Condition()
 
     def compute(self) -> Overview:
@@ -191,17 +200,30 @@ class LiveCache:
         except Exception:  # keep serving the last good view
             log.exception("live view refresh failed")
             return
-        self.overview, self.overview_json = overview, overview.model_dump_json()
+        overview_json, house_json = overview.model_dump_json(), _house_json(overview)
+        self.overview, self.overview_json, self.house_json = overview, overview_json, house_json
+        self._memo = {}
         self.version += 1
+
+    def memo(self) -> dict[tuple[object, ...], str] | None:
+        """Response bodies computed since the last refresh, by request key; None (do not
+        memoise) when the background refresh is not running, since nothing would
+        invalidate them. Take it before computing, store into the same dict."""
+        return self._memo if self.running else None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Refresh every ``refresh_s`` wall seconds until ``stop`` is set."""
-        while not stop.is_set():
-            await asyncio.to_thread(self.refresh)  # keep the event loop free for requests
-            async with self._changed:
-                self._changed.notify_all()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.refresh_s)
+        self.running = True
+        try:
+            while not stop.is_set():
+                await asyncio.to_thread(self.refresh)  # keep the event loop free for requests
+                async with self._changed:
+                    self._changed.notify_all()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.refresh_s)
+        finally:
+            self.running = False
+            self._memo = {}
         async with self._changed:
             self._changed.notify_all()
 

@@ -23,10 +23,15 @@ class _Server(uvicorn.Server):
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on ``host:port`` (port 0 = a free one).
 
+    The protocol is given explicitly (``IPPROTO_TCP``, not the default 0): asyncio turns
+    Nagle off (``TCP_NODELAY``) only on sockets whose ``proto`` says TCP, and without it
+    every keep-alive response written in two parts (headers, body) waited for the
+    client's delayed ACK — about 40 ms per request on loopback.
+
     Raises:
         OSError: the port is taken (the message says which).
     """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
