@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,13 +31,13 @@ from gridpeer.chain import (
     SignedOrder,
     open_chain,
 )
+from gridpeer.chain.anvil import AnvilNode
 from gridpeer.chain.codec import encode_call
 from gridpeer.chain.open import Chain
 
 THESIS = {"offer": 121_234, "buy": 175_084, "lifecycle": 121_234 + 175_084}
 TARGETS = {"lifecycle": 120_000, "batch_per_trade_100": 30_000, "pyrevm_calls_per_s": 20_000}
 PRICE = 200_000_000_000_000  # wei/kWh
-ANVIL = Path(__file__).resolve().parents[1] / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 
 
 def log(msg: str) -> None:
@@ -148,35 +146,6 @@ def throughput_tx(kind: str, n: int) -> float:
     return (n // 2 * 2) / (time.perf_counter() - t0)
 
 
-def start_anvil() -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            str(ANVIL),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--hardfork",
-            "shanghai",
-            "--silent",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            open_chain(url)
-            return proc, url
-        except ConnectionError:
-            time.sleep(0.05)
-    proc.terminate()
-    raise RuntimeError("anvil did not start")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print a JSON line last")
@@ -197,15 +166,11 @@ def main() -> None:
     revm_tx = throughput_tx("revm", reps)
     emb_tx = throughput_tx("embedded", reps // 2)
     anvil_tx = float("nan")
-    if ANVIL.is_file():
-        proc, url = start_anvil()
-        try:
-            anvil_tx = throughput_tx(url, reps)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-    else:
-        log(f"anvil not found at {ANVIL}: skipping")
+    try:
+        with AnvilNode() as node:
+            anvil_tx = throughput_tx(node.url, reps)
+    except FileNotFoundError as exc:
+        log(f"{exc}: skipping anvil")
 
     print(f"{'operation':<34}{'gas':>10}{'thesis':>10}{'ratio':>8}")
     for k in ("offer", "buy", "lifecycle"):

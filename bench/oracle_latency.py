@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -36,16 +35,15 @@ from pathlib import Path
 from typing import Any
 
 from gridpeer.chain import Schedule, open_chain
+from gridpeer.chain.anvil import AnvilNode
 from gridpeer.chain.client import MarketClient
 from gridpeer.oracle.messages import DeliveryCommand
 from gridpeer.oracle.mqttlink import MqttLink
 from gridpeer.oracle.runtime import DeliveryRuntime
 from gridpeer.oracle.service import OracleConfig
 from gridpeer.sim.clock import Clock
-from gridpeer.telemetry.broker import MosquittoBroker, wait_for_port
+from gridpeer.telemetry.broker import MosquittoBroker
 
-ROOT = Path(__file__).resolve().parents[1]
-ANVIL = ROOT / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 PRICE = 10**15
 
 
@@ -93,23 +91,9 @@ def run_node(
 ) -> dict[str, Any]:
     anvil = None
     if node == "anvil":
-        aport = free_port()
-        anvil = subprocess.Popen(
-            [
-                str(ANVIL),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(aport),
-                "--hardfork",
-                "shanghai",
-                "--silent",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port("127.0.0.1", aport)
-        chain_url = f"http://127.0.0.1:{aport}"
+        anvil = AnvilNode()
+        anvil.start()
+        chain_url = anvil.url
         chain = open_chain(chain_url)
     else:
         chain_url = "embedded"
@@ -193,8 +177,7 @@ def run_node(
     finally:
         chain.backend.close()
         if anvil is not None:
-            anvil.terminate()
-            anvil.wait(10)
+            anvil.stop()
 
 
 def main() -> None:

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from gridpeer.chain.anvil import AnvilNode
+
 MOSQUITTO = "/usr/sbin/mosquitto"
 
 
@@ -100,41 +102,6 @@ class Child:
             self.proc = None
 
 
-ANVIL = str(
-    Path(__file__).resolve().parents[2] / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
-)
-
-
-class Anvil:
-    """anvil on 127.0.0.1:``port`` (auto-mining, deterministic dev accounts)."""
-
-    def __init__(self, port: int, log: Path) -> None:
-        self.port, self.log = port, log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                ANVIL,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--accounts",
-                "12",
-                "--silent",
-            ],
-            stdout=open(self.log, "ab"),  # noqa: SIM115
-            stderr=subprocess.STDOUT,
-        )
-        wait_port(self.port)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
+def Anvil(port: int, log: Path) -> AnvilNode:
+    """anvil on 127.0.0.1:``port`` with 12 dev accounts, its output appended to ``log``."""
+    return AnvilNode(port, log=log, accounts=12)

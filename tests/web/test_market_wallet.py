@@ -6,8 +6,6 @@ market (desktop and phone width) and the chain explorer are saved to docs/screen
 
 from __future__ import annotations
 
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +14,7 @@ import httpx
 import pytest
 
 from gridpeer.chain.accounts import dev_account
-from tests.services.anvil import ANVIL, _rpc
-from tests.services.ports import free_port
+from gridpeer.chain.anvil import AnvilNode, rpc
 from tests.web.demoproc import DemoProcess, start_demo
 from tests.web.wallet import InjectedWallet
 
@@ -28,33 +25,8 @@ SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 @pytest.fixture(scope="module")
 def anvil() -> Iterator[str]:
     """An anvil of our own: the demo moves its chain time to the model clock."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            str(ANVIL),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--hardfork",
-            "shanghai",
-            "--silent",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            _rpc(url, "eth_chainId")
-            break
-        except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline, "anvil did not start"
-            time.sleep(0.05)
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    with AnvilNode() as node:
+        yield node.url
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +112,7 @@ def test_offer_buy_deliver_settle_withdraw(demo: DemoProcess, anvil: str, chromi
     assert 0 < t["delivered_wh"] <= 200
     assert int(t["seller_paid"]) + int(t["buyer_refund"]) == int(t["escrow"])
     assert int(t["seller_paid"]) == t["delivered_wh"] * 150 * 10**12 // 1000
-    before = int(_rpc(anvil, "eth_blockNumber"), 16)  # type: ignore[call-overload]
+    before = int(rpc(anvil, "eth_blockNumber"), 16)  # type: ignore[call-overload]
     for page, owed in ((seller, int(t["seller_paid"])), (buyer, int(t["buyer_refund"]))):
         if owed == 0:
             continue
