@@ -37,6 +37,7 @@ from gridpeer.chain.types import (
     Trade,
     cost_wei,
     decode_order_word,
+    id_kind,
 )
 
 # Explicit gas limits (estimating on every call halves throughput); generous upper bounds.
@@ -391,10 +392,11 @@ class MarketClient:
     def order(self, order_id: int) -> Order | None:
         """An offer or request (``remaining_wh`` 0 when closed); None if unknown/traded."""
         w = int(self._call("bookWord", order_id)[0])
-        if w == 0 or w >> 255 or order_id & 3 not in (1, 2):
+        kind = id_kind(order_id)
+        if w == 0 or w >> 255 or kind not in ("offer", "request"):
             return None
         own, rem, price, start, end, bid, fills = decode_order_word(order_id, w)
-        side: Side = "offer" if order_id & 3 == 1 else "request"
+        side: Side = "offer" if kind == "offer" else "request"
         return Order(order_id, side, self.member_address(own), rem, price, start, end, bid, fills)
 
     def trade(self, trade_id: int) -> Trade | None:

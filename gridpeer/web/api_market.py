@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from gridpeer.chain.client import MarketClient
 from gridpeer.chain.errors import ContractRevert
 from gridpeer.chain.events import Event, MoneyMoved, OrderPosted, TradeCreated
-from gridpeer.chain.types import Order, Schedule
+from gridpeer.chain.types import Order, Schedule, id_kind
 from gridpeer.web import schedule as sched
 from gridpeer.web.auth import COOKIE
 from gridpeer.web.chainhub import ChainHub, TradeRow
@@ -334,9 +334,10 @@ async def _open_order(hub: ChainHub, oid: str, side: str) -> Order:
     return order
 
 
-@router.post("/offers", response_model=ActionOut, responses=_ERRORS, summary="Post an offer")
-async def post_offer(body: OfferIn, ctx: Ctx, request: Request) -> ActionOut:
-    """Sell ``wh`` Wh at ``price`` wei/kWh for delivery in [start, end)."""
+async def _post(
+    body: OfferIn, ctx: WebContext, request: Request, action: str, id_event: str
+) -> ActionOut:
+    """Post an offer (``post_offer``) or an escrowed request (``post_request``)."""
     hub = hub_of(ctx)
     address, house = await _actor(ctx, request, body.signer)
     await _member(hub, address)
@@ -345,13 +346,37 @@ async def post_offer(body: OfferIn, ctx: Ctx, request: Request) -> ActionOut:
         ctx,
         address,
         house,
-        "post_offer",
-        "offerId",
+        action,
+        id_event,
         wh=body.wh,
         price=body.price,
         start=body.start,
         end=body.end,
     )
+
+
+async def _take(
+    order_id: str, body: AmountIn, ctx: WebContext, request: Request, side: str
+) -> tuple[str, str | None, Order]:
+    """Checks shared by buying from an offer and selling into a request; returns the
+    caller's address, house and the order."""
+    hub = hub_of(ctx)
+    address, house = await _actor(ctx, request, body.signer)
+    await _member(hub, address)
+    order = await _open_order(hub, order_id, side)
+    if order.owner.lower() == address.lower():
+        raise HTTPException(409, f"you cannot trade with your own {side}")
+    if body.wh > order.remaining_wh:
+        raise HTTPException(409, f"only {order.remaining_wh} Wh remain in {side} {order_id}")
+    if int(ctx.clock.timestamp()) >= order.start:
+        raise HTTPException(409, f"the {side}'s delivery window has started; bidding is closed")
+    return address, house, order
+
+
+@router.post("/offers", response_model=ActionOut, responses=_ERRORS, summary="Post an offer")
+async def post_offer(body: OfferIn, ctx: Ctx, request: Request) -> ActionOut:
+    """Sell ``wh`` Wh at ``price`` wei/kWh for delivery in [start, end)."""
+    return await _post(body, ctx, request, "post_offer", "offerId")
 
 
 @router.post(
@@ -359,21 +384,7 @@ async def post_offer(body: OfferIn, ctx: Ctx, request: Request) -> ActionOut:
 )
 async def post_request(body: OfferIn, ctx: Ctx, request: Request) -> ActionOut:
     """Ask for ``wh`` Wh at up to ``price`` wei/kWh; the exact cost is escrowed."""
-    hub = hub_of(ctx)
-    address, house = await _actor(ctx, request, body.signer)
-    await _member(hub, address)
-    await _check_window(ctx, hub, body.start, body.end)
-    return await _perform(
-        ctx,
-        address,
-        house,
-        "post_request",
-        "requestId",
-        wh=body.wh,
-        price=body.price,
-        start=body.start,
-        end=body.end,
-    )
+    return await _post(body, ctx, request, "post_request", "requestId")
 
 
 @router.post(
@@ -384,16 +395,7 @@ async def post_request(body: OfferIn, ctx: Ctx, request: Request) -> ActionOut:
 )
 async def buy(offer_id: str, body: AmountIn, ctx: Ctx, request: Request) -> ActionOut:
     """Buy ``wh`` Wh (all or part) of an offer; the exact cost is escrowed."""
-    hub = hub_of(ctx)
-    address, house = await _actor(ctx, request, body.signer)
-    await _member(hub, address)
-    order = await _open_order(hub, offer_id, "offer")
-    if order.owner.lower() == address.lower():
-        raise HTTPException(409, "you cannot buy your own offer")
-    if body.wh > order.remaining_wh:
-        raise HTTPException(409, f"only {order.remaining_wh} Wh remain in offer {offer_id}")
-    if int(ctx.clock.timestamp()) >= order.start:
-        raise HTTPException(409, "the offer's delivery window has started; bidding is closed")
+    address, house, order = await _take(offer_id, body, ctx, request, "offer")
     return await _perform(
         ctx, address, house, "buy", "tradeId", offer_id=order.id, wh=body.wh, price=order.price
     )
@@ -407,16 +409,7 @@ async def buy(offer_id: str, body: AmountIn, ctx: Ctx, request: Request) -> Acti
 )
 async def sell(request_id: str, body: AmountIn, ctx: Ctx, request: Request) -> ActionOut:
     """Deliver ``wh`` Wh (all or part) of a purchase request."""
-    hub = hub_of(ctx)
-    address, house = await _actor(ctx, request, body.signer)
-    await _member(hub, address)
-    order = await _open_order(hub, request_id, "request")
-    if order.owner.lower() == address.lower():
-        raise HTTPException(409, "you cannot sell into your own request")
-    if body.wh > order.remaining_wh:
-        raise HTTPException(409, f"only {order.remaining_wh} Wh remain in request {request_id}")
-    if int(ctx.clock.timestamp()) >= order.start:
-        raise HTTPException(409, "the request's delivery window has started; bidding is closed")
+    address, house, order = await _take(request_id, body, ctx, request, "request")
     return await _perform(ctx, address, house, "fill", "tradeId", request_id=order.id, wh=body.wh)
 
 
@@ -430,7 +423,7 @@ async def cancel(order_id: str, body: SignerIn, ctx: Ctx, request: Request) -> A
     """Cancel what remains of an own order (a request's escrow is refunded)."""
     hub = hub_of(ctx)
     address, house = await _actor(ctx, request, body.signer)
-    side = "offer" if order_id.isdigit() and int(order_id) & 3 == 1 else "request"
+    side = "offer" if order_id.isdigit() and id_kind(int(order_id)) == "offer" else "request"
     order = await _open_order(hub, order_id, side)
     if order.owner.lower() != address.lower():
         raise HTTPException(403, f"order {order_id} is not yours")
