@@ -60,20 +60,12 @@ async def rpc_chain(parts: Parts) -> AsyncIterator[None]:
     from gridpeer.chain.client import MarketClient
     from gridpeer.chain.web3_backend import Web3Backend
     from gridpeer.web.chainhub import ChainHub
+    from gridpeer.web.services import running_hub
 
     backend = await asyncio.to_thread(Web3Backend.rpc, parts.settings.chain.rpc_url)
     hub = ChainHub(MarketClient(backend, address), parts.clock, follow_clock=False)
-    parts.extras["chain_hub"] = hub
-    parts.extras["chain_lock"] = hub.lock
-    await hub.call(hub.poll)
-    stop = asyncio.Event()
-    task = asyncio.create_task(hub.run(stop), name="chain-hub")
-    try:
+    async with running_hub(parts, hub):
         yield
-    finally:
-        stop.set()
-        await task
-        hub.close()
 
 
 def serve_composition() -> Composition:

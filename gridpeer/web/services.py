@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 from gridpeer.store.base import Sample
+from gridpeer.web.chainhub import ChainHub
 from gridpeer.web.demo import Parts
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,6 @@ async def chain(parts: Parts) -> AsyncIterator[None]:
     any other use of the same backend from another thread)."""
     from gridpeer.chain import open_chain
     from gridpeer.chain.types import Schedule
-    from gridpeer.web.chainhub import ChainHub
 
     def setup() -> ChainHub:
         c = open_chain(parts.settings.chain.rpc_url)
@@ -161,9 +161,17 @@ async def chain(parts: Parts) -> AsyncIterator[None]:
     parts.houses[:] = [
         h.model_copy(update={"account": hub.demo_keys[h.id].address}) for h in parts.houses
     ]
+    await hub.call(hub.sync_time)
+    async with running_hub(parts, hub):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def running_hub(parts: Parts, hub: ChainHub) -> AsyncIterator[None]:
+    """Share ``hub`` as ``extras["chain_hub"]`` / ``extras["chain_lock"]``, read the chain
+    once, follow it in the background until exit, then close it."""
     parts.extras["chain_hub"] = hub
     parts.extras["chain_lock"] = hub.lock
-    await hub.call(hub.sync_time)
     await hub.call(hub.poll)
     stop = asyncio.Event()
     task = asyncio.create_task(hub.run(stop), name="chain-hub")
