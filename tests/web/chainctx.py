@@ -7,10 +7,10 @@ from datetime import UTC, datetime, time, timedelta
 
 from gridpeer.chain import Schedule, open_chain
 from gridpeer.sim.clock import Clock
+from gridpeer.store.factory import open_store
 from gridpeer.web.chainhub import ChainHub
 from gridpeer.web.context import WebContext
 from tests.web.conftest import HOUSES
-from tests.web.memstore import MemStore
 
 
 def chain_context() -> WebContext:
@@ -26,6 +26,6 @@ def chain_context() -> WebContext:
     houses = [
         h.model_copy(update={"account": k.address}) for h, k in zip(HOUSES, keys, strict=True)
     ]
-    ctx = WebContext.create(MemStore(), clock, houses, community="lab")
+    ctx = WebContext.create(open_store("sqlite:///:memory:"), clock, houses, community="lab")
     ctx.chain = hub
     return ctx

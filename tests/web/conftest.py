@@ -8,11 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gridpeer.sim.clock import Clock
-from gridpeer.store.base import Sample
+from gridpeer.store.base import Sample, Store
+from gridpeer.store.factory import open_store
 from gridpeer.web.app import create_app
 from gridpeer.web.context import WebContext
 from gridpeer.web.models import HouseInfo, HouseKind
-from tests.web.memstore import MemStore
 
 DAY0 = datetime(2026, 3, 10, tzinfo=UTC)
 HOUSES = [
@@ -22,7 +22,7 @@ HOUSES = [
 ]
 
 
-def fill(store: MemStore) -> None:
+def fill(store: Store) -> None:
     """Two hours (10:00-12:00 UTC) of one reading per minute.
 
     h1: load 500 W, pv 2000 W, battery charging 1000 W, exporting 500 W, SoC 0.5..
@@ -43,14 +43,14 @@ def fill(store: MemStore) -> None:
 
 
 @pytest.fixture
-def store() -> MemStore:
-    s = MemStore()
+def store() -> Store:
+    s = open_store("sqlite:///:memory:")
     fill(s)
     return s
 
 
 @pytest.fixture
-def ctx(store: MemStore) -> WebContext:
+def ctx(store: Store) -> WebContext:
     clock = Clock(start=DAY0 + timedelta(hours=12), speed=1.0)
     return WebContext.create(store, clock, HOUSES, community="lab")
 
