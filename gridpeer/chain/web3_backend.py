@@ -1,7 +1,8 @@
 """Backends over web3.py: the embedded ``EthereumTesterProvider`` and any JSON-RPC node.
 
 Gas is always passed explicitly (estimating it halves throughput); logs are read by
-narrow block ranges (never from block 0); nonces are tracked locally.
+narrow block ranges (never from block 0); nonces are tracked locally and re-read from
+the node when a send fails because another process used the same key.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from web3.types import Wei
 from gridpeer.chain.backend import RawLog, Receipt, Reverted
 
 GAS_PRICE = 10**9  # wei per gas (1 gwei) at least; twice the base fee at start
+NONCE_RETRIES = 3
+"""Times a transaction is re-signed after the node's nonce moved under us."""
 
 _BYTES_LIT = re.compile(r"(b'.*'|b\".*\")", re.S)
 
 
-def _revert_data(exc: Exception) -> bytes | None:
+def revert_data(exc: Exception) -> bytes | None:
     """Extract raw revert data from eth-tester's TransactionFailed or web3's errors."""
     data = getattr(exc, "data", None)
     if isinstance(data, str) and data.startswith("0x"):
@@ -86,17 +89,23 @@ class Web3Backend:
             "value": value,
             "gas": gas,
             "gasPrice": self._gas_price,
-            "nonce": self._nonce(key.address),
             "chainId": self._chain_id,
         }
         if to is not None:
             tx["to"] = to
-        raw = key.sign_transaction(tx).raw_transaction
-        try:
-            h = self.w3.eth.send_raw_transaction(raw)
-        except Exception:
-            self._nonces.pop(key.address, None)
-            raise
+        for attempt in range(NONCE_RETRIES + 1):
+            tx["nonce"] = self._nonce(key.address)
+            raw = key.sign_transaction(tx).raw_transaction
+            try:
+                h = self.w3.eth.send_raw_transaction(raw)
+                break
+            except Exception:
+                self._nonces.pop(key.address, None)
+                # Another process sent with this key (the demo's web app and a house's
+                # agent share dev keys; a wallet may too): retry at the node's count.
+                if attempt < NONCE_RETRIES and self._nonce(key.address) != tx["nonce"]:
+                    continue
+                raise
         self._nonces[key.address] += 1
         r = self.w3.eth.wait_for_transaction_receipt(h, timeout=60, poll_latency=0.002)
         if r["status"] != 1:
@@ -123,7 +132,7 @@ class Web3Backend:
         try:
             self.w3.eth.call(call, block_identifier=block)  # type: ignore[arg-type]
         except Exception as exc:
-            data = _revert_data(exc)
+            data = revert_data(exc)
             if data is not None:
                 raise Reverted(data) from exc
             raise
@@ -136,7 +145,7 @@ class Web3Backend:
         try:
             return bytes(self.w3.eth.call(params))  # type: ignore[arg-type]
         except (ContractLogicError, Exception) as exc:
-            d = _revert_data(exc)
+            d = revert_data(exc)
             if d is None:
                 raise
             raise Reverted(d) from exc

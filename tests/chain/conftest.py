@@ -1,4 +1,5 @@
-"""Fixtures: a fresh market with 4 member houses on each backend (embedded, anvil, revm)."""
+"""Fixtures: a fresh market with 4 member houses on each backend (embedded, anvil, revm,
+and the embedded chain served over JSON-RPC)."""
 
 from __future__ import annotations
 
@@ -52,12 +53,20 @@ BACKENDS = [
     "embedded",
     pytest.param("anvil", marks=pytest.mark.anvil),
     "revm",
+    "served",
 ]
+"""``served``: the embedded chain behind gridpeer's JSON-RPC server, used over HTTP."""
 
 
 def open_backend(request: pytest.FixtureRequest, kind: str) -> Chain:
     if kind == "anvil":
         return open_chain(request.getfixturevalue("anvil_url"))
+    if kind == "served":
+        from gridpeer.chain.rpc_server import RpcServer
+
+        server = RpcServer(open_chain("embedded").backend).start()  # type: ignore[arg-type]
+        request.addfinalizer(server.stop)
+        return open_chain(server.url)
     return open_chain(kind)
 
 
