@@ -165,8 +165,10 @@ def add_plugins(comp: Composition, modules: tuple[str, ...] = DEMO_PLUGINS) -> N
 def demo_composition() -> Composition:
     """The demo's services: store, history (the day so far), broker, monitoring (sensor
     nodes + home agents over MQTT), chain (market contract, members, chain clock),
-    delivery (agents with relays), oracle, web."""
+    delivery (agents with relays), oracle, web (in its own process, see
+    :mod:`gridpeer.web.process`)."""
     from gridpeer.web import services
+    from gridpeer.web.process import web_process
 
     comp = Composition()
     comp.add("store", services.store)
@@ -174,7 +176,7 @@ def demo_composition() -> Composition:
     comp.add("broker", services.embedded_broker)
     comp.add("monitoring", services.monitoring)
     comp.add("chain", services.chain)
-    comp.add("web", services.web)
+    comp.add("web", web_process)
     add_plugins(comp)
     return comp
 

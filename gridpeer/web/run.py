@@ -23,6 +23,8 @@ def _ready(parts: Parts) -> None:
     )
     if parts.broker is not None:
         typer.echo(f"MQTT broker on {parts.broker.host}:{parts.broker.port}")
+    if "chain_url" in parts.extras:
+        typer.echo(f"Ethereum JSON-RPC on {parts.extras['chain_url']} (for wallets and scripts)")
     typer.echo(f"Open {parts.url}/  (Ctrl-C stops everything)", err=False)
 
 

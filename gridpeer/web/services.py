@@ -162,7 +162,26 @@ async def chain(parts: Parts) -> AsyncIterator[None]:
         h.model_copy(update={"account": hub.demo_keys[h.id].address}) for h in parts.houses
     ]
     await hub.call(hub.sync_time)
-    async with running_hub(parts, hub):
+    async with running_hub(parts, hub), _rpc_url(parts, hub):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def _rpc_url(parts: Parts, hub: ChainHub) -> AsyncIterator[None]:
+    """Provide ``extras["chain_url"]``: the node's URL, or the embedded chain served over
+    JSON-RPC on loopback (for the web process and for browser wallets)."""
+    url = parts.settings.chain.rpc_url
+    if url != "embedded":
+        parts.extras["chain_url"] = url
+        yield
+        return
+    from gridpeer.chain.rpc_server import RpcServer
+    from gridpeer.chain.web3_backend import Web3Backend
+
+    backend = hub.market.backend
+    assert isinstance(backend, Web3Backend)
+    with RpcServer(backend, hub.lock, host=parts.settings.web.host) as server:
+        parts.extras["chain_url"] = server.url
         yield
 
 

@@ -1,0 +1,209 @@
+"""The demo's web app in a process of its own.
+
+``gridpeer demo`` simulates a whole community in one process: a broker, every house's
+sensor node, home agent, delivery agent and trading agent, the oracle and (by default)
+the chain. With 50 houses that is ~260 threads sharing one interpreter lock, and a web
+request waited behind them: p99 latency 75–110 ms even for a static file. So the web app
+runs in its own process, the way it would in production (``gridpeer serve``): it reads
+the same store (SQLite in WAL mode or PostgreSQL) and reaches the chain over JSON-RPC —
+anvil's URL, or the embedded chain served by :class:`gridpeer.chain.rpc_server.RpcServer`.
+
+The child stops when the demo stops (a ``stop`` message), on Ctrl-C or SIGTERM, and when
+the demo process disappears (the pipe closes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing as mp
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from gridpeer.config import Settings
+from gridpeer.sim.clock import Clock
+from gridpeer.web.demo import Composition, Parts
+from gridpeer.web.models import HouseInfo
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 120.0
+"""How long the demo waits for the web process to listen (imports take a few seconds)."""
+
+
+@dataclass(frozen=True)
+class WebSpec:
+    """What the web process needs to know (picklable).
+
+    Attributes:
+        settings: the run's settings.
+        clock: the demo's model clock (monotonic time is shared by all processes).
+        houses: display info of the houses.
+        data_dir: the run's data directory.
+        store_url: the store to read (a file or server; not ``:memory:``).
+        chain_url: JSON-RPC URL of the chain, or None (no market).
+        market: address of the deployed market contract, or None.
+        demo_keys: house id → private key (hex) of its dev account (demo only).
+    """
+
+    settings: Settings
+    clock: Clock
+    houses: list[HouseInfo]
+    data_dir: Path
+    store_url: str
+    chain_url: str | None = None
+    market: str | None = None
+    demo_keys: tuple[tuple[str, str], ...] = ()
+
+
+def shareable(store_url: str) -> bool:
+    """Whether another process can open the same store (an in-memory SQLite cannot)."""
+    return ":memory:" not in store_url and store_url != "sqlite://"
+
+
+@contextlib.asynccontextmanager
+async def web_process(parts: Parts) -> AsyncIterator[None]:
+    """Start the web app in its own process; sets ``parts.url``.
+
+    Falls back to the in-process web app when the store cannot be shared (``:memory:``).
+
+    Raises:
+        OSError: the web process could not start (e.g. the port is taken).
+    """
+    from gridpeer.web import services
+
+    store_url = parts.extras.get("store_url")
+    if store_url is None or not shareable(store_url):
+        async with services.web(parts):
+            yield
+        return
+    hub = parts.extras.get("chain_hub")
+    spec = WebSpec(
+        settings=_plain(parts.settings),
+        clock=parts.clock,
+        houses=list(parts.houses),
+        data_dir=parts.data_dir,
+        store_url=store_url,
+        chain_url=parts.extras.get("chain_url") if hub is not None else None,
+        market=hub.market.address if hub is not None else None,
+        demo_keys=tuple((h, k.key.hex()) for h, k in hub.demo_keys.items()) if hub else (),
+    )
+    ctx = mp.get_context("spawn")  # never fork a process with hundreds of threads
+    here, there = ctx.Pipe()
+    proc = ctx.Process(target=child_main, args=(spec, there), name="gridpeer-web", daemon=True)
+    proc.start()
+    there.close()
+    try:
+        kind, value = await asyncio.to_thread(_receive, here, START_TIMEOUT_S)
+        if kind != "ready":
+            raise OSError(value)
+        parts.url = value
+        parts.extras["web_pid"] = proc.pid
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            here.send(("stop", ""))
+        await asyncio.to_thread(proc.join, 10)
+        if proc.is_alive():
+            log.warning("web process did not stop in 10 s; terminating it")
+            proc.terminate()
+            await asyncio.to_thread(proc.join, 5)
+        here.close()
+
+
+def _plain(settings: Settings) -> Settings:
+    """The same values as a plain :class:`Settings` (``load_settings`` builds a subclass per
+    config file, which cannot be pickled)."""
+    return Settings.model_construct(**{k: getattr(settings, k) for k in Settings.model_fields})
+
+
+def _receive(conn: Connection, timeout_s: float) -> tuple[str, str]:
+    if not conn.poll(timeout_s):
+        return "error", f"the web process did not start within {timeout_s:g} s"
+    try:
+        kind, value = conn.recv()
+    except EOFError:
+        return "error", "the web process exited while starting (see the log above)"
+    return str(kind), str(value)
+
+
+def child_main(spec: WebSpec, conn: Connection) -> None:
+    """Entry point of the web process."""
+    logging.basicConfig(level=logging.WARNING, format="web: %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(_serve(spec, conn))
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            conn.send(("error", str(exc)))
+
+
+async def _serve(spec: WebSpec, conn: Connection) -> None:
+    from gridpeer.web.demo import run_until_stopped
+
+    parts = Parts(
+        settings=spec.settings,
+        clock=spec.clock,
+        data_dir=spec.data_dir,
+        houses=list(spec.houses),
+        traces=[],
+    )
+    loop = asyncio.get_running_loop()
+
+    def watch_parent() -> None:  # a "stop" message, or the demo process is gone
+        with contextlib.suppress(EOFError, OSError):
+            conn.recv()
+        loop.call_soon_threadsafe(parts.stop.set)
+
+    def ready(p: Parts) -> None:
+        conn.send(("ready", p.url))
+        threading.Thread(target=watch_parent, name="web-parent", daemon=True).start()
+
+    await run_until_stopped(parts, _composition(spec), on_ready=ready)
+
+
+def _composition(spec: WebSpec) -> Composition:
+    from gridpeer.web import services
+
+    @contextlib.asynccontextmanager
+    async def store(parts: Parts) -> AsyncIterator[None]:
+        from gridpeer.store.factory import open_store
+
+        opened = await asyncio.to_thread(open_store, spec.store_url)
+        parts.store = opened
+        try:
+            yield
+        finally:
+            opened.close()
+
+    @contextlib.asynccontextmanager
+    async def chain(parts: Parts) -> AsyncIterator[None]:
+        if spec.chain_url is None or spec.market is None:
+            yield
+            return
+        hub = await asyncio.to_thread(_hub, spec, parts.clock)
+        async with services.running_hub(parts, hub):
+            yield
+
+    comp = Composition()
+    comp.add("store", store)
+    comp.add("chain", chain)
+    comp.add("web", services.web)
+    return comp
+
+
+def _hub(spec: WebSpec, clock: Clock) -> Any:
+    from eth_account import Account
+
+    from gridpeer.chain.client import MarketClient
+    from gridpeer.chain.web3_backend import Web3Backend
+    from gridpeer.web.chainhub import ChainHub
+
+    assert spec.chain_url is not None and spec.market is not None
+    backend = Web3Backend.rpc(spec.chain_url)
+    keys = {house: Account.from_key(key) for house, key in spec.demo_keys}
+    return ChainHub(MarketClient(backend, spec.market), clock, keys)
