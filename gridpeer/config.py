@@ -24,6 +24,11 @@ _PLACEHOLDER = re.compile(r"change[-_ ]?me|placeholder|replace[-_ ]?me|<[^>]*>|^
 _NAME = r"^[A-Za-z0-9_-]{1,32}$"
 
 
+class ConfigError(Exception):
+    """The configuration does not fit what it runs against (e.g. the operator key is not
+    the deployed market's oracle); the message says what to change."""
+
+
 def is_placeholder(value: str) -> bool:
     """True for empty strings and values like ``CHANGE-ME``, ``<secret>``, ``xxxx``."""
     return bool(_PLACEHOLDER.search(value.strip()))
@@ -53,11 +58,14 @@ class WebSettings(BaseModel):
 
 
 class HouseAccount(BaseModel):
-    """One house of a served community: id, display name, equipment, MQTT password."""
+    """One house of a served community: id, display name, equipment, member account, MQTT
+    password."""
 
     id: str = Field(pattern=_NAME)
     name: str | None = None
     kind: Literal["pv_bess", "pv", "consumer"] = "consumer"
+    address: str | None = Field(None, pattern=r"^0x[0-9a-fA-F]{40}$")
+    """The house's member account on the market contract (its trades reach its relays)."""
     pv_kwp: float = Field(0.0, ge=0.0, le=10_000.0)
     bess_kwh: float = Field(0.0, ge=0.0, le=100_000.0)
     mqtt_password: SecretStr | None = None
@@ -91,7 +99,8 @@ class ChainSettings(BaseModel):
     chain_id: int | None = Field(None, ge=1)
     contract_address: str | None = Field(None, pattern=r"^0x[0-9a-fA-F]{40}$")
     operator_key: SecretStr | None = None
-    """Private key of the admin/oracle account (hex). Never needed for the demo."""
+    """Private key of the market's oracle account (hex). With it (and ``contract_address``)
+    ``serve`` runs the oracle. Never needed for the demo."""
 
     @field_validator("operator_key")
     @classmethod

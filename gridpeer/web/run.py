@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 
-from gridpeer.config import Settings, load_settings
+from gridpeer.config import ConfigError, Settings, load_settings
 from gridpeer.web.demo import Parts, run_demo
 
 log = logging.getLogger(__name__)
@@ -120,11 +120,13 @@ def serve_main(config: Path) -> int:
         typer.echo(f"gridpeer serve: {len(p.houses)} houses of {settings.community!r}")
         if "chain_hub" not in p.extras:
             typer.echo("no chain.contract_address configured: trading is off")
+        elif "oracle" not in p.extras:
+            typer.echo("no chain.operator_key configured: the oracle is off (nothing settles)")
         typer.echo(f"Open {p.url}/  (Ctrl-C stops)")
 
     try:
         asyncio.run(run_until_stopped(parts, serve_composition(), on_ready=ready))
-    except (OSError, ConnectionError) as exc:
+    except (OSError, ConnectionError, ConfigError) as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2
     typer.echo("gridpeer: stopped cleanly")

@@ -1,19 +1,24 @@
 """``gridpeer serve``: the community against real parts — an external MQTT broker
 (Mosquitto with per-house accounts and ACLs), PostgreSQL (or SQLite), and an Ethereum
 JSON-RPC node with an already deployed market. Real sensor nodes publish the readings;
-the home agents' ingest stores them; the web app serves them. Real time (speed 1)."""
+the home agents' ingest stores them; the oracle turns trades into delivery commands and
+settles them; the web app serves it all. Real time (speed 1)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
-from gridpeer.config import Settings
+from gridpeer.config import ConfigError, Settings
 from gridpeer.sim.clock import Clock
 from gridpeer.web.demo import Composition, Parts
 from gridpeer.web.models import HouseInfo, HouseKind
+
+log = logging.getLogger(__name__)
 
 
 def served_houses(settings: Settings) -> list[HouseInfo]:
@@ -25,6 +30,7 @@ def served_houses(settings: Settings) -> list[HouseInfo]:
             kind=HouseKind(a.kind),
             pv_kwp=a.pv_kwp,
             bess_kwh=a.bess_kwh,
+            account=a.address,
         )
         for a in settings.accounts
     ]
@@ -68,14 +74,78 @@ async def rpc_chain(parts: Parts) -> AsyncIterator[None]:
         yield
 
 
+@contextlib.asynccontextmanager
+async def oracle(parts: Parts) -> AsyncIterator[None]:
+    """The oracle — trades on chain → delivery commands to both houses over MQTT → their
+    metered Wh confirmed on chain — when the config has the deployed market and the
+    oracle's key (``chain.operator_key``). Its cursor and trades are kept in the store's
+    database (``oracle_*`` tables), so a restart resumes where it stopped.
+
+    Raises:
+        ConfigError: the key is not the market's oracle, or a house's address is not a
+            member.
+    """
+    s = parts.settings
+    key_secret, address = s.chain.operator_key, s.chain.contract_address
+    if key_secret is None or address is None:
+        log.warning("no chain.operator_key: the oracle is not running (trades are not settled)")
+        yield
+        return
+    from eth_account import Account
+
+    from gridpeer.chain.client import MarketClient
+    from gridpeer.chain.web3_backend import Web3Backend
+    from gridpeer.oracle.chain_adapter import MarketChainView
+    from gridpeer.oracle.service import Oracle, OracleConfig
+    from gridpeer.oracle.state import OracleState
+
+    key = Account.from_key(key_secret.get_secret_value())
+    market = MarketClient(await asyncio.to_thread(Web3Backend.rpc, s.chain.rpc_url), address)
+    houses = {a.address: a.id for a in s.accounts if a.address is not None}
+    await asyncio.to_thread(_check_roles, market, key.address, houses)
+    assert parts.store is not None and s.store_url is not None
+    state = await asyncio.to_thread(OracleState, s.store_url)
+    m = s.mqtt
+    credentials = (m.username, m.password.get_secret_value()) if m.username and m.password else None
+    service = Oracle(
+        MarketChainView(market, key, houses),
+        state,
+        m.host,
+        m.port,
+        parts.clock,
+        OracleConfig(community=s.community),
+        credentials,
+    )
+    await asyncio.to_thread(service.start)
+    parts.extras["oracle"] = service
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(service.stop)
+        state.close()
+
+
+def _check_roles(market: Any, oracle: str, houses: dict[str, str]) -> None:
+    roles = market.roles()
+    if roles["oracle"].lower() != oracle.lower():
+        raise ConfigError(
+            f"chain.operator_key is the account {oracle}, but the market's oracle is "
+            f"{roles['oracle']}: use that account's key"
+        )
+    for addr, house in houses.items():
+        if not market.member(addr)[1]:
+            raise ConfigError(f"house {house}'s address {addr} is not a member of the market")
+
+
 def serve_composition() -> Composition:
-    """store, ingest (agents), chain (deployed market), web."""
+    """store, ingest (agents), chain (deployed market), oracle, web."""
     from gridpeer.web import services
 
     comp = Composition()
     comp.add("store", services.store)
     comp.add("ingest", ingest)
     comp.add("chain", rpc_chain)
+    comp.add("oracle", oracle)
     comp.add("web", services.web)
     return comp
 

@@ -15,7 +15,7 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
-from gridpeer.chain import open_chain
+from gridpeer.chain import Schedule, open_chain
 from gridpeer.telemetry.broker import MosquittoBroker
 from tests.services.ports import free_port
 
@@ -134,3 +134,134 @@ def test_serve_refuses_placeholders(tmp_path: Path) -> None:
         timeout=60,
     )
     assert out.returncode == 2 and "serve needs" in out.stderr and "store_url" in out.stderr
+
+
+def test_serve_runs_the_oracle_which_commands_and_settles_a_trade(
+    tmp_path: Path, anvil_url: str
+) -> None:
+    """With the oracle's key in the config, ``serve`` turns a trade into delivery commands
+    for both houses and confirms what their meters report."""
+    from gridpeer.chain.accounts import dev_account
+    from gridpeer.oracle.messages import DeliveryCommand, DeliveryResult, result_topic
+
+    broker = MosquittoBroker(
+        free_port(),
+        tmp_path / "mq",
+        passwords={"services": SERVICE_PW, "h1": SENSOR_PW, "h2": SENSOR_PW},
+    )
+    broker.start()
+    chain = open_chain(anvil_url)
+    market = chain.deploy_market()
+    market.set_schedule(chain.admin, Schedule("open"))
+    seller, buyer = chain.houses(2, market)
+    web_port = free_port()
+    cfg = _config(tmp_path, broker.port, anvil_url, market.address, web_port)
+    text = cfg.read_text().replace(
+        'contract_address = "',
+        f'operator_key = "{dev_account("oracle").key.hex()}"\ncontract_address = "',
+    )
+    text = text.replace('id = "h1"', f'id = "h1"\naddress = "{seller.address}"')
+    text = text.replace('id = "h2"', f'id = "h2"\naddress = "{buyer.address}"')
+    cfg.write_text(text)
+
+    commands: list[DeliveryCommand] = []
+    watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-watch")
+    watcher.username_pw_set("services", SERVICE_PW)
+    watcher.on_message = lambda c, u, m: commands.append(
+        DeliveryCommand.model_validate_json(m.payload)
+    )
+    watcher.connect("127.0.0.1", broker.port)
+    watcher.subscribe("gridpeer/villa/+/cmd/delivery", qos=1)
+    watcher.loop_start()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gridpeer.cli", "serve", "--config", str(cfg)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{web_port}"
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "Open http" in line:
+                break
+        else:
+            pytest.fail("serve did not start:\n" + "".join(lines))
+        assert not any("oracle is off" in line for line in lines)
+        start = market.now() + 15  # anvil follows wall time; serve runs in real time
+        oid = market.post_offer(seller, 400, 150 * 10**12, start, start + 10)
+        tid = market.buy(buyer, oid, 300)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(commands) < 2:
+            time.sleep(0.2)
+        got = sorted((c.house, c.direction.value, c.trade_id, c.target_wh) for c in commands)
+        assert got == [("h1", "out", tid, 300), ("h2", "in", tid, 300)]
+        # both meters report after the window; the oracle confirms min(out, in) = 250 Wh
+        time.sleep(max(0.0, start + 11 - time.time()))
+        for house, direction, wh in (("h1", "out", 260), ("h2", "in", 250)):
+            meter = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{house}-agent")
+            meter.username_pw_set(house, SENSOR_PW)
+            meter.connect("127.0.0.1", broker.port)
+            meter.loop_start()
+            result = DeliveryResult(
+                trade_id=tid,
+                house=house,
+                direction=direction,  # type: ignore[arg-type]
+                measured_wh=wh,
+                target_wh=300,
+                closed_at=datetime.fromtimestamp(start, UTC),
+                opened_at=datetime.fromtimestamp(start + 10, UTC),
+                reason="window_end",
+            )
+            info = meter.publish(
+                result_topic("villa", house, tid), result.model_dump_json(), qos=1, retain=True
+            )
+            info.wait_for_publish(10)
+            meter.loop_stop()
+            meter.disconnect()
+        deadline = time.monotonic() + 60
+        trade: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            trades = httpx.get(base + "/api/market/trades", timeout=10).json()
+            trade = next((t for t in trades if t["id"] == str(tid)), {})
+            if trade.get("status") == "settled":
+                break
+            time.sleep(0.5)
+        assert trade.get("status") == "settled" and trade.get("delivered_wh") == 250, trade
+        assert int(str(trade["seller_paid"])) == 250 * 150 * 10**12 // 1000
+    finally:
+        watcher.loop_stop()
+        watcher.disconnect()
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(30)
+        broker.stop()
+    assert rc == 0
+
+
+def test_serve_refuses_a_key_that_is_not_the_markets_oracle(tmp_path: Path, anvil_url: str) -> None:
+    from gridpeer.chain.accounts import dev_account
+
+    broker = MosquittoBroker(free_port(), tmp_path / "mq", passwords={"services": SERVICE_PW})
+    broker.start()
+    chain = open_chain(anvil_url)
+    market = chain.deploy_market()
+    cfg = _config(tmp_path, broker.port, anvil_url, market.address, free_port())
+    wrong = dev_account("h9")
+    cfg.write_text(
+        cfg.read_text().replace(
+            'contract_address = "', f'operator_key = "{wrong.key.hex()}"\ncontract_address = "'
+        )
+    )
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "gridpeer.cli", "serve", "--config", str(cfg)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        broker.stop()
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert wrong.address in out.stderr and "market's oracle is" in out.stderr
