@@ -28,6 +28,7 @@ _COMMAND_MODULES = (
     "gridpeer.sim.commands",  # simulate, compare
     "gridpeer.netsim.commands",  # netsim
     "gridpeer.oracle.commands",  # oracle, delivery-agent
+    "gridpeer.telemetry.commands",  # broker-config
     "gridpeer.chain.commands",  # contracts
 )
 

@@ -72,6 +72,38 @@ def write_passwords(path: Path, users: Mapping[str, str]) -> None:
     subprocess.run([tool, "-U", str(path)], check=True, capture_output=True)
 
 
+def mosquitto_conf(
+    port: int,
+    host: str,
+    data_dir: Path,
+    password_file: Path | None = None,
+    acl_file: Path | None = None,
+    log_file: Path | None = None,
+    persistence: bool = True,
+) -> str:
+    """A Mosquitto configuration for gridpeer: one listener, anonymous access only without
+    a password file, persistence, and no limits on queued or in-flight QoS-1 messages
+    (home agents acknowledge a message only once it is stored, in batches)."""
+    lines = [
+        f"listener {port} {host}",
+        f"allow_anonymous {'false' if password_file else 'true'}",
+        f"persistence {'true' if persistence else 'false'}",
+        f"persistence_location {data_dir}/",
+        "autosave_interval 5",
+        "max_queued_messages 0",  # persistent sessions: never drop queued QoS-1 messages
+        "max_queued_bytes 0",
+        "max_inflight_messages 0",
+        f"log_dest file {log_file}" if log_file else "log_dest stderr",
+        "log_type error",
+        "log_type warning",
+    ]
+    if password_file is not None:
+        lines.append(f"password_file {password_file}")
+    if acl_file is not None:
+        lines.append(f"acl_file {acl_file}")
+    return "\n".join(lines) + "\n"
+
+
 class MosquittoBroker:
     """A Mosquitto process on ``127.0.0.1:port`` with its own config and persistence dir.
 
@@ -99,29 +131,14 @@ class MosquittoBroker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config_file = self.data_dir / "mosquitto.conf"
         self.log_file = self.data_dir / "mosquitto.log"
-        lines = [
-            f"listener {port} {host}",
-            f"allow_anonymous {'false' if passwords else 'true'}",
-            f"persistence {'true' if persistence else 'false'}",
-            f"persistence_location {self.data_dir}/",
-            "autosave_interval 5",
-            "max_queued_messages 0",  # persistent sessions: never drop queued QoS-1 messages
-            "max_queued_bytes 0",
-            # agents acknowledge a message only once it is stored, in batches: no window limit
-            "max_inflight_messages 0",
-            f"log_dest file {self.log_file}",
-            "log_type error",
-            "log_type warning",
-        ]
-        if os.geteuid() == 0:
-            lines.append("user root")  # otherwise it drops to 'mosquitto' and cannot write data_dir
+        pw = None
         if passwords:
             pw = self.data_dir / "passwd"
             write_passwords(pw, passwords)
-            lines.append(f"password_file {pw}")
-        if acl_file is not None:
-            lines.append(f"acl_file {acl_file}")
-        self.config_file.write_text("\n".join(lines) + "\n")
+        conf = mosquitto_conf(port, host, self.data_dir, pw, acl_file, self.log_file, persistence)
+        if os.geteuid() == 0:
+            conf += "user root\n"  # otherwise it drops to 'mosquitto' and cannot write data_dir
+        self.config_file.write_text(conf)
 
     @property
     def address(self) -> BrokerAddress:

@@ -1,0 +1,56 @@
+"""Mosquitto accounts and ACLs for a served community (``gridpeer broker-config``).
+
+Users: one per house (named like the house, ``[[accounts]] mqtt_password``), allowed to
+read and write only ``gridpeer/<community>/<house>/#``, and the services account
+(``[mqtt] username/password``: ingest, oracle, web) for the whole community.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gridpeer.config import Settings
+from gridpeer.telemetry.broker import mosquitto_conf, write_acl, write_passwords
+
+
+def broker_users(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
+    """(house user → password, services user → password) from the settings.
+
+    Raises:
+        ValueError: a password is missing (names every one).
+    """
+    accounts = settings.accounts
+    missing = [f"[[accounts]] {a.id}: mqtt_password" for a in accounts if not a.mqtt_password]
+    m = settings.mqtt
+    if not m.username or not m.password:
+        missing.insert(0, "[mqtt] username and password (the services account)")
+    if not settings.accounts:
+        missing.append("[[accounts]] (the houses)")
+    if missing:
+        raise ValueError("the broker config needs " + "; ".join(missing))
+    houses = {a.id: a.mqtt_password.get_secret_value() for a in accounts if a.mqtt_password}
+    assert m.username is not None and m.password is not None
+    if m.username in houses:
+        raise ValueError(f"[mqtt] username {m.username!r} is also a house id")
+    return houses, {m.username: m.password.get_secret_value()}
+
+
+def write_broker_config(settings: Settings, out: Path) -> Path:
+    """Write ``out/passwd`` (hashed, mode 600), ``out/acl`` and ``out/mosquitto.conf``
+    (listener ``[mqtt] host:port``, persistence in ``out``); returns the config's path.
+
+    Raises:
+        ValueError: a password is missing, or the port is 0.
+    """
+    houses, services = broker_users(settings)
+    if settings.mqtt.port == 0:
+        raise ValueError("[mqtt] port must be set (the broker's listening port)")
+    out.mkdir(parents=True, exist_ok=True)
+    out = out.resolve()
+    write_passwords(out / "passwd", {**houses, **services})
+    write_acl(out / "acl", settings.community, houses, services)
+    conf = out / "mosquitto.conf"
+    conf.write_text(
+        mosquitto_conf(settings.mqtt.port, settings.mqtt.host, out, out / "passwd", out / "acl")
+    )
+    return conf
