@@ -144,11 +144,29 @@ class Settings(BaseSettings):
     """Model seconds per wall second (240 = a day in 6 minutes)."""
     agents: bool = True
     """Run every house's automatic trading agent (demo); off leaves trading to people."""
+    timezone: str | None = None
+    """The community's time zone (IANA, e.g. ``America/Santiago``): "today" and each day's
+    history start at its midnight. Unset: the market schedule's UTC offset, else UTC."""
     web: WebSettings = WebSettings()
     mqtt: MqttSettings = MqttSettings()
     chain: ChainSettings = ChainSettings()
     tariff: TariffSettings = TariffSettings()
     accounts: list[HouseAccount] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name like America/Santiago"
+            ) from None
+        return value
 
     @field_validator("store_url")
     @classmethod

@@ -10,7 +10,7 @@ what remains, own order, nothing to withdraw …) and then either
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -23,6 +23,7 @@ from gridpeer.web import schedule as sched
 from gridpeer.web.auth import COOKIE
 from gridpeer.web.chainhub import ChainHub, TradeRow
 from gridpeer.web.context import WebContext, get_context
+from gridpeer.web.live import day_bounds
 from gridpeer.web.models import Problem
 from gridpeer.web.models_market import (
     AccountOut,
@@ -140,21 +141,24 @@ async def market_status(ctx: Ctx) -> MarketStatus:
 @router.get("/summary", response_model=MarketSummary, responses=_ERRORS, summary="Trading of a day")
 def summary(
     ctx: Ctx,
-    day: Annotated[date | None, Query(alias="date", description="UTC day; today if unset")] = None,
+    day: Annotated[
+        date | None, Query(alias="date", description="day in the community's time zone")
+    ] = None,
 ) -> MarketSummary:
-    """Trades delivering on a UTC day: count, Wh, mean price, share of consumption, savings."""
+    """Trades delivering on a day (the community's time zone): count, Wh, mean price,
+    share of consumption, savings."""
     hub = hub_of(ctx)
-    the_day = day or ctx.clock.now().date()
+    the_day = day or ctx.today()
     if not date(2000, 1, 1) <= the_day < date(2100, 1, 1):
         raise HTTPException(422, f"date {the_day} is outside 2000-01-01..2099-12-31")
-    start = int(datetime.combine(the_day, time(0), tzinfo=UTC).timestamp())
+    lo, hi = (int(t.timestamp()) for t in day_bounds(the_day, ctx.tz))
     rows = sorted(
-        (t for t in hub.trades.values() if start <= t.start < start + 86_400),
+        (t for t in hub.trades.values() if lo <= t.start < hi),
         key=lambda t: (t.start, t.id),
     )
     wh = sum(t.wh for t in rows)
     value = sum(t.wh * t.price for t in rows)
-    load_wh = ctx.cache.overview.totals.today_load_wh if the_day == ctx.clock.now().date() else 0
+    load_wh = ctx.cache.overview.totals.today_load_wh if the_day == ctx.today() else 0
     imp, feed = ctx.tariff
     return MarketSummary(
         date=the_day.isoformat(),

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import StreamingResponse
 
-from gridpeer.store.base import Resolution
+from gridpeer.store.base import Bucket, Resolution
 from gridpeer.web.context import WebContext, get_context
-from gridpeer.web.live import bucket_energy_wh, day_bounds, devices_of, flows
+from gridpeer.web.live import (
+    bucket_energy_wh,
+    day_bounds,
+    devices_of,
+    flows,
+    local_days,
+    zone_label,
+)
 from gridpeer.web.models import Flows, History, HistoryPoint, HouseInfo, HouseNow, Overview, Problem
 
 router = APIRouter(prefix="/api", tags=["telemetry"])
@@ -21,6 +28,9 @@ _NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": Problem}}
 ChartResolution = Literal["1min", "15min", "1d"]
 _MIN_DAY = date(2000, 1, 1)
 _MAX_DAY = date(2100, 1, 1)
+
+
+_DAY = "day in the community's time zone; today if unset"
 
 
 def _check_day(day: date) -> date:
@@ -70,10 +80,14 @@ async def house_history(
     house: str,
     ctx: Ctx,
     device: Annotated[Literal["meter", "pv", "bess"], Query()] = "meter",
-    day: Annotated[date | None, Query(alias="date", description="UTC day; today if unset")] = None,
+    day: Annotated[
+        date | None,
+        Query(alias="date", description="day in the community's time zone; today if unset"),
+    ] = None,
     resolution: ChartResolution = "15min",
 ) -> Response:
-    """Bucketed means (W, V, A, SoC) and energy (Wh) of one device over one UTC day.
+    """Bucketed means (W, V, A, SoC) and energy (Wh) of one device over one day (from the
+    community's local midnight; bucket times carry its UTC offset).
 
     ``1d`` gives one bucket per day of the month containing ``date`` (monthly history).
     Memoised until the live cache's next refresh (about a second)."""
@@ -82,7 +96,7 @@ async def house_history(
         raise HTTPException(404, f"unknown house {house!r}")
     if device not in devices_of(info):
         raise HTTPException(404, f"house {house} has no {device}")
-    the_day = _check_day(day or ctx.clock.now().date())
+    the_day = _check_day(day or ctx.today())
     key = ("history", house, device, the_day, resolution)
     memo = ctx.cache.memo()
     if memo is not None and (body := memo.get(key)) is not None:
@@ -95,23 +109,28 @@ async def house_history(
 
 def _history_json(ctx: WebContext, house: str, device: str, the_day: date, resolution: str) -> str:
     res = Resolution(resolution)
+    tz, now = ctx.tz, ctx.clock.now()
     if res is Resolution.DAY:
         first = the_day.replace(day=1)
-        start, _ = day_bounds(first)
-        end, _ = day_bounds(date(first.year + first.month // 12, first.month % 12 + 1, 1))
+        start, _ = day_bounds(first, tz)
+        end, _ = day_bounds(date(first.year + first.month // 12, first.month % 12 + 1, 1), tz)
     else:
-        start, end = day_bounds(the_day)
-    buckets = ctx.store.history(house, device, start, end, res)
-    now = ctx.clock.now()
+        start, end = day_bounds(the_day, tz)
+    summed = res is Resolution.DAY and zone_label(tz, now) not in ("UTC", "Etc/UTC")
+    if summed:  # the store's day buckets are UTC days: sum 15-min ones into local days
+        quarter = ctx.store.history(house, device, start, end, Resolution.MIN15)
+        buckets: Sequence[Bucket] = local_days(quarter, tz, Resolution.MIN15, now)
+    else:
+        buckets = ctx.store.history(house, device, start, end, res)
     points = [
         HistoryPoint(
-            start=b.start,
+            start=b.start.astimezone(tz),
             n=b.n,
             v=b.v,
             i=b.i,
             p=b.p,
             soc=b.soc,
-            energy_wh=bucket_energy_wh(b, res, now),
+            energy_wh=b.energy_wh if summed else bucket_energy_wh(b, res, now),
             p_grid=b.p_grid,
         )
         for b in buckets
@@ -123,17 +142,20 @@ def _history_json(ctx: WebContext, house: str, device: str, the_day: date, resol
 @router.get("/flows", response_model=Flows, summary="Community energy flows for a day")
 def community_flows(
     ctx: Ctx,
-    day: Annotated[date | None, Query(alias="date", description="UTC day; today if unset")] = None,
+    day: Annotated[
+        date | None,
+        Query(alias="date", description="day in the community's time zone; today if unset"),
+    ] = None,
     resolution: Literal["1min", "15min"] = "15min",
 ) -> Flows:
     """Total consumption, PV, battery, grid import and export (W means) per bucket."""
-    the_day = _check_day(day or ctx.clock.now().date())
-    start, end = day_bounds(the_day)
+    the_day = _check_day(day or ctx.today())
+    start, end = day_bounds(the_day, ctx.tz)
     res = Resolution(resolution)
     per_house = [
         {d: ctx.store.history(h.id, d, start, end, res) for d in devices_of(h)} for h in ctx.houses
     ]
-    return flows(the_day, per_house, res)
+    return flows(the_day, per_house, res, ctx.tz)
 
 
 @router.get(

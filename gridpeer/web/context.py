@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import UTC, date, tzinfo
 from typing import Any
 
 from fastapi import Request
@@ -32,6 +33,7 @@ class WebContext:
         auth: Sign-In with Ethereum state and session cookie key.
         currency: how money is shown (code, wei per unit).
         tariff: grid (import, feed-in) prices, wei per kWh, for savings.
+        tz: the community's time zone: "today" and a history's day start at its midnight.
         extras: slots for later layers, by name.
     """
 
@@ -47,6 +49,7 @@ class WebContext:
         default_factory=lambda: Currency(code="CLP", wei_per_unit=str(10**12))
     )
     tariff: tuple[int, int] = (180 * 10**12, 60 * 10**12)
+    tz: tzinfo = UTC
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -57,10 +60,15 @@ class WebContext:
         houses: list[HouseInfo],
         community: str = "demo",
         refresh_s: float = 1.0,
+        tz: tzinfo = UTC,
     ) -> WebContext:
         """A context with a fresh live cache."""
-        cache = LiveCache(store, clock, houses, community, refresh_s)
-        return cls(store=store, clock=clock, houses=houses, community=community, cache=cache)
+        cache = LiveCache(store, clock, houses, community, refresh_s, tz)
+        return cls(store=store, clock=clock, houses=houses, community=community, cache=cache, tz=tz)
+
+    def today(self) -> date:
+        """Today in the community's time zone (model time)."""
+        return self.clock.now().astimezone(self.tz).date()
 
     def house(self, house_id: str) -> HouseInfo | None:
         """The house with this id, or None."""

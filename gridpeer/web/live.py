@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from gridpeer.sim.clock import Clock
 from gridpeer.store.base import Bucket, Resolution, Sample, Store
@@ -32,10 +32,65 @@ _HOUR_S = 3600.0
 _BUCKET_S = {Resolution.MIN1: 60.0, Resolution.MIN15: 900.0, Resolution.DAY: 86400.0}
 
 
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """``[00:00, 24:00)`` UTC of ``day``."""
-    start = datetime.combine(day, time(0), tzinfo=UTC)
-    return start, start + timedelta(days=1)
+def day_bounds(day: date, tz: tzinfo = UTC) -> tuple[datetime, datetime]:
+    """``[00:00, 24:00)`` of ``day`` in the community's time zone ``tz`` (23 or 25 hours
+    long on a daylight-saving switch)."""
+    start = datetime.combine(day, time(0), tzinfo=tz)
+    return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+
+
+def local_day(moment: datetime, tz: tzinfo = UTC) -> date:
+    """The calendar day of ``moment`` in ``tz``."""
+    return moment.astimezone(tz).date()
+
+
+def zone_label(tz: tzinfo, at: datetime) -> str:
+    """A short name for ``tz``: its IANA key (``America/Santiago``), else ``UTC±HH:MM``."""
+    key = getattr(tz, "key", None)
+    if isinstance(key, str):
+        return key
+    offset = at.astimezone(tz).utcoffset() or timedelta(0)
+    if not offset:
+        return "UTC"
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def local_days(
+    buckets: Sequence[Bucket], tz: tzinfo, resolution: Resolution, now: datetime
+) -> list[Bucket]:
+    """Sum sub-day buckets into one bucket per local day of ``tz`` (starting at local
+    midnight): readings ``n`` added, means weighted by ``n``, energy added up to ``now``.
+    For monthly history in a community whose days are not UTC days."""
+    groups: dict[date, list[Bucket]] = {}
+    for b in buckets:
+        groups.setdefault(local_day(b.start, tz), []).append(b)
+    out = []
+    for day, group in sorted(groups.items()):
+        n = sum(b.n for b in group)
+
+        def mean(attr: str, group: list[Bucket] = group, n: int = n) -> float | None:
+            pairs = [(getattr(b, attr), b.n) for b in group if getattr(b, attr) is not None]
+            weight = sum(w for _, w in pairs)
+            return sum(v * w for v, w in pairs) / weight if pairs and weight else None
+
+        first = group[0]
+        out.append(
+            Bucket(
+                house=first.house,
+                device=first.device,
+                start=day_bounds(day, tz)[0],
+                n=n,
+                v=mean("v"),
+                i=mean("i"),
+                p=mean("p"),
+                soc=mean("soc"),
+                energy_wh=sum(bucket_energy_wh(b, resolution, now) for b in group),
+                p_grid=mean("p_grid"),
+            )
+        )
+    return out
 
 
 def bucket_hours(start: datetime, resolution: Resolution, now: datetime) -> float:
@@ -107,9 +162,12 @@ def totals(houses: Sequence[HouseNow]) -> CommunityTotals:
 
 
 def flows(
-    day: date, per_house: Iterable[dict[str, Sequence[Bucket]]], resolution: Resolution
+    day: date,
+    per_house: Iterable[dict[str, Sequence[Bucket]]],
+    resolution: Resolution,
+    tz: tzinfo = UTC,
 ) -> Flows:
-    """Sum houses' bucket means into community flows (W) per bucket start.
+    """Sum houses' bucket means into community flows (W) per bucket start (given in ``tz``).
 
     Each element of ``per_house`` maps device to its buckets for ``day``.
     """
@@ -128,7 +186,14 @@ def flows(
                 elif device == "bess":
                     row[2] += p
     points = [
-        FlowPoint(start=t, load_w=r[0], pv_w=r[1], bess_w=r[2], import_w=r[3], export_w=r[4])
+        FlowPoint(
+            start=t.astimezone(tz),
+            load_w=r[0],
+            pv_w=r[1],
+            bess_w=r[2],
+            import_w=r[3],
+            export_w=r[4],
+        )
         for t, r in sorted(acc.items())
     ]
     return Flows(date=day.isoformat(), resolution=resolution.value, points=points)
@@ -148,7 +213,8 @@ def _house_json(overview: Overview) -> dict[str, str]:
 
 
 class LiveCache:
-    """The overview, recomputed from the store every ``refresh_s`` wall seconds.
+    """The overview, recomputed from the store every ``refresh_s`` wall seconds; "today"
+    is the calendar day in the community's time zone ``tz``.
 
     ``version`` increases on each refresh; ``changed`` is set then (for the live stream).
     """
@@ -160,9 +226,10 @@ class LiveCache:
         houses: Sequence[HouseInfo],
         community: str,
         refresh_s: float = 1.0,
+        tz: tzinfo = UTC,
     ) -> None:
         self.store, self.clock, self.houses = store, clock, list(houses)
-        self.community, self.refresh_s = community, refresh_s
+        self.community, self.refresh_s, self.tz = community, refresh_s, tz
         self.version = 0
         self.overview = self.compute()
         self.overview_json = self.overview.model_dump_json()
@@ -173,8 +240,8 @@ class LiveCache:
 
     def compute(self) -> Overview:
         """Read the store once and build the overview (synchronous, a few ms)."""
-        now = self.clock.now()
-        start, _ = day_bounds(now.date())
+        now = self.clock.now().astimezone(self.tz)
+        start, _ = day_bounds(now.date(), self.tz)
         latest: dict[str, list[Sample]] = {}
         for s in self.store.latest():
             latest.setdefault(s.house, []).append(s)
@@ -188,6 +255,7 @@ class LiveCache:
         return Overview(
             community=self.community,
             now=now,
+            tz=zone_label(self.tz, now),
             speed=self.clock.speed,
             totals=totals(rows),
             houses=rows,

@@ -46,8 +46,8 @@ class HouseNow(BaseModel):
     bess_w: float | None = Field(None, description="battery power, W (+ discharge, - charge)")
     bess_v: float | None = Field(None, description="battery voltage, V")
     soc: float | None = Field(None, description="battery state of charge, 0..1")
-    today_load_wh: float = Field(0.0, description="consumption since midnight (UTC), Wh")
-    today_pv_wh: float = Field(0.0, description="PV production since midnight (UTC), Wh")
+    today_load_wh: float = Field(0.0, description="consumption since local midnight, Wh")
+    today_pv_wh: float = Field(0.0, description="PV production since local midnight, Wh")
     today_import_wh: float = Field(0.0, description="energy bought from the grid today, Wh")
     today_export_wh: float = Field(0.0, description="energy fed into the grid today, Wh")
 
@@ -72,7 +72,8 @@ class Overview(BaseModel):
     """The community now: model time, totals, and every house."""
 
     community: str
-    now: datetime = Field(description="model time (UTC)")
+    now: datetime = Field(description="model time, in the community's time zone")
+    tz: str = Field("UTC", description="the community's time zone: days start at its midnight")
     speed: float = Field(description="model seconds per wall second")
     totals: CommunityTotals
     houses: list[HouseNow]
@@ -92,7 +93,7 @@ class HistoryPoint(BaseModel):
 
 
 class History(BaseModel):
-    """A device's history for one UTC day."""
+    """A device's history for one day (the community's time zone; times carry its offset)."""
 
     house: str
     device: str
@@ -112,7 +113,7 @@ class FlowPoint(BaseModel):
 
 
 class Flows(BaseModel):
-    """The community's energy flow chart for one UTC day."""
+    """The community's energy flow chart for one day (the community's time zone)."""
 
     date: str
     resolution: str

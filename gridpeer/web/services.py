@@ -9,8 +9,9 @@ import logging
 import math
 import socket
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
+from gridpeer.chain.types import Schedule
 from gridpeer.store.base import Sample
 from gridpeer.web.chainhub import ChainHub
 from gridpeer.web.demo import Parts
@@ -202,6 +203,18 @@ async def running_hub(parts: Parts, hub: ChainHub) -> AsyncIterator[None]:
         hub.close()
 
 
+def community_tz(name: str | None, schedule: Schedule | None) -> tzinfo:
+    """The community's time zone: ``name`` (IANA), else the market schedule's fixed UTC
+    offset (the demo: UTC-4, the lab's), else UTC."""
+    if name is not None:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(name)
+    if schedule is not None and schedule.tz_minutes:
+        return timezone(timedelta(minutes=schedule.tz_minutes))
+    return UTC
+
+
 @contextlib.asynccontextmanager
 async def web(parts: Parts) -> AsyncIterator[None]:
     """The web app on ``web.host:web.port``; sets ``parts.url``."""
@@ -215,7 +228,14 @@ async def web(parts: Parts) -> AsyncIterator[None]:
     assert parts.store is not None, "web needs the store service first"
     url = parts.extras.get("store_url")
     reader = open_store(url) if url else parts.store  # own connection: reads never queue
-    ctx = WebContext.create(reader, parts.clock, parts.houses, community=parts.settings.community)
+    hub = parts.extras.get("chain_hub")
+    ctx = WebContext.create(
+        reader,
+        parts.clock,
+        parts.houses,
+        community=parts.settings.community,
+        tz=community_tz(parts.settings.timezone, hub.schedule if hub is not None else None),
+    )
     t = parts.settings.tariff
     ctx.tariff = (t.import_wei_per_kwh, t.feed_in_wei_per_kwh)
     ctx.currency = Currency(code=t.currency, wei_per_unit=str(t.wei_per_unit))

@@ -11,7 +11,7 @@ const gp = (() => {
   function onOverview(fn) { listeners.push(fn); if (last) fn(last); }
   function setClock(ov) {
     const t = document.getElementById("model-time");
-    if (t) t.textContent = ov.now.replace("T", " ").slice(0, 16) + " UTC";
+    if (t) t.textContent = ov.now.replace("T", " ").slice(0, 16) + " " + (ov.tz || "UTC");
     const s = document.getElementById("speed");
     if (s) s.textContent = ov.speed === 1 ? "real time" : "×" + ov.speed;
   }
@@ -31,6 +31,9 @@ const gp = (() => {
     if (!r.ok) throw new Error((await r.json()).detail || r.statusText);
     return r.json();
   }
+  // Times from the API carry the community's UTC offset; charts show their wall time
+  // (plotly ignores the offset). Shift a wall time by ms without leaving it.
+  const wall = (iso, shiftMs) => new Date(Date.parse(iso.slice(0, 19) + "Z") + (shiftMs || 0)).toISOString().slice(0, 19);
   const plotCfg = { responsive: true, displaylogo: false };
   const plotLayout = (extra) => Object.assign({
     margin: { l: 50, r: 10, t: 10, b: 40 }, hovermode: "x unified",
@@ -38,5 +41,5 @@ const gp = (() => {
     xaxis: { type: "date", rangeslider: { visible: false } }, font: { family: "system-ui, sans-serif", size: 12 },
   }, extra || {});
   document.addEventListener("DOMContentLoaded", connect);
-  return { fmtW, fmtWh, fmtPct, fmtV, fmtA, onOverview, getJSON, plotCfg, plotLayout };
+  return { fmtW, fmtWh, fmtPct, fmtV, fmtA, onOverview, getJSON, wall, plotCfg, plotLayout };
 })();

@@ -35,7 +35,7 @@
   const dateInput = document.getElementById("day-date");
   let lastDraw = 0, lastMonth = 0;
   const line = (pts, key, name, color, axis, scale) => ({
-    x: pts.map((p) => p.start), y: pts.map((p) => p[key] == null ? null : p[key] * (scale || 1)),
+    x: pts.map((p) => gp.wall(p.start)), y: pts.map((p) => p[key] == null ? null : p[key] * (scale || 1)),
     name, type: "scatter", mode: "lines", yaxis: axis || "y", line: { color, width: 2, shape: "spline" },
   });
   async function hist(device, day, res) {
@@ -71,7 +71,7 @@
     const first = day.slice(0, 8) + "01";
     const next = new Date(Date.UTC(+day.slice(0, 4), +day.slice(5, 7), 1)).toISOString().slice(0, 10);
     Plotly.react("month-chart", [{
-      x: m.map((p) => new Date(Date.parse(p.start) + 43200000).toISOString()), y: m.map((p) => p.energy_wh / 1000), type: "bar",
+      x: m.map((p) => gp.wall(p.start, 43200000)), y: m.map((p) => p.energy_wh / 1000), type: "bar",
       width: m.map(() => 0.8 * 86400000), name: "kWh per day", marker: { color: "#1f5fbf" },
       hovertemplate: "%{x|%b %d}: %{y:.2f} kWh<extra></extra>",
     }], gp.plotLayout({ yaxis: { title: { text: "kWh" }, rangemode: "tozero" },

@@ -38,7 +38,7 @@
   const compare = document.getElementById("flows-compare");
   let today = null, lastDraw = 0, drawing = false;
   const series = (pts, key, name, color, dash, shift) => ({
-    x: pts.map((p) => shift ? new Date(Date.parse(p.start) + 86400000).toISOString() : p.start),
+    x: pts.map((p) => gp.wall(p.start, shift ? 86400000 : 0)),
     y: pts.map((p) => p[key]), name, type: "scatter", mode: "lines",
     line: { color, width: 2, dash: dash || "solid", shape: "spline" },
     hovertemplate: "%{y:.0f} W",
