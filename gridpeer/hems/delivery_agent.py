@@ -93,7 +93,10 @@ class DeliveryAgent:
             self.rejected += 1
             log.warning("rejected delivery command on %s: %s", topic, exc)
             return
-        log.info("%s: delivery command trade %s (%s)", self.house, cmd.trade_id, new and "new")
+        if new:
+            log.info("%s: delivery command for trade %s", self.house, cmd.trade_id)
+        else:  # the oracle repeats a command until the result arrives; run once
+            log.debug("%s: repeated command for trade %s ignored", self.house, cmd.trade_id)
         if self.on_command is not None:
             self.on_command(cmd, new)
 

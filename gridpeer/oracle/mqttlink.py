@@ -50,6 +50,7 @@ class MqttLink:
         self._handler = on_message
         self.connected = threading.Event()
         self.connects = 0
+        self._stopping = False
         self._client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -74,6 +75,8 @@ class MqttLink:
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         self.connected.clear()
+        if self._stopping:  # our own stop(): nothing to report
+            return
         log.info("MQTT disconnected from %s:%s (%s); reconnecting", self.host, self.port, rc)
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
@@ -104,6 +107,7 @@ class MqttLink:
 
     def stop(self) -> None:
         """Disconnect cleanly and stop the network thread."""
+        self._stopping = True
         self._client.disconnect()
         self._client.loop_stop()
 
