@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from gridpeer.chain import Schedule, open_chain
+from gridpeer.chain.anvil import AnvilNode
 from gridpeer.telemetry.broker import MosquittoBroker
 from tests.services.ports import free_port
 
@@ -136,13 +138,23 @@ def test_serve_refuses_placeholders(tmp_path: Path) -> None:
     assert out.returncode == 2 and "serve needs" in out.stderr and "store_url" in out.stderr
 
 
+@pytest.fixture
+def fresh_anvil() -> Iterator[str]:
+    """An anvil of our own whose time is wall time (serve's oracle runs in real time; the
+    session's anvil has been moved days ahead by other tests)."""
+    with AnvilNode() as node:
+        yield node.url
+
+
 def test_serve_runs_the_oracle_which_commands_and_settles_a_trade(
-    tmp_path: Path, anvil_url: str
+    tmp_path: Path, fresh_anvil: str
 ) -> None:
     """With the oracle's key in the config, ``serve`` turns a trade into delivery commands
     for both houses and confirms what their meters report."""
     from gridpeer.chain.accounts import dev_account
     from gridpeer.oracle.messages import DeliveryCommand, DeliveryResult, result_topic
+
+    anvil_url = fresh_anvil
 
     broker = MosquittoBroker(
         free_port(),
