@@ -1,7 +1,8 @@
 """Web API read load: ``gridpeer demo`` with 50 houses, loaded from a second process.
 
 The load generator (its own process on loopback) requests the read endpoints (overview,
-a house's latest, a day of history, the offers list) in three phases:
+a house's latest, a day of history, the offers list) after 3 s of warm-up (connections
+opened, caches filled, not counted) in three phases:
 
 1. baseline: a static file from the same server, at the target rate;
 2. target: the read endpoints at a fixed arrival rate (``--rate``, default 250 req/s) for
@@ -159,11 +160,18 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=250.0, help="phase 2 arrivals, req/s")
     ap.add_argument("--concurrency", type=int, default=8, help="phase 3 requests in flight")
     ap.add_argument("--chain", default="embedded", help="demo --chain (embedded or a URL)")
+    ap.add_argument(
+        "--start-hour",
+        type=float,
+        default=14.5,
+        help="demo model start, UTC h (14.5 = 10:30 in Valparaíso: bidding opens, agents trade)",
+    )
     ap.add_argument("--json", action="store_true", help="last line: JSON result")
     a = ap.parse_args()
 
     cmd = [sys.executable, "-m", "gridpeer.cli", "demo", "--port", str(_free_port())]
     cmd += ["--houses", str(a.houses), "--speed", "240", "--chain", a.chain]
+    cmd += ["--start-hour", str(a.start_hour)]
     demo = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
@@ -202,6 +210,7 @@ def main() -> int:
             print(f"{name:<32} {res}")
             print(f"{'':<32} CPU (cores): {cpu}")
 
+        _in_process(_fixed_rate, (base, paths, 3.0, a.rate), watch)  # warm-up, not counted
         baseline, cpu = _in_process(
             _fixed_rate, (base, ["/static/favicon.svg"], a.seconds / 2, a.rate), watch
         )
