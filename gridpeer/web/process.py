@@ -41,11 +41,11 @@ class WebSpec:
     """What the web process needs to know (picklable).
 
     Attributes:
-        settings: the run's settings.
+        settings: the run's settings; ``store_url`` is the store to read (a file or a
+            server, not ``:memory:``).
         clock: the demo's model clock (monotonic time is shared by all processes).
         houses: display info of the houses.
         data_dir: the run's data directory.
-        store_url: the store to read (a file or server; not ``:memory:``).
         chain_url: JSON-RPC URL of the chain, or None (no market).
         market: address of the deployed market contract, or None.
         demo_keys: house id → private key (hex) of its dev account (demo only).
@@ -55,7 +55,6 @@ class WebSpec:
     clock: Clock
     houses: list[HouseInfo]
     data_dir: Path
-    store_url: str
     chain_url: str | None = None
     market: str | None = None
     demo_keys: tuple[tuple[str, str], ...] = ()
@@ -84,11 +83,10 @@ async def web_process(parts: Parts) -> AsyncIterator[None]:
         return
     hub = parts.extras.get("chain_hub")
     spec = WebSpec(
-        settings=_plain(parts.settings),
+        settings=_plain(parts.settings, store_url=store_url),
         clock=parts.clock,
         houses=list(parts.houses),
         data_dir=parts.data_dir,
-        store_url=store_url,
         chain_url=parts.extras.get("chain_url") if hub is not None else None,
         market=hub.market.address if hub is not None else None,
         demo_keys=tuple((h, k.key.hex()) for h, k in hub.demo_keys.items()) if hub else (),
@@ -116,10 +114,11 @@ async def web_process(parts: Parts) -> AsyncIterator[None]:
         here.close()
 
 
-def _plain(settings: Settings) -> Settings:
-    """The same values as a plain :class:`Settings` (``load_settings`` builds a subclass per
-    config file, which cannot be pickled)."""
-    return Settings.model_construct(**{k: getattr(settings, k) for k in Settings.model_fields})
+def _plain(settings: Settings, **changes: Any) -> Settings:
+    """The same values (with ``changes``) as a plain :class:`Settings` (``load_settings``
+    builds a subclass per config file, which cannot be pickled)."""
+    values = {k: getattr(settings, k) for k in Settings.model_fields}
+    return Settings.model_construct(**(values | changes))
 
 
 def _receive(conn: Connection, timeout_s: float) -> tuple[str, str]:
@@ -170,17 +169,6 @@ def _composition(spec: WebSpec) -> Composition:
     from gridpeer.web import services
 
     @contextlib.asynccontextmanager
-    async def store(parts: Parts) -> AsyncIterator[None]:
-        from gridpeer.store.factory import open_store
-
-        opened = await asyncio.to_thread(open_store, spec.store_url)
-        parts.store = opened
-        try:
-            yield
-        finally:
-            opened.close()
-
-    @contextlib.asynccontextmanager
     async def chain(parts: Parts) -> AsyncIterator[None]:
         if spec.chain_url is None or spec.market is None:
             yield
@@ -190,7 +178,7 @@ def _composition(spec: WebSpec) -> Composition:
             yield
 
     comp = Composition()
-    comp.add("store", store)
+    comp.add("store", services.store)  # settings.store_url: the demo's store
     comp.add("chain", chain)
     comp.add("web", services.web)
     return comp

@@ -53,6 +53,23 @@ id = "h2"
     return f
 
 
+def _start_serve(cfg: Path) -> tuple[subprocess.Popen[str], list[str]]:
+    """``gridpeer serve --config cfg``, once it prints its URL; returns it and its lines."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gridpeer.cli", "serve", "--config", str(cfg)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if "Open http" in line:
+            return proc, lines
+    pytest.fail("serve did not start:\n" + "".join(lines))
+
+
 def test_serve_ingests_real_mqtt_and_reads_the_chain(tmp_path: Path, anvil_url: str) -> None:
     broker = MosquittoBroker(
         free_port(), tmp_path / "mq", passwords={"services": SERVICE_PW, "h1": SENSOR_PW}
@@ -62,20 +79,9 @@ def test_serve_ingests_real_mqtt_and_reads_the_chain(tmp_path: Path, anvil_url: 
     market = chain.deploy_market()
     web_port = free_port()
     cfg = _config(tmp_path, broker.port, anvil_url, market.address, web_port)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gridpeer.cli", "serve", "--config", str(cfg)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc, _ = _start_serve(cfg)
     base = f"http://127.0.0.1:{web_port}"
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if "Open http" in line:
-                break
-        else:
-            pytest.fail("serve did not start")
         houses = httpx.get(base + "/api/houses", timeout=10).json()
         assert [(h["id"], h["name"], h["kind"]) for h in houses] == [
             ("h1", "Casa Uno", "pv_bess"),
@@ -185,22 +191,9 @@ def test_serve_runs_the_oracle_which_commands_and_settles_a_trade(
     watcher.connect("127.0.0.1", broker.port)
     watcher.subscribe("gridpeer/villa/+/cmd/delivery", qos=1)
     watcher.loop_start()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gridpeer.cli", "serve", "--config", str(cfg)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc, lines = _start_serve(cfg)
     base = f"http://127.0.0.1:{web_port}"
     try:
-        assert proc.stdout is not None
-        lines = []
-        for line in proc.stdout:
-            lines.append(line)
-            if "Open http" in line:
-                break
-        else:
-            pytest.fail("serve did not start:\n" + "".join(lines))
         assert not any("oracle is off" in line for line in lines)
         start = market.now() + 15  # anvil follows wall time; serve runs in real time
         oid = market.post_offer(seller, 400, 150 * 10**12, start, start + 10)
