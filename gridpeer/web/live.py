@@ -70,7 +70,7 @@ def local_days(
     for day, group in sorted(groups.items()):
         n = sum(b.n for b in group)
 
-        def mean(attr: str, group: list[Bucket] = group, n: int = n) -> float | None:
+        def mean(attr: str, group: list[Bucket] = group) -> float | None:
             pairs = [(getattr(b, attr), b.n) for b in group if getattr(b, attr) is not None]
             weight = sum(w for _, w in pairs)
             return sum(v * w for v, w in pairs) / weight if pairs and weight else None

@@ -181,7 +181,8 @@ async def _rpc_url(parts: Parts, hub: ChainHub) -> AsyncIterator[None]:
 
     backend = hub.market.backend
     assert isinstance(backend, Web3Backend)
-    with RpcServer(backend, hub.lock, host=parts.settings.web.host) as server:
+    # loopback only, whatever web.host says: it can set balances and chain time
+    with RpcServer(backend, hub.lock, host="127.0.0.1") as server:
         parts.extras["chain_url"] = server.url
         yield
 
