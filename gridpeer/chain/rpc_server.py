@@ -23,6 +23,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from gridpeer.chain.fairlock import FairLock
 from gridpeer.chain.web3_backend import Web3Backend, revert_data
 
 log = logging.getLogger(__name__)
@@ -66,14 +67,14 @@ class RpcServer:
     def __init__(
         self,
         backend: Web3Backend,
-        lock: threading.RLock | None = None,
+        lock: FairLock | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         if getattr(backend, "kind", None) != "embedded":
             raise ValueError("only the embedded chain needs serving; a node already speaks RPC")
         self.backend = backend
-        self.lock = lock or threading.RLock()
+        self.lock = lock or FairLock()
         from web3.middleware import combine_middleware
 
         # The provider's own middleware only (tester ⇄ RPC field names and formats), not

@@ -130,15 +130,16 @@ async def trading(parts: Any, every_s: float = 900.0) -> AsyncIterator[None]:
         with lock:
             schedule = market.schedule()
             now = max(market.now(), int(parts.clock.timestamp()))
-            for w in open_windows(schedule, now):
-                for house, agent in agents.items():
-                    view = window_view(
-                        traces[house], w, now, caps[house], schedule.tz_minutes, w.progress(now)
-                    )
-                    try:
+        for w in open_windows(schedule, now):
+            for house, agent in agents.items():
+                view = window_view(
+                    traces[house], w, now, caps[house], schedule.tz_minutes, w.progress(now)
+                )
+                try:
+                    with lock:  # one house at a time: the web app and the oracle get turns
                         agent.act((w.start, w.end), view)
-                    except Exception as exc:  # one house's refusal never stops the others
-                        log.warning("trading agent %s: %s", house, exc)
+                except Exception as exc:  # one house's refusal never stops the others
+                    log.warning("trading agent %s: %s", house, exc)
 
     async def loop() -> None:
         while not parts.stop.is_set():

@@ -17,6 +17,7 @@ from eth_utils.address import to_checksum_address
 
 from gridpeer.chain.client import MarketClient
 from gridpeer.chain.events import TradeCreated, decode_logs
+from gridpeer.chain.fairlock import FairLock
 from gridpeer.oracle.ports import BlockRef, TradeEvent
 
 
@@ -41,7 +42,7 @@ class MarketChainView:
         market: MarketClient,
         oracle: LocalAccount,
         houses: Mapping[str, str],
-        lock: threading.Lock | threading.RLock | None = None,
+        lock: threading.Lock | threading.RLock | FairLock | None = None,
     ) -> None:
         self.market = market
         self.oracle = oracle

@@ -20,6 +20,7 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 
 from gridpeer.chain.client import MarketClient
+from gridpeer.chain.fairlock import FairLock
 from gridpeer.hems.delivery_agent import DeliveryAgent
 from gridpeer.hems.delivery_power import ConstantPower, PowerSource
 from gridpeer.oracle.chain_adapter import MarketChainView
@@ -57,7 +58,7 @@ class DeliveryRuntime:
         clock: Clock,
         config: OracleConfig | None = None,
         power: Mapping[str, PowerSource] | None = None,
-        lock: threading.Lock | threading.RLock | None = None,
+        lock: threading.Lock | threading.RLock | FairLock | None = None,
         on_command: Callable[[DeliveryCommand, bool], None] | None = None,
         state_url: str | None = None,
     ) -> None:

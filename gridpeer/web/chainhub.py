@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +29,7 @@ from gridpeer.chain.events import (
     Reclaimed,
     TradeCreated,
 )
+from gridpeer.chain.fairlock import FairLock
 from gridpeer.chain.types import Order, Schedule
 from gridpeer.sim.clock import Clock
 
@@ -95,7 +95,7 @@ class ChainHub:
     cursor: int = 0
     schedule: Schedule | None = None
     version: int = 0
-    lock: threading.RLock = field(default_factory=threading.RLock)
+    lock: FairLock = field(default_factory=FairLock)
     _pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="chain")
     )
