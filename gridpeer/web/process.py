@@ -138,8 +138,10 @@ def _receive(conn: Connection, timeout_s: float) -> tuple[str, str]:
 def child_main(spec: WebSpec, conn: Connection) -> None:
     """Entry point of the web process."""
     logging.basicConfig(level=logging.WARNING, format="web: %(levelname)s %(name)s: %(message)s")
+    from gridpeer.web.server import run_loop
+
     try:
-        asyncio.run(_serve(spec, conn))
+        run_loop(_serve(spec, conn))
     except OSError as exc:
         with contextlib.suppress(OSError):
             conn.send(("error", str(exc)))

@@ -112,6 +112,7 @@ def serve_main(config: Path) -> int:
         return 2
     from gridpeer.web.demo import run_until_stopped
     from gridpeer.web.serve import serve_composition, serve_parts
+    from gridpeer.web.server import run_loop
 
     _quiet_libraries()
     parts = serve_parts(settings)
@@ -125,7 +126,7 @@ def serve_main(config: Path) -> int:
         typer.echo(f"Open {p.url}/  (Ctrl-C stops)")
 
     try:
-        asyncio.run(run_until_stopped(parts, serve_composition(), on_ready=ready))
+        run_loop(run_until_stopped(parts, serve_composition(), on_ready=ready))
     except (OSError, ConnectionError, ConfigError) as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2
