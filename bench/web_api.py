@@ -33,9 +33,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import IO
 
 import psutil
 
@@ -172,9 +174,12 @@ def main() -> int:
     cmd = [sys.executable, "-m", "gridpeer.cli", "demo", "--port", str(_free_port())]
     cmd += ["--houses", str(a.houses), "--speed", "240", "--chain", a.chain]
     cmd += ["--start-hour", str(a.start_hour)]
-    demo = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
+    with tempfile.TemporaryFile("w+") as log:  # the demo's log, shown if it fails to start
+        return _run(a, cmd, log)
+
+
+def _run(a: argparse.Namespace, cmd: list[str], log: IO[str]) -> int:
+    demo = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         base = ""
         assert demo.stdout is not None
@@ -183,7 +188,8 @@ def main() -> int:
                 base = m.group(1)
                 break
         if not base:
-            print("demo did not start", file=sys.stderr)
+            log.seek(0)
+            print("demo did not start:\n" + log.read()[-3000:], file=sys.stderr)
             return 1
         import httpx
 
