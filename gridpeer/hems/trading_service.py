@@ -132,6 +132,8 @@ async def trading(parts: Any, every_s: float = 900.0) -> AsyncIterator[None]:
             now = max(market.now(), int(parts.clock.timestamp()))
         for w in open_windows(schedule, now):
             for house, agent in agents.items():
+                if parts.stop.is_set():  # the demo is stopping: leave the rest of the round
+                    return
                 view = window_view(
                     traces[house], w, now, caps[house], schedule.tz_minutes, w.progress(now)
                 )
