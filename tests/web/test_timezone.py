@@ -8,16 +8,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from gridpeer.chain.types import Schedule
 from gridpeer.config import Settings
 from gridpeer.sim.clock import Clock
-from gridpeer.store.base import Sample
+from gridpeer.store.base import Bucket, Resolution, Sample
 from gridpeer.store.factory import open_store
 from gridpeer.web.app import create_app
 from gridpeer.web.context import WebContext
-from gridpeer.web.live import day_bounds, zone_label
+from gridpeer.web.live import bucket_energy_wh, day_bounds, local_days, zone_label
 from gridpeer.web.models import HouseInfo, HouseKind
 from gridpeer.web.services import community_tz
 
@@ -92,3 +94,35 @@ def test_the_community_zone_comes_from_settings_then_the_schedule() -> None:
     assert Settings(timezone="Europe/Berlin").timezone == "Europe/Berlin"
     with pytest.raises(ValidationError, match="unknown time zone 'Mars/Olympus'"):
         Settings(timezone="Mars/Olympus")
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    offset_min=st.integers(-12 * 60, 14 * 60).map(lambda m: m - m % 15),
+    powers=st.lists(st.one_of(st.none(), st.floats(0, 10_000)), min_size=1, max_size=300),
+    counts=st.integers(1, 15),
+)
+def test_local_days_keep_every_reading_and_watt_hour(
+    offset_min: int, powers: list[float | None], counts: int
+) -> None:
+    """However the day is cut, summing 15-min buckets into local days keeps the readings
+    and the energy, and every day starts at a local midnight."""
+    tz = timezone(timedelta(minutes=offset_min))
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    quarter = [
+        Bucket("h1", "meter", t0 + timedelta(minutes=15 * k), counts, None, None, p, None, 0.0)
+        for k, p in enumerate(powers)
+    ]
+    now = t0 + timedelta(days=10)
+    days = local_days(quarter, tz, Resolution.MIN15, now)
+    assert sum(d.n for d in days) == counts * len(powers)
+    total = sum(bucket_energy_wh(b, Resolution.MIN15, now) for b in quarter)
+    assert sum(d.energy_wh for d in days) == pytest.approx(total, rel=1e-9, abs=1e-6)
+    for d in days:
+        local = d.start.astimezone(tz)
+        assert (local.hour, local.minute) == (0, 0)
+    assert [d.start for d in days] == sorted({d.start for d in days})
+    known = [p for p in powers if p is not None]
+    means = [d.p for d in days if d.p is not None]
+    if known:
+        assert min(known) - 1e-6 <= min(means) and max(means) <= max(known) + 1e-6
