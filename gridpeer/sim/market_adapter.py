@@ -58,6 +58,18 @@ class Trades:
         z = np.zeros(0, dtype=np.int64)
         return Trades(z, z, z, z)
 
+    def rows(self) -> list[tuple[int, int, int, int]]:
+        """One ``(buyer, seller, wh, price)`` tuple of Python ints per trade."""
+        return list(
+            zip(
+                self.buyer.tolist(),
+                self.seller.tolist(),
+                self.wh.tolist(),
+                self.price.tolist(),
+                strict=True,
+            )
+        )
+
     @staticmethod
     def concat(parts: list[Trades]) -> Trades:
         """All trades of ``parts`` in order."""

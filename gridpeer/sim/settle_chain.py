@@ -156,13 +156,7 @@ class ChainSettler:
 
     def _offer_and_buy(self, trades: Trades, start: int) -> list[int]:
         ids: list[int] = []
-        for b, s, wh, price in zip(
-            trades.buyer.tolist(),
-            trades.seller.tolist(),
-            trades.wh.tolist(),
-            trades.price.tolist(),
-            strict=True,
-        ):
+        for b, s, wh, price in trades.rows():
             oid = self.market.post_offer(self.houses[s], wh, price, start, start + SLOT_S)
             self._count(s)
             ids.append(self.market.buy(self.houses[b], oid, wh, price))
@@ -195,13 +189,7 @@ class ChainSettler:
             signed.append(self.market.sign_order(self.houses[h], terms))
         matches = [
             Match(index[(s, True)], index[(b, False)], wh, price)
-            for b, s, wh, price in zip(
-                trades.buyer.tolist(),
-                trades.seller.tolist(),
-                trades.wh.tolist(),
-                trades.price.tolist(),
-                strict=True,
-            )
+            for b, s, wh, price in trades.rows()
         ]
         batch = self.market.settle_batch(self.chain.coordinator, signed, matches)
         self._count(None)
