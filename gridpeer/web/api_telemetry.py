@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from datetime import date
+from datetime import UTC, date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
@@ -18,7 +18,6 @@ from gridpeer.web.live import (
     devices_of,
     flows,
     local_days,
-    zone_label,
 )
 from gridpeer.web.models import Flows, History, HistoryPoint, HouseInfo, HouseNow, Overview, Problem
 
@@ -116,7 +115,7 @@ def _history_json(ctx: WebContext, house: str, device: str, the_day: date, resol
         end, _ = day_bounds(date(first.year + first.month // 12, first.month % 12 + 1, 1), tz)
     else:
         start, end = day_bounds(the_day, tz)
-    summed = res is Resolution.DAY and zone_label(tz, now) not in ("UTC", "Etc/UTC")
+    summed = res is Resolution.DAY and tz is not UTC
     if summed:  # the store's day buckets are UTC days: sum 15-min ones into local days
         quarter = ctx.store.history(house, device, start, end, Resolution.MIN15)
         buckets: Sequence[Bucket] = local_days(quarter, tz, Resolution.MIN15, now)

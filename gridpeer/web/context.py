@@ -13,7 +13,7 @@ from gridpeer.sim.clock import Clock
 from gridpeer.store.base import Store
 from gridpeer.web.auth import Auth
 from gridpeer.web.chainhub import ChainHub
-from gridpeer.web.live import LiveCache
+from gridpeer.web.live import LiveCache, local_day
 from gridpeer.web.models import HouseInfo
 from gridpeer.web.models_market import Currency
 
@@ -68,7 +68,7 @@ class WebContext:
 
     def today(self) -> date:
         """Today in the community's time zone (model time)."""
-        return self.clock.now().astimezone(self.tz).date()
+        return local_day(self.clock.now(), self.tz)
 
     def house(self, house_id: str) -> HouseInfo | None:
         """The house with this id, or None."""

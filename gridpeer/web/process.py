@@ -105,7 +105,6 @@ async def web_process(parts: Parts) -> AsyncIterator[None]:
         if kind != "ready":
             raise OSError(value)
         parts.url = value
-        parts.extras["web_pid"] = proc.pid
         yield
     finally:
         with contextlib.suppress(OSError):
