@@ -70,6 +70,19 @@ def _start_serve(cfg: Path) -> tuple[subprocess.Popen[str], list[str]]:
     pytest.fail("serve did not start:\n" + "".join(lines))
 
 
+def _publish(port: int, house: str, topic: str, payload: str, retain: bool = False) -> None:
+    """Publish once at QoS 1 as ``house`` (its own account), waiting for the broker's ack."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{house}-node")
+    client.username_pw_set(house, SENSOR_PW)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(10)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
 def test_serve_ingests_real_mqtt_and_reads_the_chain(tmp_path: Path, anvil_url: str) -> None:
     broker = MosquittoBroker(
         free_port(), tmp_path / "mq", passwords={"services": SERVICE_PW, "h1": SENSOR_PW}
@@ -90,10 +103,6 @@ def test_serve_ingests_real_mqtt_and_reads_the_chain(tmp_path: Path, anvil_url: 
         status = httpx.get(base + "/api/market/status", timeout=10).json()
         assert status["contract"] == market.address and status["demo"] is False
 
-        sensor = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="h1-sensor")
-        sensor.username_pw_set("h1", SENSOR_PW)
-        sensor.connect("127.0.0.1", broker.port)
-        sensor.loop_start()
         body = {
             "ts": datetime.now(UTC).isoformat(),
             "v": 221.5,
@@ -102,11 +111,7 @@ def test_serve_ingests_real_mqtt_and_reads_the_chain(tmp_path: Path, anvil_url: 
             "e_wh": 1234,
             "p_grid": 443.0,
         }
-        sensor.publish("gridpeer/villa/h1/meter/reading", json.dumps(body), qos=1).wait_for_publish(
-            10
-        )
-        sensor.loop_stop()
-        sensor.disconnect()
+        _publish(broker.port, "h1", "gridpeer/villa/h1/meter/reading", json.dumps(body))
         deadline = time.monotonic() + 30
         latest: dict[str, object] = {}
         while time.monotonic() < deadline:
@@ -206,10 +211,6 @@ def test_serve_runs_the_oracle_which_commands_and_settles_a_trade(
         # both meters report after the window; the oracle confirms min(out, in) = 250 Wh
         time.sleep(max(0.0, start + 11 - time.time()))
         for house, direction, wh in (("h1", "out", 260), ("h2", "in", 250)):
-            meter = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{house}-agent")
-            meter.username_pw_set(house, SENSOR_PW)
-            meter.connect("127.0.0.1", broker.port)
-            meter.loop_start()
             result = DeliveryResult(
                 trade_id=tid,
                 house=house,
@@ -220,12 +221,8 @@ def test_serve_runs_the_oracle_which_commands_and_settles_a_trade(
                 opened_at=datetime.fromtimestamp(start + 10, UTC),
                 reason="window_end",
             )
-            info = meter.publish(
-                result_topic("villa", house, tid), result.model_dump_json(), qos=1, retain=True
-            )
-            info.wait_for_publish(10)
-            meter.loop_stop()
-            meter.disconnect()
+            topic = result_topic("villa", house, tid)
+            _publish(broker.port, house, topic, result.model_dump_json(), retain=True)
         deadline = time.monotonic() + 60
         trade: dict[str, object] = {}
         while time.monotonic() < deadline:
