@@ -30,7 +30,6 @@ import json
 import multiprocessing as mp
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,12 +42,6 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 Result = dict[str, float]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _summary(latencies: list[float], errors: int, elapsed: float) -> Result:
@@ -171,7 +164,7 @@ def main() -> int:
     ap.add_argument("--json", action="store_true", help="last line: JSON result")
     a = ap.parse_args()
 
-    cmd = [sys.executable, "-m", "gridpeer.cli", "demo", "--port", str(_free_port())]
+    cmd = [sys.executable, "-m", "gridpeer.cli", "demo", "--port", "0"]  # it prints its URL
     cmd += ["--houses", str(a.houses), "--speed", "240", "--chain", a.chain]
     cmd += ["--start-hour", str(a.start_hour)]
     with tempfile.TemporaryFile("w+") as log:  # the demo's log, shown if it fails to start

@@ -10,8 +10,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from tests.services.ports import free_port
-
 
 @dataclass
 class DemoProcess:
@@ -34,7 +32,9 @@ class DemoProcess:
 
 def start_demo(*args: str, timeout: float = 60.0) -> DemoProcess:
     """Start the demo (``args`` added to the command line) and wait until it prints its URL."""
-    cmd = [sys.executable, "-m", "gridpeer.cli", "demo", "--port", str(free_port()), *args]
+    # --port 0: the demo binds a free port itself and prints it. A port picked here and
+    # bound ~20 s later raced the demo's own sockets (its JSON-RPC server, its clients).
+    cmd = [sys.executable, "-m", "gridpeer.cli", "demo", "--port", "0", *args]
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
     )

@@ -4,6 +4,7 @@ deployed market, SQLite; a sensor's reading published over MQTT shows up in the 
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -53,6 +54,13 @@ id = "h2"
     return f
 
 
+def _url(lines: list[str]) -> str:
+    """The web app's base URL from serve's "Open http://…/" line (it binds port 0)."""
+    m = re.search(r"Open (http://\S+?)/ ", lines[-1])
+    assert m is not None, lines
+    return m.group(1)
+
+
 def _start_serve(cfg: Path) -> tuple[subprocess.Popen[str], list[str]]:
     """``gridpeer serve --config cfg``, once it prints its URL; returns it and its lines."""
     proc = subprocess.Popen(
@@ -90,10 +98,9 @@ def test_serve_ingests_real_mqtt_and_reads_the_chain(tmp_path: Path, anvil_url: 
     broker.start()
     chain = open_chain(anvil_url)
     market = chain.deploy_market()
-    web_port = free_port()
-    cfg = _config(tmp_path, broker.port, anvil_url, market.address, web_port)
-    proc, _ = _start_serve(cfg)
-    base = f"http://127.0.0.1:{web_port}"
+    cfg = _config(tmp_path, broker.port, anvil_url, market.address, 0)
+    proc, lines = _start_serve(cfg)
+    base = _url(lines)
     try:
         houses = httpx.get(base + "/api/houses", timeout=10).json()
         assert [(h["id"], h["name"], h["kind"]) for h in houses] == [
@@ -177,8 +184,7 @@ def test_serve_runs_the_oracle_which_commands_and_settles_a_trade(
     market = chain.deploy_market()
     market.set_schedule(chain.admin, Schedule("open"))
     seller, buyer = chain.houses(2, market)
-    web_port = free_port()
-    cfg = _config(tmp_path, broker.port, anvil_url, market.address, web_port)
+    cfg = _config(tmp_path, broker.port, anvil_url, market.address, 0)
     text = cfg.read_text().replace(
         'contract_address = "',
         f'operator_key = "{dev_account("oracle").key.hex()}"\ncontract_address = "',
@@ -197,7 +203,7 @@ def test_serve_runs_the_oracle_which_commands_and_settles_a_trade(
     watcher.subscribe("gridpeer/villa/+/cmd/delivery", qos=1)
     watcher.loop_start()
     proc, lines = _start_serve(cfg)
-    base = f"http://127.0.0.1:{web_port}"
+    base = _url(lines)
     try:
         assert not any("oracle is off" in line for line in lines)
         start = market.now() + 15  # anvil follows wall time; serve runs in real time
