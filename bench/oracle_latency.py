@@ -37,12 +37,12 @@ from typing import Any
 from gridpeer.chain import Schedule, open_chain
 from gridpeer.chain.anvil import AnvilNode
 from gridpeer.chain.client import MarketClient
-from gridpeer.oracle.messages import DeliveryCommand
-from gridpeer.oracle.mqttlink import MqttLink
-from gridpeer.oracle.runtime import DeliveryRuntime
+from gridpeer.core.clock import Clock
+from gridpeer.core.mqtt import MqttLink
 from gridpeer.oracle.service import OracleConfig
-from gridpeer.sim.clock import Clock
+from gridpeer.runtime.delivery_runtime import DeliveryRuntime
 from gridpeer.telemetry.broker import MosquittoBroker
+from gridpeer.telemetry.delivery import DeliveryCommand
 
 PRICE = 10**15
 

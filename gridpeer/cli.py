@@ -24,10 +24,11 @@ app = typer.Typer(
 
 # Layers that contribute commands, in the order they appear in --help.
 _COMMAND_MODULES = (
-    "gridpeer.web.commands",  # demo, serve
+    "gridpeer.runtime.commands",  # demo, serve
     "gridpeer.sim.commands",  # simulate, compare
     "gridpeer.netsim.commands",  # netsim
-    "gridpeer.oracle.commands",  # oracle, delivery-agent
+    "gridpeer.oracle.commands",  # oracle
+    "gridpeer.hems.commands",  # delivery-agent
     "gridpeer.telemetry.commands",  # broker-config
     "gridpeer.chain.commands",  # contracts
 )

@@ -101,7 +101,7 @@ class Node:
         self.hal.relay(d["direction"], False)
         reached = d["wh"] >= d["target_wh"]
         d["state"] = DONE
-        # DeliveryResult v1 (gridpeer/oracle/messages.py); times as POSIX seconds (UTC).
+        # DeliveryResult v1 (gridpeer/telemetry/delivery.py); times as POSIX seconds (UTC).
         result = {"v": 1, "trade_id": d["trade_id"], "house": self.cfg["house"],
                   "direction": d["direction"], "target_wh": d["target_wh"],
                   "measured_wh": int(min(d["wh"], d["target_wh"])),

@@ -2,7 +2,7 @@
 
 The embedded chain (web3's ``EthereumTesterProvider`` over py-evm) lives inside one
 Python process. :class:`RpcServer` lets other processes reach it like any dev node — the
-demo's web app (which runs in its own process, see :mod:`gridpeer.web.process`), a
+demo's web app (which runs in its own process, see :mod:`gridpeer.runtime.web_process`), a
 browser wallet such as MetaMask, ``cast`` or a script using ``Web3.HTTPProvider``.
 
 Wire format as real nodes speak it: integers are hex quantities (``"0x1a"``), byte

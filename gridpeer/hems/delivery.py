@@ -1,12 +1,12 @@
 """Delivery execution in the home agent: a pure state machine, idempotent by trade id.
 
-For each accepted :class:`~gridpeer.oracle.messages.DeliveryCommand` the executor
+For each accepted :class:`~gridpeer.telemetry.delivery.DeliveryCommand` the executor
 
 1. waits until the window starts, then closes the relay of the command's direction
    (the seller's OUT relay, the buyer's IN relay);
 2. integrates the metered power of that relay into Wh at every :meth:`step`;
 3. opens the relay when the target is reached or the window ends, whichever is first;
-4. yields a :class:`~gridpeer.oracle.messages.DeliveryResult` with the measured Wh.
+4. yields a :class:`~gridpeer.telemetry.delivery.DeliveryResult` with the measured Wh.
 
 One relay per direction: trades of the same direction with overlapping windows run one
 after the other (earliest window start, then lowest trade id). A command seen twice is
@@ -22,7 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from gridpeer.oracle.messages import DeliveryCommand, DeliveryResult, Direction
+from gridpeer.telemetry.delivery import DeliveryCommand, DeliveryResult, Direction
 
 
 class Phase(StrEnum):

@@ -22,13 +22,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from gridpeer.core.clock import Clock, epoch_clock
+from gridpeer.core.mqtt import MqttLink, mqtt_credentials
 from gridpeer.hems.delivery import DeliveryExecutor, Phase, Task
 from gridpeer.hems.delivery_power import ConstantPower, PowerSource
 from gridpeer.hems.delivery_store import DeliveryStore
-from gridpeer.oracle.messages import DeliveryCommand, Direction, command_topic, result_topic
-from gridpeer.oracle.mqttlink import MqttLink, mqtt_credentials
-from gridpeer.oracle.timebase import epoch_clock
-from gridpeer.sim.clock import Clock
+from gridpeer.telemetry.delivery import DeliveryCommand, Direction, command_topic, result_topic
 
 log = logging.getLogger(__name__)
 

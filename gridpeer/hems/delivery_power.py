@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Protocol
 
 from gridpeer.devices.trace import HouseTrace
-from gridpeer.oracle.messages import Direction
+from gridpeer.telemetry.delivery import Direction
 
 
 class PowerSource(Protocol):

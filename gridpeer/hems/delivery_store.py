@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gridpeer.hems.delivery import Phase, Task
-from gridpeer.oracle.messages import DeliveryCommand
+from gridpeer.telemetry.delivery import DeliveryCommand
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS agent_deliveries (
     trade_id INTEGER PRIMARY KEY, command TEXT NOT NULL, phase TEXT NOT NULL,

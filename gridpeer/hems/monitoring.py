@@ -19,10 +19,10 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 
+from gridpeer.core.clock import Clock
 from gridpeer.devices.trace import HouseTrace
 from gridpeer.hems.host import AgentHost
 from gridpeer.hems.metrics import AgentMetrics
-from gridpeer.sim.clock import Clock
 from gridpeer.store.base import Sample, Store
 from gridpeer.telemetry.broker import BrokerAddress
 from gridpeer.telemetry.sensor import SensorNode

@@ -16,9 +16,9 @@ import signal
 import threading
 from datetime import UTC, datetime
 
+from gridpeer.core.clock import Clock
 from gridpeer.oracle.service import Oracle, OracleConfig
 from gridpeer.oracle.state import OracleState
-from gridpeer.sim.clock import Clock
 
 
 def _houses(pairs: list[str]) -> dict[str, str]:
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         start_block=a.start_block,
     )
     clock = Clock(start=datetime.now(UTC), speed=1.0)
-    from gridpeer.oracle.mqttlink import mqtt_credentials
+    from gridpeer.core.mqtt import mqtt_credentials
 
     oracle = Oracle(
         chain, OracleState(a.state), a.host, a.port, clock, config, mqtt_credentials(a.mqtt_user)

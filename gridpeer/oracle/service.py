@@ -31,8 +31,13 @@ from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
+from gridpeer.core.clock import Clock
+from gridpeer.core.mqtt import MqttLink
 from gridpeer.oracle.follower import common_ancestor, next_range
-from gridpeer.oracle.messages import (
+from gridpeer.oracle.ports import BlockRef, ChainView
+from gridpeer.oracle.rules import delivered_wh
+from gridpeer.oracle.state import OracleState, TradeRow, TradeState
+from gridpeer.telemetry.delivery import (
     DeliveryCommand,
     DeliveryResult,
     Direction,
@@ -40,11 +45,6 @@ from gridpeer.oracle.messages import (
     result_filter,
     result_topic,
 )
-from gridpeer.oracle.mqttlink import MqttLink
-from gridpeer.oracle.ports import BlockRef, ChainView
-from gridpeer.oracle.rules import delivered_wh
-from gridpeer.oracle.state import OracleState, TradeRow, TradeState
-from gridpeer.sim.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gridpeer.config import Settings
+from gridpeer.core.settings import Settings
 from gridpeer.telemetry.broker import mosquitto_conf, write_acl, write_passwords
 
 

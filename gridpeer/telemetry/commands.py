@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         services, and ACLs that let each house use only its own topics."""
         from pydantic import ValidationError
 
-        from gridpeer.config import load_settings
+        from gridpeer.core.settings import load_settings
         from gridpeer.telemetry.broker_config import write_broker_config
 
         try:

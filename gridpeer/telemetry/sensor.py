@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from gridpeer.core.clock import Clock
 from gridpeer.devices.trace import HouseTrace
-from gridpeer.sim.clock import Clock
 from gridpeer.telemetry.broker import BrokerAddress
 from gridpeer.telemetry.mqtt import QOS, ConnectedClient
 from gridpeer.telemetry.schemas import Device

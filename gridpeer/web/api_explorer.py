@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
+from gridpeer.chain.hub import ChainHub
 from gridpeer.web.api_market import _ERRORS, account_out, hub_of
-from gridpeer.web.chainhub import ChainHub
 from gridpeer.web.context import WebContext, get_context
 from gridpeer.web.models_market import BlockOut, EventOut, Explorer, TxOut
 

@@ -18,10 +18,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from gridpeer.chain.client import MarketClient
 from gridpeer.chain.errors import ContractRevert
 from gridpeer.chain.events import Event, MoneyMoved, OrderPosted, TradeCreated
+from gridpeer.chain.hub import ChainHub, TradeRow
 from gridpeer.chain.types import Order, Schedule, id_kind
 from gridpeer.web import schedule as sched
 from gridpeer.web.auth import COOKIE
-from gridpeer.web.chainhub import ChainHub, TradeRow
 from gridpeer.web.context import WebContext, get_context
 from gridpeer.web.live import day_bounds
 from gridpeer.web.models import Problem

@@ -9,10 +9,10 @@ from typing import Any
 
 from fastapi import Request
 
-from gridpeer.sim.clock import Clock
+from gridpeer.chain.hub import ChainHub
+from gridpeer.core.clock import Clock
 from gridpeer.store.base import Store
 from gridpeer.web.auth import Auth
-from gridpeer.web.chainhub import ChainHub
 from gridpeer.web.live import LiveCache, local_day
 from gridpeer.web.models import HouseInfo
 from gridpeer.web.models_market import Currency

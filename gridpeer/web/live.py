@@ -15,7 +15,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from gridpeer.sim.clock import Clock
+from gridpeer.core.clock import Clock
 from gridpeer.store.base import Bucket, Resolution, Sample, Store
 from gridpeer.web.models import (
     CommunityTotals,

@@ -16,9 +16,9 @@ import numpy as np
 
 from gridpeer.chain import Schedule, open_chain
 from gridpeer.chain.events import DeliveryConfirmed
+from gridpeer.core.clock import Clock
 from gridpeer.devices.trace import HouseTrace
-from gridpeer.oracle.demo_service import delivery
-from gridpeer.sim.clock import Clock
+from gridpeer.runtime.delivery import delivery
 from gridpeer.telemetry.broker import start_embedded_broker
 from tests.services.ports import free_port
 

@@ -17,7 +17,7 @@ from gridpeer_node import mqtt, sensors, timeutil
 from gridpeer_node.hal import SimHAL
 from gridpeer_node.node import DONE, Node
 
-from gridpeer.oracle.messages import DeliveryResult
+from gridpeer.telemetry.delivery import DeliveryResult
 from gridpeer.telemetry.schemas import BESSReading, MeterReading, PVReading
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 
-from gridpeer.oracle.messages import DeliveryResult
 from gridpeer.telemetry.broker import MosquittoBroker
+from gridpeer.telemetry.delivery import DeliveryResult
 from gridpeer.telemetry.schemas import READING_TYPES, Device
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridpeer.hems.delivery import DeliveryExecutor, Phase
-from gridpeer.oracle.messages import DeliveryCommand, Direction
+from gridpeer.telemetry.delivery import DeliveryCommand, Direction
 
 T0 = datetime(2026, 1, 1, 13, tzinfo=UTC)
 

@@ -9,8 +9,8 @@ import numpy as np
 from gridpeer.devices.trace import HouseTrace
 from gridpeer.hems.delivery import DeliveryExecutor
 from gridpeer.hems.delivery_power import ConstantPower, P2PLine, TracePower
-from gridpeer.oracle.messages import DeliveryCommand, Direction
 from gridpeer.oracle.rules import delivered_wh
+from gridpeer.telemetry.delivery import DeliveryCommand, Direction
 
 T0 = datetime(2026, 6, 1, 13, tzinfo=UTC)
 

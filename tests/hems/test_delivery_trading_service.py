@@ -13,10 +13,10 @@ import numpy as np
 from gridpeer.chain import Schedule, open_chain
 from gridpeer.chain.client import MarketClient
 from gridpeer.chain.events import OrderPosted, TradeCreated
+from gridpeer.core.clock import Clock
 from gridpeer.devices.trace import HouseTrace
 from gridpeer.hems.trading_agent import OwnerSettings
 from gridpeer.hems.trading_service import BidWindow, open_windows, trading, window_view
-from gridpeer.sim.clock import Clock
 
 DAY = 86_400
 D0 = 1_800_000_000 // DAY * DAY  # a UTC midnight

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from gridpeer.core.clock import Clock
 from gridpeer.hems.host import AgentHost
 from gridpeer.hems.monitoring import Monitoring
-from gridpeer.sim.clock import Clock
 from gridpeer.store.factory import open_store
 from gridpeer.telemetry.broker import MosquittoBroker
 from gridpeer.telemetry.mqtt import QOS, ConnectedClient

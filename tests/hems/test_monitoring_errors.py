@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from gridpeer.core.clock import Clock
 from gridpeer.hems.monitoring import Monitoring
-from gridpeer.sim.clock import Clock
 from gridpeer.store.factory import open_store
 from gridpeer.telemetry.broker import BrokerAddress
 from tests.services.ports import free_port

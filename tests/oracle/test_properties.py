@@ -13,10 +13,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridpeer.oracle.messages import DeliveryResult, Direction
+from gridpeer.core.clock import Clock
 from gridpeer.oracle.service import Oracle, OracleConfig
 from gridpeer.oracle.state import OracleState, TradeState
-from gridpeer.sim.clock import Clock
+from gridpeer.telemetry.delivery import DeliveryResult, Direction
 from tests.oracle.fakechain import FakeChain
 
 T0 = datetime(2026, 6, 1, 13, tzinfo=UTC)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from gridpeer.chain import Schedule, open_chain
+from gridpeer.core.clock import Clock
 from gridpeer.oracle.chain_adapter import MarketChainView
 from gridpeer.oracle.service import Oracle, OracleConfig
 from gridpeer.oracle.state import OracleState
-from gridpeer.sim.clock import Clock
 
 pytestmark = pytest.mark.anvil
 

@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from gridpeer.oracle.messages import (
+from gridpeer.oracle.rules import delivered_wh, payment_wei
+from gridpeer.telemetry.delivery import (
     DeliveryCommand,
     DeliveryResult,
     Direction,
@@ -17,7 +18,6 @@ from gridpeer.oracle.messages import (
     result_filter,
     result_topic,
 )
-from gridpeer.oracle.rules import delivered_wh, payment_wei
 
 T0 = datetime(2026, 1, 1, 13, tzinfo=UTC)
 wh = st.integers(min_value=0, max_value=10**9)

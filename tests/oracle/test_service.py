@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from gridpeer.core.clock import Clock
 from gridpeer.hems.delivery_agent import DeliveryAgent
 from gridpeer.hems.delivery_power import ConstantPower
 from gridpeer.oracle.service import Oracle, OracleConfig
 from gridpeer.oracle.state import OracleState, TradeState
-from gridpeer.sim.clock import Clock
 from tests.e2e.procs import Mosquitto
 from tests.oracle.fakechain import FakeChain
 from tests.services.ports import free_port
@@ -137,9 +137,9 @@ def test_reorg_before_confirmations_never_commands_the_orphan(
 
 
 def test_agent_and_oracle_links_authenticate(tmp_path: Path) -> None:
-    from gridpeer.oracle.messages import DeliveryCommand, Direction, command_topic
-    from gridpeer.oracle.mqttlink import MqttLink
+    from gridpeer.core.mqtt import MqttLink
     from gridpeer.telemetry.broker import MosquittoBroker
+    from gridpeer.telemetry.delivery import DeliveryCommand, Direction, command_topic
 
     broker = MosquittoBroker(free_port(), tmp_path / "mq", passwords={"o": "pw-o", "h1": "pw-1"})
     broker.start()
@@ -180,8 +180,8 @@ def test_agent_and_oracle_links_authenticate(tmp_path: Path) -> None:
 
 
 def test_malformed_messages_are_rejected_and_counted(tmp_path: Path, broker: Mosquitto) -> None:
-    from gridpeer.oracle.messages import command_topic, result_topic
-    from gridpeer.oracle.mqttlink import MqttLink
+    from gridpeer.core.mqtt import MqttLink
+    from gridpeer.telemetry.delivery import command_topic, result_topic
 
     rig = Rig(tmp_path, broker, {"h1": ConstantPower()})
     pub = MqttLink("127.0.0.1", broker.port, "evil")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from gridpeer.core.clock import Clock
 from gridpeer.oracle.service import Oracle, OracleConfig
 from gridpeer.oracle.state import OracleState, TradeState
-from gridpeer.sim.clock import Clock
 from tests.oracle.fakechain import FakeChain
 
 T0 = datetime(2026, 6, 1, 13, tzinfo=UTC)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from gridpeer.core.clock import Clock
 from gridpeer.hems.monitoring import run_monitoring
-from gridpeer.sim.clock import Clock
 from gridpeer.store.factory import open_store
 from gridpeer.telemetry.broker import (
     BrokerAddress,

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 from gridpeer.chain import Schedule, open_chain
-from gridpeer.sim.clock import Clock
+from gridpeer.chain.hub import ChainHub
+from gridpeer.core.clock import Clock
 from gridpeer.store.factory import open_store
-from gridpeer.web.chainhub import ChainHub
 from gridpeer.web.context import WebContext
 from tests.web.conftest import HOUSES
 

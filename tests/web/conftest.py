@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from gridpeer.sim.clock import Clock
+from gridpeer.core.clock import Clock
 from gridpeer.store.base import Sample, Store
 from gridpeer.store.factory import open_store
 from gridpeer.web.app import create_app

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
-import types
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from gridpeer.config import load_settings
-from gridpeer.sim.clock import Clock
-from gridpeer.web.demo import Composition, Parts, add_plugins, demo_clock
+from gridpeer.core.clock import Clock
+from gridpeer.core.settings import load_settings
+from gridpeer.runtime.composition import Composition, Parts, demo_clock
 
 
 def _recorder(name: str, log: list[str]) -> object:
@@ -76,17 +74,6 @@ def test_add_refusals() -> None:
         comp.add("a", _recorder("a", []))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="no service 'zz'"):
         comp.add("b", _recorder("b", []), after="zz")  # type: ignore[arg-type]
-
-
-def test_plugins_add_services(monkeypatch: pytest.MonkeyPatch) -> None:
-    plugin = types.ModuleType("gp_test_plugin")
-    plugin.add_services = lambda comp: comp.add("oracle", _recorder("o", []), after="a")  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "gp_test_plugin", plugin)
-    comp = Composition()
-    comp.add("a", _recorder("a", []))  # type: ignore[arg-type]
-    comp.add("web", _recorder("w", []))  # type: ignore[arg-type]
-    add_plugins(comp, ("gp_missing_plugin_module", "gp_test_plugin"))
-    assert comp.names() == ["a", "oracle", "web"]
 
 
 def test_demo_clock_never_behind_the_wall_clock() -> None:

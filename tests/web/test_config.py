@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from gridpeer.config import is_placeholder, load_settings
+from gridpeer.core.settings import is_placeholder, load_settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "community.example.toml"
 

@@ -170,7 +170,7 @@ def test_serve_runs_the_oracle_which_commands_and_settles_a_trade(
     """With the oracle's key in the config, ``serve`` turns a trade into delivery commands
     for both houses and confirms what their meters report."""
     from gridpeer.chain.accounts import dev_account
-    from gridpeer.oracle.messages import DeliveryCommand, DeliveryResult, result_topic
+    from gridpeer.telemetry.delivery import DeliveryCommand, DeliveryResult, result_topic
 
     anvil_url = fresh_anvil
 

@@ -13,15 +13,15 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from gridpeer.chain.types import Schedule
-from gridpeer.config import Settings
-from gridpeer.sim.clock import Clock
+from gridpeer.core.clock import Clock
+from gridpeer.core.settings import Settings
+from gridpeer.runtime.services import community_tz
 from gridpeer.store.base import Bucket, Resolution, Sample
 from gridpeer.store.factory import open_store
 from gridpeer.web.app import create_app
 from gridpeer.web.context import WebContext
 from gridpeer.web.live import bucket_energy_wh, day_bounds, local_days, zone_label
 from gridpeer.web.models import HouseInfo, HouseKind
-from gridpeer.web.services import community_tz
 
 CHILE = timezone(timedelta(hours=-4))
 HOUSE = [HouseInfo(id="h1", name="House 1", kind=HouseKind.CONSUMER)]

@@ -16,7 +16,7 @@ import psutil
 from gridpeer.chain.client import MarketClient
 from gridpeer.chain.events import OrderPosted
 from gridpeer.chain.web3_backend import Web3Backend
-from gridpeer.web.process import shareable
+from gridpeer.runtime.web_process import shareable
 from tests.web.demoproc import DemoProcess, start_demo
 
 

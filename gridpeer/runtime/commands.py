@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
         ] = True,
     ) -> None:
         """Run a whole community on this machine: broker, houses, agents, store, web UI."""
-        from gridpeer.web.run import demo_main
+        from gridpeer.runtime.run import demo_main
 
         raise typer.Exit(
             demo_main(
@@ -83,6 +83,6 @@ def register(app: typer.Typer) -> None:
         ],
     ) -> None:
         """Run the community against real parts: Mosquitto, PostgreSQL, an Ethereum node."""
-        from gridpeer.web.run import serve_main
+        from gridpeer.runtime.run import serve_main
 
         raise typer.Exit(serve_main(config))

@@ -1,5 +1,5 @@
-"""The demo's services (see :mod:`gridpeer.web.demo`): each an async context manager over
-:class:`~gridpeer.web.demo.Parts` that starts on enter and stops on exit."""
+"""The demo's services (see :mod:`gridpeer.runtime.composition`): each an async context manager over
+:class:`~gridpeer.runtime.composition.Parts` that starts on enter and stops on exit."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
+from gridpeer.chain.hub import ChainHub
 from gridpeer.chain.types import Schedule
+from gridpeer.runtime.composition import Parts
 from gridpeer.store.base import Sample
-from gridpeer.web.chainhub import ChainHub
-from gridpeer.web.demo import Parts
 
 log = logging.getLogger(__name__)
 

@@ -21,13 +21,13 @@ from eth_account.signers.local import LocalAccount
 
 from gridpeer.chain.client import MarketClient
 from gridpeer.chain.fairlock import FairLock
+from gridpeer.core.clock import Clock
 from gridpeer.hems.delivery_agent import DeliveryAgent
 from gridpeer.hems.delivery_power import ConstantPower, PowerSource
 from gridpeer.oracle.chain_adapter import MarketChainView
-from gridpeer.oracle.messages import DeliveryCommand
 from gridpeer.oracle.service import Oracle, OracleConfig
 from gridpeer.oracle.state import OracleState
-from gridpeer.sim.clock import Clock
+from gridpeer.telemetry.delivery import DeliveryCommand
 
 
 class DeliveryRuntime:

@@ -10,8 +10,8 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 
-from gridpeer.config import ConfigError, Settings, load_settings
-from gridpeer.web.demo import Parts, run_demo
+from gridpeer.core.settings import ConfigError, Settings, load_settings
+from gridpeer.runtime.composition import Parts, run_demo
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +110,8 @@ def serve_main(config: Path) -> int:
     if missing:
         typer.echo(f"error: serve needs {', '.join(missing)} in {config}", err=True)
         return 2
-    from gridpeer.web.demo import run_until_stopped
-    from gridpeer.web.serve import serve_composition, serve_parts
+    from gridpeer.runtime.composition import run_until_stopped
+    from gridpeer.runtime.serve import serve_composition, serve_parts
     from gridpeer.web.server import run_loop
 
     _quiet_libraries()

@@ -3,12 +3,7 @@
 A *service* is a function ``(parts) -> async context manager``: entering starts it (and
 may publish what it provides on :class:`Parts`, e.g. the broker address), exiting stops
 it. :class:`Composition` enters services in order and exits them in reverse, so Ctrl-C
-stops everything cleanly. Later layers add theirs with ``composition.add(...)``, e.g. the
-oracle and trading agents after ``chain``, from a plugin module (see :data:`DEMO_PLUGINS`)::
-
-    # gridpeer/oracle/demo.py
-    def add_services(comp: Composition) -> None:
-        comp.add("oracle", oracle_service, after="chain")
+stops everything cleanly. :func:`demo_composition` lists every service of the demo.
 """
 
 from __future__ import annotations
@@ -24,9 +19,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from gridpeer.config import Settings
+from gridpeer.core.clock import Clock
+from gridpeer.core.settings import Settings
 from gridpeer.devices.trace import HouseTrace
-from gridpeer.sim.clock import Clock
 from gridpeer.store.base import Store
 from gridpeer.web.models import HouseInfo
 
@@ -135,40 +130,21 @@ def demo_clock(speed: float, start_hour: float, now: datetime | None = None) -> 
 def demo_houses(settings: Settings, day: date) -> tuple[list[HouseInfo], list[HouseTrace]]:
     """The demo community: the thesis lab's mix of houses and one UTC day of their traces
     (the trace repeats daily)."""
-    from gridpeer.web.community import house_info, lab_configs, simulate_day
+    from gridpeer.runtime.community import house_info, lab_configs, simulate_day
 
     configs = lab_configs(settings.houses)
     return [house_info(c) for c in configs], simulate_day(configs, day)
-
-
-DEMO_PLUGINS = ("gridpeer.oracle.demo", "gridpeer.hems.demo")
-"""Modules of other layers that add demo services: each defines
-``add_services(comp: Composition) -> None`` (e.g. ``comp.add("oracle", svc, after="chain")``).
-The oracle layer adds the oracle and the delivery agents, the hems layer the trading
-agents. A module that does not exist is skipped."""
-
-
-def add_plugins(comp: Composition, modules: tuple[str, ...] = DEMO_PLUGINS) -> None:
-    """Let each existing plugin module add its services to ``comp``."""
-    import importlib
-
-    for name in modules:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        module.add_services(comp)
 
 
 def demo_composition() -> Composition:
     """The demo's services: store, history (the day so far), broker, monitoring (sensor
     nodes + home agents over MQTT), chain (market contract, members, chain clock),
     delivery (agents with relays), oracle, web (in its own process, see
-    :mod:`gridpeer.web.process`)."""
-    from gridpeer.web import services
-    from gridpeer.web.process import web_process
+    :mod:`gridpeer.runtime.web_process`)."""
+    from gridpeer.hems.trading_service import trading
+    from gridpeer.runtime import services
+    from gridpeer.runtime.delivery import delivery
+    from gridpeer.runtime.web_process import web_process
 
     comp = Composition()
     comp.add("store", services.store)
@@ -176,8 +152,9 @@ def demo_composition() -> Composition:
     comp.add("broker", services.embedded_broker)
     comp.add("monitoring", services.monitoring)
     comp.add("chain", services.chain)
+    comp.add("oracle", delivery)
+    comp.add("trading", trading)
     comp.add("web", web_process)
-    add_plugins(comp)
     return comp
 
 

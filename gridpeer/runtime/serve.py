@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from gridpeer.config import ConfigError, Settings
-from gridpeer.sim.clock import Clock
-from gridpeer.web.demo import Composition, Parts
+from gridpeer.core.clock import Clock
+from gridpeer.core.settings import ConfigError, Settings
+from gridpeer.runtime.composition import Composition, Parts
 from gridpeer.web.models import HouseInfo, HouseKind
 
 log = logging.getLogger(__name__)
@@ -64,9 +64,9 @@ async def rpc_chain(parts: Parts) -> AsyncIterator[None]:
         yield
         return
     from gridpeer.chain.client import MarketClient
+    from gridpeer.chain.hub import ChainHub
     from gridpeer.chain.web3_backend import Web3Backend
-    from gridpeer.web.chainhub import ChainHub
-    from gridpeer.web.services import running_hub
+    from gridpeer.runtime.services import running_hub
 
     backend = await asyncio.to_thread(Web3Backend.rpc, parts.settings.chain.rpc_url)
     hub = ChainHub(MarketClient(backend, address), parts.clock, follow_clock=False)
@@ -139,7 +139,7 @@ def _check_roles(market: Any, oracle: str, houses: dict[str, str]) -> None:
 
 def serve_composition() -> Composition:
     """store, ingest (agents), chain (deployed market), oracle, web."""
-    from gridpeer.web import services
+    from gridpeer.runtime import services
 
     comp = Composition()
     comp.add("store", services.store)

@@ -51,3 +51,14 @@ class Clock:
     async def sleep_until(self, when: datetime) -> None:
         """Sleep until model time reaches ``when``."""
         await self.sleep((when - self.now()).total_seconds())
+
+
+def epoch_clock(start: datetime, speed: float, wall0_epoch: float) -> Clock:
+    """A clock whose model time is ``start`` at POSIX wall time ``wall0_epoch`` (s), so
+    separate processes (oracle, agents, tests) agree on model time.
+
+    Model time = ``start + (time.time() - wall0_epoch) * speed``.
+    """
+    clock = Clock(start=start, speed=speed)
+    clock._wall0 = time.monotonic() - (time.time() - wall0_epoch)
+    return clock

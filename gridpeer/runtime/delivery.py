@@ -8,7 +8,7 @@ Add it to the demo composition after the ``chain`` service::
 It needs ``parts.broker`` (a broker address with ``host``/``port``) and, from the
 ``chain`` service, ``extras["chain"]``, ``extras["market"]``, ``extras["chain_hub"]``
 (house id → dev key) and ``extras["chain_lock"]``. Provides ``extras["delivery"]``
-(the :class:`~gridpeer.oracle.runtime.DeliveryRuntime`).
+(the :class:`~gridpeer.runtime.delivery_runtime.DeliveryRuntime`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from gridpeer.hems.delivery_power import P2PLine, PowerSource, TracePower
-from gridpeer.oracle.runtime import DeliveryRuntime
 from gridpeer.oracle.service import OracleConfig
+from gridpeer.runtime.delivery_runtime import DeliveryRuntime
 
 
 @contextlib.asynccontextmanager

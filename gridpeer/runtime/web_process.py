@@ -26,13 +26,13 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gridpeer.config import Settings
-from gridpeer.sim.clock import Clock
-from gridpeer.web.demo import Composition, Parts
+from gridpeer.core.clock import Clock
+from gridpeer.core.settings import Settings
+from gridpeer.runtime.composition import Composition, Parts
 from gridpeer.web.models import HouseInfo
 
 if TYPE_CHECKING:
-    from gridpeer.web.chainhub import ChainHub
+    from gridpeer.chain.hub import ChainHub
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ async def web_process(parts: Parts) -> AsyncIterator[None]:
     Raises:
         OSError: the web process could not start (e.g. the port is taken).
     """
-    from gridpeer.web import services
+    from gridpeer.runtime import services
 
     store_url = parts.extras.get("store_url")
     if store_url is None or not shareable(store_url):
@@ -147,7 +147,7 @@ def child_main(spec: WebSpec, conn: Connection) -> None:
 
 
 async def _serve(spec: WebSpec, conn: Connection) -> None:
-    from gridpeer.web.demo import run_until_stopped
+    from gridpeer.runtime.composition import run_until_stopped
 
     parts = Parts(
         settings=spec.settings,
@@ -171,7 +171,7 @@ async def _serve(spec: WebSpec, conn: Connection) -> None:
 
 
 def _composition(spec: WebSpec) -> Composition:
-    from gridpeer.web import services
+    from gridpeer.runtime import services
 
     @contextlib.asynccontextmanager
     async def chain(parts: Parts) -> AsyncIterator[None]:
@@ -193,8 +193,8 @@ def _hub(spec: WebSpec, clock: Clock) -> ChainHub:
     from eth_account import Account
 
     from gridpeer.chain.client import MarketClient
+    from gridpeer.chain.hub import ChainHub
     from gridpeer.chain.web3_backend import Web3Backend
-    from gridpeer.web.chainhub import ChainHub
 
     assert spec.chain_url is not None and spec.market is not None
     backend = Web3Backend.rpc(spec.chain_url)

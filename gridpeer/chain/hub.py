@@ -31,7 +31,7 @@ from gridpeer.chain.events import (
 )
 from gridpeer.chain.fairlock import FairLock
 from gridpeer.chain.types import Order, Schedule
-from gridpeer.sim.clock import Clock
+from gridpeer.core.clock import Clock
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -1,0 +1,1 @@
+"""What every layer shares and none owns: the clock, the MQTT client, settings."""

@@ -1,0 +1,1 @@
+"""The composition root: builds ``gridpeer demo`` and ``gridpeer serve`` from the layers."""
