@@ -23,7 +23,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from gridpeer.core.clock import Clock, epoch_clock
-from gridpeer.core.mqtt import MqttLink, mqtt_credentials
+from gridpeer.core.mqtt import BrokerAddress, MqttClient, mqtt_credentials
 from gridpeer.hems.delivery import DeliveryExecutor, Phase, Task
 from gridpeer.hems.delivery_power import ConstantPower, PowerSource
 from gridpeer.hems.delivery_store import DeliveryStore
@@ -71,14 +71,11 @@ class DeliveryAgent:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last = clock.now()
-        self.link = MqttLink(
-            host,
-            port,
-            client_id=f"gridpeer-agent-{community}-{house}",
+        self.link = MqttClient(
+            f"gridpeer-agent-{community}-{house}",
+            BrokerAddress(host, port, *(credentials or (None, None))),
             subscriptions=[command_topic(community, house)],
             on_message=self._on_message,
-            username=credentials[0] if credentials else None,
-            password=credentials[1] if credentials else None,
         )
 
     def _on_message(self, topic: str, payload: bytes) -> None:

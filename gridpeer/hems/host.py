@@ -19,11 +19,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from gridpeer.core.mqtt import QOS, BrokerAddress, MqttClient
 from gridpeer.hems.ingest import HouseAgent
 from gridpeer.hems.metrics import AgentMetrics
 from gridpeer.store.base import Sample, Store
-from gridpeer.telemetry.broker import BrokerAddress
-from gridpeer.telemetry.mqtt import QOS, ConnectedClient
 from gridpeer.telemetry.validate import RejectReason
 
 log = logging.getLogger(__name__)
@@ -84,10 +83,10 @@ class AgentHost:
         self._session = 0  # connection number; message ids are only valid within one
         self._unacked: list[tuple[int, int]] = []  # (session, mid) of pending samples
         cid = client_id or f"gp-{community}-{houses[0]}-agent"
-        self.mqtt = ConnectedClient(cid, broker, manual_ack=True)
+        self.mqtt = MqttClient(cid, broker, manual_ack=True)
         self.mqtt.on_connected = self._subscribe  # type: ignore[method-assign]
-        self.mqtt.client.on_message = self._on_message
-        self.mqtt.client.on_subscribe = self._on_subscribe
+        self.mqtt.paho.on_message = self._on_message
+        self.mqtt.paho.on_subscribe = self._on_subscribe
 
     # --- MQTT thread ---------------------------------------------------------------
     def _subscribe(self) -> None:
@@ -95,7 +94,7 @@ class AgentHost:
             self._session += 1
         filters = [(f, QOS) for a in self.agents.values() for f in a.subscriptions]
         for k in range(0, len(filters), 100):  # stay well inside packet size limits
-            _, mid = self.mqtt.client.subscribe(filters[k : k + 100])
+            _, mid = self.mqtt.paho.subscribe(filters[k : k + 100])
             if mid is not None:
                 self._sub_mids.add(mid)
 
@@ -184,7 +183,7 @@ class AgentHost:
         redelivered by the broker (and ignored by the store as duplicates)."""
         with self.lock:
             session = self._session
-        client = self.mqtt.client
+        client = self.mqtt.paho
         for sess, mid in acks:
             if sess == session:
                 client.ack(mid, QOS)

@@ -20,11 +20,11 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from gridpeer.core.clock import Clock
+from gridpeer.core.mqtt import BrokerAddress
 from gridpeer.devices.trace import HouseTrace
 from gridpeer.hems.host import AgentHost
 from gridpeer.hems.metrics import AgentMetrics
 from gridpeer.store.base import Sample, Store
-from gridpeer.telemetry.broker import BrokerAddress
 from gridpeer.telemetry.sensor import SensorNode
 
 log = logging.getLogger(__name__)

@@ -23,8 +23,8 @@ def _ready(parts: Parts) -> None:
     )
     if parts.broker is not None:
         typer.echo(f"MQTT broker on {parts.broker.host}:{parts.broker.port}")
-    if "chain_url" in parts.extras:
-        typer.echo(f"Ethereum JSON-RPC on {parts.extras['chain_url']} (for wallets and scripts)")
+    if parts.chain_url is not None:
+        typer.echo(f"Ethereum JSON-RPC on {parts.chain_url} (for wallets and scripts)")
     typer.echo(f"Open {parts.url}/  (Ctrl-C stops everything)", err=False)
 
 
@@ -119,9 +119,9 @@ def serve_main(config: Path) -> int:
 
     def ready(p: Parts) -> None:
         typer.echo(f"gridpeer serve: {len(p.houses)} houses of {settings.community!r}")
-        if "chain_hub" not in p.extras:
+        if p.hub is None:
             typer.echo("no chain.contract_address configured: trading is off")
-        elif "oracle" not in p.extras:
+        elif p.oracle is None:
             typer.echo("no chain.operator_key configured: the oracle is off (nothing settles)")
         typer.echo(f"Open {p.url}/  (Ctrl-C stops)")
 

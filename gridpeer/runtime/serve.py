@@ -39,15 +39,15 @@ def served_houses(settings: Settings) -> list[HouseInfo]:
 @contextlib.asynccontextmanager
 async def ingest(parts: Parts) -> AsyncIterator[None]:
     """The home agents' ingest: every house's readings from the broker into the store."""
+    from gridpeer.core.mqtt import BrokerAddress
     from gridpeer.hems.host import AgentHost
-    from gridpeer.telemetry.broker import BrokerAddress
 
     assert parts.store is not None, "ingest needs the store service first"
     m = parts.settings.mqtt
     password = m.password.get_secret_value() if m.password else None
     broker = BrokerAddress(m.host, m.port, m.username, password)
     host = AgentHost(parts.settings.community, [h.id for h in parts.houses], broker, parts.store)
-    parts.extras["ingest"] = host
+    parts.ingest = host
     await asyncio.to_thread(host.start)
     try:
         yield
@@ -117,7 +117,7 @@ async def oracle(parts: Parts) -> AsyncIterator[None]:
         credentials,
     )
     await asyncio.to_thread(service.start)
-    parts.extras["oracle"] = service
+    parts.oracle = service
     try:
         yield
     finally:

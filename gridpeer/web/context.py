@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, date, tzinfo
-from typing import Any
 
 from fastapi import Request
 
@@ -34,7 +33,6 @@ class WebContext:
         currency: how money is shown (code, wei per unit).
         tariff: grid (import, feed-in) prices, wei per kWh, for savings.
         tz: the community's time zone: "today" and a history's day start at its midnight.
-        extras: slots for later layers, by name.
     """
 
     store: Store
@@ -50,7 +48,6 @@ class WebContext:
     )
     tariff: tuple[int, int] = (180 * 10**12, 60 * 10**12)
     tz: tzinfo = UTC
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def create(
