@@ -17,6 +17,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -48,25 +49,23 @@ class BidWindow:
 
 
 def open_windows(schedule: Schedule, now: int, gate_s: int = 60) -> list[BidWindow]:
-    """Delivery windows taking bids at ``now`` (until ``gate_s`` before their start).
-
-    ``windows`` mode: the two daily sessions (local minutes, ``tz_minutes`` from UTC);
-    ``continuous``: the next slot; ``open``: none (no schedule to trade against)."""
-    tz = schedule.tz_minutes * 60
+    """Delivery windows the agents bid for at ``now``: those the contract's calendar has
+    open, until ``gate_s`` before their gate closes (so the agents' transactions land in
+    time). In continuous mode only the next slot, its prices ramping over the slot before
+    it; in ``open`` mode none (there is no schedule to trade against)."""
+    if schedule.mode == "open":
+        return []
+    sessions = schedule.calendar().open_at(datetime.fromtimestamp(now, UTC))
+    if schedule.mode == "continuous":
+        sessions = sessions[:1]
     out: list[BidWindow] = []
-    if schedule.mode == "windows":
-        b1, d1, e1, b2, d2, e2 = schedule.windows
-        midnight = (now + tz) // DAY * DAY - tz
-        for day in (midnight - DAY, midnight, midnight + DAY):
-            for b, d, e in ((b1, d1, e1), (b2, d2, e2)):
-                w = BidWindow(day + b * 60, day + d * 60, day + e * 60)
-                if w.bid_open <= now < w.start - gate_s:
-                    out.append(w)
-    elif schedule.mode == "continuous":
-        slot = schedule.slot_minutes * 60
-        start = ((now + tz) // slot + 1) * slot - tz
-        if now < start - gate_s:
-            out.append(BidWindow(start - slot, start, start + slot))
+    for s in sessions:
+        start, end = int(s.delivery_start.timestamp()), int(s.delivery_end.timestamp())
+        bid_open = int(s.bid_open.timestamp())
+        if bid_open <= 0:  # bids any time before the window: ramp over one window length
+            bid_open = 2 * start - end
+        if now < int(s.bid_close.timestamp()) - gate_s:
+            out.append(BidWindow(bid_open, start, end))
     return out
 
 

@@ -9,10 +9,11 @@ import logging
 import math
 import socket
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from gridpeer.chain.hub import ChainHub
 from gridpeer.chain.types import Schedule
+from gridpeer.market.calendar import zone
 from gridpeer.market.clearing import GridPrices
 from gridpeer.runtime.composition import Parts
 from gridpeer.store.base import Sample
@@ -206,11 +207,9 @@ def community_tz(name: str | None, schedule: Schedule | None) -> tzinfo:
     """The community's time zone: ``name`` (IANA), else the market schedule's fixed UTC
     offset (the demo: UTC-4, the lab's), else UTC."""
     if name is not None:
-        from zoneinfo import ZoneInfo
-
-        return ZoneInfo(name)
-    if schedule is not None and schedule.tz_minutes:
-        return timezone(timedelta(minutes=schedule.tz_minutes))
+        return zone(name)
+    if schedule is not None:
+        return zone(schedule.calendar().timezone)
     return UTC
 
 
