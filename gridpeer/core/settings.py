@@ -115,13 +115,23 @@ class ChainSettings(BaseModel):
         return value
 
 
+DEFAULT_IMPORT_WEI_PER_KWH = 180 * 10**12
+"""The grid import price when none is configured: 180 CLP/kWh at 10^12 wei per CLP (a
+Chilean residential tariff). The one default for the live system and the simulator."""
+DEFAULT_FEED_IN_WEI_PER_KWH = 60 * 10**12
+"""The feed-in price when none is configured: 60 CLP/kWh at 10^12 wei per CLP."""
+DEFAULT_CURRENCY = "CLP"
+DEFAULT_WEI_PER_UNIT = 10**12
+"""Wei per unit of the default currency (1 CLP = 10^12 wei)."""
+
+
 class TariffSettings(BaseModel):
     """Grid prices for energy not traded peer to peer, wei per kWh, and how money is shown."""
 
-    import_wei_per_kwh: int = Field(180 * 10**12, ge=0)
-    feed_in_wei_per_kwh: int = Field(60 * 10**12, ge=0)
-    currency: str = Field("CLP", pattern=r"^[A-Za-z]{2,6}$")
-    wei_per_unit: int = Field(10**12, ge=1)
+    import_wei_per_kwh: int = Field(DEFAULT_IMPORT_WEI_PER_KWH, ge=0)
+    feed_in_wei_per_kwh: int = Field(DEFAULT_FEED_IN_WEI_PER_KWH, ge=0)
+    currency: str = Field(DEFAULT_CURRENCY, pattern=r"^[A-Za-z]{2,6}$")
+    wei_per_unit: int = Field(DEFAULT_WEI_PER_UNIT, ge=1)
     """Wei per currency unit (demo: 1 CLP = 10^12 wei)."""
 
 

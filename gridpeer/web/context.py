@@ -10,6 +10,12 @@ from fastapi import Request
 
 from gridpeer.chain.hub import ChainHub
 from gridpeer.core.clock import Clock
+from gridpeer.core.settings import (
+    DEFAULT_CURRENCY,
+    DEFAULT_FEED_IN_WEI_PER_KWH,
+    DEFAULT_IMPORT_WEI_PER_KWH,
+    DEFAULT_WEI_PER_UNIT,
+)
 from gridpeer.store.base import Store
 from gridpeer.web.auth import Auth
 from gridpeer.web.live import LiveCache, local_day
@@ -44,9 +50,11 @@ class WebContext:
     chain: ChainHub | None = None
     auth: Auth = field(default_factory=Auth)
     currency: Currency = field(
-        default_factory=lambda: Currency(code="CLP", wei_per_unit=str(10**12))
+        default_factory=lambda: Currency(
+            code=DEFAULT_CURRENCY, wei_per_unit=str(DEFAULT_WEI_PER_UNIT)
+        )
     )
-    tariff: tuple[int, int] = (180 * 10**12, 60 * 10**12)
+    tariff: tuple[int, int] = (DEFAULT_IMPORT_WEI_PER_KWH, DEFAULT_FEED_IN_WEI_PER_KWH)
     tz: tzinfo = UTC
 
     @classmethod
