@@ -13,7 +13,7 @@ import logging
 from gridpeer.hems.metrics import AgentMetrics
 from gridpeer.store.base import Sample
 from gridpeer.telemetry.topics import check_name, house_filter
-from gridpeer.telemetry.validate import Rejected, RejectReason, validate_message
+from gridpeer.telemetry.validate import Rejected, validate_message
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +66,6 @@ class HouseAgent:
             self.state[result.device] = result
         self.pending.append(result)
         return result
-
-    def reject_foreign(self, topic: str) -> Rejected:
-        """Count a message that reached this agent's connection but is not for this house."""
-        self.metrics.received += 1
-        rej = Rejected(RejectReason.FOREIGN, f"topic {topic!r} is not for {self.house}")
-        n = self.metrics.reject(rej.reason)
-        if n <= LOG_FIRST or n % LOG_EVERY == 0:
-            log.warning("%s/%s rejected message #%d: %s", self.community, self.house, n, rej.detail)
-        return rej
 
     def take_pending(self) -> list[Sample]:
         """Samples accepted since the last call (and clear them)."""
