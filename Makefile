@@ -50,6 +50,7 @@ lint: $(DEVSTAMP)
 	$(BIN)/ruff check gridpeer tests bench firmware
 	$(BIN)/ruff format --check gridpeer tests bench
 	$(BIN)/mypy gridpeer
+	$(BIN)/lint-imports
 
 contracts: $(STAMP) $(NODESTAMP)
 	$(BIN)/gridpeer contracts build

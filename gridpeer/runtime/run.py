@@ -11,7 +11,8 @@ import typer
 from pydantic import ValidationError
 
 from gridpeer.core.settings import ConfigError, Settings, load_settings
-from gridpeer.runtime.composition import Parts, run_demo
+from gridpeer.runtime.composition import Parts
+from gridpeer.runtime.demo import run_demo
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ import pytest
 
 from gridpeer.core.clock import Clock
 from gridpeer.core.settings import load_settings
-from gridpeer.runtime.composition import Composition, Parts, demo_clock
+from gridpeer.runtime.composition import Composition, Parts
+from gridpeer.runtime.demo import demo_clock
 
 
 def _recorder(name: str, log: list[str]) -> object:
