@@ -13,6 +13,7 @@ import typer
 
 from gridpeer import __version__
 from gridpeer.chain import commands as chain_commands
+from gridpeer.core.extras import MissingExtra
 from gridpeer.hems import commands as hems_commands
 from gridpeer.netsim import commands as netsim_commands
 from gridpeer.oracle import commands as oracle_commands
@@ -62,8 +63,13 @@ for register in (
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (an optional part that is not installed: exit 2 with the
+    pip command that installs it)."""
+    try:
+        app()
+    except MissingExtra as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 
+from gridpeer.core.extras import require
 from gridpeer.core.settings import ConfigError, Settings, load_settings
 from gridpeer.runtime.composition import Parts
 from gridpeer.runtime.demo import run_demo
@@ -40,6 +41,7 @@ def demo_main(
     agents: bool = True,
 ) -> int:
     """Run ``gridpeer demo``; returns the exit code."""
+    require("demo", "gridpeer demo")
     if duration_h is not None and duration_h <= 0:
         typer.echo("error: --duration must be > 0 model hours", err=True)
         return 2

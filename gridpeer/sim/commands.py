@@ -120,6 +120,10 @@ def register(app: typer.Typer) -> None:
         """Simulate a community and write a report (KPI CSVs, summary, PNG plots)."""
         from rich.console import Console
 
+        from gridpeer.core.extras import require
+
+        require("sim", "gridpeer simulate")
+
         from gridpeer.sim.engine import make_config
         from gridpeer.sim.progress import stop_on_ctrl_c
         from gridpeer.sim.report import write_report
@@ -156,6 +160,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run several market designs on the same households and weather, side by side."""
         from rich.console import Console
+
+        from gridpeer.core.extras import require
+
+        require("sim", "gridpeer compare")
 
         from gridpeer.sim.engine import make_config
         from gridpeer.sim.progress import stop_on_ctrl_c

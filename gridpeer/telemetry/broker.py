@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from gridpeer.core.extras import require
 from gridpeer.core.mqtt import BrokerAddress
 from gridpeer.telemetry.schemas import TOPIC_ROOT
 
@@ -200,7 +201,12 @@ class EmbeddedBroker:
 
 
 async def start_embedded_broker(port: int, host: str = "127.0.0.1") -> EmbeddedBroker:
-    """Start amqtt bound explicitly to ``host:port`` (default loopback only) in this loop."""
+    """Start amqtt bound explicitly to ``host:port`` (default loopback only) in this loop.
+
+    Raises:
+        MissingExtra: amqtt is not installed (the ``demo`` extra).
+    """
+    require("demo", "the embedded MQTT broker")
     from amqtt.broker import Broker
 
     config = {
