@@ -14,7 +14,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
         port: Annotated[
-            int, typer.Option("--port", "-p", help="Web server port on 127.0.0.1.")
+            int,
+            typer.Option("--port", "-p", help="Web server port on 127.0.0.1 (0: a free one)."),
         ] = 8000,
         speed: Annotated[
             float,

@@ -49,9 +49,9 @@ def demo_houses(settings: Settings, day: date) -> tuple[list[HouseInfo], list[Ho
 
 def demo_composition() -> Composition:
     """The demo's services: store, history (the day so far), broker, monitoring (sensor
-    nodes + home agents over MQTT), chain (market contract, members, chain clock),
-    delivery (agents with relays), oracle, web (in its own process, see
-    :mod:`gridpeer.runtime.web_process`)."""
+    nodes + home agents over MQTT), chain (market contract, members, chain clock), oracle
+    (the oracle and the houses' delivery agents with their relays), trading (the houses'
+    trading agents), web (in its own process, see :mod:`gridpeer.runtime.web_process`)."""
     from gridpeer.runtime import services
     from gridpeer.runtime.delivery import delivery
     from gridpeer.runtime.web_process import web_process

@@ -71,7 +71,15 @@ def _quiet_libraries() -> None:
 
 def _run(settings: Settings, start_hour: float, duration_h: float | None) -> int:
     _quiet_libraries()
-    typer.echo(f"gridpeer demo: simulating {settings.houses} houses (first run: ~20 s)…")
+    if settings.web.port != 0:  # say it now, not after the houses are simulated
+        from gridpeer.web.server import bind
+
+        try:
+            bind(settings.web.host, settings.web.port).close()
+        except OSError as exc:
+            typer.echo(f"error: {exc} (another demo? --port 0 picks a free port)", err=True)
+            return 2
+    typer.echo(f"gridpeer demo: simulating {settings.houses} houses…")
     try:
         asyncio.run(run_demo(settings, start_hour, duration_h, on_ready=_ready))
     except (OSError, ConnectionError) as exc:
