@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,8 +15,9 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "firmware"))
 
 from gridpeer_node import mqtt, sensors, timeutil
-from gridpeer_node.hal import SimHAL
-from gridpeer_node.node import DONE, Node
+from gridpeer_node.deliveries import DONE
+from gridpeer_node.hal import SimHAL, check_channels
+from gridpeer_node.node import Node
 
 from gridpeer.telemetry.delivery import DeliveryResult
 from gridpeer.telemetry.schemas import BESSReading, MeterReading, PVReading
@@ -70,21 +72,46 @@ def test_mqtt_remaining_length_roundtrip(n: int) -> None:
 
 
 class _Recorder:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes]] = []
-        self.on_message = None
+    """A stand-in MQTT client: records publications, fails while ``up`` is False."""
 
-    def publish(self, topic: str, payload: str, qos: int = 1, retain: bool = False) -> None:
-        self.sent.append((topic, payload.encode()))
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, bool]] = []
+        self.on_message: Callable[[str, bytes], None] | None = None
+        self.up = True
+
+    def _check(self) -> None:
+        if not self.up:
+            raise OSError("broker unreachable")
+
+    def connect(self) -> bool:
+        self._check()
+        return False
+
+    def subscribe(self, topic: str, qos: int = 1) -> None:
+        self._check()
+
+    def publish(self, topic: str, payload: str | bytes, qos: int = 1, retain: bool = False) -> None:
+        self._check()
+        self.sent.append((topic, payload.encode() if isinstance(payload, str) else payload, retain))
 
     def poll(self, timeout_s: float = 0.0) -> None:
-        return None
+        self._check()
 
     def ping_if_due(self) -> None:
         return None
 
+    def close(self) -> None:
+        return None
 
-def _node(tmp_path: Path, now: list[float]) -> tuple[Node, SimHAL, _Recorder]:
+    def results(self) -> list[DeliveryResult]:
+        return [
+            DeliveryResult.model_validate_json(p) for t, p, _ in self.sent if "/result/" in t and p
+        ]
+
+
+def _node(
+    tmp_path: Path, now: list[float], wall: list[float] | None = None, **extra: object
+) -> tuple[Node, SimHAL, _Recorder]:
     hal = SimHAL({"meter": (229.5, 1.2), "pv": (23.4, 0.57), "bess": (12.6, -0.4)}, 10.0)
     client = _Recorder()
     cfg = {
@@ -92,18 +119,43 @@ def _node(tmp_path: Path, now: list[float]) -> tuple[Node, SimHAL, _Recorder]:
         "house": "h1",
         "devices": ("meter", "pv", "bess"),
         "battery_ah": 7.0,
-        "state_file": str(tmp_path / "deliveries.json"),
+        "state_dir": str(tmp_path / "deliveries"),
+        "republish_s": 60.0,
+        **extra,
     }
-    return Node(cfg, hal, client, lambda: now[0]), hal, client
+    clock = wall or [0.0]
+    return Node(cfg, hal, client, lambda: now[0], lambda: clock[0]), hal, client
+
+
+def _cmd(trade: int, direction: str, wh: int, start: float, end: float) -> bytes:
+    return json.dumps(
+        {
+            "v": 1,
+            "trade_id": trade,
+            "house": "h1",
+            "direction": direction,
+            "target_wh": wh,
+            "window_start": start,
+            "window_end": end,
+        }
+    ).encode()
+
+
+CMD = "gridpeer/lab/h1/cmd/delivery"
 
 
 def test_readings_validate_against_the_telemetry_contract(tmp_path: Path) -> None:
     now = [1_790_000_000.0]
-    node, _, client = _node(tmp_path, now)
-    node.publish_readings(now[0])
-    topics = [t for t, _ in client.sent]
-    assert topics == [f"gridpeer/lab/h1/{d}/reading" for d in ("meter", "pv", "bess")]
-    meter, pv, bess = (json.loads(p) for _, p in client.sent)
+    node, _, _ = _node(tmp_path, now)
+    node.queue_readings(now[0])
+    queued = []
+    while (item := node.outbox.peek()) is not None:
+        queued.append(item)
+        node.outbox.pop()
+    assert [t for t, _ in queued] == [
+        f"gridpeer/lab/h1/{d}/reading" for d in ("meter", "pv", "bess")
+    ]
+    meter, pv, bess = (json.loads(p) for _, p in queued)
     assert MeterReading.model_validate(meter).p == pytest.approx(229.5 * 1.2, abs=0.01)
     assert PVReading.model_validate(pv).p == pytest.approx(13.34, abs=0.01)
     assert 0.0 <= BESSReading.model_validate(bess).soc <= 1.0
@@ -112,62 +164,206 @@ def test_readings_validate_against_the_telemetry_contract(tmp_path: Path) -> Non
 def test_delivery_executes_once_and_reports_metered_wh(tmp_path: Path) -> None:
     now = [1_000.0]
     node, hal, client = _node(tmp_path, now)
-    cmd = json.dumps(
-        {
-            "trade_id": 7,
-            "direction": "out",
-            "target_wh": 5,
-            "window_start": 1_060.0,
-            "window_end": 1_060.0 + 3600,
-        }
-    ).encode()
-    node.on_message("gridpeer/lab/h1/cmd/delivery", cmd)
-    node.on_message("gridpeer/lab/h1/cmd/delivery", cmd)  # QoS 1 duplicate
-    node.advance_deliveries(now[0])
+    cmd = _cmd(7, "out", 5, 1_060.0, 1_060.0 + 3600)
+    node.on_message(CMD, cmd)
+    node.on_message(CMD, cmd)  # QoS 1 duplicate
+    node.step(0)
     assert hal.switches == []  # window not open yet
     # 230 V x 10 A = 2.3 kW: 5 Wh take about 7.8 s.
     for t in range(1_060, 1_080):
         now[0] = float(t)
-        node.advance_deliveries(now[0])
+        node.step(0)
     assert hal.switches == [("out", True), ("out", False)]
-    results = [json.loads(p) for t, p in client.sent if "/delivery/result/" in t]
-    assert len(results) == 1
-    result = DeliveryResult.model_validate(results[0])
-    assert (result.trade_id, result.measured_wh, result.reason) == (7, 5, "target")
-    # A reboot reloads the state file and does not execute the trade again.
+    results = client.results()
+    assert len(results) == 1  # published once (not yet due again)
+    assert [r for t, _, r in client.sent if "/result/" in t] == [True]  # retained
+    assert (results[0].trade_id, results[0].measured_wh, results[0].reason) == (7, 5, "target")
+    # A reboot reloads the records and does not execute the trade again.
     node2, hal2, _ = _node(tmp_path, now)
-    node2.on_message("gridpeer/lab/h1/cmd/delivery", cmd)
-    node2.advance_deliveries(now[0])
-    assert hal2.switches == [] and node2.deliveries["7"]["state"] == DONE
+    node2.on_message(CMD, cmd)
+    node2.deliveries.advance(now[0], hal2)
+    assert hal2.switches == [] and node2.deliveries.trades["7"]["state"] == DONE
 
 
 def test_window_end_cuts_delivery_short_and_bad_commands_are_counted(tmp_path: Path) -> None:
     now = [0.0]
     node, hal, client = _node(tmp_path, now)
     hal.p2p_amps = 0.1  # 23 W: far too little for 100 Wh in 60 s
-    node.on_message(
-        "gridpeer/lab/h1/cmd/delivery",
-        json.dumps(
-            {
-                "trade_id": 1,
-                "direction": "in",
-                "target_wh": 100,
-                "window_start": 0,
-                "window_end": 60,
-            }
-        ).encode(),
-    )
+    node.on_message(CMD, _cmd(1, "in", 100, 0, 60))
     for bad in (
         b"{",
         b'{"trade_id": 2}',
         b'{"trade_id": 3, "direction": "up", "target_wh": 1, "window_end": 9}',
+        _cmd(4, "in", 1, 0, 60).replace(b'"h1"', b'"h2"'),  # another house's command
     ):
-        node.on_message("gridpeer/lab/h1/cmd/delivery", bad)
-    assert node.rejected == 3
+        node.on_message(CMD, bad)
+    assert node.rejected == 4
     for t in range(0, 61, 5):
         now[0] = float(t)
-        node.advance_deliveries(now[0])
-    result = DeliveryResult.model_validate_json(client.sent[-1][1])
+        node.step(0)
+    (result,) = client.results()
     assert hal.switches == [("in", True), ("in", False)]
     assert result.measured_wh == 0  # 23 W for 60 s = 0.38 Wh, floored
     assert result.reason == "window_end"
+
+
+def test_two_deliveries_in_a_row_on_one_relay(tmp_path: Path) -> None:
+    """Two trades of the same window on the OUT relay, and a purchase on the IN relay that
+    shares the P2P meter: one at a time, in window-start then trade-id order; the meter is
+    never integrated for two trades at once, so the results add up to what flowed."""
+    now = [0.0]
+    node, hal, client = _node(tmp_path, now)
+    for cmd in (
+        _cmd(9, "out", 10, 0, 3600),
+        _cmd(3, "out", 10, 0, 3600),
+        _cmd(11, "in", 4, 0, 3600),
+    ):
+        node.on_message(CMD, cmd)
+    for t in range(0, 200):  # 2.3 kW: 10 Wh in about 16 s
+        now[0] = float(t)
+        node.step(0)
+    assert hal.switches == [("out", True), ("out", False)] * 2 + [("in", True), ("in", False)]
+    results = {r.trade_id: r for r in client.results()}
+    assert [results[k].measured_wh for k in (3, 9, 11)] == [10, 10, 4]
+    assert all(r.reason == "target" for r in results.values())
+    assert results[3].opened_at <= results[9].closed_at  # type: ignore[operator]
+    assert results[9].opened_at <= results[11].closed_at  # type: ignore[operator]
+
+
+def test_result_republished_until_acknowledged_then_pruned(tmp_path: Path) -> None:
+    now, wall = [0.0], [0.0]
+    node, hal, client = _node(tmp_path, now, wall)
+    node.on_message(CMD, _cmd(42, "out", 5, 0, 3600))
+    client.up = False  # Wi-Fi drops as the delivery ends
+    for t in range(0, 30):
+        now[0] = wall[0] = float(t)
+        node.step(0)
+    assert hal.switches == [("out", True), ("out", False)] and client.results() == []
+    client.up = True
+    for t in range(30, 200):  # reconnects after reconnect_s, publishes, then every 60 s
+        now[0] = wall[0] = float(t)
+        node.step(0)
+    assert len(client.results()) == 3  # ~t=30, 90, 150
+    topic = "gridpeer/lab/h1/delivery/result/42"
+    node.on_message(topic, node.deliveries.result("42") and json.dumps({}).encode())  # not an ack
+    assert "42" in node.deliveries.trades
+    node.on_message(topic, b"")  # the oracle cleared the retained result
+    assert node.deliveries.trades == {} and node.deliveries.pruned == ["42"]
+    assert client.sent[-1] == (topic, b"", True)  # the node clears any copy it re-set
+    for t in range(200, 400):
+        now[0] = wall[0] = float(t)
+        node.step(0)
+    assert len(client.results()) == 3  # no more after the ack
+    node.on_message(CMD, _cmd(42, "out", 5, 0, 3600))  # the oracle's late resend
+    assert node.deliveries.trades == {} and node.deliveries.duplicates == 1
+    assert not (tmp_path / "deliveries" / "42.json").exists()
+    # After a reboot the pruned id is still known.
+    node2, _, _ = _node(tmp_path, now, wall)
+    node2.on_message(CMD, _cmd(42, "out", 5, 0, 3600))
+    assert node2.deliveries.trades == {}
+
+
+def test_flash_written_per_small_record_and_rarely(tmp_path: Path) -> None:
+    """A one-hour delivery metered every second writes its record at start, at most every
+    checkpoint_s (30 s) while metering, and at the end; a reboot mid-way resumes from the
+    last checkpoint without the downtime."""
+    now = [0.0]
+    node, hal, _ = _node(tmp_path, now, devices=())
+    hal.p2p_amps = 1.0  # 230 W: 230 Wh in the hour, target not reached
+    node.on_message(CMD, _cmd(1, "out", 1000, 0, 3600))
+    for t in range(0, 1800):
+        now[0] = float(t)
+        node.step(0)
+    writes = node.deliveries.store.writes
+    assert 1 + 1800 / 30 - 2 <= writes <= 1 + 1800 / 30 + 1
+    (record,) = (tmp_path / "deliveries").glob("1.json")
+    stored = json.loads(record.read_text())
+    assert stored["state"] == "active" and 110 <= stored["wh"] <= 115  # 230 W x 0.5 h
+    node2, hal2, client2 = _node(tmp_path, now, devices=())
+    hal2.p2p_amps = 1.0
+    for t in range(1900, 3601):  # down for 100 s: the relay was open, nothing counted
+        now[0] = float(t)
+        node2.step(0)
+    assert hal2.switches == [("out", True), ("out", False)]
+    (result,) = client2.results()
+    assert result.reason == "window_end"
+    assert 115 + 1700 * 230 / 3600 - 3 <= result.measured_wh <= 115 + 1700 * 230 / 3600
+
+
+def test_readings_buffered_offline_sent_oldest_first(tmp_path: Path) -> None:
+    now, wall = [0.0], [0.0]
+    node, _, client = _node(tmp_path, now, wall, devices=("meter",), drain_max=5)
+    client.up = False
+    for t in range(0, 40):
+        now[0] = wall[0] = float(t)
+        node.step(0)
+    assert len(node.outbox) == 40 and client.sent == []
+    client.up = True
+    for t in range(40, 80):
+        now[0] = wall[0] = float(t)
+        node.step(0)
+    ts = [json.loads(p)["ts"] for t, p, _ in client.sent if t.endswith("/reading")]
+    assert ts == [float(t) for t in range(0, 80)][: len(ts)] and len(ts) >= 75
+
+
+def _example_config() -> dict[str, object]:
+    ns: dict[str, object] = {}
+    exec((Path(__file__).resolve().parents[2] / "firmware" / "config.example.py").read_text(), ns)
+    return ns
+
+
+def test_example_config_wiring_is_valid() -> None:
+    cfg = _example_config()
+    check_channels(cfg["CHANNELS"], cfg["RELAYS"])  # type: ignore[arg-type]
+    check_channels(cfg["DC_LAB_CHANNELS"], cfg["RELAYS"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("channels", "reason"),
+    [
+        (  # the old example: three channels on the same ADC pins
+            {
+                "meter": {"v_pin": 26, "i_pin": 27},
+                "pv": {"v_pin": 26, "i_pin": 27},
+                "p2p": {"v_pin": 28},
+            },
+            "ADC pin 27 wired to both meter.i_pin and pv.i_pin",
+        ),
+        ({"p2p": {"kind": "ac", "v_pin": 26, "i_pin": 29}}, "not ADC0-ADC2"),
+        ({"p2p": {"kind": "ac", "v_pin": 26}}, "needs i_pin"),
+        (  # two CTs on one pin
+            {
+                "meter": {"kind": "ac", "v_pin": 26, "i_pin": 27},
+                "p2p": {"kind": "ac", "v_pin": 26, "i_pin": 27},
+            },
+            "ADC pin 27",
+        ),
+        (  # a DC and an AC channel cannot share a voltage pin
+            {
+                "bess": {"kind": "dc", "v_pin": 26, "i_pin": 27},
+                "p2p": {"kind": "ac", "v_pin": 26, "i_pin": 28},
+            },
+            "ADC pin 26",
+        ),
+        (  # the shared mains voltage must be one sensor with one calibration
+            {
+                "meter": {"kind": "ac", "v_pin": 26, "v_cal": 380.0, "i_pin": 27},
+                "p2p": {"kind": "ac", "v_pin": 26, "v_cal": 390.0, "i_pin": 28},
+            },
+            "ADC pin 26",
+        ),
+    ],
+)
+def test_miswired_channels_are_refused(channels: dict[str, dict[str, object]], reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        check_channels(channels, {"out": 15, "in": 14})
+
+
+def test_miswired_relays_are_refused() -> None:
+    channels = {"p2p": {"kind": "ac", "v_pin": 26, "i_pin": 28}}
+    with pytest.raises(ValueError, match="GPIO 15 already used"):
+        check_channels(channels, {"out": 15, "in": 15})
+    with pytest.raises(ValueError, match="GPIO 26 already used"):
+        check_channels(channels, {"out": 26})
+    with pytest.raises(ValueError, match="meter channel 'grid'"):
+        check_channels(channels, {"out": {"pin": 15, "meter": "grid"}})
