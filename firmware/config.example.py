@@ -12,14 +12,14 @@ NODE = {
     "community": "lab",
     "house": "h1",
     "devices": ("meter",),  # an AC household: the smart meter; the P2P line meters deliveries
-    "period_s": 5.0,  # seconds between readings
+    "period_s": 5,  # seconds between readings (integers: the board's floats are 32-bit)
     "state_dir": "deliveries",  # one small record per trade on flash
     # readings kept while the broker is unreachable: 64 in RAM, then flash segments of 64
     # (32 segments = 2,048 readings, about 2.8 h at one reading per 5 s); oldest dropped
     # and counted beyond that
     "buffer": {"ram_max": 64, "flash_dir": "outbox", "seg_len": 64, "seg_max": 32},
-    "reconnect_s": 5.0,
-    "republish_s": 60.0,  # an unacknowledged delivery result is published again this often
+    "reconnect_s": 5,
+    "republish_s": 60,  # an unacknowledged delivery result is published again this often
 }
 
 # The Pico W has three ADC pins for sensors: GP26 (ADC0), GP27 (ADC1), GP28 (ADC2).

@@ -2,15 +2,25 @@
 #   micropython sim_main.py CONFIG.json
 # CONFIG: {"node": {...Node cfg...}, "broker": [host, port], "readings": {"meter": [v, i],
 #          ...}, "p2p_amps": A, "ac": {"pf": .., "spc": ..} (optional: measure as the AC
-#          node does), "seconds": run time, "speed": model seconds per second}
+#          node does), "seconds": run time, "speed": model seconds per second,
+#          "stop_file": path (optional: stop early once it exists)}
 # Prints READY once connected, and a JSON summary as its last line.
 import json
+import os
 import sys
 import time
 
 from gridpeer_node.hal import SimHAL
 from gridpeer_node.mqtt import Client
 from gridpeer_node.node import Node
+
+
+def exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
 
 
 def main(path):
@@ -32,8 +42,13 @@ def main(path):
     while not node.connect():
         time.sleep(0.2)
     print("READY")
+    stop_file = cfg.get("stop_file")
+    n = 0
     while time.time() - t0 < cfg["seconds"]:
         node.step()
+        n += 1
+        if stop_file and n % 10 == 0 and exists(stop_file):
+            break
     if node.connected:
         client.disconnect()
     print(json.dumps({"switches": hal.switches, "stats": node.stats(),

@@ -26,10 +26,11 @@ class Deliveries:
     "in": "p2p"}); store: a :class:`~gridpeer_node.store.RecordStore`; checkpoint_s:
     seconds between Wh checkpoints of a running delivery; give_up_s: seconds after
     window end after which an unacknowledged result is dropped (counted in ``given_up``);
-    keep_ids: how many pruned trade ids are remembered. Times in POSIX seconds (UTC).
+    keep_ids: how many pruned trade ids are remembered. Times in POSIX seconds (UTC),
+    integers on the board (see timeutil).
     """
 
-    def __init__(self, house, meters, store, checkpoint_s=30.0, give_up_s=86400.0,
+    def __init__(self, house, meters, store, checkpoint_s=30, give_up_s=86400,
                  keep_ids=64):
         self.house = house
         self.meters = meters

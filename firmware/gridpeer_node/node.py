@@ -23,7 +23,9 @@ class Node:
     sent per step, default 20), reconnect_s (wall seconds between connection attempts,
     default 5), republish_s (wall seconds between publications of an unacknowledged
     result, default 60), checkpoint_s, give_up_s (see Deliveries).
-    now: callable -> POSIX seconds (UTC) of the measurements and delivery windows;
+    now: callable -> POSIX seconds (UTC) of the measurements and delivery windows, an int
+    on the board (single-precision floats there cannot hold a POSIX time; keep period_s,
+    checkpoint_s and give_up_s integers too);
     wall: callable -> seconds of the network timers (default time.time).
     """
 
@@ -35,10 +37,10 @@ class Node:
         self.wall = wall or time.time
         self.prefix = "gridpeer/%s/%s/" % (cfg["community"], cfg["house"])
         self.devices = cfg.get("devices", ("meter",))
-        self.period_s = cfg.get("period_s", 1.0)
+        self.period_s = cfg.get("period_s", 1)
         self.drain_max = cfg.get("drain_max", 20)
-        self.reconnect_s = cfg.get("reconnect_s", 5.0)
-        self.republish_s = cfg.get("republish_s", 60.0)
+        self.reconnect_s = cfg.get("reconnect_s", 5)
+        self.republish_s = cfg.get("republish_s", 60)
         self.meter_energy = Integrator()
         self.soc = SocEstimator(cfg.get("battery_ah", 1.0), cfg.get("soc0", 0.5))
         relays = cfg.get("relays", {"out": 15, "in": 14})
@@ -47,13 +49,13 @@ class Node:
             meters[name] = relay_spec(spec)[1]
         self.deliveries = Deliveries(
             cfg["house"], meters, RecordStore(cfg.get("state_dir")),
-            cfg.get("checkpoint_s", 30.0), cfg.get("give_up_s", 86400.0))
+            cfg.get("checkpoint_s", 30), cfg.get("give_up_s", 86400))
         self.outbox = Outbox(**cfg.get("buffer", {}))
         self.connected = False
         self.connections = 0
         self.clipped = 0  # AC measurements whose waveform touched an ADC rail
-        self._retry_at = 0.0
-        self._next_reading = 0.0
+        self._retry_at = 0
+        self._next_reading = 0
         client.on_message = self.on_message
 
     @property
@@ -71,7 +73,8 @@ class Node:
         if device == "meter":  # household consumption: the CT reads the house's load
             body["i"] = round(abs(i), 4)
             body["p"] = round(max(p, 0.0), 2)
-            body["e_wh"] = int(self.meter_energy.add(t, body["p"]))
+            self.meter_energy.add(t, body["p"])
+            body["e_wh"] = self.meter_energy.whole
         elif device == "pv":
             body["i"] = round(abs(i), 4)
             body["p"] = round(max(p, 0.0), 2)

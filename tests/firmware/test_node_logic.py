@@ -127,7 +127,7 @@ def _node(
     return Node(cfg, hal, client, lambda: now[0], lambda: clock[0]), hal, client
 
 
-def _cmd(trade: int, direction: str, wh: int, start: float, end: float) -> bytes:
+def _cmd(trade: int, direction: str, wh: int, start: float | str, end: float | str) -> bytes:
     return json.dumps(
         {
             "v": 1,
@@ -367,3 +367,33 @@ def test_miswired_relays_are_refused() -> None:
         check_channels(channels, {"out": 26})
     with pytest.raises(ValueError, match="meter channel 'grid'"):
         check_channels(channels, {"out": {"pin": 15, "meter": "grid"}})
+
+
+def test_board_times_stay_integers(tmp_path: Path) -> None:
+    """On the Pico floats are 32-bit: with an integer clock no time leaves the node as a
+    float (readings, results), and ISO windows parse to integers."""
+    assert timeutil.parse_ts("2026-11-30T13:00:00Z") == 1_796_043_600
+    assert isinstance(timeutil.parse_ts("2026-11-30T13:00:00+00:00"), int)
+    now = [1_796_043_590]
+    node, _, client = _node(tmp_path, now, devices=("meter",), period_s=5)
+    node.on_message(
+        CMD,
+        _cmd(1, "out", 5, "2026-11-30T13:00:00Z", "2026-11-30T14:00:00Z"),
+    )
+    for _ in range(60):
+        now[0] += 1
+        node.step(0)
+    sent = [json.loads(p) for _, p, _ in client.sent]
+    assert all(type(m["ts"]) is int for m in sent if "ts" in m)
+    (result,) = [m for m in sent if "trade_id" in m]
+    assert type(result["closed_at"]) is int and type(result["opened_at"]) is int
+    assert type(sent[0]["e_wh"]) is int
+
+
+def test_energy_counter_keeps_whole_wh() -> None:
+    integ = sensors.Integrator()
+    integ.whole = 10**7  # 10 MWh: a 32-bit float could no longer add 0.4 Wh steps
+    integ.add(0, 300.0)
+    for t in range(5, 3601, 5):
+        integ.add(t, 300.0)
+    assert integ.whole == 10**7 + 300 and integ.frac == pytest.approx(0.0, abs=1e-6)
