@@ -1,18 +1,22 @@
 # Delivery commands -> relay switching and metered Wh -> results, until the oracle acks.
 #
-# Rules (docs/firmware.md, "Deliveries"):
-# * one delivery at a time per meter channel (both relays share the P2P line's CT by
-#   default): trades wait in a queue ordered by window start, then trade id; no channel is
-#   ever integrated by two deliveries;
-# * a delivery counts only energy in its own direction: OUT the exported real power
-#   (P > 0 on the P2P channel), IN the imported (P < 0);
+# Rules (docs/firmware.md "Deliveries", the home agent's rule of docs/delivery.md):
+# * one relay per direction serves every trade of that direction whose window is open, at
+#   once; the energy metered for the relay in each step is split among them pro rata to
+#   their contracted Wh, each capped at its contract (split.share_energy), and trades that
+#   finish together are rounded to whole Wh as a group (split.round_group); the relay
+#   opens when no trade of its direction is left;
+# * each direction counts only energy flowing its way through its meter channel: OUT the
+#   exported real power (P > 0 on the P2P channel), IN the imported (P < 0); the channel
+#   is measured once per step, so no energy is counted twice;
 # * each trade is a small record on flash, written on a state change and during metering
-#   at most every ``checkpoint_s`` (and only when the whole Wh changed);
+#   at most every ``checkpoint_s`` (and only when its whole Wh changed);
 # * a finished trade's result is (re)published until the oracle acknowledges it by clearing
 #   the retained result (an empty retained message on the result topic); then it is pruned
 #   and its id remembered (``keep_ids``) so a late duplicate command is not run again.
 import json
 
+from gridpeer_node.split import EPS, round_group, share_energy
 from gridpeer_node.timeutil import parse_ts
 
 PENDING, ACTIVE, DONE = "pending", "active", "done"
@@ -44,14 +48,14 @@ class Deliveries:
         self.acked = 0
         self.trades = {}  # trade id (str) -> record
         self.pruned = []  # recently pruned trade ids, oldest first
-        self._relay_on = {}  # trade id -> relay closed in this boot (RAM only)
+        self._relay_on = {}  # direction -> relay closed (RAM only: relays open at boot)
+        self._last = {}  # direction -> (t, W) of its last meter sample (RAM only)
         self._saved = {}  # trade id -> (t, whole Wh) of the last checkpoint
         self._due = {}  # trade id -> wall time of the next result publication
         for key, rec in store.load().items():
             if key == PRUNED_KEY:
                 self.pruned = rec.get("ids", [])
-            elif "state" in rec:
-                rec["last"] = None  # a reboot: the time it was down is not metered
+            elif "state" in rec:  # after a reboot the time it was down is not metered
                 self.trades[key] = rec
 
     # -- commands -----------------------------------------------------------------------
@@ -76,57 +80,71 @@ class Deliveries:
             return "duplicate"
         rec = {"trade_id": int(trade), "direction": direction, "target_wh": target,
                "start": start, "end": end, "state": PENDING, "wh": 0.0,
-               "closed_at": None, "opened_at": None, "reason": None, "last": None}
+               "closed_at": None, "opened_at": None, "reason": None}
         self.trades[trade] = rec
         self._save(trade)  # stored before the broker gets the PUBACK
         return "new"
 
     # -- metering -----------------------------------------------------------------------
-    def _busy(self):
-        """Meter channels in use by an active delivery."""
-        return [self.meters[d["direction"]] for d in self.trades.values() if d["state"] == ACTIVE]
-
     def advance(self, t, hal):
-        """Meter running deliveries at time ``t`` (s) and start queued ones whose turn came.
+        """Meter the open trades at time ``t`` (s), end those at their target or window end,
+        and let trades whose window opened join their relay.
         ``hal.measure(channel)["p"]`` is the signed real power W, ``hal.relay(name, on)``."""
         power = {}
-        for trade in sorted(self.trades, key=self._order):
-            d = self.trades[trade]
-            if d["state"] == ACTIVE:
-                channel = self.meters[d["direction"]]
-                if not self._relay_on.get(trade):  # resumed after a reboot
-                    hal.relay(d["direction"], True)
-                    self._relay_on[trade] = True
-                if channel not in power:
-                    power[channel] = hal.measure(channel)["p"]
-                p = power[channel] if d["direction"] == "out" else -power[channel]
-                p = max(p, 0.0)
-                last = d["last"]
-                if last is not None and t > last[0]:
-                    d["wh"] += (last[1] + p) * 0.5 * (t - last[0]) / 3600.0
-                d["last"] = (t, p)
-                if d["wh"] >= d["target_wh"] or t >= d["end"]:
-                    self._finish(trade, t, hal)
+        for direction in self.meters:
+            active = [k for k, d in self.trades.items()
+                      if d["state"] == ACTIVE and d["direction"] == direction]
+            if not active:
+                self._last.pop(direction, None)
+                continue
+            active.sort(key=int)
+            self._switch(hal, direction, True)  # again after a reboot mid-delivery
+            channel = self.meters[direction]
+            if channel not in power:
+                power[channel] = hal.measure(channel)["p"]
+            p = max(power[channel] if direction == "out" else -power[channel], 0.0)
+            last = self._last.get(direction)
+            energy = 0.0
+            if last is not None and t > last[0]:
+                energy = (last[1] + p) * 0.5 * (t - last[0]) / 3600.0
+            if last is None or t > last[0]:
+                self._last[direction] = (t, p)
+            recs = [self.trades[k] for k in active]
+            parts = share_energy(energy, [d["target_wh"] for d in recs], [d["wh"] for d in recs])
+            ending = []
+            for n in range(len(active)):  # (zip has no strict= on MicroPython)
+                k, d = active[n], recs[n]
+                d["wh"] = min(float(d["target_wh"]), d["wh"] + parts[n])
+                if d["wh"] >= d["target_wh"] - EPS:
+                    d["wh"] = float(d["target_wh"])
+                    ending.append((k, "target"))
+                elif t >= d["end"]:
+                    ending.append((k, "window_end"))
                 else:
-                    self._checkpoint(trade, t)
-        busy = self._busy()
+                    self._checkpoint(k, t)
+            whole = round_group([self.trades[k]["wh"] for k, _ in ending],
+                                [int(k) for k, _ in ending])
+            for n in range(len(ending)):
+                self._finish(ending[n][0], t, ending[n][1], whole[n])
         for trade in sorted(self.trades, key=self._order):
             d = self.trades[trade]
             if d["state"] != PENDING or t < d["start"]:
                 continue
-            if t >= d["end"]:  # its window passed before its turn: nothing was delivered
-                self._finish(trade, t, hal)
+            if t >= d["end"]:  # missed its whole window (node offline): nothing delivered
+                self._finish(trade, t, "window_end", 0)
                 continue
-            channel = self.meters[d["direction"]]
-            if channel in busy:
-                continue
-            busy.append(channel)
-            hal.relay(d["direction"], True)
-            self._relay_on[trade] = True
-            d["state"] = ACTIVE
+            d["state"] = ACTIVE  # joins its relay at once, beside any others
             d["closed_at"] = t
-            d["last"] = None
             self._save(trade, t)
+        for direction in self.meters:
+            self._switch(hal, direction, any(
+                d["state"] == ACTIVE and d["direction"] == direction
+                for d in self.trades.values()))
+
+    def _switch(self, hal, direction, closed):
+        if self._relay_on.get(direction, False) != closed:
+            hal.relay(direction, closed)
+            self._relay_on[direction] = closed
 
     def _order(self, trade):
         d = self.trades[trade]
@@ -140,21 +158,18 @@ class Deliveries:
         if wh > saved_wh and t - saved_t >= self.checkpoint_s:
             self._save(trade, t)
 
-    def _finish(self, trade, t, hal):
+    def _finish(self, trade, t, reason, wh):
         d = self.trades[trade]
-        if self._relay_on.pop(trade, False):
-            hal.relay(d["direction"], False)
         d["state"] = DONE
         d["opened_at"] = t
-        d["reason"] = "target" if d["wh"] >= d["target_wh"] else "window_end"
+        d["reason"] = reason
+        d["wh"] = wh  # whole Wh, rounded with the trades that finished with it
         self._save(trade, t)
-        self._due[trade] = 0.0  # publish at once
+        self._due[trade] = 0  # publish at once
 
     def _save(self, trade, t=0.0):
         d = self.trades[trade]
-        rec = dict(d)
-        rec.pop("last", None)
-        self.store.save(trade, rec)
+        self.store.save(trade, d)
         self._saved[trade] = (t, int(d["wh"]))
 
     # -- results ------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "firmware"))
 
-from gridpeer_node import mqtt, sensors, timeutil
+from gridpeer_node import mqtt, sensors, split, timeutil
 from gridpeer_node.deliveries import DONE
 from gridpeer_node.hal import SimHAL, check_channels
 from gridpeer_node.node import Node
@@ -208,26 +208,74 @@ def test_window_end_cuts_delivery_short_and_bad_commands_are_counted(tmp_path: P
 
 
 def test_two_deliveries_in_a_row_on_one_relay(tmp_path: Path) -> None:
-    """Two trades of the same window on the OUT relay, and a purchase on the IN relay that
-    shares the P2P meter: one at a time, in window-start then trade-id order; the meter is
-    never integrated for two trades at once, so the results add up to what flowed."""
+    """Trades of consecutive windows on the OUT relay: the relay closes for each in turn
+    and each result holds the energy metered in its own window."""
     now = [0.0]
     node, hal, client = _node(tmp_path, now)
+    node.on_message(CMD, _cmd(2, "out", 5, 100, 3600))
+    node.on_message(CMD, _cmd(1, "out", 5, 0, 100))
+    for t in range(0, 200):  # 2.3 kW: 5 Wh in about 8 s
+        now[0] = float(t)
+        node.step(0)
+    assert hal.switches == [("out", True), ("out", False)] * 2
+    r1, r2 = sorted(client.results(), key=lambda r: r.trade_id)
+    assert (r1.measured_wh, r1.reason, r2.measured_wh, r2.reason) == (5, "target", 5, "target")
+    assert r1.opened_at <= r2.closed_at  # type: ignore[operator]
+
+
+def test_trades_of_one_window_share_the_relay_pro_rata(tmp_path: Path) -> None:
+    """Two sales in one window share the OUT relay (docs/delivery.md's rule): the metered
+    energy is split 1:3 as their contracts, rounded as a group to the whole Wh metered. A
+    purchase in the same window on the shared P2P meter counts only imported power, so
+    nothing is counted twice."""
+    now = [0.0]
+    node, hal, client = _node(tmp_path, now, devices=())
+    hal.p2p_amps = 0.1  # 23 W: 23 Wh in the hour, far below the 40 Wh sold
     for cmd in (
         _cmd(9, "out", 10, 0, 3600),
-        _cmd(3, "out", 10, 0, 3600),
+        _cmd(3, "out", 30, 0, 3600),
         _cmd(11, "in", 4, 0, 3600),
     ):
         node.on_message(CMD, cmd)
-    for t in range(0, 200):  # 2.3 kW: 10 Wh in about 16 s
+    for t in range(0, 3601):
         now[0] = float(t)
         node.step(0)
-    assert hal.switches == [("out", True), ("out", False)] * 2 + [("in", True), ("in", False)]
+    assert hal.switches == [("out", True), ("in", True), ("out", False), ("in", False)]
     results = {r.trade_id: r for r in client.results()}
-    assert [results[k].measured_wh for k in (3, 9, 11)] == [10, 10, 4]
-    assert all(r.reason == "target" for r in results.values())
-    assert results[3].opened_at <= results[9].closed_at  # type: ignore[operator]
-    assert results[9].opened_at <= results[11].closed_at  # type: ignore[operator]
+    metered = 23.0 * 3599 / 3600  # the first second after closing is not metered
+    assert results[3].measured_wh + results[9].measured_wh == int(metered)
+    assert abs(results[3].measured_wh - metered * 30 / 40) < 1
+    assert abs(results[9].measured_wh - metered * 10 / 40) < 1
+    assert results[11].measured_wh == 0  # the line exported all the time
+    assert {r.reason for r in results.values()} == {"window_end"}
+
+
+def test_split_rule_matches_the_home_agent() -> None:
+    """The firmware's copy of the split rule gives the same Wh as the examples of
+    tests/hems/test_delivery_split.py."""
+
+    def split_wh(metered: int, contracted: list[int]) -> list[int]:
+        parts = split.share_energy(float(metered), contracted, [0.0] * len(contracted))
+        return split.round_group(parts, list(range(len(contracted))))
+
+    assert split_wh(300, [200, 100]) == [200, 100]
+    assert split_wh(150, [200, 100]) == [100, 50]
+    assert split_wh(100, [1, 1, 1]) == [1, 1, 1]
+    assert split_wh(2, [1, 1, 1]) == [1, 1, 0]  # remainder to the lowest id on ties
+    assert split_wh(0, [5, 5]) == [0, 0]
+
+
+@given(st.integers(0, 50_000), st.lists(st.integers(1, 5_000), min_size=1, max_size=8))
+def test_split_sums_to_the_metered_wh_pro_rata(metered: int, contracted: list[int]) -> None:
+    parts = split.round_group(
+        split.share_energy(float(metered), contracted, [0.0] * len(contracted)),
+        list(range(len(contracted))),
+    )
+    assert sum(parts) == min(metered, sum(contracted))
+    share = min(metered, sum(contracted)) / sum(contracted)
+    assert all(
+        0 <= p <= c and abs(p - c * share) < 1 for p, c in zip(parts, contracted, strict=True)
+    )
 
 
 def test_result_republished_until_acknowledged_then_pruned(tmp_path: Path) -> None:

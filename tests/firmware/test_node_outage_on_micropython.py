@@ -3,7 +3,8 @@
 * Readings taken while the broker is down are buffered (RAM, then flash segments) and sent
   on reconnection, oldest first, with QoS 1: a persistent subscriber sees every model
   second of the run, in order, and the node dropped nothing.
-* Two trades on one relay run one after the other; a result finished while the broker was
+* Trades of consecutive windows use one relay in turn, trades of one window share it pro
+  rata (docs/delivery.md); a result finished while the broker was
   down is published after reconnection and again every ``republish_s`` until the "oracle"
   clears the retained result; then the node prunes the trade and stops.
 """
@@ -156,8 +157,8 @@ def test_readings_buffered_across_a_broker_outage(
     assert p == pytest.approx(229.0 * 1.5 * 0.9, rel=0.02)  # AC: P = V I PF
 
 
-def _command(trade: int, wh: int) -> str:
-    now = datetime.now(UTC)
+def _command(trade: int, wh: int, start: datetime | None = None) -> str:
+    now = start or datetime.now(UTC)
     return json.dumps(
         {
             "v": 1,
@@ -180,19 +181,27 @@ def test_two_deliveries_in_a_row_and_a_result_republished_until_acknowledged(
     node = NodeProcess(cfg, tmp_path)
     topic = "gridpeer/lab/h1/delivery/result/"
     try:
-        # 1. Two trades on the OUT relay: the second starts when the first reached its Wh.
-        for trade in (1, 2):
-            client.publish("gridpeer/lab/h1/cmd/delivery", _command(trade, 20), qos=1)
+        # 1. Trade 1 in one window, trades 2 and 4 in the next (a model minute = 1 s later)
+        # on the same OUT relay: it closes twice; 2 and 4 share it pro rata (20:60 Wh).
+        now = datetime.now(UTC)
+        nxt = now + timedelta(minutes=1)
+        for cmd in (_command(1, 20, now), _command(2, 20, nxt), _command(4, 60, nxt)):
+            client.publish("gridpeer/lab/h1/cmd/delivery", cmd, qos=1)
         deadline = time.monotonic() + 20
         got: dict[int, DeliveryResult] = {}
-        while len(got) < 2 and time.monotonic() < deadline:
+        while len(got) < 3 and time.monotonic() < deadline:
             _, t, p = inbox.get(timeout=20)
             if t.startswith(topic) and p:
                 r = DeliveryResult.model_validate_json(p)
                 got[r.trade_id] = r
-        assert [(r.measured_wh, r.reason) for r in (got[1], got[2])] == [(20, "target")] * 2
-        assert got[1].opened_at <= got[2].closed_at  # type: ignore[operator]
-        for trade in (1, 2):  # the oracle settles them: clears the retained results
+        assert [(r.measured_wh, r.reason) for r in (got[1], got[2], got[4])] == [
+            (20, "target"),
+            (20, "target"),
+            (60, "target"),
+        ]
+        assert got[1].opened_at < got[2].closed_at  # type: ignore[operator]
+        assert (got[2].closed_at, got[2].opened_at) == (got[4].closed_at, got[4].opened_at)
+        for trade in (1, 2, 4):  # the oracle settles them: clears the retained results
             client.publish(topic + str(trade), b"", qos=1, retain=True).wait_for_publish()
 
         # 2. A third trade (~3 s of wall time) ends while the broker is down.
@@ -219,8 +228,8 @@ def test_two_deliveries_in_a_row_and_a_result_republished_until_acknowledged(
     late = [at for at, t, p in _drain(inbox) if t == topic + "3" and p and at > acked + 0.3]
     assert late == []  # no more publications once acknowledged
     assert summary["switches"] == [["out", True], ["out", False]] * 3
-    assert summary["deliveries"] == {} and summary["pruned"] == ["1", "2", "3"]
-    assert summary["stats"]["acked"] == 3 and summary["stats"]["connections"] >= 2
+    assert summary["deliveries"] == {} and summary["pruned"] == ["1", "2", "4", "3"]
+    assert summary["stats"]["acked"] == 4 and summary["stats"]["connections"] >= 2
     assert not list((tmp_path / "deliveries").glob("[0-9]*.json"))  # records pruned from flash
 
     # Nothing left retained for a restarted oracle to find.
