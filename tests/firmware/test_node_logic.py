@@ -256,7 +256,8 @@ def test_split_rule_matches_the_home_agent() -> None:
 
     def split_wh(metered: int, contracted: list[int]) -> list[int]:
         parts = split.share_energy(float(metered), contracted, [0.0] * len(contracted))
-        return split.round_group(parts, list(range(len(contracted))))
+        out: list[int] = split.round_group(parts, list(range(len(contracted))))
+        return out
 
     assert split_wh(300, [200, 100]) == [200, 100]
     assert split_wh(150, [200, 100]) == [100, 50]
@@ -362,8 +363,8 @@ def _example_config() -> dict[str, object]:
 
 def test_example_config_wiring_is_valid() -> None:
     cfg = _example_config()
-    check_channels(cfg["CHANNELS"], cfg["RELAYS"])  # type: ignore[arg-type]
-    check_channels(cfg["DC_LAB_CHANNELS"], cfg["RELAYS"])  # type: ignore[arg-type]
+    check_channels(cfg["CHANNELS"], cfg["RELAYS"])
+    check_channels(cfg["DC_LAB_CHANNELS"], cfg["RELAYS"])
 
 
 @pytest.mark.parametrize(
@@ -422,7 +423,7 @@ def test_board_times_stay_integers(tmp_path: Path) -> None:
     float (readings, results), and ISO windows parse to integers."""
     assert timeutil.parse_ts("2026-11-30T13:00:00Z") == 1_796_043_600
     assert isinstance(timeutil.parse_ts("2026-11-30T13:00:00+00:00"), int)
-    now = [1_796_043_590]
+    now: list[float] = [1_796_043_590]  # ints: the board's clock
     node, _, client = _node(tmp_path, now, devices=("meter",), period_s=5)
     node.on_message(
         CMD,

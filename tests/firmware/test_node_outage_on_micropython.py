@@ -26,6 +26,7 @@ from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from gridpeer.telemetry.broker import MosquittoBroker
 from gridpeer.telemetry.delivery import DeliveryResult
@@ -79,11 +80,9 @@ def oracle(mosquitto: MosquittoBroker) -> Iterator[tuple[paho.Client, Inbox]]:
     """A subscriber with a persistent session (as the oracle and the ingest have): it gets
     what was published while it was cut off, after the broker comes back."""
     inbox: Inbox = queue.Queue()
-    client = paho.Client(
-        paho.CallbackAPIVersion.VERSION2, client_id="test-oracle", clean_session=False
-    )
-    client.reconnect_delay_set(0.1, 0.5)
-    client.on_message = lambda c, u, m: inbox.put((time.monotonic(), m.topic, m.payload))
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="test-oracle", clean_session=False)
+    client.reconnect_delay_set(1, 1)
+    client.on_message = lambda c, u, m: inbox.put((time.monotonic(), m.topic, bytes(m.payload)))
     client.on_connect = lambda c, u, f, rc, p: c.subscribe("gridpeer/lab/#", qos=1)
     client.connect(mosquitto.address.host, mosquitto.address.port)
     client.loop_start()
@@ -233,9 +232,9 @@ def test_two_deliveries_in_a_row_and_a_result_republished_until_acknowledged(
     assert not list((tmp_path / "deliveries").glob("[0-9]*.json"))  # records pruned from flash
 
     # Nothing left retained for a restarted oracle to find.
-    c2 = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="late")
+    c2 = paho.Client(CallbackAPIVersion.VERSION2, client_id="late")
     seen: queue.Queue[bytes] = queue.Queue()
-    c2.on_message = lambda c, u, m: seen.put(m.payload)
+    c2.on_message = lambda c, u, m: seen.put(bytes(m.payload))
     c2.connect("127.0.0.1", mosquitto.address.port)
     c2.subscribe(topic + "+", qos=1)
     c2.loop_start()
