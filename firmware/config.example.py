@@ -15,7 +15,7 @@ NODE = {
     "period_s": 5,  # seconds between readings (integers: the board's floats are 32-bit)
     "state_dir": "deliveries",  # one small record per trade on flash
     # readings kept while the broker is unreachable: 64 in RAM, then flash segments of 64
-    # (32 segments = 2,048 readings, about 2.8 h at one reading per 5 s); oldest dropped
+    # (+ 32 segments = 2,112 readings, about 2.9 h at one reading per 5 s); oldest dropped
     # and counted beyond that
     "buffer": {"ram_max": 64, "flash_dir": "outbox", "seg_len": 64, "seg_max": 32},
     "reconnect_s": 5,

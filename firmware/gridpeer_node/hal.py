@@ -131,6 +131,13 @@ class PicoHAL:
         return _dc(spec, self._adc[spec["v_pin"]].read_u16(),
                    None if i_pin is None else self._adc[i_pin].read_u16())
 
+    def phase_error(self, channel):
+        """One burst of an AC channel on a resistive load -> its ``phase_deg`` constant
+        (calibration step 3, docs/firmware.md)."""
+        spec = self.channels[channel]
+        self._burst(self._adc[spec["v_pin"]], self._adc[spec["i_pin"]])
+        return acpower.phase_error_deg(self._vbuf, self._ibuf, self._n, self._spc, spec)
+
     def relay(self, name, closed):
         self._relays[name].value(1 if closed else 0)
 
