@@ -29,12 +29,12 @@ NODE = {
 # on a 33 ohm burden: 2000 / 33 = 60.6; an SCT-013-030 with its built-in burden: 30.0;
 # negative if the CT is clipped on the wrong way round); phase_deg: current lag of the
 # sensors, measured on a resistive load. Start from these, then calibrate.
-MAINS = {"v_pin": 26, "v_cal": 383.0}
+# (MicroPython has no ** in dict displays: the shared v_pin/v_cal are written twice.)
 CHANNELS = {
-    "meter": {"kind": "ac", **MAINS, "i_pin": 27, "i_cal": 60.6, "phase_deg": 0.0,
-              "i_floor_a": 0.05},
-    "p2p": {"kind": "ac", **MAINS, "i_pin": 28, "i_cal": 60.6, "phase_deg": 0.0,
-            "i_floor_a": 0.05},
+    "meter": {"kind": "ac", "v_pin": 26, "v_cal": 383.0, "i_pin": 27, "i_cal": 60.6,
+              "phase_deg": 0.0, "i_floor_a": 0.05},
+    "p2p": {"kind": "ac", "v_pin": 26, "v_cal": 383.0, "i_pin": 28, "i_cal": 60.6,
+            "phase_deg": 0.0, "i_floor_a": 0.05},
 }
 AC = {"f_hz": 50, "spc": 64, "cycles": 10}  # mains 50 or 60 Hz; samples per cycle; cycles
 # OUT (seller) and IN (buyer) relays on GP15/GP14, both metered by the P2P line's CT:
@@ -46,8 +46,9 @@ RELAYS = {"out": {"pin": 15, "meter": "p2p"}, "in": {"pin": 14, "meter": "p2p"}}
 # ACS712-05B Hall sensors (185 mV/A around 1.65 V: gain 1/0.185, offset 1.65 V). Three
 # pins hold no more: the PV string needs an external ADC (e.g. an ADS1115 on I2C, not
 # supported here).
-DC_BUS = {"v_pin": 26, "v_gain": 11.0}
 DC_LAB_CHANNELS = {
-    "bess": {"kind": "dc", **DC_BUS, "i_pin": 27, "i_gain": 5.405, "i_offset_v": 1.65},
-    "p2p": {"kind": "dc", **DC_BUS, "i_pin": 28, "i_gain": 5.405, "i_offset_v": 1.65},
+    "bess": {"kind": "dc", "v_pin": 26, "v_gain": 11.0, "i_pin": 27, "i_gain": 5.405,
+             "i_offset_v": 1.65},
+    "p2p": {"kind": "dc", "v_pin": 26, "v_gain": 11.0, "i_pin": 28, "i_gain": 5.405,
+            "i_offset_v": 1.65},
 }

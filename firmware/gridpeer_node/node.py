@@ -56,6 +56,7 @@ class Node:
         self.clipped = 0  # AC measurements whose waveform touched an ADC rail
         self._retry_at = 0
         self._next_reading = 0
+        self._clears = []  # result topics to clear after an acknowledgement
         client.on_message = self.on_message
 
     @property
@@ -93,9 +94,10 @@ class Node:
         elif topic.startswith(self.prefix + "delivery/result/") and not payload:
             # the oracle cleared the retained result: the trade is settled or expired
             trade = topic[len(self.prefix) + 16:]
-            if self.deliveries.ack(trade) and self.connected:
+            if self.deliveries.ack(trade):
                 # clear a copy this node may have re-published after the oracle's clear
-                self.client.publish(topic, b"", qos=1, retain=True)
+                # (sent from _send: publishing here would nest inside the client's poll)
+                self._clears.append(topic)
 
     # -- network -----------------------------------------------------------
     def connect(self):
@@ -119,7 +121,11 @@ class Node:
         self._retry_at = self.wall() + self.reconnect_s
 
     def _send(self, t):
-        """Publish due results, then up to ``drain_max`` buffered readings, oldest first."""
+        """Publish due results and clears, then up to ``drain_max`` buffered readings,
+        oldest first."""
+        while self._clears:
+            self.client.publish(self._clears[0], b"", qos=1, retain=True)
+            self._clears.pop(0)
         for trade in self.deliveries.due(self.wall(), t, self.republish_s):
             # Retained, so the oracle finds it after any restart of its own.
             self.client.publish(self.prefix + "delivery/result/" + trade,
