@@ -20,7 +20,7 @@ def whole_cycles(v, n, spc, min_swing):
     Returns (a, b, cycles, found): ``found`` is False for the fallback.
     """
     lo = hi = v[0]
-    total = 0.0
+    total = 0  # integer sums are exact (and stay small ints: < 2**30 for 16,000 samples)
     for k in range(n):
         x = v[k]
         total += x
@@ -78,7 +78,7 @@ def analyse(v, i, n, spc, cal):
     m = b - a
     if m < 2 or cycles < 1:
         raise ValueError("burst holds no whole mains cycle (%d samples)" % n)
-    sv = si = 0.0
+    sv = si = 0  # exact integer sums (the board's floats are single precision)
     clipped = 0
     hi_clip = ADC_FULL_SCALE - CLIP_MARGIN
     for k in range(a, b):

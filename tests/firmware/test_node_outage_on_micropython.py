@@ -242,3 +242,51 @@ def test_two_deliveries_in_a_row_and_a_result_republished_until_acknowledged(
     c2.loop_stop()
     c2.disconnect()
     assert seen.empty()
+
+
+def test_ack_and_resend_queued_while_the_node_was_down(
+    mosquitto: MosquittoBroker, oracle: tuple[paho.Client, Inbox], tmp_path: Path
+) -> None:
+    """The node is killed after its delivery (power cut). Meanwhile the oracle re-sends the
+    command and then clears the result; both wait in the node's persistent session. After
+    the reboot the node finds the trade on flash, ignores the command, takes the clear as
+    the acknowledgement and prunes the trade; nothing stays retained."""
+    client, inbox = oracle
+    cfg = _cfg(mosquitto.address.port, tmp_path, republish_s=30)
+    cfg["speed"] = 60.0
+    topic = "gridpeer/lab/h1/delivery/result/7"
+    cmd = _command(7, 20)
+    first = NodeProcess(cfg, tmp_path)
+    try:
+        client.publish("gridpeer/lab/h1/cmd/delivery", cmd, qos=1)
+        deadline = time.monotonic() + 20
+        result = None
+        while result is None and time.monotonic() < deadline:
+            _, t, p = inbox.get(timeout=20)
+            if t == topic and p:
+                result = DeliveryResult.model_validate_json(p)
+        assert result is not None and result.measured_wh == 20
+    finally:
+        first.kill()  # SIGKILL: no DISCONNECT, the session stays with the broker
+    client.publish("gridpeer/lab/h1/cmd/delivery", cmd, qos=1).wait_for_publish()
+    client.publish(topic, b"", qos=1, retain=True).wait_for_publish()
+    (tmp_path / "stop").unlink(missing_ok=True)
+    second = NodeProcess(cfg, tmp_path)
+    try:
+        time.sleep(1.5)
+        summary = second.stop()
+    finally:
+        second.kill()
+    assert summary["switches"] == []  # not executed again
+    assert summary["deliveries"] == {} and summary["pruned"] == ["7"]
+    assert summary["stats"]["duplicates"] == 1 and summary["stats"]["acked"] == 1
+    c2 = paho.Client(CallbackAPIVersion.VERSION2, client_id="late")
+    seen: queue.Queue[bytes] = queue.Queue()
+    c2.on_message = lambda c, u, m: seen.put(bytes(m.payload))
+    c2.connect("127.0.0.1", mosquitto.address.port)
+    c2.subscribe(topic, qos=1)
+    c2.loop_start()
+    time.sleep(1.0)
+    c2.loop_stop()
+    c2.disconnect()
+    assert seen.empty()
