@@ -1,5 +1,6 @@
 """The offline buffer (gridpeer_node/outbox.py): a bounded FIFO in RAM spilling to flash
-segments, compared with a reference queue that drops its oldest entries when full."""
+segments; under any sequence of pushes and sends it keeps FIFO order and accounts for
+every reading as sent or dropped."""
 
 from __future__ import annotations
 
