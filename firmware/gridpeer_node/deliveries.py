@@ -77,6 +77,8 @@ class Deliveries:
             return "rejected"
         if trade in self.trades or trade in self.pruned:  # QoS 1 redelivery, oracle resend
             self.duplicates += 1
+            if trade in self.trades and self.trades[trade]["state"] == DONE:
+                self._due[trade] = 0  # the oracle asks again: answer at once
             return "duplicate"
         rec = {"trade_id": int(trade), "direction": direction, "target_wh": target,
                "start": start, "end": end, "state": PENDING, "wh": 0.0,

@@ -293,6 +293,9 @@ def test_result_republished_until_acknowledged_then_pruned(tmp_path: Path) -> No
         now[0] = wall[0] = float(t)
         node.step(0)
     assert len(client.results()) == 3  # ~t=30, 90, 150
+    node.on_message(CMD, _cmd(42, "out", 5, 0, 3600))  # the oracle asks again
+    node.step(0)
+    assert len(client.results()) == 4 and hal.switches == [("out", True), ("out", False)]
     topic = "gridpeer/lab/h1/delivery/result/42"
     node.on_message(topic, node.deliveries.result("42") and json.dumps({}).encode())  # not an ack
     assert "42" in node.deliveries.trades
@@ -303,9 +306,9 @@ def test_result_republished_until_acknowledged_then_pruned(tmp_path: Path) -> No
     for t in range(200, 400):
         now[0] = wall[0] = float(t)
         node.step(0)
-    assert len(client.results()) == 3  # no more after the ack
+    assert len(client.results()) == 4  # no more after the ack
     node.on_message(CMD, _cmd(42, "out", 5, 0, 3600))  # the oracle's late resend
-    assert node.deliveries.trades == {} and node.deliveries.duplicates == 1
+    assert node.deliveries.trades == {} and node.deliveries.duplicates == 2
     assert not (tmp_path / "deliveries" / "42.json").exists()
     # After a reboot the pruned id is still known.
     node2, _, _ = _node(tmp_path, now, wall)
