@@ -150,8 +150,8 @@ class Settings(BaseSettings):
     """``sqlite:///path.db`` or ``postgresql://user:pass@host/db``; SQLite in data_dir if unset."""
     houses: int = Field(5, ge=1, le=10_000)
     """Number of simulated houses (demo)."""
-    speed: float = Field(240.0, gt=0, le=100_000)
-    """Model seconds per wall second (240 = a day in 6 minutes)."""
+    speed: float = Field(60.0, gt=0, le=100_000)
+    """Model seconds per wall second (60 = a day in 24 minutes; 1 = real time)."""
     agents: bool = True
     """Run every house's automatic trading agent (demo); off leaves trading to people."""
     timezone: str | None = None

@@ -7,6 +7,12 @@ from typing import Annotated
 
 import typer
 
+from gridpeer.core.settings import Settings
+
+_SPEED: float = Settings.model_fields["speed"].default
+_HOUSES: int = Settings.model_fields["houses"].default
+"""The settings' defaults are the demo's option defaults (one place for each)."""
+
 
 def register(app: typer.Typer) -> None:
     """Add ``demo`` and ``serve`` to the CLI."""
@@ -20,15 +26,18 @@ def register(app: typer.Typer) -> None:
         speed: Annotated[
             float,
             typer.Option(
-                "--speed", "-s", help="Model seconds per wall second (240 = a day in 6 min)."
+                "--speed",
+                "-s",
+                help="Model seconds per wall second (60: a day in 24 min, a bidding window "
+                "in 2.5 min, a delivery in 1 min; 1: real time).",
             ),
-        ] = 240.0,
+        ] = _SPEED,
         houses: Annotated[
             int,
             typer.Option(
                 "--houses", "-n", help="Houses (thesis lab mix: 2 PV+battery, 1 PV, 2 consumers)."
             ),
-        ] = 5,
+        ] = _HOUSES,
         duration: Annotated[
             float | None,
             typer.Option(
@@ -39,9 +48,10 @@ def register(app: typer.Typer) -> None:
             float,
             typer.Option(
                 "--start-hour",
-                help="Model time of day to start at, UTC hours (12 = 08:00 in Valparaíso).",
+                help="Model time of day to start at, UTC hours (14 = 10:00 in Valparaíso, "
+                "half an hour before the first bidding window).",
             ),
-        ] = 12.0,
+        ] = 14.0,
         chain: Annotated[
             str,
             typer.Option(

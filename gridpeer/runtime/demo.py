@@ -70,7 +70,7 @@ def demo_composition() -> Composition:
 
 async def run_demo(
     settings: Settings,
-    start_hour: float = 12.0,
+    start_hour: float = 14.0,
     duration_h: float | None = None,
     on_ready: Callable[[Parts], None] | None = None,
     composition: Composition | None = None,
