@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, tzinfo
 from typing import Any
@@ -34,6 +35,11 @@ class WebContext:
         currency: how money is shown (code, wei per unit).
         tariff: grid (import, feed-in) prices, wei per kWh, for savings.
         tz: the community's time zone: "today" and a history's day start at its midnight.
+        checks: readiness checks of dependencies by name (e.g. ``broker``), each raising
+            with the reason when its dependency is down; ``/readyz`` runs them besides the
+            built-in ``store`` and ``chain`` checks.
+        members: member account (lower-case 0x…) → house id; with ``auth.private`` a
+            house's telemetry is readable only by its members.
         extras: slots for later layers, by name.
     """
 
@@ -50,6 +56,8 @@ class WebContext:
     )
     tariff: tuple[int, int] = (180 * 10**12, 60 * 10**12)
     tz: tzinfo = UTC
+    checks: dict[str, Callable[[], None]] = field(default_factory=dict)
+    members: dict[str, str] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -34,7 +34,7 @@ def _config(tmp: Path, broker_port: int, rpc: str, contract: str, web_port: int)
 store_url = "sqlite:///{tmp / "gp.db"}"
 [web]
 port = {web_port}
-session_secret = "a-real-secret-for-this-test-9d8e7f"
+session_secret = "x7Qm2L9vT4sW8nK1pR6yZ3cF0hJ5dG-aB_eU2iO9tVq"
 [mqtt]
 embedded = false
 port = {broker_port}
