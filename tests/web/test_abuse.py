@@ -119,9 +119,9 @@ def test_session_cookie_is_secure_over_https(ctx: WebContext) -> None:
 def test_bad_cookies_are_no_session(private_ctx: WebContext, raw: bytes) -> None:
     client = TestClient(create_app(private_ctx))
     headers = [(b"cookie", COOKIE.encode() + b"=" + raw)]
-    r = client.get("/api/auth/session", headers=headers)  # type: ignore[arg-type]
+    r = client.get("/api/auth/session", headers=headers)
     assert r.status_code == 200 and r.json()["address"] is None
-    r = client.get("/api/houses/h1/history", headers=headers)  # type: ignore[arg-type]
+    r = client.get("/api/houses/h1/history", headers=headers)
     assert r.status_code == 401, r.text
     assert isinstance(r.json()["detail"], str)
 
@@ -211,17 +211,17 @@ def test_the_time_window_is_configurable() -> None:
 )
 def test_weak_session_secrets_are_refused(weak: str) -> None:
     with pytest.raises(ValidationError, match="too weak: use at least 32 random bytes"):
-        WebSettings(session_secret=weak)  # type: ignore[arg-type]
+        WebSettings(session_secret=weak)
 
 
 @pytest.mark.parametrize("strong", [secrets.token_urlsafe(32), secrets.token_hex(32)])
 def test_random_session_secrets_are_accepted(strong: str) -> None:
-    secret = WebSettings(session_secret=strong).session_secret  # type: ignore[arg-type]
+    secret = WebSettings(session_secret=strong).session_secret
     assert secret is not None and secret.get_secret_value() == strong
 
 
 @pytest.mark.parametrize("key", ["0x" + "00" * 32, "00" * 32, "0x1234", "f" * 64, "zz" * 32])
 def test_invalid_operator_keys_get_a_clear_error(key: str) -> None:
     with pytest.raises(ValidationError, match="operator_key is not a private key"):
-        ChainSettings(operator_key=key)  # type: ignore[arg-type]
-    assert ChainSettings(operator_key="0x" + "01" * 32).operator_key is not None  # type: ignore[arg-type]
+        ChainSettings(operator_key=key)
+    assert ChainSettings(operator_key="0x" + "01" * 32).operator_key is not None
