@@ -33,9 +33,12 @@ class PgServer:
     """One PostgreSQL 15 server in its own temporary directory, on a free port.
 
     ``url`` is ``postgresql://postgres@127.0.0.1:PORT``; :meth:`stop` / :meth:`start`
-    (or :meth:`restart`) take it down and up again on the same port and data."""
+    (or :meth:`restart`) take it down and up again on the same port and data. Fast and
+    forgetful by default (``synchronous_commit=off``: a crash may lose the last commits);
+    ``durable=True`` keeps PostgreSQL's default, for tests that crash the server."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable
         if not (PG_BIN / "pg_ctl").exists():
             pytest.fail("PostgreSQL 15 is not installed (Debian package 'postgresql')")
         self.root = Path(tempfile.mkdtemp(prefix="gp-pg-"))
@@ -64,10 +67,9 @@ class PgServer:
 
     def start(self) -> None:
         """Start the server and wait until it accepts connections."""
-        opts = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off"
-        )
+        opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        if not self.durable:
+            opts += " -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run(
             _as_postgres(
                 str(PG_BIN / "pg_ctl"),
@@ -117,8 +119,8 @@ def postgres_server() -> Iterator[str]:
 
 @pytest.fixture
 def postgres_restartable() -> Iterator[PgServer]:
-    """A server of this test's own (so stopping it disturbs no other test)."""
-    server = PgServer()
+    """A durable server of this test's own (so stopping it disturbs no other test)."""
+    server = PgServer(durable=True)
     try:
         yield server
     finally:
