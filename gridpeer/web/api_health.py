@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import requests
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -26,6 +26,7 @@ from web3.exceptions import ProviderConnectionError
 from gridpeer.chain.hub import ChainHub
 from gridpeer.store.base import StoreUnavailable
 from gridpeer.web.context import WebContext, get_context
+from gridpeer.web.models import Problem
 
 CHECK_TIMEOUT_S = 3.0
 """A readiness check that takes longer counts as failed (seconds)."""
@@ -123,9 +124,46 @@ async def _chain_down(request: Request, exc: Exception) -> JSONResponse:
     return _unavailable(f"the Ethereum node is unreachable ({type(exc).__name__})")
 
 
+def _document_client_errors(app: FastAPI) -> None:
+    """Let the OpenAPI document say what client errors really carry: a 422 is FastAPI's
+    list of field errors or a Problem sentence (an endpoint refusing a well-formed value);
+    an operation with a JSON body answers 400 (a Problem) to a body that is not UTF-8 JSON.
+    """
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        doc = plain()
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        schemas.setdefault("Problem", Problem.model_json_schema())
+        either = {
+            "anyOf": [
+                {"$ref": "#/components/schemas/HTTPValidationError"},
+                {"$ref": "#/components/schemas/Problem"},
+            ]
+        }
+        problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for item in doc.get("paths", {}).values():
+            for op in item.values():
+                responses = op.get("responses", {})
+                body = responses.get("422", {}).get("content", {})
+                if "application/json" in body:
+                    body["application/json"]["schema"] = either
+                if "requestBody" in op:
+                    responses.setdefault(
+                        "400", {"description": "the body is not UTF-8 JSON", "content": problem}
+                    )
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
-    """Add the health routes and the 503 handlers to ``app``."""
+    """Add the health routes and the 503 handlers to ``app``; document 422 bodies."""
     app.include_router(router)
+    _document_client_errors(app)
     app.add_exception_handler(StoreUnavailable, _store_down)
     app.add_exception_handler(requests.exceptions.RequestException, _chain_down)
     app.add_exception_handler(ProviderConnectionError, _chain_down)
