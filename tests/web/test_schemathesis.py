@@ -37,7 +37,7 @@ KNOWN_REFUSALS_OF_VALID_DATA = {
 @pytest.fixture(scope="module")
 def api_ctx() -> Iterator[WebContext]:
     ctx = chain_context()
-    fill(ctx.store)  # type: ignore[arg-type]
+    fill(ctx.store)
     ctx.cache.refresh()
     yield ctx
     assert ctx.chain is not None
