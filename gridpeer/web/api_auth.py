@@ -23,7 +23,12 @@ _ERR: dict[int | str, dict[str, Any]] = {401: {"model": Problem}, **_UNAVAILABLE
 
 
 def _house(ctx: WebContext, address: str | None) -> str | None:
-    return ctx.chain.house_of(address) if ctx.chain and address else None
+    """The member's house: from ``ctx.members`` (the config), else the chain's (demo)."""
+    if address is None:
+        return None
+    if (house := ctx.members.get(address.lower())) is not None:
+        return house
+    return ctx.chain.house_of(address) if ctx.chain else None
 
 
 @router.get(

@@ -225,3 +225,9 @@ def test_invalid_operator_keys_get_a_clear_error(key: str) -> None:
     with pytest.raises(ValidationError, match="operator_key is not a private key"):
         ChainSettings(operator_key=key)
     assert ChainSettings(operator_key="0x" + "01" * 32).operator_key is not None
+
+
+def test_the_session_names_the_members_house(private_ctx: WebContext) -> None:
+    client = TestClient(create_app(private_ctx))
+    _sign_in(client, BOB)
+    assert client.get("/api/auth/session").json() == {"address": BOB.address, "house": "h2"}
