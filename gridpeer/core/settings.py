@@ -43,18 +43,47 @@ def _refuse_placeholder(value: SecretStr | None, field: str) -> SecretStr | None
     return value
 
 
+MIN_SECRET_BYTES = 32
+"""Least random bytes in ``web.session_secret`` (estimated from its length and alphabet)."""
+_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+def secret_bytes(value: str) -> float:
+    """Random bytes a secret can hold at most: 4 bits per character of a hex string, 6 of a
+    base64 one, 8 otherwise; 0 when it repeats fewer than 10 distinct characters."""
+    if len(set(value)) < 10:
+        return 0.0
+    if re.fullmatch(r"[0-9a-fA-F]+", value):
+        return len(value) / 2
+    if re.fullmatch(r"[A-Za-z0-9+/_=-]+", value):
+        return len(value) * 6 / 8
+    return float(len(value.encode()))
+
+
+def _strong_secret(value: SecretStr | None, field: str) -> SecretStr | None:
+    if value is not None and secret_bytes(value.get_secret_value()) < MIN_SECRET_BYTES:
+        raise ValueError(
+            f"{field} is too weak: use at least {MIN_SECRET_BYTES} random bytes, e.g. the "
+            'output of python -c "import secrets; print(secrets.token_urlsafe(32))"'
+        )
+    return value
+
+
 class WebSettings(BaseModel):
     """The HTTP server."""
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     session_secret: SecretStr | None = None
-    """Key that signs session cookies (Sign-In with Ethereum). Generated per run when unset."""
+    """Key that signs session cookies (Sign-In with Ethereum), at least 32 random bytes
+    (e.g. ``secrets.token_urlsafe(32)``). Generated per run when unset."""
 
     @field_validator("session_secret")
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
-        return _refuse_placeholder(value, "web.session_secret")
+        return _strong_secret(
+            _refuse_placeholder(value, "web.session_secret"), "web.session_secret"
+        )
 
 
 class HouseAccount(BaseModel):
@@ -105,7 +134,15 @@ class ChainSettings(BaseModel):
     @field_validator("operator_key")
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
-        return _refuse_placeholder(value, "chain.operator_key")
+        value = _refuse_placeholder(value, "chain.operator_key")
+        if value is not None:
+            key = value.get_secret_value().strip().removeprefix("0x")
+            if not re.fullmatch(r"[0-9a-fA-F]{64}", key) or not 0 < int(key, 16) < _SECP256K1_N:
+                raise ValueError(
+                    "chain.operator_key is not a private key: 64 hex digits (0x optional), "
+                    "not zero, below the secp256k1 group order"
+                )
+        return value
 
     @field_validator("rpc_url")
     @classmethod

@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from gridpeer.core.clock import Clock
 from gridpeer.core.mqtt import QOS, BrokerAddress, MqttClient
 from gridpeer.hems.ingest import HouseAgent
 from gridpeer.hems.metrics import AgentMetrics
@@ -36,6 +37,8 @@ class AgentHost:
     """Agents of ``houses`` behind one MQTT session (client id ``client_id``, persistent).
 
     Args:
+        clock: the model clock; readings dated implausibly far from its now are rejected
+            (none checked without one).
         batch_size: flush as soon as this many samples are pending.
         flush_interval_s: flush at least this often (wall seconds) when anything is pending.
         idle_flush_s: also flush when nothing arrived for this long (wall seconds): a broker
@@ -51,6 +54,7 @@ class AgentHost:
         store: Store,
         *,
         client_id: str | None = None,
+        clock: Clock | None = None,
         batch_size: int = 1000,
         flush_interval_s: float = 0.2,
         idle_flush_s: float = 0.02,
@@ -60,7 +64,7 @@ class AgentHost:
         if batch_size < 1 or flush_interval_s <= 0:
             raise ValueError("batch_size must be >= 1 and flush_interval_s > 0")
         self.community = community
-        self.agents = {h: HouseAgent(community, h) for h in houses}
+        self.agents = {h: HouseAgent(community, h, clock) for h in houses}
         self.store = store
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from gridpeer.core.clock import Clock
 from gridpeer.hems.metrics import AgentMetrics
 from gridpeer.store.base import Sample
 from gridpeer.telemetry.topics import check_name, house_filter
@@ -26,14 +27,18 @@ LOG_EVERY = 1000
 class HouseAgent:
     """Telemetry state of one house.
 
+    With a ``clock``, readings dated outside the plausibility window around its now
+    (:data:`gridpeer.telemetry.validate.DEFAULT_WINDOW`) are rejected as implausible.
+
     Attributes:
         state: latest accepted sample per device (``meter`` | ``pv`` | ``bess``).
         metrics: received / accepted / rejected counters (stored counts added by the host).
     """
 
-    def __init__(self, community: str, house: str) -> None:
+    def __init__(self, community: str, house: str, clock: Clock | None = None) -> None:
         self.community = check_name(community, "community")
         self.house = check_name(house, "house")
+        self.clock = clock
         self.state: dict[str, Sample] = {}
         self.metrics = AgentMetrics(house)
         self.pending: list[Sample] = []
@@ -46,7 +51,8 @@ class HouseAgent:
     def handle(self, topic: str, payload: bytes) -> Sample | Rejected:
         """Process one message: validate, update state, queue for storage. Never raises."""
         self.metrics.received += 1
-        result = validate_message(topic, payload, self.community, self.house)
+        now = self.clock.now() if self.clock is not None else None
+        result = validate_message(topic, payload, self.community, self.house, now=now)
         if isinstance(result, Rejected):
             n = self.metrics.reject(result.reason)
             if n <= LOG_FIRST or n % LOG_EVERY == 0:

@@ -74,7 +74,9 @@ class Monitoring:
             t.house: SensorNode(community, t, addr[t.house], clock, rate_s) for t in traces
         }
         self.hosts = {
-            h: AgentHost(community, [h], addr[h], store, flush_interval_s=flush_interval_s)
+            h: AgentHost(
+                community, [h], addr[h], store, clock=clock, flush_interval_s=flush_interval_s
+            )
             for h in houses
         }
         self.drain_timeout_s = drain_timeout_s

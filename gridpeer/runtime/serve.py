@@ -46,7 +46,8 @@ async def ingest(parts: Parts) -> AsyncIterator[None]:
     m = parts.settings.mqtt
     password = m.password.get_secret_value() if m.password else None
     broker = BrokerAddress(m.host, m.port, m.username, password)
-    host = AgentHost(parts.settings.community, [h.id for h in parts.houses], broker, parts.store)
+    houses = [h.id for h in parts.houses]
+    host = AgentHost(parts.settings.community, houses, broker, parts.store, clock=parts.clock)
     parts.ingest = host
     await asyncio.to_thread(host.start)
     try:

@@ -8,11 +8,12 @@ import contextlib
 import logging
 import math
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, tzinfo
 
 from gridpeer.chain.hub import ChainHub
 from gridpeer.chain.types import Schedule
+from gridpeer.core.mqtt import MqttClient
 from gridpeer.market.calendar import zone
 from gridpeer.market.clearing import GridPrices
 from gridpeer.runtime.composition import Parts
@@ -241,6 +242,9 @@ async def web(parts: Parts) -> AsyncIterator[None]:
     if secret is not None:
         ctx.auth = Auth(secret=secret.get_secret_value().encode())
     ctx.chain = hub
+    ctx.members = {h.account.lower(): h.id for h in parts.houses if h.account is not None}
+    if parts.ingest is not None:
+        ctx.checks["broker"] = _broker_check(parts.ingest.mqtt)
     sock = bind(parts.settings.web.host, parts.settings.web.port)
     try:
         async with serving(create_app(ctx), ctx, sock) as base:
@@ -273,3 +277,14 @@ async def trading(parts: Parts) -> AsyncIterator[None]:
     ) as agents:
         parts.trading = agents
         yield
+
+
+def _broker_check(client: MqttClient) -> Callable[[], None]:
+    """A readiness check (``/readyz``) that raises while ``client`` is disconnected."""
+
+    def check() -> None:
+        if not client.connected.is_set():
+            b = client.broker
+            raise ConnectionError(f"MQTT broker {b.host}:{b.port} unreachable; reconnecting")
+
+    return check

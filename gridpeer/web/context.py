@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, tzinfo
 
@@ -39,6 +40,11 @@ class WebContext:
         currency: how money is shown (code, wei per unit).
         tariff: grid (import, feed-in) prices, wei per kWh, for savings.
         tz: the community's time zone: "today" and a history's day start at its midnight.
+        checks: readiness checks of dependencies by name (e.g. ``broker``), each raising
+            with the reason when its dependency is down; ``/readyz`` runs them besides the
+            built-in ``store`` and ``chain`` checks.
+        members: member account (lower-case 0x…) → house id; with ``auth.private`` a
+            house's telemetry is readable only by its members.
     """
 
     store: Store
@@ -56,6 +62,8 @@ class WebContext:
     )
     tariff: tuple[int, int] = (DEFAULT_IMPORT_WEI_PER_KWH, DEFAULT_FEED_IN_WEI_PER_KWH)
     tz: tzinfo = UTC
+    checks: dict[str, Callable[[], None]] = field(default_factory=dict)
+    members: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def create(
