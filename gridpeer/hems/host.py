@@ -23,7 +23,7 @@ from gridpeer.core.clock import Clock
 from gridpeer.core.mqtt import QOS, BrokerAddress, MqttClient
 from gridpeer.hems.ingest import HouseAgent
 from gridpeer.hems.metrics import AgentMetrics
-from gridpeer.store.base import Sample, Store
+from gridpeer.store.base import Sample, Store, StoreUnavailable
 from gridpeer.telemetry.validate import RejectReason
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ class AgentHost:
         self.stored = 0
         self.duplicates = 0
         self.write_errors = 0
+        self.store_down = False  # the last write found the store unavailable
         self.subscribed = threading.Event()
         self.lock = threading.Lock()  # guards the agents' state, metrics and pending lists
         self._write_lock = threading.Lock()  # one store write at a time, in order
@@ -157,11 +158,17 @@ class AgentHost:
                 return 0
             try:
                 inserted = self.store.write(batch)
-            except Exception:
+            except Exception as exc:
                 self.write_errors += 1
-                log.exception(
-                    "%s: store write of %d samples failed; will retry", self.community, len(batch)
-                )
+                if not isinstance(exc, StoreUnavailable):
+                    log.exception(
+                        "%s: store write of %d samples failed; will retry",
+                        self.community,
+                        len(batch),
+                    )
+                elif not self.store_down:  # an outage: once, not on every retry
+                    log.warning("%s: %s; holding readings unacknowledged", self.community, exc)
+                self.store_down = isinstance(exc, StoreUnavailable)
                 if len(batch) > MAX_BACKLOG:
                     log.error(
                         "%s: dropping %d unstored samples from memory, unacknowledged (the "
@@ -172,6 +179,9 @@ class AgentHost:
                     batch, acks = [], []
                 self._backlog, self._backlog_acks = batch, acks
                 return 0
+            if self.store_down:
+                log.info("%s: the store is back; %d samples written", self.community, len(batch))
+                self.store_down = False
             self._backlog, self._backlog_acks = [], []
             self._ack(acks)
             self.stored += inserted

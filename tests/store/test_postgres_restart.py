@@ -9,6 +9,7 @@ ingest took in (it retries its failed batches) is stored exactly once."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from datetime import timedelta
@@ -46,7 +47,10 @@ def _wait(ok: object, timeout_s: float) -> float:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
-def test_restart_while_written_and_read(postgres_restartable: PgServer, mode: str) -> None:
+def test_restart_while_written_and_read(
+    postgres_restartable: PgServer, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gridpeer.hems.host")
     url = f"{postgres_restartable.url}/postgres"
     writer, reader = open_store(url), open_store(url)
     host = AgentHost("lab", ["h1"], BrokerAddress(port=1), writer)  # ingest, no broker needed
@@ -100,4 +104,8 @@ def test_restart_while_written_and_read(postgres_restartable: PgServer, mode: st
     minutes = reader.history("h1", "pv", DAY0, DAY0 + timedelta(days=1), Resolution.MIN1)
     assert sum(b.n for b in minutes) == sent  # the aggregates were not double counted
     writer.close()
+    said = [r.getMessage() for r in caplog.records if r.name == "gridpeer.hems.host"]
+    # the outage is logged once when it starts and once when it ends, not on every retry
+    assert sum("holding readings unacknowledged" in m for m in said) == 1, said
+    assert sum("the store is back" in m for m in said) == 1, said
     reader.close()
