@@ -131,6 +131,16 @@ def test_serve_ingests_real_mqtt_and_reads_the_chain(tmp_path: Path, anvil_url: 
         assert r.status_code == 401 and "sign in" in r.json()["detail"]
         r = httpx.post(base + "/api/market/withdraw", json={"signer": "demo:h1"}, timeout=10)
         assert r.status_code == 403 and "no demo accounts" in r.text
+        # a second serve of the same community would steal the first's MQTT sessions
+        second = subprocess.run(
+            [sys.executable, "-m", "gridpeer.cli", "serve", "--config", str(cfg)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert "another gridpeer serve holds" in second.stderr
+        assert httpx.get(base + "/api/houses", timeout=10).status_code == 200  # still serving
     finally:
         proc.send_signal(signal.SIGINT)
         rc = proc.wait(30)
