@@ -153,12 +153,14 @@ class DeviceBridge:
             topic, body = adapter.status_request()
         self.link.publish(topic, body, timeout=0)
 
-    def set_relay(self, device: str, channel: int, on: bool) -> None:
+    def set_relay(self, device: str, channel: int, on: bool, wait_s: float = 0.0) -> bool:
         """Send the command that switches relay ``channel`` of ``device`` (QoS 1); the
-        device's confirmation shows up in :attr:`relayed`."""
+        device's confirmation shows up in :attr:`relayed`. With ``wait_s`` > 0 (never
+        from an MQTT callback) wait that long for the broker's acknowledgement; True
+        once acknowledged."""
         with self._lock:
             topic, body = self.adapters[device].relay_command(channel, on)
-        self.link.publish(topic, body, timeout=0)
+        return self.link.publish(topic, body, timeout=wait_s)
 
     def reading(self, device: str, channel: int) -> Seen | None:
         """The latest reading of a channel, or None."""

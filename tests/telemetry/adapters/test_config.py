@@ -1,0 +1,56 @@
+"""A house's devices in the community config."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from gridpeer.telemetry.adapters.config import DeviceConfig, house_devices, parse_device
+from gridpeer.telemetry.adapters.shelly import ShellyAdapter
+from gridpeer.telemetry.adapters.tasmota import TasmotaAdapter
+
+
+def test_devices_validate_and_build_their_adapters() -> None:
+    devs = house_devices(
+        [
+            {"kind": "shelly-pro3em", "topic": "shellypro3em-c8f09e8a1b2c", "role": "house"},
+            {"kind": "tasmota", "topic": "p2p-out-h1", "role": "out", "tz": "America/Santiago"},
+        ]
+    )
+    assert isinstance(devs[0].adapter("gp-h1"), ShellyAdapter)
+    plug = devs[1].adapter("gp-h1")
+    assert isinstance(plug, TasmotaAdapter) and plug.tz == "America/Santiago"
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"kind": "shelly-pro3em", "topic": "x", "role": "out"},  # no relay
+        {"kind": "tasmota", "topic": "a/+/b"},  # wildcard
+        {"kind": "tasmota", "topic": "x", "tz": "Mars/Olympus"},
+        {"kind": "sonoff-cloud", "topic": "x"},
+        {"kind": "tasmota", "topic": "x", "colour": "red"},
+        {"kind": "shelly-pro3em", "topic": "x", "channel": 4},
+    ],
+)
+def test_bad_entries_are_refused(entry: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        DeviceConfig.model_validate(entry)
+
+
+def test_one_device_per_role() -> None:
+    with pytest.raises(ValueError, match="role 'out'"):
+        house_devices([{"kind": "tasmota", "topic": t, "role": "out"} for t in ("a", "b")])
+
+
+def test_command_line_spec() -> None:
+    d = parse_device("in=shelly-plus1pm:shellyplus1pm-a8032ab12345:0")
+    assert (d.role, d.kind, d.topic, d.channel) == (
+        "in",
+        "shelly-plus1pm",
+        "shellyplus1pm-a8032ab12345",
+        0,
+    )
+    assert parse_device("out=tasmota:plug").channel == 0
+    with pytest.raises(ValueError):
+        parse_device("tasmota:plug")
