@@ -89,6 +89,7 @@ class Community:
                 str(self.broker.port),
                 "--state",
                 str(self.tmp / f"{house}.db"),
+                "--simulated-meter",
                 "--out-w",
                 p,
                 "--in-w",
