@@ -54,3 +54,17 @@ def test_command_line_spec() -> None:
     assert parse_device("out=tasmota:plug").channel == 0
     with pytest.raises(ValueError):
         parse_device("tasmota:plug")
+
+
+def test_community_example_devices_are_valid() -> None:
+    import tomllib
+    from pathlib import Path
+
+    from gridpeer.core.settings import HouseAccount
+
+    example = Path(__file__).resolve().parents[3] / "community.example.toml"
+    doc = tomllib.loads(example.read_text())
+    h1 = next(a for a in doc["accounts"] if a["id"] == "h1")
+    h1 = {**h1, "mqtt_password": "a-real-secret-for-the-test"}
+    devices = house_devices(HouseAccount.model_validate(h1).devices)
+    assert {d.role for d in devices} == {"house", "out", "in"}
