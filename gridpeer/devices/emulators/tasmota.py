@@ -128,14 +128,16 @@ class TasmotaEmulator:
         with self._lock:
             for c in self.channels:
                 c.step(now)
+            self.today_wh = [
+                max(0.0, c.energy_wh - b)
+                for c, b in zip(self.channels, self._day_base, strict=True)
+            ]
             day = self._local(now).date()
             if day != self._day:  # local midnight: Today → Yesterday, Today restarts
                 self._day = day
                 self.yesterday_wh = list(self.today_wh)
                 self._day_base = [c.energy_wh for c in self.channels]
-            self.today_wh = [
-                c.energy_wh - b for c, b in zip(self.channels, self._day_base, strict=True)
-            ]
+                self.today_wh = [0.0] * len(self.channels)
             if (now - self._last_save).total_seconds() >= self.save_period_s:
                 self.saved_wh = [c.energy_wh for c in self.channels]
                 self._last_save = now

@@ -14,6 +14,8 @@ from gridpeer.devices.emulators.shelly import ShellyEmulator
 from gridpeer.devices.emulators.tasmota import TasmotaEmulator
 from gridpeer.telemetry.adapters.bridge import DeviceBridge
 from gridpeer.telemetry.adapters.config import DeviceConfig
+from gridpeer.telemetry.adapters.shelly import ShellyAdapter
+from gridpeer.telemetry.adapters.tasmota import TasmotaAdapter
 from gridpeer.telemetry.broker import MosquittoBroker
 
 pytestmark = pytest.mark.mosquitto
@@ -89,7 +91,9 @@ def test_tasmota_plug_readings_relay_and_republished_meter_readings(
     before = bridge.reading("plug-h1", 0).reading.energy_wh  # type: ignore[union-attr]
     plug.power_cut()
     wait(lambda: bridge.relay("plug-h1", 0) is not None, "online again")
-    wait(lambda: bridge.adapters["plug-h1"].counters[0].rollbacks == 1, "rollback seen")
+    tas = bridge.adapters["plug-h1"]
+    assert isinstance(tas, TasmotaAdapter)
+    wait(lambda: tas.counters[0].rollbacks == 1, "rollback seen")
     after = bridge.reading("plug-h1", 0).reading.energy_wh  # type: ignore[union-attr]
     assert after is not None and before is not None and after >= before  # never backwards
 
@@ -124,11 +128,13 @@ def test_shelly_plus1pm_switch_set_and_notifications(
     bridge.set_relay(prefix, 0, False, wait_s=2.0)
     wait(lambda: (bridge.relay(prefix, 0) or (True, 0))[0] is False, "switched off")
     assert not dev_.channels[0].relay_on
-    e_before = bridge.adapters[prefix].counters[("switch", 0, "act")].total_wh
+    sh = bridge.adapters[prefix]
+    assert isinstance(sh, ShellyAdapter)
+    e_before = sh.counters[("switch", 0, "act")].total_wh
 
     dev_.reboot()  # the switch counter restarts at 0: a reset, nothing lost or doubled
-    wait(lambda: bridge.adapters[prefix].counters[("switch", 0, "act")].resets == 1, "reset")
-    assert bridge.adapters[prefix].counters[("switch", 0, "act")].total_wh >= e_before
+    wait(lambda: sh.counters[("switch", 0, "act")].resets == 1, "reset")
+    assert sh.counters[("switch", 0, "act")].total_wh >= e_before
     assert bridge.counts[prefix].rejected.get("out_of_order", 0) == 0
 
 

@@ -120,7 +120,7 @@ def test_reboot_counter_restart_is_a_reset_not_a_loss_or_a_double_count() -> Non
 
 def test_pro3em_phases_and_totals() -> None:
     a = ShellyAdapter("shellypro3em-c8f09e8a1b2c")
-    em = {
+    em: dict[str, Any] = {
         "id": 0,
         "total_current": 6.0,
         "total_act_power": 900.0,
