@@ -69,7 +69,9 @@ class DeviceBridge:
         self.adapters: dict[str, TasmotaAdapter | ShellyAdapter] = {
             d.topic: d.adapter(client_id) for d in self.devices
         }
-        self._config = {d.topic: d for d in self.devices}
+        self._configs: dict[str, list[DeviceConfig]] = {}
+        for d in self.devices:  # one device may serve several roles (meter and relay)
+            self._configs.setdefault(d.topic, []).append(d)
         self.counts: dict[str, RejectCounts] = {d.topic: RejectCounts() for d in self.devices}
         self.latest: dict[tuple[str, int], Seen] = {}
         self.relayed: dict[tuple[str, int], tuple[bool, float]] = {}
@@ -121,12 +123,12 @@ class DeviceBridge:
                 self.latest[(name, r.channel)] = Seen(r, now)
         if ask:
             self.request_status(name)
-        config = self._config[name]
-        for r in update.readings:
-            if self.on_reading is not None:
-                self.on_reading(config, r)
-            if config.role == "house" and r.channel == config.channel:
-                self._republish(r)
+        for config in self._configs[name]:
+            for r in update.readings:
+                if self.on_reading is not None:
+                    self.on_reading(config, r)
+                if config.role == "house" and r.channel == config.channel:
+                    self._republish(r)
 
     def _republish(self, r: ChannelReading) -> None:
         if self.community is None or self.house is None:

@@ -101,13 +101,18 @@ def house_devices(entries: Iterable[Mapping[str, Any] | DeviceConfig]) -> list[D
 
     Raises:
         pydantic.ValidationError: an entry is invalid.
-        ValueError: two devices claim the same role and channel, or one role twice for
-            ``out`` / ``in`` (one relay per direction).
+        ValueError: a role given twice (one house meter, one relay per direction), or
+            one device topic configured as two different kinds.
     """
     out = [d if isinstance(d, DeviceConfig) else DeviceConfig.model_validate(d) for d in entries]
     for role in ("house", "out", "in"):
         if sum(d.role == role for d in out) > 1:
             raise ValueError(f"more than one device with role {role!r}")
+    kinds: dict[str, DeviceConfig] = {}
+    for d in out:  # one device may serve several roles, as one kind
+        seen = kinds.setdefault(d.topic, d)
+        if (seen.kind, seen.tz, seen.max_power_w) != (d.kind, d.tz, d.max_power_w):
+            raise ValueError(f"device {d.topic!r} is configured twice differently")
     return out
 
 

@@ -68,3 +68,20 @@ def test_community_example_devices_are_valid() -> None:
     h1 = {**h1, "mqtt_password": "a-real-secret-for-the-test"}
     devices = house_devices(HouseAccount.model_validate(h1).devices)
     assert {d.role for d in devices} == {"house", "out", "in"}
+
+
+def test_one_device_may_serve_two_roles_but_as_one_kind() -> None:
+    both = house_devices(
+        [
+            {"kind": "shelly-proem", "topic": "proem", "role": "house", "channel": 1},
+            {"kind": "shelly-proem", "topic": "proem", "role": "out", "channel": 0},
+        ]
+    )
+    assert [d.role for d in both] == ["house", "out"]
+    with pytest.raises(ValueError, match="twice differently"):
+        house_devices(
+            [
+                {"kind": "shelly-proem", "topic": "x", "role": "house"},
+                {"kind": "tasmota", "topic": "x", "role": "out"},
+            ]
+        )
