@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from random import Random
 from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gridpeer.telemetry.adapters.readings import AdapterReject
 from gridpeer.telemetry.adapters.shelly import ShellyAdapter, overlay, switch_set
@@ -249,3 +253,28 @@ def test_overlay_merges_nested_objects() -> None:
         "a": {"x": 1, "y": 3},
         "b": 1,
     }
+
+
+@given(
+    st.lists(st.floats(0, 5), min_size=1, max_size=30),
+    st.randoms(use_true_random=False),
+    st.integers(0, 10),
+)
+def test_any_order_of_notifications_never_counts_more_than_the_device(
+    increments: list[float], rnd: Random, dups: int
+) -> None:
+    """Shuffled and repeated NotifyStatus frames: the lifetime energy never decreases
+    and never exceeds the device's own counter."""
+    a = based()
+    raw, frames = 6532.0, []
+    for k, wh in enumerate(increments, 1):
+        raw += wh
+        frames.append(notify(TS + k, switch_0={"id": 0, "aenergy": {"total": raw}}))
+    frames += [rnd.choice(frames) for _ in range(dups)]
+    rnd.shuffle(frames)
+    last = 6532
+    for f in frames:
+        a.handle(f"{P}/events/rpc", f, RX)
+        now = a.counters[("switch", 0, "act")].wh
+        assert last <= now <= int(raw + 1e-9)
+        last = now
