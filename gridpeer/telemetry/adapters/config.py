@@ -133,3 +133,12 @@ def parse_device(spec: str) -> DeviceConfig:
             raise ValueError(f"channel must be a number in {spec!r}")
         fields["channel"] = int(channel)
     return DeviceConfig.model_validate(fields)
+
+
+def acl_topics(device: DeviceConfig, client_id: str) -> list[str]:
+    """Topic filters the house's agent (MQTT client ``client_id``) must read and write
+    for ``device`` — for the broker's per-house ACL (``topic readwrite …``)."""
+    if device.family == "tasmota":
+        t = device.topic
+        return [f"tele/{t}/#", f"stat/{t}/#", f"cmnd/{t}/#"]
+    return [f"{device.topic}/#", f"{client_id}/rpc"]

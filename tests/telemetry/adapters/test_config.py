@@ -85,3 +85,12 @@ def test_one_device_may_serve_two_roles_but_as_one_kind() -> None:
                 {"kind": "tasmota", "topic": "x", "role": "out"},
             ]
         )
+
+
+def test_acl_topics_cover_what_the_adapters_use() -> None:
+    from gridpeer.telemetry.adapters.config import acl_topics
+
+    plug = DeviceConfig(kind="tasmota", topic="p2p-h1", role="out")
+    assert acl_topics(plug, "gp") == ["tele/p2p-h1/#", "stat/p2p-h1/#", "cmnd/p2p-h1/#"]
+    shelly = DeviceConfig(kind="shelly-plus1pm", topic="shellyplus1pm-x", role="in")
+    assert acl_topics(shelly, "gp-h1") == ["shellyplus1pm-x/#", "gp-h1/rpc"]
