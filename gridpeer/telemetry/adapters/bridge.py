@@ -10,6 +10,7 @@ agent stores them like any other telemetry. Relay commands go out with QoS 1.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -77,6 +78,8 @@ class DeviceBridge:
         self.relayed: dict[tuple[str, int], tuple[bool, float]] = {}
         """Confirmed relay state per (device, channel) and when it was confirmed."""
         self.republished = 0
+        self.unrouted = 0
+        self._rpc_topic = f"{client_id}/rpc"
         self._status_asked: dict[str, float] = {}
         self._lock = threading.Lock()
         subs = [s for a in self.adapters.values() for s in a.subscriptions()]
@@ -90,7 +93,14 @@ class DeviceBridge:
             password=credentials[1] if credentials else None,
         )
 
-    def _route(self, topic: str) -> TasmotaAdapter | ShellyAdapter | None:
+    def _route(self, topic: str, payload: bytes) -> TasmotaAdapter | ShellyAdapter | None:
+        if topic == self._rpc_topic:  # every Shelly answers here: pick it by ``src``
+            try:
+                src = json.loads(payload).get("src")
+            except (ValueError, AttributeError):
+                src = None
+            adapter = self.adapters.get(src) if isinstance(src, str) else None
+            return adapter if isinstance(adapter, ShellyAdapter) else None
         for a in self.adapters.values():
             if topic in a.subscriptions() or (
                 isinstance(a, ShellyAdapter) and topic.startswith(f"{a.prefix}/status/")
@@ -99,8 +109,9 @@ class DeviceBridge:
         return None
 
     def _on_message(self, topic: str, payload: bytes) -> None:
-        adapter = self._route(topic)
+        adapter = self._route(topic, payload)
         if adapter is None:
+            self.unrouted += 1  # an answer from no configured device (or not JSON)
             return
         name = adapter.topic if isinstance(adapter, TasmotaAdapter) else adapter.prefix
         now = time.monotonic()

@@ -193,8 +193,8 @@ class ShellyAdapter:
     def _answer(self, body: Any, received_at: datetime) -> Update:
         if not isinstance(body, dict) or not isinstance(body.get("id"), int):
             raise Malformed("RPC answer without an integer id")
-        if body.get("src") not in (None, self.prefix) and body.get("dst") != self.src:
-            return Update()  # another device's answer to the same src
+        if body.get("src") != self.prefix:
+            return Update()  # another device's answer to the same src: not ours to use
         request = self._pending.pop(body["id"], None)
         if request is None:
             return Update()  # an answer we did not wait for (a repeat): nothing to do

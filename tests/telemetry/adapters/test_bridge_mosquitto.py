@@ -166,3 +166,28 @@ def test_shelly_pro3em_phases_feed_the_house_meter(
         "returned energy",
     )
     assert bridge.counts[prefix].rejected_total == 0
+
+
+def test_two_shellies_of_one_house_get_their_own_rpc_answers(
+    mosquitto: MosquittoBroker, stop_all: list[object]
+) -> None:
+    host, port = mosquitto.address.host, mosquitto.address.port
+    a = ShellyEmulator("shellypro1pm-aa", host, port, "pro1pm", [Channel(constant(100.0))])
+    b = ShellyEmulator("shellyplus1pm-bb", host, port, "plus1pm", [Channel(constant(200.0))])
+    for d in (a, b):
+        d.start()
+        stop_all.append(d)
+    devs = [
+        DeviceConfig(kind="shelly-pro1pm", topic="shellypro1pm-aa", role="out"),
+        DeviceConfig(kind="shelly-plus1pm", topic="shellyplus1pm-bb", role="in"),
+    ]
+    bridge = DeviceBridge(host, port, devs, "gp-h5")
+    bridge.start()
+    stop_all.append(bridge)
+    wait(lambda: all(bridge.reading(d.topic, 0) for d in devs), "both GetStatus answers")
+    bridge.set_relay("shellyplus1pm-bb", 0, True, wait_s=2.0)
+    wait(lambda: (bridge.relay("shellyplus1pm-bb", 0) or (False, 0))[0] is True, "b's answer")
+    assert b.channels[0].relay_on and not a.channels[0].relay_on
+    assert (bridge.relay("shellypro1pm-aa", 0) or (False, 0))[0] is False
+    assert bridge.unrouted == 0
+    assert sum(c.rejected_total for c in bridge.counts.values()) == 0
