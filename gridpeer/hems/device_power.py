@@ -16,7 +16,9 @@ one of its trades runs; that is when the relay must be closed. So:
   ``resend_s``) until the device confirms it open.
 
 Power in W (``max(0, ±P)`` of the metered channel, ``invert`` for a CT the other way
-round); times are wall-clock seconds (``time.monotonic``), the devices' own clocks.
+round; with ``meter = "telemetry"`` the house's net grid power from its gridpeer meter
+readings: export for OUT, import for IN); times are wall-clock seconds
+(``time.monotonic``), the devices' own clocks.
 """
 
 from __future__ import annotations
@@ -94,6 +96,11 @@ class DevicePower:
             if closed is not True:
                 self._command(direction, True, mono)
                 return 0.0
+        if dev.meter == "telemetry":  # the house's grid meter: export OUT, import IN
+            grid = self.bridge.house_grid()
+            if grid is None or mono - grid[1] > self.stale_s:
+                return 0.0
+            return max(0.0, -grid[0] if direction is Direction.OUT else grid[0])
         if self.bridge.online(dev.topic) is False:
             return 0.0
         seen = self.bridge.reading(dev.topic, dev.channel)

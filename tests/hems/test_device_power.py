@@ -30,6 +30,7 @@ from gridpeer.telemetry.delivery import (
     command_topic,
     result_filter,
 )
+from gridpeer.telemetry.schemas import MeterReading
 
 pytestmark = pytest.mark.mosquitto
 SHELLY = "shellyplus1pm-a8032ab12345"
@@ -199,3 +200,32 @@ def test_cli_refuses_no_meter_and_runs_on_an_emulated_tasmota(
         proc.terminate()
         proc.wait(30)
     wait(lambda: not plug.channels[0].relay_on, "relay open after the agent stopped")
+
+
+def test_relay_metered_by_the_house_gridpeer_telemetry(
+    mosquitto: MosquittoBroker, tmp_path: Path, stack: list[object]
+) -> None:
+    """A relay without its own meter: the delivery is the house's export (OUT) seen
+    by its gridpeer meter readings; bad readings are rejected and counted."""
+    host, port = mosquitto.address.host, mosquitto.address.port
+    plug = TasmotaEmulator("relay-h6", host, port, [Channel(constant(0.0))])
+    plug.start()
+    stack.append(plug)
+    dev = DeviceConfig(kind="tasmota", topic="relay-h6", role="out", meter="telemetry")
+    bridge = DeviceBridge(host, port, [dev], "gp-dev-h6", "lab", "h6")
+    power = DevicePower(bridge, device_relays([dev]))
+    power.start()
+    stack.append(power)
+    node = MqttLink(host, port, "pico-h6")
+    node.start()
+    stack.append(node)
+    topic = "gridpeer/lab/h6/meter/reading"
+    reading = MeterReading(ts=datetime.now(UTC), v=230.0, i=8.0, p=200.0, e_wh=10, p_grid=-1800.0)
+    assert node.publish(topic, reading.model_dump_json())
+    assert node.publish(topic, b'{"ts": "yesterday"}')
+    now = datetime.now(UTC)
+    wait(lambda: power.power_w(Direction.OUT, now, 5) == 1800.0, "the house's export")
+    assert plug.channels[0].relay_on
+    assert bridge.telemetry_counts.accepted == 1
+    assert bridge.telemetry_counts.rejected_total == 1
+    assert power.power_w(Direction.IN, now, 6) == 0.0  # no IN relay

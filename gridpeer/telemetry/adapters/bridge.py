@@ -5,7 +5,9 @@ message to that device's pure adapter (:mod:`.tasmota`, :mod:`.shelly`), keeps t
 latest reading per channel and the relay states the devices confirmed, counts every
 rejection by reason, and — for the ``house`` device — republishes its readings as
 gridpeer meter readings (``gridpeer/<community>/<house>/meter/reading``) so the house's
-agent stores them like any other telemetry. Relay commands go out with QoS 1.
+agent stores them like any other telemetry. When a relay is metered by ``telemetry`` it
+also follows those meter readings (validated like all telemetry, rejections counted).
+Relay commands go out with QoS 1.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from gridpeer.telemetry.adapters.shelly import ShellyAdapter
 from gridpeer.telemetry.adapters.tasmota import TasmotaAdapter
 from gridpeer.telemetry.schemas import Device
 from gridpeer.telemetry.topics import reading_topic
+from gridpeer.telemetry.validate import Rejected, validate_message
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,14 @@ class DeviceBridge:
         self._status_asked: dict[str, float] = {}
         self._lock = threading.Lock()
         subs = [s for a in self.adapters.values() for s in a.subscriptions()]
+        self._meter_topic: str | None = None
+        self.grid: tuple[float, float] | None = None
+        """The house's last net grid power (W, + import) and when it came (monotonic s)."""
+        self.telemetry_counts = RejectCounts()
+        telemetry = any(d.meter == "telemetry" for d in self.devices)
+        if telemetry and community is not None and house is not None:
+            self._meter_topic = reading_topic(community, house, Device.METER)
+            subs.append(self._meter_topic)
         self.link = MqttLink(
             host,
             port,
@@ -108,7 +119,25 @@ class DeviceBridge:
                 return a
         return None
 
+    def _on_meter(self, payload: bytes) -> None:
+        """A gridpeer meter reading of the house (validated like all telemetry)."""
+        assert self._meter_topic is not None and self.community is not None
+        counts = self.telemetry_counts
+        counts.received += 1
+        sample = validate_message(self._meter_topic, payload, self.community, self.house)
+        if isinstance(sample, Rejected):
+            counts.rejected[sample.reason.value] += 1
+            log.warning("house meter reading rejected: %s", sample.detail)
+            return
+        counts.accepted += 1
+        if sample.p_grid is not None:
+            with self._lock:
+                self.grid = (sample.p_grid, time.monotonic())
+
     def _on_message(self, topic: str, payload: bytes) -> None:
+        if topic == self._meter_topic:
+            self._on_meter(payload)
+            return
         adapter = self._route(topic, payload)
         if adapter is None:
             self.unrouted += 1  # an answer from no configured device (or not JSON)
@@ -184,6 +213,11 @@ class DeviceBridge:
         """The last confirmed state of a relay and when it came (monotonic s), or None."""
         with self._lock:
             return self.relayed.get((device, channel))
+
+    def house_grid(self) -> tuple[float, float] | None:
+        """The house's last net grid power (W, + import) and its arrival (monotonic s)."""
+        with self._lock:
+            return self.grid
 
     def online(self, device: str) -> bool | None:
         """The device's last availability message (None: none seen yet)."""

@@ -55,6 +55,11 @@ class DeviceConfig(BaseModel):
         tz: Tasmota only: the device's time zone (IANA).
         max_power_w: the largest power the device measures, W.
         invert: the meter counts the delivery as negative power (CT the other way round).
+        meter: ``device``: a relay's delivery is metered by this device's channel;
+            ``telemetry``: by the house's gridpeer meter readings
+            (``gridpeer/<community>/<house>/meter/reading``, ``p_grid``: export for
+            ``out``, import for ``in``) — for a relay without metering, with the grid
+            connection metered by a Pico W node or a ``house`` device.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -66,6 +71,7 @@ class DeviceConfig(BaseModel):
     tz: str = "UTC"
     max_power_w: float = Field(25_000.0, gt=0, le=300_000.0)
     invert: bool = False
+    meter: Literal["device", "telemetry"] = "device"
 
     @field_validator("tz")
     @classmethod
