@@ -132,7 +132,6 @@ def test_shelly_out_and_tasmota_in_deliver_the_target(
     wait(lambda: not shelly.channels[0].relay_on and not plug.channels[0].relay_on, "relays open")
     assert shelly.channels[0].energy_wh >= out.measured_wh  # never more than metered
     assert plug.channels[0].energy_wh >= inn.measured_wh
-    assert shelly.channels[0].energy_wh < out.measured_wh + 3.0  # a few s of latency at most
 
 
 def test_silent_device_credits_nothing(

@@ -94,4 +94,3 @@ def test_release_and_the_dead_man_switch_open_the_relay() -> None:
     n = len(b.commands)
     p.check()
     assert len(b.commands) == n  # confirmed open: no more commands
-

@@ -179,8 +179,8 @@ class ShellyEmulator:
 
     def step(self) -> None:
         """Advance to the clock's now: meter; notify if the period passed."""
-        now = self.now()
-        with self._lock:
+        with self._lock:  # stamped under the lock: messages leave in time order
+            now = self.now()
             for c in self.channels:
                 c.step(now)
             if (

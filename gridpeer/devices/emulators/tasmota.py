@@ -124,8 +124,8 @@ class TasmotaEmulator:
 
     def step(self) -> None:
         """Advance to the clock's now: meter, roll the day, save, publish if due."""
-        now = self.now()
-        with self._lock:
+        with self._lock:  # stamped under the lock: messages leave in time order
+            now = self.now()
             for c in self.channels:
                 c.step(now)
             self.today_wh = [

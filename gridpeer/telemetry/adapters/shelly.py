@@ -121,6 +121,7 @@ class ShellyAdapter:
     counters: dict[tuple[str, int, str], EnergyCounter] = field(default_factory=dict)
     _next_id: int = 1
     _pending: dict[int, tuple[str, int, bool]] = field(default_factory=dict)
+    _last_delta: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def subscriptions(self) -> list[str]:
         """Topics to subscribe to (QoS 1)."""
@@ -236,12 +237,17 @@ class ShellyAdapter:
                         )
                     )
                 last = self.last_ts.get(key)
-                if last is not None and ts <= last:  # older, or a QoS 1 redelivery
+                # older, or a QoS 1 redelivery (same time, same content); ``ts`` has 10 ms
+                # resolution, so two different changes may share it
+                if last is not None and (
+                    ts < last or (ts == last and value == self._last_delta.get(key))
+                ):
+                    what = "a repeat of" if ts == last else "older than"
                     return Update(
                         rejection=Rejection(
                             AdapterReject.OUT_OF_ORDER,
                             f"{self.prefix}: NotifyStatus for {key} at {ts.isoformat()} is "
-                            f"not after {last.isoformat()}",
+                            f"{what} the last one ({last.isoformat()})",
                         )
                     )
             new[key] = value if full else overlay(self.status[key], value)
@@ -255,6 +261,7 @@ class ShellyAdapter:
         if stamped:
             for key in new:
                 self.last_ts[key] = ts
+                self._last_delta[key] = comps[key]
         self.relays.update(relays)
         final = tuple(self._with_energy(kind, r) for kind, r in readings)
         return Update(readings=final, relays=relays)

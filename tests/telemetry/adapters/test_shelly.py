@@ -105,6 +105,8 @@ def test_out_of_order_and_repeated_notifications_are_rejected() -> None:
     again = a.handle(f"{P}/events/rpc", notify(TS + 2, switch_0={"id": 0, "apower": 20.0}), RX)
     assert again.rejection is not None
     assert a.status["switch:0"]["apower"] == 20.0
+    same_tick = a.handle(f"{P}/events/rpc", notify(TS + 2, switch_0={"id": 0, "output": True}), RX)
+    assert same_tick.rejection is None and same_tick.relays == {0: True}  # 10 ms resolution
 
 
 def test_reboot_counter_restart_is_a_reset_not_a_loss_or_a_double_count() -> None:
