@@ -98,6 +98,9 @@ class HouseAccount(BaseModel):
     pv_kwp: float = Field(0.0, ge=0.0, le=10_000.0)
     bess_kwh: float = Field(0.0, ge=0.0, le=100_000.0)
     mqtt_password: SecretStr | None = None
+    devices: list[dict[str, Any]] = []
+    """The house's smart plugs and meters (``[[accounts.devices]]``): validated by
+    :func:`gridpeer.telemetry.adapters.config.house_devices` (a layer above core)."""
 
     @field_validator("mqtt_password")
     @classmethod
