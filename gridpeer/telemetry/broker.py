@@ -10,7 +10,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -35,14 +35,22 @@ def wait_for_port(host: str, port: int, timeout_s: float = 10.0) -> bool:
 
 
 def write_acl(
-    path: Path, community: str, houses: Mapping[str, str], services: Mapping[str, str]
+    path: Path,
+    community: str,
+    houses: Mapping[str, str],
+    services: Mapping[str, str],
+    device_topics: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
     """Write a Mosquitto ACL file: each house user (named like the house) may read and write
-    only ``gridpeer/<community>/<house>/#``; service users (agents host, oracle, web) the
-    whole community. Passwords are not written here (see :func:`write_passwords`)."""
+    only ``gridpeer/<community>/<house>/#`` and its own devices' topics
+    (``device_topics[house]``: a smart plug's ``tele/…``, ``cmnd/…``); service users
+    (agents host, oracle, web) the whole community. Passwords are not written here (see
+    :func:`write_passwords`)."""
     lines = []
     for house in houses:
-        lines += [f"user {house}", f"topic readwrite {TOPIC_ROOT}/{community}/{house}/#", ""]
+        lines += [f"user {house}", f"topic readwrite {TOPIC_ROOT}/{community}/{house}/#"]
+        lines += [f"topic readwrite {t}" for t in (device_topics or {}).get(house, ())]
+        lines.append("")
     for user in services:
         lines += [f"user {user}", f"topic readwrite {TOPIC_ROOT}/{community}/#", ""]
     path.write_text("\n".join(lines))

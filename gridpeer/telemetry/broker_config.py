@@ -1,8 +1,10 @@
 """Mosquitto accounts and ACLs for a served community (``gridpeer broker-config``).
 
 Users: one per house (named like the house, ``[[accounts]] mqtt_password``), allowed to
-read and write only ``gridpeer/<community>/<house>/#``, and the services account
-(``[mqtt] username/password``: ingest, oracle, web) for the whole community.
+read and write only ``gridpeer/<community>/<house>/#`` and the topics of the house's own
+smart plugs and meters (``[[accounts.devices]]``, which connect with the house's account),
+and the services account (``[mqtt] username/password``: ingest, oracle, web) for the whole
+community.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gridpeer.core.settings import Settings
+from gridpeer.telemetry.adapters.config import acl_topics, house_devices
 from gridpeer.telemetry.broker import mosquitto_conf, write_acl, write_passwords
 
 
@@ -48,7 +51,15 @@ def write_broker_config(settings: Settings, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     out = out.resolve()
     write_passwords(out / "passwd", {**houses, **services})
-    write_acl(out / "acl", settings.community, houses, services)
+    devices = {
+        a.id: [
+            t
+            for d in house_devices(a.devices)
+            for t in acl_topics(d, f"gridpeer-dev-{settings.community}-{a.id}")
+        ]
+        for a in settings.accounts
+    }
+    write_acl(out / "acl", settings.community, houses, services, devices)
     conf = out / "mosquitto.conf"
     conf.write_text(
         mosquitto_conf(settings.mqtt.port, settings.mqtt.host, out, out / "passwd", out / "acl")

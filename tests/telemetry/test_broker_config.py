@@ -32,6 +32,10 @@ password = "{PASSWORDS["services"]}"
 [[accounts]]
 id = "h1"
 mqtt_password = "{PASSWORDS["h1"]}"
+[[accounts.devices]]
+kind = "tasmota"
+topic = "plug-h1"
+role = "house"
 [[accounts]]
 id = "h2"
 {h2}
@@ -50,11 +54,11 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 class _Client:
-    def __init__(self, port: int, user: str, password: str) -> None:
+    def __init__(self, port: int, user: str, password: str, client_id: str = "") -> None:
         self.messages: list[tuple[str, bytes]] = []
         self.connected = threading.Event()
         self.rc: object = None
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-{user}")
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"t-{user}")
         self.c.username_pw_set(user, password)
         self.c.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload))
 
@@ -94,11 +98,13 @@ def test_generated_config_gives_each_house_only_its_own_topics(tmp_path: Path) -
         h1 = _Client(port, "h1", PASSWORDS["h1"])
         h2 = _Client(port, "h2", PASSWORDS["h2"])
         intruder = _Client(port, "h1", "wrong-password")
-        clients += [services, h1, h2, intruder]
-        assert services.accepted and h1.accepted and h2.accepted
+        plug = _Client(port, "h1", PASSWORDS["h1"], client_id="plug-h1")  # h1's smart plug
+        clients += [services, h1, h2, intruder, plug]
+        assert services.accepted and h1.accepted and h2.accepted and plug.accepted
         assert not intruder.accepted
         services.c.subscribe("gridpeer/villa/#", qos=1)
         h1.c.subscribe("gridpeer/villa/h2/#", qos=1)  # another house's topics: denied
+        plug.c.subscribe("cmnd/plug-h1/#", qos=1)  # the plug's own topics, on h1's account
         h2.c.subscribe("gridpeer/villa/h2/#", qos=1)
         time.sleep(0.5)
         h2.c.publish("gridpeer/villa/h2/meter/reading", b"h2-own", qos=1).wait_for_publish(5)
@@ -109,6 +115,11 @@ def test_generated_config_gives_each_house_only_its_own_topics(tmp_path: Path) -
         assert seen == {b"h2-own", b"h1-own"}  # the forged command never got through
         assert [p for _, p in h2.messages] == [b"h2-own"]
         assert h1.messages == []
+        # h1's agent may switch its plug; h2 cannot
+        h2.c.publish("cmnd/plug-h1/POWER", b"h2-forged", qos=1).wait_for_publish(5)
+        plug.c.publish("cmnd/plug-h1/POWER", b"ON", qos=1).wait_for_publish(5)
+        time.sleep(1.0)
+        assert [p for _, p in plug.messages] == [b"ON"]
     finally:
         for c in clients:
             c.close()
