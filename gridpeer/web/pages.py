@@ -34,12 +34,25 @@ def plotly_js() -> FileResponse:
     )
 
 
-def _page(request: Request, ctx: WebContext, name: str, **extra: object) -> HTMLResponse:
+def _page(
+    request: Request, ctx: WebContext, name: str, status_code: int = 200, **extra: object
+) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
         name,
         {"community": ctx.community, "houses": ctx.houses, "page": name.split(".")[0], **extra},
+        status_code=status_code,
     )
+
+
+_TITLES = {404: "Page not found", 405: "Not allowed", 422: "Invalid address"}
+
+
+def error_page(request: Request, ctx: WebContext, status: int, detail: str) -> HTMLResponse:
+    """An HTML error page for a browser (API clients get JSON): what went wrong and where
+    to go instead."""
+    title = _TITLES.get(status, "Something went wrong" if status >= 500 else "Request refused")
+    return _page(request, ctx, "error.html", status, status=status, title=title, detail=detail)
 
 
 @router.get("/", response_class=HTMLResponse)
