@@ -208,6 +208,7 @@ class BlockOut(BaseModel):
     number: int
     hash: str
     timestamp: int
+    time: str = Field("", description="block time in the community's time zone, readable")
     txs: int
     gas_used: int
 
@@ -231,6 +232,11 @@ class EventOut(BaseModel):
     log_index: int
     name: str
     fields: dict[str, str]
+    readable: dict[str, str] = Field(
+        default_factory=dict,
+        description="the same fields for a person: money in the community's currency, "
+        "energy in Wh/kWh, times local, houses by name, order/trade labels",
+    )
 
 
 class Explorer(BaseModel):
@@ -245,6 +251,8 @@ class Explorer(BaseModel):
     txs: list[TxOut]
     events: list[EventOut]
     accounts: list[AccountOut]
+    currency: Currency | None = None
+    tz: str = Field("UTC", description="the community's time zone (block times)")
 
 
 class PricePoint(BaseModel):

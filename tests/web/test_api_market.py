@@ -4,7 +4,7 @@ behind Sign-In with Ethereum, and clear refusals."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from eth_account.messages import encode_defunct
@@ -217,6 +217,23 @@ def test_sanity_limits_from_capacity_and_tariff(mclient: TestClient) -> None:
         assert mclient.post(f"/api/market/orders/{oid_}/cancel", json={"signer": who}).is_success
 
 
+def test_explorer_speaks_the_communitys_units(mclient: TestClient) -> None:
+    start, end = _window(mclient)
+    body = {"signer": "demo:h1", "wh": 250, "price": PRICE, "start": start, "end": end}
+    oid = int(mclient.post("/api/market/offers", json=body).json()["id"])
+    x = mclient.get("/api/chain/explorer", params={"blocks": 3}).json()
+    assert x["currency"]["code"] == "CLP" and x["tz"] == "UTC"
+    posted = next(
+        e for e in x["events"] if e["name"] == "OfferPosted" and e["fields"]["id"] == str(oid)
+    )
+    r = posted["readable"]
+    assert r["id"] == f"O{oid >> 2}" and r["owner"] == "House 1"
+    assert r["wh"] == "250 Wh" and r["price"] == "150 CLP/kWh"
+    assert r["start"] == datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%d %H:%M")
+    assert all(len(b["time"]) == 19 and b["time"][:2] == "20" for b in x["blocks"])
+    mclient.post(f"/api/market/orders/{oid}/cancel", json={"signer": "demo:h1"})
+
+
 def test_orders_and_trades_have_short_labels_and_closed_orders_are_apart(
     mclient: TestClient, mctx: WebContext
 ) -> None:
@@ -237,7 +254,7 @@ def test_orders_and_trades_have_short_labels_and_closed_orders_are_apart(
     assert status["session"]["start"] == start and status["session"]["end"] == end
     assert status["speed"] == 1.0 and status["tariff_import"] == str(180 * 10**12)
     assert status["last_trade"]["label"] == f"O{n}.1"
-    # an hour and a half later the window has started: the offer is closed, not open
+    # model time passes the window's start (last test here: chain time never goes back)
     mctx.clock.start += timedelta(seconds=start - int(mctx.clock.timestamp()) + 60)
     assert mclient.get("/api/market/offers").json() == []
     closed = mclient.get("/api/market/offers", params={"state": "closed"}).json()

@@ -26,7 +26,13 @@ def live() -> Iterator[LiveServer]:
 def _offer(live: LiveServer, house: str, wh: int) -> str:
     st = httpx.get(live.url + "/api/market/status", timeout=10).json()
     w = st["open_windows"][0]
-    body = {"signer": f"demo:{house}", "wh": wh, "price": PRICE, "start": w["start"], "end": w["end"]}
+    body = {
+        "signer": f"demo:{house}",
+        "wh": wh,
+        "price": PRICE,
+        "start": w["start"],
+        "end": w["end"],
+    }
     r = httpx.post(live.url + "/api/market/offers", json=body, timeout=30)
     assert r.status_code == 200, r.text
     return str(r.json()["id"])
@@ -88,9 +94,7 @@ def test_closed_offer_has_no_buy_button(live: LiveServer, chromium: Any) -> None
     page.select_option("#signer", "demo:h3")
     page.wait_for_selector(f"[data-testid=buy-{oid}]")
     # model time moves past the window's start: bidding for it has ended
-    order = next(
-        o for o in httpx.get(live.url + "/api/market/offers").json() if o["id"] == oid
-    )
+    order = next(o for o in httpx.get(live.url + "/api/market/offers").json() if o["id"] == oid)
     ahead = order["start"] - int(live.ctx.clock.timestamp()) + 600
     live.ctx.clock.start += timedelta(seconds=ahead)
     page.wait_for_selector(f"#closed tr[data-closed='{oid}']", state="attached", timeout=30_000)
