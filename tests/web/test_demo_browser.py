@@ -8,16 +8,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.web.demoproc import DemoProcess, start_demo
+from tests.web.liveserver import shots_dir
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SHOTS = shots_dir()  # docs/screenshots only with GRIDPEER_UPDATE_SCREENSHOTS=1
 
 
 def _port_open(port: int) -> bool:
