@@ -2,7 +2,8 @@
 page that signs locally and forwards JSON-RPC to a real anvil node. House 1 posts an
 offer, House 4 buys part of it; the trade goes through its delivery window, the oracle
 settles it for the metered Wh, and both withdraw their credit. Screenshots of the
-market (desktop and phone width) and the chain explorer are saved to docs/screenshots/."""
+market (desktop and phone width) and the chain explorer are saved to a temp dir, or to
+docs/screenshots/ with GRIDPEER_UPDATE_SCREENSHOTS=1."""
 
 from __future__ import annotations
 

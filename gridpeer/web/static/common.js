@@ -11,11 +11,12 @@ const gp = (() => {
   // does any trace have a value to draw?
   const hasData = (traces) => traces.some((t) => t.y.some((v) => v != null));
   // a chart without data: no axes, one line of text saying so
-  const noData = (layout, text) => Object.assign(layout, {
-    xaxis: Object.assign({}, layout.xaxis, { visible: false }), yaxis: { visible: false }, yaxis2: undefined,
+  const noData = (layout, text) => (delete layout.yaxis2, Object.assign(layout, {
+    xaxis: Object.assign({}, layout.xaxis, { visible: false }), yaxis: { visible: false },
     showlegend: false,
     annotations: [{ text, showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: { size: 15, color: "#55606b" } }],
-  });
+  }));
+  const listeners = [];
   let last = null;
   function onOverview(fn) { listeners.push(fn); if (last) fn(last); }
   function setClock(ov) {
