@@ -12,7 +12,7 @@ const gp = (() => {
   const hasData = (traces) => traces.some((t) => t.y.some((v) => v != null));
   // a chart without data: no axes, one line of text saying so
   const noData = (layout, text) => (delete layout.yaxis2, Object.assign(layout, {
-    xaxis: Object.assign({}, layout.xaxis, { visible: false }), yaxis: { visible: false },
+    xaxis: Object.assign({}, layout.xaxis, { visible: false, rangeslider: { visible: false } }), yaxis: { visible: false },
     showlegend: false,
     annotations: [{ text, showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: { size: 15, color: "#55606b" } }],
   }));
