@@ -105,7 +105,11 @@ def test_overview_numbers_and_chart_update(demo: DemoProcess, chromium: Any) -> 
     def points() -> int:
         return int(page.evaluate("document.getElementById('flows-chart').data[0].x.length"))
 
-    page.wait_for_selector("[data-testid=mt-trades] >> text=1", timeout=30_000)
+    # our trade, and the agents' trades of the day (so at least one)
+    page.wait_for_function(
+        "Number(document.querySelector('[data-testid=mt-trades]').textContent) >= 1",
+        timeout=30_000,
+    )
     n0 = points()
     deadline = time.monotonic() + 30
     while points() <= n0 and time.monotonic() < deadline:
