@@ -57,7 +57,7 @@
       const p = f.points;
       const traces = [
         series(p, "pv_w", "PV", "#b45f06"), series(p, "load_w", "Consumption", "#1f5fbf"),
-        series(p, "import_w", "Grid import", "#6b3fa0"), series(p, "export_w", "Grid export", "#8a6d00"),
+        series(p, "import_w", "Grid import", "#6b3fa0"), series(p, "export_w", "Grid export", "#0e7c86"),
         Object.assign(series(p, "bess_w", "Battery (+ discharging, − charging)", "#137a43", "dash"), { hovertemplate: "%{y:.0f} W" }),
       ];
       if (compare.checked) {
