@@ -30,7 +30,8 @@
   function duration(sec) {
     sec = Math.max(0, Math.round(sec));
     const h = Math.floor(sec / 3600), m = Math.floor((sec % 3600) / 60);
-    return h ? `${h} h ${m} min` : `${m} min ${sec % 60} s`;
+    if (h) return m ? `${h} h ${m} min` : `${h} h`;
+    return m ? (sec % 60 ? `${m} min ${sec % 60} s` : `${m} min`) : `${sec} s`;
   }
   function say(text, ok) { msg.textContent = text; msg.className = "msg " + (ok ? "ok" : "err"); }
 
