@@ -61,7 +61,9 @@
       layout = gp.plotLayout({ yaxis: { title: { text: "W" }, rangemode: "tozero" }, xaxis: { type: "date", range }, uirevision: day });
       if (kind === "pv_bess") {
         const b = await hist("bess", day, "15min");
+        traces.push(line(b, "p", "Battery (W, + discharging, − charging)", "#0e7c86", "y", 1, { dash: "dash" }));
         traces.push(line(b, "soc", "SoC (%)", "#137a43", "y2", 100));
+        layout.yaxis.rangemode = "normal";
         layout.yaxis2 = { title: { text: "SoC %" }, overlaying: "y", side: "right", range: [0, 100],
           tickmode: "array", tickvals: [0, 25, 50, 75, 100], showgrid: false };
         layout.margin = { l: 50, r: 55, t: 10, b: 40 };
