@@ -50,10 +50,10 @@
     let traces, layout;
     if (page === "meter") {
       const m = await hist("meter", day, "15min");
-      // consumption wide and below, grid dotted on top: for a consumer both are the same
-      // numbers, and both stay visible
-      traces = [line(m, "p", "Consumption (W)", "#1f5fbf", "y", 1, { width: 5 }),
-        line(m, "p_grid", "Grid (W, + import)", "#6b3fa0", "y", 1, { dash: "dot", width: 2 })];
+      // consumption as a shaded area, grid as a dashed line on top: for a consumer both
+      // are the same numbers, and both stay visible
+      traces = [Object.assign(line(m, "p", "Consumption (W)", "#1f5fbf"), { fill: "tozeroy", fillcolor: "rgba(31,95,191,0.22)" }),
+        line(m, "p_grid", "Grid (W, + import)", "#6b3fa0", "y", 1, { dash: "dash", width: 2 })];
       layout = gp.plotLayout({ yaxis: { title: { text: "W" } }, xaxis: { type: "date", range }, uirevision: day });
     } else {
       const pv = await hist("pv", day, "15min");
