@@ -234,6 +234,19 @@ def test_explorer_speaks_the_communitys_units(mclient: TestClient) -> None:
     mclient.post(f"/api/market/orders/{oid}/cancel", json={"signer": "demo:h1"})
 
 
+def test_withdraw_reports_amount_and_gas(mclient: TestClient) -> None:
+    start, end = _window(mclient)
+    body = {"signer": "demo:h3", "wh": 100, "price": PRICE, "start": start, "end": end}
+    rid = mclient.post("/api/market/requests", json=body).json()["id"]
+    assert mclient.post(f"/api/market/orders/{rid}/cancel", json={"signer": "demo:h3"}).is_success
+    h3 = dev_account("h3").address
+    credit = int(mclient.get(f"/api/market/accounts/{h3}").json()["credit"])
+    assert credit >= 100 * PRICE // 1000  # the request's escrow came back as credit
+    out = mclient.post("/api/market/withdraw", json={"signer": "demo:h3"}).json()
+    assert int(out["amount"]) == credit and int(out["fee"]) > 0 and out["id"] is None
+    assert mclient.get(f"/api/market/accounts/{h3}").json()["credit"] == "0"
+
+
 def test_orders_and_trades_have_short_labels_and_closed_orders_are_apart(
     mclient: TestClient, mctx: WebContext
 ) -> None:

@@ -87,6 +87,33 @@ def test_typed_amount_and_focus_survive_refreshes(live: LiveServer, chromium: An
     page.close()
 
 
+def test_withdraw_says_the_amount_in_the_currency_and_the_gas(
+    live: LiveServer, chromium: Any
+) -> None:
+    st = httpx.get(live.url + "/api/market/status", timeout=10).json()
+    w = st["open_windows"][0]
+    body = {"signer": "demo:h3", "wh": 100, "price": PRICE, "start": w["start"], "end": w["end"]}
+    rid = httpx.post(live.url + "/api/market/requests", json=body, timeout=30).json()["id"]
+    cancel = httpx.post(
+        f"{live.url}/api/market/orders/{rid}/cancel", json={"signer": "demo:h3"}, timeout=30
+    )
+    assert cancel.status_code == 200, cancel.text
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(live.url + "/market")
+    page.select_option("#signer", "demo:h3")
+    page.wait_for_selector("[data-testid=withdraw]:not([disabled])", timeout=30_000)
+    page.click("[data-testid=withdraw]")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=msg]').textContent.startsWith('Withdrew')",
+        timeout=30_000,
+    )
+    text = page.inner_text("[data-testid=msg]")
+    assert text.startswith("Withdrew 15.00 CLP to your account; gas cost "), text
+    fee = float(text.split("gas cost ")[1].split(" CLP")[0].replace(",", ""))
+    assert ("cost more than the credit withdrawn" in text) == (fee > 15.0)
+    page.close()
+
+
 def test_closed_offer_has_no_buy_button(live: LiveServer, chromium: Any) -> None:
     oid = _offer(live, "h2", 300)
     page = chromium.new_page(viewport={"width": 1280, "height": 900})
