@@ -20,15 +20,21 @@ from tests.web.chainctx import chain_context
 DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-def shots_dir() -> Path:
-    """Where browser tests save screenshots: ``docs/screenshots`` only when
-    ``GRIDPEER_UPDATE_SCREENSHOTS=1`` asks to update the docs, else a temp dir (so a test
-    run leaves ``git status`` clean)."""
-    if os.environ.get("GRIDPEER_UPDATE_SCREENSHOTS") == "1":
-        return DOCS_SHOTS
+def review_dir() -> Path:
+    """A temp dir for screenshots a person looks at but the docs do not show
+    (``$TMPDIR/gridpeer-screenshots``)."""
     d = Path(tempfile.gettempdir()) / "gridpeer-screenshots"
     d.mkdir(exist_ok=True)
     return d
+
+
+def shots_dir() -> Path:
+    """Where browser tests save the docs' screenshots: ``docs/screenshots`` only when
+    ``GRIDPEER_UPDATE_SCREENSHOTS=1`` asks to update the docs, else :func:`review_dir`
+    (so a test run leaves ``git status`` clean)."""
+    if os.environ.get("GRIDPEER_UPDATE_SCREENSHOTS") == "1":
+        return DOCS_SHOTS
+    return review_dir()
 
 
 @dataclass

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.web.demoproc import DemoProcess, start_demo
-from tests.web.liveserver import shots_dir
+from tests.web.liveserver import review_dir, shots_dir
 
 pytestmark = pytest.mark.browser
 SHOTS = shots_dir()  # docs/screenshots only with GRIDPEER_UPDATE_SCREENSHOTS=1
@@ -158,7 +158,7 @@ def test_every_page_at_desktop_and_phone_width(
         page.wait_for_selector(".live-dot.on", timeout=30_000)
         page.wait_for_timeout(2500)
         name = (path.strip("/").replace("/", "-") or "overview") + f"-{width}.png"
-        page.screenshot(path=str(SHOTS / name), full_page=True)
+        page.screenshot(path=str(review_dir() / name), full_page=True)
     page.goto(demo.url + "/houses/h1/meter")
     page.wait_for_selector("#day-chart[data-empty=false]", state="attached", timeout=30_000)
     page.fill("#day-date", "2099-01-01")

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.web.liveserver import LiveServer, live_server, shots_dir
+from tests.web.liveserver import LiveServer, live_server, review_dir
 
 pytestmark = pytest.mark.browser
 PRICE = 150 * 10**12  # 150 CLP/kWh
@@ -183,6 +183,6 @@ def test_screenshots_of_every_page(live: LiveServer, chromium: Any, width: int) 
         page.goto(live.url + path)
         page.wait_for_timeout(1500)
         name = (path.strip("/").replace("/", "-") or "overview") + f"-nodata-{width}.png"
-        page.screenshot(path=str(shots_dir() / name), full_page=True)
+        page.screenshot(path=str(review_dir() / name), full_page=True)
     assert errors == []
     page.close()
