@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from gridpeer.web import limits
 from gridpeer.web.context import WebContext, get_context
 
 _HERE = Path(__file__).parent
@@ -83,7 +84,15 @@ def pv_page(house: str, request: Request, ctx: Ctx) -> HTMLResponse:
 def market_page(request: Request, ctx: Ctx) -> HTMLResponse:
     """Energy market: sell/request forms, offers, requests, my trades, balance, wallet."""
     accounts = {h.id: h.account for h in ctx.houses if h.account}
-    return _page(request, ctx, "market.html", accounts=accounts)
+    capacity = {h.id: {"pv_kwp": h.pv_kwp, "bess_kwh": h.bess_kwh} for h in ctx.houses}
+    return _page(
+        request,
+        ctx,
+        "market.html",
+        accounts=accounts,
+        capacity=capacity,
+        connection_w=limits.CONNECTION_W,
+    )
 
 
 @router.get("/explorer", response_class=HTMLResponse)

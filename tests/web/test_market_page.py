@@ -76,6 +76,8 @@ def test_typed_amount_and_focus_survive_refreshes(live: LiveServer, chromium: An
     page.fill("[data-testid=sell-wh]", "5000000")
     page.select_option("#signer", "demo:h1")
     page.wait_for_selector("[data-testid=sell-window] option[value*='-']", state="attached")
+    page.wait_for_selector("[data-testid=sell-hint] >> text=At most 8,000 Wh", timeout=30_000)
+    assert "Price 60.00 CLP/kWh–180.00 CLP/kWh" in page.inner_text("[data-testid=sell-hint]")
     page.click("[data-testid=sell-submit]")
     page.wait_for_function(
         "document.querySelector('[data-testid=msg]').textContent.includes('can deliver')",

@@ -225,6 +225,28 @@
     const real = sp === 1 ? "" : ` = ${duration((b - a) / sp)} real at ×${sp}`;
     return `${what} ${local(a)}–${local(b)} (${duration(b - a)} model time${real})`;
   }
+  // what the signer's house may post in the chosen window (the server's rule, limits.py)
+  function hints() {
+    if (!status) return;
+    const range = `Price ${price(status.tariff_feed_in)}–${price(status.tariff_import)} (the grid's tariff range).`;
+    for (const [form, hint, sell] of [["sell-form", "sell-hint", true], ["request-form", "request-hint", false]]) {
+      const w = String(new FormData($(form)).get("window") || "").split("-");
+      const hours = w.length === 2 ? (Number(w[1]) - Number(w[0])) / 3600 : 1;
+      const house = signerSel.value.startsWith("demo:") ? signerSel.value.slice(5) : null;
+      const cap = house && (window.GP_CAPACITY || {})[house];
+      let energyText = "";
+      if (sell && cap) {
+        const max = Math.floor(cap.pv_kwp * 1000 * hours + cap.bess_kwh * 1000);
+        energyText = max ? `At most ${energy(max)}: ${cap.pv_kwp} kWp of PV for the whole window${cap.bess_kwh ? ` plus a full ${cap.bess_kwh} kWh battery` : ""}. `
+          : "This house has no PV and no battery: nothing to sell. ";
+      } else if (!sell) {
+        energyText = `At most ${energy(Math.floor((window.GP_CONNECTION_W || 9200) * hours))} (the grid connection). `;
+      }
+      $(hint).textContent = energyText + range;
+    }
+  }
+  for (const el of document.querySelectorAll("select.windows")) el.addEventListener("change", hints);
+  signerSel.addEventListener("change", hints);
   function renderStatus() {
     const s = status;
     const open = $("st-open");
@@ -246,6 +268,7 @@
       const keep = sel.value;
       if (sel.dataset.opts !== opts) { sel.innerHTML = opts || `<option value="">no window open for bids</option>`; sel.dataset.opts = opts; if (keep) sel.value = keep; }
     });
+    hints();
   }
   async function refresh() {
     try {
