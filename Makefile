@@ -36,10 +36,13 @@ $(SYSSTAMP):
 	mkdir -p .make && touch $@
 system: $(SYSSTAMP)
 
-# `npm install`, not `npm ci`: the lock holds anvil's per-platform optional packages
-# only for this platform, and `npm ci` refuses that lock (npm/cli#4828).
+# `npm ci`: installs exactly the lock and never rewrites it (`npm install` did: the lock
+# then held anvil's optional per-platform packages for linux-amd64 only, and npm added the
+# other four platforms' entries, 72 lines, on every fresh machine). The lock now lists
+# every platform's entry, which `npm ci` needs (npm/cli#4828); regenerate it with
+# `npm install --package-lock-only` after changing package.json.
 $(NODESTAMP): package.json package-lock.json
-	npm install --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 node: $(NODESTAMP)
 

@@ -11,7 +11,7 @@ what remains, own order, nothing to withdraw …) and then either
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
@@ -20,11 +20,12 @@ from gridpeer.chain.errors import ContractRevert
 from gridpeer.chain.events import Event, MoneyMoved, OrderPosted, TradeCreated
 from gridpeer.chain.hub import ChainHub, TradeRow
 from gridpeer.chain.types import Order, Schedule, id_kind
+from gridpeer.web import limits
 from gridpeer.web import schedule as sched
 from gridpeer.web.auth import COOKIE
 from gridpeer.web.context import WebContext, get_context
 from gridpeer.web.live import day_bounds
-from gridpeer.web.models import Problem
+from gridpeer.web.models import HouseInfo, Problem
 from gridpeer.web.models_market import (
     AccountOut,
     ActionOut,
@@ -40,6 +41,7 @@ from gridpeer.web.models_market import (
     UnsignedTx,
     WindowOut,
 )
+from gridpeer.web.units import trade_label
 
 router = APIRouter(prefix="/api/market", tags=["market"])
 Ctx = Annotated[WebContext, Depends(get_context)]
@@ -60,9 +62,11 @@ def hub_of(ctx: WebContext) -> ChainHub:
     return ctx.chain
 
 
-def _order_out(hub: ChainHub, o: Order) -> OrderOut:
+def _order_out(hub: ChainHub, o: Order, now: int) -> OrderOut:
     return OrderOut(
         id=str(o.id),
+        label=trade_label(o.id),
+        bidding_open=now < o.start,
         side=o.side,
         owner=o.owner,
         house=hub.house_of(o.owner),
@@ -87,6 +91,7 @@ def trade_out(hub: ChainHub, t: TradeRow, now: int, grace_s: int) -> TradeOut:
         phase = "awaiting confirmation"
     return TradeOut(
         id=str(t.id),
+        label=trade_label(t.id),
         seller=t.seller,
         buyer=t.buyer,
         seller_house=hub.house_of(t.seller),
@@ -134,8 +139,24 @@ async def market_status(ctx: Ctx) -> MarketStatus:
         demo=bool(hub.demo_keys),
         last_trade=None
         if last is None
-        else TradeBrief(id=str(last.id), price=str(last.price), wh=last.wh, block=last.block),
+        else TradeBrief(
+            id=str(last.id),
+            label=trade_label(last.id),
+            price=str(last.price),
+            wh=last.wh,
+            block=last.block,
+        ),
+        speed=ctx.clock.speed,
+        session=_session(s, now),
+        tariff_import=str(ctx.tariff[0]),
+        tariff_feed_in=str(ctx.tariff[1]),
     )
+
+
+def _session(s: Schedule, now: int) -> WindowOut | None:
+    """The trading session going on at ``now`` (bidding or delivering), else the next."""
+    w = sched.current(s, now)
+    return None if w is None else WindowOut(bid_open=w.bid_open, start=w.start, end=w.end)
 
 
 @router.get("/summary", response_model=MarketSummary, responses=_ERRORS, summary="Trading of a day")
@@ -172,23 +193,37 @@ def summary(
     )
 
 
-@router.get("/offers", response_model=list[OrderOut], responses=_ERRORS, summary="Open offers")
-async def offers(ctx: Ctx) -> list[OrderOut]:
-    """Open sell offers, cheapest first (from the indexer's memory: no chain call, so it
-    runs on the event loop; ``list()`` snapshots the orders the chain thread updates)."""
-    hub = hub_of(ctx)
-    rows = [o for o in list(hub.orders.values()) if o.side == "offer"]
-    return [_order_out(hub, o) for o in sorted(rows, key=lambda o: (o.price, o.id))]
+State = Annotated[
+    Literal["open", "closed", "all"],
+    Query(
+        description="open: bidding still open (can be taken); closed: the delivery window "
+        "has started, the unsold Wh can no longer be taken; all: both"
+    ),
+]
 
 
-@router.get(
-    "/requests", response_model=list[OrderOut], responses=_ERRORS, summary="Open purchase requests"
-)
-def requests_(ctx: Ctx) -> list[OrderOut]:
-    """Open purchase requests, highest price first."""
+def _orders(ctx: WebContext, side: str, state: str) -> list[OrderOut]:
     hub = hub_of(ctx)
-    rows = [o for o in hub.orders.values() if o.side == "request"]
-    return [_order_out(hub, o) for o in sorted(rows, key=lambda o: (-o.price, o.id))]
+    now = int(ctx.clock.timestamp())
+    # from the indexer's memory: no chain call; list() snapshots what the chain thread updates
+    rows = [_order_out(hub, o, now) for o in list(hub.orders.values()) if o.side == side]
+    if state != "all":
+        rows = [o for o in rows if o.bidding_open == (state == "open")]
+    return rows
+
+
+@router.get("/offers", response_model=list[OrderOut], responses=_ERRORS, summary="Offers")
+async def offers(ctx: Ctx, state: State = "open") -> list[OrderOut]:
+    """Sell offers with Wh left, cheapest first; by default only those open for bidding."""
+    rows = _orders(ctx, "offer", state)
+    return sorted(rows, key=lambda o: (not o.bidding_open, int(o.price), int(o.id)))
+
+
+@router.get("/requests", response_model=list[OrderOut], responses=_ERRORS, summary="Requests")
+async def requests_(ctx: Ctx, state: State = "open") -> list[OrderOut]:
+    """Purchase requests with Wh left, highest price first; by default only open ones."""
+    rows = _orders(ctx, "request", state)
+    return sorted(rows, key=lambda o: (not o.bidding_open, -int(o.price), int(o.id)))
 
 
 @router.get("/trades", response_model=list[TradeOut], responses=_ERRORS, summary="Trades")
@@ -292,7 +327,14 @@ async def _perform(
         r = market.send_tx(key, tx)
         value = _result_of(market.receipt_events(r)) if result else None
         hub.poll()
-        return ActionOut(tx_hash="0x" + r.tx_hash.hex(), id=value)
+        if action == "withdraw":
+            return ActionOut(tx_hash="0x" + r.tx_hash.hex(), amount=value, fee=str(r.fee_wei))
+        return ActionOut(
+            tx_hash="0x" + r.tx_hash.hex(),
+            id=value,
+            label=None if value is None else trade_label(int(value)),
+            fee=str(r.fee_wei),
+        )
 
     try:
         return await hub.call(send)
@@ -346,6 +388,14 @@ async def _post(
     address, house = await _actor(ctx, request, body.signer)
     await _member(hub, address)
     await _check_window(ctx, hub, body.start, body.end)
+    seconds = body.end - body.start
+    why = limits.price_problem(body.price, ctx.tariff, ctx.currency)
+    if why is None and action == "post_offer":
+        why = limits.sell_problem(_house(ctx, hub, address), body.wh, seconds)
+    elif why is None:
+        why = limits.buy_problem(body.wh, seconds)
+    if why is not None:
+        raise HTTPException(422, why)
     return await _perform(
         ctx,
         address,
@@ -374,7 +424,24 @@ async def _take(
         raise HTTPException(409, f"only {order.remaining_wh} Wh remain in {side} {order_id}")
     if int(ctx.clock.timestamp()) >= order.start:
         raise HTTPException(409, f"the {side}'s delivery window has started; bidding is closed")
+    seconds = order.end - order.start
+    if side == "request":  # the caller sells into it
+        why = limits.sell_problem(_house(ctx, hub, address), body.wh, seconds)
+    else:
+        why = limits.buy_problem(body.wh, seconds)
+    if why is not None:
+        raise HTTPException(422, why)
     return address, house, order
+
+
+def _house(ctx: WebContext, hub: ChainHub, address: str) -> HouseInfo | None:
+    """The community house whose account is ``address`` (demo key or configured)."""
+    a = address.lower()
+    for h in ctx.houses:
+        if h.account is not None and h.account.lower() == a:
+            return h
+    name = hub.house_of(address)
+    return None if name is None else ctx.house(name)
 
 
 @router.post("/offers", response_model=ActionOut, responses=_ERRORS, summary="Post an offer")

@@ -36,10 +36,14 @@ class WindowOut(BaseModel):
     end: int
 
 
+LABEL = "short readable name: O<n> offer, R<n> request, O<n>.<k> k-th partial fill, B<b>.<j>"
+
+
 class TradeBrief(BaseModel):
     """The most recent trade: its price (wei/kWh), energy (Wh) and block."""
 
     id: str
+    label: str = Field(description=LABEL)
     price: str
     wh: int
     block: int
@@ -64,12 +68,25 @@ class MarketStatus(BaseModel):
     contract: str
     demo: bool = Field(description="demo accounts available (server-side dev keys)")
     last_trade: TradeBrief | None
+    speed: float = Field(1.0, description="model seconds per wall second")
+    session: WindowOut | None = Field(
+        None,
+        description="the current or next trading session: bids from bid_open until start, "
+        "delivery [start, end) (UTC unix s; model time)",
+    )
+    tariff_import: str = Field("0", description="grid import tariff, wei per kWh")
+    tariff_feed_in: str = Field("0", description="grid feed-in tariff, wei per kWh")
 
 
 class OrderOut(BaseModel):
-    """An open sell offer or purchase request (ids as decimal strings)."""
+    """A sell offer or purchase request with Wh left (ids as decimal strings).
+
+    ``bidding_open`` is false once its delivery window has started: nobody can take it
+    any more (its Wh stay listed in the history until the order is cancelled)."""
 
     id: str
+    label: str = Field(description=LABEL)
+    bidding_open: bool = True
     side: Literal["offer", "request"]
     owner: str
     house: str | None = Field(description="demo house of the owner, if any")
@@ -83,6 +100,7 @@ class TradeOut(BaseModel):
     """A trade with its delivery progress and settlement."""
 
     id: str
+    label: str = Field(description=LABEL)
     seller: str
     buyer: str
     seller_house: str | None
@@ -154,6 +172,13 @@ class ActionOut(BaseModel):
     tx: UnsignedTx | None = None
     tx_hash: str | None = None
     id: str | None = Field(None, description="new offer/request/trade id, or amount withdrawn")
+    label: str | None = Field(None, description="the new order's or trade's " + LABEL)
+    amount: str | None = Field(None, description="wei withdrawn (withdraw only)")
+    fee: str | None = Field(
+        None,
+        description="wei the transaction's gas cost (demo: paid; wallet: gas limit x gas "
+        "price, at most)",
+    )
 
 
 class NonceOut(BaseModel):
@@ -183,6 +208,7 @@ class BlockOut(BaseModel):
     number: int
     hash: str
     timestamp: int
+    time: str = Field("", description="block time in the community's time zone, readable")
     txs: int
     gas_used: int
 
@@ -206,6 +232,11 @@ class EventOut(BaseModel):
     log_index: int
     name: str
     fields: dict[str, str]
+    readable: dict[str, str] = Field(
+        default_factory=dict,
+        description="the same fields for a person: money in the community's currency, "
+        "energy in Wh/kWh, times local, houses by name, order/trade labels",
+    )
 
 
 class Explorer(BaseModel):
@@ -220,6 +251,8 @@ class Explorer(BaseModel):
     txs: list[TxOut]
     events: list[EventOut]
     accounts: list[AccountOut]
+    currency: Currency | None = None
+    tz: str = Field("UTC", description="the community's time zone (block times)")
 
 
 class PricePoint(BaseModel):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from gridpeer.web import limits
 from gridpeer.web.context import WebContext, get_context
 
 _HERE = Path(__file__).parent
@@ -34,12 +35,25 @@ def plotly_js() -> FileResponse:
     )
 
 
-def _page(request: Request, ctx: WebContext, name: str, **extra: object) -> HTMLResponse:
+def _page(
+    request: Request, ctx: WebContext, name: str, status_code: int = 200, **extra: object
+) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
         name,
         {"community": ctx.community, "houses": ctx.houses, "page": name.split(".")[0], **extra},
+        status_code=status_code,
     )
+
+
+_TITLES = {404: "Page not found", 405: "Not allowed", 422: "Invalid address"}
+
+
+def error_page(request: Request, ctx: WebContext, status: int, detail: str) -> HTMLResponse:
+    """An HTML error page for a browser (API clients get JSON): what went wrong and where
+    to go instead."""
+    title = _TITLES.get(status, "Something went wrong" if status >= 500 else "Request refused")
+    return _page(request, ctx, "error.html", status, status=status, title=title, detail=detail)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -70,7 +84,15 @@ def pv_page(house: str, request: Request, ctx: Ctx) -> HTMLResponse:
 def market_page(request: Request, ctx: Ctx) -> HTMLResponse:
     """Energy market: sell/request forms, offers, requests, my trades, balance, wallet."""
     accounts = {h.id: h.account for h in ctx.houses if h.account}
-    return _page(request, ctx, "market.html", accounts=accounts)
+    capacity = {h.id: {"pv_kwp": h.pv_kwp, "bess_kwh": h.bess_kwh} for h in ctx.houses}
+    return _page(
+        request,
+        ctx,
+        "market.html",
+        accounts=accounts,
+        capacity=capacity,
+        connection_w=limits.CONNECTION_W,
+    )
 
 
 @router.get("/explorer", response_class=HTMLResponse)

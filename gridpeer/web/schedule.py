@@ -77,6 +77,17 @@ def status(s: Schedule, now: int, horizon: int = 4) -> Status:
     return Status(now, (), _ts(nxt.bid_open), "bidding opens", why)
 
 
+def current(s: Schedule, now: int) -> Window | None:
+    """The trading session going on at ``now`` — delivering, else taking bids — else the
+    next one to open; for continuous and open markets the first window taking bids."""
+    if s.mode != "windows":
+        st = status(s, now)
+        return st.open_windows[0] if st.open_windows else None
+    cal, t = s.calendar(), _dt(now)
+    session = cal.delivering_at(t) or next(iter(cal.open_at(t)), None) or cal.next_open(t)
+    return _window(session) if session is not None else None
+
+
 def check_window(s: Schedule, now: int, start: int, end: int) -> str | None:
     """Why bidding for ``[start, end)`` at ``now`` would be refused, or None if allowed."""
     return refusal(s.calendar(), _dt(now), _dt(start), _dt(end))

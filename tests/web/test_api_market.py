@@ -4,6 +4,7 @@ behind Sign-In with Ethereum, and clear refusals."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from eth_account.messages import encode_defunct
@@ -132,3 +133,144 @@ def test_summary_counts_the_days_trades(mclient: TestClient, mctx: WebContext) -
     assert s["avg_price"] == str(PRICE)  # every trade here is at PRICE
     assert int(s["savings"]) == s["traded_wh"] * (180 - 60) * 10**12 // 1000
     assert mclient.get("/api/market/summary", params={"date": "1999-01-01"}).status_code == 422
+
+
+def _detail(r: object) -> str:
+    import json
+
+    d = json.loads(r.text)["detail"]  # type: ignore[attr-defined]
+    return "; ".join(e["msg"] for e in d) if isinstance(d, list) else str(d)
+
+
+def test_validation_messages_speak_the_users_units(mclient: TestClient) -> None:
+    start, end = _window(mclient)
+    body = {"signer": "demo:h1", "wh": 500, "price": PRICE, "start": start, "end": end}
+    cases = [
+        (body | {"price": 2**64}, "price must be at most 18,446,744.07371 CLP/kWh"),
+        (body | {"price": 0}, "price must be above 0 CLP/kWh"),
+        (
+            body | {"price": "cheap"},
+            "price must be a number of CLP/kWh (the API takes whole wei per kWh; "
+            "1 CLP = 1,000,000,000,000 wei)",
+        ),
+        (body | {"wh": 1.5}, "energy must be a whole number (Wh)"),
+        (body | {"wh": 0}, "energy must be at least 1 Wh"),
+        (body | {"wh": 2**32}, "energy must be at most 4,294,967.3 kWh"),
+    ]
+    for payload, words in cases:
+        r = mclient.post("/api/market/offers", json=payload)
+        assert r.status_code == 422, r.text
+        assert _detail(r) == words, r.text
+        assert "18446744073709551615" not in r.text and "Input should" not in r.text
+
+
+def test_sanity_limits_from_capacity_and_tariff(mclient: TestClient) -> None:
+    start, end = _window(mclient)  # a one-hour window
+    assert end - start == 3600
+    body = {"signer": "demo:h1", "wh": 500, "price": PRICE, "start": start, "end": end}
+    cases = [
+        (
+            "/api/market/offers",
+            body | {"wh": 5_000_000},
+            "5,000 kWh is more than House 1 can deliver in 1 h: at most 8,000 Wh "
+            "(3 kWp of PV for the whole window plus a full 5 kWh battery)",
+        ),
+        (
+            "/api/market/offers",
+            body | {"signer": "demo:h3", "wh": 10},
+            "House 3 has no PV and no battery: it has no energy to sell",
+        ),
+        (
+            "/api/market/offers",
+            body | {"price": 99_999 * 10**12},
+            "price 99,999 CLP/kWh is above the grid's import tariff (180 CLP/kWh): "
+            "buying from the grid would be cheaper",
+        ),
+        (
+            "/api/market/requests",
+            body | {"price": 59 * 10**12},
+            "price 59 CLP/kWh is below the grid's feed-in tariff (60 CLP/kWh): "
+            "selling to the grid would pay more",
+        ),
+        (
+            "/api/market/requests",
+            body | {"wh": 9_201},
+            "9,201 Wh is more than a house's grid connection carries in 1 h: at most "
+            "9,200 Wh (9.2 kW)",
+        ),
+    ]
+    for path, payload, words in cases:
+        r = mclient.post(path, json=payload)
+        assert r.status_code == 422, (payload, r.text)
+        assert _detail(r) == words
+    # at the limits the market takes them; taking more than the taker can carry is refused
+    ok = mclient.post("/api/market/offers", json=body | {"wh": 8_000, "price": 180 * 10**12})
+    assert ok.status_code == 200, ok.text
+    oid = ok.json()["id"]
+    assert ok.json()["label"] == f"O{int(oid) >> 2}"
+    req = mclient.post("/api/market/requests", json=body | {"signer": "demo:h3", "wh": 9_200})
+    assert req.status_code == 200, req.text
+    rid = req.json()["id"]
+    r = mclient.post(f"/api/market/requests/{rid}/sell", json={"signer": "demo:h2", "wh": 9_000})
+    assert r.status_code == 422 and "House 2 can deliver in 1 h: at most 2,000 Wh" in _detail(r)
+    for oid_, who in ((oid, "demo:h1"), (rid, "demo:h3")):
+        assert mclient.post(f"/api/market/orders/{oid_}/cancel", json={"signer": who}).is_success
+
+
+def test_explorer_speaks_the_communitys_units(mclient: TestClient) -> None:
+    start, end = _window(mclient)
+    body = {"signer": "demo:h1", "wh": 250, "price": PRICE, "start": start, "end": end}
+    oid = int(mclient.post("/api/market/offers", json=body).json()["id"])
+    x = mclient.get("/api/chain/explorer", params={"blocks": 3}).json()
+    assert x["currency"]["code"] == "CLP" and x["tz"] == "UTC"
+    posted = next(
+        e for e in x["events"] if e["name"] == "OfferPosted" and e["fields"]["id"] == str(oid)
+    )
+    r = posted["readable"]
+    assert r["id"] == f"O{oid >> 2}" and r["owner"] == "House 1"
+    assert r["wh"] == "250 Wh" and r["price"] == "150 CLP/kWh"
+    assert r["start"] == datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%d %H:%M")
+    assert all(len(b["time"]) == 19 and b["time"][:2] == "20" for b in x["blocks"])
+    mclient.post(f"/api/market/orders/{oid}/cancel", json={"signer": "demo:h1"})
+
+
+def test_withdraw_reports_amount_and_gas(mclient: TestClient) -> None:
+    start, end = _window(mclient)
+    body = {"signer": "demo:h3", "wh": 100, "price": PRICE, "start": start, "end": end}
+    rid = mclient.post("/api/market/requests", json=body).json()["id"]
+    assert mclient.post(f"/api/market/orders/{rid}/cancel", json={"signer": "demo:h3"}).is_success
+    h3 = dev_account("h3").address
+    credit = int(mclient.get(f"/api/market/accounts/{h3}").json()["credit"])
+    assert credit >= 100 * PRICE // 1000  # the request's escrow came back as credit
+    out = mclient.post("/api/market/withdraw", json={"signer": "demo:h3"}).json()
+    assert int(out["amount"]) == credit and int(out["fee"]) > 0 and out["id"] is None
+    assert mclient.get(f"/api/market/accounts/{h3}").json()["credit"] == "0"
+
+
+def test_orders_and_trades_have_short_labels_and_closed_orders_are_apart(
+    mclient: TestClient, mctx: WebContext
+) -> None:
+    start, end = _window(mclient)
+    body = {"signer": "demo:h2", "wh": 300, "price": PRICE, "start": start, "end": end}
+    oid = mclient.post("/api/market/offers", json=body).json()["id"]
+    buy = mclient.post(f"/api/market/offers/{oid}/buy", json={"signer": "demo:h3", "wh": 100})
+    assert buy.status_code == 200, buy.text
+    n = int(oid) >> 2
+    assert buy.json()["label"] == f"O{n}.1" and int(buy.json()["id"]) > 2**20
+    trades = mclient.get("/api/market/trades", params={"account": dev_account("h3").address})
+    assert trades.json()[0]["label"] == f"O{n}.1"
+    open_ = mclient.get("/api/market/offers").json()
+    assert [(o["label"], o["bidding_open"]) for o in open_ if o["id"] == oid] == [(f"O{n}", True)]
+    assert all(o["bidding_open"] for o in open_)
+    assert mclient.get("/api/market/offers", params={"state": "closed"}).json() == []
+    status = mclient.get("/api/market/status").json()
+    assert status["session"]["start"] == start and status["session"]["end"] == end
+    assert status["speed"] == 1.0 and status["tariff_import"] == str(180 * 10**12)
+    assert status["last_trade"]["label"] == f"O{n}.1"
+    # model time passes the window's start (last test here: chain time never goes back)
+    mctx.clock.start += timedelta(seconds=start - int(mctx.clock.timestamp()) + 60)
+    assert mclient.get("/api/market/offers").json() == []
+    closed = mclient.get("/api/market/offers", params={"state": "closed"}).json()
+    assert [(o["id"], o["bidding_open"], o["remaining_wh"]) for o in closed] == [(oid, False, 200)]
+    r = mclient.post(f"/api/market/offers/{oid}/buy", json={"signer": "demo:h3", "wh": 1})
+    assert r.status_code == 409 and "bidding is closed" in r.text

@@ -2,12 +2,12 @@
 page that signs locally and forwards JSON-RPC to a real anvil node. House 1 posts an
 offer, House 4 buys part of it; the trade goes through its delivery window, the oracle
 settles it for the metered Wh, and both withdraw their credit. Screenshots of the
-market (desktop and phone width) and the chain explorer are saved to docs/screenshots/."""
+market (desktop and phone width) and the chain explorer are saved to a temp dir, or to
+docs/screenshots/ with GRIDPEER_UPDATE_SCREENSHOTS=1."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,10 +16,11 @@ import pytest
 from gridpeer.chain.accounts import dev_account
 from gridpeer.chain.anvil import AnvilNode, rpc
 from tests.web.demoproc import DemoProcess, start_demo
+from tests.web.liveserver import shots_dir
 from tests.web.wallet import InjectedWallet
 
 pytestmark = [pytest.mark.browser, pytest.mark.anvil]
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SHOTS = shots_dir()  # docs/screenshots only with GRIDPEER_UPDATE_SCREENSHOTS=1
 
 
 @pytest.fixture(scope="module")

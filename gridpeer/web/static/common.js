@@ -6,6 +6,16 @@ const gp = (() => {
   const fmtPct = (x) => x == null ? "—" : Math.round(x * 100) + " %";
   const fmtV = (v) => v == null ? "—" : v.toFixed(1) + " V";
   const fmtA = (a) => a == null ? "—" : a.toFixed(2) + " A";
+  // battery power (W, + discharging, - charging) in words
+  const fmtBess = (w) => w == null ? "—" : Math.abs(w) < 1 ? "idle" : `${w > 0 ? "discharging" : "charging"} ${fmtW(Math.abs(w))}`;
+  // does any trace have a value to draw?
+  const hasData = (traces) => traces.some((t) => t.y.some((v) => v != null));
+  // a chart without data: no axes, one line of text saying so
+  const noData = (layout, text) => (delete layout.yaxis2, Object.assign(layout, {
+    xaxis: Object.assign({}, layout.xaxis, { visible: false, rangeslider: { visible: false } }), yaxis: { visible: false },
+    showlegend: false,
+    annotations: [{ text, showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: { size: 15, color: "#55606b" } }],
+  }));
   const listeners = [];
   let last = null;
   function onOverview(fn) { listeners.push(fn); if (last) fn(last); }
@@ -41,5 +51,5 @@ const gp = (() => {
     xaxis: { type: "date", rangeslider: { visible: false } }, font: { family: "system-ui, sans-serif", size: 12 },
   }, extra || {});
   document.addEventListener("DOMContentLoaded", connect);
-  return { fmtW, fmtWh, fmtPct, fmtV, fmtA, onOverview, getJSON, wall, plotCfg, plotLayout };
+  return { fmtW, fmtWh, fmtPct, fmtV, fmtA, fmtBess, hasData, noData, onOverview, getJSON, wall, plotCfg, plotLayout };
 })();

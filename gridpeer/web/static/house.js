@@ -3,7 +3,7 @@
 (() => {
   const page = document.body.dataset.page, house = document.body.dataset.house;
   const kind = document.body.dataset.kind;
-  const fmt = { load_w: gp.fmtW, grid_w: gp.fmtW, pv_w: gp.fmtW, bess_w: gp.fmtW,
+  const fmt = { load_w: gp.fmtW, grid_w: gp.fmtW, pv_w: gp.fmtW, bess_w: gp.fmtBess,
     meter_v: gp.fmtV, meter_i: gp.fmtA, pv_v: gp.fmtV, pv_i: gp.fmtA, bess_v: gp.fmtV,
     soc: gp.fmtPct, today_load_wh: gp.fmtWh };
   // [ok-low, ok-high, watch-low, watch-high]: inside ok → green, inside watch → amber, else red.
@@ -30,13 +30,14 @@
     const d = ov.now.slice(0, 10);
     if (!dateInput.value) { dateInput.value = d; }
     if (Date.now() - lastDraw > 4000 && dateInput.value === d) drawDay();
-    if (page === "meter" && Date.now() - lastMonth > 15000) drawMonth(d);
+    if (!month) month = d.slice(0, 7);
+    if (page === "meter" && Date.now() - lastMonth > 15000) drawMonth();
   });
   const dateInput = document.getElementById("day-date");
-  let lastDraw = 0, lastMonth = 0;
-  const line = (pts, key, name, color, axis, scale) => ({
+  let lastDraw = 0, lastMonth = 0, month = null;
+  const line = (pts, key, name, color, axis, scale, extra) => ({
     x: pts.map((p) => gp.wall(p.start)), y: pts.map((p) => p[key] == null ? null : p[key] * (scale || 1)),
-    name, type: "scatter", mode: "lines", yaxis: axis || "y", line: { color, width: 2, shape: "spline" },
+    name, type: "scatter", mode: "lines", yaxis: axis || "y", line: Object.assign({ color, width: 2, shape: "spline" }, extra || {}),
   });
   async function hist(device, day, res) {
     return (await gp.getJSON(`/api/houses/${house}/history?device=${device}&date=${day}&resolution=${res}`)).points;
@@ -49,7 +50,10 @@
     let traces, layout;
     if (page === "meter") {
       const m = await hist("meter", day, "15min");
-      traces = [line(m, "p", "Consumption (W)", "#1f5fbf"), line(m, "p_grid", "Grid (W, + import)", "#6b3fa0")];
+      // consumption as a shaded area, grid as a dashed line on top: for a consumer both
+      // are the same numbers, and both stay visible
+      traces = [Object.assign(line(m, "p", "Consumption (W)", "#1f5fbf"), { fill: "tozeroy", fillcolor: "rgba(31,95,191,0.22)" }),
+        line(m, "p_grid", "Grid (W, + import)", "#6b3fa0", "y", 1, { dash: "dash", width: 2 })];
       layout = gp.plotLayout({ yaxis: { title: { text: "W" } }, xaxis: { type: "date", range }, uirevision: day });
     } else {
       const pv = await hist("pv", day, "15min");
@@ -57,25 +61,42 @@
       layout = gp.plotLayout({ yaxis: { title: { text: "W" }, rangemode: "tozero" }, xaxis: { type: "date", range }, uirevision: day });
       if (kind === "pv_bess") {
         const b = await hist("bess", day, "15min");
+        traces.push(line(b, "p", "Battery (W, + discharging, − charging)", "#0e7c86", "y", 1, { dash: "dash" }));
         traces.push(line(b, "soc", "SoC (%)", "#137a43", "y2", 100));
-        layout.yaxis2 = { title: { text: "SoC %" }, overlaying: "y", side: "right", range: [0, 100] };
+        layout.yaxis.rangemode = "normal";
+        layout.yaxis2 = { title: { text: "SoC %" }, overlaying: "y", side: "right", range: [0, 100],
+          tickmode: "array", tickvals: [0, 25, 50, 75, 100], showgrid: false };
         layout.margin = { l: 50, r: 55, t: 10, b: 40 };
       }
     }
-    Plotly.react("day-chart", traces, layout, gp.plotCfg);
+    const empty = !gp.hasData(traces);
+    if (empty) gp.noData(layout, `No measurements for ${day}`);
+    document.getElementById("day-chart").dataset.empty = String(empty);
+    Plotly.react("day-chart", empty ? [] : traces, layout, gp.plotCfg);
   }
-  async function drawMonth(day) {
-    if (!window.Plotly) return;
+  const monthName = (ym) => new Date(ym + "-15T00:00:00Z").toLocaleDateString("en", { month: "long", year: "numeric", timeZone: "UTC" });
+  const shiftMonth = (ym, k) => new Date(Date.UTC(+ym.slice(0, 4), +ym.slice(5, 7) - 1 + k, 1)).toISOString().slice(0, 7);
+  async function drawMonth() {
+    if (!window.Plotly || !month) return;
     lastMonth = Date.now();
-    const m = await hist("meter", day, "1d");
-    const first = day.slice(0, 8) + "01";
-    const next = new Date(Date.UTC(+day.slice(0, 4), +day.slice(5, 7), 1)).toISOString().slice(0, 10);
-    Plotly.react("month-chart", [{
+    const first = month + "-01";
+    const m = await hist("meter", first, "1d");
+    const next = shiftMonth(month, 1) + "-01";
+    document.getElementById("month-label").textContent = monthName(month);
+    const layout = gp.plotLayout({ yaxis: { title: { text: "kWh" }, rangemode: "tozero" },
+      xaxis: { type: "date", range: [first, next], tickformat: "%b %d" }, hovermode: "closest" });
+    const empty = !m.some((p) => p.n > 0);
+    if (empty) gp.noData(layout, `No measurements in ${monthName(month)}`);
+    document.getElementById("month-chart").dataset.empty = String(empty);
+    Plotly.react("month-chart", empty ? [] : [{
       x: m.map((p) => gp.wall(p.start, 43200000)), y: m.map((p) => p.energy_wh / 1000), type: "bar",
       width: m.map(() => 0.8 * 86400000), name: "kWh per day", marker: { color: "#1f5fbf" },
       hovertemplate: "%{x|%b %d}: %{y:.2f} kWh<extra></extra>",
-    }], gp.plotLayout({ yaxis: { title: { text: "kWh" }, rangemode: "tozero" },
-      xaxis: { type: "date", range: [first, next], tickformat: "%b %d" }, hovermode: "closest" }), gp.plotCfg);
+    }], layout, gp.plotCfg);
+  }
+  for (const [id, k] of [["month-prev", -1], ["month-next", 1]]) {
+    const b = document.getElementById(id);
+    if (b) b.addEventListener("click", () => { month = shiftMonth(month, k); drawMonth(); });
   }
   if (dateInput) dateInput.addEventListener("change", drawDay);
 })();

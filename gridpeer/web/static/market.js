@@ -14,9 +14,10 @@
     if (wei == null || !status) return "—";
     const unit = BigInt(status.currency.wei_per_unit);
     const v = BigInt(wei), whole = v / unit, frac = (v % unit) * 100n / unit;
-    return `${whole}.${String(frac).padStart(2, "0")} ${status.currency.code}`;
+    return `${whole.toLocaleString("en")}.${String(frac).padStart(2, "0")} ${status.currency.code}`;
   }
   const price = (wei) => money(wei) + "/kWh";
+  const energy = (wh) => wh == null ? "—" : Math.abs(wh) < 10000 ? `${wh.toLocaleString("en")} Wh` : `${(wh / 1000).toLocaleString("en", { maximumFractionDigits: 1 })} kWh`;
   const eth = (wei) => (Number(BigInt(wei) / 10n ** 12n) / 1e6).toFixed(4) + " ETH";
   function local(ts) {
     const d = new Date((ts + (status ? status.tz_minutes * 60 : 0)) * 1000);
@@ -29,7 +30,8 @@
   function duration(sec) {
     sec = Math.max(0, Math.round(sec));
     const h = Math.floor(sec / 3600), m = Math.floor((sec % 3600) / 60);
-    return h ? `${h} h ${m} min` : `${m} min ${sec % 60} s`;
+    if (h) return m ? `${h} h ${m} min` : `${h} h`;
+    return m ? (sec % 60 ? `${m} min ${sec % 60} s` : `${m} min`) : `${sec} s`;
   }
   function say(text, ok) { msg.textContent = text; msg.className = "msg " + (ok ? "ok" : "err"); }
 
@@ -42,7 +44,7 @@
     const data = await r.json().catch(() => ({}));
     if (!r.ok) {
       const d = data.detail;
-      throw new Error(Array.isArray(d) ? d.map((e) => `${e.loc.slice(-1)[0]}: ${e.msg}`).join("; ") : d || r.statusText);
+      throw new Error(Array.isArray(d) ? d.map((e) => e.msg).join("; ") : d || r.statusText);
     }
     return data;
   }
@@ -90,20 +92,25 @@
   }
 
   // ---------- actions
-  async function act(path, fields) {
+  async function act(path, fields, what) {
     if (busy) return;
     const signer = signerSel.value;
     if (signer === "wallet" && !(session && session.address)) { say("Connect your wallet and sign in first.", false); return; }
     busy = true;
     try {
       const body = `{"signer":"${signer}"${fields ? "," + fields : ""}}`;
+      const before = credit;
       const out = await api(path, body);
       if (out.tx) {
         if (!(await checkChain())) return;
         const hash = await window.ethereum.request({ method: "eth_sendTransaction", params: [out.tx] });
-        say(`Sent from your wallet: ${hash.slice(0, 12)}…`, true);
+        say(`Sent from your wallet: ${hash.slice(0, 12)}…` + (what === "withdraw" ? ` Withdrawing ${money(before)}; your wallet shows the gas it costs.` : ""), true);
+      } else if (what === "withdraw") {
+        const amount = BigInt(out.amount || "0"), fee = BigInt(out.fee || "0");
+        const warn = fee > amount ? ` Note: the gas (${money(fee)}) cost more than the credit withdrawn — let credit build up before withdrawing.` : "";
+        say(`Withdrew ${money(amount)} to your account; gas cost ${money(fee)}.${warn}`, !warn);
       } else {
-        say(`Done (tx ${out.tx_hash.slice(0, 12)}…${out.id ? ", id " + out.id : ""}).`, true);
+        say(`${what}${out.label ? " " + out.label : ""} (tx ${out.tx_hash.slice(0, 10)}…).`, true);
       }
       setTimeout(refresh, 700);
     } catch (e) { say(e.message || String(e), false); }
@@ -123,10 +130,10 @@
       if (!(wh >= 1)) { say("Energy must be a whole number of Wh, at least 1.", false); return; }
       const p = toWei(f.get("price"));
       if (p < 1n) { say("Price must be above zero.", false); return; }
-      act(`/api/market/${form.dataset.side}`, `"wh":${wh},"price":${p},"start":${s},"end":${e}`);
+      act(`/api/market/${form.dataset.side}`, `"wh":${wh},"price":${p},"start":${s},"end":${e}`, form.dataset.side === "offers" ? "Offer posted:" : "Request posted:");
     });
   }
-  $("withdraw").addEventListener("click", () => act("/api/market/withdraw", ""));
+  $("withdraw").addEventListener("click", () => act("/api/market/withdraw", "", "withdraw"));
   $("connect").addEventListener("click", connect);
   signerSel.addEventListener("change", () => {
     showWho();
@@ -134,57 +141,134 @@
     refresh();
   });
 
-  // ---------- rendering
+  // ---------- rendering (keyed: a refresh updates changed cells only, so an amount being
+  // typed, the focus and the caret survive every refresh)
+  function syncRows(tbody, items, keyOf, rowOf, empty) {
+    const want = new Set(items.map(keyOf));
+    for (const tr of [...tbody.rows]) if (!want.has(tr.dataset.key)) tr.remove();
+    let prev = null;
+    for (const it of items) {
+      const k = keyOf(it);
+      let tr = [...tbody.rows].find((r) => r.dataset.key === k);
+      const { cells, attrs } = rowOf(it);
+      if (!tr) { tr = document.createElement("tr"); tr.dataset.key = k; }
+      for (const [a, v] of Object.entries(attrs || {})) if (tr.getAttribute(a) !== v) tr.setAttribute(a, v);
+      cells.forEach((c, i) => {
+        const td = tr.cells[i] || tr.insertCell(i);
+        const html = typeof c === "string" ? c : c.html, sig = typeof c === "string" ? c : c.sig;
+        if (td.dataset.sig !== sig) { td.innerHTML = html; td.dataset.sig = sig; }
+      });
+      const next = prev ? prev.nextSibling : tbody.firstChild;
+      if (next !== tr) tbody.insertBefore(tr, next);
+      prev = tr;
+    }
+    if (!items.length && !(tbody.rows[0] && tbody.rows[0].dataset.key === "")) {
+      tbody.innerHTML = `<tr data-key=""><td colspan="${empty[0]}" class="empty">${empty[1]}</td></tr>`;
+    }
+  }
   function orderRows(tbody, rows, verb, path) {
     const mine = (me() || "").toLowerCase();
-    if (!rows.length) { tbody.innerHTML = `<tr><td colspan="6" class="empty">none open</td></tr>`; return; }
-    tbody.innerHTML = rows.map((o) => {
+    const v = verb.toLowerCase();
+    syncRows(tbody, rows, (o) => o.id, (o) => {
       const own = o.owner.toLowerCase() === mine;
       const action = own
-        ? `<button type="button" class="secondary" data-cancel="${o.id}">Cancel</button>`
-        : `<label class="visually-hidden" for="amt-${o.id}">Wh to ${verb.toLowerCase()}</label>
-           <input id="amt-${o.id}" type="number" min="1" max="${o.remaining_wh}" value="${o.remaining_wh}" aria-label="Wh to ${verb.toLowerCase()} from #${o.id}">
-           <button type="button" data-${path}="${o.id}" data-testid="${verb.toLowerCase()}-${o.id}">${verb}</button>`;
-      return `<tr data-order="${o.id}"><td>${o.id}</td><td>${houseName(o.house, o.owner)}${own ? " (you)" : ""}</td>
-        <td>${o.remaining_wh} Wh</td><td>${price(o.price)}</td><td>${windowText(o.start, o.end)}</td><td>${action}</td></tr>`;
-    }).join("");
+        ? { sig: "own", html: `<button type="button" class="secondary" data-cancel="${o.id}">Cancel</button>` }
+        : { sig: "take", html: `<label class="visually-hidden" for="amt-${o.id}">Wh to ${v} from ${o.label}</label>
+           <input id="amt-${o.id}" class="amt" type="number" min="1" step="1" max="${o.remaining_wh}" value="${o.remaining_wh}" inputmode="numeric">
+           <span class="unit">Wh</span>
+           <button type="button" data-${path}="${o.id}" data-testid="${v}-${o.id}">${verb}</button>` };
+      return {
+        attrs: { "data-order": o.id },
+        cells: [`<span class="tid" title="id ${o.id}">${o.label}</span>`, `${houseName(o.house, o.owner)}${own ? " (you)" : ""}`,
+          energy(o.remaining_wh), price(o.price), windowText(o.start, o.end), action],
+      };
+    }, [6, "none open"]);
+    // amounts the user has not touched follow what remains; typed ones are left alone
+    for (const o of rows) {
+      const inp = $("amt-" + o.id);
+      if (!inp) continue;
+      inp.max = String(o.remaining_wh);
+      if (!inp.dataset.touched && document.activeElement !== inp) inp.value = String(o.remaining_wh);
+    }
+  }
+  function closedRows(rows) {
+    const all = rows.slice().sort((a, b) => b.start - a.start || a.label.localeCompare(b.label));
+    $("closed-count").textContent = String(all.length);
+    syncRows($("closed"), all, (o) => o.id, (o) => ({
+      attrs: { "data-closed": o.id },
+      cells: [`<span class="tid" title="id ${o.id}">${o.label}</span>`, o.side === "offer" ? "offer" : "request",
+        houseName(o.house, o.owner), `${energy(o.remaining_wh)} unsold`, price(o.price), windowText(o.start, o.end)],
+    }), [6, "none"]);
   }
   function tradeRows(rows) {
     const mine = (me() || "").toLowerCase();
-    const tb = $("trades");
-    if (!rows.length) { tb.innerHTML = `<tr><td colspan="8" class="empty">no trades yet</td></tr>`; return; }
-    tb.innerHTML = rows.map((t) => {
+    syncRows($("trades"), rows, (t) => t.id, (t) => {
       const sold = t.seller.toLowerCase() === mine;
       const other = sold ? houseName(t.buyer_house, t.buyer) : houseName(t.seller_house, t.seller);
       let settle = "escrow " + money(t.escrow);
-      if (t.status === "settled") settle = `${t.delivered_wh} Wh delivered · ${sold ? "paid " + money(t.seller_paid) : "refund " + money(t.buyer_refund)}`;
+      if (t.status === "settled") settle = `${energy(t.delivered_wh)} delivered · ${sold ? "paid " + money(t.seller_paid) : "refund " + money(t.buyer_refund)}`;
       if (t.status === "reclaimed") settle = "reclaimed " + money(t.buyer_refund);
       const now = status ? status.now : 0;
       const reclaim = !sold && t.status === "open" && now >= t.reclaimable_at
         ? ` <button type="button" class="secondary" data-reclaim="${t.id}">Reclaim</button>` : "";
-      return `<tr data-trade="${t.id}" data-phase="${t.phase}"><td>${t.id}</td><td>${sold ? "sold" : "bought"}</td><td>${other}</td>
-        <td>${t.wh} Wh</td><td>${price(t.price)}</td><td>${windowText(t.start, t.end)}</td>
-        <td><span class="progress" aria-hidden="true"><span style="width:${Math.round(t.progress * 100)}%"></span></span><span class="phase" data-testid="phase-${t.id}">${t.phase}</span></td>
-        <td>${settle}${reclaim}</td></tr>`;
-    }).join("");
+      return {
+        attrs: { "data-trade": t.id, "data-phase": t.phase },
+        cells: [`<span class="tid" title="id ${t.id}">${t.label}</span>`, sold ? "sold" : "bought", other, energy(t.wh), price(t.price),
+          windowText(t.start, t.end),
+          `<span class="progress" aria-hidden="true"><span style="width:${Math.round(t.progress * 100)}%"></span></span><span class="phase" data-testid="phase-${t.id}">${t.phase}</span>`,
+          settle + reclaim],
+      };
+    }, [8, "no trades yet"]);
   }
+  function span(what, a, b) {
+    const sp = status.speed || 1;
+    const real = sp === 1 ? "" : ` = ${duration((b - a) / sp)} real at ×${sp}`;
+    return `${what} ${local(a)}–${local(b)} (${duration(b - a)} model time${real})`;
+  }
+  // what the signer's house may post in the chosen window (the server's rule, limits.py)
+  function hints() {
+    if (!status) return;
+    const range = `Price ${price(status.tariff_feed_in)}–${price(status.tariff_import)} (the grid's tariff range).`;
+    for (const [form, hint, sell] of [["sell-form", "sell-hint", true], ["request-form", "request-hint", false]]) {
+      const w = String(new FormData($(form)).get("window") || "").split("-");
+      const hours = w.length === 2 ? (Number(w[1]) - Number(w[0])) / 3600 : 1;
+      const house = signerSel.value.startsWith("demo:") ? signerSel.value.slice(5) : null;
+      const cap = house && (window.GP_CAPACITY || {})[house];
+      let energyText = "";
+      if (sell && cap) {
+        const max = Math.floor(cap.pv_kwp * 1000 * hours + cap.bess_kwh * 1000);
+        energyText = max ? `At most ${energy(max)}: ${cap.pv_kwp} kWp of PV for the whole window${cap.bess_kwh ? ` plus a full ${cap.bess_kwh} kWh battery` : ""}. `
+          : "This house has no PV and no battery: nothing to sell. ";
+      } else if (!sell) {
+        energyText = `At most ${energy(Math.floor((window.GP_CONNECTION_W || 9200) * hours))} (the grid connection). `;
+      }
+      $(hint).textContent = energyText + range;
+    }
+  }
+  for (const el of document.querySelectorAll("select.windows")) el.addEventListener("change", hints);
+  signerSel.addEventListener("change", hints);
   function renderStatus() {
     const s = status;
     const open = $("st-open");
     open.textContent = s.bidding_open ? "Bidding open" : "Bidding closed";
     open.className = "pill " + (s.bidding_open ? "open" : "closed");
-    const left = s.next_change == null ? "" : `${s.next_change_what} in ${duration(s.next_change - s.now)} (model time, ${duration((s.next_change - s.now) / (window.GP_SPEED || 1))} real)`;
+    const sp = s.speed || 1;
+    const left = s.next_change == null ? "" : `${s.next_change_what} in ${duration(s.next_change - s.now)} model time` + (sp === 1 ? "" : ` (${duration((s.next_change - s.now) / sp)} real)`);
     $("st-countdown").textContent = left;
     $("st-reason").textContent = s.reason;
     $("st-design").textContent = s.design;
     $("st-schedule").textContent = s.schedule;
-    $("st-last").textContent = s.last_trade ? `${s.last_trade.wh} Wh at ${price(s.last_trade.price)} (trade ${s.last_trade.id})` : "none yet";
+    $("st-session").textContent = !s.session ? "—"
+      : (s.session.bid_open ? span("bidding", s.session.bid_open, s.session.start) + "; " : "") + span("delivery", s.session.start, s.session.end);
+    $("st-last").textContent = s.last_trade ? `${energy(s.last_trade.wh)} at ${price(s.last_trade.price)} (trade ${s.last_trade.label})` : "none yet";
+    $("st-tariff").textContent = `${price(s.tariff_feed_in)} (feed-in) to ${price(s.tariff_import)} (import)`;
     document.querySelectorAll(".cur").forEach((el) => { el.textContent = s.currency.code; });
     const opts = s.open_windows.map((w) => `<option value="${w.start}-${w.end}">${windowText(w.start, w.end)} local</option>`).join("");
     document.querySelectorAll("select.windows").forEach((sel) => {
       const keep = sel.value;
       if (sel.dataset.opts !== opts) { sel.innerHTML = opts || `<option value="">no window open for bids</option>`; sel.dataset.opts = opts; if (keep) sel.value = keep; }
     });
+    hints();
   }
   async function refresh() {
     try {
@@ -193,33 +277,40 @@
       showWho();
       const addr = me();
       const [offers, requests, trades] = await Promise.all([
-        api("/api/market/offers"), api("/api/market/requests"),
+        api("/api/market/offers?state=all"), api("/api/market/requests?state=all"),
         addr ? api(`/api/market/trades?account=${addr}`) : Promise.resolve([]),
       ]);
-      orderRows($("offers"), offers, "Buy", "buy");
-      orderRows($("requests"), requests, "Sell", "sell");
+      orderRows($("offers"), offers.filter((o) => o.bidding_open), "Buy", "buy");
+      orderRows($("requests"), requests.filter((o) => o.bidding_open), "Sell", "sell");
+      closedRows(offers.concat(requests).filter((o) => !o.bidding_open));
       tradeRows(trades);
       if (addr) {
         const a = await api(`/api/market/accounts/${addr}`);
+        credit = a.credit;
         $("bal-credit").textContent = money(a.credit);
-        $("bal-wallet").textContent = eth(a.balance);
+        $("bal-wallet").textContent = money(a.balance);
+        $("bal-wallet").title = eth(a.balance);
         $("bal-address").textContent = a.address;
         $("withdraw").disabled = a.credit === "0";
       } else {
         $("bal-credit").textContent = "—"; $("bal-wallet").textContent = "—"; $("bal-address").textContent = "—";
         $("withdraw").disabled = true;
       }
+      refreshes += 1;
+      document.body.dataset.refreshes = String(refreshes);
     } catch (e) { say(e.message || String(e), false); }
   }
+  let credit = "0", refreshes = 0;
+  document.addEventListener("input", (ev) => { if (ev.target.classList && ev.target.classList.contains("amt")) ev.target.dataset.touched = "1"; });
   document.addEventListener("click", (ev) => {
     const b = ev.target.closest("button");
     if (!b) return;
-    if (b.dataset.buy) act(`/api/market/offers/${b.dataset.buy}/buy`, `"wh":${parseInt($("amt-" + b.dataset.buy).value, 10) || 0}`);
-    if (b.dataset.sell) act(`/api/market/requests/${b.dataset.sell}/sell`, `"wh":${parseInt($("amt-" + b.dataset.sell).value, 10) || 0}`);
-    if (b.dataset.cancel) act(`/api/market/orders/${b.dataset.cancel}/cancel`, "");
-    if (b.dataset.reclaim) act(`/api/market/trades/${b.dataset.reclaim}/reclaim`, "");
+    const amount = (id) => { const inp = $("amt-" + id); delete inp.dataset.touched; return parseInt(inp.value, 10) || 0; };
+    if (b.dataset.buy) act(`/api/market/offers/${b.dataset.buy}/buy`, `"wh":${amount(b.dataset.buy)}`, "Bought: trade");
+    if (b.dataset.sell) act(`/api/market/requests/${b.dataset.sell}/sell`, `"wh":${amount(b.dataset.sell)}`, "Sold: trade");
+    if (b.dataset.cancel) act(`/api/market/orders/${b.dataset.cancel}/cancel`, "", "Cancelled");
+    if (b.dataset.reclaim) act(`/api/market/trades/${b.dataset.reclaim}/reclaim`, "", "Reclaimed");
   });
-  gp.onOverview((ov) => { window.GP_SPEED = ov.speed; });
   api("/api/auth/session").then((s) => { session = s; showWho(); }).catch(() => {});
   // Refresh on every live-stream tick (about once a wall second), and every 5 s anyway.
   let last = 0;

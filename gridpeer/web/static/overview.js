@@ -8,6 +8,11 @@
     const t = ov.totals;
     document.querySelectorAll("[data-k]").forEach((el) => { el.textContent = fmt[el.dataset.k](t[el.dataset.k]); });
     document.getElementById("grid-label").textContent = t.grid_w < 0 ? "Grid (exporting)" : "Grid (importing)";
+    const bl = document.getElementById("bess-label");
+    if (bl) {
+      bl.textContent = Math.abs(t.bess_w) < 1 ? "Batteries (idle)" : t.bess_w > 0 ? "Batteries (discharging)" : "Batteries (charging)";
+      document.querySelector("[data-k=bess_w]").textContent = gp.fmtW(Math.abs(t.bess_w));
+    }
     const pct = Math.round(t.self_sufficiency * 100);
     document.getElementById("ss-fill").style.width = pct + "%";
     document.getElementById("ss-gauge").setAttribute("aria-valuenow", String(pct));
@@ -52,7 +57,8 @@
       const p = f.points;
       const traces = [
         series(p, "pv_w", "PV", "#b45f06"), series(p, "load_w", "Consumption", "#1f5fbf"),
-        series(p, "import_w", "Grid import", "#6b3fa0"), series(p, "export_w", "Grid export", "#137a43"),
+        series(p, "import_w", "Grid import", "#6b3fa0"), series(p, "export_w", "Grid export", "#0e7c86"),
+        Object.assign(series(p, "bess_w", "Battery (+ discharging, − charging)", "#137a43", "dash"), { hovertemplate: "%{y:.0f} W" }),
       ];
       if (compare.checked) {
         const prev = new Date(Date.parse(day) - 86400000).toISOString().slice(0, 10);
@@ -61,12 +67,16 @@
         traces.push(series(g.points, "load_w", "Consumption (previous day)", "#1f5fbf", "dot", true));
       }
       const start = day + "T00:00:00Z", end = day + "T23:59:59Z";
-      Plotly.react("flows-chart", traces, gp.plotLayout({
-        yaxis: { title: { text: "W" }, rangemode: "tozero" },
+      const layout = gp.plotLayout({
+        yaxis: { title: { text: "W" } },
         xaxis: { type: "date", range: [start, end], rangeslider: { visible: true, thickness: 0.08 } },
         legend: { orientation: "h", x: 0, y: 1.12 }, margin: { l: 50, r: 10, t: 30, b: 30 },
         uirevision: day,
-      }), gp.plotCfg);
+      });
+      const empty = !gp.hasData(traces);
+      if (empty) gp.noData(layout, `No measurements for ${day}` + (day > (today || day) ? " (a future day)" : ""));
+      document.getElementById("flows-chart").dataset.empty = String(empty);
+      Plotly.react("flows-chart", empty ? [] : traces, layout, gp.plotCfg);
       lastDraw = Date.now();
     } catch (e) { console.error(e); } finally { drawing = false; }
   }
