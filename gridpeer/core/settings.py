@@ -175,6 +175,15 @@ class TariffSettings(BaseModel):
     """Wei per currency unit (demo: 1 CLP = 10^12 wei)."""
 
 
+class MarketSettings(BaseModel):
+    """How the community's market works."""
+
+    design: Literal["decentralized"] = "decentralized"
+    """The market design: ``decentralized`` (members post offers and requests and pick each
+    other's, the thesis design). The centralized and hybrid designs run in simulation
+    (``gridpeer compare``); live, they are issue 13's."""
+
+
 class Settings(BaseSettings):
     """Everything a running community needs. Defaults are the embedded demo."""
 
@@ -201,6 +210,7 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = MqttSettings()
     chain: ChainSettings = ChainSettings()
     tariff: TariffSettings = TariffSettings()
+    market: MarketSettings = MarketSettings()
     accounts: list[HouseAccount] = []
 
     @field_validator("timezone")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from gridpeer.chain.client import MarketClient
 from gridpeer.chain.errors import ContractRevert
@@ -52,7 +52,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": Problem},
     503: {"model": Problem},
 }
-DESIGN = "Decentralized: members post offers and requests and pick each other's (thesis design)"
+DESIGNS = {
+    "decentralized": "Decentralized: members post offers and requests and pick each other's "
+    "(thesis design)",
+}
+"""Each market design (``[market] design``) in words."""
 
 
 def hub_of(ctx: WebContext) -> ChainHub:
@@ -120,7 +124,7 @@ async def market_status(ctx: Ctx) -> MarketStatus:
     st = sched.status(s, now)
     last = max(hub.trades.values(), key=lambda t: t.block, default=None)
     return MarketStatus(
-        design=DESIGN,
+        design=DESIGNS[ctx.design],
         schedule=sched.describe(s),
         mode=s.mode,
         tz_minutes=s.tz_minutes,
@@ -170,8 +174,8 @@ def summary(
     share of consumption, savings."""
     hub = hub_of(ctx)
     the_day = day or ctx.today()
-    if not date(2000, 1, 1) <= the_day < date(2100, 1, 1):
-        raise HTTPException(422, f"date {the_day} is outside 2000-01-01..2099-12-31")
+    if not date(2000, 1, 1) <= the_day < date(2100, 1, 1):  # no data there, like telemetry
+        raise HTTPException(404, f"no trades on {the_day}: dates run from 2000-01-01 to 2099-12-31")
     lo, hi = (int(t.timestamp()) for t in day_bounds(the_day, ctx.tz))
     rows = sorted(
         (t for t in hub.trades.values() if lo <= t.start < hi),
@@ -245,7 +249,12 @@ async def trades(ctx: Ctx, account: str | None = None) -> list[TradeOut]:
     responses=_ERRORS,
     summary="An account's balance and credit",
 )
-async def account(address: str, ctx: Ctx) -> AccountOut:
+async def account(
+    address: Annotated[
+        str, Path(pattern=r"^0x[0-9a-fA-F]{40}$", description="an Ethereum address, 0x + 40 hex")
+    ],
+    ctx: Ctx,
+) -> AccountOut:
     """Ether balance and withdrawable credit (wei) of ``address``."""
     hub = hub_of(ctx)
     addr = _address(address)

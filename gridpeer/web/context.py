@@ -40,6 +40,7 @@ class WebContext:
         currency: how money is shown (code, wei per unit).
         tariff: grid (import, feed-in) prices, wei per kWh, for savings.
         tz: the community's time zone: "today" and a history's day start at its midnight.
+        design: the market design (``[market] design`` in the settings).
         checks: readiness checks of dependencies by name (e.g. ``broker``), each raising
             with the reason when its dependency is down; ``/readyz`` runs them besides the
             built-in ``store`` and ``chain`` checks.
@@ -62,6 +63,7 @@ class WebContext:
     )
     tariff: tuple[int, int] = (DEFAULT_IMPORT_WEI_PER_KWH, DEFAULT_FEED_IN_WEI_PER_KWH)
     tz: tzinfo = UTC
+    design: str = "decentralized"
     checks: dict[str, Callable[[], None]] = field(default_factory=dict)
     members: dict[str, str] = field(default_factory=dict)
 
