@@ -1,5 +1,7 @@
-"""The demo's services (see :mod:`gridpeer.runtime.composition`): each an async context manager over
-:class:`~gridpeer.runtime.composition.Parts` that starts on enter and stops on exit."""
+"""The services ``demo`` and ``serve`` are built from (see
+:mod:`gridpeer.runtime.composition`): each an async context manager over
+:class:`~gridpeer.runtime.composition.Parts` that starts its part on enter, sets the field
+it provides, and stops it on exit."""
 
 from __future__ import annotations
 
@@ -268,14 +270,13 @@ async def trading(parts: Parts) -> AsyncIterator[None]:
     from gridpeer.hems.trading_service import trading_agents
 
     assert parts.hub is not None, "trading needs the chain service first"
-    t = parts.settings.tariff
-    async with trading_agents(
-        parts.hub,
-        {h.id: (t, h.bess_kwh * 1000.0) for h, t in zip(parts.houses, parts.traces, strict=True)},
-        parts.clock,
-        parts.stop,
-        GridPrices(t.import_wei_per_kwh, t.feed_in_wei_per_kwh),
-    ) as agents:
+    tariff = parts.settings.tariff
+    houses = {
+        h.id: (trace, h.bess_kwh * 1000.0)  # battery capacity, Wh
+        for h, trace in zip(parts.houses, parts.traces, strict=True)
+    }
+    prices = GridPrices(tariff.import_wei_per_kwh, tariff.feed_in_wei_per_kwh)
+    async with trading_agents(parts.hub, houses, parts.clock, parts.stop, prices) as agents:
         parts.trading = agents
         yield
 
