@@ -46,7 +46,7 @@ async def ingest(parts: Parts) -> AsyncIterator[None]:
     assert parts.store is not None, "ingest needs the store service first"
     m = parts.settings.mqtt
     password = m.password.get_secret_value() if m.password else None
-    broker = BrokerAddress(m.host, m.port, m.username, password)
+    broker = parts.broker = BrokerAddress(m.host, m.port, m.username, password)
     houses = [h.id for h in parts.houses]
     host = AgentHost(parts.settings.community, houses, broker, parts.store, clock=parts.clock)
     parts.ingest = host
