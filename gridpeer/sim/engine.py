@@ -149,9 +149,9 @@ class Simulation:
         """
         sigma = self.cfg.scenario.strategy.forecast_error
         rng = np.random.default_rng([self.cfg.seed, 7, day_index])
-        pv = np.rint(noisy_forecast(today.pv_wh, sigma, rng)).astype(np.int64)
-        load = np.rint(noisy_forecast(today.load_wh, sigma, rng)).astype(np.int64)
-        return pv, load
+        pv = noisy_forecast(today.pv_wh.astype(np.float64), sigma, rng)
+        load = noisy_forecast(today.load_wh.astype(np.float64), sigma, rng)
+        return np.rint(pv).astype(np.int64), np.rint(load).astype(np.int64)
 
     def _forecast_net(self, today: DayEnergy, t: int) -> I64:
         """Forecast PV minus load of slot ``t`` per house, Wh."""

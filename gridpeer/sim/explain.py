@@ -53,7 +53,7 @@ _SAME_INPUT = (
     "batteries and forecasts, and the baseline has no P2P"
 )
 _DIFF_VOLUME_FORECAST = (
-    "agents order from a forecast ({forecast}), and a contract delivers only what both "
+    "agents order from a forecast ({forecast}) and a contract delivers only what both "
     "sides really had, so which seller each design pairs with which buyer changes the "
     "energy delivered"
 )

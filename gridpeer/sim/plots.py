@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 F64 = npt.NDArray[np.float64]
+DT64 = npt.NDArray[np.datetime64]
 LONG_RUN_DAYS = 7  # beyond this, plots show daily totals / the mean day
 DESIGN_COLORS = (
     "#0072b2",
@@ -62,25 +63,24 @@ def utc_label(offset_h: float) -> str:
     return f"UTC{sign}{h}" + (f":{m:02d}" if m else "")
 
 
-def local_times(result: SimResult, n: int) -> list[datetime]:
-    """Local wall-clock start of each of the first ``n`` slots (naive datetimes)."""
+def local_times(result: SimResult, n: int) -> DT64:
+    """Local wall-clock start of each of the first ``n`` slots (naive, minutes)."""
     sc = result.config.scenario
     d = sc.calendar.start
     start = datetime(d.year, d.month, d.day) + timedelta(hours=sc.site.utc_offset_h)
-    return [start + timedelta(minutes=15 * i) for i in range(n)]
+    return np.datetime64(start, "m") + np.arange(n) * np.timedelta64(15, "m")
 
 
-def _days(result: SimResult, n: int) -> list[datetime]:
-    d = result.config.scenario.calendar.start
-    return [datetime(d.year, d.month, d.day) + timedelta(days=i) for i in range(n)]
+def _days(result: SimResult, n: int) -> DT64:
+    return np.datetime64(result.config.scenario.calendar.start, "D") + np.arange(n)
 
 
 def _time_axis(ax: Axes, result: SimResult, daily: bool) -> None:
     import matplotlib.dates as mdates
 
-    loc = mdates.AutoDateLocator(minticks=4, maxticks=10)
+    loc = mdates.AutoDateLocator(minticks=4, maxticks=10)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(loc)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))  # type: ignore[no-untyped-call]
     offset = result.config.scenario.site.utc_offset_h
     ax.set_xlabel("date" if daily else f"local time ({utc_label(offset)})")
 
@@ -152,7 +152,7 @@ def prices_figure(result: SimResult) -> Figure:
         traded = wh > 0
         price = np.divide(value * 1000.0, wh, out=np.zeros_like(wh), where=traded)
         ax.plot(
-            [d for d, t in zip(days, traded, strict=True) if t],
+            days[traded],
             price[traded] / scale,
             "o",
             ms=3,
@@ -170,7 +170,7 @@ def prices_figure(result: SimResult) -> Figure:
         )
         ax.step(times, s["feed_in"] / scale, where="post", color="#009e73", label="grid feed-in")
         ax.scatter(
-            [t for t, x in zip(times, traded, strict=True) if x],
+            times[traded],
             price[traded] / scale,
             s=8,
             color="#0072b2",
@@ -197,7 +197,7 @@ def bill_changes_figure(result: SimResult, kpis: Kpis) -> Figure:
     bins = np.histogram_bin_edges(change, bins=min(40, max(5, change.size // 4)))
     data = [change[result.population.group == g] for g in range(len(groups))]
     colors = [DESIGN_COLORS[g % len(DESIGN_COLORS)] for g in range(len(groups))]
-    ax.hist(data, bins=bins, stacked=True, label=[g.name for g in groups], color=colors)
+    ax.hist(data, bins=bins.tolist(), stacked=True, label=[g.name for g in groups], color=colors)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.axvline(0.0, color="black", lw=0.8)
     ax.set_xlabel(f"bill change vs no-P2P baseline, {unit} (negative = saving)")
@@ -261,7 +261,8 @@ def p2p_volume_figure(results: Sequence[SimResult]) -> Figure:
     cols = min(n, 4)
     rows = -(-n // cols)
     fig = _figure(11, 3.0 + 2.0 * rows)
-    top, bottom = fig.subfigures(2, 1, height_ratios=[3.0, 2.0 * rows])
+    subs = cast("npt.NDArray[Any]", fig.subfigures(2, 1, height_ratios=[3.0, 2.0 * rows]))
+    top, bottom = subs[0], subs[1]
     ax = top.subplots()
     names = [r.config.mechanism for r in results]
     totals = [r.ledger.trimmed_series()["p2p_wh"].sum() / 1000.0 for r in results]

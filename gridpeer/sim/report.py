@@ -128,7 +128,7 @@ def _series_csv(result: SimResult) -> str:
     energy = ("pv_wh", "load_wh", "import_wh", "export_wh", "p2p_wh", "charge_wh", "discharge_wh")
     lines = [",".join(series_columns(sc.tariff.currency))]
     for i in range(result.slots_done):
-        row = [str(i), times[i].isoformat(timespec="minutes") + off]
+        row = [str(i), str(times[i]) + off]
         row += [str(int(s[k][i])) for k in energy]
         row += [f"{s[k][i] / scale:.{md}f}" for k in ("p2p_value_wei", "import_price", "feed_in")]
         row += [f"{s['mean_soc'][i]:.4f}", str(int(s["base_import_wh"][i]))]
@@ -243,7 +243,9 @@ def _forecast_text(sc: Scenario) -> str:
 def comparison_sentences(results: Sequence[SimResult]) -> list[str]:
     """One sentence per community KPI: whether the designs differ, and why."""
     sc = results[0].config.scenario
-    forecast = "perfect" if sc.strategy.forecast == "perfect" else _forecast_text(sc)
+    forecast: str = sc.strategy.forecast
+    if forecast == "noisy":
+        forecast = f"noisy, error sigma {sc.strategy.forecast_error:g}"
     comms = [Kpis(r).community() for r in results]
     names = [r.config.mechanism for r in results]
     return [text for _, text in kpi_sentences(names, comms, forecast)]
