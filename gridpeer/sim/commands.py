@@ -130,14 +130,17 @@ def _load(scenario: str):  # type: ignore[no-untyped-def]
 
 
 def _run(config, console, flag, label: str, settlement: str, out: Path):  # type: ignore[no-untyped-def]
-    from gridpeer.profiles.readers import ProfileFileError
     from gridpeer.sim.engine import Simulation
     from gridpeer.sim.progress import make_progress, rate_text
     from gridpeer.sim.settle import SettlementUnavailable, make_settler
 
     try:
         sim = Simulation(config)
-    except ProfileFileError as exc:
+    except ValueError as exc:
+        from gridpeer.profiles.readers import ProfileFileError  # pandas: only on error
+
+        if not isinstance(exc, ProfileFileError):
+            raise
         typer.echo(f"error: household data file: {exc}", err=True)
         raise typer.Exit(2) from None
     try:
