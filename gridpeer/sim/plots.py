@@ -49,9 +49,27 @@ def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), dpi=100)
 
 
-def save(fig: Figure, path: Path) -> None:
-    """Write ``fig`` as PNG to ``path`` (tight bounding box)."""
-    fig.savefig(path, bbox_inches="tight")
+def _one_axes(width: float, height: float, legend_below: bool) -> tuple[Figure, Axes]:
+    """A figure with one axes and fixed margins in inches (room for the tick labels, the
+    axis labels, the date offset and a legend below): drawing once, with no tight
+    bounding-box pass, halves the time :func:`save` takes."""
+    fig = _figure(width, height)
+    bottom = 0.7 + (0.3 if legend_below else 0.0)
+    fig.subplots_adjust(
+        left=0.8 / width, right=1 - 0.25 / width, top=1 - 0.4 / height, bottom=bottom / height
+    )
+    return fig, fig.subplots()
+
+
+def _legend_below(fig: Figure, ax: Axes, ncol: int) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False)
+
+
+def save(fig: Figure, path: Path, tight: bool = False) -> None:
+    """Write ``fig`` as PNG to ``path``; ``tight`` crops to the drawn content (one more
+    drawing pass: for the comparison figures, whose layout varies with the designs)."""
+    fig.savefig(path, bbox_inches="tight" if tight else None)
 
 
 def utc_label(offset_h: float) -> str:
@@ -108,8 +126,7 @@ def _long(result: SimResult) -> bool:
 def flows_figure(result: SimResult) -> Figure:
     """Community energy flows: per slot (kW) for short runs, daily kWh for long ones."""
     s = result.ledger.trimmed_series()
-    fig = _figure(10, 4)
-    ax = fig.subplots()
+    fig, ax = _one_axes(10, 4, legend_below=True)
     names = [
         ("pv_wh", "PV", "#e69f00", "-"),
         ("load_wh", "load", "#333333", "-"),
@@ -129,7 +146,7 @@ def flows_figure(result: SimResult) -> Figure:
     _time_axis(ax, result, long_run)
     ax.set_title(_title(result, "Community energy flows"))
     ax.grid(alpha=0.3)
-    ax.legend(ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.15), frameon=False)
+    _legend_below(fig, ax, 5)
     return fig
 
 
@@ -139,8 +156,7 @@ def prices_figure(result: SimResult) -> Figure:
     s = result.ledger.trimmed_series()
     unit = result.config.scenario.tariff.currency
     scale = result.wei_per_unit
-    fig = _figure(10, 4)
-    ax = fig.subplots()
+    fig, ax = _one_axes(10, 4, legend_below=True)
     if _long(result):
         value, wh = _by_day(s["p2p_value_wei"]).sum(1), _by_day(s["p2p_wh"]).sum(1)
         imp = _by_day(s["import_price"]) / scale
@@ -180,7 +196,7 @@ def prices_figure(result: SimResult) -> Figure:
     ax.set_ylabel(f"price, {unit}/kWh")
     ax.set_title(_title(result, "Clearing prices vs grid tariffs"))
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3, frameon=False)
+    _legend_below(fig, ax, 3)
     return fig
 
 
@@ -192,8 +208,7 @@ def bill_changes_figure(result: SimResult, kpis: Kpis) -> Figure:
     unit = result.config.scenario.tariff.currency
     change = -kpis.saving
     groups = result.config.scenario.households
-    fig = _figure(8, 4)
-    ax = fig.subplots()
+    fig, ax = _one_axes(8, 4, legend_below=False)
     bins = np.histogram_bin_edges(change, bins=min(40, max(5, change.size // 4)))
     data = [change[result.population.group == g] for g in range(len(groups))]
     colors = [DESIGN_COLORS[g % len(DESIGN_COLORS)] for g in range(len(groups))]
@@ -213,8 +228,7 @@ def soc_figure(result: SimResult) -> Figure:
     led = result.ledger
     n = led.slots_done
     mean = led.series["mean_soc"][:n]
-    fig = _figure(10, 3.5)
-    ax = fig.subplots()
+    fig, ax = _one_axes(10, 3.5, legend_below=True)
     if _long(result):
         daily = _by_day(mean)
         days = _days(result, daily.shape[0])
@@ -238,7 +252,7 @@ def soc_figure(result: SimResult) -> Figure:
     ax.set_ylabel("state of charge, 0..1")
     ax.set_title(_title(result, "Battery state of charge"))
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=4, frameon=False)
+    _legend_below(fig, ax, 4)
     return fig
 
 

@@ -22,7 +22,6 @@ RUN_PLOTS = (
     ("prices.png", "Clearing prices vs grid tariffs"),
     ("bill_changes.png", "Bill change per house"),
     ("soc.png", "Battery state of charge"),
-    ("p2p_volume.png", "P2P volume"),
 )
 COMPARE_PLOTS = (
     ("p2p_volume.png", "P2P volume per design"),
@@ -180,7 +179,6 @@ def write_report(result: SimResult, out: Path) -> list[Path]:
     plots.save(plots.prices_figure(result), out / "prices.png")
     plots.save(plots.bill_changes_figure(result, k), out / "bill_changes.png")
     plots.save(plots.soc_figure(result), out / "soc.png")
-    plots.save(plots.p2p_volume_figure([result]), out / "p2p_volume.png")
     written += [out / p for p, _ in RUN_PLOTS]
     cur = result.config.scenario.tariff.currency
     rows = [[key, fmt(community[key], key), kpi_unit(key, cur)] for key in COMMUNITY_KEYS]
@@ -258,8 +256,8 @@ def write_comparison(results: Sequence[SimResult], out: Path) -> list[Path]:
     rows = comparison_rows(results)
     csv_text = "\n".join(",".join(r) for r in [header, *rows]) + "\n"
     (out / "compare.csv").write_text(csv_text, encoding="utf-8", newline="")
-    plots.save(plots.p2p_volume_figure(results), out / "p2p_volume.png")
-    plots.save(plots.savings_by_design_figure(results), out / "savings_by_design.png")
+    plots.save(plots.p2p_volume_figure(results), out / "p2p_volume.png", tight=True)
+    plots.save(plots.savings_by_design_figure(results), out / "savings_by_design.png", tight=True)
     sentences = comparison_sentences(results)
     c = results[0].config
     title = f"gridpeer market design comparison — {c.scenario.name}"

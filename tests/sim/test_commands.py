@@ -64,7 +64,6 @@ def test_simulate_writes_a_full_report(tmp_path: Path) -> None:
         "prices.png",
         "bill_changes.png",
         "soc.png",
-        "p2p_volume.png",
     ):
         assert (out / name).stat().st_size > 0, name
     assert (out / "flows.png").read_bytes()[:4] == b"\x89PNG"
