@@ -87,35 +87,41 @@ def demo_once() -> float:
             start_new_session=True,
         )
         lines: list[str] = []
-        found: list[str] = []
+        urls: list[str] = []  # every URL the demo prints (web page, JSON-RPC, ...)
         seen = threading.Event()
 
         def pump() -> None:
             assert proc.stdout is not None
             for line in proc.stdout:
                 lines.append(line)
-                if not found and (m := URL.search(line)):
-                    found.append(m.group(1))
+                for m in URL.finditer(line):
+                    urls.append(m.group(1))
                     seen.set()
             seen.set()
 
         threading.Thread(target=pump, daemon=True).start()
         try:
-            if not seen.wait(DEMO_TIMEOUT_S) or not found:
+            if not seen.wait(DEMO_TIMEOUT_S) or not urls:
                 raise RuntimeError("demo printed no URL:\n" + "".join(lines)[-3000:])
             while time.perf_counter() - t0 < DEMO_TIMEOUT_S:
                 if proc.poll() is not None:
                     raise RuntimeError("demo exited:\n" + "".join(lines)[-3000:])
-                try:
-                    with urllib.request.urlopen(found[0] + "/", timeout=5) as resp:
-                        if resp.status == 200:
-                            return time.perf_counter() - t0
-                except OSError:
-                    pass
+                if any(_page_answers(u) for u in dict.fromkeys(urls)):
+                    return time.perf_counter() - t0
                 time.sleep(0.05)
-            raise RuntimeError(f"demo page {found[0]}/ did not answer in {DEMO_TIMEOUT_S} s")
+            raise RuntimeError(f"no demo page among {urls} answered in {DEMO_TIMEOUT_S} s")
         finally:
             _stop(proc)
+
+
+def _page_answers(base: str) -> bool:
+    """True if ``base/`` answers 200 with an HTML page (not the JSON-RPC endpoint)."""
+    try:
+        with urllib.request.urlopen(base + "/", timeout=5) as resp:
+            kind = resp.headers.get("content-type", "")
+            return resp.status == 200 and "html" in kind
+    except OSError:
+        return False
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
