@@ -16,15 +16,15 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e '.[demo]'
 	touch $@
 
 $(DEVSTAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev,netsim]'
 	touch $(STAMP) $@
 
-venv: $(STAMP)            ## runtime install only
-dev: $(DEVSTAMP)          ## runtime + test/lint + ns-3
+venv: $(STAMP)            ## gridpeer with the demo extra (embedded broker, chain, simulator)
+dev: $(DEVSTAMP)          ## everything: demo, evm, test/lint tools, ns-3
 
 # System packages the tests use (Debian). Needs root or sudo; skipped when all present.
 $(SYSSTAMP):
@@ -50,6 +50,7 @@ lint: $(DEVSTAMP)
 	$(BIN)/ruff check gridpeer tests bench firmware
 	$(BIN)/ruff format --check gridpeer tests bench
 	$(BIN)/mypy gridpeer
+	$(BIN)/lint-imports
 
 contracts: $(STAMP) $(NODESTAMP)
 	$(BIN)/gridpeer contracts build

@@ -38,7 +38,7 @@ from gridpeer.chain import Schedule, open_chain
 from gridpeer.chain.anvil import AnvilNode
 from gridpeer.chain.client import MarketClient
 from gridpeer.core.clock import Clock
-from gridpeer.core.mqtt import MqttLink
+from gridpeer.core.mqtt import BrokerAddress, MqttClient
 from gridpeer.oracle.service import OracleConfig
 from gridpeer.runtime.delivery_runtime import DeliveryRuntime
 from gridpeer.telemetry.broker import MosquittoBroker
@@ -69,8 +69,9 @@ def mqtt_baseline(port: int, n: int = 200) -> float:
         got[int(payload)] = time.perf_counter()
         ev.set()
 
-    sub = MqttLink("127.0.0.1", port, "bench-sub", ["bench/x"], on)
-    pub = MqttLink("127.0.0.1", port, "bench-pub")
+    broker = BrokerAddress("127.0.0.1", port)
+    sub = MqttClient("bench-sub", broker, subscriptions=["bench/x"], on_message=on)
+    pub = MqttClient("bench-pub", broker)
     sub.start()
     pub.start()
     lat = []

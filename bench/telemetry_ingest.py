@@ -63,8 +63,7 @@ def _messages(houses: Sequence[str], count: int) -> list[tuple[str, bytes]]:
 def _publisher(
     port: int, name: str, houses: list[str], count: int, go: Any, done: Any, cpu: Any, slot: int
 ) -> None:
-    from gridpeer.telemetry.broker import BrokerAddress
-    from gridpeer.telemetry.mqtt import QOS, ConnectedClient
+    from gridpeer.core.mqtt import QOS, BrokerAddress, MqttClient
 
     msgs = _messages(houses, count)
     acked = 0
@@ -73,13 +72,13 @@ def _publisher(
         nonlocal acked
         acked += 1
 
-    client = ConnectedClient(name, BrokerAddress("127.0.0.1", port))
-    client.client.on_publish = on_publish
+    client = MqttClient(name, BrokerAddress("127.0.0.1", port))
+    client.paho.on_publish = on_publish
     client.start()
     go.wait()
     cpu0 = time.process_time()
     for topic, payload in msgs:
-        client.client.publish(topic, payload, qos=QOS)
+        client.paho.publish(topic, payload, qos=QOS)
     while acked < len(msgs):
         time.sleep(0.005)
     cpu[slot] = time.process_time() - cpu0
@@ -99,8 +98,7 @@ def _raw_receiver(
 ) -> None:
     import threading
 
-    from gridpeer.telemetry.broker import BrokerAddress
-    from gridpeer.telemetry.mqtt import QOS, ConnectedClient
+    from gridpeer.core.mqtt import QOS, BrokerAddress, MqttClient
     from gridpeer.telemetry.topics import house_filter
 
     n = 0
@@ -112,11 +110,11 @@ def _raw_receiver(
         if n & 127 == 0:
             counter.value = n
 
-    client = ConnectedClient(name, BrokerAddress("127.0.0.1", port))
-    client.client.on_message = on_message
-    client.client.on_subscribe = lambda *_: subscribed.set()
+    client = MqttClient(name, BrokerAddress("127.0.0.1", port))
+    client.paho.on_message = on_message
+    client.paho.on_subscribe = lambda *_: subscribed.set()
     client.start()
-    client.client.subscribe([(house_filter(COMMUNITY, h), QOS) for h in houses])
+    client.paho.subscribe([(house_filter(COMMUNITY, h), QOS) for h in houses])
     subscribed.wait(30)
     ready.release()
     cpu0 = time.process_time()
@@ -138,9 +136,9 @@ def _agent_receiver(
     cpu: Any,
     slot: int,
 ) -> None:
+    from gridpeer.core.mqtt import BrokerAddress
     from gridpeer.hems.host import AgentHost
     from gridpeer.store.factory import open_store
-    from gridpeer.telemetry.broker import BrokerAddress
 
     store = open_store(f"sqlite:///{db}")
     host = AgentHost(

@@ -2,17 +2,24 @@
 
 Each layer owns its commands in ``gridpeer/<layer>/commands.py`` and exposes
 ``register(app)``; this module only assembles them, so ``gridpeer --help`` stays
-fast (layers import their heavy dependencies inside the command bodies).
+fast (the command modules import their heavy dependencies inside the command bodies).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 
 import typer
 
 from gridpeer import __version__
+from gridpeer.chain import commands as chain_commands
+from gridpeer.core.extras import MissingExtra
+from gridpeer.hems import commands as hems_commands
+from gridpeer.netsim import commands as netsim_commands
+from gridpeer.oracle import commands as oracle_commands
+from gridpeer.runtime import commands as runtime_commands
+from gridpeer.sim import commands as sim_commands
+from gridpeer.telemetry import commands as telemetry_commands
 
 app = typer.Typer(
     name="gridpeer",
@@ -20,17 +27,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
-)
-
-# Layers that contribute commands, in the order they appear in --help.
-_COMMAND_MODULES = (
-    "gridpeer.runtime.commands",  # demo, serve
-    "gridpeer.sim.commands",  # simulate, compare
-    "gridpeer.netsim.commands",  # netsim
-    "gridpeer.oracle.commands",  # oracle
-    "gridpeer.hems.commands",  # delivery-agent
-    "gridpeer.telemetry.commands",  # broker-config
-    "gridpeer.chain.commands",  # contracts
 )
 
 
@@ -54,23 +50,26 @@ def _root(
     )
 
 
-def _register_all() -> None:
-    for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # layer has no commands yet
-                continue
-            raise
-        module.register(app)
-
-
-_register_all()
+for register in (
+    runtime_commands.register,  # demo, serve
+    sim_commands.register,  # simulate, compare
+    netsim_commands.register,  # netsim
+    oracle_commands.register,  # oracle
+    hems_commands.register,  # delivery-agent
+    telemetry_commands.register,  # broker-config
+    chain_commands.register,  # contracts
+):
+    register(app)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (an optional part that is not installed: exit 2 with the
+    pip command that installs it)."""
+    try:
+        app()
+    except MissingExtra as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

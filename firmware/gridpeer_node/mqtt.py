@@ -78,8 +78,11 @@ class Client:
 
     # -- connection -------------------------------------------------------
     def connect(self):
+        self.close()
+        self._acked = set()
         addr = socket.getaddrinfo(self.host, self.port)[0][-1]
         self.sock = socket.socket()
+        self.sock.settimeout(self.ack_timeout_s)  # never block the node on a dead link
         self.sock.connect(addr)
         self._buf = b""
         self._send(connect_packet(self.client_id, self.keepalive, self.clean,
@@ -90,6 +93,15 @@ class Client:
         if body[1] != 0:
             raise MQTTError("connection refused, code %d" % body[1])
         return bool(body[0] & 1)  # session present
+
+    def close(self):
+        """Drop the connection without a DISCONNECT (the link is already gone)."""
+        if self.sock is not None:
+            try:  # noqa: SIM105 (no contextlib on MicroPython)
+                self.sock.close()
+            except OSError:
+                pass
+            self.sock = None
 
     def disconnect(self):
         if self.sock is not None:

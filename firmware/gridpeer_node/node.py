@@ -1,11 +1,15 @@
-# The node's logic: publish readings, execute delivery commands. Hardware and the
-# MQTT client are injected, so the same code runs on a Pico W and in tests.
+# The node's logic: measure, publish readings (buffered while offline), execute delivery
+# commands. Hardware, the MQTT client and the clocks are injected, so the same code runs on
+# a Pico W and in tests. The node keeps metering and switching relays while the broker is
+# unreachable; the network is retried every ``reconnect_s``.
 import json
+import time
 
+from gridpeer_node.deliveries import Deliveries
+from gridpeer_node.hal import relay_spec
+from gridpeer_node.outbox import Outbox
 from gridpeer_node.sensors import Integrator, SocEstimator
-from gridpeer_node.timeutil import parse_ts
-
-IDLE, PENDING, ACTIVE, DONE = "idle", "pending", "active", "done"
+from gridpeer_node.store import RecordStore
 
 
 class Node:
@@ -13,132 +17,154 @@ class Node:
 
     cfg keys: community, house, devices (subset of "meter", "pv", "bess"), period_s
     (seconds between readings, default 1), battery_ah and soc0 (for "bess"),
-    state_file (JSON file remembering deliveries across reboots, or None).
+    relays (name -> GPIO or {"pin", "meter"}; default out/in metered on "p2p"),
+    state_dir (directory of the delivery records on flash, or None for RAM only),
+    buffer (Outbox options: ram_max, flash_dir, seg_len, seg_max), drain_max (readings
+    sent per step, default 20), reconnect_s (wall seconds between connection attempts,
+    default 5), republish_s (wall seconds between publications of an unacknowledged
+    result, default 60), checkpoint_s, give_up_s (see Deliveries).
+    now: callable -> POSIX seconds (UTC) of the measurements and delivery windows, an int
+    on the board (single-precision floats there cannot hold a POSIX time; keep period_s,
+    checkpoint_s and give_up_s integers too);
+    wall: callable -> seconds of the network timers (default time.time).
     """
 
-    def __init__(self, cfg, hal, client, now):
+    def __init__(self, cfg, hal, client, now, wall=None):
         self.cfg = cfg
         self.hal = hal
         self.client = client
-        self.now = now  # callable -> POSIX seconds (UTC)
+        self.now = now
+        self.wall = wall or time.time
         self.prefix = "gridpeer/%s/%s/" % (cfg["community"], cfg["house"])
         self.devices = cfg.get("devices", ("meter",))
-        self.period_s = cfg.get("period_s", 1.0)
+        self.period_s = cfg.get("period_s", 1)
+        self.drain_max = cfg.get("drain_max", 20)
+        self.reconnect_s = cfg.get("reconnect_s", 5)
+        self.republish_s = cfg.get("republish_s", 60)
         self.meter_energy = Integrator()
         self.soc = SocEstimator(cfg.get("battery_ah", 1.0), cfg.get("soc0", 0.5))
-        self.deliveries = {}  # trade id -> state dict
-        self.rejected = 0
-        self._next_reading = 0.0
-        self._load_state()
+        relays = cfg.get("relays", {"out": 15, "in": 14})
+        meters = {}
+        for name, spec in relays.items():
+            meters[name] = relay_spec(spec)[1]
+        self.deliveries = Deliveries(
+            cfg["house"], meters, RecordStore(cfg.get("state_dir")),
+            cfg.get("checkpoint_s", 30), cfg.get("give_up_s", 86400))
+        self.outbox = Outbox(**cfg.get("buffer", {}))
+        self.connected = False
+        self.connections = 0
+        self.clipped = 0  # AC measurements whose waveform touched an ADC rail
+        self._retry_at = 0
+        self._next_reading = 0
+        self._clears = []  # result topics to clear after an acknowledgement
         client.on_message = self.on_message
+
+    @property
+    def rejected(self):
+        return self.deliveries.rejected
 
     # -- telemetry ---------------------------------------------------------
     def reading(self, device, t):
         """The JSON body for one device, in the gridpeer telemetry contract v1."""
-        v, i = self.hal.read(device)
-        body = {"ts": t, "v": round(v, 3), "i": round(i, 4), "p": round(v * i, 2)}
-        if device == "meter":
-            body["i"] = round(max(i, 0.0), 4)
-            body["p"] = round(max(v * i, 0.0), 2)
-            body["e_wh"] = int(self.meter_energy.add(t, body["p"]))
+        m = self.hal.measure(device)
+        if m.get("clipped"):
+            self.clipped += 1
+        v, i, p = m["v"], m["i"], m["p"]
+        body = {"ts": t, "v": round(v, 3), "i": round(i, 4), "p": round(p, 2)}
+        if device == "meter":  # household consumption: the CT reads the house's load
+            body["i"] = round(abs(i), 4)
+            body["p"] = round(max(p, 0.0), 2)
+            self.meter_energy.add(t, body["p"])
+            body["e_wh"] = self.meter_energy.whole
         elif device == "pv":
-            body["i"] = round(max(i, 0.0), 4)
-            body["p"] = round(max(v * i, 0.0), 2)
+            body["i"] = round(abs(i), 4)
+            body["p"] = round(max(p, 0.0), 2)
         elif device == "bess":
             body["soc"] = round(self.soc.update(t, i), 4)
         return body
 
-    def publish_readings(self, t):
+    def queue_readings(self, t):
         for device in self.devices:
-            topic = self.prefix + device + "/reading"
-            self.client.publish(topic, json.dumps(self.reading(device, t)), qos=1)
+            self.outbox.push(self.prefix + device + "/reading", json.dumps(self.reading(device, t)))
 
-    # -- deliveries --------------------------------------------------------
+    # -- messages ----------------------------------------------------------
     def on_message(self, topic, payload):
-        if topic != self.prefix + "cmd/delivery":
-            return
+        if topic == self.prefix + "cmd/delivery":
+            self.deliveries.command(payload)
+        elif topic.startswith(self.prefix + "delivery/result/") and not payload:
+            # the oracle cleared the retained result: the trade is settled or expired
+            trade = topic[len(self.prefix) + 16:]
+            if self.deliveries.ack(trade):
+                # clear a copy this node may have re-published after the oracle's clear
+                # (sent from _send: publishing here would nest inside the client's poll)
+                self._clears.append(topic)
+
+    # -- network -----------------------------------------------------------
+    def connect(self):
+        """Connect and subscribe; on failure retry after ``reconnect_s``. Returns connected."""
         try:
-            cmd = json.loads(payload)
-            trade = str(cmd["trade_id"])
-            direction = cmd["direction"]
-            target = int(cmd["target_wh"])
-            start = parse_ts(cmd.get("window_start", 0))
-            end = parse_ts(cmd["window_end"])
-            if direction not in ("in", "out") or target <= 0 or end <= start:
-                raise ValueError("bad delivery command")
-        except (ValueError, KeyError, TypeError):
-            self.rejected += 1
-            return
-        if trade in self.deliveries:  # QoS 1 redelivery: executed once
-            return
-        self.deliveries[trade] = {"trade_id": cmd["trade_id"], "direction": direction,
-                                  "target_wh": target, "closed_at": None,
-                                  "start": start, "end": end, "state": PENDING,
-                                  "wh": 0.0, "last": None}
-        self._save_state()
+            self.client.connect()
+            self.connected = True
+            self.client.subscribe(self.prefix + "cmd/delivery", qos=1)
+            self.client.subscribe(self.prefix + "delivery/result/+", qos=1)
+        except Exception as exc:  # OSError, MQTTError: the broker or Wi-Fi is down
+            self._drop(exc)
+            return False
+        self.connections += 1
+        self.deliveries.republish_all()
+        return True
 
-    def advance_deliveries(self, t):
-        for trade, d in self.deliveries.items():
-            if d["state"] == PENDING and t >= d["start"]:
-                if t >= d["end"]:
-                    self._finish(trade, d, t)
-                    continue
-                self.hal.relay(d["direction"], True)
-                d["state"] = ACTIVE
-                d["closed_at"] = t
-                d["last"] = None
-                self._save_state()
-            if d["state"] == ACTIVE:
-                v, i = self.hal.read("p2p")
-                p = abs(v * i)
-                if d["last"] is not None and t > d["last"][0]:
-                    d["wh"] += (d["last"][1] + p) * 0.5 * (t - d["last"][0]) / 3600.0
-                d["last"] = (t, p)
-                if d["wh"] >= d["target_wh"] or t >= d["end"]:
-                    self._finish(trade, d, t)
+    def _drop(self, exc):
+        print("MQTT link down:", exc)
+        self.connected = False
+        self.client.close()
+        self._retry_at = self.wall() + self.reconnect_s
 
-    def _finish(self, trade, d, t):
-        self.hal.relay(d["direction"], False)
-        reached = d["wh"] >= d["target_wh"]
-        d["state"] = DONE
-        # DeliveryResult v1 (gridpeer/telemetry/delivery.py); times as POSIX seconds (UTC).
-        result = {"v": 1, "trade_id": d["trade_id"], "house": self.cfg["house"],
-                  "direction": d["direction"], "target_wh": d["target_wh"],
-                  "measured_wh": int(min(d["wh"], d["target_wh"])),
-                  "closed_at": d.get("closed_at"), "opened_at": t,
-                  "reason": "target" if reached else "window_end"}
-        self._save_state()
-        # Retained, so the oracle finds it after any restart of its own.
-        self.client.publish(self.prefix + "delivery/result/" + trade, json.dumps(result),
-                            qos=1, retain=True)
-
-    # -- persistence -------------------------------------------------------
-    def _load_state(self):
-        path = self.cfg.get("state_file")
-        if not path:
-            return
-        try:
-            with open(path) as f:
-                self.deliveries = json.load(f)
-        except (OSError, ValueError):
-            self.deliveries = {}
-        for d in self.deliveries.values():  # a reboot mid-delivery resumes metering
-            if d["state"] == ACTIVE:
-                d["last"] = None
-
-    def _save_state(self):
-        path = self.cfg.get("state_file")
-        if path:
-            with open(path, "w") as f:
-                json.dump(self.deliveries, f)
+    def _send(self, t):
+        """Publish due results and clears, then up to ``drain_max`` buffered readings,
+        oldest first."""
+        while self._clears:
+            self.client.publish(self._clears[0], b"", qos=1, retain=True)
+            self._clears.pop(0)
+        for trade in self.deliveries.due(self.wall(), t, self.republish_s):
+            # Retained, so the oracle finds it after any restart of its own.
+            self.client.publish(self.prefix + "delivery/result/" + trade,
+                                json.dumps(self.deliveries.result(trade)), qos=1, retain=True)
+        for _ in range(self.drain_max):
+            item = self.outbox.peek()
+            if item is None:
+                break
+            self.client.publish(item[0], item[1], qos=1)
+            self.outbox.pop()  # only once the broker acknowledged it
+        self.client.ping_if_due()
 
     # -- main loop -----------------------------------------------------------
-    def step(self):
-        """One pass: handle incoming messages, publish readings when due, meter deliveries."""
-        self.client.poll(0.05)
+    def step(self, poll_s=0.05):
+        """One pass: network, readings when due, deliveries, then sending."""
+        if not self.connected and self.wall() >= self._retry_at:
+            self.connect()
+        if self.connected:
+            try:
+                self.client.poll(poll_s)
+            except Exception as exc:
+                self._drop(exc)
+        else:
+            time.sleep(poll_s)
         t = self.now()
         if t >= self._next_reading:
-            self.publish_readings(t)
+            self.queue_readings(t)
             self._next_reading = t + self.period_s
-        self.advance_deliveries(t)
-        self.client.ping_if_due()
+        self.deliveries.advance(t, self.hal)
+        if self.connected:
+            try:
+                self._send(t)
+            except Exception as exc:
+                self._drop(exc)
+
+    def stats(self):
+        d = self.deliveries
+        return {"buffered": len(self.outbox), "dropped": self.outbox.dropped,
+                "spilled": self.outbox.spilled, "rejected": d.rejected,
+                "duplicates": d.duplicates, "acked": d.acked, "given_up": d.given_up,
+                "flash_writes": d.store.writes, "connections": self.connections,
+                "clipped": self.clipped}

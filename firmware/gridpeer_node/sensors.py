@@ -21,18 +21,30 @@ def linear(raw, gain, offset_v=0.0):
 
 
 class Integrator:
-    """Energy from sampled power: Wh = sum(P * dt) / 3600, P in W and dt in s."""
+    """Energy from sampled power: Wh = sum(P * dt) / 3600, P in W and dt in s (trapezoid).
+
+    The total is kept as integer Wh (``whole``) plus a fraction below 1 Wh: the Pico's
+    single-precision floats would round each small step away once the total is large.
+    """
 
     def __init__(self):
-        self.wh = 0.0
+        self.whole = 0
+        self.frac = 0.0
         self._last = None
+
+    @property
+    def wh(self):
+        return self.whole + self.frac
 
     def add(self, t_s, p_w):
         if self._last is not None:
             t0, p0 = self._last
             dt = t_s - t0
             if dt > 0:
-                self.wh += (p0 + p_w) * 0.5 * dt / 3600.0  # trapezoid
+                self.frac += (p0 + p_w) * 0.5 * dt / 3600.0
+                n = int(self.frac)
+                self.whole += n
+                self.frac -= n
         self._last = (t_s, p_w)
         return self.wh
 

@@ -1,4 +1,7 @@
 # UTC time helpers without a time-zone database (MicroPython has none).
+# On the Pico, floats are single precision (24-bit mantissa): a POSIX time as a float is
+# off by up to two minutes. The node keeps times as integer seconds there; a fraction is
+# kept only when the input has one.
 
 
 def days_from_civil(y, m, d):
@@ -12,21 +15,22 @@ def days_from_civil(y, m, d):
 
 
 def parse_ts(value):
-    """POSIX seconds (int/float) or ISO 8601 'YYYY-MM-DDTHH:MM:SS[.f][Z|+HH:MM]' -> seconds."""
+    """POSIX seconds (int/float) or ISO 8601 'YYYY-MM-DDTHH:MM:SS[.f][Z|+HH:MM]' -> seconds
+    (an int unless the input has a fraction of a second)."""
     if isinstance(value, (int, float)):
-        return float(value)
+        return value
     s = str(value).strip()
     if len(s) < 19 or s[4] != "-" or s[7] != "-" or s[10] not in "T " or s[13] != ":":
         raise ValueError("not an ISO 8601 timestamp: %r" % value)
     secs = days_from_civil(int(s[0:4]), int(s[5:7]), int(s[8:10])) * 86400
     secs += int(s[11:13]) * 3600 + int(s[14:16]) * 60 + int(s[17:19])
     rest = s[19:]
-    frac = 0.0
+    frac = 0
     if rest.startswith("."):
         j = 1
         while j < len(rest) and rest[j].isdigit():
             j += 1
-        frac = float("0" + rest[:j])
+        frac = float("0" + rest[:j]) or 0
         rest = rest[j:]
     if rest in ("", "Z", "z"):
         offset = 0

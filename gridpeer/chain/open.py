@@ -9,6 +9,7 @@ from eth_account.signers.local import LocalAccount
 from gridpeer.chain.accounts import dev_account, dev_houses
 from gridpeer.chain.backend import Backend
 from gridpeer.chain.client import MarketClient
+from gridpeer.core.extras import require
 
 DEV_FUNDS_WEI = 10**22  # 10,000 ether per dev account
 
@@ -48,10 +49,12 @@ def open_chain(kind: str = "embedded", genesis_time: int | None = None) -> Chain
     """``"embedded"`` (web3 EthereumTesterProvider), ``"revm"`` (pyrevm) or a JSON-RPC URL."""
     backend: Backend
     if kind == "embedded":
+        require("demo", "the embedded chain")
         from gridpeer.chain.web3_backend import Web3Backend
 
         backend = Web3Backend.embedded()
     elif kind == "revm":
+        require("evm", 'open_chain("revm")')
         from gridpeer.chain.revm_backend import GENESIS_TIME, RevmBackend
 
         backend = RevmBackend(genesis_time if genesis_time is not None else GENESIS_TIME)

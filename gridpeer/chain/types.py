@@ -6,7 +6,16 @@ Units: energy Wh, prices wei per kWh, money wei, times UTC unix seconds.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import time
 from typing import Literal
+
+from gridpeer.market.calendar import (
+    ContinuousCalendar,
+    OpenCalendar,
+    SessionSpec,
+    WindowCalendar,
+    fixed_offset,
+)
 
 M16 = (1 << 16) - 1
 M32 = (1 << 32) - 1
@@ -87,6 +96,35 @@ class Schedule:
     def mode_code(self) -> int:
         """The contract's mode number (0 open, 1 windows, 2 continuous)."""
         return ("open", "windows", "continuous").index(self.mode)
+
+    def calendar(self) -> OpenCalendar | WindowCalendar | ContinuousCalendar:
+        """The trading calendar the contract enforces with this schedule (a fixed UTC
+        offset): what the web app, the agents and the coordinator use to know when bids are
+        taken for which delivery windows.
+
+        Raises:
+            ValueError: a schedule the calendar cannot express (a session ending at 24:00,
+                overlapping delivery windows); gridpeer never sets one.
+        """
+        tz = fixed_offset(self.tz_minutes)
+        if self.mode == "open":
+            return OpenCalendar(tz)
+        if self.mode == "continuous":
+            return ContinuousCalendar(self.slot_minutes, 0, None, tz)
+        b1, d1, e1, b2, d2, e2 = self.windows
+        if max(e1, e2) >= 1440:
+            raise ValueError("a delivery window must end before local midnight (23:59)")
+
+        def at(minutes: int) -> time:
+            return time(minutes // 60, minutes % 60)
+
+        return WindowCalendar(
+            (
+                SessionSpec(at(b1), at(d1), at(d1), at(e1)),
+                SessionSpec(at(b2), at(d2), at(d2), at(e2)),
+            ),
+            tz,
+        )
 
 
 THESIS_SCHEDULE = Schedule("windows")

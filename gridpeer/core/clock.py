@@ -48,10 +48,6 @@ class Clock:
         """Sleep for ``model_seconds`` of model time."""
         await asyncio.sleep(max(0.0, self.wall_seconds(model_seconds)))
 
-    async def sleep_until(self, when: datetime) -> None:
-        """Sleep until model time reaches ``when``."""
-        await self.sleep((when - self.now()).total_seconds())
-
 
 def epoch_clock(start: datetime, speed: float, wall0_epoch: float) -> Clock:
     """A clock whose model time is ``start`` at POSIX wall time ``wall0_epoch`` (s), so

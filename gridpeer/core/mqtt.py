@@ -1,9 +1,22 @@
-"""A small MQTT link (paho, MQTT 3.1.1) for the oracle and the home agents.
+"""The one MQTT client of gridpeer (paho-mqtt, MQTT 3.1.1), for sensor nodes, home agents,
+the oracle and benchmarks.
 
-Persistent session (``clean_session=False``, fixed client id), QoS 1 subscriptions that
-are renewed on every (re)connect, automatic reconnection. ``on_message`` runs in paho's
-network thread; paho acknowledges a QoS 1 message only after it returns, so whatever the
-handler stores before returning is never lost.
+One policy for all of them:
+
+* **keep-alive** :data:`KEEPALIVE_S` seconds, so a dead broker or link is noticed within
+  about 1.5× that; reconnection in the background every 1–2 s, for ever;
+* **persistent sessions** by default (``clean_session=False`` under a stable client id): the
+  broker keeps subscriptions and queues QoS 1 messages while the client is away;
+* **subscriptions** given at construction are renewed (QoS 1) on every (re)connect;
+* **start-up fails loudly**: :meth:`MqttClient.start` raises :class:`ConnectionError`
+  naming the broker and the reason (refused credentials, nothing listening) when the first
+  connection does not succeed in time. After that, outages are reconnected silently
+  (one log line each).
+
+``on_message`` handlers run in paho's network thread. paho acknowledges a QoS 1 message
+when the handler returns, so whatever the handler stores before returning is never lost;
+with ``manual_ack`` the owner acknowledges with ``client.paho.ack(mid, 1)`` itself (after a
+batch is stored).
 """
 
 from __future__ import annotations
@@ -12,6 +25,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -19,86 +33,134 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 log = logging.getLogger(__name__)
 
+QOS = 1
+"""The system's QoS: at least once; receivers deduplicate (store key, trade id)."""
+KEEPALIVE_S = 10
+"""MQTT keep-alive of every gridpeer client, seconds."""
+
 Handler = Callable[[str, bytes], None]
 
 
-class MqttLink:
-    """One client connection.
+@dataclass(frozen=True)
+class BrokerAddress:
+    """Where an MQTT broker listens, and the credentials to use (``None`` = anonymous)."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = None
+
+    def as_user(self, username: str, password: str) -> BrokerAddress:
+        """The same broker with other credentials."""
+        return BrokerAddress(self.host, self.port, username, password)
+
+
+class MqttClient:
+    """One client connection with its network loop in a background thread.
 
     Args:
-        host: broker host (e.g. ``127.0.0.1``).
-        port: broker TCP port.
-        client_id: stable id; the broker keeps the session (and queued QoS 1 messages)
-            under it while the client is away.
+        client_id: stable id; with a persistent session the broker keeps the session (and
+            queued QoS 1 messages) under it while the client is away.
+        broker: address and credentials.
         subscriptions: topic filters subscribed with QoS 1 on every connect.
-        on_message: ``handler(topic, payload)``; exceptions are logged, never raised.
-        username: optional broker user; password: its password.
+        on_message: ``handler(topic, payload)``; its exceptions are logged, never raised.
+        clean_session: ``False`` (default) for a persistent session.
+        manual_ack: acknowledge received QoS 1 messages only through ``paho.ack``.
+
+    Attributes:
+        connected: set while connected (cleared on every disconnect).
+        connects: successful connections so far (1 after start, +1 per reconnection).
+        paho: the underlying paho client, for hot paths (raw publish, manual acks).
     """
 
     def __init__(
         self,
-        host: str,
-        port: int,
         client_id: str,
+        broker: BrokerAddress,
+        *,
         subscriptions: Sequence[str] = (),
         on_message: Handler | None = None,
-        username: str | None = None,
-        password: str | None = None,
+        clean_session: bool = False,
+        manual_ack: bool = False,
     ) -> None:
-        self.host, self.port = host, port
+        self.broker = broker
         self.subscriptions = list(subscriptions)
         self._handler = on_message
         self.connected = threading.Event()
         self.connects = 0
+        self.connect_error: str | None = None
         self._stopping = False
-        self._client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
+        self.paho = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
             client_id=client_id,
-            clean_session=False,
+            clean_session=clean_session,
             protocol=mqtt.MQTTv311,
+            manual_ack=manual_ack,
         )
-        if username is not None:
-            self._client.username_pw_set(username, password)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=2)
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_message = self._on_message
+        if broker.username is not None:
+            self.paho.username_pw_set(broker.username, broker.password)
+        self.paho.reconnect_delay_set(min_delay=1, max_delay=2)
+        self.paho.on_connect = self._on_connect
+        self.paho.on_disconnect = self._on_disconnect
+        if on_message is not None:
+            self.paho.on_message = self._on_message
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         if rc.is_failure:
-            log.warning("MQTT connect to %s:%s refused: %s", self.host, self.port, rc)
+            self.connect_error = str(rc)
+            log.warning("MQTT connect to %s refused: %s", self._where(), rc)
             return
+        self.connect_error = None
         self.connects += 1
         if self.subscriptions:
-            client.subscribe([(s, 1) for s in self.subscriptions])
+            client.subscribe([(s, QOS) for s in self.subscriptions])
+        self.on_connected()
         self.connected.set()
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
+        was = self.connected.is_set()
         self.connected.clear()
-        if self._stopping:  # our own stop(): nothing to report
-            return
-        log.info("MQTT disconnected from %s:%s (%s); reconnecting", self.host, self.port, rc)
+        if was and not self._stopping:  # our own stop() is nothing to report
+            log.info("MQTT disconnected from %s (%s); reconnecting", self._where(), rc)
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
-        if self._handler is None:
-            return
+        assert self._handler is not None
         try:
             self._handler(str(msg.topic), bytes(msg.payload))
         except Exception:
             log.exception("MQTT handler failed for %s", msg.topic)
 
-    def start(self, wait_s: float = 10.0) -> None:
-        """Connect (retrying in the background) and wait up to ``wait_s`` for the session."""
-        self._client.connect_async(self.host, self.port, keepalive=5)
-        self._client.loop_start()
-        self.connected.wait(wait_s)
+    def _where(self) -> str:
+        return f"{self.broker.host}:{self.broker.port}"
+
+    def on_connected(self) -> None:
+        """Hook run in the network thread after each successful connection."""
+
+    def start(self, timeout_s: float = 10.0) -> None:
+        """Connect and start the network thread; wait up to ``timeout_s`` for the first
+        connection.
+
+        Raises:
+            ConnectionError: no connection within ``timeout_s`` (nothing listening, or the
+                broker refused the credentials); the network thread is stopped.
+        """
+        self._stopping = False
+        self.paho.connect_async(self.broker.host, self.broker.port, keepalive=KEEPALIVE_S)
+        self.paho.loop_start()
+        if not self.connected.wait(timeout_s):
+            self.stop()
+            why = self.connect_error or f"no answer within {timeout_s:g} s"
+            raise ConnectionError(
+                f"MQTT broker {self._where()} refused or unreachable: {why} "
+                "(check mqtt.host, mqtt.port and the credentials)"
+            )
 
     def publish(
         self, topic: str, payload: bytes | str, retain: bool = False, timeout: float = 5.0
     ) -> bool:
         """Publish with QoS 1; True once the broker acknowledged it within ``timeout`` s."""
         try:
-            info = self._client.publish(topic, payload, qos=1, retain=retain)
+            info = self.paho.publish(topic, payload, qos=QOS, retain=retain)
             info.wait_for_publish(timeout)
             return bool(info.is_published())
         except (RuntimeError, ValueError) as exc:
@@ -106,10 +168,11 @@ class MqttLink:
             return False
 
     def stop(self) -> None:
-        """Disconnect cleanly and stop the network thread."""
+        """Disconnect cleanly and join the network thread."""
         self._stopping = True
-        self._client.disconnect()
-        self._client.loop_stop()
+        self.paho.disconnect()
+        self.paho.loop_stop()
+        self.connected.clear()
 
 
 def mqtt_credentials(user: str | None) -> tuple[str, str] | None:

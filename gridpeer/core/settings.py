@@ -43,18 +43,47 @@ def _refuse_placeholder(value: SecretStr | None, field: str) -> SecretStr | None
     return value
 
 
+MIN_SECRET_BYTES = 32
+"""Least random bytes in ``web.session_secret`` (estimated from its length and alphabet)."""
+_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+def secret_bytes(value: str) -> float:
+    """Random bytes a secret can hold at most: 4 bits per character of a hex string, 6 of a
+    base64 one, 8 otherwise; 0 when it repeats fewer than 10 distinct characters."""
+    if len(set(value)) < 10:
+        return 0.0
+    if re.fullmatch(r"[0-9a-fA-F]+", value):
+        return len(value) / 2
+    if re.fullmatch(r"[A-Za-z0-9+/_=-]+", value):
+        return len(value) * 6 / 8
+    return float(len(value.encode()))
+
+
+def _strong_secret(value: SecretStr | None, field: str) -> SecretStr | None:
+    if value is not None and secret_bytes(value.get_secret_value()) < MIN_SECRET_BYTES:
+        raise ValueError(
+            f"{field} is too weak: use at least {MIN_SECRET_BYTES} random bytes, e.g. the "
+            'output of python -c "import secrets; print(secrets.token_urlsafe(32))"'
+        )
+    return value
+
+
 class WebSettings(BaseModel):
     """The HTTP server."""
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     session_secret: SecretStr | None = None
-    """Key that signs session cookies (Sign-In with Ethereum). Generated per run when unset."""
+    """Key that signs session cookies (Sign-In with Ethereum), at least 32 random bytes
+    (e.g. ``secrets.token_urlsafe(32)``). Generated per run when unset."""
 
     @field_validator("session_secret")
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
-        return _refuse_placeholder(value, "web.session_secret")
+        return _strong_secret(
+            _refuse_placeholder(value, "web.session_secret"), "web.session_secret"
+        )
 
 
 class HouseAccount(BaseModel):
@@ -69,6 +98,9 @@ class HouseAccount(BaseModel):
     pv_kwp: float = Field(0.0, ge=0.0, le=10_000.0)
     bess_kwh: float = Field(0.0, ge=0.0, le=100_000.0)
     mqtt_password: SecretStr | None = None
+    devices: list[dict[str, Any]] = []
+    """The house's smart plugs and meters (``[[accounts.devices]]``): validated by
+    :func:`gridpeer.telemetry.adapters.config.house_devices` (a layer above core)."""
 
     @field_validator("mqtt_password")
     @classmethod
@@ -105,7 +137,15 @@ class ChainSettings(BaseModel):
     @field_validator("operator_key")
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
-        return _refuse_placeholder(value, "chain.operator_key")
+        value = _refuse_placeholder(value, "chain.operator_key")
+        if value is not None:
+            key = value.get_secret_value().strip().removeprefix("0x")
+            if not re.fullmatch(r"[0-9a-fA-F]{64}", key) or not 0 < int(key, 16) < _SECP256K1_N:
+                raise ValueError(
+                    "chain.operator_key is not a private key: 64 hex digits (0x optional), "
+                    "not zero, below the secp256k1 group order"
+                )
+        return value
 
     @field_validator("rpc_url")
     @classmethod
@@ -115,13 +155,23 @@ class ChainSettings(BaseModel):
         return value
 
 
+DEFAULT_IMPORT_WEI_PER_KWH = 180 * 10**12
+"""The grid import price when none is configured: 180 CLP/kWh at 10^12 wei per CLP (a
+Chilean residential tariff). The one default for the live system and the simulator."""
+DEFAULT_FEED_IN_WEI_PER_KWH = 60 * 10**12
+"""The feed-in price when none is configured: 60 CLP/kWh at 10^12 wei per CLP."""
+DEFAULT_CURRENCY = "CLP"
+DEFAULT_WEI_PER_UNIT = 10**12
+"""Wei per unit of the default currency (1 CLP = 10^12 wei)."""
+
+
 class TariffSettings(BaseModel):
     """Grid prices for energy not traded peer to peer, wei per kWh, and how money is shown."""
 
-    import_wei_per_kwh: int = Field(180 * 10**12, ge=0)
-    feed_in_wei_per_kwh: int = Field(60 * 10**12, ge=0)
-    currency: str = Field("CLP", pattern=r"^[A-Za-z]{2,6}$")
-    wei_per_unit: int = Field(10**12, ge=1)
+    import_wei_per_kwh: int = Field(DEFAULT_IMPORT_WEI_PER_KWH, ge=0)
+    feed_in_wei_per_kwh: int = Field(DEFAULT_FEED_IN_WEI_PER_KWH, ge=0)
+    currency: str = Field(DEFAULT_CURRENCY, pattern=r"^[A-Za-z]{2,6}$")
+    wei_per_unit: int = Field(DEFAULT_WEI_PER_UNIT, ge=1)
     """Wei per currency unit (demo: 1 CLP = 10^12 wei)."""
 
 
@@ -140,8 +190,8 @@ class Settings(BaseSettings):
     """``sqlite:///path.db`` or ``postgresql://user:pass@host/db``; SQLite in data_dir if unset."""
     houses: int = Field(5, ge=1, le=10_000)
     """Number of simulated houses (demo)."""
-    speed: float = Field(240.0, gt=0, le=100_000)
-    """Model seconds per wall second (240 = a day in 6 minutes)."""
+    speed: float = Field(60.0, gt=0, le=100_000)
+    """Model seconds per wall second (60 = a day in 24 minutes; 1 = real time)."""
     agents: bool = True
     """Run every house's automatic trading agent (demo); off leaves trading to people."""
     timezone: str | None = None

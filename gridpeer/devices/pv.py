@@ -51,11 +51,6 @@ class PVModule:
         if self.v_oc_v < self.v_mp_v:
             raise ValueError("open-circuit voltage must be >= maximum-power voltage")
 
-    @property
-    def i_mp_a(self) -> float:
-        """Current at maximum power, A."""
-        return self.p_mp_w / self.v_mp_v
-
 
 LAB_PANEL_10W = PVModule("thesis lab panel 10 W", p_mp_w=10.0, v_mp_v=10.0 / 0.57, v_oc_v=23.4)
 """The thesis's lab panel: 10 W, 23.4 V open circuit, 0.57 A at maximum power (17.5 V)."""

@@ -151,12 +151,3 @@ class DeliveryExecutor:
             self.tasks[cmd.trade_id] = task
             changed[cmd.trade_id] = task
         return [changed[k] for k in sorted(changed)]
-
-    def next_event(self) -> datetime | None:
-        """Earliest window start or end among unfinished tasks (to schedule the next step)."""
-        times = [
-            t.command.window_start if t.phase is Phase.WAITING else t.command.window_end
-            for t in self.tasks.values()
-            if t.phase is not Phase.DONE
-        ]
-        return min(times, default=None)

@@ -7,25 +7,23 @@ with QoS 1 on ``gridpeer/<community>/<house>/delivery/result/<trade_id>``.
 
 Runnable as its own process (so tests can ``kill -9`` it)::
 
-    python -m gridpeer.hems.delivery_agent --house h1 --port 1883 --state h1.db
+    gridpeer delivery-agent --house h1 --port 1883 --state h1.db \\
+        --config community.toml          # relays and meters: [[accounts.devices]]
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
-import signal
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from gridpeer.core.clock import Clock, epoch_clock
-from gridpeer.core.mqtt import MqttLink, mqtt_credentials
+from gridpeer.core.clock import Clock
+from gridpeer.core.mqtt import BrokerAddress, MqttClient
 from gridpeer.hems.delivery import DeliveryExecutor, Phase, Task
-from gridpeer.hems.delivery_power import ConstantPower, PowerSource
+from gridpeer.hems.delivery_power import PowerSource
 from gridpeer.hems.delivery_store import DeliveryStore
 from gridpeer.telemetry.delivery import DeliveryCommand, Direction, command_topic, result_topic
 
@@ -71,14 +69,11 @@ class DeliveryAgent:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last = clock.now()
-        self.link = MqttLink(
-            host,
-            port,
-            client_id=f"gridpeer-agent-{community}-{house}",
+        self.link = MqttClient(
+            f"gridpeer-agent-{community}-{house}",
+            BrokerAddress(host, port, *(credentials or (None, None))),
             subscriptions=[command_topic(community, house)],
             on_message=self._on_message,
-            username=credentials[0] if credentials else None,
-            password=credentials[1] if credentials else None,
         )
 
     def _on_message(self, topic: str, payload: bytes) -> None:
@@ -152,55 +147,3 @@ class DeliveryAgent:
             self._thread.join()
         self.link.stop()
         self._store.close()
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Command-line entry point: run one house's delivery agent until SIGTERM/SIGINT."""
-    p = argparse.ArgumentParser(
-        prog="python -m gridpeer.hems.delivery_agent",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    p.add_argument("--community", default="demo", help="community id")
-    p.add_argument("--house", required=True, help="house id")
-    p.add_argument("--host", default="127.0.0.1", help="MQTT broker host")
-    p.add_argument("--port", type=int, default=1883, help="MQTT broker port")
-    p.add_argument("--state", type=Path, required=True, help="SQLite file for delivery tasks")
-    p.add_argument("--out-w", type=float, default=2000.0, help="OUT relay power, W")
-    p.add_argument("--in-w", type=float, default=2000.0, help="IN relay power, W")
-    p.add_argument("--clock-start", default=None, help="model time at --clock-wall0 (ISO, UTC)")
-    p.add_argument("--clock-wall0", type=float, default=None, help="POSIX wall time of start")
-    p.add_argument("--speed", type=float, default=1.0, help="model seconds per wall second")
-    p.add_argument("--tick", type=float, default=0.05, help="wall seconds between steps")
-    p.add_argument(
-        "--mqtt-user", default=None, help="MQTT user (password from GRIDPEER_MQTT_PASSWORD)"
-    )
-    a = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    start = datetime.fromisoformat(a.clock_start) if a.clock_start else datetime.now(UTC)
-    clock = (
-        epoch_clock(start, a.speed, a.clock_wall0)
-        if a.clock_wall0 is not None
-        else Clock(start=start, speed=a.speed)
-    )
-    agent = DeliveryAgent(
-        a.community,
-        a.house,
-        a.host,
-        a.port,
-        a.state,
-        clock,
-        ConstantPower(a.out_w, a.in_w),
-        tick_s=a.tick,
-        credentials=mqtt_credentials(a.mqtt_user),
-    )
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
-    agent.start()
-    print(f"agent {a.house} ready", flush=True)
-    done.wait()
-    agent.stop()
-
-
-if __name__ == "__main__":
-    main()

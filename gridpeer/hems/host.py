@@ -19,11 +19,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from gridpeer.core.clock import Clock
+from gridpeer.core.mqtt import QOS, BrokerAddress, MqttClient
 from gridpeer.hems.ingest import HouseAgent
 from gridpeer.hems.metrics import AgentMetrics
-from gridpeer.store.base import Sample, Store
-from gridpeer.telemetry.broker import BrokerAddress
-from gridpeer.telemetry.mqtt import QOS, ConnectedClient
+from gridpeer.store.base import Sample, Store, StoreUnavailable
 from gridpeer.telemetry.validate import RejectReason
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ class AgentHost:
     """Agents of ``houses`` behind one MQTT session (client id ``client_id``, persistent).
 
     Args:
+        clock: the model clock; readings dated implausibly far from its now are rejected
+            (none checked without one).
         batch_size: flush as soon as this many samples are pending.
         flush_interval_s: flush at least this often (wall seconds) when anything is pending.
         idle_flush_s: also flush when nothing arrived for this long (wall seconds): a broker
@@ -52,6 +54,7 @@ class AgentHost:
         store: Store,
         *,
         client_id: str | None = None,
+        clock: Clock | None = None,
         batch_size: int = 1000,
         flush_interval_s: float = 0.2,
         idle_flush_s: float = 0.02,
@@ -61,7 +64,7 @@ class AgentHost:
         if batch_size < 1 or flush_interval_s <= 0:
             raise ValueError("batch_size must be >= 1 and flush_interval_s > 0")
         self.community = community
-        self.agents = {h: HouseAgent(community, h) for h in houses}
+        self.agents = {h: HouseAgent(community, h, clock) for h in houses}
         self.store = store
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
@@ -71,6 +74,7 @@ class AgentHost:
         self.stored = 0
         self.duplicates = 0
         self.write_errors = 0
+        self.store_down = False  # the last write found the store unavailable
         self.subscribed = threading.Event()
         self.lock = threading.Lock()  # guards the agents' state, metrics and pending lists
         self._write_lock = threading.Lock()  # one store write at a time, in order
@@ -84,10 +88,10 @@ class AgentHost:
         self._session = 0  # connection number; message ids are only valid within one
         self._unacked: list[tuple[int, int]] = []  # (session, mid) of pending samples
         cid = client_id or f"gp-{community}-{houses[0]}-agent"
-        self.mqtt = ConnectedClient(cid, broker, manual_ack=True)
+        self.mqtt = MqttClient(cid, broker, manual_ack=True)
         self.mqtt.on_connected = self._subscribe  # type: ignore[method-assign]
-        self.mqtt.client.on_message = self._on_message
-        self.mqtt.client.on_subscribe = self._on_subscribe
+        self.mqtt.paho.on_message = self._on_message
+        self.mqtt.paho.on_subscribe = self._on_subscribe
 
     # --- MQTT thread ---------------------------------------------------------------
     def _subscribe(self) -> None:
@@ -95,7 +99,7 @@ class AgentHost:
             self._session += 1
         filters = [(f, QOS) for a in self.agents.values() for f in a.subscriptions]
         for k in range(0, len(filters), 100):  # stay well inside packet size limits
-            _, mid = self.mqtt.client.subscribe(filters[k : k + 100])
+            _, mid = self.mqtt.paho.subscribe(filters[k : k + 100])
             if mid is not None:
                 self._sub_mids.add(mid)
 
@@ -154,11 +158,17 @@ class AgentHost:
                 return 0
             try:
                 inserted = self.store.write(batch)
-            except Exception:
+            except Exception as exc:
                 self.write_errors += 1
-                log.exception(
-                    "%s: store write of %d samples failed; will retry", self.community, len(batch)
-                )
+                if not isinstance(exc, StoreUnavailable):
+                    log.exception(
+                        "%s: store write of %d samples failed; will retry",
+                        self.community,
+                        len(batch),
+                    )
+                elif not self.store_down:  # an outage: once, not on every retry
+                    log.warning("%s: %s; holding readings unacknowledged", self.community, exc)
+                self.store_down = isinstance(exc, StoreUnavailable)
                 if len(batch) > MAX_BACKLOG:
                     log.error(
                         "%s: dropping %d unstored samples from memory, unacknowledged (the "
@@ -169,6 +179,9 @@ class AgentHost:
                     batch, acks = [], []
                 self._backlog, self._backlog_acks = batch, acks
                 return 0
+            if self.store_down:
+                log.info("%s: the store is back; %d samples written", self.community, len(batch))
+                self.store_down = False
             self._backlog, self._backlog_acks = [], []
             self._ack(acks)
             self.stored += inserted
@@ -184,7 +197,7 @@ class AgentHost:
         redelivered by the broker (and ignored by the store as duplicates)."""
         with self.lock:
             session = self._session
-        client = self.mqtt.client
+        client = self.mqtt.paho
         for sess, mid in acks:
             if sess == session:
                 client.ack(mid, QOS)

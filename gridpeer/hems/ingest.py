@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 
+from gridpeer.core.clock import Clock
 from gridpeer.hems.metrics import AgentMetrics
 from gridpeer.store.base import Sample
 from gridpeer.telemetry.topics import check_name, house_filter
-from gridpeer.telemetry.validate import Rejected, RejectReason, validate_message
+from gridpeer.telemetry.validate import Rejected, validate_message
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +27,18 @@ LOG_EVERY = 1000
 class HouseAgent:
     """Telemetry state of one house.
 
+    With a ``clock``, readings dated outside the plausibility window around its now
+    (:data:`gridpeer.telemetry.validate.DEFAULT_WINDOW`) are rejected as implausible.
+
     Attributes:
         state: latest accepted sample per device (``meter`` | ``pv`` | ``bess``).
         metrics: received / accepted / rejected counters (stored counts added by the host).
     """
 
-    def __init__(self, community: str, house: str) -> None:
+    def __init__(self, community: str, house: str, clock: Clock | None = None) -> None:
         self.community = check_name(community, "community")
         self.house = check_name(house, "house")
+        self.clock = clock
         self.state: dict[str, Sample] = {}
         self.metrics = AgentMetrics(house)
         self.pending: list[Sample] = []
@@ -46,7 +51,8 @@ class HouseAgent:
     def handle(self, topic: str, payload: bytes) -> Sample | Rejected:
         """Process one message: validate, update state, queue for storage. Never raises."""
         self.metrics.received += 1
-        result = validate_message(topic, payload, self.community, self.house)
+        now = self.clock.now() if self.clock is not None else None
+        result = validate_message(topic, payload, self.community, self.house, now=now)
         if isinstance(result, Rejected):
             n = self.metrics.reject(result.reason)
             if n <= LOG_FIRST or n % LOG_EVERY == 0:
@@ -66,15 +72,6 @@ class HouseAgent:
             self.state[result.device] = result
         self.pending.append(result)
         return result
-
-    def reject_foreign(self, topic: str) -> Rejected:
-        """Count a message that reached this agent's connection but is not for this house."""
-        self.metrics.received += 1
-        rej = Rejected(RejectReason.FOREIGN, f"topic {topic!r} is not for {self.house}")
-        n = self.metrics.reject(rej.reason)
-        if n <= LOG_FIRST or n % LOG_EVERY == 0:
-            log.warning("%s/%s rejected message #%d: %s", self.community, self.house, n, rej.detail)
-        return rej
 
     def take_pending(self) -> list[Sample]:
         """Samples accepted since the last call (and clear them)."""

@@ -20,11 +20,11 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from gridpeer.core.clock import Clock
+from gridpeer.core.mqtt import BrokerAddress
 from gridpeer.devices.trace import HouseTrace
 from gridpeer.hems.host import AgentHost
 from gridpeer.hems.metrics import AgentMetrics
 from gridpeer.store.base import Sample, Store
-from gridpeer.telemetry.broker import BrokerAddress
 from gridpeer.telemetry.sensor import SensorNode
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,9 @@ class Monitoring:
             t.house: SensorNode(community, t, addr[t.house], clock, rate_s) for t in traces
         }
         self.hosts = {
-            h: AgentHost(community, [h], addr[h], store, flush_interval_s=flush_interval_s)
+            h: AgentHost(
+                community, [h], addr[h], store, clock=clock, flush_interval_s=flush_interval_s
+            )
             for h in houses
         }
         self.drain_timeout_s = drain_timeout_s

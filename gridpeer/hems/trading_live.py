@@ -145,7 +145,7 @@ class TradingAgent:
             else:
                 oid = self.market.post_request(self.key, want, price, window[0], window[1])
             self.posted[key] = (oid, price, want)
-            log.info(
+            log.debug(
                 "%s: %s %s Wh at %s wei/kWh for %s",
                 self.key.address,
                 intent.side,

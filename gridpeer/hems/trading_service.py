@@ -1,16 +1,12 @@
 """The trading agents of ``gridpeer demo``: every house trades for its owner.
 
-Add it to the demo composition after the ``chain`` service::
-
-    comp.add("trading", trading, after="chain")
-
 Every ``every_s`` model seconds, for each delivery window whose bidding is open on chain
 (the contract's schedule), each house's :class:`~gridpeer.hems.trading_live.TradingAgent`
 forecasts its surplus / deficit for the window from its simulated trace (persistence:
 the demo's synthetic day repeats), and trades on the decentralized market: it takes
 acceptable orders from the book and posts the rest, prices ramping across the bidding
-window. Owners switch a house's agent off or override it through
-``extras["trading"][house].settings`` (an :class:`~gridpeer.hems.trading_agent.OwnerSettings`).
+window, against the configured grid prices. Owners switch a house's agent off or override
+it through ``agents[house].settings`` (an :class:`~gridpeer.hems.trading_agent.OwnerSettings`).
 Units: energy Wh, prices wei per kWh, times UTC unix seconds.
 """
 
@@ -19,22 +15,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
 
 import numpy as np
 
-from gridpeer.chain.types import Schedule
+from gridpeer.chain.hub import ChainHub
+from gridpeer.chain.types import Order, Schedule
+from gridpeer.core.clock import Clock
 from gridpeer.devices.trace import HouseTrace
 from gridpeer.hems.trading_agent import SlotView
 from gridpeer.hems.trading_live import TradingAgent
+from gridpeer.market.clearing import GridPrices
 
 log = logging.getLogger(__name__)
 
 DAY = 86_400
-FEED_IN_WEI_PER_KWH = 50 * 10**12
-IMPORT_WEI_PER_KWH = 200 * 10**12
 
 
 @dataclass(frozen=True)
@@ -52,25 +49,23 @@ class BidWindow:
 
 
 def open_windows(schedule: Schedule, now: int, gate_s: int = 60) -> list[BidWindow]:
-    """Delivery windows taking bids at ``now`` (until ``gate_s`` before their start).
-
-    ``windows`` mode: the two daily sessions (local minutes, ``tz_minutes`` from UTC);
-    ``continuous``: the next slot; ``open``: none (no schedule to trade against)."""
-    tz = schedule.tz_minutes * 60
+    """Delivery windows the agents bid for at ``now``: those the contract's calendar has
+    open, until ``gate_s`` before their gate closes (so the agents' transactions land in
+    time). In continuous mode only the next slot, its prices ramping over the slot before
+    it; in ``open`` mode none (there is no schedule to trade against)."""
+    if schedule.mode == "open":
+        return []
+    sessions = schedule.calendar().open_at(datetime.fromtimestamp(now, UTC))
+    if schedule.mode == "continuous":
+        sessions = sessions[:1]
     out: list[BidWindow] = []
-    if schedule.mode == "windows":
-        b1, d1, e1, b2, d2, e2 = schedule.windows
-        midnight = (now + tz) // DAY * DAY - tz
-        for day in (midnight - DAY, midnight, midnight + DAY):
-            for b, d, e in ((b1, d1, e1), (b2, d2, e2)):
-                w = BidWindow(day + b * 60, day + d * 60, day + e * 60)
-                if w.bid_open <= now < w.start - gate_s:
-                    out.append(w)
-    elif schedule.mode == "continuous":
-        slot = schedule.slot_minutes * 60
-        start = ((now + tz) // slot + 1) * slot - tz
-        if now < start - gate_s:
-            out.append(BidWindow(start - slot, start, start + slot))
+    for s in sessions:
+        start, end = int(s.delivery_start.timestamp()), int(s.delivery_end.timestamp())
+        bid_open = int(s.bid_open.timestamp())
+        if bid_open <= 0:  # bids any time before the window: ramp over one window length
+            bid_open = 2 * start - end
+        if now < int(s.bid_close.timestamp()) - gate_s:
+            out.append(BidWindow(bid_open, start, end))
     return out
 
 
@@ -81,8 +76,10 @@ def window_view(
     capacity_wh: float,
     tz_minutes: int,
     progress: float,
+    prices: GridPrices,
 ) -> SlotView:
-    """What the agent knows about ``window`` from its house's simulated day (Wh, 0..1)."""
+    """What the agent knows about ``window`` from its house's simulated day (Wh, 0..1), at
+    the grid's ``prices`` (wei/kWh)."""
     t0 = trace.start.timestamp()
     n = len(trace)
     idx = (((np.arange(window.start, window.end, trace.step_s) - t0) // trace.step_s) % n).astype(
@@ -100,42 +97,51 @@ def window_view(
         soc=float(trace.soc[k]),
         capacity_wh=capacity_wh,
         hour_of_day=hour,
-        feed_in=FEED_IN_WEI_PER_KWH,
-        import_price=IMPORT_WEI_PER_KWH,
+        feed_in=prices.feed_in_wei_per_kwh,
+        import_price=prices.import_wei_per_kwh,
         progress=progress,
     )
 
 
 @contextlib.asynccontextmanager
-async def trading(parts: Any, every_s: float = 900.0) -> AsyncIterator[None]:
-    """Run every house's trading agent every ``every_s`` model seconds until exit
-    (nothing when the run's settings turn the agents off: ``gridpeer demo --no-agents``)."""
-    if not getattr(parts.settings, "agents", True):
-        log.info("trading agents off: people trade by hand")
-        yield
-        return
-    hub = parts.extras["chain_hub"]
-    market = parts.extras["market"]
-    lock = parts.extras["chain_lock"]
+async def trading_agents(
+    hub: ChainHub,
+    houses: Mapping[str, tuple[HouseTrace, float]],
+    clock: Clock,
+    stop: asyncio.Event,
+    prices: GridPrices,
+    every_s: float = 900.0,
+) -> AsyncIterator[dict[str, TradingAgent]]:
+    """Run every house's trading agent every ``every_s`` model seconds until exit.
 
-    def book(window: tuple[int, int]) -> list[Any]:
+    Args:
+        hub: the market, its order book and the houses' dev keys.
+        houses: house id → (its simulated trace, battery capacity in Wh).
+        clock: model time.
+        stop: set when the run stops (a round leaves off between houses).
+        prices: grid import / feed-in prices, wei per kWh.
+
+    Yields:
+        the agents by house id (owners' settings can be changed while they run).
+    """
+    market, lock = hub.market, hub.lock
+
+    def book(window: tuple[int, int]) -> list[Order]:
         return [o for o in list(hub.orders.values()) if (o.start, o.end) == window]
 
-    agents = {h.id: TradingAgent(market, hub.demo_keys[h.id], book=book) for h in parts.houses}
-    traces = {h.id: t for h, t in zip(parts.houses, parts.traces, strict=True)}
-    caps = {h.id: float(getattr(h, "bess_kwh", 0.0)) * 1000.0 for h in parts.houses}
-    parts.extras["trading"] = agents
+    agents = {h: TradingAgent(market, hub.demo_keys[h], book=book) for h in houses}
 
     def round_() -> None:
         with lock:
             schedule = market.schedule()
-            now = max(market.now(), int(parts.clock.timestamp()))
+            now = max(market.now(), int(clock.timestamp()))
         for w in open_windows(schedule, now):
             for house, agent in agents.items():
-                if parts.stop.is_set():  # the demo is stopping: leave the rest of the round
+                if stop.is_set():  # the run is stopping: leave the rest of the round
                     return
+                trace, capacity_wh = houses[house]
                 view = window_view(
-                    traces[house], w, now, caps[house], schedule.tz_minutes, w.progress(now)
+                    trace, w, now, capacity_wh, schedule.tz_minutes, w.progress(now), prices
                 )
                 try:
                     with lock:  # one house at a time: the web app and the oracle get turns
@@ -144,13 +150,13 @@ async def trading(parts: Any, every_s: float = 900.0) -> AsyncIterator[None]:
                     log.warning("trading agent %s: %s", house, exc)
 
     async def loop() -> None:
-        while not parts.stop.is_set():
+        while not stop.is_set():
             await asyncio.to_thread(round_)
-            await parts.clock.sleep(every_s)
+            await clock.sleep(every_s)
 
     task = asyncio.create_task(loop(), name="trading-agents")
     try:
-        yield
+        yield agents
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gridpeer.core.settings import DEFAULT_FEED_IN_WEI_PER_KWH, DEFAULT_IMPORT_WEI_PER_KWH
 from gridpeer.market.calendar import (
     ContinuousCalendar,
     WindowCalendar,
@@ -29,11 +30,6 @@ from gridpeer.market.clearing import Mechanism
 from gridpeer.market.mechanisms import mechanism_from_config, mechanism_to_config
 from gridpeer.market.settlement import DeviationRule, FixedDeviationPrices
 from gridpeer.market.tariff import GridTariff
-
-DEFAULT_IMPORT_WEI_PER_KWH = 60 * 10**12
-"""Illustrative import price: 6e13 wei/kWh (≈ 0.2 USD/kWh at 3,300 USD/ETH)."""
-DEFAULT_FEED_IN_WEI_PER_KWH = 20 * 10**12
-"""Illustrative feed-in price: 2e13 wei/kWh."""
 
 
 def _rule(v: object) -> DeviationRule | FixedDeviationPrices:
@@ -61,7 +57,8 @@ class MarketConfig:
     Attributes:
         mechanism: the clearing mechanism (default: uniform price, midpoint rule).
         calendar: trading calendar (default: the thesis schedule in UTC).
-        tariff: grid tariff and P2P fees (default: flat illustrative prices).
+        tariff: grid tariff and P2P fees (default: the flat prices of
+            :mod:`gridpeer.core.settings`, the same as the live system's).
         deviation_rule: how delivery shortfalls/excesses are priced: ``grid`` (default),
             ``none``, or explicit prices (TOML: ``deviation_rule = {
             shortfall_wei_per_kwh = ..., excess_wei_per_kwh = ... }``).

@@ -133,6 +133,10 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+        from gridpeer.core.extras import require
+
+        require("netsim", "gridpeer netsim")
+
         from gridpeer.netsim.layout import load_layout
         from gridpeer.netsim.messages import Traffic
         from gridpeer.netsim.report import write_report

@@ -1,22 +1,91 @@
-"""``gridpeer oracle``: the oracle process from the CLI.
+"""``gridpeer oracle``: the oracle process — it follows the market contract, sends each
+trade's delivery commands to the seller's and the buyer's agents over MQTT, collects
+their metered results and settles the trade on chain.
 
-It forwards its arguments to the module entry point (``python -m gridpeer.oracle``); run
-it with ``--help`` for the options.
+The oracle key comes from the environment variable ``GRIDPEER_ORACLE_KEY`` (0x-hex),
+never from the command line; ``--dev-keys N`` uses the public dev keys (dev chains only)
+for the oracle and for houses ``h1..hN``.
 """
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-_PASS = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+def oracle(
+    rpc: Annotated[str, typer.Option(help="Ethereum JSON-RPC URL of the node (e.g. anvil).")],
+    contract: Annotated[str, typer.Option(help="Address of the deployed EnergyMarket (0x…).")],
+    state: Annotated[
+        str,
+        typer.Option(
+            help="Where the oracle keeps its progress: sqlite:///file.db or postgresql://…"
+        ),
+    ],
+    house: Annotated[
+        list[str] | None,
+        typer.Option(help="A member house as HOUSE=0xADDRESS (repeat for every house)."),
+    ] = None,
+    dev_keys: Annotated[
+        int,
+        typer.Option(help="Dev chains only: N dev houses h1..hN and the public dev oracle key."),
+    ] = 0,
+    host: Annotated[str, typer.Option(help="MQTT broker host.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="MQTT broker port.")] = 1883,
+    community: Annotated[str, typer.Option(help="Community id (MQTT topic segment).")] = "demo",
+    confirmations: Annotated[
+        int, typer.Option(help="Blocks to wait before acting on a chain event (reorg safety).")
+    ] = 0,
+    lead: Annotated[
+        float, typer.Option(help="Seconds before a delivery window to send its commands.")
+    ] = 300.0,
+    grace: Annotated[
+        float, typer.Option(help="Seconds after a window to wait for the meters' results.")
+    ] = 600.0,
+    poll: Annotated[float, typer.Option(help="Wall seconds between the oracle's ticks.")] = 0.02,
+    start_block: Annotated[
+        int, typer.Option(help="First block to follow when the state is fresh.")
+    ] = 0,
+    mqtt_user: Annotated[
+        str | None,
+        typer.Option(help="MQTT user (its password from GRIDPEER_MQTT_PASSWORD)."),
+    ] = None,
+) -> None:
+    """Run the oracle until SIGTERM / SIGINT: chain trades → delivery commands →
+    metered results → on-chain settlement."""
+    from gridpeer.oracle.process import parse_houses, run
+
+    try:
+        houses = parse_houses(house or [])
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    run(
+        rpc=rpc,
+        contract=contract,
+        state=state,
+        houses=houses,
+        dev_keys=dev_keys,
+        host=host,
+        port=port,
+        community=community,
+        confirmations=confirmations,
+        lead_s=lead,
+        grace_s=grace,
+        poll_s=poll,
+        start_block=start_block,
+        mqtt_user=mqtt_user,
+    )
 
 
 def register(app: typer.Typer) -> None:
     """Add ``oracle`` to the ``gridpeer`` app."""
+    app.command("oracle")(oracle)
 
-    @app.command("oracle", context_settings=_PASS, add_help_option=False)
-    def oracle(ctx: typer.Context) -> None:
-        """Run the oracle: chain trades → delivery commands → on-chain confirmation."""
-        from gridpeer.oracle.__main__ import main
 
-        main(list(ctx.args))
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``python -m gridpeer.oracle`` (the options of :func:`oracle`)."""
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command()(oracle)
+    app(args=argv, prog_name="python -m gridpeer.oracle")

@@ -59,8 +59,3 @@ def next_range(last: int, head: int, confirmations: int, max_span: int) -> tuple
     if safe <= last:
         return None
     return last + 1, min(safe, last + max_span)
-
-
-def trim(history: Sequence[BlockRef], keep: int) -> list[BlockRef]:
-    """The newest ``keep`` refs of ``history`` (oldest first)."""
-    return list(history[-keep:]) if keep > 0 else []

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 
 from gridpeer.core.clock import Clock
-from gridpeer.core.mqtt import MqttLink
+from gridpeer.core.mqtt import BrokerAddress, MqttClient
 from gridpeer.oracle.follower import common_ancestor, next_range
 from gridpeer.oracle.ports import BlockRef, ChainView
 from gridpeer.oracle.rules import delivered_wh
@@ -109,14 +109,11 @@ class Oracle:
         self._results: queue.Queue[DeliveryResult] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.link = MqttLink(
-            host,
-            port,
-            client_id=f"gridpeer-oracle-{self.config.community}",
+        self.link = MqttClient(
+            f"gridpeer-oracle-{self.config.community}",
+            BrokerAddress(host, port, *(credentials or (None, None))),
             subscriptions=[result_filter(self.config.community)],
             on_message=self._on_message,
-            username=credentials[0] if credentials else None,
-            password=credentials[1] if credentials else None,
         )
 
     # -- MQTT -----------------------------------------------------------------------------

@@ -7,6 +7,12 @@ from typing import Annotated
 
 import typer
 
+from gridpeer.core.settings import Settings
+
+_SPEED: float = Settings.model_fields["speed"].default
+_HOUSES: int = Settings.model_fields["houses"].default
+"""The settings' defaults are the demo's option defaults (one place for each)."""
+
 
 def register(app: typer.Typer) -> None:
     """Add ``demo`` and ``serve`` to the CLI."""
@@ -14,20 +20,24 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
         port: Annotated[
-            int, typer.Option("--port", "-p", help="Web server port on 127.0.0.1.")
+            int,
+            typer.Option("--port", "-p", help="Web server port on 127.0.0.1 (0: a free one)."),
         ] = 8000,
         speed: Annotated[
             float,
             typer.Option(
-                "--speed", "-s", help="Model seconds per wall second (240 = a day in 6 min)."
+                "--speed",
+                "-s",
+                help="Model seconds per wall second (60: a day in 24 min, a bidding window "
+                "in 2.5 min, a delivery in 1 min; 1: real time).",
             ),
-        ] = 240.0,
+        ] = _SPEED,
         houses: Annotated[
             int,
             typer.Option(
                 "--houses", "-n", help="Houses (thesis lab mix: 2 PV+battery, 1 PV, 2 consumers)."
             ),
-        ] = 5,
+        ] = _HOUSES,
         duration: Annotated[
             float | None,
             typer.Option(
@@ -38,9 +48,10 @@ def register(app: typer.Typer) -> None:
             float,
             typer.Option(
                 "--start-hour",
-                help="Model time of day to start at, UTC hours (12 = 08:00 in Valparaíso).",
+                help="Model time of day to start at, UTC hours (14 = 10:00 in Valparaíso, "
+                "half an hour before the first bidding window).",
             ),
-        ] = 12.0,
+        ] = 14.0,
         chain: Annotated[
             str,
             typer.Option(

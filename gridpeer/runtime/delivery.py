@@ -1,14 +1,9 @@
 """The delivery service of ``gridpeer demo``: the oracle and one delivery agent per house,
 metering the simulated houses (each seller limited by its real PV surplus + battery).
 
-Add it to the demo composition after the ``chain`` service::
-
-    comp.add("delivery", delivery, after="chain")
-
-It needs ``parts.broker`` (a broker address with ``host``/``port``) and, from the
-``chain`` service, ``extras["chain"]``, ``extras["market"]``, ``extras["chain_hub"]``
-(house id → dev key) and ``extras["chain_lock"]``. Provides ``extras["delivery"]``
-(the :class:`~gridpeer.runtime.delivery_runtime.DeliveryRuntime`).
+It needs ``parts.broker`` and, from the ``chain`` service, ``parts.chain`` (the oracle's
+key) and ``parts.hub`` (the market, the houses' dev keys and the chain lock). Sets
+``parts.delivery`` (the :class:`~gridpeer.runtime.delivery_runtime.DeliveryRuntime`).
 """
 
 from __future__ import annotations
@@ -16,18 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 from gridpeer.hems.delivery_power import P2PLine, PowerSource, TracePower
 from gridpeer.oracle.service import OracleConfig
+from gridpeer.runtime.composition import Parts
 from gridpeer.runtime.delivery_runtime import DeliveryRuntime
 
 
 @contextlib.asynccontextmanager
-async def delivery(parts: Any) -> AsyncIterator[None]:
+async def delivery(parts: Parts) -> AsyncIterator[None]:
     """Start the oracle and the agents on entry, stop them on exit (state kept on disk)."""
-    hub = parts.extras["chain_hub"]
-    houses = {hub.demo_keys[h.id].address: h.id for h in parts.houses}
+    hub, chain, broker = parts.hub, parts.chain, parts.broker
+    assert hub is not None and chain is not None and broker is not None, "needs chain, broker"
+    houses = {str(hub.demo_keys[h.id].address): h.id for h in parts.houses}
     line = P2PLine()  # the buyer's IN meter reads what the seller pushes
     power: dict[str, PowerSource] = {
         h.id: TracePower(trace, bess_max_w=1500.0 if float(trace.soc.max()) > 0 else 0.0, line=line)
@@ -42,19 +38,19 @@ async def delivery(parts: Any) -> AsyncIterator[None]:
     state_dir = parts.data_dir / "delivery"
     state_dir.mkdir(parents=True, exist_ok=True)
     rt = DeliveryRuntime(
-        parts.extras["market"],
-        parts.extras["chain"].oracle,
+        hub.market,
+        chain.oracle,
         houses,
-        parts.broker.host,
-        parts.broker.port,
+        broker.host,
+        broker.port,
         state_dir,
         parts.clock,
         config,
         power=power,
-        lock=parts.extras["chain_lock"],
+        lock=hub.lock,
     )
     await asyncio.to_thread(rt.start)
-    parts.extras["delivery"] = rt
+    parts.delivery = rt
     try:
         yield
     finally:

@@ -8,7 +8,7 @@ per house (threads). The entry point for ``gridpeer demo`` and the benchmark::
     rt.stop()
 
 For separate processes (so each can be killed and restarted on its own) run
-``python -m gridpeer.oracle`` and ``python -m gridpeer.hems.delivery_agent`` instead.
+``python -m gridpeer.oracle`` and ``gridpeer delivery-agent`` instead.
 """
 
 from __future__ import annotations

@@ -10,8 +10,10 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 
+from gridpeer.core.extras import require
 from gridpeer.core.settings import ConfigError, Settings, load_settings
-from gridpeer.runtime.composition import Parts, run_demo
+from gridpeer.runtime.composition import Parts
+from gridpeer.runtime.demo import run_demo
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +25,8 @@ def _ready(parts: Parts) -> None:
     )
     if parts.broker is not None:
         typer.echo(f"MQTT broker on {parts.broker.host}:{parts.broker.port}")
-    if "chain_url" in parts.extras:
-        typer.echo(f"Ethereum JSON-RPC on {parts.extras['chain_url']} (for wallets and scripts)")
+    if parts.chain_url is not None:
+        typer.echo(f"Ethereum JSON-RPC on {parts.chain_url} (for wallets and scripts)")
     typer.echo(f"Open {parts.url}/  (Ctrl-C stops everything)", err=False)
 
 
@@ -39,6 +41,7 @@ def demo_main(
     agents: bool = True,
 ) -> int:
     """Run ``gridpeer demo``; returns the exit code."""
+    require("demo", "gridpeer demo")
     if duration_h is not None and duration_h <= 0:
         typer.echo("error: --duration must be > 0 model hours", err=True)
         return 2
@@ -68,7 +71,15 @@ def _quiet_libraries() -> None:
 
 def _run(settings: Settings, start_hour: float, duration_h: float | None) -> int:
     _quiet_libraries()
-    typer.echo(f"gridpeer demo: simulating {settings.houses} houses (first run: ~20 s)…")
+    if settings.web.port != 0:  # say it now, not after the houses are simulated
+        from gridpeer.web.server import bind
+
+        try:
+            bind(settings.web.host, settings.web.port).close()
+        except OSError as exc:
+            typer.echo(f"error: {exc} (another demo? --port 0 picks a free port)", err=True)
+            return 2
+    typer.echo(f"gridpeer demo: simulating {settings.houses} houses…")
     try:
         asyncio.run(run_demo(settings, start_hour, duration_h, on_ready=_ready))
     except (OSError, ConnectionError) as exc:
@@ -119,9 +130,9 @@ def serve_main(config: Path) -> int:
 
     def ready(p: Parts) -> None:
         typer.echo(f"gridpeer serve: {len(p.houses)} houses of {settings.community!r}")
-        if "chain_hub" not in p.extras:
+        if p.hub is None:
             typer.echo("no chain.contract_address configured: trading is off")
-        elif "oracle" not in p.extras:
+        elif p.oracle is None:
             typer.echo("no chain.operator_key configured: the oracle is off (nothing settles)")
         typer.echo(f"Open {p.url}/  (Ctrl-C stops)")
 

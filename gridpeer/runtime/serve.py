@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from gridpeer.core.clock import Clock
@@ -39,15 +40,16 @@ def served_houses(settings: Settings) -> list[HouseInfo]:
 @contextlib.asynccontextmanager
 async def ingest(parts: Parts) -> AsyncIterator[None]:
     """The home agents' ingest: every house's readings from the broker into the store."""
+    from gridpeer.core.mqtt import BrokerAddress
     from gridpeer.hems.host import AgentHost
-    from gridpeer.telemetry.broker import BrokerAddress
 
     assert parts.store is not None, "ingest needs the store service first"
     m = parts.settings.mqtt
     password = m.password.get_secret_value() if m.password else None
     broker = BrokerAddress(m.host, m.port, m.username, password)
-    host = AgentHost(parts.settings.community, [h.id for h in parts.houses], broker, parts.store)
-    parts.extras["ingest"] = host
+    houses = [h.id for h in parts.houses]
+    host = AgentHost(parts.settings.community, houses, broker, parts.store, clock=parts.clock)
+    parts.ingest = host
     await asyncio.to_thread(host.start)
     try:
         yield
@@ -117,7 +119,7 @@ async def oracle(parts: Parts) -> AsyncIterator[None]:
         credentials,
     )
     await asyncio.to_thread(service.start)
-    parts.extras["oracle"] = service
+    parts.oracle = service
     try:
         yield
     finally:
@@ -137,11 +139,45 @@ def _check_roles(market: Any, oracle: str, houses: dict[str, str]) -> None:
             raise ConfigError(f"house {house}'s address {addr} is not a member of the market")
 
 
+@contextlib.asynccontextmanager
+async def single_instance(parts: Parts) -> AsyncIterator[None]:
+    """Refuse to run next to another ``serve`` of the same community (see
+    :mod:`gridpeer.runtime.instance`); stop this one if the lock is lost to another.
+
+    Raises:
+        AlreadyRunning: another instance holds the lock.
+    """
+    from gridpeer.runtime.instance import PostgresLock, file_lock
+    from gridpeer.store.factory import is_postgres, sqlite_path
+
+    s = parts.settings
+    assert s.store_url is not None, "serve needs store_url"
+    if is_postgres(s.store_url):
+        loop = asyncio.get_running_loop()
+
+        def lost() -> None:
+            loop.call_soon_threadsafe(parts.stop.set)
+
+        lock = PostgresLock(s.store_url, s.community, lost)
+        await asyncio.to_thread(lock.acquire)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(lock.release)
+        return
+    db = sqlite_path(s.store_url)
+    path = Path(f"{db}.serve.lock") if isinstance(db, Path) else parts.data_dir / "serve.lock"
+    with file_lock(path):
+        yield
+
+
 def serve_composition() -> Composition:
-    """store, ingest (agents), chain (deployed market), oracle, web."""
+    """instance (the one serve of its community), store, ingest (agents), chain (deployed
+    market), oracle, web."""
     from gridpeer.runtime import services
 
     comp = Composition()
+    comp.add("instance", single_instance)
     comp.add("store", services.store)
     comp.add("ingest", ingest)
     comp.add("chain", rpc_chain)
@@ -152,8 +188,6 @@ def serve_composition() -> Composition:
 
 def serve_parts(settings: Settings) -> Parts:
     """Shared state of a served community (real-time clock, houses from the config)."""
-    from pathlib import Path
-
     return Parts(
         settings=settings,
         clock=Clock(start=datetime.now(UTC), speed=1.0),

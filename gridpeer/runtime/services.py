@@ -8,11 +8,14 @@ import contextlib
 import logging
 import math
 import socket
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, tzinfo
 
 from gridpeer.chain.hub import ChainHub
 from gridpeer.chain.types import Schedule
+from gridpeer.core.mqtt import MqttClient
+from gridpeer.market.calendar import zone
+from gridpeer.market.clearing import GridPrices
 from gridpeer.runtime.composition import Parts
 from gridpeer.store.base import Sample
 
@@ -33,7 +36,7 @@ async def store(parts: Parts) -> AsyncIterator[None]:
     url = parts.settings.store_url or f"sqlite:///{parts.data_dir / 'gridpeer.db'}"
     opened = open_store(url)
     parts.store = opened
-    parts.extras["store_url"] = url
+    parts.store_url = url
     try:
         yield
     finally:
@@ -118,7 +121,7 @@ async def monitoring(parts: Parts) -> AsyncIterator[None]:
     mon = Monitoring(
         parts.settings.community, parts.traces, parts.broker, parts.store, parts.clock, rate_s
     )
-    parts.extras["monitoring"] = mon
+    parts.monitoring = mon
     stop = asyncio.Event()
     task = asyncio.create_task(mon.run(stop), name="monitoring")
     task.add_done_callback(lambda t: _stop_on_crash(t, parts))
@@ -140,20 +143,18 @@ buyer may reclaim the escrow."""
 async def chain(parts: Parts) -> AsyncIterator[None]:
     """The market contract on ``chain.rpc_url`` ("embedded" or a dev JSON-RPC node such as
     anvil): deployed, the thesis trading windows set, every house a funded member with its
-    dev account. Chain time follows the model clock. Provides ``extras["chain"]``
-    (:class:`gridpeer.chain.Chain`), ``extras["market"]`` (:class:`MarketClient`),
-    ``extras["chain_hub"]`` (:class:`ChainHub`) and ``extras["chain_lock"]`` (hold it for
-    any other use of the same backend from another thread)."""
+    dev account. Chain time follows the model clock. Sets ``parts.chain`` (the dev chain
+    and its keys), ``parts.hub`` (the market, its indexer, the dev keys, and the lock to
+    hold for any other use of the same backend from another thread) and
+    ``parts.chain_url``."""
     from gridpeer.chain import open_chain
-    from gridpeer.chain.types import Schedule
 
     def setup() -> ChainHub:
         c = open_chain(parts.settings.chain.rpc_url)
         market = c.deploy_market(grace_s=DEMO_GRACE_S)
         market.set_schedule(c.admin, Schedule("windows", tz_minutes=DEMO_TZ_MINUTES))
         keys = c.houses(len(parts.houses), market)
-        parts.extras["chain"] = c
-        parts.extras["market"] = market
+        parts.chain = c
         return ChainHub(
             market, parts.clock, {h.id: k for h, k in zip(parts.houses, keys, strict=True)}
         )
@@ -169,11 +170,11 @@ async def chain(parts: Parts) -> AsyncIterator[None]:
 
 @contextlib.asynccontextmanager
 async def _rpc_url(parts: Parts, hub: ChainHub) -> AsyncIterator[None]:
-    """Provide ``extras["chain_url"]``: the node's URL, or the embedded chain served over
-    JSON-RPC on loopback (for the web process and for browser wallets)."""
+    """Set ``parts.chain_url``: the node's URL, or the embedded chain served over JSON-RPC
+    on loopback (for the web process and for browser wallets)."""
     url = parts.settings.chain.rpc_url
     if url != "embedded":
-        parts.extras["chain_url"] = url
+        parts.chain_url = url
         yield
         return
     from gridpeer.chain.rpc_server import RpcServer
@@ -183,16 +184,15 @@ async def _rpc_url(parts: Parts, hub: ChainHub) -> AsyncIterator[None]:
     assert isinstance(backend, Web3Backend)
     # loopback only, whatever web.host says: it can set balances and chain time
     with RpcServer(backend, hub.lock, host="127.0.0.1") as server:
-        parts.extras["chain_url"] = server.url
+        parts.chain_url = server.url
         yield
 
 
 @contextlib.asynccontextmanager
 async def running_hub(parts: Parts, hub: ChainHub) -> AsyncIterator[None]:
-    """Share ``hub`` as ``extras["chain_hub"]`` / ``extras["chain_lock"]``, read the chain
-    once, follow it in the background until exit, then close it."""
-    parts.extras["chain_hub"] = hub
-    parts.extras["chain_lock"] = hub.lock
+    """Share ``hub`` as ``parts.hub``, read the chain once, follow it in the background
+    until exit, then close it."""
+    parts.hub = hub
     await hub.call(hub.poll)
     stop = asyncio.Event()
     task = asyncio.create_task(hub.run(stop), name="chain-hub")
@@ -208,11 +208,9 @@ def community_tz(name: str | None, schedule: Schedule | None) -> tzinfo:
     """The community's time zone: ``name`` (IANA), else the market schedule's fixed UTC
     offset (the demo: UTC-4, the lab's), else UTC."""
     if name is not None:
-        from zoneinfo import ZoneInfo
-
-        return ZoneInfo(name)
-    if schedule is not None and schedule.tz_minutes:
-        return timezone(timedelta(minutes=schedule.tz_minutes))
+        return zone(name)
+    if schedule is not None:
+        return zone(schedule.calendar().timezone)
     return UTC
 
 
@@ -227,9 +225,9 @@ async def web(parts: Parts) -> AsyncIterator[None]:
     from gridpeer.web.server import bind, serving
 
     assert parts.store is not None, "web needs the store service first"
-    url = parts.extras.get("store_url")
+    url = parts.store_url
     reader = open_store(url) if url else parts.store  # own connection: reads never queue
-    hub = parts.extras.get("chain_hub")
+    hub = parts.hub
     ctx = WebContext.create(
         reader,
         parts.clock,
@@ -243,8 +241,10 @@ async def web(parts: Parts) -> AsyncIterator[None]:
     secret = parts.settings.web.session_secret
     if secret is not None:
         ctx.auth = Auth(secret=secret.get_secret_value().encode())
-    ctx.chain = parts.extras.get("chain_hub")
-    ctx.extras.update(parts.extras)
+    ctx.chain = hub
+    ctx.members = {h.account.lower(): h.id for h in parts.houses if h.account is not None}
+    if parts.ingest is not None:
+        ctx.checks["broker"] = _broker_check(parts.ingest.mqtt)
     sock = bind(parts.settings.web.host, parts.settings.web.port)
     try:
         async with serving(create_app(ctx), ctx, sock) as base:
@@ -253,3 +253,38 @@ async def web(parts: Parts) -> AsyncIterator[None]:
     finally:
         if reader is not parts.store:
             reader.close()
+
+
+@contextlib.asynccontextmanager
+async def trading(parts: Parts) -> AsyncIterator[None]:
+    """Every house's trading agent trades for its owner (see
+    :func:`gridpeer.hems.trading_service.trading_agents`); nothing when the run's settings
+    turn the agents off (``gridpeer demo --no-agents``). Sets ``parts.trading``."""
+    if not parts.settings.agents:
+        log.info("trading agents off: people trade by hand")
+        yield
+        return
+    from gridpeer.hems.trading_service import trading_agents
+
+    assert parts.hub is not None, "trading needs the chain service first"
+    t = parts.settings.tariff
+    async with trading_agents(
+        parts.hub,
+        {h.id: (t, h.bess_kwh * 1000.0) for h, t in zip(parts.houses, parts.traces, strict=True)},
+        parts.clock,
+        parts.stop,
+        GridPrices(t.import_wei_per_kwh, t.feed_in_wei_per_kwh),
+    ) as agents:
+        parts.trading = agents
+        yield
+
+
+def _broker_check(client: MqttClient) -> Callable[[], None]:
+    """A readiness check (``/readyz``) that raises while ``client`` is disconnected."""
+
+    def check() -> None:
+        if not client.connected.is_set():
+            b = client.broker
+            raise ConnectionError(f"MQTT broker {b.host}:{b.port} unreachable; reconnecting")
+
+    return check

@@ -80,18 +80,18 @@ async def web_process(parts: Parts) -> AsyncIterator[None]:
     """
     from gridpeer.runtime import services
 
-    store_url = parts.extras.get("store_url")
+    store_url = parts.store_url
     if store_url is None or not shareable(store_url):
         async with services.web(parts):
             yield
         return
-    hub = parts.extras.get("chain_hub")
+    hub = parts.hub
     spec = WebSpec(
         settings=_plain(parts.settings, store_url=store_url),
         clock=parts.clock,
         houses=list(parts.houses),
         data_dir=parts.data_dir,
-        chain_url=parts.extras.get("chain_url") if hub is not None else None,
+        chain_url=parts.chain_url if hub is not None else None,
         market=hub.market.address if hub is not None else None,
         demo_keys=tuple((h, k.key.hex()) for h, k in hub.demo_keys.items()) if hub else (),
     )

@@ -185,6 +185,10 @@ def register(app: typer.Typer) -> None:
         with a per-house table, PNG plots."""
         from rich.console import Console
 
+        from gridpeer.core.extras import require
+
+        require("sim", "gridpeer simulate")
+
         from gridpeer.sim.engine import make_config
         from gridpeer.sim.progress import stop_on_ctrl_c
         from gridpeer.sim.report import write_report
@@ -220,6 +224,10 @@ def register(app: typer.Typer) -> None:
         """Run several market designs on the same households, weather and forecasts, side
         by side, with one sentence per KPI on whether the designs differ and why."""
         from rich.console import Console
+
+        from gridpeer.core.extras import require
+
+        require("sim", "gridpeer compare")
 
         from gridpeer.sim.engine import make_config
         from gridpeer.sim.progress import stop_on_ctrl_c

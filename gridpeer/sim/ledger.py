@@ -74,10 +74,6 @@ class Ledger:
         """Add per-house values (int64) to total ``name``."""
         self.house[name] += values
 
-    def add_at(self, name: str, idx: I64, values: I64) -> None:
-        """Add ``values`` to the houses ``idx`` (repeated indices accumulate)."""
-        np.add.at(self.house[name], idx, values)
-
     def trimmed_series(self) -> dict[str, F64]:
         """The community series for the slots simulated so far."""
         return {k: v[: self.slots_done] for k, v in self.series.items()}

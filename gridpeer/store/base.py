@@ -58,6 +58,35 @@ class Bucket:
     p_grid: float | None = None
 
 
+class StoreUnavailable(ConnectionError):
+    """The database cannot be reached right now (e.g. PostgreSQL restarting). Nothing of
+    the failed call was applied; the store reconnects by itself, so retry later."""
+
+
+@dataclass(frozen=True)
+class Nonce:
+    """A pending sign-in message (Sign-In with Ethereum), single use.
+
+    Attributes: nonce (the message's ``Nonce:`` value), address (lower-case 0x…), client
+    (who asked: an IP address or network, for rate limits), message (the full text to be
+    signed), expires_at (POSIX seconds, wall clock)."""
+
+    nonce: str
+    address: str
+    client: str
+    message: str
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class NonceLimits:
+    """Most pending (unexpired, unused) sign-in messages at a time: ``per_client`` for one
+    client, ``per_address`` for one address asked by one client."""
+
+    per_client: int = 30
+    per_address: int = 5
+
+
 class Store(Protocol):
     """What every backend provides."""
 
@@ -92,6 +121,23 @@ class Store(Protocol):
 
     def apply_retention(self, older_than: datetime) -> int:
         """Delete raw samples older than ``older_than``; aggregates stay. Returns rows deleted."""
+        ...
+
+    def add_nonce(self, nonce: Nonce, now: int, limits: NonceLimits) -> str | None:
+        """Remember ``nonce`` unless its client is over ``limits`` (expired nonces are
+        dropped first; ``now`` in POSIX s). Returns None when stored, else why not."""
+        ...
+
+    def take_nonce(self, nonce: str, now: int) -> Nonce | None:
+        """Remove and return a pending, unexpired nonce (at most once), else None."""
+        ...
+
+    def unavailable(self) -> str | None:
+        """Why the database is unreachable as of the last call, or None (no I/O)."""
+        ...
+
+    def ping(self) -> None:
+        """Check the database now (reconnecting if due). Raises StoreUnavailable."""
         ...
 
     def close(self) -> None:

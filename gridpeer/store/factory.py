@@ -18,10 +18,27 @@ def open_store(url: str, retention: timedelta | None = None) -> Store:
 
     ``retention``: keep raw samples this long (model time) behind the newest; ``None`` = forever.
     """
-    if url.startswith(("postgresql://", "postgres://")):
+    if is_postgres(url):
         from gridpeer.store.postgres import PostgresStore
 
         return PostgresStore(url, retention)
+    path = sqlite_path(url)
+    from gridpeer.store.sqlite import SQLiteStore
+
+    return SQLiteStore(path, retention)
+
+
+def is_postgres(url: str) -> bool:
+    """Whether ``url`` names a PostgreSQL database."""
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def sqlite_path(url: str) -> Path | str:
+    """The SQLite file of a ``sqlite:///PATH`` URL or bare path (``":memory:"`` as is).
+
+    Raises:
+        ValueError: another scheme, or no path.
+    """
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         if path.startswith("/"):
@@ -32,6 +49,4 @@ def open_store(url: str, retention: timedelta | None = None) -> Store:
         path = url
     if not path:
         raise ValueError(f"store URL {url!r} has no database path")
-    from gridpeer.store.sqlite import SQLiteStore
-
-    return SQLiteStore(path if path == ":memory:" else Path(path), retention)
+    return path if path == ":memory:" else Path(path)

@@ -8,12 +8,16 @@ the 1-minute sums (15 min and daily are summed from them on read). Timestamps ar
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from gridpeer.store.base import Bucket, Resolution, Sample
+from gridpeer.store import nonces
+from gridpeer.store.base import Bucket, Nonce, NonceLimits, Resolution, Sample, StoreUnavailable
 from gridpeer.store.rows import (
     SAMPLE_COLUMNS,
     agg_bucket,
@@ -24,6 +28,8 @@ from gridpeer.store.rows import (
     sample_row,
     to_ms,
 )
+
+log = logging.getLogger(__name__)
 
 _COLS = ", ".join(SAMPLE_COLUMNS)
 _SET_LATEST = ", ".join(f"{c} = excluded.{c}" for c in SAMPLE_COLUMNS[2:])
@@ -70,36 +76,142 @@ SELECT count(*) FROM ins"""
 RETENTION_CHECK_MS = 3_600_000
 """With a retention setting, old raw rows are purged at most once per model hour (ms)."""
 
+BACKOFF_MIN_S = 0.2
+BACKOFF_MAX_S = 2.0
+"""Reconnect attempts after an outage: first after ``BACKOFF_MIN_S``, doubling up to
+``BACKOFF_MAX_S`` seconds, so the store is back at most ~2 s after the database is."""
+
+T = TypeVar("T")
+
 
 class PostgresStore:
     """The store on PostgreSQL (``conninfo`` as accepted by psycopg, e.g.
     ``postgresql://user@127.0.0.1:5432/gridpeer``). Thread-safe (one connection behind a
-    lock); tables are created if missing. ``retention`` as in the SQLite store."""
+    lock); tables are created if missing. ``retention`` as in the SQLite store.
 
-    def __init__(self, conninfo: str, retention: timedelta | None = None) -> None:
+    Survives database restarts: a lost connection makes the call raise
+    :class:`StoreUnavailable` (nothing of it applied; one warning per outage), and later
+    calls reconnect, at most once per backoff step (0.2 s doubling to 2 s); calls in
+    between fail fast. A call that finds its connection dropped by a restart that is
+    already over reconnects and runs once more (every operation is idempotent).
+
+    Raises:
+        StoreUnavailable: at construction, when the database cannot be reached.
+    """
+
+    def __init__(
+        self, conninfo: str, retention: timedelta | None = None, connect_timeout_s: int = 5
+    ) -> None:
+        self.conninfo = conninfo
+        self.retention = retention
+        self.connect_timeout_s = connect_timeout_s
+        self._lock = threading.Lock()
+        self._db: Any = None
+        self._down: str | None = None
+        self._down_since = 0.0
+        self._retry_at = 0.0
+        self._backoff = BACKOFF_MIN_S
+        self._purged_at_ms: int | None = None
+        with self._lock:
+            self._connection()
+
+    # --- connection ------------------------------------------------------------------
+    def _connect(self) -> Any:
         import psycopg
 
-        self.retention = retention
-        self._lock = threading.Lock()
-        self._db: Any = psycopg.connect(conninfo, autocommit=False)
-        with self._db.transaction():
-            self._db.execute("SELECT pg_advisory_xact_lock(727274)")  # concurrent first starts
-            self._db.execute(SCHEMA)
-        self._db.execute(_STAGING)
-        self._db.commit()
-        self._purged_at_ms: int | None = None
+        db = psycopg.connect(
+            self.conninfo, autocommit=False, connect_timeout=self.connect_timeout_s
+        )
+        try:
+            with db.transaction():
+                db.execute("SELECT pg_advisory_xact_lock(727274)")  # concurrent first starts
+                db.execute(SCHEMA)
+                db.execute(nonces.DDL)
+            db.execute(_STAGING)  # temporary: once per connection
+            db.commit()
+        except BaseException:
+            db.close()
+            raise
+        return db
 
+    def _connection(self) -> Any:
+        """The open connection, reconnecting if due (lock held). Raises StoreUnavailable."""
+        if self._db is not None:
+            return self._db
+        now = time.monotonic()
+        if now < self._retry_at:
+            raise StoreUnavailable(f"PostgreSQL is unreachable: {self._down}")
+        import psycopg
+
+        try:
+            self._db = self._connect()
+        except psycopg.Error as exc:
+            self._mark_down(exc)
+            self._retry_at = time.monotonic() + self._backoff
+            self._backoff = min(BACKOFF_MAX_S, self._backoff * 2)
+            raise StoreUnavailable(f"PostgreSQL is unreachable: {self._down}") from exc
+        if self._down is not None:
+            log.warning(
+                "store: PostgreSQL is back after %.1f s", time.monotonic() - self._down_since
+            )
+        self._down, self._backoff = None, BACKOFF_MIN_S
+        return self._db
+
+    def _mark_down(self, exc: BaseException) -> None:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        if self._down is None:
+            self._down_since = time.monotonic()
+            log.warning("store: lost PostgreSQL (%s); reconnecting in the background", reason)
+        self._down = reason
+        if self._db is not None:
+            with contextlib.suppress(Exception):
+                self._db.close()
+            self._db = None
+
+    def _run(self, op: Callable[[Any], T]) -> T:
+        """``op(connection)`` under the lock; on a lost connection reconnect and run it once
+        more. Raises StoreUnavailable when the database stays unreachable."""
+        import psycopg
+
+        with self._lock:
+            for attempt in (1, 2):
+                db = self._connection()
+                try:
+                    return op(db)
+                except psycopg.Error as exc:
+                    if not (db.broken or db.closed):
+                        raise  # a real SQL error: the connection is fine
+                    self._mark_down(exc)
+                    if attempt == 2:
+                        raise StoreUnavailable(f"PostgreSQL is unreachable: {self._down}") from exc
+            raise AssertionError("unreachable")
+
+    def unavailable(self) -> str | None:
+        """Why PostgreSQL is unreachable as of the last call, or None (no I/O)."""
+        return None if self._down is None else f"PostgreSQL is unreachable: {self._down}"
+
+    def ping(self) -> None:
+        """``SELECT 1`` now (reconnecting if due). Raises StoreUnavailable."""
+        self._run(lambda db: db.execute("SELECT 1").fetchone())
+
+    # --- samples ---------------------------------------------------------------------
     def write(self, samples: Iterable[Sample]) -> int:
-        """Insert samples in one transaction; duplicates are ignored. Returns rows inserted."""
+        """Insert samples in one transaction; duplicates are ignored. Returns rows inserted.
+
+        Raises StoreUnavailable (nothing written) while the database is down."""
         rows = [sample_row(s) for s in samples]
         if not rows:
             return 0
-        with self._lock, self._db.transaction():
-            cur = self._db.cursor()
-            with cur.copy(f"COPY staging ({_COLS}) FROM STDIN") as copy:
-                for r in rows:
-                    copy.write_row(r)
-            inserted = int(cur.execute(_MERGE).fetchone()[0])
+
+        def insert(db: Any) -> int:
+            with db.transaction():
+                cur = db.cursor()
+                with cur.copy(f"COPY staging ({_COLS}) FROM STDIN") as copy:
+                    for r in rows:
+                        copy.write_row(r)
+                return int(cur.execute(_MERGE).fetchone()[0])
+
+        inserted = self._run(insert)
         self._maybe_purge(max(r[2] for r in rows))
         return inserted
 
@@ -110,12 +222,21 @@ class PostgresStore:
             return
         self._purged_at_ms = newest_ms
         cutoff_ms = newest_ms - self.retention // timedelta(milliseconds=1)
-        with self._lock, self._db.transaction():
-            self._db.execute("DELETE FROM samples WHERE ts_ms < %s", (cutoff_ms,))
+        self._exec("DELETE FROM samples WHERE ts_ms < %s", (cutoff_ms,))
+
+    def _exec(self, sql: str, args: Sequence[Any] = ()) -> int:
+        def run(db: Any) -> int:
+            with db.transaction():
+                return int(db.execute(sql, args).rowcount)
+
+        return self._run(run)
 
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock, self._db.transaction():
-            return list(self._db.execute(sql, args).fetchall())
+        def run(db: Any) -> list[tuple[Any, ...]]:
+            with db.transaction():
+                return list(db.execute(sql, args).fetchall())
+
+        return self._run(run)
 
     def latest(self, house: str | None = None) -> Sequence[Sample]:
         """Latest sample per (house, device), sorted; optionally for one house."""
@@ -162,11 +283,33 @@ class PostgresStore:
 
     def apply_retention(self, older_than: datetime) -> int:
         """Delete raw samples older than ``older_than``; aggregates and latest values stay."""
-        with self._lock, self._db.transaction():
-            cur = self._db.execute("DELETE FROM samples WHERE ts_ms < %s", (to_ms(older_than),))
-            return int(cur.rowcount)
+        return self._exec("DELETE FROM samples WHERE ts_ms < %s", (to_ms(older_than),))
+
+    # --- sign-in nonces --------------------------------------------------------------
+    def add_nonce(self, nonce: Nonce, now: int, limits: NonceLimits) -> str | None:
+        """Remember a pending sign-in message unless over ``limits`` (see the protocol).
+        Serialised across processes by a transaction-scoped advisory lock."""
+
+        def add(db: Any) -> str | None:
+            with db.transaction():
+                db.execute("SELECT pg_advisory_xact_lock(727275)")
+                return nonces.add(db, "%s", nonce, now, limits)
+
+        return self._run(add)
+
+    def take_nonce(self, nonce: str, now: int) -> Nonce | None:
+        """Remove and return a pending, unexpired nonce, else None."""
+
+        def take(db: Any) -> Nonce | None:
+            with db.transaction():
+                return nonces.take(db, "%s", nonce, now)
+
+        return self._run(take)
 
     def close(self) -> None:
         """Close the connection (every write is already committed)."""
         with self._lock:
-            self._db.close()
+            if self._db is not None:
+                with contextlib.suppress(Exception):
+                    self._db.close()
+                self._db = None

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from gridpeer.store.base import Bucket, Resolution, Sample
+from gridpeer.store import nonces
+from gridpeer.store.base import Bucket, Nonce, NonceLimits, Resolution, Sample
 from gridpeer.store.rows import (
     SAMPLE_COLUMNS,
     agg_bucket,
@@ -98,7 +99,7 @@ class SQLiteStore:
         # and checkpoint the WAL less often (every 64 MiB) to cut page I/O.
         self._db.execute("PRAGMA cache_size=-65536")
         self._db.execute("PRAGMA wal_autocheckpoint=16384")
-        self._db.executescript(SCHEMA)
+        self._db.executescript(SCHEMA + nonces.DDL)
         self._purged_at_ms: int | None = None
 
     def write(self, samples: Iterable[Sample]) -> int:
@@ -185,6 +186,32 @@ class SQLiteStore:
         with self._lock:
             cur = self._db.execute("DELETE FROM samples WHERE ts_ms < ?", (to_ms(older_than),))
             return int(cur.rowcount)
+
+    def add_nonce(self, nonce: Nonce, now: int, limits: NonceLimits) -> str | None:
+        """Remember a pending sign-in message unless over ``limits`` (see the protocol)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                refused = nonces.add(self._db, "?", nonce, now, limits)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return refused
+
+    def take_nonce(self, nonce: str, now: int) -> Nonce | None:
+        """Remove and return a pending, unexpired nonce, else None."""
+        with self._lock:
+            return nonces.take(self._db, "?", nonce, now)
+
+    def unavailable(self) -> str | None:
+        """Always None: a local file is not "down" (errors surface as exceptions)."""
+        return None
+
+    def ping(self) -> None:
+        """Run a trivial query (raises sqlite3.Error if the file is unusable)."""
+        with self._lock:
+            self._db.execute("SELECT 1").fetchone()
 
     def close(self) -> None:
         """Close the connection (every write is already committed)."""

@@ -11,28 +11,15 @@ import socket
 import subprocess
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from gridpeer.core.extras import require
+from gridpeer.core.mqtt import BrokerAddress
 from gridpeer.telemetry.schemas import TOPIC_ROOT
 
 MOSQUITTO_BINARY = "/usr/sbin/mosquitto"
-
-
-@dataclass(frozen=True)
-class BrokerAddress:
-    """Where an MQTT broker listens, and the credentials to use (``None`` = anonymous)."""
-
-    host: str = "127.0.0.1"
-    port: int = 1883
-    username: str | None = None
-    password: str | None = None
-
-    def as_user(self, username: str, password: str) -> BrokerAddress:
-        """The same broker with other credentials."""
-        return BrokerAddress(self.host, self.port, username, password)
 
 
 def wait_for_port(host: str, port: int, timeout_s: float = 10.0) -> bool:
@@ -214,7 +201,12 @@ class EmbeddedBroker:
 
 
 async def start_embedded_broker(port: int, host: str = "127.0.0.1") -> EmbeddedBroker:
-    """Start amqtt bound explicitly to ``host:port`` (default loopback only) in this loop."""
+    """Start amqtt bound explicitly to ``host:port`` (default loopback only) in this loop.
+
+    Raises:
+        MissingExtra: amqtt is not installed (the ``demo`` extra).
+    """
+    require("demo", "the embedded MQTT broker")
     from amqtt.broker import Broker
 
     config = {

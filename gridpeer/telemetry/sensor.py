@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 
 from gridpeer.core.clock import Clock
+from gridpeer.core.mqtt import QOS, BrokerAddress, MqttClient
 from gridpeer.devices.trace import HouseTrace
-from gridpeer.telemetry.broker import BrokerAddress
-from gridpeer.telemetry.mqtt import QOS, ConnectedClient
 from gridpeer.telemetry.schemas import Device
 from gridpeer.telemetry.topics import check_name, reading_topic
 
@@ -140,8 +139,8 @@ class SensorNode:
         self.acked = 0
         self.skipped = 0
         self._topics = {d: reading_topic(community, self.house, d) for d in Device}
-        self.mqtt = ConnectedClient(client_id or f"gp-{community}-{self.house}-sensor", broker)
-        self.mqtt.client.on_publish = self._on_publish
+        self.mqtt = MqttClient(client_id or f"gp-{community}-{self.house}-sensor", broker)
+        self.mqtt.paho.on_publish = self._on_publish
 
     def _on_publish(self, client: Any, userdata: Any, mid: int, rc: Any, props: Any) -> None:
         self.acked += 1
@@ -155,7 +154,7 @@ class SensorNode:
         """Publish every device's reading at model time ``ts_ms``; returns messages queued."""
         n = 0
         for device, payload in self.sampler.readings(ts_ms):
-            self.mqtt.client.publish(self._topics[device], encode(payload), qos=QOS)
+            self.mqtt.paho.publish(self._topics[device], encode(payload), qos=QOS)
             n += 1
         self.published += n
         return n

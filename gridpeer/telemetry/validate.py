@@ -2,11 +2,18 @@
 :class:`Rejected` with a machine-readable reason and a human-readable detail.
 
 Pure: no I/O, no logging; callers log and count the rejections.
+
+Plausibility of time: given the model clock's ``now``, a reading stamped outside
+``[now - window.past, now + window.future]`` (default 7 days back, 10 minutes ahead) is
+rejected as ``implausible_time``. A reading dated 9999-12-31 would otherwise stay the
+"latest" value for ever and, with retention on, make the store delete everything older
+than 9999-12-31 minus the retention.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import ValidationError
@@ -31,6 +38,19 @@ class RejectReason(StrEnum):
     TOO_LARGE = "too_large"
     MALFORMED = "malformed"
     OUT_OF_RANGE = "out_of_range"
+    IMPLAUSIBLE_TIME = "implausible_time"
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """Accepted reading times around the model clock's now: ``past`` back (readings a node
+    buffered while offline) and ``future`` ahead (clock skew between node and server)."""
+
+    past: timedelta = timedelta(days=7)
+    future: timedelta = timedelta(minutes=10)
+
+
+DEFAULT_WINDOW = TimeWindow()
 
 
 @dataclass(frozen=True)
@@ -59,10 +79,30 @@ def to_sample(house: str, reading: Reading) -> Sample:
     return Sample(house, "pv", reading.ts, reading.v, reading.i, reading.p)
 
 
+def check_time(ts: datetime, now: datetime, window: TimeWindow = DEFAULT_WINDOW) -> str | None:
+    """Why ``ts`` is implausible at model time ``now`` (both UTC-aware), or None."""
+    if ts < now - window.past:
+        return (
+            f"ts {ts.isoformat()} is more than {window.past} before the server's {now.isoformat()}"
+        )
+    if ts > now + window.future:
+        return (
+            f"ts {ts.isoformat()} is more than {window.future} after the server's {now.isoformat()}"
+        )
+    return None
+
+
 def validate_message(
-    topic: str, payload: bytes, community: str, house: str | None = None
+    topic: str,
+    payload: bytes,
+    community: str,
+    house: str | None = None,
+    *,
+    now: datetime | None = None,
+    window: TimeWindow = DEFAULT_WINDOW,
 ) -> Sample | Rejected:
-    """Validate one MQTT message for ``community`` (and ``house`` if given).
+    """Validate one MQTT message for ``community`` (and ``house`` if given); with ``now``
+    (the model clock, UTC-aware) also its time against ``window``.
 
     Returns the :class:`Sample` to store, or :class:`Rejected` — never raises for bad input.
     """
@@ -91,4 +131,6 @@ def validate_message(
         first = errors[0] if errors else {"loc": (), "msg": str(exc)}
         where = ".".join(str(p) for p in first["loc"]) or "payload"
         return Rejected(reason, f"{parsed.device.value}: {where}: {first['msg']}")
+    if now is not None and (why := check_time(reading.ts, now, window)) is not None:
+        return Rejected(RejectReason.IMPLAUSIBLE_TIME, f"{parsed.device.value}: {why}")
     return to_sample(parsed.house, reading)

@@ -1,4 +1,14 @@
-"""JSON API for measurements: overview, houses, latest readings, history, flows, live stream."""
+"""JSON API for measurements: overview, houses, latest readings, history, flows, live stream.
+
+Privacy: with ``ctx.auth.private`` (a session secret is configured, as in ``serve``) a
+house's own readings — ``/houses/{house}/latest``, ``/houses/{house}/history`` and its row
+of the overview and the live stream — are readable only by the house's members, signed in
+with their wallet (401 without a session, 403 for another house; the overview and stream
+show other houses' rows with their readings null). Community totals and flows stay public.
+The demo (no secret) shows everything to everyone, as before.
+
+While the store's database is down every endpoint answers 503 with the reason.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +17,11 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from gridpeer.store.base import Bucket, Resolution
+from gridpeer.store.base import Bucket, Resolution, StoreUnavailable
+from gridpeer.web.auth import COOKIE
 from gridpeer.web.context import WebContext, get_context
 from gridpeer.web.live import (
     bucket_energy_wh,
@@ -23,7 +34,13 @@ from gridpeer.web.models import Flows, History, HistoryPoint, HouseInfo, HouseNo
 
 router = APIRouter(prefix="/api", tags=["telemetry"])
 Ctx = Annotated[WebContext, Depends(get_context)]
-_NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": Problem}}
+_DOWN: dict[int | str, dict[str, object]] = {503: {"model": Problem}}
+_NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": Problem}, **_DOWN}
+_PRIVATE: dict[int | str, dict[str, object]] = {
+    401: {"model": Problem},
+    403: {"model": Problem},
+    **_NOT_FOUND,
+}
 ChartResolution = Literal["1min", "15min", "1d"]
 _MIN_DAY = date(2000, 1, 1)
 _MAX_DAY = date(2100, 1, 1)
@@ -34,7 +51,7 @@ _DAY = "day in the community's time zone; today if unset"
 
 def _check_day(day: date) -> date:
     if not _MIN_DAY <= day < _MAX_DAY:
-        raise HTTPException(422, f"date {day} is outside 2000-01-01..2099-12-31")
+        raise HTTPException(404, f"no data for {day}: dates run from 2000-01-01 to 2099-12-31")
     return day
 
 
@@ -42,12 +59,63 @@ def _json(body: str) -> Response:
     return Response(body, media_type="application/json")
 
 
-@router.get("/overview", response_model=Overview, summary="The community now")
-async def overview(ctx: Ctx) -> Response:
+def _store_up(ctx: WebContext) -> None:
+    """Raise StoreUnavailable (→ 503) when the store is known to be down (no I/O): for
+    answers served from the live cache, which would otherwise be stale."""
+    reason = ctx.store.unavailable()
+    if reason is not None:
+        raise StoreUnavailable(reason)
+
+
+def houses_of(ctx: WebContext, address: str | None) -> frozenset[str]:
+    """Houses whose member ``address`` is: ``ctx.members``, the house's account, or the
+    chain's mapping (demo accounts)."""
+    if address is None:
+        return frozenset()
+    a = address.lower()
+    found = {h.id for h in ctx.houses if h.account is not None and h.account.lower() == a}
+    if a in ctx.members:
+        found.add(ctx.members[a])
+    if ctx.chain is not None and (h := ctx.chain.house_of(address)) is not None:
+        found.add(h)
+    return frozenset(found)
+
+
+def readable(ctx: WebContext, request: Request) -> frozenset[str] | None:
+    """Houses whose own telemetry this request may read; None = all (not private)."""
+    if not ctx.auth.private:
+        return None
+    return houses_of(ctx, ctx.auth.session(request.cookies.get(COOKIE)))
+
+
+def _check_reader(ctx: WebContext, request: Request, house: str) -> None:
+    allowed = readable(ctx, request)
+    if allowed is None or house in allowed:
+        return
+    if ctx.auth.session(request.cookies.get(COOKIE)) is None:
+        raise HTTPException(401, "sign in with the wallet of a member of this house")
+    raise HTTPException(403, f"only members of house {house} may read its telemetry")
+
+
+def _overview_for(ctx: WebContext, allowed: frozenset[str] | None) -> str:
+    """The overview JSON with the readings of houses outside ``allowed`` left null."""
+    if allowed is None:
+        return ctx.cache.overview_json
+    ov = ctx.cache.overview
+    rows = [
+        h if h.id in allowed else HouseNow(id=h.id, name=h.name, kind=h.kind) for h in ov.houses
+    ]
+    return ov.model_copy(update={"houses": rows}).model_dump_json()
+
+
+@router.get("/overview", response_model=Overview, responses=_DOWN, summary="The community now")
+async def overview(request: Request, ctx: Ctx) -> Response:
     """Every house's latest power (W), SoC and today's energy (Wh), plus community totals.
 
-    Served from the live cache (refreshed about once a second)."""
-    return _json(ctx.cache.overview_json)
+    Served from the live cache (refreshed about once a second). In a private community
+    only the signed-in member's own house shows its readings."""
+    _store_up(ctx)
+    return _json(_overview_for(ctx, readable(ctx, request)))
 
 
 @router.get("/houses", response_model=list[HouseInfo], summary="The houses")
@@ -57,26 +125,30 @@ def houses(ctx: Ctx) -> list[HouseInfo]:
 
 
 @router.get(
-    "/houses/{house}/latest", response_model=HouseNow, responses=_NOT_FOUND, summary="A house now"
+    "/houses/{house}/latest", response_model=HouseNow, responses=_PRIVATE, summary="A house now"
 )
-async def house_latest(house: str, ctx: Ctx) -> Response:
+async def house_latest(house: str, request: Request, ctx: Ctx) -> Response:
     """A house's newest readings (W, V, A, SoC) and today's energy (Wh).
 
-    Served from the live cache (refreshed about once a second)."""
+    Served from the live cache (refreshed about once a second). Members only in a private
+    community."""
     body = ctx.cache.house_json.get(house)
     if body is None:
         raise HTTPException(404, f"unknown house {house!r}")
+    _check_reader(ctx, request, house)
+    _store_up(ctx)
     return _json(body)
 
 
 @router.get(
     "/houses/{house}/history",
     response_model=History,
-    responses=_NOT_FOUND,
+    responses=_PRIVATE,
     summary="A device's history for a day",
 )
 async def house_history(
     house: str,
+    request: Request,
     ctx: Ctx,
     device: Annotated[Literal["meter", "pv", "bess"], Query()] = "meter",
     day: Annotated[
@@ -89,10 +161,12 @@ async def house_history(
     community's local midnight; bucket times carry its UTC offset).
 
     ``1d`` gives one bucket per day of the month containing ``date`` (monthly history).
-    Memoised until the live cache's next refresh (about a second)."""
+    Memoised until the live cache's next refresh (about a second). Members only in a
+    private community."""
     info = ctx.house(house)
     if info is None:
         raise HTTPException(404, f"unknown house {house!r}")
+    _check_reader(ctx, request, house)
     if device not in devices_of(info):
         raise HTTPException(404, f"house {house} has no {device}")
     the_day = _check_day(day or ctx.today())
@@ -138,7 +212,12 @@ def _history_json(ctx: WebContext, house: str, device: str, the_day: date, resol
     return history.model_dump_json()
 
 
-@router.get("/flows", response_model=Flows, summary="Community energy flows for a day")
+@router.get(
+    "/flows",
+    response_model=Flows,
+    responses=_NOT_FOUND,
+    summary="Community energy flows for a day",
+)
 def community_flows(
     ctx: Ctx,
     day: Annotated[
@@ -163,15 +242,17 @@ def community_flows(
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-async def stream(ctx: Ctx) -> StreamingResponse:
-    """``event: overview`` with the overview JSON on every refresh, until the server stops."""
+async def stream(request: Request, ctx: Ctx) -> StreamingResponse:
+    """``event: overview`` with the overview JSON on every refresh, until the server stops
+    (as ``/api/overview``: other houses' readings null in a private community)."""
+    allowed = readable(ctx, request)
 
     async def events() -> AsyncIterator[str]:
         version = -1
         while not ctx.stop.is_set():
             if ctx.cache.version != version:
                 version = ctx.cache.version
-                yield f"event: overview\ndata: {ctx.cache.overview_json}\n\n"
+                yield f"event: overview\ndata: {_overview_for(ctx, allowed)}\n\n"
             else:
                 yield ": keep-alive\n\n"
             waiter = asyncio.create_task(ctx.stop.wait())

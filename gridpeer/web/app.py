@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from gridpeer import __version__
-from gridpeer.web import api_auth, api_explorer, api_market, api_telemetry, pages
+from gridpeer.web import api_auth, api_explorer, api_health, api_market, api_telemetry, pages
 from gridpeer.web.context import WebContext
 
 _STATIC = Path(__file__).parent / "static"
@@ -32,5 +32,6 @@ def create_app(ctx: WebContext) -> FastAPI:
     app.include_router(api_auth.router)
     app.include_router(api_explorer.router)
     app.include_router(pages.router)
+    api_health.install(app)  # /healthz, /readyz; 503 while the store or chain is down
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     return app

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, tzinfo
-from typing import Any
 
 from fastapi import Request
 
 from gridpeer.chain.hub import ChainHub
 from gridpeer.core.clock import Clock
+from gridpeer.core.settings import (
+    DEFAULT_CURRENCY,
+    DEFAULT_FEED_IN_WEI_PER_KWH,
+    DEFAULT_IMPORT_WEI_PER_KWH,
+    DEFAULT_WEI_PER_UNIT,
+)
 from gridpeer.store.base import Store
 from gridpeer.web.auth import Auth
 from gridpeer.web.live import LiveCache, local_day
@@ -34,7 +40,11 @@ class WebContext:
         currency: how money is shown (code, wei per unit).
         tariff: grid (import, feed-in) prices, wei per kWh, for savings.
         tz: the community's time zone: "today" and a history's day start at its midnight.
-        extras: slots for later layers, by name.
+        checks: readiness checks of dependencies by name (e.g. ``broker``), each raising
+            with the reason when its dependency is down; ``/readyz`` runs them besides the
+            built-in ``store`` and ``chain`` checks.
+        members: member account (lower-case 0x…) → house id; with ``auth.private`` a
+            house's telemetry is readable only by its members.
     """
 
     store: Store
@@ -46,11 +56,14 @@ class WebContext:
     chain: ChainHub | None = None
     auth: Auth = field(default_factory=Auth)
     currency: Currency = field(
-        default_factory=lambda: Currency(code="CLP", wei_per_unit=str(10**12))
+        default_factory=lambda: Currency(
+            code=DEFAULT_CURRENCY, wei_per_unit=str(DEFAULT_WEI_PER_UNIT)
+        )
     )
-    tariff: tuple[int, int] = (180 * 10**12, 60 * 10**12)
+    tariff: tuple[int, int] = (DEFAULT_IMPORT_WEI_PER_KWH, DEFAULT_FEED_IN_WEI_PER_KWH)
     tz: tzinfo = UTC
-    extras: dict[str, Any] = field(default_factory=dict)
+    checks: dict[str, Callable[[], None]] = field(default_factory=dict)
+    members: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def create(

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from gridpeer.core.clock import Clock
-from gridpeer.store.base import Bucket, Resolution, Sample, Store
+from gridpeer.store.base import Bucket, Resolution, Sample, Store, StoreUnavailable
 from gridpeer.web.models import (
     CommunityTotals,
     FlowPoint,
@@ -235,6 +235,7 @@ class LiveCache:
         self.overview_json = self.overview.model_dump_json()
         self.house_json = _house_json(self.overview)
         self.running = False
+        self.store_down = False  # the last refresh found the store unavailable
         self._memo: dict[tuple[object, ...], str] = {}
         self._changed = asyncio.Condition()
 
@@ -265,9 +266,17 @@ class LiveCache:
         """Recompute now (logs and keeps the old view if the store fails)."""
         try:
             overview = self.compute()
+        except StoreUnavailable as exc:  # an outage: say so once, keep the last good view
+            if not self.store_down:
+                log.warning("live view: %s; keeping the last view until it is back", exc)
+            self.store_down = True
+            return
         except Exception:  # keep serving the last good view
             log.exception("live view refresh failed")
             return
+        if self.store_down:
+            log.info("live view: the store is back")
+            self.store_down = False
         overview_json, house_json = overview.model_dump_json(), _house_json(overview)
         self.overview, self.overview_json, self.house_json = overview, overview_json, house_json
         self._memo = {}

@@ -1,22 +1,24 @@
-"""When may a member bid, for which delivery windows? Pure functions over the contract's
-trading schedule (:class:`gridpeer.chain.types.Schedule`), mirroring its ``_checkWindow``.
+"""What the market page says about the trading schedule: which delivery windows take bids
+now, when that changes, and why a bid would be refused — in the contract's unix seconds,
+computed by the one trading calendar (:meth:`gridpeer.chain.types.Schedule.calendar`,
+:mod:`gridpeer.market.calendar`).
 
-Times are UTC unix seconds; the schedule's windows are minutes of the local day, local =
-UTC + ``tz_minutes``.
+Times are UTC unix seconds.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from gridpeer.chain.types import Schedule
-
-DAY_S = 86_400
+from gridpeer.market.calendar import Session, refusal, zone
 
 
 @dataclass(frozen=True)
 class Window:
-    """A delivery window ``[start, end)`` taking bids in ``[bid_open, start)`` (UTC s)."""
+    """A delivery window ``[start, end)`` taking bids in ``[bid_open, start)`` (UTC s;
+    ``bid_open`` 0 = any time before it starts)."""
 
     bid_open: int
     start: int
@@ -41,81 +43,40 @@ class Status:
     reason: str
 
 
-def _hhmm(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+def _dt(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def _ts(t: datetime) -> int:
+    return int(t.timestamp())
+
+
+def _window(s: Session) -> Window:
+    bid_open = _ts(s.bid_open)
+    return Window(max(bid_open, 0), _ts(s.delivery_start), _ts(s.delivery_end))
 
 
 def describe(s: Schedule) -> str:
     """The schedule in words (local times)."""
-    if s.mode == "open":
-        return "Open market: any delivery window, bids until it starts."
-    if s.mode == "continuous":
-        return f"Continuous: {s.slot_minutes}-minute delivery slots, bids until a slot starts."
-    b1, d1, e1, b2, d2, e2 = s.windows
-    tz = f"UTC{s.tz_minutes / 60:+g}" if s.tz_minutes else "UTC"
-    return (
-        f"Trading windows ({tz}): bids {_hhmm(b1)}–{_hhmm(d1)} → delivery "
-        f"{_hhmm(d1)}–{_hhmm(e1)}; bids {_hhmm(b2)}–{_hhmm(d2)} → delivery "
-        f"{_hhmm(d2)}–{_hhmm(e2)}."
-    )
-
-
-def sessions_around(s: Schedule, now: int) -> list[Window]:
-    """Thesis-style sessions of the local days before, of and after ``now``."""
-    b1, d1, e1, b2, d2, e2 = s.windows
-    tz_s = s.tz_minutes * 60
-    local_midnight = (now + tz_s) // DAY_S * DAY_S - tz_s
-    out = []
-    for day in (-1, 0, 1, 2):
-        m = local_midnight + day * DAY_S
-        out.append(Window(m + b1 * 60, m + d1 * 60, m + e1 * 60))
-        out.append(Window(m + b2 * 60, m + d2 * 60, m + e2 * 60))
-    return sorted(out, key=lambda w: w.start)
+    return s.calendar().describe()
 
 
 def status(s: Schedule, now: int, horizon: int = 4) -> Status:
     """Open delivery windows at ``now`` (at most ``horizon``) and the next change."""
-    if s.mode == "windows":
-        sessions = sessions_around(s, now)
-        open_ = tuple(w for w in sessions if w.bid_open <= now < w.start)
-        if open_:
-            return Status(now, open_, open_[0].start, "bidding closes", "")
-        nxt = next(w for w in sessions if w.bid_open > now)
-        b1 = s.windows[0]
-        why = (
-            f"bidding is closed now; it opens at {_hhmm(b1)} local time"
-            if nxt.bid_open - now > 4 * 3600
-            else "bidding is closed now; the next session opens soon"
-        )
-        return Status(now, (), nxt.bid_open, "bidding opens", why)
-    slot = (s.slot_minutes if s.mode == "continuous" else 15) * 60
-    tz_s = s.tz_minutes * 60
-    first = ((now + tz_s) // slot + 1) * slot - tz_s
-    if s.mode == "continuous":
-        wins = tuple(Window(0, first + k * slot, first + (k + 1) * slot) for k in range(horizon))
-    else:
-        hour = 3600
-        first = (now // hour + 1) * hour
-        wins = tuple(Window(0, first + k * hour, first + (k + 1) * hour) for k in range(horizon))
-    return Status(now, wins, wins[0].start, "bidding closes", "")
+    cal = s.calendar()
+    st = cal.status(_dt(now))
+    open_ = tuple(_window(w) for w in st.open[:horizon])
+    if open_:
+        return Status(now, open_, _ts(st.open[0].bid_close), "bidding closes", "")
+    nxt = st.next
+    if nxt is None:
+        return Status(now, (), None, "", "the market takes no bids")
+    local = nxt.bid_open.astimezone(zone(cal.timezone)).strftime("%H:%M")
+    when = "soon" if _ts(nxt.bid_open) - now <= 4 * 3600 else f"at {local} local time"
+    why = f"bidding is closed now; the next session opens {when}"
+    return Status(now, (), _ts(nxt.bid_open), "bidding opens", why)
 
 
 def check_window(s: Schedule, now: int, start: int, end: int) -> str | None:
     """Why bidding for ``[start, end)`` at ``now`` would be refused, or None if allowed."""
-    if start >= end:
-        return "the delivery window must end after it starts"
-    if start <= now:
-        return "the delivery window has already started; bidding for it is closed"
-    if s.mode == "open":
-        return None
-    if s.mode == "continuous":
-        slot = s.slot_minutes * 60
-        if (start + s.tz_minutes * 60) % slot or end - start != slot:
-            return f"delivery windows are {s.slot_minutes}-minute slots"
-        return None
-    for w in sessions_around(s, now):
-        if (w.start, w.end) == (start, end):
-            if now < w.bid_open:
-                return "bidding for this delivery window has not opened yet"
-            return None
-    return "not a delivery window of the trading schedule"
+    return refusal(s.calendar(), _dt(now), _dt(start), _dt(end))

@@ -79,8 +79,9 @@ class Community:
     def _agent(self, house: str) -> Child:
         p = str(self.powers.get(house, POWER_W))
         return Child(
-            "gridpeer.hems.delivery_agent",
+            "gridpeer.cli",
             [
+                "delivery-agent",
                 "--community",
                 COMMUNITY,
                 "--house",
@@ -89,6 +90,7 @@ class Community:
                 str(self.broker.port),
                 "--state",
                 str(self.tmp / f"{house}.db"),
+                "--simulated-meter",
                 "--out-w",
                 p,
                 "--in-w",

@@ -5,7 +5,6 @@ confirmed on chain."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -16,8 +15,11 @@ import numpy as np
 
 from gridpeer.chain import Schedule, open_chain
 from gridpeer.chain.events import DeliveryConfirmed
+from gridpeer.chain.hub import ChainHub
 from gridpeer.core.clock import Clock
+from gridpeer.core.settings import load_settings
 from gridpeer.devices.trace import HouseTrace
+from gridpeer.runtime.composition import Parts
 from gridpeer.runtime.delivery import delivery
 from gridpeer.telemetry.broker import start_embedded_broker
 from tests.services.ports import free_port
@@ -36,26 +38,25 @@ async def test_demo_delivery_service_settles_a_trade(tmp_path: Path) -> None:
     await asyncio.to_thread(market.set_schedule, chain.admin, Schedule("open"))
     keys = await asyncio.to_thread(chain.houses, 2, market)
     broker = await start_embedded_broker(free_port())
-    lock = threading.RLock()
+    clock = Clock(start=datetime.fromtimestamp(market.now(), UTC))
+    hub = ChainHub(market, clock, {"h1": keys[0], "h2": keys[1]}, follow_clock=False)
+    lock = hub.lock
     houses = [SimpleNamespace(id="h1"), SimpleNamespace(id="h2")]
-    parts = SimpleNamespace(
-        settings=SimpleNamespace(community="demo"),
-        clock=Clock(start=datetime.fromtimestamp(market.now(), UTC)),
-        data_dir=tmp_path,
-        houses=houses,
+    parts = Parts(
+        load_settings(None, community="demo"),
+        clock,
+        tmp_path,
+        houses,  # type: ignore[arg-type]
         # h1 has a 360 kW surplus (100 Wh/s) so the test is quick; h2 is a consumer
-        traces=[flat_trace("h1", 361_000.0, 1000.0), flat_trace("h2", 0.0, 500.0)],
+        [flat_trace("h1", 361_000.0, 1000.0), flat_trace("h2", 0.0, 500.0)],
         broker=broker.address,
-        extras={
-            "chain": chain,
-            "market": market,
-            "chain_lock": lock,
-            "chain_hub": SimpleNamespace(demo_keys={"h1": keys[0], "h2": keys[1]}),
-        },
+        chain=chain,
+        hub=hub,
     )
     try:
         async with delivery(parts):
-            rt = parts.extras["delivery"]
+            rt = parts.delivery
+            assert rt is not None
             for a in rt.agents.values():  # a big line so the trade completes in seconds
                 a.power = replace(a.power, line_max_w=400_000.0)
             with lock:

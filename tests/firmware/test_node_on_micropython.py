@@ -55,7 +55,7 @@ def test_micropython_node_end_to_end(
             "devices": ["meter", "pv", "bess"],
             "period_s": 1.0,
             "battery_ah": 7.0,
-            "state_file": str(tmp_path / "st.json"),
+            "state_dir": str(tmp_path / "deliveries"),
         },
         "broker": ["127.0.0.1", mosquitto.address.port],
         "readings": {

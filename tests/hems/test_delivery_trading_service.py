@@ -4,19 +4,22 @@ trading service making trades between simulated houses (pyrevm chain)."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from datetime import UTC, datetime
-from types import SimpleNamespace
+from pathlib import Path
 
 import numpy as np
 
 from gridpeer.chain import Schedule, open_chain
-from gridpeer.chain.client import MarketClient
 from gridpeer.chain.events import OrderPosted, TradeCreated
+from gridpeer.chain.hub import ChainHub
 from gridpeer.core.clock import Clock
+from gridpeer.core.settings import load_settings
 from gridpeer.devices.trace import HouseTrace
 from gridpeer.hems.trading_agent import OwnerSettings
-from gridpeer.hems.trading_service import BidWindow, open_windows, trading, window_view
+from gridpeer.hems.trading_service import BidWindow, open_windows, trading_agents, window_view
+from gridpeer.market.clearing import GridPrices
+from gridpeer.runtime.composition import Parts
+from gridpeer.runtime.services import trading
 
 DAY = 86_400
 D0 = 1_800_000_000 // DAY * DAY  # a UTC midnight
@@ -59,7 +62,7 @@ def trace(house: str, pv: float, load: float) -> HouseTrace:
 
 def test_window_view_integrates_the_trace_over_the_window() -> None:
     v = window_view(
-        trace("h1", 3000.0, 1000.0), BidWindow(D0, D0 + 3600, D0 + 7200), D0, 0.0, 0, 0.5
+        trace("h1", 3000.0, 1000.0), BidWindow(D0, D0 + 3600, D0 + 7200), D0, 0.0, 0, 0.5, PRICES
     )
     assert v.yesterday_net_wh == 2000.0 and v.clear_sky_pv_wh == 3000.0
     v2 = window_view(
@@ -69,42 +72,41 @@ def test_window_view_integrates_the_trace_over_the_window() -> None:
         0.0,
         0,
         0.5,
+        PRICES,
     )
     assert v2.yesterday_net_wh == 2000.0  # the synthetic day repeats
 
 
-def _parts(agents: bool) -> tuple[SimpleNamespace, MarketClient, dict[int, object], int]:
+PRICES = GridPrices(180 * 10**12, 60 * 10**12)
+
+
+def _hub() -> tuple[ChainHub, int]:
     now = D0 + 11 * 3600  # bidding for 13:00-14:00 UTC is open
     chain = open_chain("revm", genesis_time=now)
     market = chain.deploy_market()
     market.set_schedule(chain.admin, Schedule("windows"))
     keys = chain.houses(2, market)
-    orders: dict[int, object] = {}
-    hub = SimpleNamespace(demo_keys={"h1": keys[0], "h2": keys[1]}, orders=orders)
-    parts = SimpleNamespace(
-        settings=SimpleNamespace(agents=agents),
-        houses=[SimpleNamespace(id="h1", bess_kwh=0.0), SimpleNamespace(id="h2", bess_kwh=0.0)],
-        traces=[trace("h1", 3000.0, 500.0), trace("h2", 0.0, 800.0)],
-        clock=Clock(start=datetime.fromtimestamp(now, UTC), speed=1e-6),
-        stop=asyncio.Event(),
-        extras={"chain_hub": hub, "market": market, "chain_lock": threading.RLock()},
-    )
-    return parts, market, orders, now
+    clock = Clock(start=datetime.fromtimestamp(now, UTC), speed=1e-6)
+    return ChainHub(market, clock, {"h1": keys[0], "h2": keys[1]}, follow_clock=False), now
+
+
+HOUSES = {"h1": (trace("h1", 3000.0, 500.0), 0.0), "h2": (trace("h2", 0.0, 800.0), 0.0)}
 
 
 async def test_agents_off_leave_trading_to_people() -> None:
-    parts, market, _, _ = _parts(agents=False)
-    async with trading(parts, every_s=10**9):
+    hub, _ = _hub()
+    parts = Parts(load_settings(None, agents=False), hub.clock, Path("."), [], [], hub=hub)
+    async with trading(parts):
         await asyncio.sleep(0.5)
-    assert "trading" not in parts.extras
-    assert not [e for e in market.events(0) if isinstance(e, OrderPosted | TradeCreated)]
+    assert parts.trading is None
+    assert not [e for e in hub.market.events(0) if isinstance(e, OrderPosted | TradeCreated)]
 
 
 async def test_service_trades_surplus_to_deficit() -> None:
-    parts, market, orders, now = _parts(agents=True)
-    async with trading(parts, every_s=10**9):
+    hub, now = _hub()
+    market, orders = hub.market, hub.orders
+    async with trading_agents(hub, HOUSES, hub.clock, asyncio.Event(), PRICES, 10**9) as agents:
         await asyncio.sleep(0.5)
-        agents = parts.extras["trading"]
         w = (D0 + 13 * 3600, D0 + 14 * 3600)
         offer = agents["h1"].posted[(w, "sell")]
         assert offer[2] == 2500  # 2500 W surplus over the hour
@@ -114,7 +116,8 @@ async def test_service_trades_surplus_to_deficit() -> None:
         request = agents["h2"].posted[(w, "buy")]
         assert request[2] == 800
         agents["h2"].settings = OwnerSettings(price_wei_per_kwh=200 * 10**12)  # owner override
-        agents["h2"].act(w, window_view(parts.traces[1], BidWindow(now, *w), now, 0.0, 0, 0.9))
+        view = window_view(HOUSES["h2"][0], BidWindow(now, *w), now, 0.0, 0, 0.9, PRICES)
+        agents["h2"].act(w, view)
     assert agents["h2"].traded[(w, "buy")] == 800  # bought from h1's offer
     assert market.order(offer[0]).remaining_wh == 1700  # type: ignore[union-attr]
     assert market.order(request[0]).remaining_wh == 0  # type: ignore[union-attr]

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from gridpeer.core.clock import Clock
+from gridpeer.core.mqtt import QOS, MqttClient
 from gridpeer.hems.host import AgentHost
 from gridpeer.hems.monitoring import Monitoring
 from gridpeer.store.factory import open_store
 from gridpeer.telemetry.broker import MosquittoBroker
-from gridpeer.telemetry.mqtt import QOS, ConnectedClient
 from tests.telemetry.traces import make_trace
 
 pytestmark = pytest.mark.mosquitto
@@ -58,14 +58,14 @@ async def test_five_houses_every_message_stored_once_across_broker_restart(
     store.close()
 
 
-def _publisher(mosquitto: MosquittoBroker) -> ConnectedClient:
-    client = ConnectedClient("test-raw-publisher", mosquitto.address, clean_session=True)
+def _publisher(mosquitto: MosquittoBroker) -> MqttClient:
+    client = MqttClient("test-raw-publisher", mosquitto.address, clean_session=True)
     client.start()
     return client
 
 
-def _publish_all(client: ConnectedClient, messages: list[tuple[str, bytes]]) -> None:
-    infos = [client.client.publish(t, p, qos=QOS) for t, p in messages]
+def _publish_all(client: MqttClient, messages: list[tuple[str, bytes]]) -> None:
+    infos = [client.paho.publish(t, p, qos=QOS) for t, p in messages]
     for info in infos:
         info.wait_for_publish(10)
 
@@ -211,8 +211,8 @@ def test_agent_crash_before_its_batch_is_stored_loses_nothing(
         time.sleep(0.05)
     assert broken.metrics()["h1"].accepted == 300 and broken.stored == 0
     # crash: the process dies with its batch unwritten — no flush, no PUBACK, no DISCONNECT
-    broken.mqtt.client.loop_stop()
-    sock = broken.mqtt.client.socket()
+    broken.mqtt.paho.loop_stop()
+    sock = broken.mqtt.paho.socket()
     assert sock is not None
     sock.close()
     broken._stopping.set()

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gridpeer.core.mqtt import BrokerAddress
 from gridpeer.hems.host import AgentHost
 from gridpeer.hems.ingest import HouseAgent
 from gridpeer.hems.metrics import AgentMetrics
 from gridpeer.store.factory import open_store
-from gridpeer.telemetry.broker import BrokerAddress
 from gridpeer.telemetry.validate import Rejected
 
 T = "gridpeer/lab/h1/{}/reading"

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 
 from gridpeer.core.clock import Clock
+from gridpeer.core.mqtt import BrokerAddress
 from gridpeer.hems.monitoring import Monitoring
 from gridpeer.store.factory import open_store
-from gridpeer.telemetry.broker import BrokerAddress
 from tests.services.ports import free_port
 from tests.telemetry.traces import make_trace
 

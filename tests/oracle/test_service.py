@@ -137,7 +137,7 @@ def test_reorg_before_confirmations_never_commands_the_orphan(
 
 
 def test_agent_and_oracle_links_authenticate(tmp_path: Path) -> None:
-    from gridpeer.core.mqtt import MqttLink
+    from gridpeer.core.mqtt import BrokerAddress, MqttClient
     from gridpeer.telemetry.broker import MosquittoBroker
     from gridpeer.telemetry.delivery import DeliveryCommand, Direction, command_topic
 
@@ -154,12 +154,14 @@ def test_agent_and_oracle_links_authenticate(tmp_path: Path) -> None:
         ConstantPower(),
         credentials=("h1", "pw-1"),
     )
-    oracle = MqttLink("127.0.0.1", broker.port, "o", username="o", password="pw-o")
-    anonymous = MqttLink("127.0.0.1", broker.port, "anon")
+    address = BrokerAddress("127.0.0.1", broker.port)
+    oracle = MqttClient("o", address.as_user("o", "pw-o"))
+    anonymous = MqttClient("anon", address)
     try:
         agent.start()
         oracle.start()
-        anonymous.start(wait_s=1.0)
+        with pytest.raises(ConnectionError, match="refused or unreachable: Not authorized"):
+            anonymous.start(timeout_s=1.0)
         assert agent.link.connected.is_set() and oracle.connected.is_set()
         assert not anonymous.connected.is_set()
         cmd = DeliveryCommand(
@@ -180,11 +182,11 @@ def test_agent_and_oracle_links_authenticate(tmp_path: Path) -> None:
 
 
 def test_malformed_messages_are_rejected_and_counted(tmp_path: Path, broker: Mosquitto) -> None:
-    from gridpeer.core.mqtt import MqttLink
+    from gridpeer.core.mqtt import BrokerAddress, MqttClient
     from gridpeer.telemetry.delivery import command_topic, result_topic
 
     rig = Rig(tmp_path, broker, {"h1": ConstantPower()})
-    pub = MqttLink("127.0.0.1", broker.port, "evil")
+    pub = MqttClient("evil", BrokerAddress("127.0.0.1", broker.port))
     try:
         rig.agents["h1"].start()
         oracle = rig.start_oracle()

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gridpeer.store.base import Resolution, Sample, Store
+from gridpeer.store.base import Nonce, NonceLimits, Resolution, Sample, Store
 from gridpeer.store.factory import open_store
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -133,3 +133,30 @@ def test_counts_equal_distinct_keys_whatever_the_batching(
     ]
     assert sum(b.n for b in day) == len(keys)
     s.close()
+
+
+def _nonce(n: str, client: str = "10.0.0.1", address: str = "0xa", exp: int = 1000) -> Nonce:
+    return Nonce(n, address, client, f"message {n}", exp)
+
+
+def test_nonces_are_taken_once_and_expire(store: Store) -> None:
+    limits = NonceLimits()
+    assert store.add_nonce(_nonce("n1"), 100, limits) is None
+    assert store.add_nonce(_nonce("n2", exp=200), 100, limits) is None
+    assert store.take_nonce("n1", 150) == _nonce("n1")
+    assert store.take_nonce("n1", 150) is None  # single use
+    assert store.take_nonce("n2", 200) is None  # expired
+    assert store.take_nonce("unknown", 0) is None
+
+
+def test_nonce_limits_per_client_and_address(store: Store) -> None:
+    limits = NonceLimits(per_client=3, per_address=2)
+    assert store.add_nonce(_nonce("a1"), 0, limits) is None
+    assert store.add_nonce(_nonce("a2"), 0, limits) is None
+    assert "for 0xa" in str(store.add_nonce(_nonce("a3"), 0, limits))
+    assert store.add_nonce(_nonce("b1", address="0xb"), 0, limits) is None
+    assert "from 10.0.0.1" in str(store.add_nonce(_nonce("b2", address="0xb"), 0, limits))
+    assert store.add_nonce(_nonce("c1", client="10.0.0.2"), 0, limits) is None
+    assert store.add_nonce(_nonce("a4", exp=2000), 1000, limits) is None  # expired ones freed
+    store.ping()
+    assert store.unavailable() is None

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from gridpeer.core.clock import Clock
+from gridpeer.core.mqtt import MqttClient
 from gridpeer.hems.monitoring import run_monitoring
 from gridpeer.store.factory import open_store
 from gridpeer.telemetry.broker import (
@@ -19,19 +20,18 @@ from gridpeer.telemetry.broker import (
     start_embedded_broker,
     write_acl,
 )
-from gridpeer.telemetry.mqtt import ConnectedClient
 from tests.services.ports import free_port
 from tests.telemetry.traces import make_trace
 
 
-def _collector(address: BrokerAddress, topic: str) -> tuple[ConnectedClient, list[str]]:
+def _collector(address: BrokerAddress, topic: str) -> tuple[MqttClient, list[str]]:
     got: list[str] = []
-    sub = ConnectedClient("collector", address, clean_session=True)
-    sub.client.on_message = lambda c, u, m: got.append(m.topic)
+    sub = MqttClient("collector", address, clean_session=True)
+    sub.paho.on_message = lambda c, u, m: got.append(m.topic)
     done = threading.Event()
-    sub.client.on_subscribe = lambda *a: done.set()
+    sub.paho.on_subscribe = lambda *a: done.set()
     sub.start()
-    sub.client.subscribe(topic, 1)
+    sub.paho.subscribe(topic, 1)
     assert done.wait(10)
     return sub, got
 
@@ -49,23 +49,23 @@ def test_mosquitto_credentials_and_acl(tmp_path: Path) -> None:
     with broker:
         base = broker.address
         with pytest.raises(ConnectionError):
-            ConnectedClient("anon", base, clean_session=True).start(timeout_s=3)
+            MqttClient("anon", base, clean_session=True).start(timeout_s=3)
         with pytest.raises(ConnectionError):
-            ConnectedClient("bad", base.as_user("h1", "wrong"), clean_session=True).start(3)
+            MqttClient("bad", base.as_user("h1", "wrong"), clean_session=True).start(3)
         sub, got = _collector(base.as_user("agents", "pw-agents"), "gridpeer/lab/#")
         # h1 writing as h2: denied (Mosquitto 2.0 drops the message and may also cut the
         # connection); wait until the broker has dealt with it either way.
-        rogue = ConnectedClient("h1-rogue", base.as_user("h1", "pw-h1"), clean_session=True)
+        rogue = MqttClient("h1-rogue", base.as_user("h1", "pw-h1"), clean_session=True)
         rogue.start()
-        info = rogue.client.publish("gridpeer/lab/h2/meter/reading", b"{}", qos=1)
+        info = rogue.paho.publish("gridpeer/lab/h2/meter/reading", b"{}", qos=1)
         for _ in range(200):
             if info.is_published() or not rogue.connected.is_set():
                 break
             time.sleep(0.05)
         rogue.stop()
-        h1 = ConnectedClient("h1", base.as_user("h1", "pw-h1"), clean_session=True)
+        h1 = MqttClient("h1", base.as_user("h1", "pw-h1"), clean_session=True)
         h1.start()
-        h1.client.publish("gridpeer/lab/h1/meter/reading", b"{}", qos=1).wait_for_publish(5)
+        h1.paho.publish("gridpeer/lab/h1/meter/reading", b"{}", qos=1).wait_for_publish(5)
         h1.stop()
         for _ in range(200):
             if got:

@@ -49,7 +49,7 @@ def test_history_day_and_month(client: TestClient) -> None:
         ({"device": "pv"}, 404, "no pv"),
         ({"device": "heater"}, 422, "meter"),
         ({"date": "2026-13-01"}, 422, "date"),
-        ({"date": "1900-01-01"}, 422, "outside"),
+        ({"date": "1900-01-01"}, 404, "no data for 1900-01-01"),
         ({"resolution": "7min"}, 422, "15min"),
     ],
 )

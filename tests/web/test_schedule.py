@@ -26,7 +26,7 @@ def test_windows_open_and_closed() -> None:
     s = status(THESIS_CL, ts(22))
     assert s.open_windows == () and s.next_change == ts(14, 30) + 86_400
     assert "closed" in s.reason
-    assert "UTC-4" in describe(THESIS_CL) and "10:30" in describe(THESIS_CL)
+    assert "UTC-04:00" in describe(THESIS_CL) and "10:30" in describe(THESIS_CL)
 
 
 def test_check_window_reasons() -> None:

@@ -1,4 +1,4 @@
-"""Demo composition: services start in order, stop in reverse, plugins slot in."""
+"""Demo composition: services start in order and stop in reverse."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ import pytest
 
 from gridpeer.core.clock import Clock
 from gridpeer.core.settings import load_settings
-from gridpeer.runtime.composition import Composition, Parts, demo_clock
+from gridpeer.runtime.composition import Composition, Parts
+from gridpeer.runtime.demo import demo_clock
 
 
 def _recorder(name: str, log: list[str]) -> object:
     @contextlib.asynccontextmanager
     async def service(parts: Parts) -> AsyncIterator[None]:
         log.append(f"start {name}")
-        parts.extras[name] = True
         try:
             yield
         finally:
@@ -36,18 +36,18 @@ async def test_start_in_order_stop_in_reverse() -> None:
     log: list[str] = []
     comp = Composition()
     comp.add("a", _recorder("a", log))  # type: ignore[arg-type]
+    comp.add("b", _recorder("b", log))  # type: ignore[arg-type]
     comp.add("c", _recorder("c", log))  # type: ignore[arg-type]
-    comp.add("b", _recorder("b", log), after="a")  # type: ignore[arg-type]
     assert comp.names() == ["a", "b", "c"]
     parts = _parts()
     seen: list[str] = []
 
     def ready(p: Parts) -> None:
-        seen.extend(sorted(p.extras))
+        seen.extend(log)
         p.stop.set()
 
     await asyncio.wait_for(comp.run(parts, ready), 10)
-    assert seen == ["a", "b", "c"]
+    assert seen == ["start a", "start b", "start c"]
     assert log == ["start a", "start b", "start c", "stop c", "stop b", "stop a"]
 
 
@@ -72,8 +72,6 @@ def test_add_refusals() -> None:
     comp.add("a", _recorder("a", []))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="already"):
         comp.add("a", _recorder("a", []))  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="no service 'zz'"):
-        comp.add("b", _recorder("b", []), after="zz")  # type: ignore[arg-type]
 
 
 def test_demo_clock_never_behind_the_wall_clock() -> None:

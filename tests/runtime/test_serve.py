@@ -34,7 +34,7 @@ def _config(tmp: Path, broker_port: int, rpc: str, contract: str, web_port: int)
 store_url = "sqlite:///{tmp / "gp.db"}"
 [web]
 port = {web_port}
-session_secret = "a-real-secret-for-this-test-9d8e7f"
+session_secret = "x7Qm2L9vT4sW8nK1pR6yZ3cF0hJ5dG-aB_eU2iO9tVq"
 [mqtt]
 embedded = false
 port = {broker_port}
@@ -120,15 +120,27 @@ def test_serve_ingests_real_mqtt_and_reads_the_chain(tmp_path: Path, anvil_url: 
         }
         _publish(broker.port, "h1", "gridpeer/villa/h1/meter/reading", json.dumps(body))
         deadline = time.monotonic() + 30
-        latest: dict[str, object] = {}
-        while time.monotonic() < deadline:
-            latest = httpx.get(base + "/api/houses/h1/latest", timeout=10).json()
-            if latest.get("load_w") == 443.0:
+        totals: dict[str, object] = {}
+        while time.monotonic() < deadline:  # community totals are public
+            totals = httpx.get(base + "/api/overview", timeout=10).json()["totals"]
+            if totals.get("load_w") == 443.0:
                 break
             time.sleep(0.3)
-        assert latest.get("load_w") == 443.0 and latest.get("meter_v") == 221.5
+        assert totals.get("load_w") == 443.0 and totals.get("grid_w") == 443.0
+        r = httpx.get(base + "/api/houses/h1/latest", timeout=10)  # a house's: members only
+        assert r.status_code == 401 and "sign in" in r.json()["detail"]
         r = httpx.post(base + "/api/market/withdraw", json={"signer": "demo:h1"}, timeout=10)
         assert r.status_code == 403 and "no demo accounts" in r.text
+        # a second serve of the same community would steal the first's MQTT sessions
+        second = subprocess.run(
+            [sys.executable, "-m", "gridpeer.cli", "serve", "--config", str(cfg)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert "another gridpeer serve holds" in second.stderr
+        assert httpx.get(base + "/api/houses", timeout=10).status_code == 200  # still serving
     finally:
         proc.send_signal(signal.SIGINT)
         rc = proc.wait(30)

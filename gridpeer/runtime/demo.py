@@ -1,0 +1,85 @@
+"""``gridpeer demo``: the whole system on one machine, from simulated houses to the web app
+(see :func:`demo_composition`)."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+from gridpeer.core.clock import Clock
+from gridpeer.core.settings import Settings
+from gridpeer.devices.trace import HouseTrace
+from gridpeer.runtime.composition import Composition, Parts, run_until_stopped
+from gridpeer.web.models import HouseInfo
+
+
+@contextlib.contextmanager
+def data_directory(configured: Path | None) -> Iterator[Path]:
+    """``configured`` (created if missing), or a temporary directory removed afterwards."""
+    if configured is not None:
+        configured.mkdir(parents=True, exist_ok=True)
+        yield configured
+        return
+    with tempfile.TemporaryDirectory(prefix="gridpeer-demo-") as tmp:
+        yield Path(tmp)
+
+
+def demo_clock(speed: float, start_hour: float, now: datetime | None = None) -> Clock:
+    """A clock starting at ``start_hour`` (UTC) model time, running ``speed``×: today if
+    that is still ahead of ``now`` (wall time), else tomorrow — a dev chain's time starts
+    at wall time and only moves forward, so model time must not be behind it."""
+    wall = now or datetime.now(UTC)
+    start = datetime.combine(wall.date(), time(0), tzinfo=UTC) + timedelta(hours=start_hour)
+    if start <= wall:
+        start += timedelta(days=1)
+    return Clock(start=start, speed=speed)
+
+
+def demo_houses(settings: Settings, day: date) -> tuple[list[HouseInfo], list[HouseTrace]]:
+    """The demo community: the thesis lab's mix of houses and one UTC day of their traces
+    (the trace repeats daily)."""
+    from gridpeer.runtime.community import house_info, lab_configs, simulate_day
+
+    configs = lab_configs(settings.houses)
+    return [house_info(c) for c in configs], simulate_day(configs, day)
+
+
+def demo_composition() -> Composition:
+    """The demo's services: store, history (the day so far), broker, monitoring (sensor
+    nodes + home agents over MQTT), chain (market contract, members, chain clock), oracle
+    (the oracle and the houses' delivery agents with their relays), trading (the houses'
+    trading agents), web (in its own process, see :mod:`gridpeer.runtime.web_process`)."""
+    from gridpeer.runtime import services
+    from gridpeer.runtime.delivery import delivery
+    from gridpeer.runtime.web_process import web_process
+
+    comp = Composition()
+    comp.add("store", services.store)
+    comp.add("history", services.seed_history)
+    comp.add("broker", services.embedded_broker)
+    comp.add("monitoring", services.monitoring)
+    comp.add("chain", services.chain)
+    comp.add("oracle", delivery)
+    comp.add("trading", services.trading)
+    comp.add("web", web_process)
+    return comp
+
+
+async def run_demo(
+    settings: Settings,
+    start_hour: float = 14.0,
+    duration_h: float | None = None,
+    on_ready: Callable[[Parts], None] | None = None,
+    composition: Composition | None = None,
+) -> None:
+    """Run the demo until Ctrl-C/SIGTERM or ``duration_h`` model hours."""
+    houses, traces = demo_houses(settings, demo_clock(1.0, start_hour).start.date())
+    clock = demo_clock(settings.speed, start_hour)  # starts once the houses are simulated
+    with data_directory(settings.data_dir) as data_dir:
+        parts = Parts(
+            settings=settings, clock=clock, data_dir=data_dir, houses=houses, traces=traces
+        )
+        await run_until_stopped(parts, composition or demo_composition(), duration_h, on_ready)
