@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from gridpeer.profiles.cache import default_cache_dir
 from gridpeer.profiles.site import Site
 
 FloatArray = npt.NDArray[np.float64]
@@ -153,8 +154,6 @@ def _sky_cache_path(site: Site, day: date) -> Path | None:
     if os.environ.get("GRIDPEER_SKY_CACHE", "1") == "0":
         return None
     from importlib.metadata import PackageNotFoundError, version
-
-    from gridpeer.profiles.load import default_cache_dir
 
     try:
         pvlib_version = version("pvlib")
