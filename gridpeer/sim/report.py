@@ -183,6 +183,13 @@ def write_report(result: SimResult, out: Path) -> list[Path]:
     cur = result.config.scenario.tariff.currency
     rows = [[key, fmt(community[key], key), kpi_unit(key, cur)] for key in COMMUNITY_KEYS]
     title = f"gridpeer simulation — {result.config.scenario.name}"
+    houses = house_table_rows(k)
+    more = (
+        f" (first {len(houses)} of {result.population.n}; all in the CSV)"
+        if result.population.n > len(houses)
+        else ""
+    )
+    house_header = [f"{c} ({kpi_unit(c, cur)})" if kpi_unit(c, cur) else c for c in HOUSE_TABLE]
     md = [
         f"# {title}",
         "",
@@ -194,6 +201,10 @@ def write_report(result: SimResult, out: Path) -> list[Path]:
         "",
         SAVING_NOTE,
         "",
+        f"## Houses{more}",
+        "",
+        _md_table(house_header, houses),
+        "",
         "Per-house KPIs: [kpis_houses.csv](kpis_houses.csv); per-slot series: "
         "[series.csv](series.csv).",
         "",
@@ -201,21 +212,13 @@ def write_report(result: SimResult, out: Path) -> list[Path]:
     for png, caption in RUN_PLOTS:
         md += [f"## {caption}", "", f"![{caption}]({png})", ""]
     (out / "summary.md").write_text("\n".join(md), encoding="utf-8")
-    houses = house_table_rows(k)
-    more = (
-        f" (first {len(houses)} of {result.population.n}; all in the CSV)"
-        if result.population.n > len(houses)
-        else ""
-    )
     sections = [
         f"<p>{html.escape(_headline(result).replace('**', ''))}</p>",
         "<h2>Community KPIs</h2>",
         _html_table(["KPI", "value", "unit"], rows),
         f"<p>{html.escape(SAVING_NOTE)}</p>",
         f"<h2>Houses{html.escape(more)}</h2>",
-        _html_table(
-            [f"{c} ({kpi_unit(c, cur)})" if kpi_unit(c, cur) else c for c in HOUSE_TABLE], houses
-        ),
+        _html_table(house_header, houses),
         "<p>Per-house KPIs: <a href='kpis_houses.csv'>kpis_houses.csv</a>; per-slot series: "
         "<a href='series.csv'>series.csv</a>.</p>",
     ]
