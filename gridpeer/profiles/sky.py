@@ -149,15 +149,23 @@ def _ar1(x: FloatArray, gain: float, phi: float) -> FloatArray:
     return out
 
 
+@lru_cache(maxsize=1)
+def _pvlib_version() -> str | None:
+    """pvlib's installed version, read from its metadata (without importing pvlib)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pvlib")
+    except PackageNotFoundError:  # pragma: no cover - pvlib is a dependency
+        return None
+
+
 def _sky_cache_path(site: Site, day: date) -> Path | None:
     """Where the clear-sky arrays of ``site`` on ``day`` are cached, or None (disabled)."""
     if os.environ.get("GRIDPEER_SKY_CACHE", "1") == "0":
         return None
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        pvlib_version = version("pvlib")
-    except PackageNotFoundError:  # pragma: no cover - pvlib is a dependency
+    pvlib_version = _pvlib_version()
+    if pvlib_version is None:  # pragma: no cover - pvlib is a dependency
         return None
     key = f"{site.latitude:.6f}_{site.longitude:.6f}_{site.altitude_m:.1f}_{day.isoformat()}"
     return default_cache_dir() / "sky" / f"clear-{key}-pvlib{pvlib_version}.npz"
