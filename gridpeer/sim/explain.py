@@ -80,8 +80,14 @@ _DIFF_SHARING = (
     "the mid-market rate, price 0 in bill sharing, the supply-demand ratio in SDR), "
     "which moves money between sellers and buyers"
 )
-_SAME_SHARING = "these designs happened to set the same prices for the same trades"
-_INTERRUPTED = "whether the user stopped the run before the end"
+_SAME_SHARING = {
+    "mean_p2p_price": "these designs set the same average price on the energy they traded",
+    "gini_savings": "these designs split the saving among the houses alike",
+    "houses_worse_off": (
+        "a house is worse off only when it sells below the feed-in tariff or buys above "
+        "the import tariff, and these designs do that to the same houses"
+    ),
+}
 
 
 def _names(names: Sequence[str]) -> str:
@@ -97,9 +103,17 @@ def _reason(key: str, same: bool, forecast: str) -> str:
         return (_SAME_VOLUME_FORECAST if same else _DIFF_VOLUME_FORECAST).format(forecast=forecast)
     if key in COMMUNITY_MONEY:
         return _MONEY
-    if key in SHARING:
-        return _SAME_SHARING if same else _DIFF_SHARING
-    return _INTERRUPTED
+    return _SAME_SHARING.get(key, "") if same else _DIFF_SHARING
+
+
+def _interrupted_sentence(designs: Sequence[str], shown: Sequence[str]) -> str:
+    stopped = [d for d, v in zip(designs, shown, strict=True) if v == "true"]
+    if not stopped:
+        return "interrupted is false for every design: every run covers the whole period."
+    return (
+        f"interrupted is true for {_names(stopped)}: the user stopped the run early, so "
+        "those totals cover fewer slots (see slots_simulated) and are not comparable."
+    )
 
 
 def kpi_sentences(
@@ -117,6 +131,9 @@ def kpi_sentences(
         if key == "mechanism":
             continue
         shown = [fmt(k[key], key) for k in kpis]
+        if key == "interrupted":
+            out.append((key, _interrupted_sentence(designs, shown)))
+            continue
         if len(set(shown)) == 1:
             value = shown[0] or "undefined"
             what = "the same for every design" if len(designs) > 1 else "the value"

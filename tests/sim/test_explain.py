@@ -48,3 +48,14 @@ def test_undefined_values_are_named() -> None:
     b = _kpis(mean_p2p_price=3.0)
     out = dict(kpi_sentences(["uniform", "sdr"], [a, b], "noisy"))
     assert "undefined (uniform), 3.00 (sdr)" in out["mean_p2p_price"]
+
+
+def test_interrupted_runs_are_named() -> None:
+    done = dict(kpi_sentences(["uniform", "sdr"], [_kpis(), _kpis()], "noisy"))
+    assert done["interrupted"] == (
+        "interrupted is false for every design: every run covers the whole period."
+    )
+    cut = dict(kpi_sentences(["uniform", "sdr"], [_kpis(), _kpis(interrupted=True)], "noisy"))
+    assert cut["interrupted"].startswith("interrupted is true for sdr: the user stopped")
+    same = dict(kpi_sentences(["uniform", "sdr"], [_kpis(), _kpis()], "noisy"))
+    assert "worse off only when it sells below the feed-in" in same["houses_worse_off"]
