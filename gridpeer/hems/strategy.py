@@ -43,6 +43,32 @@ def persistence_forecast(previous_wh: FloatArray) -> FloatArray:
     return np.array(previous_wh, copy=True)
 
 
+def noisy_forecast(actual_wh: FloatArray, sigma: float, rng: np.random.Generator) -> FloatArray:
+    """A seeded imperfect forecast: the actual value times an unbiased log-normal error.
+
+    Each entry is ``actual * exp(sigma * z - sigma**2 / 2)`` with ``z`` standard normal,
+    independent per entry, so the forecast is unbiased (mean error 0), never negative,
+    and zero where the actual value is zero (no PV forecast at night). ``sigma`` 0.3
+    gives a relative error of about ±31 % (one standard deviation) and a mean absolute
+    percentage error of about 24 %, typical of day-ahead forecasts of one household's
+    15-minute PV or load.
+
+    Args:
+        actual_wh: the realised energy per slot, Wh, any shape.
+        sigma: log-normal sigma of the error, >= 0 (0 = perfect forecast).
+        rng: the seeded generator (seed it per day so every market design sees the
+            same forecast).
+
+    Returns:
+        The forecast, Wh (float), same shape.
+    """
+    if sigma < 0.0:
+        raise ValueError(f"sigma must be >= 0, got {sigma}")
+    actual = np.asarray(actual_wh, dtype=np.float64)
+    z = rng.standard_normal(actual.shape)
+    return np.asarray(actual * np.exp(sigma * z - sigma * sigma / 2.0), dtype=np.float64)
+
+
 def clear_sky_forecast(
     clear_sky_pv_wh: FloatArray, load_forecast_wh: FloatArray, derate: float = 0.8
 ) -> FloatArray:

@@ -11,6 +11,8 @@ from typing import TypeVar
 
 import typer
 
+from gridpeer.sim.commands import FlagHelpCommand
+
 INSTALL_HINT = (
     "ns-3 is not installed. It is an optional extra (~500 MB):\n"
     "    pip install 'gridpeer[netsim]'      (or: pip install 'ns3>=3.44')"
@@ -19,32 +21,67 @@ INSTALL_HINT = (
 E = TypeVar("E", bound=StrEnum)
 
 _SCENARIO = typer.Option(
-    "all", "--scenario", "-s", help="han, nan-monitoring, nan-trading: comma-separated, or all."
+    "all",
+    "--scenario",
+    "-s",
+    metavar="LIST",
+    help="han, nan-monitoring, nan-trading: comma-separated, or all.",
 )
 _TECH = typer.Option(
     "all",
     "--tech",
     "-t",
+    metavar="LIST",
     help="802.11b, 802.11g, 802.11n-2.4GHz, 802.11n-5GHz, 802.11ac, 802.3u, 802.3ab: "
     "comma-separated, or all.",
 )
-_PEERS = typer.Option("2-7", "--peers", "-p", help="Prosumer counts, e.g. 2-7, 4 or 2,5,7.")
+_PEERS = typer.Option(
+    "2-7", "--peers", "-p", metavar="COUNTS", help="Prosumer counts, e.g. 2-7, 4 or 2,5,7."
+)
 _MARKET = typer.Option(
-    "all", "--market", "-m", help="nan-trading market: decentralized, centralized, or all."
+    "all",
+    "--market",
+    "-m",
+    metavar="NAME",
+    help="nan-trading market: decentralized, centralized, or all.",
 )
 _TRAFFIC = typer.Option(
     "all",
     "--traffic",
+    metavar="NAME",
     help="Message sizes: thesis (nominal table), gridpeer (real MQTT/TCP/IP), or all.",
 )
-_SECONDS = typer.Option(10.0, "--seconds", min=0.1, max=3600, help="Simulated s per point.")
-_SEED = typer.Option(1, "--seed", min=1, help="Random seed (same seed, same results).")
-_RADIUS = typer.Option(25.0, "--radius", min=1.0, help="Default village: circle radius, m.")
-_LAYOUT = typer.Option(
-    None, "--layout", help="CSV 'name,x_m,y_m': coordinator row first, then 2-7 houses (m)."
+_SECONDS = typer.Option(
+    10.0,
+    "--seconds",
+    min=0.1,
+    max=3600,
+    metavar="S",
+    help="Simulated seconds of traffic per point.",
 )
-_WORKERS = typer.Option(2, "--workers", "-j", min=1, help="Parallel ns-3 processes.")
-_OUT = typer.Option(Path("netsim-results"), "--out", "-o", help="Output folder.")
+_SEED = typer.Option(1, "--seed", min=1, metavar="N", help="Random seed (same seed, same results).")
+_RADIUS = typer.Option(
+    25.0,
+    "--radius",
+    min=1.0,
+    metavar="M",
+    help="Radius of the default village (houses on a circle around the coordinator), m.",
+)
+_LAYOUT = typer.Option(
+    None,
+    "--layout",
+    metavar="FILE",
+    show_default="a circle of --radius",
+    help="CSV 'name,x_m,y_m': coordinator row first, then 2-7 houses (m).",
+)
+_WORKERS = typer.Option(2, "--workers", "-j", min=1, metavar="N", help="Parallel ns-3 processes.")
+_OUT = typer.Option(
+    Path("netsim-results"),
+    "--out",
+    "-o",
+    metavar="DIR",
+    help="Output folder (created): results.csv, results.md, PNG plots.",
+)
 _ALL = typer.Option(False, "--all", help="The whole study: ignore the selection options.")
 
 
@@ -72,7 +109,7 @@ def parse_choices(text: str, enum: type[E]) -> tuple[E, ...]:
 def register(app: typer.Typer) -> None:
     """Add the ``netsim`` command to ``app``."""
 
-    @app.command("netsim")
+    @app.command("netsim", cls=FlagHelpCommand)
     def netsim(
         scenario: str = _SCENARIO,
         tech: str = _TECH,

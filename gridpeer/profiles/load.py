@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from gridpeer.profiles.cache import default_cache_dir as default_cache_dir  # re-export
 from gridpeer.profiles.resolution import from_minutes
 from gridpeer.profiles.sky import STEPS_PER_DAY
 
@@ -79,14 +80,6 @@ class LoadBank:
         days = np.arange(self.days)
         picked: IntArray = days[(days % 7 >= 5) == weekend]
         return picked
-
-
-def default_cache_dir() -> Path:
-    """``$GRIDPEER_CACHE_DIR``, else ``$XDG_CACHE_HOME/gridpeer``, else ``~/.cache/gridpeer``."""
-    if env := os.environ.get("GRIDPEER_CACHE_DIR"):
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "gridpeer"
 
 
 def richardson_bank(

@@ -10,22 +10,28 @@ correlated), and within the day a clear-sky index ``kc`` (0..1) follows a seeded
 process whose mean, spread and time constant depend on the class. Clouds scale direct
 (beam) irradiance by ``kb = clip((kc - 0.2) / 0.8, 0, 1)`` and diffuse irradiance by
 ``kc``, so irradiance never exceeds clear sky (cloud enhancement is not modelled).
+
+Solar position and clear-sky irradiance come from pvlib (NREL SPA, Ineichen with the
+Linke turbidity climatology). They depend only on the site and the day, so they are
+kept on disk (``<cache dir>/sky/``, a 60 kB ``.npz`` per site and day, named with the
+pvlib version): a run whose days are cached does not import pvlib and pandas at all
+(about 1 s of start-up). ``GRIDPEER_SKY_CACHE=0`` turns the disk cache off.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import IntEnum
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
-import pvlib
-from scipy.signal import lfilter
 
+from gridpeer.profiles.cache import default_cache_dir
 from gridpeer.profiles.site import Site
 
 FloatArray = npt.NDArray[np.float64]
@@ -59,6 +65,7 @@ _KC_PARAMS = {
 }
 _KC_MIN = 0.05
 _ALBEDO = 0.2
+_CLEAR_FIELDS = ("zenith", "azimuth", "ghi", "dni", "dhi")
 
 
 @dataclass(frozen=True)
@@ -126,9 +133,91 @@ def clear_sky_index(day: date, day_class: DayClass, seed: int) -> FloatArray:
     phi = float(np.exp(-1.0 / tau_min))
     noise = rng.standard_normal(STEPS_PER_DAY)
     noise[0] = noise[0] / np.sqrt(1.0 - phi**2)  # start in the stationary state
-    ar1 = lfilter([np.sqrt(1.0 - phi**2)], [1.0, -phi], noise)
-    kc: FloatArray = np.clip(mean + spread * np.asarray(ar1), _KC_MIN, 1.0)
+    ar1 = _ar1(noise, float(np.sqrt(1.0 - phi**2)), phi)
+    kc: FloatArray = np.clip(mean + spread * ar1, _KC_MIN, 1.0)
     return kc
+
+
+def _ar1(x: FloatArray, gain: float, phi: float) -> FloatArray:
+    """``y[n] = gain * x[n] + phi * y[n-1]`` from ``y[-1] = 0`` (what
+    ``scipy.signal.lfilter([gain], [1, -phi], x)`` computes, without importing scipy)."""
+    out = np.empty(x.size, dtype=np.float64)
+    y = 0.0
+    for i, v in enumerate(x.tolist()):
+        y = gain * v + phi * y
+        out[i] = y
+    return out
+
+
+@lru_cache(maxsize=1)
+def _pvlib_version() -> str | None:
+    """pvlib's installed version, read from its metadata (without importing pvlib)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pvlib")
+    except PackageNotFoundError:  # pragma: no cover - pvlib is a dependency
+        return None
+
+
+def _sky_cache_path(site: Site, day: date) -> Path | None:
+    """Where the clear-sky arrays of ``site`` on ``day`` are cached, or None (disabled)."""
+    if os.environ.get("GRIDPEER_SKY_CACHE", "1") == "0":
+        return None
+    pvlib_version = _pvlib_version()
+    if pvlib_version is None:  # pragma: no cover - pvlib is a dependency
+        return None
+    key = f"{site.latitude:.6f}_{site.longitude:.6f}_{site.altitude_m:.1f}_{day.isoformat()}"
+    return default_cache_dir() / "sky" / f"clear-{key}-pvlib{pvlib_version}.npz"
+
+
+def clear_sky_day(site: Site, day: date) -> dict[str, FloatArray]:
+    """Solar position (degrees) and clear-sky GHI, DNI, DHI (W/m², 0 at night) of a UTC
+    day at 1-minute resolution: keys ``zenith``, ``azimuth``, ``ghi``, ``dni``, ``dhi``.
+
+    Read from the disk cache when present (bit-identical to computing it), else computed
+    with pvlib and cached.
+    """
+    path = _sky_cache_path(site, day)
+    if path is not None and path.is_file():
+        try:
+            with np.load(path) as data:
+                return {k: np.asarray(data[k], dtype=np.float64) for k in _CLEAR_FIELDS}
+        except (OSError, KeyError, ValueError):
+            pass  # unreadable or partial: compute it again
+    arrays = _compute_clear_sky_day(site, day)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with tmp.open("wb") as fh:
+                np.savez(fh, **arrays)  # type: ignore[arg-type]
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only cache only costs time
+    return arrays
+
+
+def _compute_clear_sky_day(site: Site, day: date) -> dict[str, FloatArray]:
+    import pandas as pd
+    import pvlib
+
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    times = pd.date_range(start, periods=STEPS_PER_DAY, freq=f"{BASE_STEP_S}s")
+    location = pvlib.location.Location(site.latitude, site.longitude, altitude=site.altitude_m)
+    with warnings.catch_warnings():  # pvlib 0.16 uses DatetimeIndex.dayofyear (pandas 3)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        position = location.get_solarposition(times)
+        clear = location.get_clearsky(times, model="ineichen", solar_position=position)
+    zenith = position["zenith"].to_numpy(dtype=np.float64)
+    up = zenith < 90.0  # night = geometric sun below the horizon (no refraction twilight)
+    return {
+        "zenith": zenith,
+        "azimuth": position["azimuth"].to_numpy(dtype=np.float64),
+        "ghi": np.where(up, clear["ghi"].to_numpy(dtype=np.float64), 0.0),
+        "dni": np.where(up, clear["dni"].to_numpy(dtype=np.float64), 0.0),
+        "dhi": np.where(up, clear["dhi"].to_numpy(dtype=np.float64), 0.0),
+    }
 
 
 def sky_day(site: Site, day: date, seed: int) -> SkyDay:
@@ -139,27 +228,20 @@ def sky_day(site: Site, day: date, seed: int) -> SkyDay:
 @lru_cache(maxsize=32)
 def _sky_day(site: Site, day: date, seed: int) -> SkyDay:
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    times = pd.date_range(start, periods=STEPS_PER_DAY, freq=f"{BASE_STEP_S}s")
-    location = pvlib.location.Location(site.latitude, site.longitude, altitude=site.altitude_m)
-    with warnings.catch_warnings():  # pvlib 0.16 uses DatetimeIndex.dayofyear (pandas 3)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        position = location.get_solarposition(times)
-        clear = location.get_clearsky(times, model="ineichen", solar_position=position)
+    clear = clear_sky_day(site, day)
     day_class = DayClass(int(_day_classes(day.year, seed)[day.timetuple().tm_yday - 1]))
     solar_hour = np.arange(STEPS_PER_DAY) / 60.0 + site.longitude / 15.0
     temp_air = site.temp_mean_c + site.temp_amplitude_c * np.cos(
         2.0 * np.pi * (solar_hour - 15.0) / 24.0
     )
-    zenith = position["zenith"].to_numpy(dtype=np.float64)
-    up = zenith < 90.0  # night = geometric sun below the horizon (no refraction twilight)
     sky = SkyDay(
         start=start,
         day_class=day_class,
-        zenith_deg=zenith,
-        azimuth_deg=position["azimuth"].to_numpy(dtype=np.float64),
-        ghi_cs=np.where(up, clear["ghi"].to_numpy(dtype=np.float64), 0.0),
-        dni_cs=np.where(up, clear["dni"].to_numpy(dtype=np.float64), 0.0),
-        dhi_cs=np.where(up, clear["dhi"].to_numpy(dtype=np.float64), 0.0),
+        zenith_deg=clear["zenith"],
+        azimuth_deg=clear["azimuth"],
+        ghi_cs=clear["ghi"],
+        dni_cs=clear["dni"],
+        dhi_cs=clear["dhi"],
         kc=clear_sky_index(day, day_class, seed),
         temp_air_c=temp_air,
     )
@@ -194,9 +276,28 @@ def plane_of_array(
     dhi = kd * sky.dhi_cs
     cosz = np.clip(np.cos(np.radians(sky.zenith_deg)), 0.0, None)
     ghi = dni * cosz + dhi
-    cos_aoi = pvlib.irradiance.aoi_projection(tilt, azimuth, sky.zenith_deg, sky.azimuth_deg)
+    cos_aoi = aoi_projection(tilt, azimuth, sky.zenith_deg, sky.azimuth_deg)
     beam = dni * np.clip(cos_aoi, 0.0, None)
     cos_tilt = np.cos(np.radians(tilt))
     diffuse = dhi * (1.0 + cos_tilt) / 2.0 + ghi * _ALBEDO * (1.0 - cos_tilt) / 2.0
     poa: FloatArray = np.asarray(beam + diffuse, dtype=np.float64)
     return poa
+
+
+def aoi_projection(
+    surface_tilt: npt.ArrayLike,
+    surface_azimuth: npt.ArrayLike,
+    solar_zenith: npt.ArrayLike,
+    solar_azimuth: npt.ArrayLike,
+) -> FloatArray:
+    """Cosine of the angle of incidence of the sun on a plane (degrees in), -1..1.
+
+    The formula of ``pvlib.irradiance.aoi_projection`` (same operations, same result),
+    here so that a cached sky needs no pvlib import.
+    """
+    tilt = np.radians(surface_tilt)
+    zenith = np.radians(solar_zenith)
+    projection = np.cos(tilt) * np.cos(zenith) + np.sin(tilt) * np.sin(zenith) * np.cos(
+        np.radians(np.asarray(solar_azimuth) - np.asarray(surface_azimuth))
+    )
+    return np.asarray(np.clip(projection, -1, 1), dtype=np.float64)

@@ -7,6 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
+from typer.core import TyperCommand, TyperOption
 
 
 class Market(StrEnum):
@@ -30,32 +31,92 @@ class Settlement(StrEnum):
 
 
 ALL_MARKETS = "order-book,uniform,pay-as-bid,cda,mid-market,bill-sharing,sdr"
+_FROM_SCENARIO = "from the scenario"
+
+
+class FlagHelpCommand(TyperCommand):
+    """A command whose --help shows flags (``--help``, ``--all``) without a ``<bool>``."""
+
+    def get_params(self, ctx):  # type: ignore[no-untyped-def]
+        params = super().get_params(ctx)
+        for p in params:
+            if isinstance(p, TyperOption) and p.is_flag and p.metavar is None:
+                p.metavar = ""
+        return params
+
 
 _SCENARIO = typer.Option(
     "thesis-lab-5",
     "--scenario",
     "-s",
-    help="Preset name (thesis-lab-5, rural-7, village-100, town-10k) or a scenario TOML file.",
+    metavar="NAME|FILE",
+    help="A preset (thesis-lab-5, rural-7, village-100, town-10k) or the path of a "
+    "scenario TOML file (docs/sim.md).",
 )
 _HOUSES = typer.Option(
-    None, "--houses", "-n", min=1, help="Number of houses (default: the scenario's)."
+    None,
+    "--houses",
+    "-n",
+    min=1,
+    metavar="N",
+    show_default=_FROM_SCENARIO,
+    help="Number of houses; the scenario's household shares are kept.",
 )
 _DAYS = typer.Option(
-    None, "--days", "-d", min=1, help="Days to simulate (default: the scenario's)."
+    None,
+    "--days",
+    "-d",
+    min=1,
+    metavar="DAYS",
+    show_default=_FROM_SCENARIO,
+    help="Days to simulate, from the scenario's start date (UTC days of 96 15-minute slots).",
 )
 _SEED = typer.Option(
-    None, "--seed", help="Random seed (households, weather) (default: the scenario's)."
+    None,
+    "--seed",
+    metavar="N",
+    show_default=_FROM_SCENARIO,
+    help="Random seed of households, weather, loads and forecast errors (same seed, same report).",
 )
 
-_MARKET = typer.Option(None, "--market", "-m", help="Market design (default: the scenario's).")
+_MARKET = typer.Option(
+    None,
+    "--market",
+    "-m",
+    metavar="DESIGN",
+    show_default=_FROM_SCENARIO,
+    help="Market design: order-book (peers pick offers), uniform (one clearing price), "
+    "pay-as-bid, cda (continuous double auction), mid-market, bill-sharing, sdr "
+    "(supply-demand ratio).",
+)
 _SETTLEMENT = typer.Option(
     Settlement.NONE,
     "--settlement",
+    metavar="none|revm|chain",
     help="none: engine accounting only; revm: every trade on the real contract "
     "bytecode in-process; chain: on an embedded chain node (slow).",
 )
-_OUT_SIM = typer.Option(Path("sim-report"), "--out", "-o", help="Report folder.")
-_OUT_CMP = typer.Option(Path("sim-compare"), "--out", "-o", help="Report folder.")
+_MARKETS = typer.Option(
+    "all",
+    "--markets",
+    metavar="LIST",
+    help="Comma-separated market designs to compare, or all: order-book, uniform, "
+    "pay-as-bid, cda, mid-market, bill-sharing, sdr.",
+)
+_OUT_SIM = typer.Option(
+    Path("sim-report"),
+    "--out",
+    "-o",
+    metavar="DIR",
+    help="Report folder (created): KPI CSVs, series.csv, summary.md/.html, PNG plots.",
+)
+_OUT_CMP = typer.Option(
+    Path("sim-compare"),
+    "--out",
+    "-o",
+    metavar="DIR",
+    help="Report folder (created): compare.csv/.md/.html, plots, one sub-folder per design.",
+)
 
 
 def _load(scenario: str):  # type: ignore[no-untyped-def]
@@ -69,14 +130,17 @@ def _load(scenario: str):  # type: ignore[no-untyped-def]
 
 
 def _run(config, console, flag, label: str, settlement: str, out: Path):  # type: ignore[no-untyped-def]
-    from gridpeer.profiles.readers import ProfileFileError
     from gridpeer.sim.engine import Simulation
     from gridpeer.sim.progress import make_progress, rate_text
     from gridpeer.sim.settle import SettlementUnavailable, make_settler
 
     try:
         sim = Simulation(config)
-    except ProfileFileError as exc:
+    except ValueError as exc:
+        from gridpeer.profiles.readers import ProfileFileError  # pandas: only on error
+
+        if not isinstance(exc, ProfileFileError):
+            raise
         typer.echo(f"error: household data file: {exc}", err=True)
         raise typer.Exit(2) from None
     try:
@@ -107,7 +171,7 @@ def _run(config, console, flag, label: str, settlement: str, out: Path):  # type
 def register(app: typer.Typer) -> None:
     """Add ``simulate`` and ``compare`` to the CLI."""
 
-    @app.command()
+    @app.command(cls=FlagHelpCommand)
     def simulate(
         scenario: str = _SCENARIO,
         houses: int | None = _HOUSES,
@@ -117,7 +181,8 @@ def register(app: typer.Typer) -> None:
         seed: int | None = _SEED,
         out: Path = _OUT_SIM,
     ) -> None:
-        """Simulate a community and write a report (KPI CSVs, summary, PNG plots)."""
+        """Simulate a community and write a report: KPI CSVs, series.csv, summary.md/.html
+        with a per-house table, PNG plots."""
         from rich.console import Console
 
         from gridpeer.core.extras import require
@@ -147,18 +212,17 @@ def register(app: typer.Typer) -> None:
             f"report in {out}/summary.html"
         )
 
-    @app.command()
+    @app.command(cls=FlagHelpCommand)
     def compare(
         scenario: str = _SCENARIO,
         houses: int | None = _HOUSES,
         days: int | None = _DAYS,
-        markets: str = typer.Option(
-            ALL_MARKETS, "--markets", help="Comma-separated market designs to compare."
-        ),
+        markets: str = _MARKETS,
         seed: int | None = _SEED,
         out: Path = _OUT_CMP,
     ) -> None:
-        """Run several market designs on the same households and weather, side by side."""
+        """Run several market designs on the same households, weather and forecasts, side
+        by side, with one sentence per KPI on whether the designs differ and why."""
         from rich.console import Console
 
         from gridpeer.core.extras import require
@@ -167,9 +231,11 @@ def register(app: typer.Typer) -> None:
 
         from gridpeer.sim.engine import make_config
         from gridpeer.sim.progress import stop_on_ctrl_c
-        from gridpeer.sim.report import write_comparison, write_report
+        from gridpeer.sim.report import comparison_sentences, write_comparison, write_report
 
         sc = _load(scenario)
+        if markets.strip() == "all":
+            markets = ALL_MARKETS
         names = [m.strip() for m in markets.split(",") if m.strip()]
         if not names:
             raise typer.BadParameter("give at least one market", param_hint="--markets")
@@ -194,4 +260,8 @@ def register(app: typer.Typer) -> None:
                 if flag():
                     break
         write_comparison(results, out)
+        if len(results) > 1:
+            console.print("[bold]Do the designs differ?[/bold]")
+            for sentence in comparison_sentences(results):
+                console.print(f"- {sentence}", highlight=False)
         console.print(f"comparison of {len(results)} design(s) in {out}/compare.html")

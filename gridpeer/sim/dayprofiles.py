@@ -26,12 +26,8 @@ import numpy.typing as npt
 
 from gridpeer.devices.battery import BatteryBank, dispatch_self_consumption
 from gridpeer.devices.fleet import Fleet, fleet_pv_w
-from gridpeer.profiles.load import (
-    MAX_SHIFT_MIN,
-    default_cache_dir,
-    house_loads_w,
-    richardson_bank,
-)
+from gridpeer.profiles.cache import default_cache_dir
+from gridpeer.profiles.load import MAX_SHIFT_MIN, house_loads_w, richardson_bank
 from gridpeer.profiles.site import Site as DeviceSite
 from gridpeer.profiles.sky import sky_day
 from gridpeer.sim.population import Population

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
-from gridpeer.hems.strategy import PriceStrategy, house_order_price
+from gridpeer.hems.strategy import PriceStrategy, house_order_price, noisy_forecast
 from gridpeer.market.calendar import thesis_default
 from gridpeer.market.clearing import GridPrices
 from gridpeer.sim.dayprofiles import SLOTS_PER_DAY, DayEnergy, DayGenerator
@@ -123,7 +123,10 @@ class Simulation:
         sc = config.scenario
         self.pop = build_population(sc, config.houses, config.seed)
         self.gen = DayGenerator(
-            self.pop, sc, config.seed, clear_sky=sc.strategy.forecast != "perfect"
+            self.pop,
+            sc,
+            config.seed,
+            clear_sky=sc.strategy.forecast in ("persistence", "clear-sky"),
         )
         self.mech = mechanism(config.mechanism)
         self.rounds = 1 if config.mechanism in PRICE_BLIND else sc.strategy.rounds
@@ -134,9 +137,21 @@ class Simulation:
         self.samples = np.flatnonzero(self.has_batt)[:SAMPLE_BATTERIES]
         self.ledger.sample_soc = np.zeros((self.ledger.slots, self.samples.size))
         self._prev: DayEnergy | None = None
+        self._noisy: tuple[I64, I64] | None = None  # today's forecast PV and load, Wh
         self.tradable = np.ones(SLOTS_PER_DAY, dtype=np.bool_)
 
     # ------------------------------------------------------------ forecasts
+
+    def _noisy_day(self, today: DayEnergy, day_index: int) -> tuple[I64, I64]:
+        """The day's noisy forecast of PV and load per house and slot, integer Wh.
+
+        Seeded by ``(seed, day)`` only, so every market design sees the same forecast.
+        """
+        sigma = self.cfg.scenario.strategy.forecast_error
+        rng = np.random.default_rng([self.cfg.seed, 7, day_index])
+        pv = noisy_forecast(today.pv_wh.astype(np.float64), sigma, rng)
+        load = noisy_forecast(today.load_wh.astype(np.float64), sigma, rng)
+        return np.rint(pv).astype(np.int64), np.rint(load).astype(np.int64)
 
     def _forecast_net(self, today: DayEnergy, t: int) -> I64:
         """Forecast PV minus load of slot ``t`` per house, Wh."""
@@ -144,6 +159,9 @@ class Simulation:
         actual = today.pv_wh[:, t].astype(np.int64) - today.load_wh[:, t]
         if mode == "perfect":
             return actual
+        if mode == "noisy":
+            assert self._noisy is not None
+            return np.asarray(self._noisy[0][:, t] - self._noisy[1][:, t], dtype=np.int64)
         prev = self._prev
         if mode == "persistence" and prev is not None:
             return prev.pv_wh[:, t].astype(np.int64) - prev.load_wh[:, t]
@@ -293,6 +311,8 @@ class Simulation:
         for d in range(self.cfg.days):
             day = sc.calendar.start + timedelta(days=d)
             today = self.gen.day(day, d)
+            if sc.strategy.forecast == "noisy":
+                self._noisy = self._noisy_day(today, d)
             imp, fi = slot_tariffs(sc, today.local_hour)
             self.tradable = tradable_slots(sc, day)
             rng = np.random.default_rng([self.cfg.seed, 3, d])

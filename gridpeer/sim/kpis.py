@@ -6,7 +6,11 @@ residual energy to and from the grid). Money in currency units (the scenario's
 ``tariff.currency``; 1 unit = ``wei_per_unit`` wei), energy in Wh, power in W,
 ratios 0..1. Definitions follow :mod:`gridpeer.market.kpi` (self-sufficiency
 ``1 - import / load``, self-consumption ``1 - export / PV``, fairness = its Gini of
-per-house savings). Formatting is fixed so the same run gives byte-identical CSV.
+per-house savings). Percentages of a saving are taken of the no-P2P *grid import
+cost* (what the houses paid the grid without P2P, always >= 0), not of the net
+baseline bill, which is negative when the feed-in income exceeds the import cost and
+would flip the sign of the percentage. Formatting is fixed (decimals per KPI, see
+:data:`DECIMALS`) so the same run gives byte-identical CSV.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ HOUSE_COLUMNS = (
     "battery_discharge_wh",
     "bill",
     "baseline_bill",
+    "baseline_import_cost",
     "saving",
     "bill_change_pct",
     "self_sufficiency",
@@ -64,6 +69,7 @@ COMMUNITY_KEYS = (
     "self_consumption",
     "bill",
     "baseline_bill",
+    "baseline_import_cost",
     "saving",
     "saving_pct",
     "mean_p2p_price",
@@ -74,6 +80,22 @@ COMMUNITY_KEYS = (
     "delivered_ratio",
 )
 """Community KPI names, in CSV order."""
+
+DECIMALS = {
+    "pv_kwp": 2,
+    "days_simulated": 2,
+    "bill": 2,
+    "baseline_bill": 2,
+    "baseline_import_cost": 2,
+    "saving": 2,
+    "mean_p2p_price": 2,
+    "saving_pct": 1,
+    "bill_change_pct": 1,
+    "peak_import_w": 0,
+    "baseline_peak_import_w": 0,
+}
+"""Decimals printed per KPI (money 2, percent 1, W 0); other floats (ratios 0..1) 4."""
+RATIO_DECIMALS = 4
 
 
 def _ratio(num: float, den: float) -> float:
@@ -99,6 +121,7 @@ class Kpis:
         self.saving = (base - bill) / self._scale
         self.bill = bill / self._scale
         self.baseline = base / self._scale
+        self.base_import_cost = h["base_import_cost_wei"] / self._scale
 
     def house_rows(self) -> list[dict[str, object]]:
         """One dict per house, keys :data:`HOUSE_COLUMNS`."""
@@ -131,8 +154,11 @@ class Kpis:
                     "battery_discharge_wh": int(h["discharge_wh"][i]),
                     "bill": float(self.bill[i]),
                     "baseline_bill": base,
+                    "baseline_import_cost": float(self.base_import_cost[i]),
                     "saving": float(self.saving[i]),
-                    "bill_change_pct": _ratio(-100.0 * float(self.saving[i]), abs(base)),
+                    "bill_change_pct": _ratio(
+                        -100.0 * float(self.saving[i]), float(self.base_import_cost[i])
+                    ),
                     "self_sufficiency": _ratio(load - imp - bought, load),
                     "self_consumption": _ratio(pv - int(h["export_wh"][i]) - sold, pv),
                     "delivered_ratio": _ratio(bought + sold, contracted),
@@ -172,8 +198,9 @@ class Kpis:
             "self_consumption": _ratio(pv - exp, pv),
             "bill": bill,
             "baseline_bill": base,
+            "baseline_import_cost": float(self.base_import_cost.sum()),
             "saving": base - bill,
-            "saving_pct": _ratio(100.0 * (base - bill), abs(base)),
+            "saving_pct": _ratio(100.0 * (base - bill), float(self.base_import_cost.sum())),
             "mean_p2p_price": _ratio(value * 1000.0, p2p),
             "gini_savings": gini(self.saving),
             "houses_worse_off": int((self.bill_wei > self.base_wei).sum()),
@@ -183,12 +210,47 @@ class Kpis:
         }
 
 
-def fmt(value: object) -> str:
-    """Fixed text form of a KPI value (floats with 6 decimals, NaN as empty)."""
+_MONEY_KEYS = frozenset({"bill", "baseline_bill", "baseline_import_cost", "saving"})
+_UNITS = {
+    "houses": "houses",
+    "days_simulated": "days",
+    "slots_simulated": "15-min slots",
+    "houses_worse_off": "houses",
+    "saving_pct": "% of baseline import cost",
+    "bill_change_pct": "% of baseline import cost",
+    "pv_kwp": "kWp",
+    "peak_import_w": "W",
+    "baseline_peak_import_w": "W",
+    "interrupted": "",
+    "mechanism": "",
+    "house": "",
+    "group": "",
+}
+
+
+def kpi_unit(key: str, currency: str) -> str:
+    """Unit of a KPI or house column, for tables (``CLP``, ``Wh``, ``0..1``...)."""
+    if key in _UNITS:
+        return _UNITS[key]
+    if key in _MONEY_KEYS:
+        return currency
+    if key == "mean_p2p_price":
+        return f"{currency}/kWh"
+    if key.endswith("_wh"):
+        return "Wh"
+    return "0..1"
+
+
+def fmt(value: object, key: str = "") -> str:
+    """Fixed text form of KPI ``key``'s value: floats with :data:`DECIMALS` decimals
+    (4 for ratios), NaN as empty, booleans as ``true``/``false``."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.6f}"
+        if math.isnan(value):
+            return ""
+        text = f"{value:.{DECIMALS.get(key, RATIO_DECIMALS)}f}"
+        return text.lstrip("-") if float(text) == 0.0 else text  # no "-0.00"
     return str(value)
 
 
@@ -198,5 +260,5 @@ def to_csv(rows: Sequence[dict[str, object]], columns: Sequence[str]) -> str:
     w = csv.writer(out, lineterminator="\n")
     w.writerow(columns)
     for row in rows:
-        w.writerow([fmt(row[c]) for c in columns])
+        w.writerow([fmt(row[c], c) for c in columns])
     return out.getvalue()

@@ -13,19 +13,47 @@ from pathlib import Path
 
 from gridpeer.sim import plots
 from gridpeer.sim.engine import SimResult
-from gridpeer.sim.kpis import COMMUNITY_KEYS, HOUSE_COLUMNS, Kpis, fmt, to_csv
-from gridpeer.sim.ledger import SERIES_FIELDS
+from gridpeer.sim.explain import kpi_sentences
+from gridpeer.sim.kpis import COMMUNITY_KEYS, HOUSE_COLUMNS, Kpis, fmt, kpi_unit, to_csv
+from gridpeer.sim.scenario import Scenario
 
 RUN_PLOTS = (
     ("flows.png", "Community energy flows"),
     ("prices.png", "Clearing prices vs grid tariffs"),
     ("bill_changes.png", "Bill change per house"),
     ("soc.png", "Battery state of charge"),
-    ("p2p_volume.png", "P2P volume"),
 )
 COMPARE_PLOTS = (
     ("p2p_volume.png", "P2P volume per design"),
     ("savings_by_design.png", "Savings per house per design"),
+)
+HTML_HOUSE_ROWS = 200
+"""Houses listed in ``summary.html`` (all of them are in ``kpis_houses.csv``)."""
+HOUSE_TABLE = (
+    "house",
+    "group",
+    "pv_kwp",
+    "battery_wh",
+    "load_wh",
+    "pv_wh",
+    "import_wh",
+    "export_wh",
+    "p2p_bought_wh",
+    "p2p_sold_wh",
+    "bill",
+    "baseline_bill",
+    "saving",
+    "bill_change_pct",
+    "self_sufficiency",
+    "delivered_ratio",
+)
+"""Columns of the per-house table in ``summary.html``."""
+SAVING_NOTE = (
+    "bill = grid import cost - feed-in income + P2P paid - P2P received; baseline = the "
+    "same houses without P2P. A negative bill is a net income (the house sold more to "
+    "the grid than it bought). saving_pct and bill_change_pct are percentages of the "
+    "no-P2P grid import cost (what was paid to the grid, always >= 0), not of the net "
+    "baseline bill, whose sign flips for net exporters."
 )
 
 
@@ -59,12 +87,63 @@ def _page(title: str, sections: Sequence[str]) -> str:
     )
 
 
+def _money_decimals(wei_per_unit: int) -> int:
+    """Decimals that show a wei amount exactly in currency units (at most 6)."""
+    d = 0
+    while 10**d < wei_per_unit and d < 6:
+        d += 1
+    return d
+
+
+def series_columns(currency: str) -> list[str]:
+    """Header of ``series.csv``: money columns carry the currency in their name."""
+    return [
+        "slot",
+        "local_time",
+        "pv_wh",
+        "load_wh",
+        "import_wh",
+        "export_wh",
+        "p2p_wh",
+        "charge_wh",
+        "discharge_wh",
+        f"p2p_value_{currency}",
+        f"import_price_{currency}_per_kwh",
+        f"feed_in_price_{currency}_per_kwh",
+        "mean_soc",
+        "base_import_wh",
+    ]
+
+
 def _series_csv(result: SimResult) -> str:
+    """Per-slot community series: energy in Wh, money in the scenario's currency (the
+    same unit as the KPIs), time as the slot's local start (ISO 8601 with offset)."""
     s = result.ledger.trimmed_series()
-    lines = ["slot," + ",".join(SERIES_FIELDS)]
+    sc = result.config.scenario
+    scale = float(result.wei_per_unit)
+    md = _money_decimals(result.wei_per_unit)
+    off = _iso_offset(sc.site.utc_offset_h)
+    times = plots.local_times(result, result.slots_done)
+    energy = ("pv_wh", "load_wh", "import_wh", "export_wh", "p2p_wh", "charge_wh", "discharge_wh")
+    lines = [",".join(series_columns(sc.tariff.currency))]
     for i in range(result.slots_done):
-        lines.append(str(i) + "," + ",".join(fmt(float(s[k][i])) for k in SERIES_FIELDS))
+        row = [str(i), str(times[i]) + off]
+        row += [str(int(s[k][i])) for k in energy]
+        row += [f"{s[k][i] / scale:.{md}f}" for k in ("p2p_value_wei", "import_price", "feed_in")]
+        row += [f"{s['mean_soc'][i]:.4f}", str(int(s["base_import_wh"][i]))]
+        lines.append(",".join(row))
     return "\n".join(lines) + "\n"
+
+
+def _iso_offset(offset_h: float) -> str:
+    sign = "+" if offset_h >= 0 else "-"
+    h, m = divmod(round(abs(offset_h) * 60), 60)
+    return f"{sign}{h:02d}:{m:02d}"
+
+
+def house_table_rows(k: Kpis, limit: int = HTML_HOUSE_ROWS) -> list[list[str]]:
+    """Rows of the per-house HTML table (rounded as in the CSV), at most ``limit``."""
+    return [[fmt(row[c], c) for c in HOUSE_TABLE] for row in k.house_rows()[:limit]]
 
 
 def _headline(result: SimResult) -> str:
@@ -75,8 +154,10 @@ def _headline(result: SimResult) -> str:
     return (
         f"Scenario **{c.scenario.name}** — {c.houses} houses, {c.days} day(s) from "
         f"{c.scenario.calendar.start.isoformat()}, market **{c.mechanism}**, seed {c.seed}. "
+        f"Agents order from a {_forecast_text(c.scenario)} forecast. "
         f"Run {state}: {result.slots_done} slots in {result.elapsed_s:.1f} s. Money in "
-        f"{c.scenario.tariff.currency}, energy in Wh, ratios 0..1."
+        f"{c.scenario.tariff.currency}, energy in Wh, ratios 0..1, times in local time "
+        f"({plots.utc_label(c.scenario.site.utc_offset_h)})."
     )
 
 
@@ -94,14 +175,21 @@ def write_report(result: SimResult, out: Path) -> list[Path]:
     for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8", newline="")
         written.append(out / name)
-    plots.plot_flows(result, out / "flows.png")
-    plots.plot_prices(result, out / "prices.png")
-    plots.plot_bill_changes(result, k, out / "bill_changes.png")
-    plots.plot_soc(result, out / "soc.png")
-    plots.plot_p2p_volume([result], out / "p2p_volume.png")
+    plots.save(plots.flows_figure(result), out / "flows.png")
+    plots.save(plots.prices_figure(result), out / "prices.png")
+    plots.save(plots.bill_changes_figure(result, k), out / "bill_changes.png")
+    plots.save(plots.soc_figure(result), out / "soc.png")
     written += [out / p for p, _ in RUN_PLOTS]
-    rows = [[key, fmt(community[key])] for key in COMMUNITY_KEYS]
+    cur = result.config.scenario.tariff.currency
+    rows = [[key, fmt(community[key], key), kpi_unit(key, cur)] for key in COMMUNITY_KEYS]
     title = f"gridpeer simulation — {result.config.scenario.name}"
+    houses = house_table_rows(k)
+    more = (
+        f" (first {len(houses)} of {result.population.n}; all in the CSV)"
+        if result.population.n > len(houses)
+        else ""
+    )
+    house_header = [f"{c} ({kpi_unit(c, cur)})" if kpi_unit(c, cur) else c for c in HOUSE_TABLE]
     md = [
         f"# {title}",
         "",
@@ -109,7 +197,13 @@ def write_report(result: SimResult, out: Path) -> list[Path]:
         "",
         "## Community KPIs",
         "",
-        _md_table(["KPI", "value"], rows),
+        _md_table(["KPI", "value", "unit"], rows),
+        "",
+        SAVING_NOTE,
+        "",
+        f"## Houses{more}",
+        "",
+        _md_table(house_header, houses),
         "",
         "Per-house KPIs: [kpis_houses.csv](kpis_houses.csv); per-slot series: "
         "[series.csv](series.csv).",
@@ -121,8 +215,12 @@ def write_report(result: SimResult, out: Path) -> list[Path]:
     sections = [
         f"<p>{html.escape(_headline(result).replace('**', ''))}</p>",
         "<h2>Community KPIs</h2>",
-        _html_table(["KPI", "value"], rows),
-        "<p>Per-house KPIs: <a href='kpis_houses.csv'>kpis_houses.csv</a>.</p>",
+        _html_table(["KPI", "value", "unit"], rows),
+        f"<p>{html.escape(SAVING_NOTE)}</p>",
+        f"<h2>Houses{html.escape(more)}</h2>",
+        _html_table(house_header, houses),
+        "<p>Per-house KPIs: <a href='kpis_houses.csv'>kpis_houses.csv</a>; per-slot series: "
+        "<a href='series.csv'>series.csv</a>.</p>",
     ]
     sections += [f"<h2>{c}</h2><img src='{p}' alt='{c}'>" for p, c in RUN_PLOTS]
     (out / "summary.html").write_text(_page(title, sections), encoding="utf-8")
@@ -132,7 +230,26 @@ def write_report(result: SimResult, out: Path) -> list[Path]:
 def comparison_rows(results: Sequence[SimResult]) -> list[list[str]]:
     """Side-by-side table: one row per community KPI, one column per design."""
     comms = [Kpis(r).community() for r in results]
-    return [[key, *(fmt(c[key]) for c in comms)] for key in COMMUNITY_KEYS if key != "mechanism"]
+    return [
+        [key, *(fmt(c[key], key) for c in comms)] for key in COMMUNITY_KEYS if key != "mechanism"
+    ]
+
+
+def _forecast_text(sc: Scenario) -> str:
+    if sc.strategy.forecast == "noisy":
+        return f"noisy (error sigma {sc.strategy.forecast_error:g})"
+    return sc.strategy.forecast
+
+
+def comparison_sentences(results: Sequence[SimResult]) -> list[str]:
+    """One sentence per community KPI: whether the designs differ, and why."""
+    sc = results[0].config.scenario
+    forecast: str = sc.strategy.forecast
+    if forecast == "noisy":
+        forecast = f"noisy, error sigma {sc.strategy.forecast_error:g}"
+    comms = [Kpis(r).community() for r in results]
+    names = [r.config.mechanism for r in results]
+    return [text for _, text in kpi_sentences(names, comms, forecast)]
 
 
 def write_comparison(results: Sequence[SimResult], out: Path) -> list[Path]:
@@ -142,24 +259,37 @@ def write_comparison(results: Sequence[SimResult], out: Path) -> list[Path]:
     rows = comparison_rows(results)
     csv_text = "\n".join(",".join(r) for r in [header, *rows]) + "\n"
     (out / "compare.csv").write_text(csv_text, encoding="utf-8", newline="")
-    plots.plot_p2p_volume(results, out / "p2p_volume.png")
-    plots.plot_savings_by_design(results, out / "savings_by_design.png")
+    plots.save(plots.p2p_volume_figure(results), out / "p2p_volume.png", tight=True)
+    plots.save(plots.savings_by_design_figure(results), out / "savings_by_design.png", tight=True)
+    sentences = comparison_sentences(results)
     c = results[0].config
     title = f"gridpeer market design comparison — {c.scenario.name}"
     intro = (
         f"Same {c.houses} households, weather and batteries ({c.days} day(s) from "
         f"{c.scenario.calendar.start.isoformat()}, seed {c.seed}) under each market design. "
-        f"Money in {c.scenario.tariff.currency}; each design's full report is in its sub-folder."
+        f"Agents order from a {_forecast_text(c.scenario)} forecast. Money in "
+        f"{c.scenario.tariff.currency}; each design's full report is in its sub-folder."
     )
+    cur = c.scenario.tariff.currency
+    unit_header = [header[0], "unit", *header[1:]]
+    unit_rows = [[r[0], kpi_unit(r[0], cur), *r[1:]] for r in rows]
     if any(r.interrupted for r in results):
         intro += " Interrupted: some designs cover fewer slots (see slots_simulated)."
-    md = [f"# {title}", "", intro, "", _md_table(header, rows), ""]
+    md = [f"# {title}", "", intro, "", _md_table(unit_header, unit_rows), "", SAVING_NOTE, ""]
+    md += ["## Do the designs differ?", "", *(f"- {t}" for t in sentences), ""]
     for png, caption in COMPARE_PLOTS:
         md += [f"## {caption}", "", f"![{caption}]({png})", ""]
     links = [f"- [{r.config.mechanism}]({r.config.mechanism}/summary.md)" for r in results]
     md += ["## Reports per design", "", *links, ""]
     (out / "compare.md").write_text("\n".join(md), encoding="utf-8")
-    sections = [f"<p>{html.escape(intro)}</p>", _html_table(header, rows)]
+    sections = [
+        f"<p>{html.escape(intro)}</p>",
+        _html_table(unit_header, unit_rows),
+        f"<p>{html.escape(SAVING_NOTE)}</p>",
+        "<h2>Do the designs differ?</h2><ul>"
+        + "".join(f"<li>{html.escape(t)}</li>" for t in sentences)
+        + "</ul>",
+    ]
     sections += [f"<h2>{cap}</h2><img src='{p}' alt='{cap}'>" for p, cap in COMPARE_PLOTS]
     sections.append(
         "<ul>"

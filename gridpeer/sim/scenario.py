@@ -109,9 +109,18 @@ class HouseholdGroup(_Strict):
 
 
 class Strategy(_Strict):
-    """Agent behaviour shared by all houses."""
+    """Agent behaviour shared by all houses.
 
-    forecast: Literal["perfect", "persistence", "clear-sky"] = "perfect"
+    ``forecast`` is how an agent knows a slot's PV and load when it posts its orders:
+    ``noisy`` (default) the real values times a seeded, unbiased log-normal error of
+    sigma ``forecast_error`` (0.3: about ±31 % per slot, see
+    :func:`gridpeer.hems.strategy.noisy_forecast`); ``persistence`` yesterday's same
+    slot; ``clear-sky`` 80 % of clear-sky PV minus yesterday's load; ``perfect`` the
+    real values (an upper bound: every design then trades the same volume).
+    """
+
+    forecast: Literal["noisy", "perfect", "persistence", "clear-sky"] = "noisy"
+    forecast_error: float = Field(default=0.3, ge=0, le=2)
     spread: float = Field(default=0.9, ge=0, le=1)
     rounds: int = Field(default=4, ge=1, le=96)
 

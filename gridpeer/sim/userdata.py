@@ -6,7 +6,8 @@ has a solar column) from the file instead of the models. The file is read by
 ``refit`` = REFIT, ``smart-home`` = ``use [kW]`` / ``Solar [kW]``), averaged to 15-minute
 slots on UTC days, and replayed day after day (simulated day ``d`` uses file day
 ``d mod days``). Gaps take the mean of the same slot on the file's other days; every
-slot of the day must appear at least once. Powers in W.
+slot of the day must appear at least once. Powers in W. pandas and the readers are
+imported only when a file is read (a run without data files starts faster).
 """
 
 from __future__ import annotations
@@ -14,18 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
-from gridpeer.profiles.readers import (
-    ProfileFileError,
-    read_refit,
-    read_smart_home,
-    read_watts_csv,
-    resample_power,
-)
+if TYPE_CHECKING:
+    import pandas as pd
 
 SLOTS = 96
 F64 = npt.NDArray[np.float64]
@@ -53,6 +49,8 @@ def _by_day(series: F64, first_slot: int, path: Path, column: str) -> F64:
     table = grid.reshape(days, SLOTS)
     counts = np.isfinite(table).sum(axis=0)
     if (counts == 0).any():
+        from gridpeer.profiles.readers import ProfileFileError
+
         missing = int(np.flatnonzero(counts == 0)[0])
         raise ProfileFileError(
             path,
@@ -71,6 +69,14 @@ def load_daily_profiles(path: Path, data_format: str) -> DailyProfiles:
         ProfileFileError: unreadable or malformed file, or not every slot covered.
         ValueError: unknown format.
     """
+    from gridpeer.profiles.readers import (
+        ProfileFileError,
+        read_refit,
+        read_smart_home,
+        read_watts_csv,
+        resample_power,
+    )
+
     readers: dict[str, Callable[[Path], pd.DataFrame]] = {
         "watts": read_watts_csv,
         "refit": read_refit,

@@ -67,3 +67,18 @@ def test_house_string_voltage_stays_below_limit() -> None:
 def test_bad_arrays_are_rejected(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         PVArray(**kwargs)
+
+
+def test_power_and_cell_temperature_match_pvlib() -> None:
+    import pvlib
+
+    from gridpeer.devices.pv import cell_temperature_c, dc_power_w
+
+    rng = np.random.default_rng(5)
+    poa = rng.uniform(0, 1200, (20, 1440))
+    air = rng.uniform(-5, 40, (1, 1440))
+    cell = cell_temperature_c(poa, air)
+    np.testing.assert_allclose(cell, pvlib.temperature.faiman(poa, air, wind_speed=2.0), rtol=1e-12)
+    ref = np.clip(pvlib.pvsystem.pvwatts_dc(poa, cell, 1000.0, -0.004), 0.0, None) * 0.9
+    ref = np.where(poa < 1.0, 0.0, ref)
+    np.testing.assert_allclose(dc_power_w(poa, cell, 1000.0, derate=0.9), ref, rtol=1e-12)

@@ -13,6 +13,7 @@ from gridpeer.hems.strategy import (
     clear_sky_forecast,
     house_order_price,
     house_order_wh,
+    noisy_forecast,
     persistence_forecast,
     plan_price,
     ramp_price,
@@ -85,3 +86,17 @@ def test_reserve_and_sellable_battery() -> None:
     assert house_order_wh(-250.0, 0.9, 10_000.0, 12.0) == (0, 250)
     with pytest.raises(ValueError):
         reserve_soc(12.0, evening_reserve=0.1, floor=0.2)
+
+
+def test_noisy_forecast_is_seeded_unbiased_and_zero_where_actual_is() -> None:
+    actual = np.tile(np.array([0.0, 100.0, 250.0, 0.0, 40.0]), (2000, 1))
+    f = noisy_forecast(actual, 0.3, np.random.default_rng(1))
+    g = noisy_forecast(actual, 0.3, np.random.default_rng(1))
+    np.testing.assert_array_equal(f, g)
+    assert (f[actual == 0] == 0).all() and (f >= 0).all()
+    rel = f[:, 1] / 100.0 - 1.0
+    assert abs(rel.mean()) < 0.02  # unbiased
+    assert 0.27 < rel.std() < 0.34  # about ±31 % for sigma 0.3
+    np.testing.assert_array_equal(noisy_forecast(actual, 0.0, np.random.default_rng(2)), actual)
+    with pytest.raises(ValueError):
+        noisy_forecast(actual, -0.1, np.random.default_rng(0))

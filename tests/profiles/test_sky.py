@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,3 +67,40 @@ def test_bad_site_and_plane_are_rejected() -> None:
         Site(latitude=-95.0)
     with pytest.raises(ValueError, match="tilt"):
         plane_of_array(sky_day(VALPARAISO, date(2025, 1, 1), 0), 95.0, 0.0)
+
+
+def test_formulas_match_pvlib_and_the_disk_cache_is_exact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pvlib
+    from scipy.signal import lfilter
+
+    from gridpeer.profiles.sky import _ar1, _compute_clear_sky_day, aoi_projection, clear_sky_day
+
+    rng = np.random.default_rng(3)
+    tilt, az = rng.uniform(0, 90, (50, 1)), rng.uniform(0, 360, (50, 1))
+    zen, saz = rng.uniform(0, 180, 1440), rng.uniform(0, 360, 1440)
+    np.testing.assert_array_equal(
+        aoi_projection(tilt, az, zen, saz), pvlib.irradiance.aoi_projection(tilt, az, zen, saz)
+    )
+    x = rng.standard_normal(1440)
+    np.testing.assert_allclose(_ar1(x, 0.3, 0.95), lfilter([0.3], [1.0, -0.95], x), rtol=1e-12)
+    # the cache: first call computes and writes, second reads; both equal pvlib's values
+    monkeypatch.setenv("GRIDPEER_CACHE_DIR", str(tmp_path))
+    day = date(2025, 3, 4)
+    first = clear_sky_day(VALPARAISO, day)
+    files = list((tmp_path / "sky").glob("clear-*.npz"))
+    assert len(files) == 1 and f"pvlib{pvlib.__version__}" in files[0].name
+    again = clear_sky_day(VALPARAISO, day)
+    direct = _compute_clear_sky_day(VALPARAISO, day)
+    for key, values in direct.items():
+        np.testing.assert_array_equal(first[key], values)
+        np.testing.assert_array_equal(again[key], values)
+    files[0].write_bytes(b"not a zip")  # a damaged cache file is computed again
+    np.testing.assert_array_equal(clear_sky_day(VALPARAISO, day)["ghi"], direct["ghi"])
+    monkeypatch.setenv("GRIDPEER_SKY_CACHE", "0")
+    np.testing.assert_array_equal(
+        clear_sky_day(VALPARAISO, date(2025, 3, 5))["dni"],
+        _compute_clear_sky_day(VALPARAISO, date(2025, 3, 5))["dni"],
+    )
+    assert len(list((tmp_path / "sky").glob("clear-*.npz"))) == 1

@@ -64,7 +64,6 @@ def test_simulate_writes_a_full_report(tmp_path: Path) -> None:
         "prices.png",
         "bill_changes.png",
         "soc.png",
-        "p2p_volume.png",
     ):
         assert (out / name).stat().st_size > 0, name
     assert (out / "flows.png").read_bytes()[:4] == b"\x89PNG"
@@ -92,10 +91,33 @@ def test_compare_writes_side_by_side_table(tmp_path: Path) -> None:
     lines = (out / "compare.csv").read_text().splitlines()
     assert lines[0] == "kpi,uniform,mid-market,bill-sharing"
     price = next(line for line in lines if line.startswith("mean_p2p_price,"))
-    assert price.split(",")[3] in ("0.000000", "")  # bill sharing trades at 0
+    assert price.split(",")[3] in ("0.00", "")  # bill sharing trades at 0
     for design in ("uniform", "mid-market", "bill-sharing"):
         assert (out / design / "kpis_community.csv").exists()
     assert (out / "p2p_volume.png").exists() and (out / "compare.html").exists()
+    # one sentence per KPI, in the report and on the terminal
+    html = (out / "compare.html").read_text()
+    assert "Do the designs differ?" in html and "Do the designs differ?" in res.output
+    kpis = [line.split(",")[0] for line in lines[1:]]
+    md = (out / "compare.md").read_text()
+    for kpi in kpis:
+        assert f"- {kpi} is " in md or f"- {kpi} differs " in md, kpi
+    assert "- mean_p2p_price differs between designs" in md
+    assert "- load_wh is the same for every design" in md
+    flat = " ".join(res.output.split())
+    assert "mean_p2p_price differs between designs" in flat
+
+
+def test_help_shows_full_defaults_and_no_bool_types() -> None:
+    for cmd in ("simulate", "compare", "netsim"):
+        res = runner.invoke(app, [cmd, "--help"], terminal_width=100)
+        assert res.exit_code == 0, res.output
+        assert "<bool>" not in res.output, cmd
+        assert "…" not in res.output, cmd
+    res = runner.invoke(app, ["compare", "--help"], terminal_width=100)
+    flat = " ".join(res.output.replace("│", " ").split())
+    assert "pay-as-bid, cda, mid-market, bill-sharing, sdr" in flat
+    assert "[default: all]" in flat
 
 
 def test_bad_inputs_exit_with_clear_errors(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridpeer.sim.engine import SimResult, Simulation, make_config, simulate
+from gridpeer.market.money import payments_wei_array
+from gridpeer.sim.engine import I64, SimResult, Simulation, make_config, simulate
 from gridpeer.sim.market_adapter import MARKETS, Trades
 from gridpeer.sim.report import write_report
 from gridpeer.sim.scenario import Scenario, load_scenario
@@ -30,8 +31,8 @@ def _check_house_balance(r: SimResult) -> None:
 @pytest.mark.parametrize("market", list(MARKETS))
 def test_energy_and_money_conserved_per_slot_and_in_totals(market: str) -> None:
     cfg = make_config(LAB, market, houses=30, days=1, seed=3)
-    slots: list[tuple[int, Trades]] = []
-    r = Simulation(cfg, settle=lambda g, t, wh: slots.append((g, t))).run()
+    slots: list[tuple[int, Trades, I64]] = []
+    r = Simulation(cfg, settle=lambda g, t, wh: slots.append((g, t, wh))).run()
     assert r.slots_done == 96 and not r.interrupted
     _check_house_balance(r)
     s = r.ledger.trimmed_series()
@@ -40,14 +41,16 @@ def test_energy_and_money_conserved_per_slot_and_in_totals(market: str) -> None:
         s["pv_wh"] + s["discharge_wh"] + s["import_wh"],
         s["load_wh"] + s["charge_wh"] + s["export_wh"],
     )
-    assert [g for g, _ in slots] == list(range(96))
-    traded = sum(int(t.wh.sum()) for _, t in slots)
-    assert traded == int(s["p2p_wh"].sum()) > 0
-    paid = sum(int(t.payments_wei().sum()) for _, t in slots)
+    assert [g for g, _, _ in slots] == list(range(96))
+    delivered = sum(int(wh.sum()) for _, _, wh in slots)
+    assert delivered == int(s["p2p_wh"].sum()) > 0
+    assert delivered <= sum(int(t.wh.sum()) for _, t, _ in slots)
+    paid = sum(int(payments_wei_array(wh, t.price).sum()) for _, t, wh in slots)
     assert paid == int(r.ledger.house["p2p_paid_wei"].sum())
-    for _, t in slots:
+    for _, t, wh in slots:
         assert (t.buyer != t.seller).all()
         assert (t.wh > 0).all()
+        assert ((wh >= 0) & (wh <= t.wh)).all()
 
 
 def test_p2p_never_worse_for_the_community_than_no_p2p() -> None:
@@ -64,7 +67,7 @@ def test_p2p_never_worse_for_the_community_than_no_p2p() -> None:
     assert (bills <= base + 1).all()
 
 
-@pytest.mark.parametrize("forecast", ["persistence", "clear-sky"])
+@pytest.mark.parametrize("forecast", ["noisy", "persistence", "clear-sky"])
 def test_forecast_orders_deliver_at_most_what_was_contracted(forecast: str) -> None:
     sc = LAB.model_copy(update={"strategy": LAB.strategy.model_copy(update={"forecast": forecast})})
     r = simulate(make_config(sc, "uniform", houses=30, days=2, seed=2))
@@ -153,3 +156,44 @@ def test_thesis_windows_trade_only_in_the_delivery_windows() -> None:
     assert traded.size > 0 and set(traded.tolist()) <= allowed
     assert w.ledger.house["p2p_bought_wh"].sum() < c.ledger.house["p2p_bought_wh"].sum()
     _check_house_balance(w)
+
+
+def test_default_forecast_is_noisy_and_designs_then_differ() -> None:
+    from gridpeer.sim.scenario import Strategy
+
+    assert Strategy().forecast == "noisy" and Strategy().forecast_error == 0.3
+    assert LAB.strategy.forecast == "noisy"
+    delivered = {}
+    for market in ("order-book", "uniform", "mid-market"):
+        r = simulate(make_config(LAB, market, houses=20, days=1, seed=4))
+        h = r.ledger.house
+        _check_house_balance(r)
+        assert (h["p2p_bought_wh"] <= h["contracted_bought_wh"]).all()
+        delivered[market] = int(h["p2p_bought_wh"].sum())
+    assert len(set(delivered.values())) > 1, delivered
+    # a perfect forecast trades the same volume in every design (the old default)
+    perfect = LAB.model_copy(
+        update={"strategy": LAB.strategy.model_copy(update={"forecast": "perfect"})}
+    )
+    volumes = {
+        int(
+            simulate(make_config(perfect, m, houses=20, days=1, seed=4))
+            .ledger.house["p2p_bought_wh"]
+            .sum()
+        )
+        for m in ("order-book", "uniform", "mid-market")
+    }
+    assert len(volumes) == 1
+
+
+def test_noisy_forecast_error_is_seeded_per_day_not_per_design() -> None:
+    cfg_a = make_config(LAB, "uniform", houses=10, days=1, seed=9)
+    cfg_b = make_config(LAB, "sdr", houses=10, days=1, seed=9)
+    sa, sb = Simulation(cfg_a), Simulation(cfg_b)
+    day = LAB.calendar.start
+    ta, tb = sa.gen.day(day, 0), sb.gen.day(day, 0)
+    fa, fb = sa._noisy_day(ta, 0), sb._noisy_day(tb, 0)
+    np.testing.assert_array_equal(fa[0], fb[0])
+    np.testing.assert_array_equal(fa[1], fb[1])
+    assert (fa[0][ta.pv_wh == 0] == 0).all()  # no PV forecast at night
+    assert not np.array_equal(fa[1], ta.load_wh)  # not perfect
