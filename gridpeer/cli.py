@@ -14,6 +14,7 @@ import typer
 from gridpeer import __version__
 from gridpeer.chain import commands as chain_commands
 from gridpeer.core.extras import MissingExtra
+from gridpeer.core.help import FlagHelpGroup
 from gridpeer.hems import commands as hems_commands
 from gridpeer.netsim import commands as netsim_commands
 from gridpeer.oracle import commands as oracle_commands
@@ -25,6 +26,7 @@ app = typer.Typer(
     name="gridpeer",
     help="Solar peer-to-peer energy trading for community microgrids.",
     no_args_is_help=True,
+    cls=FlagHelpGroup,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
 )

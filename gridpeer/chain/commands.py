@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from gridpeer.core.help import FlagHelpCommand
+
 
 def register(app: typer.Typer) -> None:
     """Add the ``contracts`` command group to the CLI."""
@@ -12,7 +14,7 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=True,
     )
 
-    @contracts.command("build")
+    @contracts.command("build", cls=FlagHelpCommand)
     def build() -> None:
         """Compile gridpeer/chain/contracts/*.sol and write the JSON artifacts (needs Node)."""
         from gridpeer.chain.build import BuildError, build_all
@@ -24,7 +26,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
 
-    @contracts.command("check")
+    @contracts.command("check", cls=FlagHelpCommand)
     def check() -> None:
         """Recompile and fail if a committed artifact is stale (needs Node)."""
         import json

@@ -20,6 +20,15 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from gridpeer.core.defaults import (
+    DEFAULT_CURRENCY,
+    DEFAULT_FEED_IN_WEI_PER_KWH,
+    DEFAULT_HOUSES,
+    DEFAULT_IMPORT_WEI_PER_KWH,
+    DEFAULT_SPEED,
+    DEFAULT_WEI_PER_UNIT,
+)
+
 _PLACEHOLDER = re.compile(r"change[-_ ]?me|placeholder|replace[-_ ]?me|<[^>]*>|^x+$|^$", re.I)
 _NAME = r"^[A-Za-z0-9_-]{1,32}$"
 
@@ -155,16 +164,6 @@ class ChainSettings(BaseModel):
         return value
 
 
-DEFAULT_IMPORT_WEI_PER_KWH = 180 * 10**12
-"""The grid import price when none is configured: 180 CLP/kWh at 10^12 wei per CLP (a
-Chilean residential tariff). The one default for the live system and the simulator."""
-DEFAULT_FEED_IN_WEI_PER_KWH = 60 * 10**12
-"""The feed-in price when none is configured: 60 CLP/kWh at 10^12 wei per CLP."""
-DEFAULT_CURRENCY = "CLP"
-DEFAULT_WEI_PER_UNIT = 10**12
-"""Wei per unit of the default currency (1 CLP = 10^12 wei)."""
-
-
 class TariffSettings(BaseModel):
     """Grid prices for energy not traded peer to peer, wei per kWh, and how money is shown."""
 
@@ -197,9 +196,9 @@ class Settings(BaseSettings):
     """Where SQLite and run files go; a fresh temporary directory when unset."""
     store_url: str | None = None
     """``sqlite:///path.db`` or ``postgresql://user:pass@host/db``; SQLite in data_dir if unset."""
-    houses: int = Field(5, ge=1, le=10_000)
+    houses: int = Field(DEFAULT_HOUSES, ge=1, le=10_000)
     """Number of simulated houses (demo)."""
-    speed: float = Field(60.0, gt=0, le=100_000)
+    speed: float = Field(DEFAULT_SPEED, gt=0, le=100_000)
     """Model seconds per wall second (60 = a day in 24 minutes; 1 = real time)."""
     agents: bool = True
     """Run every house's automatic trading agent (demo); off leaves trading to people."""

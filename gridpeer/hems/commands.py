@@ -20,6 +20,8 @@ from typing import Annotated, Any
 
 import typer
 
+from gridpeer.core.help import FlagHelpCommand
+
 log = logging.getLogger(__name__)
 
 
@@ -169,4 +171,4 @@ def delivery_agent(
 
 def register(app: typer.Typer) -> None:
     """Add ``delivery-agent`` to the ``gridpeer`` app."""
-    app.command("delivery-agent")(delivery_agent)
+    app.command("delivery-agent", cls=FlagHelpCommand)(delivery_agent)

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gridpeer.core.settings import DEFAULT_FEED_IN_WEI_PER_KWH, DEFAULT_IMPORT_WEI_PER_KWH
+from gridpeer.core.defaults import DEFAULT_FEED_IN_WEI_PER_KWH, DEFAULT_IMPORT_WEI_PER_KWH
 from gridpeer.market.calendar import (
     ContinuousCalendar,
     WindowCalendar,

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import typer
 
-from gridpeer.sim.commands import FlagHelpCommand
+from gridpeer.core.help import FlagHelpCommand
 
 INSTALL_HINT = (
     "ns-3 is not installed. It is an optional extra (~500 MB):\n"

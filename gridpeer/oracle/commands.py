@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from gridpeer.core.help import FlagHelpCommand
+
 
 def oracle(
     rpc: Annotated[str, typer.Option(help="Ethereum JSON-RPC URL of the node (e.g. anvil).")],
@@ -81,11 +83,11 @@ def oracle(
 
 def register(app: typer.Typer) -> None:
     """Add ``oracle`` to the ``gridpeer`` app."""
-    app.command("oracle")(oracle)
+    app.command("oracle", cls=FlagHelpCommand)(oracle)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m gridpeer.oracle`` (the options of :func:`oracle`)."""
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    app.command()(oracle)
+    app.command(cls=FlagHelpCommand)(oracle)
     app(args=argv, prog_name="python -m gridpeer.oracle")

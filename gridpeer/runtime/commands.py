@@ -7,17 +7,14 @@ from typing import Annotated
 
 import typer
 
-from gridpeer.core.settings import Settings
-
-_SPEED: float = Settings.model_fields["speed"].default
-_HOUSES: int = Settings.model_fields["houses"].default
-"""The settings' defaults are the demo's option defaults (one place for each)."""
+from gridpeer.core.defaults import DEFAULT_HOUSES, DEFAULT_SPEED
+from gridpeer.core.help import FlagHelpCommand
 
 
 def register(app: typer.Typer) -> None:
     """Add ``demo`` and ``serve`` to the CLI."""
 
-    @app.command()
+    @app.command(cls=FlagHelpCommand)
     def demo(
         port: Annotated[
             int,
@@ -31,13 +28,13 @@ def register(app: typer.Typer) -> None:
                 help="Model seconds per wall second (60: a day in 24 min, a bidding window "
                 "in 2.5 min, a delivery in 1 min; 1: real time).",
             ),
-        ] = _SPEED,
+        ] = DEFAULT_SPEED,
         houses: Annotated[
             int,
             typer.Option(
                 "--houses", "-n", help="Houses (thesis lab mix: 2 PV+battery, 1 PV, 2 consumers)."
             ),
-        ] = _HOUSES,
+        ] = DEFAULT_HOUSES,
         duration: Annotated[
             float | None,
             typer.Option(
@@ -86,7 +83,7 @@ def register(app: typer.Typer) -> None:
             )
         )
 
-    @app.command()
+    @app.command(cls=FlagHelpCommand)
     def serve(
         config: Annotated[
             Path,

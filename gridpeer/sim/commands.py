@@ -7,7 +7,8 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
-from typer.core import TyperCommand, TyperOption
+
+from gridpeer.core.help import FlagHelpCommand
 
 
 class Market(StrEnum):
@@ -32,17 +33,6 @@ class Settlement(StrEnum):
 
 ALL_MARKETS = "order-book,uniform,pay-as-bid,cda,mid-market,bill-sharing,sdr"
 _FROM_SCENARIO = "from the scenario"
-
-
-class FlagHelpCommand(TyperCommand):
-    """A command whose --help shows flags (``--help``, ``--all``) without a ``<bool>``."""
-
-    def get_params(self, ctx):  # type: ignore[no-untyped-def]
-        params = super().get_params(ctx)
-        for p in params:
-            if isinstance(p, TyperOption) and p.is_flag and p.metavar is None:
-                p.metavar = ""
-        return params
 
 
 _SCENARIO = typer.Option(

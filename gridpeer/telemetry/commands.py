@@ -7,11 +7,13 @@ from typing import Annotated
 
 import typer
 
+from gridpeer.core.help import FlagHelpCommand
+
 
 def register(app: typer.Typer) -> None:
     """Add ``broker-config`` to the CLI."""
 
-    @app.command("broker-config")
+    @app.command("broker-config", cls=FlagHelpCommand)
     def broker_config(
         config: Annotated[
             Path, typer.Option("--config", "-c", help="Community TOML (as for `gridpeer serve`).")

@@ -11,7 +11,7 @@ from fastapi import Request
 
 from gridpeer.chain.hub import ChainHub
 from gridpeer.core.clock import Clock
-from gridpeer.core.settings import (
+from gridpeer.core.defaults import (
     DEFAULT_CURRENCY,
     DEFAULT_FEED_IN_WEI_PER_KWH,
     DEFAULT_IMPORT_WEI_PER_KWH,
