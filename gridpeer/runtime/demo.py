@@ -51,20 +51,23 @@ def demo_composition() -> Composition:
     """The demo's services: store, history (the day so far), broker, monitoring (sensor
     nodes + home agents over MQTT), chain (market contract, members, chain clock), oracle
     (the oracle and the houses' delivery agents with their relays), trading (the houses'
-    trading agents), web (in its own process, see :mod:`gridpeer.runtime.web_process`)."""
+    trading agents), web (in its own process, spawned right after the store so that it
+    imports its stack while the rest starts: :mod:`gridpeer.runtime.web_process`)."""
     from gridpeer.runtime import services
     from gridpeer.runtime.delivery import delivery
-    from gridpeer.runtime.web_process import web_process
+    from gridpeer.runtime.web_process import web_process_services
 
+    spawn_web, web = web_process_services()
     comp = Composition()
     comp.add("store", services.store)
+    comp.add("web-process", spawn_web)
     comp.add("history", services.seed_history)
     comp.add("broker", services.embedded_broker)
     comp.add("monitoring", services.monitoring)
     comp.add("chain", services.chain)
     comp.add("oracle", delivery)
     comp.add("trading", services.trading)
-    comp.add("web", web_process)
+    comp.add("web", web)
     return comp
 
 

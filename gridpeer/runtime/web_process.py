@@ -23,12 +23,13 @@ import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gridpeer.core.clock import Clock
 from gridpeer.core.settings import Settings
-from gridpeer.runtime.composition import Composition, Parts
+from gridpeer.runtime.composition import Composition, Parts, Service
 from gridpeer.web.models import HouseInfo
 
 if TYPE_CHECKING:
@@ -69,25 +70,73 @@ def shareable(store_url: str) -> bool:
     return ":memory:" not in store_url and store_url != "sqlite://"
 
 
-@contextlib.asynccontextmanager
-async def web_process(parts: Parts) -> AsyncIterator[None]:
-    """Start the web app in its own process; sets ``parts.url``.
+def web_process_services() -> tuple[Service, Service]:
+    """The web app in its own process, as two services of the demo:
 
-    Falls back to the in-process web app when the store cannot be shared (``:memory:``).
+    * ``spawn`` (right after the store): starts the process, which imports the web stack
+      (FastAPI, uvicorn, web3: about 2 s) on the other core while the demo deploys its
+      chain and starts its agents;
+    * ``web`` (last): tells it what to serve and waits until it listens; sets
+      ``parts.url``.
 
-    Raises:
-        OSError: the web process could not start (e.g. the port is taken).
+    With a store another process cannot open (``:memory:``), ``spawn`` does nothing and
+    ``web`` runs the app in this process.
     """
-    from gridpeer.runtime import services
+    child: list[tuple[BaseProcess, Connection]] = []
 
-    store_url = parts.store_url
-    if store_url is None or not shareable(store_url):
-        async with services.web(parts):
+    @contextlib.asynccontextmanager
+    async def spawn(parts: Parts) -> AsyncIterator[None]:
+        if parts.store_url is None or not shareable(parts.store_url):
             yield
-        return
+            return
+        ctx = mp.get_context("spawn")  # never fork a process with hundreds of threads
+        here, there = ctx.Pipe()
+        proc = ctx.Process(target=child_main, args=(there,), name="gridpeer-web", daemon=True)
+        proc.start()
+        there.close()
+        child.append((proc, here))
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                here.send(("stop", ""))
+            await asyncio.to_thread(proc.join, 10)
+            if proc.is_alive():
+                log.warning("web process did not stop in 10 s; terminating it")
+                proc.terminate()
+                await asyncio.to_thread(proc.join, 5)
+            here.close()
+            child.clear()
+
+    @contextlib.asynccontextmanager
+    async def web(parts: Parts) -> AsyncIterator[None]:
+        """Raises: OSError: the web process could not start (e.g. the port is taken)."""
+        from gridpeer.runtime import services
+
+        if not child:
+            async with services.web(parts):
+                yield
+            return
+        _, conn = child[0]
+        conn.send(("spec", _spec(parts)))
+        kind, value = await asyncio.to_thread(_receive, conn, START_TIMEOUT_S)
+        if kind != "ready":
+            raise OSError(value)
+        parts.url = value
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                conn.send(("stop", ""))
+
+    return spawn, web
+
+
+def _spec(parts: Parts) -> WebSpec:
     hub = parts.hub
-    spec = WebSpec(
-        settings=_plain(parts.settings, store_url=store_url),
+    assert parts.store_url is not None
+    return WebSpec(
+        settings=_plain(parts.settings, store_url=parts.store_url),
         clock=parts.clock,
         houses=list(parts.houses),
         data_dir=parts.data_dir,
@@ -95,26 +144,6 @@ async def web_process(parts: Parts) -> AsyncIterator[None]:
         market=hub.market.address if hub is not None else None,
         demo_keys=tuple((h, k.key.hex()) for h, k in hub.demo_keys.items()) if hub else (),
     )
-    ctx = mp.get_context("spawn")  # never fork a process with hundreds of threads
-    here, there = ctx.Pipe()
-    proc = ctx.Process(target=child_main, args=(spec, there), name="gridpeer-web", daemon=True)
-    proc.start()
-    there.close()
-    try:
-        kind, value = await asyncio.to_thread(_receive, here, START_TIMEOUT_S)
-        if kind != "ready":
-            raise OSError(value)
-        parts.url = value
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            here.send(("stop", ""))
-        await asyncio.to_thread(proc.join, 10)
-        if proc.is_alive():
-            log.warning("web process did not stop in 10 s; terminating it")
-            proc.terminate()
-            await asyncio.to_thread(proc.join, 5)
-        here.close()
 
 
 def _plain(settings: Settings, **changes: Any) -> Settings:
@@ -134,11 +163,21 @@ def _receive(conn: Connection, timeout_s: float) -> tuple[str, str]:
     return str(kind), str(value)
 
 
-def child_main(spec: WebSpec, conn: Connection) -> None:
-    """Entry point of the web process."""
+def child_main(conn: Connection) -> None:
+    """Entry point of the web process: import the web stack, wait for what to serve (or
+    for "stop", or the demo's end), serve it."""
     logging.basicConfig(level=logging.WARNING, format="web: %(levelname)s %(name)s: %(message)s")
+    import gridpeer.chain.web3_backend
+    import gridpeer.runtime.services
+    import gridpeer.web.app  # noqa: F401  (imported now, while the demo starts)
     from gridpeer.web.server import run_loop
 
+    try:
+        kind, spec = conn.recv()
+    except (EOFError, OSError):  # the demo stopped before the web app was needed
+        return
+    if kind != "spec":
+        return
     try:
         run_loop(_serve(spec, conn))
     except OSError as exc:
