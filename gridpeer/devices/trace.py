@@ -101,14 +101,21 @@ class TraceSource(ABC):
 
     @property
     def has_pv(self) -> bool:
-        """True if the house has PV (judged on period 0)."""
-        t = self.period(0)
-        return bool(np.any(t.pv_v > 0) or np.any(t.pv_w > 0))
+        """True if the house has PV (judged on period 0, once)."""
+        return self._devices()[0]
 
     @property
     def has_battery(self) -> bool:
-        """True if the house has a battery (judged on period 0)."""
-        return bool(np.any(self.period(0).bess_v > 0))
+        """True if the house has a battery (judged on period 0, once)."""
+        return self._devices()[1]
+
+    def _devices(self) -> tuple[bool, bool]:
+        found: tuple[bool, bool] | None = self.__dict__.get("_has")
+        if found is None:
+            t = self.period(0)
+            found = (bool(np.any(t.pv_v > 0) or np.any(t.pv_w > 0)), bool(np.any(t.bess_v > 0)))
+            self.__dict__["_has"] = found
+        return found
 
     def index(self, ts: float) -> int:
         """Period index holding UTC POSIX time ``ts`` (s)."""

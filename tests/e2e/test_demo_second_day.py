@@ -28,6 +28,7 @@ from gridpeer.runtime.delivery import delivery
 
 SPEED = 480.0  # a model hour in 7.5 wall seconds
 START_HOUR = 14.4  # 10:24 local: bidding for 13:00-14:00 opens at 10:30
+HOURS = timedelta(hours=4)
 
 
 def composition() -> Composition:
@@ -87,6 +88,14 @@ async def test_agents_trade_and_sellers_are_paid_on_the_second_day(tmp_path: Pat
             if trades and set(trades) <= set(conf):
                 break
         assert trades, "the agents made no trade for the second day's first window"
+        # the history seeded yesterday's readings too, and yesterday is another day
+        assert parts.store is not None
+        today = clock.start.replace(hour=10, minute=0)
+        yesterday = today - timedelta(days=1)
+        for device in ("meter", "pv"):
+            old = [b.p for b in parts.store.history("h1", device, yesterday, yesterday + HOURS)]
+            new = [b.p for b in parts.store.history("h1", device, today, today + HOURS)]
+            assert len(old) == len(new) == 240 and old != new
         assert set(trades) <= set(conf), f"unsettled: {sorted(set(trades) - set(conf))}"
         hub = parts.extras["chain_hub"]
         house_of = {k.address.lower(): h for h, k in hub.demo_keys.items()}
