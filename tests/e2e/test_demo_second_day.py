@@ -20,11 +20,11 @@ from gridpeer.chain.events import DeliveryConfirmed, TradeCreated
 from gridpeer.core.settings import Settings
 from gridpeer.devices.trace import HouseTrace
 from gridpeer.hems.delivery_power import TracePower
-from gridpeer.hems.trading_service import trading
 from gridpeer.runtime import services
 from gridpeer.runtime.community import house_days, house_info, lab_configs
-from gridpeer.runtime.composition import Composition, Parts, demo_clock
+from gridpeer.runtime.composition import Composition, Parts
 from gridpeer.runtime.delivery import delivery
+from gridpeer.runtime.demo import demo_clock
 
 SPEED = 480.0  # a model hour in 7.5 wall seconds
 START_HOUR = 14.4  # 10:24 local: bidding for 13:00-14:00 opens at 10:30
@@ -39,7 +39,7 @@ def composition() -> Composition:
     comp.add("monitoring", services.monitoring)
     comp.add("chain", services.chain)
     comp.add("oracle", delivery)
-    comp.add("trading", trading)
+    comp.add("trading", services.trading)
     return comp
 
 
@@ -74,11 +74,10 @@ async def test_agents_trade_and_sellers_are_paid_on_the_second_day(tmp_path: Pat
         while time.monotonic() < deadline:
             await asyncio.sleep(1.0)
             assert not run.done(), run.exception()
-            if "market" not in parts.extras or clock.timestamp() < window[1] + 700:
+            if parts.hub is None or clock.timestamp() < window[1] + 700:
                 continue
-            market, lock = parts.extras["market"], parts.extras["chain_lock"]
-            with lock:
-                events = market.events(0)
+            with parts.hub.lock:
+                events = parts.hub.market.events(0)
             trades = {
                 e.trade.id: e.trade
                 for e in events
@@ -97,9 +96,9 @@ async def test_agents_trade_and_sellers_are_paid_on_the_second_day(tmp_path: Pat
             new = [b.p for b in parts.store.history("h1", device, today, today + HOURS)]
             assert len(old) == len(new) == 240 and old != new
         assert set(trades) <= set(conf), f"unsettled: {sorted(set(trades) - set(conf))}"
-        hub = parts.extras["chain_hub"]
-        house_of = {k.address.lower(): h for h, k in hub.demo_keys.items()}
-        rt = parts.extras["delivery"]
+        assert parts.hub is not None and parts.delivery is not None
+        house_of = {k.address.lower(): h for h, k in parts.hub.demo_keys.items()}
+        rt = parts.delivery
         sold: dict[str, int] = {}
         for t in trades.values():
             seller = house_of[t.seller.lower()]
@@ -108,6 +107,7 @@ async def test_agents_trade_and_sellers_are_paid_on_the_second_day(tmp_path: Pat
             c = conf[tid]
             seller = house_of[t.seller.lower()]
             power = rt.agents[seller].power
+            assert isinstance(power, TracePower)
             assert power.source.index(window[0]) == 1  # the house's second simulated day
             if energy_wh(power, *window) >= sold[seller]:  # the seller had the power
                 assert c.delivered_wh > 0, (tid, seller, t.wh)

@@ -83,7 +83,9 @@ def test_window_view_reads_the_windows_own_day_from_a_daily_source() -> None:
 
     src, _ = fake_day()  # load = day of month, W: 1 W on day 0, 3 W on day 2, 4 W on day 3
     t0 = int(T0)
-    v = window_view(src, BidWindow(t0, t0 + 3 * DAY - 3600, t0 + 3 * DAY + 3600), t0, 0.0, 0, 0.5)
+    v = window_view(
+        src, BidWindow(t0, t0 + 3 * DAY - 3600, t0 + 3 * DAY + 3600), t0, 0.0, 0, 0.5, PRICES
+    )
     assert v.load_forecast_wh == 3.0 + 4.0 and v.yesterday_net_wh == -7.0
 
 
