@@ -85,10 +85,10 @@ class TraceSource(ABC):
     :meth:`load_wh_before`; the rest is shared. Thread-safe if the subclass is.
     """
 
-    house: str
-    start: datetime
-    step_s: int
-    period_s: int
+    def __init__(self, house: str, start: datetime, step_s: int, period_s: int) -> None:
+        self.house, self.start, self.step_s, self.period_s = house, start, step_s, period_s
+        self._has: tuple[bool, bool] | None = None
+        self._cum: dict[int, tuple[HouseTrace, FloatArray]] = {}
 
     @abstractmethod
     def period(self, k: int) -> HouseTrace:
@@ -110,12 +110,11 @@ class TraceSource(ABC):
         return self._devices()[1]
 
     def _devices(self) -> tuple[bool, bool]:
-        found: tuple[bool, bool] | None = self.__dict__.get("_has")
-        if found is None:
+        if self._has is None:
             t = self.period(0)
-            found = (bool(np.any(t.pv_v > 0) or np.any(t.pv_w > 0)), bool(np.any(t.bess_v > 0)))
-            self.__dict__["_has"] = found
-        return found
+            pv = bool(np.any(t.pv_v > 0) or np.any(t.pv_w > 0))
+            self._has = (pv, bool(np.any(t.bess_v > 0)))
+        return self._has
 
     def index(self, ts: float) -> int:
         """Period index holding UTC POSIX time ``ts`` (s)."""
@@ -139,7 +138,7 @@ class TraceSource(ABC):
 
     def _cumulative_wh(self, trace: HouseTrace) -> FloatArray:
         """Consumption before each step of ``trace``, Wh (memoized for recent traces)."""
-        memo: dict[int, tuple[HouseTrace, FloatArray]] = self.__dict__.setdefault("_cum", {})
+        memo = self._cum
         hit = memo.get(id(trace))
         if hit is not None and hit[0] is trace:
             return hit[1]
@@ -181,9 +180,8 @@ class RepeatingTrace(TraceSource):
     def __init__(self, trace: HouseTrace) -> None:
         if len(trace) == 0 or trace.step_s <= 0:
             raise ValueError(f"trace of house {trace.house!r} is empty or has step_s <= 0")
+        super().__init__(trace.house, trace.start, trace.step_s, len(trace) * trace.step_s)
         self.trace = trace
-        self.house, self.start, self.step_s = trace.house, trace.start, trace.step_s
-        self.period_s = len(trace) * trace.step_s
         self._total_wh = float(np.sum(trace.load_w)) * trace.step_s / 3600.0
 
     def period(self, k: int) -> HouseTrace:
@@ -222,9 +220,10 @@ class DailyTraces(TraceSource):
     ) -> None:
         if step_s <= 0 or 86_400 % step_s:
             raise ValueError(f"step_s must divide a day, got {step_s}")
-        self.house, self.step_s, self.period_s = house, step_s, 86_400
+        super().__init__(
+            house, datetime(first.year, first.month, first.day, tzinfo=UTC), step_s, 86_400
+        )
         self.first = first
-        self.start = datetime(first.year, first.month, first.day, tzinfo=UTC)
         self._simulate = simulate
         self._keep = max(2, keep)
         self._cache: OrderedDict[int, HouseTrace] = OrderedDict()
