@@ -5,13 +5,17 @@ For each accepted :class:`~gridpeer.telemetry.delivery.DeliveryCommand` the exec
 1. waits until the window starts, then closes the relay of the command's direction
    (the seller's OUT relay, the buyer's IN relay);
 2. integrates the metered power of that relay into Wh at every :meth:`step`;
-3. opens the relay when the target is reached or the window ends, whichever is first;
+3. ends the trade when its target is reached or its window ends, whichever is first
+   (the relay opens when no trade of its direction is left);
 4. yields a :class:`~gridpeer.telemetry.delivery.DeliveryResult` with the measured Wh.
 
-One relay per direction: trades of the same direction with overlapping windows run one
-after the other (earliest window start, then lowest trade id). A command seen twice is
-executed once. Energy in Wh (float while integrating, reported rounded down), power W,
-times UTC (model time).
+One relay per direction serves every trade of that direction whose window is open, at
+once: its metered energy is split among them by
+:func:`~gridpeer.hems.delivery_split.share_energy` (pro rata to the contracted Wh, each
+capped at its contract), and trades that finish together are rounded to whole Wh as a
+group (:func:`~gridpeer.hems.delivery_split.round_group`), so their results add up to
+what the relay metered. A command seen twice is executed once. Energy in Wh (float while
+integrating, whole Wh once done), power W, times UTC (model time).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
+from gridpeer.hems.delivery_split import round_group, share_energy
 from gridpeer.telemetry.delivery import DeliveryCommand, DeliveryResult, Direction
 
 
@@ -40,7 +45,8 @@ class Task:
     Attributes:
         command: the oracle's command.
         phase: waiting / closed / done.
-        measured_wh: energy metered through the relay so far, Wh.
+        measured_wh: this trade's share of the energy metered through the relay so far,
+            Wh (whole Wh once done).
         closed_at: UTC time the relay closed, if it did.
         opened_at: UTC time the relay opened again (done only).
         reason: why it ended: ``target`` or ``window_end`` (done only).
@@ -96,18 +102,24 @@ class DeliveryExecutor:
 
     def relay_closed(self, direction: Direction) -> bool:
         """True while a delivery of ``direction`` has its relay closed."""
-        return self._active(direction) is not None
+        return bool(self._active(direction))
 
-    def active_trade(self, direction: Direction) -> int | None:
-        """Trade id whose delivery has the relay of ``direction`` closed, if any."""
-        task = self._active(direction)
-        return None if task is None else task.command.trade_id
+    def shares(self, direction: Direction) -> dict[int, float]:
+        """Trades the relay of ``direction`` serves now → the fraction of its power that
+        goes to each (pro rata to contracted Wh among those still short; sums to 1)."""
+        short = [t for t in self._active(direction) if t.measured_wh < t.command.target_wh - 1e-9]
+        total = sum(max(t.command.target_wh, 1e-9) for t in short)
+        return {t.command.trade_id: max(t.command.target_wh, 1e-9) / total for t in short}
 
-    def _active(self, direction: Direction) -> Task | None:
-        for t in self.tasks.values():
-            if t.phase is Phase.CLOSED and t.command.direction is direction:
-                return t
-        return None
+    def _active(self, direction: Direction) -> list[Task]:
+        return sorted(
+            (
+                t
+                for t in self.tasks.values()
+                if t.phase is Phase.CLOSED and t.command.direction is direction
+            ),
+            key=lambda t: t.command.trade_id,
+        )
 
     def step(self, now: datetime, power_w: dict[Direction, float], dt_s: float) -> list[Task]:
         """Advance to ``now``.
@@ -126,17 +138,33 @@ class DeliveryExecutor:
         changed: dict[int, Task] = {}
         for direction in Direction:
             active = self._active(direction)
-            if active is not None:
-                p = max(0.0, float(power_w.get(direction, 0.0)))
-                target = float(active.command.target_wh)
-                energy = min(target, active.measured_wh + p * dt_s / 3600.0)
-                active = replace(active, measured_wh=energy)
-                if energy >= target - 1e-9:
-                    active = replace(active, phase=Phase.DONE, opened_at=now, reason="target")
-                elif now >= active.command.window_end:
-                    active = replace(active, phase=Phase.DONE, opened_at=now, reason="window_end")
-                self.tasks[active.command.trade_id] = active
-                changed[active.command.trade_id] = active
+            if not active:
+                continue
+            p = max(0.0, float(power_w.get(direction, 0.0)))
+            parts = share_energy(
+                p * dt_s / 3600.0,
+                [float(t.command.target_wh) for t in active],
+                [t.measured_wh for t in active],
+            )
+            ending: list[Task] = []
+            for t, part in zip(active, parts, strict=True):
+                t = replace(t, measured_wh=min(float(t.command.target_wh), t.measured_wh + part))
+                if t.measured_wh >= t.command.target_wh - 1e-9:
+                    t = replace(t, phase=Phase.DONE, opened_at=now, reason="target")
+                    t = replace(t, measured_wh=float(t.command.target_wh))
+                elif now >= t.command.window_end:
+                    t = replace(t, phase=Phase.DONE, opened_at=now, reason="window_end")
+                if t.phase is Phase.DONE:
+                    ending.append(t)
+                self.tasks[t.command.trade_id] = t
+                changed[t.command.trade_id] = t
+            whole = round_group(
+                [t.measured_wh for t in ending], [t.command.trade_id for t in ending]
+            )
+            for t, wh in zip(ending, whole, strict=True):
+                t = replace(t, measured_wh=float(wh))
+                self.tasks[t.command.trade_id] = t
+                changed[t.command.trade_id] = t
         for task in sorted(
             (t for t in self.tasks.values() if t.phase is Phase.WAITING),
             key=lambda t: (t.command.window_start, t.command.trade_id),
@@ -144,7 +172,7 @@ class DeliveryExecutor:
             cmd = task.command
             if now >= cmd.window_end:  # missed its whole window (house was offline)
                 task = replace(task, phase=Phase.DONE, opened_at=now, reason="window_end")
-            elif now >= cmd.window_start and self._active(cmd.direction) is None:
+            elif now >= cmd.window_start:  # joins the relay at once, beside any others
                 task = replace(task, phase=Phase.CLOSED, closed_at=now)
             else:
                 continue

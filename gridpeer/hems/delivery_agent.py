@@ -101,9 +101,9 @@ class DeliveryAgent:
             dt = max(0.0, (now - self._last).total_seconds())
             self._last = now
             power = {
-                d: self.power.power_w(d, now, tid)
+                d: self.power.power_w(d, now, shares)
                 for d in Direction
-                if (tid := self.executor.active_trade(d)) is not None
+                if (shares := self.executor.shares(d))
             }
             changed = self.executor.step(now, power, dt)
             for t in changed:

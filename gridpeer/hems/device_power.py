@@ -2,18 +2,19 @@
 that switches a Tasmota or Shelly relay and meters the delivery from that device.
 
 The delivery agent asks :meth:`DevicePower.power_w` for the power of a direction while
-one of its trades runs; that is when the relay must be closed. So:
+trades of that direction run (one relay serves all of them at once); that is when the
+relay must be closed. So:
 
-* the first ask for a trade sends the device's ON command (re-sent every ``resend_s``
-  until the device confirms it: Tasmota ``stat/…/RESULT``, Shelly RPC answer or
-  ``switch:<n>.output``);
+* the first ask while the relay is not held sends the device's ON command (re-sent
+  every ``resend_s`` until the device confirms it: Tasmota ``stat/…/RESULT``, Shelly RPC
+  answer or ``switch:<n>.output``);
 * power counts only while the device **confirms** the relay closed, the device is not
   offline, and its last reading is younger than ``stale_s`` — otherwise the answer is
   0 W: a silent, rebooted or offline device never credits energy it did not measure;
-* the relay opens on :meth:`release`, and — a dead-man switch — when nobody has asked
-  for its power for ``hold_s`` wall seconds (the trade ended, or the agent stopped);
-  a relay confirmed closed with no trade holding it is switched off again (every
-  ``resend_s``) until the device confirms it open.
+* the relay opens on :meth:`release` of the last trade holding it, and — a dead-man
+  switch — when nobody has asked for its power for ``hold_s`` wall seconds (the trades
+  ended, or the agent stopped); a relay confirmed closed with no trade holding it is
+  switched off again (every ``resend_s``) until the device confirms it open.
 
 Power in W (``max(0, ±P)`` of the metered channel, ``invert`` for a CT the other way
 round; with ``meter = "telemetry"`` the house's net grid power from its gridpeer meter
@@ -28,6 +29,7 @@ import threading
 import time
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from gridpeer.telemetry.adapters.bridge import DeviceBridge
 from gridpeer.telemetry.adapters.config import DeviceConfig
@@ -58,7 +60,7 @@ class DevicePower:
     ) -> None:
         self.bridge, self.relays = bridge, dict(relays)
         self.stale_s, self.hold_s, self.resend_s = stale_s, hold_s, resend_s
-        self._holder: dict[Direction, int | None] = {}
+        self._holder: dict[Direction, frozenset[int]] = {}
         self._polled: dict[Direction, float] = {}
         self._sent: dict[Direction, tuple[bool, float]] = {}
         self._lock = threading.Lock()
@@ -79,18 +81,20 @@ class DevicePower:
         self.bridge.set_relay(dev.topic, dev.channel, on, wait_s)
         log.info("%s relay %s:%d → %s", direction.value, dev.topic, dev.channel, on)
 
-    def power_w(self, direction: Direction, now: datetime, trade_id: int | None = None) -> float:
-        """Close the relay of ``direction`` (for ``trade_id``) and return the metered
-        power through it, W (0 until the device confirms the relay closed, and while
-        its readings are missing, stale or it is offline)."""
+    def power_w(
+        self, direction: Direction, now: datetime, trades: Mapping[int, Any] | None = None
+    ) -> float:
+        """Close the relay of ``direction`` (held by ``trades``, the trade ids it serves)
+        and return the metered power through it, W (0 until the device confirms the relay
+        closed, and while its readings are missing, stale or it is offline)."""
         dev = self.relays.get(direction)
         if dev is None:
             return 0.0
         mono = time.monotonic()
         with self._lock:
-            if self._holder.get(direction) != trade_id:
-                self._sent.pop(direction, None)  # a new trade: command at once
-            self._holder[direction] = trade_id
+            if not self._holder.get(direction):
+                self._sent.pop(direction, None)  # newly held: command at once
+            self._holder[direction] = frozenset(trades) if trades else frozenset({-1})
             self._polled[direction] = mono
             closed = self._confirmed(dev)
             if closed is not True:
@@ -110,14 +114,15 @@ class DevicePower:
         return max(0.0, p)
 
     def release(self, trade_id: int) -> None:
-        """Open the relay held by ``trade_id`` (if any)."""
+        """``trade_id`` is done: open a relay it was the last trade holding."""
         mono = time.monotonic()
         with self._lock:
             for direction, holder in list(self._holder.items()):
-                if holder == trade_id:
-                    self._holder[direction] = None
-                    self._sent.pop(direction, None)
-                    self._command(direction, False, mono)
+                if trade_id in holder:
+                    self._holder[direction] = holder - {trade_id}
+                    if not self._holder[direction]:
+                        self._sent.pop(direction, None)
+                        self._command(direction, False, mono)
 
     def check(self) -> None:
         """The dead-man switch: open relays nobody holds any more (also called by the
@@ -126,13 +131,13 @@ class DevicePower:
         with self._lock:
             for direction, dev in self.relays.items():
                 if (
-                    self._holder.get(direction) is not None
+                    self._holder.get(direction)
                     and mono - self._polled.get(direction, 0.0) > self.hold_s
                 ):
                     log.warning("%s relay not metered for %.0f s: opening", direction, self.hold_s)
-                    self._holder[direction] = None
+                    self._holder[direction] = frozenset()
                     self._sent.pop(direction, None)
-                if self._holder.get(direction) is None and self._confirmed(dev) is not False:
+                if not self._holder.get(direction) and self._confirmed(dev) is not False:
                     self._command(direction, False, mono)
 
     def _watch(self) -> None:
@@ -154,7 +159,7 @@ class DevicePower:
             self._thread.join()
         with self._lock:
             for direction in self.relays:
-                self._holder[direction] = None
+                self._holder[direction] = frozenset()
                 self._sent.pop(direction, None)
                 self._command(direction, False, time.monotonic(), wait_s=2.0)
         self.bridge.stop()

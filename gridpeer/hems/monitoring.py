@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 
 from gridpeer.core.clock import Clock
 from gridpeer.core.mqtt import BrokerAddress
-from gridpeer.devices.trace import HouseTrace
+from gridpeer.devices.trace import HouseTrace, TraceSource
 from gridpeer.hems.host import AgentHost
 from gridpeer.hems.metrics import AgentMetrics
 from gridpeer.store.base import Sample, Store
@@ -35,7 +35,8 @@ class Monitoring:
 
     Args:
         community: community id (topic segment).
-        traces: one :class:`HouseTrace` per house (house ids must be unique).
+        traces: each house's flows, a :class:`TraceSource` (every day of the run) or a
+            fixed :class:`HouseTrace` (repeated); house ids must be unique.
         broker: MQTT broker address (credentials, if any, are used by every client).
         store: where agents write samples.
         clock: model time for the readings.
@@ -51,7 +52,7 @@ class Monitoring:
     def __init__(
         self,
         community: str,
-        traces: Sequence[HouseTrace],
+        traces: Sequence[HouseTrace | TraceSource],
         broker: BrokerAddress,
         store: Store,
         clock: Clock,
@@ -143,7 +144,7 @@ class Monitoring:
 
 async def run_monitoring(
     community: str,
-    traces: Sequence[HouseTrace],
+    traces: Sequence[HouseTrace | TraceSource],
     broker: BrokerAddress,
     store: Store,
     clock: Clock,

@@ -24,7 +24,7 @@ import numpy as np
 from gridpeer.chain.hub import ChainHub
 from gridpeer.chain.types import Order, Schedule
 from gridpeer.core.clock import Clock
-from gridpeer.devices.trace import HouseTrace
+from gridpeer.devices.trace import HouseTrace, TraceSource, as_source
 from gridpeer.hems.trading_agent import SlotView
 from gridpeer.hems.trading_live import TradingAgent
 from gridpeer.market.clearing import GridPrices
@@ -70,7 +70,7 @@ def open_windows(schedule: Schedule, now: int, gate_s: int = 60) -> list[BidWind
 
 
 def window_view(
-    trace: HouseTrace,
+    trace: HouseTrace | TraceSource,
     window: BidWindow,
     now: int,
     capacity_wh: float,
@@ -80,21 +80,18 @@ def window_view(
 ) -> SlotView:
     """What the agent knows about ``window`` from its house's simulated day (Wh, 0..1), at
     the grid's ``prices`` (wei/kWh)."""
-    t0 = trace.start.timestamp()
-    n = len(trace)
-    idx = (((np.arange(window.start, window.end, trace.step_s) - t0) // trace.step_s) % n).astype(
-        np.int64
-    )
-    net = float(np.sum(trace.pv_w[idx] - trace.load_w[idx]) * trace.step_s / 3600.0)
-    pv = float(np.sum(trace.pv_w[idx]) * trace.step_s / 3600.0)
-    load = float(np.sum(trace.load_w[idx]) * trace.step_s / 3600.0)
-    k = int(((now - t0) // trace.step_s) % n)
+    source = as_source(trace)
+    w = source.span(window.start, window.end)
+    net = float(np.sum(w.pv_w - w.load_w) * w.step_s / 3600.0)
+    pv = float(np.sum(w.pv_w) * w.step_s / 3600.0)
+    load = float(np.sum(w.load_w) * w.step_s / 3600.0)
+    at = source.locate(now)
     hour = ((window.start + tz_minutes * 60) % DAY) / 3600.0
     return SlotView(
         yesterday_net_wh=net,
         clear_sky_pv_wh=pv,
         load_forecast_wh=load,
-        soc=float(trace.soc[k]),
+        soc=float(at.trace.soc[at.index]),
         capacity_wh=capacity_wh,
         hour_of_day=hour,
         feed_in=prices.feed_in_wei_per_kwh,

@@ -1,5 +1,6 @@
 """The demo community: the thesis lab's five houses (repeated for larger demos), their
-display info and one simulated day of their power flows (devices/profiles layers)."""
+display info and their simulated power flows (devices/profiles layers): one day
+(:func:`simulate_day`) or every day of a run, lazily (:func:`house_days`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable
 from datetime import date
 
 from gridpeer.devices.house import HouseConfig, simulate_house, thesis_lab_houses
-from gridpeer.devices.trace import HouseTrace
+from gridpeer.devices.trace import DailyTraces, DaySimulator, HouseTrace
 from gridpeer.web.models import HouseInfo, HouseKind
 
 
@@ -52,3 +53,36 @@ def simulate_day(
 
     bank = richardson_bank(cache_dir=default_cache_dir(), progress=progress)
     return [simulate_house(c, day, step_s=step_s, bank=bank) for c in configs]
+
+
+def house_days(
+    configs: list[HouseConfig],
+    first: date,
+    seed: int = 0,
+    step_s: int = 60,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[DailyTraces]:
+    """Every house's flows day after day (W, ``step_s`` steps): day ``first`` simulated now,
+    each later day on first use. Weather depends on (``seed``, date), loads on (``seed``,
+    house, date), so every day differs and a run is reproducible; the battery's SoC
+    carries over midnight. The load bank is cached on disk (``~/.cache/gridpeer``)."""
+    from gridpeer.devices.house import simulate_house
+    from gridpeer.profiles.load import default_cache_dir, richardson_bank
+
+    bank = richardson_bank(cache_dir=default_cache_dir(), progress=progress)
+
+    def simulator(config: HouseConfig) -> DaySimulator:
+        def simulate(day: date, soc0: float | None) -> HouseTrace:
+            c = config
+            if soc0 is not None and c.battery is not None:
+                b = c.battery
+                soc = min(max(soc0, b.soc_min), b.soc_max)
+                c = dataclasses.replace(c, battery=dataclasses.replace(b, soc_initial=soc))
+            return simulate_house(c, day, step_s=step_s, seed=seed, bank=bank)
+
+        return simulate
+
+    days = [DailyTraces(c.house, first, simulator(c), step_s) for c in configs]
+    for d in days:
+        d.period(0)
+    return days

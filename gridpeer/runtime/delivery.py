@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+from gridpeer.devices.trace import as_source
 from gridpeer.hems.delivery_power import P2PLine, PowerSource, TracePower
 from gridpeer.oracle.service import OracleConfig
 from gridpeer.runtime.composition import Parts
@@ -25,10 +26,12 @@ async def delivery(parts: Parts) -> AsyncIterator[None]:
     assert hub is not None and chain is not None and broker is not None, "needs chain, broker"
     houses = {str(hub.demo_keys[h.id].address): h.id for h in parts.houses}
     line = P2PLine()  # the buyer's IN meter reads what the seller pushes
-    power: dict[str, PowerSource] = {
-        h.id: TracePower(trace, bess_max_w=1500.0 if float(trace.soc.max()) > 0 else 0.0, line=line)
-        for h, trace in zip(parts.houses, parts.traces, strict=True)
-    }
+    power: dict[str, PowerSource] = {}
+    for h, trace in zip(parts.houses, parts.traces, strict=True):
+        source = as_source(trace)  # the house's own day, every day of the run
+        power[h.id] = TracePower(
+            source, bess_max_w=1500.0 if source.has_battery else 0.0, line=line
+        )
     # Results are awaited 600 model s after a window: less than the demo market's reclaim
     # grace (15 min), so deliveries settle before a buyer could reclaim. A 0.2 s poll keeps
     # the in-process chain free for the web app and the traders.

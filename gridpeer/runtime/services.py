@@ -47,15 +47,16 @@ async def store(parts: Parts) -> AsyncIterator[None]:
 
 @contextlib.asynccontextmanager
 async def seed_history(parts: Parts) -> AsyncIterator[None]:
-    """Write the day so far (1-min readings from the traces' start to now) into the store,
-    so charts and today's energy are full from the first page view."""
+    """Write the run's history so far (1-min readings from the start of each house's
+    simulated flows, e.g. yesterday's midnight, to now) into the store, so charts and
+    today's energy are full from the first page view."""
     assert parts.store is not None, "history needs the store service first"
     from gridpeer.telemetry.sensor import TraceSampler
 
     now_ms = math.floor(parts.clock.timestamp() * 1000)
     for trace in parts.traces:
-        sampler = TraceSampler(trace)
-        day0_ms = round(trace.start.timestamp() * 1000)
+        sampler = TraceSampler(trace)  # the same readings the house's sensor node sends
+        day0_ms = round(sampler.source.start.timestamp() * 1000)
         rows: list[Sample] = []
         for ts in range(day0_ms, now_ms, 60_000):
             rows += _samples(trace.house, list(sampler.readings(ts)))

@@ -1,7 +1,8 @@
-"""Simulated sensor nodes: publish a house's meter, PV and BESS readings from a
-:class:`~gridpeer.devices.trace.HouseTrace` at the model time of a :class:`Clock`.
+"""Simulated sensor nodes: publish a house's meter, PV and BESS readings from its
+simulated flows (a :class:`~gridpeer.devices.trace.TraceSource`: the house's own day,
+whatever day of the run it is) at the model time of a :class:`Clock`.
 
-:class:`TraceSampler` is pure (trace + time → payloads); :class:`SensorNode` does the I/O.
+:class:`TraceSampler` is pure (flows + time → payloads); :class:`SensorNode` does the I/O.
 """
 
 from __future__ import annotations
@@ -13,11 +14,9 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
-
 from gridpeer.core.clock import Clock
 from gridpeer.core.mqtt import QOS, BrokerAddress, MqttClient
-from gridpeer.devices.trace import HouseTrace
+from gridpeer.devices.trace import HouseTrace, TraceSource, as_source
 from gridpeer.telemetry.schemas import Device
 from gridpeer.telemetry.topics import check_name, reading_topic
 
@@ -36,38 +35,30 @@ def encode(payload: Payload) -> bytes:
 
 
 class TraceSampler:
-    """Readings of one house at any model time. The trace repeats after its end (a daily
-    trace becomes every day); cumulative meter energy keeps counting across repeats.
+    """Readings of one house at any model time, from its flows (a fixed
+    :class:`HouseTrace` repeats after its end); the cumulative meter energy counts from the
+    source's start, across days.
 
-    Devices present: the meter always, PV if the trace has any PV voltage or power, BESS
-    if it has any battery voltage.
+    Devices present: the meter always, PV if the house has PV, BESS if it has a battery.
     """
 
-    def __init__(self, trace: HouseTrace) -> None:
-        if len(trace) == 0 or trace.step_s <= 0:
-            raise ValueError(f"trace of house {trace.house!r} is empty or has step_s <= 0")
-        self.trace = trace
-        self._period_s = len(trace) * trace.step_s
-        step_wh = np.asarray(trace.load_w, dtype=np.float64) * trace.step_s / 3600.0
-        self._cum_wh = np.concatenate(([0.0], np.cumsum(step_wh)))  # Wh before each step
+    def __init__(self, trace: HouseTrace | TraceSource) -> None:
+        self.source = as_source(trace)
         self.devices: tuple[Device, ...] = (Device.METER,)
-        if bool(np.any(trace.pv_v > 0) or np.any(trace.pv_w > 0)):
+        if self.source.has_pv:
             self.devices += (Device.PV,)
-        if bool(np.any(trace.bess_v > 0)):
+        if self.source.has_battery:
             self.devices += (Device.BESS,)
 
     def readings(self, ts_ms: int) -> list[tuple[Device, Payload]]:
         """Payload per present device at model time ``ts_ms`` (POSIX ms). Units: V, A, W,
-        cumulative Wh since the trace start, SoC 0..1."""
-        t = self.trace
-        elapsed = (ts_ms / 1000.0) - t.start.timestamp()
-        cycles, rem = divmod(elapsed, self._period_s)
-        idx = min(int(rem // t.step_s), len(t) - 1)
-        frac_s = rem - idx * t.step_s
+        cumulative Wh since the source's start, SoC 0..1."""
+        point = self.source.locate(ts_ms / 1000.0)
+        t, idx = point.trace, point.index
         ts = iso_ms(ts_ms)
         load = float(t.load_w[idx])
         mains = float(t.mains_v[idx])
-        e_wh = cycles * self._cum_wh[-1] + self._cum_wh[idx] + load * frac_s / 3600.0
+        e_wh = self.source.meter_wh(ts_ms / 1000.0)
         out: list[tuple[Device, Payload]] = [
             (
                 Device.METER,
@@ -122,7 +113,7 @@ class SensorNode:
     def __init__(
         self,
         community: str,
-        trace: HouseTrace,
+        trace: HouseTrace | TraceSource,
         broker: BrokerAddress,
         clock: Clock,
         rate_s: float = 1.0,
@@ -138,6 +129,7 @@ class SensorNode:
         self.published = 0
         self.acked = 0
         self.skipped = 0
+        self._period: int | None = None
         self._topics = {d: reading_topic(community, self.house, d) for d in Device}
         self.mqtt = MqttClient(client_id or f"gp-{community}-{self.house}-sensor", broker)
         self.mqtt.paho.on_publish = self._on_publish
@@ -159,6 +151,15 @@ class SensorNode:
         self.published += n
         return n
 
+    async def _prepare(self, ts_ms: int) -> None:
+        """Simulate a new day of the house off the event loop (once a model day)."""
+        source = self.sampler.source
+        k = source.index(ts_ms / 1000.0)
+        if k != self._period:
+            await asyncio.to_thread(source.locate, ts_ms / 1000.0)
+            await asyncio.to_thread(source.meter_wh, ts_ms / 1000.0)
+            self._period = k
+
     def _now_ms(self) -> int:
         return math.floor(self.clock.timestamp() * 1000)
 
@@ -179,6 +180,7 @@ class SensorNode:
                 if latest > next_ms:
                     self.skipped += (latest - next_ms) // self.rate_ms
                     next_ms = latest
+                await self._prepare(next_ms)
                 self.publish_at(next_ms)
                 next_ms += self.rate_ms
             await self.drain()

@@ -100,8 +100,8 @@ def test_not_done_has_no_result() -> None:
     st.lists(st.floats(0, 5000), min_size=1, max_size=20),
 )
 def test_invariants(trades: list[tuple[int, int, int, str]], powers: list[float]) -> None:
-    """Measured <= target; energy only counted inside the window; one relay per direction;
-    total measured per direction <= metered energy on that relay."""
+    """Measured <= target; energy only counted inside the window; a relay serves only trades
+    whose window is open; total measured per direction <= metered energy on that relay."""
     ex = DeliveryExecutor("h1")
     for i, (wh, s, d, dr) in enumerate(trades):
         ex.accept(cmd(i, wh, s, d, dr))
@@ -115,7 +115,7 @@ def test_invariants(trades: list[tuple[int, int, int, str]], powers: list[float]
                 metered[dr] += p * step_s / 3600
         ex.step(now, {Direction.IN: p, Direction.OUT: p}, step_s if k else 0)
         closed = [t for t in ex.tasks.values() if t.phase is Phase.CLOSED]
-        assert len({t.command.direction for t in closed}) == len(closed)
+        assert all(t.command.window_start <= now < t.command.window_end for t in closed)
     for t in ex.tasks.values():
         assert t.phase is Phase.DONE
         r = t.result()
@@ -126,3 +126,66 @@ def test_invariants(trades: list[tuple[int, int, int, str]], powers: list[float]
     for dr in Direction:
         got = sum(t.measured_wh for t in ex.tasks.values() if t.command.direction is dr)
         assert got <= metered[dr] + 1e-6
+
+
+def test_a_relay_serves_every_trade_of_its_window_at_once() -> None:
+    """A buyer with two trades in one window: its IN meter reads a little less than the
+    sellers pushed, yet both trades get their share (not 0 Wh for the second)."""
+    ex = DeliveryExecutor("h1")
+    ex.accept(cmd(1, 300, d="in"))
+    ex.accept(cmd(2, 100, d="in"))
+    ex.step(T0, {}, 0)
+    assert ex.shares(Direction.IN) == {1: 0.75, 2: 0.25}
+    run(ex, 390.0, 60)  # 390 Wh over the hour for 400 Wh contracted
+    r1, r2 = ex.tasks[1].result(), ex.tasks[2].result()
+    # 390 Wh split 3:1 = 292.5 + 97.5; the tie rounds up the lowest trade id
+    assert (r1.measured_wh, r2.measured_wh) == (293, 97)
+    assert r1.reason == r2.reason == "window_end"
+
+
+def test_three_trades_fill_together_and_end_at_their_targets() -> None:
+    ex = DeliveryExecutor("h1")
+    for tid, wh in ((4, 50), (5, 120), (6, 30)):
+        ex.accept(cmd(tid, wh, d="in"))
+    run(ex, 2400.0, 10)  # 400 Wh offered, 200 Wh contracted: all reach target together
+    got = {t: ex.tasks[t].result() for t in (4, 5, 6)}
+    assert {t: r.measured_wh for t, r in got.items()} == {4: 50, 5: 120, 6: 30}
+    assert {r.reason for r in got.values()} == {"target"}
+    assert len({r.opened_at for r in got.values()}) == 1
+
+
+def test_a_late_command_joins_the_running_relay() -> None:
+    ex = DeliveryExecutor("h1")
+    ex.accept(cmd(1, 1000))
+    run(ex, 600.0, 30)  # 300 Wh for trade 1 alone
+    ex.accept(cmd(2, 1000))
+    for k in range(31, 61):
+        ex.step(T0 + timedelta(minutes=k), {Direction.OUT: 600.0}, 60)
+    r1, r2 = ex.tasks[1].result(), ex.tasks[2].result()
+    assert r1.measured_wh + r2.measured_wh == 600
+    # trade 2 closes at minute 31 (its first step): 310 Wh for 1 alone, then 290 Wh halved
+    assert (r1.measured_wh, r2.measured_wh) == (455, 145)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.integers(1, 2000), min_size=1, max_size=5),
+    st.lists(st.integers(0, 3000), min_size=1, max_size=12),
+)
+def test_one_windows_results_add_up_to_what_the_relay_metered(
+    targets: list[int], hourly_wh: list[int]
+) -> None:
+    """Trades of one window: their whole-Wh results sum to the relay's metered Wh (capped
+    by the total contracted), none above its contract."""
+    ex = DeliveryExecutor("h1")
+    for i, wh in enumerate(targets):
+        ex.accept(cmd(i, wh, dur_min=60 * len(hourly_wh)))
+    ex.step(T0, {}, 0)
+    metered = 0
+    for k, wh in enumerate(hourly_wh, start=1):
+        if ex.relay_closed(Direction.OUT):
+            metered += wh
+        ex.step(T0 + timedelta(hours=k), {Direction.OUT: float(wh)}, 3600)
+    results = [ex.tasks[i].result().measured_wh for i in range(len(targets))]
+    assert sum(results) == min(metered, sum(targets))
+    assert all(0 <= r <= t for r, t in zip(results, targets, strict=True))

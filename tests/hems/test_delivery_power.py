@@ -32,7 +32,8 @@ def test_out_power_is_pv_surplus_plus_battery_above_reserve_capped_by_line() -> 
     assert p.power_w(Direction.OUT, at[2]) == 0.0  # no surplus at all
     assert p.power_w(Direction.OUT, at[3]) == 5000.0  # line rating
     assert p.power_w(Direction.IN, at[2]) == 5000.0  # no shared line: the line rating
-    assert p.power_w(Direction.OUT, T0 + timedelta(hours=5)) == 5000.0  # clamps to last step
+    # a fixed trace repeats: 5 h = 75 periods of 4 min, so step 0 again
+    assert p.power_w(Direction.OUT, T0 + timedelta(hours=5)) == 3500.0
 
 
 def test_cloud_makes_the_seller_under_deliver_and_the_rule_settles_it() -> None:
@@ -67,9 +68,19 @@ def test_shared_line_buyer_reads_what_the_seller_pushes() -> None:
     line = P2PLine()
     seller = TracePower(trace([2500.0], [1000.0], [0.0]), line=line)
     buyer = TracePower(trace([0.0], [700.0], [0.0]), line=line)
-    assert buyer.power_w(Direction.IN, T0, 7) == 0.0  # seller has not pushed yet
-    assert seller.power_w(Direction.OUT, T0, 7) == 1500.0
-    assert buyer.power_w(Direction.IN, T0, 7) == 1500.0
-    assert buyer.power_w(Direction.IN, T0, 8) == 0.0  # another trade carries nothing
+    assert buyer.power_w(Direction.IN, T0, {7: 1.0}) == 0.0  # seller has not pushed yet
+    assert seller.power_w(Direction.OUT, T0, {7: 1.0}) == 1500.0
+    assert buyer.power_w(Direction.IN, T0, {7: 1.0}) == 1500.0
+    assert buyer.power_w(Direction.IN, T0, {8: 1.0}) == 0.0  # another trade carries nothing
     seller.release(7)
-    assert buyer.power_w(Direction.IN, T0, 7) == 0.0
+    assert buyer.power_w(Direction.IN, T0, {7: 1.0}) == 0.0
+
+
+def test_a_seller_with_two_buyers_splits_its_power_onto_their_trades() -> None:
+    line = P2PLine()
+    seller = TracePower(trace([2500.0], [1000.0], [0.0]), line=line)
+    buyer = TracePower(trace([0.0], [700.0], [0.0]), line=line)
+    assert seller.power_w(Direction.OUT, T0, {7: 0.75, 8: 0.25}) == 1500.0
+    assert buyer.power_w(Direction.IN, T0, {7: 1.0}) == 1125.0
+    assert buyer.power_w(Direction.IN, T0, {8: 1.0}) == 375.0
+    assert buyer.power_w(Direction.IN, T0, {7: 0.5, 8: 0.5}) == 1500.0  # one meter, both

@@ -74,7 +74,19 @@ def test_window_view_integrates_the_trace_over_the_window() -> None:
         0.5,
         PRICES,
     )
-    assert v2.yesterday_net_wh == 2000.0  # the synthetic day repeats
+    assert v2.yesterday_net_wh == 2000.0  # a fixed trace repeats
+
+
+def test_window_view_reads_the_windows_own_day_from_a_daily_source() -> None:
+    """A window on the run's third day, crossing midnight, sees that day's flows."""
+    from tests.devices.test_trace import T0, fake_day
+
+    src, _ = fake_day()  # load = day of month, W: 1 W on day 0, 3 W on day 2, 4 W on day 3
+    t0 = int(T0)
+    v = window_view(
+        src, BidWindow(t0, t0 + 3 * DAY - 3600, t0 + 3 * DAY + 3600), t0, 0.0, 0, 0.5, PRICES
+    )
+    assert v.load_forecast_wh == 3.0 + 4.0 and v.yesterday_net_wh == -7.0
 
 
 PRICES = GridPrices(180 * 10**12, 60 * 10**12)

@@ -150,9 +150,9 @@ def test_silent_device_credits_nothing(
     power.start()
     stack.append(power)
     now = datetime.now(UTC)
-    wait(lambda: power.power_w(Direction.OUT, now, 1) == 3600.0, "power through the relay")
+    wait(lambda: power.power_w(Direction.OUT, now, {1: 1.0}) == 3600.0, "power through the relay")
     time.sleep(1.2)  # no SENSOR since the relay closed: the reading is stale
-    assert power.power_w(Direction.OUT, now, 1) == 0.0
+    assert power.power_w(Direction.OUT, now, {1: 1.0}) == 0.0
     power.release(1)
     wait(lambda: not plug.channels[0].relay_on, "relay opened on release")
 
@@ -223,8 +223,8 @@ def test_relay_metered_by_the_house_gridpeer_telemetry(
     assert node.publish(topic, reading.model_dump_json())
     assert node.publish(topic, b'{"ts": "yesterday"}')
     now = datetime.now(UTC)
-    wait(lambda: power.power_w(Direction.OUT, now, 5) == 1800.0, "the house's export")
+    wait(lambda: power.power_w(Direction.OUT, now, {5: 1.0}) == 1800.0, "the house's export")
     assert plug.channels[0].relay_on
     assert bridge.telemetry_counts.accepted == 1
     assert bridge.telemetry_counts.rejected_total == 1
-    assert power.power_w(Direction.IN, now, 6) == 0.0  # no IN relay
+    assert power.power_w(Direction.IN, now, {6: 1.0}) == 0.0  # no IN relay

@@ -51,11 +51,11 @@ def test_no_power_until_the_device_confirms_the_relay() -> None:
     b = RecordedBridge()
     p = power(b, resend_s=0.0)
     b.seen = reading(1500.0)
-    assert p.power_w(Direction.OUT, NOW, 1) == 0.0 and b.commands == [True]
-    assert p.power_w(Direction.OUT, NOW, 1) == 0.0 and b.commands == [True, True]  # re-sent
+    assert p.power_w(Direction.OUT, NOW, {1: 1.0}) == 0.0 and b.commands == [True]
+    assert p.power_w(Direction.OUT, NOW, {1: 1.0}) == 0.0 and b.commands == [True, True]  # re-sent
     b.state = (True, time.monotonic())
-    assert p.power_w(Direction.OUT, NOW, 1) == 1500.0
-    assert p.power_w(Direction.IN, NOW, 1) == 0.0  # no IN relay configured
+    assert p.power_w(Direction.OUT, NOW, {1: 1.0}) == 1500.0
+    assert p.power_w(Direction.IN, NOW, {1: 1.0}) == 0.0  # no IN relay configured
 
 
 def test_stale_offline_and_negative_readings_count_zero() -> None:
@@ -63,30 +63,30 @@ def test_stale_offline_and_negative_readings_count_zero() -> None:
     b.state = (True, time.monotonic())
     p = power(b, stale_s=10.0)
     b.seen = reading(800.0, age_s=11.0)
-    assert p.power_w(Direction.OUT, NOW, 1) == 0.0
+    assert p.power_w(Direction.OUT, NOW, {1: 1.0}) == 0.0
     b.seen = reading(800.0)
     b.is_online = False
-    assert p.power_w(Direction.OUT, NOW, 1) == 0.0
+    assert p.power_w(Direction.OUT, NOW, {1: 1.0}) == 0.0
     b.is_online = None  # no LWT seen yet: the reading decides
     b.seen = reading(-300.0)
-    assert p.power_w(Direction.OUT, NOW, 1) == 0.0
+    assert p.power_w(Direction.OUT, NOW, {1: 1.0}) == 0.0
     inverted = DevicePower(
         b,  # type: ignore[arg-type]
         {Direction.OUT: PLUG.model_copy(update={"invert": True})},
     )
-    assert inverted.power_w(Direction.OUT, NOW, 1) == 300.0
+    assert inverted.power_w(Direction.OUT, NOW, {1: 1.0}) == 300.0
 
 
 def test_release_and_the_dead_man_switch_open_the_relay() -> None:
     b = RecordedBridge()
     b.state = (True, time.monotonic())
     p = power(b, hold_s=0.05, resend_s=0.0)
-    p.power_w(Direction.OUT, NOW, 1)
+    p.power_w(Direction.OUT, NOW, {1: 1.0})
     p.release(2)  # not the holder: nothing happens
     assert b.commands == []
     p.release(1)
     assert b.commands == [False]
-    p.power_w(Direction.OUT, NOW, 3)  # next trade
+    p.power_w(Direction.OUT, NOW, {3: 1.0})  # next trade
     time.sleep(0.1)  # nobody asks any more
     p.check()
     assert b.commands[-1] is False
@@ -94,3 +94,14 @@ def test_release_and_the_dead_man_switch_open_the_relay() -> None:
     n = len(b.commands)
     p.check()
     assert len(b.commands) == n  # confirmed open: no more commands
+
+
+def test_a_relay_serving_two_trades_opens_when_both_are_done() -> None:
+    b = RecordedBridge()
+    b.state = (True, time.monotonic())
+    p = power(b, resend_s=0.0)
+    p.power_w(Direction.OUT, NOW, {1: 0.6, 2: 0.4})
+    p.release(1)
+    assert b.commands == []  # trade 2 still holds the relay
+    p.release(2)
+    assert b.commands == [False]
