@@ -2,8 +2,8 @@
 
 Every ``every_s`` model seconds, for each delivery window whose bidding is open on chain
 (the contract's schedule), each house's :class:`~gridpeer.hems.trading_live.TradingAgent`
-forecasts its surplus / deficit for the window from its simulated trace (persistence:
-the demo's synthetic day repeats), and trades on the decentralized market: it takes
+forecasts its surplus / deficit for the window from its simulated day (the window's own
+day: a perfect forecast), and trades on the decentralized market: it takes
 acceptable orders from the book and posts the rest, prices ramping across the bidding
 window, against the configured grid prices. Owners switch a house's agent off or override
 it through ``agents[house].settings`` (an :class:`~gridpeer.hems.trading_agent.OwnerSettings`).
@@ -103,7 +103,7 @@ def window_view(
 @contextlib.asynccontextmanager
 async def trading_agents(
     hub: ChainHub,
-    houses: Mapping[str, tuple[HouseTrace, float]],
+    houses: Mapping[str, tuple[HouseTrace | TraceSource, float]],
     clock: Clock,
     stop: asyncio.Event,
     prices: GridPrices,

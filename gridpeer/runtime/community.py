@@ -1,6 +1,6 @@
 """The demo community: the thesis lab's five houses (repeated for larger demos), their
-display info and their simulated power flows (devices/profiles layers): one day
-(:func:`simulate_day`) or every day of a run, lazily (:func:`house_days`)."""
+display info and their simulated power flows (devices/profiles layers) for every day of
+a run, each day simulated when it is first needed (:func:`house_days`)."""
 
 from __future__ import annotations
 
@@ -39,22 +39,6 @@ def house_info(config: HouseConfig, account: str | None = None) -> HouseInfo:
     )
 
 
-def simulate_day(
-    configs: list[HouseConfig],
-    day: date,
-    step_s: int = 60,
-    progress: Callable[[int, int], None] | None = None,
-) -> list[HouseTrace]:
-    """One UTC day of every house's flows (W) at ``step_s`` steps; deterministic.
-
-    The household load bank is cached on disk (``~/.cache/gridpeer``) after the first run.
-    """
-    from gridpeer.profiles.load import default_cache_dir, richardson_bank
-
-    bank = richardson_bank(cache_dir=default_cache_dir(), progress=progress)
-    return [simulate_house(c, day, step_s=step_s, bank=bank) for c in configs]
-
-
 def house_days(
     configs: list[HouseConfig],
     first: date,
@@ -66,7 +50,6 @@ def house_days(
     each later day on first use. Weather depends on (``seed``, date), loads on (``seed``,
     house, date), so every day differs and a run is reproducible; the battery's SoC
     carries over midnight. The load bank is cached on disk (``~/.cache/gridpeer``)."""
-    from gridpeer.devices.house import simulate_house
     from gridpeer.profiles.load import default_cache_dir, richardson_bank
 
     bank = richardson_bank(cache_dir=default_cache_dir(), progress=progress)

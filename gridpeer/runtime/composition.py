@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from gridpeer.core.clock import Clock
 from gridpeer.core.mqtt import BrokerAddress
 from gridpeer.core.settings import Settings
-from gridpeer.devices.trace import HouseTrace
+from gridpeer.devices.trace import HouseTrace, TraceSource
 from gridpeer.store.base import Store
 from gridpeer.web.models import HouseInfo
 
@@ -48,7 +48,8 @@ class Parts:
         clock: the model clock (accelerated by ``settings.speed``).
         data_dir: directory for the SQLite file and run state.
         houses: the community's houses (display info).
-        traces: each house's simulated power flows (same order as ``houses``; demo only).
+        traces: each house's simulated power flows, day after day (same order as
+            ``houses``; demo only).
         stop: set to stop the run (Ctrl-C, duration reached, a service crashed).
         store: the telemetry store (``store`` service) and its URL, for other processes.
         broker: MQTT broker address (``broker`` service, or the configured one).
@@ -67,7 +68,7 @@ class Parts:
     clock: Clock
     data_dir: Path
     houses: list[HouseInfo]
-    traces: list[HouseTrace]
+    traces: list[HouseTrace | TraceSource]
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     store: Store | None = None
     store_url: str | None = None

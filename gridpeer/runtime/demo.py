@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gridpeer.core.clock import Clock
 from gridpeer.core.settings import Settings
-from gridpeer.devices.trace import HouseTrace
+from gridpeer.devices.trace import HouseTrace, TraceSource
 from gridpeer.runtime.composition import Composition, Parts, run_until_stopped
 from gridpeer.web.models import HouseInfo
 
@@ -38,13 +38,15 @@ def demo_clock(speed: float, start_hour: float, now: datetime | None = None) -> 
     return Clock(start=start, speed=speed)
 
 
-def demo_houses(settings: Settings, day: date) -> tuple[list[HouseInfo], list[HouseTrace]]:
-    """The demo community: the thesis lab's mix of houses and one UTC day of their traces
-    (the trace repeats daily)."""
-    from gridpeer.runtime.community import house_info, lab_configs, simulate_day
+def demo_houses(
+    settings: Settings, day: date
+) -> tuple[list[HouseInfo], list[HouseTrace | TraceSource]]:
+    """The demo community: the thesis lab's mix of houses and their flows day after day
+    (``day`` simulated now, each later day when it is first needed; every day differs)."""
+    from gridpeer.runtime.community import house_days, house_info, lab_configs
 
     configs = lab_configs(settings.houses)
-    return [house_info(c) for c in configs], simulate_day(configs, day)
+    return [house_info(c) for c in configs], list(house_days(configs, day))
 
 
 def demo_composition() -> Composition:

@@ -12,13 +12,12 @@ import contextlib
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
 from gridpeer.chain.events import DeliveryConfirmed, TradeCreated
 from gridpeer.core.settings import Settings
-from gridpeer.devices.trace import HouseTrace
 from gridpeer.hems.delivery_power import TracePower
 from gridpeer.runtime import services
 from gridpeer.runtime.community import house_days, house_info, lab_configs
@@ -62,7 +61,7 @@ async def test_agents_trade_and_sellers_are_paid_on_the_second_day(tmp_path: Pat
         clock=clock,
         data_dir=tmp_path,
         houses=[house_info(c) for c in configs],
-        traces=cast(list[HouseTrace], days),  # Parts.traces takes the houses' sources
+        traces=list(days),
     )
     window_start = int(clock.start.timestamp()) + round((17.0 - START_HOUR) * 3600)
     window = (window_start, window_start + 3600)
