@@ -52,6 +52,30 @@ class FlakyLink:
         return self.up
 
 
+class DyingConnection:
+    """A SQLite connection that fails (like a lost server) after ``budget`` more uses."""
+
+    def __init__(self, conn: sqlite3.Connection, world: World) -> None:
+        self.conn, self.world = conn, world
+
+    def _use(self) -> None:
+        if self.world.db_budget is not None:
+            if self.world.db_budget <= 0:
+                raise sqlite3.OperationalError("disk I/O error (test outage)")
+            self.world.db_budget -= 1
+
+    def execute(self, *args: Any) -> Any:
+        self._use()
+        return self.conn.execute(*args)
+
+    def cursor(self) -> Any:
+        self._use()
+        return self.conn.cursor()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 @dataclass
 class World:
     url: str
@@ -59,10 +83,25 @@ class World:
     chain: FakeChain = field(default_factory=FakeChain)
     link: FlakyLink = field(default_factory=FlakyLink)
     clock: ManualClock = field(default_factory=lambda: ManualClock(start=T0))
+    db_budget: int | None = None  # uses left before the database connection dies
+    db_refusals: int = 0  # connection attempts still refused after it died
 
     def oracle(self) -> Oracle:
         fast = Backoff(first_s=1e-9, max_s=1e-9)
-        o = Oracle(self.chain, OracleState(self.url, backoff=fast), "127.0.0.1", 1, self.clock, CFG)
+        state = OracleState(self.url, backoff=fast)
+        real = state._connect
+
+        def connect() -> Any:
+            if self.db_refusals > 0:
+                self.db_refusals -= 1
+                raise sqlite3.OperationalError("unable to open database file (test outage)")
+            if self.db_budget is not None and self.db_budget <= 0:
+                self.db_budget = None  # the server is back
+            return DyingConnection(real(), self)
+
+        state._connect = connect  # type: ignore[method-assign]
+        state.close()
+        o = Oracle(self.chain, state, "127.0.0.1", 1, self.clock, CFG)
         o.link = self.link  # type: ignore[assignment]
         o._backoff = Backoff(first_s=1e-9, max_s=1e-9)
         return o
@@ -70,40 +109,48 @@ class World:
     def rows(self) -> dict[int, tuple[str, int | None, int | None, int | None]]:
         """Trades as stored, read on a connection of its own (state, seller, buyer, Wh)."""
         with sqlite3.connect(self.path) as c:
-            q = "SELECT trade_id, state, seller_out_wh, buyer_in_wh, delivered_wh FROM oracle_trades"
+            q = "SELECT trade_id, state, seller_out_wh, buyer_in_wh, delivered_wh "
+            q += "FROM oracle_trades"
             return {int(r[0]): (r[1], r[2], r[3], r[4]) for r in c.execute(q)}
 
 
-def db_outage(o: Oracle, down: bool) -> None:
-    """Drop the oracle's database connection and refuse new ones (or allow them again)."""
-    if down:
-
-        def refuse() -> Any:
-            raise sqlite3.OperationalError("unable to open database file (test outage)")
-
-        o.state._connect = refuse  # type: ignore[method-assign]
-        o.state.close()
-    else:
-        o.state.__dict__.pop("_connect", None)
-
-
-ops = st.lists(
+other_ops = st.lists(
     st.one_of(
-        st.tuples(st.just("tick"), st.integers(0, 30)),
-        st.tuples(st.just("result"), st.integers(0, 4), st.booleans(), st.integers(0, 300)),
+        # a tick at a model minute, during which the database may die after a few uses
+        st.tuples(st.just("tick"), st.integers(0, 30), st.none() | st.sampled_from(range(30))),
         st.tuples(st.just("crash"), st.just(0)),
         st.tuples(st.just("broker"), st.booleans()),
-        st.tuples(st.just("db"), st.booleans()),
+        st.tuples(st.just("db"), st.integers(0, 3)),
         st.tuples(st.just("node"), st.booleans()),
-        st.tuples(st.just("resolve"), st.integers(0, 4), st.integers(0, 300)),
+        st.tuples(st.just("resolve"), st.integers(0, 2), st.integers(0, 300)),
     ),
-    max_size=40,
+    max_size=30,
 )
+# one trade's report from one side: its value (Wh, or "d": d Wh off the contract, i.e.
+# meters that agree) and where it falls among the other steps; None = the side is silent
+report = st.none() | st.tuples(
+    st.integers(0, 300) | st.integers(-8, 8).map(str), st.integers(0, 30)
+)
+trades = st.lists(st.tuples(st.integers(1, 200), report, report), min_size=1, max_size=3)
 
 
-@settings(max_examples=80, deadline=None)
-@given(st.lists(st.integers(1, 200), min_size=1, max_size=5), ops)
-def test_each_trade_settles_once_by_the_rule(amounts: list[int], steps: list[tuple]) -> None:  # type: ignore[type-arg]
+@settings(max_examples=150, deadline=None)
+@given(trades, other_ops)
+def test_each_trade_settles_once_by_the_rule(
+    plan: list[tuple[int, Any, Any]], others: list[tuple[Any, ...]]
+) -> None:
+    amounts = [p[0] for p in plan]
+    steps = list(others)
+    reports = [
+        (pos, tid, seller, value)
+        for tid, (wh, *sides) in enumerate(plan)
+        for seller, side in zip((True, False), sides, strict=True)
+        if side is not None
+        for value, pos in [side]
+    ]
+    for pos, tid, seller, value in sorted(reports, key=lambda r: -r[0]):
+        wh = value if isinstance(value, int) else max(0, amounts[tid] + int(value))
+        steps.insert(min(pos, len(steps)), ("result", tid, seller, wh))
     with tempfile.TemporaryDirectory() as d:
         w = World(f"sqlite:///{Path(d)}/o.db", Path(d) / "o.db")
         w.chain.mine([(i, "s", "b", wh, T0, END) for i, wh in enumerate(amounts)])
@@ -122,9 +169,11 @@ def test_each_trade_settles_once_by_the_rule(amounts: list[int], steps: list[tup
             if step[0] == "tick":
                 minute = max(minute, step[1])
                 w.clock.t = T0 + timedelta(minutes=minute)
+                if step[2] is not None:
+                    w.db_budget = step[2]
                 o.run_once()
             elif step[0] == "result":
-                tid, seller, wh = step[1] % len(amounts), step[2], step[3]
+                tid, seller, wh = step[1], step[2], step[3]
                 first.setdefault((tid, seller), wh)
                 o._results.put(
                     DeliveryResult(
@@ -143,14 +192,15 @@ def test_each_trade_settles_once_by_the_rule(amounts: list[int], steps: list[tup
                 while not o._results.empty():
                     pending.append(o._results.get())
                 o.state.close()
-                w.chain.down = False
+                w.chain.down, w.db_budget, w.db_refusals = False, None, 0
                 o = w.oracle()
                 for r in pending:
                     o._results.put(r)
             elif step[0] == "broker":
                 w.link.up = step[1]
-            elif step[0] == "db":
-                db_outage(o, step[1])
+            elif step[0] == "db":  # the database is down: refuses a few connections
+                w.db_budget, w.db_refusals = 0, step[1]
+                o.state.close()
             elif step[0] == "node":
                 w.chain.down = step[1]
             else:
@@ -158,8 +208,7 @@ def test_each_trade_settles_once_by_the_rule(amounts: list[int], steps: list[tup
                 if w.chain.is_disputed(tid) if not w.chain.down else False:
                     w.chain.resolve(tid, min(step[2], amounts[tid]))
             observe()
-        w.link.up, w.chain.down = True, False
-        db_outage(o, False)
+        w.link.up, w.chain.down, w.db_budget, w.db_refusals = True, False, None, 0
         w.clock.t = END + timedelta(hours=1)  # long after every window and deadline
         for _ in range(3):
             assert o.run_once()
