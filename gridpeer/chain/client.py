@@ -49,6 +49,8 @@ GAS = {
     "fill": 150_000,
     "cancel": 100_000,
     "confirmDelivery": 120_000,
+    "openDispute": 80_000,
+    "resolveDispute": 120_000,
     "reclaim": 120_000,
     "withdraw": 80_000,
     "deposit": 80_000,
@@ -271,6 +273,21 @@ class MarketClient:
         tx = self.build_tx("confirm_delivery", trade_id=trade_id, delivered_wh=delivered_wh)
         self.send_tx(oracle, tx)
 
+    def open_dispute(
+        self, oracle: LocalAccount, trade_id: int, seller_wh: int, buyer_wh: int
+    ) -> None:
+        """Oracle: the meters disagree (seller metered ``seller_wh`` Wh, buyer ``buyer_wh``).
+
+        The trade must be open and not past its reclaim time; afterwards the buyer cannot
+        reclaim it and only :meth:`resolve_dispute` (admin) or :meth:`confirm_delivery`
+        (oracle, at any time) settles it. Raises ``errors.Disputed`` if already disputed.
+        """
+        self._send(oracle, "openDispute", trade_id, seller_wh, buyer_wh)
+
+    def resolve_dispute(self, admin: LocalAccount, trade_id: int, delivered_wh: int) -> None:
+        """Admin: settle a disputed trade for ``delivered_wh`` Wh (like confirm_delivery)."""
+        self._send(admin, "resolveDispute", trade_id, delivered_wh)
+
     def reclaim(self, key: LocalAccount, trade_id: int) -> None:
         """Buyer: take back the escrow of an unconfirmed trade after window + grace."""
         self.send_tx(key, self.build_tx("reclaim", trade_id=trade_id))
@@ -401,12 +418,11 @@ class MarketClient:
 
     def trade(self, trade_id: int) -> Trade | None:
         """An open (unsettled) trade, or None."""
-        s, b, wh, price, start, end, escrow = self._call("tradeOf", trade_id)
+        s, b, wh, price, start, end, escrow, disputed = self._call("tradeOf", trade_id)
         if wh == 0:
             return None
-        return Trade(
-            trade_id, self.member_address(s), self.member_address(b), wh, price, start, end, escrow
-        )
+        seller, buyer = self.member_address(s), self.member_address(b)
+        return Trade(trade_id, seller, buyer, wh, price, start, end, escrow, bool(disputed))
 
     def roles(self) -> dict[str, str]:
         """Addresses of admin, oracle and coordinator."""

@@ -151,6 +151,14 @@ class Overfill(ContractRevert):
     meaning = "matches exceed an order's Wh"
 
 
+class Disputed(ContractRevert):
+    meaning = "the trade is disputed: only the admin or the oracle can settle it"
+
+
+class NotDisputed(ContractRevert):
+    meaning = "the trade is not disputed"
+
+
 REVERTS: dict[str, type[ContractRevert]] = {
     c.__name__: c for c in ContractRevert.__subclasses__() if c is not UnknownRevert
 }

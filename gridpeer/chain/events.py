@@ -83,6 +83,27 @@ class Cancelled:
 
 
 @dataclass(frozen=True)
+class DisputeOpened:
+    """The oracle disputed a trade: the seller's meter said ``seller_wh`` Wh, the buyer's
+    ``buyer_wh``; the buyer can no longer reclaim it."""
+
+    meta: LogMeta
+    trade_id: int
+    seller_wh: int
+    buyer_wh: int
+
+
+@dataclass(frozen=True)
+class DisputeResolved:
+    """The admin settled a disputed trade for ``delivered_wh`` Wh (a DeliveryConfirmed
+    event with the payments precedes it in the same transaction)."""
+
+    meta: LogMeta
+    trade_id: int
+    delivered_wh: int
+
+
+@dataclass(frozen=True)
 class MoneyMoved:
     """``kind`` is ``"deposit"`` or ``"withdraw"``; ``amount`` in wei."""
 
@@ -102,7 +123,15 @@ class AdminEvent:
 
 
 Event = (
-    OrderPosted | TradeCreated | DeliveryConfirmed | Reclaimed | Cancelled | MoneyMoved | AdminEvent
+    OrderPosted
+    | TradeCreated
+    | DeliveryConfirmed
+    | Reclaimed
+    | Cancelled
+    | MoneyMoved
+    | DisputeOpened
+    | DisputeResolved
+    | AdminEvent
 )
 
 
@@ -137,6 +166,10 @@ def decode_logs(logs: list[RawLog], member: Callable[[int], str]) -> list[Event]
             )
         elif name == "Reclaimed":
             out.append(Reclaimed(meta, f["tradeId"], f["refund"]))
+        elif name == "DisputeOpened":
+            out.append(DisputeOpened(meta, f["tradeId"], f["sellerWh"], f["buyerWh"]))
+        elif name == "DisputeResolved":
+            out.append(DisputeResolved(meta, f["tradeId"], f["deliveredWh"]))
         elif name == "Cancelled":
             out.append(Cancelled(meta, f["orderId"], f["remainingWh"], f["refund"]))
         elif name in ("Deposited", "Withdrawn"):

@@ -23,6 +23,8 @@ from gridpeer.chain.events import (
     AdminEvent,
     Cancelled,
     DeliveryConfirmed,
+    DisputeOpened,
+    DisputeResolved,
     Event,
     MoneyMoved,
     OrderPosted,
@@ -224,6 +226,9 @@ class ChainHub:
         elif isinstance(ev, MoneyMoved):
             name = "Withdrawn" if ev.kind == "withdraw" else "Deposited"
             fields = {"member": ev.member, "amount": ev.amount}
+        elif isinstance(ev, DisputeOpened | DisputeResolved):
+            name = type(ev).__name__
+            fields = {k: v for k, v in vars(ev).items() if k != "meta"}
         else:
             name = ev.name
             fields = {k: v if isinstance(v, int) else str(v) for k, v in ev.fields.items()}

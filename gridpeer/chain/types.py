@@ -72,6 +72,7 @@ class Trade:
     start: int
     end: int
     escrow: int  # wei held for this trade
+    disputed: bool = False  # the oracle opened a dispute: no reclaim, admin resolves
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,8 @@ contract EnergyMarket {
     error WrongSide(uint256 matchIndex);
     error PriceOutOfLimit(uint256 matchIndex);
     error Overfill(uint256 matchIndex);
+    error Disputed(uint256 tradeId);
+    error NotDisputed(uint256 tradeId);
 
     // ------------------------------------------------------------------ events
     event MemberAdded(address indexed member, uint256 idx);
@@ -62,6 +64,9 @@ contract EnergyMarket {
     /// settlement: deliveredWh | sellerPaid<<32 | buyerRefund<<128
     event DeliveryConfirmed(uint256 indexed tradeId, uint256 settlement);
     event Reclaimed(uint256 indexed tradeId, uint256 refund);
+    /// The oracle's two meters disagree: seller metered `sellerWh`, buyer `buyerWh`.
+    event DisputeOpened(uint256 indexed tradeId, uint256 sellerWh, uint256 buyerWh);
+    event DisputeResolved(uint256 indexed tradeId, uint256 deliveredWh);
     /// header: start | end<<40 | count<<80; trades: two records (seller|buyer<<16|wh<<32|price<<64)
     /// per word, record i in word i/2 at bit (i%2)*128.
     event BatchSettled(uint256 indexed batchId, uint256 header, uint256[] trades);
@@ -150,6 +155,11 @@ contract EnergyMarket {
     /// Last consumed signed-order nonce of each member: eight 31-bit fields per word (key
     /// idx / 8), bit 255 set at registration so batches never pay for a fresh slot.
     mapping(uint256 => uint256) private _nonces;
+    /// Trades the oracle put in dispute (book and batch trade ids). Set by openDispute,
+    /// cleared by resolveDispute; a trade the oracle confirms instead keeps its flag, which
+    /// is never read again (trade ids are never reused): clearing it would cost every
+    /// undisputed confirmation a storage read.
+    mapping(uint256 => bool) private _disputed;
 
     constructor(address oracle_, address coordinator_, uint32 graceSeconds_) {
         if (oracle_ == address(0) || coordinator_ == address(0)) revert ZeroAddress();
@@ -387,9 +397,42 @@ contract EnergyMarket {
         uint256 wh = (t >> 32) & M32;
         if (deliveredWh > wh) revert DeliveredTooMuch(deliveredWh, wh);
         uint256 closes = end + graceSeconds;
-        if (block.timestamp < start || block.timestamp > closes) {
+        // a disputed trade cannot be reclaimed, so the oracle may still settle it late
+        // (e.g. from a community meter); the flag is read only in that rare case
+        if (block.timestamp < start || (block.timestamp > closes && !_disputed[tradeId])) {
             revert OutsideWindow(block.timestamp, start, closes);
         }
+        _settle(tradeId, t, deliveredWh);
+    }
+
+    /// Oracle: the seller's and the buyer's meters disagree beyond the oracle's tolerance.
+    /// The trade must be open and not yet reclaimable; from now on the buyer cannot reclaim
+    /// it, and only the admin (resolveDispute) or the oracle (confirmDelivery) settles it.
+    function openDispute(uint256 tradeId, uint256 sellerWh, uint256 buyerWh) external {
+        if (msg.sender != oracle) revert WrongRole(msg.sender);
+        (,, uint256 end) = _openTrade(tradeId);
+        uint256 closes = end + graceSeconds;
+        if (block.timestamp > closes) revert OutsideWindow(block.timestamp, 0, closes);
+        if (_disputed[tradeId]) revert Disputed(tradeId);
+        _disputed[tradeId] = true;
+        emit DisputeOpened(tradeId, sellerWh, buyerWh);
+    }
+
+    /// Admin: settle a disputed trade for `deliveredWh` exactly like confirmDelivery (seller
+    /// paid for deliveredWh <= contracted Wh, buyer refunded the rest), at any time.
+    function resolveDispute(uint256 tradeId, uint256 deliveredWh) external onlyAdmin {
+        (uint256 t,,) = _openTrade(tradeId);
+        if (!_disputed[tradeId]) revert NotDisputed(tradeId);
+        uint256 wh = (t >> 32) & M32;
+        if (deliveredWh > wh) revert DeliveredTooMuch(deliveredWh, wh);
+        delete _disputed[tradeId];
+        _settle(tradeId, t, deliveredWh);
+        emit DisputeResolved(tradeId, deliveredWh);
+    }
+
+    /// Close trade `tradeId` (word `t`): pay the seller for `deliveredWh`, refund the buyer.
+    function _settle(uint256 tradeId, uint256 t, uint256 deliveredWh) private {
+        uint256 wh = (t >> 32) & M32;
         _closeTrade(tradeId);
         uint256 price = (t >> 64) & M64;
         uint256 paid = deliveredWh * price / 1000;
@@ -406,6 +449,7 @@ contract EnergyMarket {
         if (memberOf[msg.sender].idx != buyer) revert NotOwner(tradeId, msg.sender);
         uint256 opens = end + graceSeconds + 1;
         if (block.timestamp < opens) revert OutsideWindow(block.timestamp, opens, type(uint40).max);
+        if (_disputed[tradeId]) revert Disputed(tradeId);
         _closeTrade(tradeId);
         uint256 refund = ((t >> 32) & M32) * ((t >> 64) & M64) / 1000 + (t & EXTRA == 0 ? 0 : 1);
         _credit(buyer, refund);
@@ -518,20 +562,21 @@ contract EnergyMarket {
             uint256 price,
             uint256 start,
             uint256 end,
-            uint256 escrow
+            uint256 escrow,
+            bool disputed
         )
     {
         uint256 t;
         if (tradeId & 3 == 0) {
             uint256 h = _batchHeader[tradeId >> 18];
             uint256 j = (tradeId >> 2) & M16;
-            if (h == 0 || j >= (h >> 80) & M16) return (0, 0, 0, 0, 0, 0, 0);
+            if (h == 0 || j >= (h >> 80) & M16) return (0, 0, 0, 0, 0, 0, 0, false);
             t = _batchRecord(tradeId);
             start = h & M40;
             end = (h >> 40) & M40;
         } else {
             t = _book[tradeId];
-            if (t & TRADE == 0) return (0, 0, 0, 0, 0, 0, 0);
+            if (t & TRADE == 0) return (0, 0, 0, 0, 0, 0, 0, false);
             start = (t >> 128) & M40;
             end = (t >> 168) & M40;
         }
@@ -540,7 +585,8 @@ contract EnergyMarket {
         wh = (t >> 32) & M32;
         price = (t >> 64) & M64;
         escrow = wh * price / 1000 + (t & EXTRA == 0 ? 0 : 1);
-        if (wh == 0) return (0, 0, 0, 0, 0, 0, 0);
+        disputed = _disputed[tradeId];
+        if (wh == 0) return (0, 0, 0, 0, 0, 0, 0, false);
     }
 
     // ------------------------------------------------------------------ internals
