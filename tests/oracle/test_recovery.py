@@ -130,7 +130,7 @@ def test_a_chain_outage_mid_confirmation_confirms_once() -> None:
             w.chain.down = True
             raise ConnectionResetError("connection reset by peer")
 
-        w.chain.confirm_delivery = confirm_then_die  # type: ignore[method-assign]
+        w.chain.confirm_delivery = confirm_then_die  # type: ignore[method-assign,assignment]
         w.clock.t = END + timedelta(minutes=1)
         assert not o.run_once()
         assert o.state.trade(0).state is TradeState.CONFIRMING  # type: ignore[union-attr]
