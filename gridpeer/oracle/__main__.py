@@ -17,7 +17,8 @@ import threading
 from datetime import UTC, datetime
 
 from gridpeer.core.clock import Clock
-from gridpeer.oracle.service import Oracle, OracleConfig
+from gridpeer.oracle.service import Oracle
+from gridpeer.oracle.settings import OracleSettings, OracleTimingError
 from gridpeer.oracle.state import OracleState
 
 
@@ -48,7 +49,26 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--community", default="demo", help="community id")
     p.add_argument("--confirmations", type=int, default=0, help="blocks before acting")
     p.add_argument("--lead", type=float, default=300.0, help="command lead before window, s")
-    p.add_argument("--grace", type=float, default=600.0, help="result wait after window, s")
+    p.add_argument(
+        "--grace", type=float, default=600.0, help="result wait after window (deadline), s"
+    )
+    p.add_argument(
+        "--settle-margin",
+        type=float,
+        default=120.0,
+        help="s reserved after the deadline to mine the settling tx (deadline + margin must "
+        "fit in the contract's grace)",
+    )
+    p.add_argument(
+        "--ask-again",
+        type=float,
+        action="append",
+        default=None,
+        help="s after window end to ask a silent side again (repeat; default 10/30/60 %% "
+        "of --grace)",
+    )
+    p.add_argument("--tolerance-pct", type=float, default=2.0, help="meters agree within %%")
+    p.add_argument("--tolerance-wh", type=int, default=5, help="... or within this many Wh")
     p.add_argument("--poll", type=float, default=0.02, help="wall seconds between ticks")
     p.add_argument("--start-block", type=int, default=0, help="first block on a fresh state")
     p.add_argument(
@@ -70,20 +90,33 @@ def main(argv: list[str] | None = None) -> None:
         key = from_env("GRIDPEER_ORACLE_KEY")
     market = MarketClient(Web3Backend.rpc(a.rpc), a.contract)
     chain = MarketChainView(market, key, houses)
-    config = OracleConfig(
+    config = OracleSettings(
         community=a.community,
         confirmations=a.confirmations,
         lead_s=a.lead,
         result_grace_s=a.grace,
+        settle_margin_s=a.settle_margin,
+        ask_again_s=None if a.ask_again is None else tuple(a.ask_again),
+        tolerance_pct=a.tolerance_pct,
+        tolerance_wh=a.tolerance_wh,
         poll_s=a.poll,
         start_block=a.start_block,
     )
     clock = Clock(start=datetime.now(UTC), speed=1.0)
     from gridpeer.core.mqtt import mqtt_credentials
 
-    oracle = Oracle(
-        chain, OracleState(a.state), a.host, a.port, clock, config, mqtt_credentials(a.mqtt_user)
-    )
+    try:
+        oracle = Oracle(
+            chain,
+            OracleState(a.state),
+            a.host,
+            a.port,
+            clock,
+            config,
+            mqtt_credentials(a.mqtt_user),
+        )
+    except OracleTimingError as exc:
+        raise SystemExit(f"refusing to start: {exc}") from None
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())

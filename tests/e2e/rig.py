@@ -72,6 +72,8 @@ class Community:
                 "60",
                 "--grace",
                 str(grace_s / 2),
+                "--settle-margin",
+                str(grace_s / 4),
             ],
             tmp / "oracle.log",
         )
