@@ -100,6 +100,7 @@ class Oracle:
         self.db_outage = Outage("oracle state database", log)
         self.chain_outage = Outage("chain node", log)
         self._backoff = Backoff(first_s=0.2, max_s=5.0)
+        self._results_ready_at = 0.0  # monotonic s: retained results have arrived by then
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.link = MqttLink(
@@ -312,7 +313,10 @@ class Oracle:
                 trade.energy_wh,
                 trade.seller_out_wh,
                 trade.buyer_in_wh,
-                deadline_passed=now > trade.window_end + grace,
+                # a side is judged silent only once the broker had time to hand over the
+                # retained results of this (re)start
+                deadline_passed=now > trade.window_end + grace
+                and time.monotonic() >= self._results_ready_at,
                 tolerance=self.config.tolerance,
             )
             if verdict.action is Action.CONFIRM:
@@ -427,6 +431,7 @@ class Oracle:
     def start(self) -> None:
         """Connect to the broker and run in a background thread."""
         self.link.start()
+        self._results_ready_at = time.monotonic() + max(self.config.resend_s, 1.0)
         self._thread = threading.Thread(target=self._run, name="oracle", daemon=True)
         self._thread.start()
 

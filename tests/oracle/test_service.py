@@ -41,8 +41,15 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
 
 
 class Rig:
-    def __init__(self, tmp: Path, broker: Mosquitto, powers: dict[str, ConstantPower]) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        broker: Mosquitto,
+        powers: dict[str, ConstantPower],
+        state_url: str | None = None,
+    ) -> None:
         self.tmp, self.broker = tmp, broker
+        self.state_url = state_url or f"sqlite:///{tmp}/oracle.db"
         self.clock = Clock(start=datetime(2026, 6, 1, 13, tzinfo=UTC), speed=SPEED)
         self.chain = FakeChain()
         self.agents = {
@@ -52,7 +59,7 @@ class Rig:
         self.oracle: Oracle | None = None
 
     def start_oracle(self, **cfg: float) -> Oracle:
-        state = OracleState(f"sqlite:///{self.tmp}/oracle.db")
+        state = OracleState(self.state_url)
         config = OracleConfig(community="c1", result_grace_s=cfg.pop("grace", 600.0), **cfg)
         self.oracle = Oracle(self.chain, state, "127.0.0.1", self.broker.port, self.clock, config)
         self.oracle.start()
