@@ -32,6 +32,21 @@ def _houses(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def _settings(a: argparse.Namespace) -> OracleSettings:
+    return OracleSettings(
+        community=a.community,
+        confirmations=a.confirmations,
+        lead_s=a.lead,
+        result_grace_s=a.grace,
+        settle_margin_s=a.settle_margin,
+        ask_again_s=None if a.ask_again is None else tuple(a.ask_again),
+        tolerance_pct=a.tolerance_pct,
+        tolerance_wh=a.tolerance_wh,
+        poll_s=a.poll,
+        start_block=a.start_block,
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments and run until SIGTERM / SIGINT."""
     p = argparse.ArgumentParser(
@@ -75,6 +90,10 @@ def main(argv: list[str] | None = None) -> None:
         "--mqtt-user", default=None, help="MQTT user (password from GRIDPEER_MQTT_PASSWORD)"
     )
     a = p.parse_args(argv)
+    try:
+        config = _settings(a)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise SystemExit(f"invalid oracle settings: {exc}") from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
     from gridpeer.chain.accounts import dev_account, dev_houses, from_env
@@ -90,18 +109,6 @@ def main(argv: list[str] | None = None) -> None:
         key = from_env("GRIDPEER_ORACLE_KEY")
     market = MarketClient(Web3Backend.rpc(a.rpc), a.contract)
     chain = MarketChainView(market, key, houses)
-    config = OracleSettings(
-        community=a.community,
-        confirmations=a.confirmations,
-        lead_s=a.lead,
-        result_grace_s=a.grace,
-        settle_margin_s=a.settle_margin,
-        ask_again_s=None if a.ask_again is None else tuple(a.ask_again),
-        tolerance_pct=a.tolerance_pct,
-        tolerance_wh=a.tolerance_wh,
-        poll_s=a.poll,
-        start_block=a.start_block,
-    )
     clock = Clock(start=datetime.now(UTC), speed=1.0)
     from gridpeer.core.mqtt import mqtt_credentials
 
