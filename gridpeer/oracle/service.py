@@ -229,11 +229,10 @@ class Oracle:
             after = (now - trade.window_end).total_seconds()
             due = sum(1 for a in asks if a <= after)
             done = self._asked.get(trade.trade_id, max(due - 1, 0))  # a restart asks once
-            if due > done:
+            if due > done and self._command(trade, sides):  # a failed publish: next tick
                 silent = [h for h, s in zip((trade.seller, trade.buyer), sides, strict=True) if s]
-                log.info("trade %s: asking %s again (round %s)", trade.trade_id, silent, due)
-                if self._command(trade, sides):
-                    done = due
+                log.info("trade %s: asked %s again (round %s)", trade.trade_id, silent, due)
+                done = due
                 n += 1
             self._asked[trade.trade_id] = done
         return n

@@ -134,7 +134,7 @@ def test_a_silent_buyer_is_asked_again_then_pays_by_the_sellers_meter(
         t = oracle.state.trade(7)
         assert t is not None and t.seller_out_wh == 50 and t.buyer_in_wh is None
         assert t.reason is not None and t.reason.startswith("buyer silent")
-        asks = [r.getMessage() for r in caplog.records if "asking ['h9'] again" in r.getMessage()]
+        asks = [r.getMessage() for r in caplog.records if "asked ['h9'] again" in r.getMessage()]
         assert 1 <= len(asks) <= 3  # asked again (rounds due in the same tick merge)
     finally:
         rig.stop()
