@@ -181,7 +181,11 @@ class MarketClient:
         self._send(admin, "setAdmin", to_checksum_address(account))
 
     def set_grace(self, admin: LocalAccount, seconds: int) -> None:
-        """Grace period (s) after a delivery window before the buyer may reclaim."""
+        """Grace (s, 1 s to 7 days) after a delivery window before the buyer may reclaim.
+
+        Applies to orders posted and batches settled afterwards; every open order and
+        trade keeps the grace it was made with (``Trade.grace_s``).
+        """
         self._send(admin, "setGrace", seconds)
 
     def set_schedule(self, admin: LocalAccount, schedule: Schedule) -> None:
@@ -418,11 +422,11 @@ class MarketClient:
 
     def trade(self, trade_id: int) -> Trade | None:
         """An open (unsettled) trade, or None."""
-        s, b, wh, price, start, end, escrow, disputed = self._call("tradeOf", trade_id)
+        s, b, wh, price, start, end, escrow, disputed, grace = self._call("tradeOf", trade_id)
         if wh == 0:
             return None
         seller, buyer = self.member_address(s), self.member_address(b)
-        return Trade(trade_id, seller, buyer, wh, price, start, end, escrow, bool(disputed))
+        return Trade(trade_id, seller, buyer, wh, price, start, end, escrow, bool(disputed), grace)
 
     def roles(self) -> dict[str, str]:
         """Addresses of admin, oracle and coordinator."""
@@ -431,7 +435,7 @@ class MarketClient:
         }
 
     def grace_seconds(self) -> int:
-        """Grace after a window's end before reclaim (s)."""
+        """Grace after a window's end before reclaim (s) that new orders and batches get."""
         return int(self._call("graceSeconds")[0])
 
     def schedule(self) -> Schedule:

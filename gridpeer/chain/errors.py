@@ -95,6 +95,10 @@ class BadSchedule(ContractRevert):
     meaning = "invalid trading schedule"
 
 
+class BadGrace(ContractRevert):
+    meaning = "the grace period must be between 1 second and 7 days"
+
+
 class AlreadySettled(ContractRevert):
     meaning = "the trade was already confirmed or reclaimed"
 

@@ -46,6 +46,7 @@ contract EnergyMarket {
     error PriceOutOfLimit(uint256 matchIndex);
     error Overfill(uint256 matchIndex);
     error Disputed(uint256 tradeId);
+    error BadGrace(uint256 graceSeconds);
     error NotDisputed(uint256 tradeId);
 
     // ------------------------------------------------------------------ events
@@ -55,11 +56,13 @@ contract EnergyMarket {
     event RoleSet(uint256 indexed role, address account);
     event ScheduleSet(uint256 mode, int256 tzMinutes, uint256 slotMinutes, uint16[6] windows);
     event GraceSet(uint256 graceSeconds);
-    /// order word: owner idx | wh<<16 | price<<48 | start<<112 | end<<152 | bidOpen<<192
+    /// order word: owner idx | wh<<16 | price<<48 | start<<112 | end<<152 | bidLead<<192 |
+    /// grace<<212 | fills<<232 (bidLead: bidding opened bidLead s before start, 0 = any time)
     event OfferPosted(uint256 indexed offerId, uint256 order);
     event RequestPosted(uint256 indexed requestId, uint256 order);
     event Cancelled(uint256 indexed orderId, uint256 remainingWh, uint256 refund);
-    /// trade word: seller | buyer<<16 | wh<<32 | price<<64 | start<<128 | end<<168 | extraWei<<254
+    /// trade word: seller | buyer<<16 | wh<<32 | price<<64 | start<<128 | end<<168 | fills<<208 |
+    /// grace<<224 | extraWei<<254 | 1<<255
     event TradeCreated(uint256 indexed tradeId, uint256 orderId, uint256 trade);
     /// settlement: deliveredWh | sellerPaid<<32 | buyerRefund<<128
     event DeliveryConfirmed(uint256 indexed tradeId, uint256 settlement);
@@ -67,7 +70,7 @@ contract EnergyMarket {
     /// The oracle's two meters disagree: seller metered `sellerWh`, buyer `buyerWh`.
     event DisputeOpened(uint256 indexed tradeId, uint256 sellerWh, uint256 buyerWh);
     event DisputeResolved(uint256 indexed tradeId, uint256 deliveredWh);
-    /// header: start | end<<40 | count<<80; trades: two records (seller|buyer<<16|wh<<32|price<<64)
+    /// header: start | end<<40 | count<<80 | grace<<96; trades: two records (seller|buyer<<16|wh<<32|price<<64)
     /// per word, record i in word i/2 at bit (i%2)*128.
     event BatchSettled(uint256 indexed batchId, uint256 header, uint256[] trades);
     event Deposited(address indexed member, uint256 amount);
@@ -75,9 +78,9 @@ contract EnergyMarket {
 
     // ------------------------------------------------------------------ types
     struct Market {
-        uint40 nextOffer;
-        uint40 nextRequest;
-        uint40 nextBatch;
+        uint32 nextOffer;
+        uint32 nextRequest;
+        uint32 nextBatch;
         uint8 mode; // 0 always open, 1 bidding/delivery windows, 2 continuous slots
         int16 tzMinutes; // local time = UTC + tzMinutes
         uint8 slotMinutes; // continuous mode slot length
@@ -87,6 +90,7 @@ contract EnergyMarket {
         uint16 bid2;
         uint16 del2;
         uint16 end2;
+        uint32 graceSeconds; // for trades made from now on; each trade keeps its own
     }
 
     struct Member {
@@ -123,6 +127,7 @@ contract EnergyMarket {
 
     // ------------------------------------------------------------------ constants
     uint256 private constant M16 = 0xffff;
+    uint256 private constant M20 = 0xfffff;
     uint256 private constant M31 = 0x7fffffff;
     uint256 private constant M32 = 0xffffffff;
     uint256 private constant M40 = 0xffffffffff;
@@ -133,6 +138,11 @@ contract EnergyMarket {
     uint256 private constant EXTRA = 1 << 254;
     uint256 private constant HALF_N =
         0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
+    /// Bounds of the grace period after a delivery window (s): the oracle's time to confirm
+    /// before the buyer may reclaim. Every order and trade keeps the grace in force when it
+    /// was posted, so setGrace never changes the terms of an open order or trade.
+    uint256 public constant MIN_GRACE = 1;
+    uint256 public constant MAX_GRACE = 7 days;
     bytes32 public constant ORDER_TYPEHASH = keccak256(
         "Order(address maker,bool sell,uint32 wh,uint64 price,uint40 start,uint40 end,"
         "uint32 nonce,uint40 expiry)"
@@ -143,7 +153,6 @@ contract EnergyMarket {
     address public admin;
     uint16 public memberCount;
     address public oracle;
-    uint32 public graceSeconds;
     address public coordinator;
     uint256 private _lock;
     Market public market;
@@ -166,11 +175,11 @@ contract EnergyMarket {
         admin = msg.sender;
         oracle = oracle_;
         coordinator = coordinator_;
-        graceSeconds = graceSeconds_;
+        if (graceSeconds_ < MIN_GRACE || graceSeconds_ > MAX_GRACE) revert BadGrace(graceSeconds_);
         _lock = 1;
         // Thesis default: bids 10:30-13:00 and 14:00-16:30, deliveries 13:00-14:00 and
         // 16:30-17:30, closed otherwise; UTC until the admin sets the community's offset.
-        market = Market(0, 0, 0, 1, 0, 15, 630, 780, 840, 840, 990, 1050);
+        market = Market(0, 0, 0, 1, 0, 15, 630, 780, 840, 840, 990, 1050, graceSeconds_);
         DOMAIN_SEPARATOR = keccak256(
             abi.encode(
                 keccak256(
@@ -237,8 +246,10 @@ contract EnergyMarket {
         emit RoleSet(2, account);
     }
 
+    /// Grace (s) for orders posted and batches settled from now on; open ones keep theirs.
     function setGrace(uint32 seconds_) external onlyAdmin {
-        graceSeconds = seconds_;
+        if (seconds_ < MIN_GRACE || seconds_ > MAX_GRACE) revert BadGrace(seconds_);
+        market.graceSeconds = seconds_;
         emit GraceSet(seconds_);
     }
 
@@ -311,7 +322,8 @@ contract EnergyMarket {
         if (!m.active) revert NotMember(msg.sender);
         uint256 word = _newOrder(m.idx, wh, price, start, end);
         uint256 n = uint256(market.nextOffer) + 1;
-        market.nextOffer = uint40(n);
+        if (n > M32) revert AmountOverflow();
+        market.nextOffer = uint32(n);
         id = n << 2 | 1;
         _book[id] = word;
         emit OfferPosted(id, word);
@@ -330,7 +342,8 @@ contract EnergyMarket {
         uint256 pay = wh * price / 1000;
         if (msg.value != pay) revert WrongPayment(pay, msg.value);
         uint256 n = uint256(market.nextRequest) + 1;
-        market.nextRequest = uint40(n);
+        if (n > M32) revert AmountOverflow();
+        market.nextRequest = uint32(n);
         id = n << 2 | 2;
         _book[id] = word;
         emit RequestPosted(id, word);
@@ -393,10 +406,10 @@ contract EnergyMarket {
     /// price and refund the rest of the escrow to the buyer.
     function confirmDelivery(uint256 tradeId, uint256 deliveredWh) external {
         if (msg.sender != oracle) revert WrongRole(msg.sender);
-        (uint256 t, uint256 start, uint256 end) = _openTrade(tradeId);
+        (uint256 t, uint256 start, uint256 end, uint256 grace) = _openTrade(tradeId);
         uint256 wh = (t >> 32) & M32;
         if (deliveredWh > wh) revert DeliveredTooMuch(deliveredWh, wh);
-        uint256 closes = end + graceSeconds;
+        uint256 closes = end + grace;
         // a disputed trade cannot be reclaimed, so the oracle may still settle it late
         // (e.g. from a community meter); the flag is read only in that rare case
         if (block.timestamp < start || (block.timestamp > closes && !_disputed[tradeId])) {
@@ -410,8 +423,8 @@ contract EnergyMarket {
     /// it, and only the admin (resolveDispute) or the oracle (confirmDelivery) settles it.
     function openDispute(uint256 tradeId, uint256 sellerWh, uint256 buyerWh) external {
         if (msg.sender != oracle) revert WrongRole(msg.sender);
-        (,, uint256 end) = _openTrade(tradeId);
-        uint256 closes = end + graceSeconds;
+        (,, uint256 end, uint256 grace) = _openTrade(tradeId);
+        uint256 closes = end + grace;
         if (block.timestamp > closes) revert OutsideWindow(block.timestamp, 0, closes);
         if (_disputed[tradeId]) revert Disputed(tradeId);
         _disputed[tradeId] = true;
@@ -421,7 +434,7 @@ contract EnergyMarket {
     /// Admin: settle a disputed trade for `deliveredWh` exactly like confirmDelivery (seller
     /// paid for deliveredWh <= contracted Wh, buyer refunded the rest), at any time.
     function resolveDispute(uint256 tradeId, uint256 deliveredWh) external onlyAdmin {
-        (uint256 t,,) = _openTrade(tradeId);
+        (uint256 t,,,) = _openTrade(tradeId);
         if (!_disputed[tradeId]) revert NotDisputed(tradeId);
         uint256 wh = (t >> 32) & M32;
         if (deliveredWh > wh) revert DeliveredTooMuch(deliveredWh, wh);
@@ -444,10 +457,10 @@ contract EnergyMarket {
 
     /// Buyer: take back the escrow of a trade not confirmed by the end of its window + grace.
     function reclaim(uint256 tradeId) external {
-        (uint256 t,, uint256 end) = _openTrade(tradeId);
+        (uint256 t,, uint256 end, uint256 grace) = _openTrade(tradeId);
         uint256 buyer = (t >> 16) & M16;
         if (memberOf[msg.sender].idx != buyer) revert NotOwner(tradeId, msg.sender);
-        uint256 opens = end + graceSeconds + 1;
+        uint256 opens = end + grace + 1;
         if (block.timestamp < opens) revert OutsideWindow(block.timestamp, opens, type(uint40).max);
         if (_disputed[tradeId]) revert Disputed(tradeId);
         _closeTrade(tradeId);
@@ -524,12 +537,14 @@ contract EnergyMarket {
                 a.credit = uint96(c - d);
             }
         }
-        batchId = uint256(market.nextBatch) + 1;
-        market.nextBatch = uint40(batchId);
+        Market storage mk = market;
+        batchId = uint256(mk.nextBatch) + 1;
+        if (batchId > M32) revert AmountOverflow();
+        mk.nextBatch = uint32(batchId);
         for (uint256 k = 0; k < words.length; ++k) {
             _batchTrades[batchId << 16 | k] = words[k];
         }
-        uint256 header = start | end << 40 | nm << 80;
+        uint256 header = start | end << 40 | nm << 80 | uint256(mk.graceSeconds) << 96;
         _batchHeader[batchId] = header;
         emit BatchSettled(batchId, header, words);
     }
@@ -538,6 +553,11 @@ contract EnergyMarket {
     /// Exact escrow of `wh` Wh at `price` wei/kWh, in wei.
     function cost(uint256 wh, uint256 price) external pure returns (uint256) {
         return wh * price / 1000;
+    }
+
+    /// Grace (s) that orders posted and batches settled now get.
+    function graceSeconds() external view returns (uint256) {
+        return market.graceSeconds;
     }
 
     /// Last signed-order nonce a batch consumed for `account` (0 = none).
@@ -563,22 +583,25 @@ contract EnergyMarket {
             uint256 start,
             uint256 end,
             uint256 escrow,
-            bool disputed
+            bool disputed,
+            uint256 grace
         )
     {
         uint256 t;
         if (tradeId & 3 == 0) {
             uint256 h = _batchHeader[tradeId >> 18];
             uint256 j = (tradeId >> 2) & M16;
-            if (h == 0 || j >= (h >> 80) & M16) return (0, 0, 0, 0, 0, 0, 0, false);
+            if (h == 0 || j >= (h >> 80) & M16) return (0, 0, 0, 0, 0, 0, 0, false, 0);
             t = _batchRecord(tradeId);
             start = h & M40;
             end = (h >> 40) & M40;
+            grace = (h >> 96) & M32;
         } else {
             t = _book[tradeId];
-            if (t & TRADE == 0) return (0, 0, 0, 0, 0, 0, 0, false);
+            if (t & TRADE == 0) return (0, 0, 0, 0, 0, 0, 0, false, 0);
             start = (t >> 128) & M40;
             end = (t >> 168) & M40;
+            grace = (t >> 224) & M20;
         }
         seller = t & M16;
         buyer = (t >> 16) & M16;
@@ -586,7 +609,7 @@ contract EnergyMarket {
         price = (t >> 64) & M64;
         escrow = wh * price / 1000 + (t & EXTRA == 0 ? 0 : 1);
         disputed = _disputed[tradeId];
-        if (wh == 0) return (0, 0, 0, 0, 0, 0, 0, false);
+        if (wh == 0) return (0, 0, 0, 0, 0, 0, 0, false, 0);
     }
 
     // ------------------------------------------------------------------ internals
@@ -597,8 +620,11 @@ contract EnergyMarket {
     {
         if (wh == 0 || price == 0) revert ZeroAmount();
         if (wh > M32 || price > M64) revert AmountOverflow();
-        uint256 bidOpen = _checkWindow(market, start, end);
-        return idx | wh << 16 | price << 48 | start << 112 | end << 152 | bidOpen << 192;
+        Market memory mk = market;
+        uint256 bidOpen = _checkWindow(mk, start, end);
+        uint256 bidLead = bidOpen == 0 ? 0 : start - bidOpen; // < 1 day: fits 20 bits
+        return idx | wh << 16 | price << 48 | start << 112 | end << 152 | bidLead << 192
+            | uint256(mk.graceSeconds) << 212;
     }
 
     /// Validate a delivery window against the schedule and the clock; returns when bidding
@@ -638,8 +664,9 @@ contract EnergyMarket {
         if (rem == 0) revert OrderClosed(id);
         if (wh == 0) revert ZeroAmount();
         if (wh > rem) revert ExceedsRemaining(wh, rem);
-        uint256 opens = (o >> 192) & M40;
         uint256 closes = (o >> 112) & M40;
+        uint256 bidLead = (o >> 192) & M20;
+        uint256 opens = bidLead == 0 ? 0 : closes - bidLead;
         if (block.timestamp < opens || block.timestamp >= closes) {
             revert OutsideWindow(block.timestamp, opens, closes);
         }
@@ -653,7 +680,7 @@ contract EnergyMarket {
         uint256 rem = (o >> 16) & M32;
         uint256 fills = (o >> 232) & M16;
         uint256 t = TRADE | parties | wh << 32 | ((o >> 48) & M64) << 64
-            | ((o >> 112) & M40) << 128 | ((o >> 152) & M40) << 168;
+            | ((o >> 112) & M40) << 128 | ((o >> 152) & M40) << 168 | ((o >> 212) & M20) << 224;
         if (extra != 0) t |= EXTRA;
         if (wh == rem) {
             tradeId = id;
@@ -667,19 +694,24 @@ contract EnergyMarket {
         emit TradeCreated(tradeId, id, t);
     }
 
-    /// The open trade `tradeId` as a book-style word, with its window; reverts if none.
-    function _openTrade(uint256 tradeId) private view returns (uint256 t, uint256 s, uint256 e) {
+    /// The open trade `tradeId` as a book-style word, with its window and grace (s);
+    /// reverts if none.
+    function _openTrade(uint256 tradeId)
+        private
+        view
+        returns (uint256 t, uint256 s, uint256 e, uint256 grace)
+    {
         if (tradeId & 3 == 0) {
             uint256 h = _batchHeader[tradeId >> 18];
             uint256 j = (tradeId >> 2) & M16;
             if (h == 0 || j >= (h >> 80) & M16) revert UnknownId(tradeId);
             t = _batchRecord(tradeId);
             if (t == 0) revert AlreadySettled(tradeId);
-            return (t, h & M40, (h >> 40) & M40);
+            return (t, h & M40, (h >> 40) & M40, (h >> 96) & M32);
         }
         t = _book[tradeId];
         if (t & TRADE == 0) _missingTrade(tradeId, t);
-        return (t, (t >> 128) & M40, (t >> 168) & M40);
+        return (t, (t >> 128) & M40, (t >> 168) & M40, (t >> 224) & M20);
     }
 
     function _batchRecord(uint256 tradeId) private view returns (uint256) {
