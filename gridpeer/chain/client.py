@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from eth_abi.abi import encode
 from eth_account import Account
@@ -69,6 +69,11 @@ ACTIONS = (
     "withdraw",
     "deposit",
 )
+
+
+Role = Literal["admin", "oracle", "coordinator"]
+ROLES: tuple[Role, ...] = ("admin", "oracle", "coordinator")
+"""Role names in the contract's numbering (0 admin, 1 oracle, 2 coordinator)."""
 
 
 def batch_gas(orders: int, matches: int) -> int:
@@ -168,17 +173,34 @@ class MarketClient:
         """Stop a member from trading (it keeps open trades and credit)."""
         self._send(admin, "removeMember", to_checksum_address(account))
 
-    def set_oracle(self, admin: LocalAccount, account: str) -> None:
-        """Change the oracle address."""
-        self._send(admin, "setOracle", to_checksum_address(account))
+    def propose_role(self, admin: LocalAccount, role: Role, account: str) -> int:
+        """Propose ``account`` for ``role``; returns the eta (UTC unix s) from which
+        :meth:`execute_role` can put it into effect (now + the contract's ROLE_DELAY)."""
+        r = self._send(admin, "proposeRole", ROLES.index(role), to_checksum_address(account))
+        return self._event_field(r, "eta")
 
-    def set_coordinator(self, admin: LocalAccount, account: str) -> None:
-        """Change the batch coordinator address."""
-        self._send(admin, "setCoordinator", to_checksum_address(account))
+    def cancel_role(self, admin: LocalAccount, role: Role) -> None:
+        """Withdraw the pending proposal for ``role``."""
+        self._send(admin, "cancelRole", ROLES.index(role))
 
-    def set_admin(self, admin: LocalAccount, account: str) -> None:
-        """Hand the admin role to ``account``."""
-        self._send(admin, "setAdmin", to_checksum_address(account))
+    def execute_role(self, key: LocalAccount, role: Role) -> None:
+        """Put the pending proposal for ``role`` into effect after its delay.
+
+        ``key``: the admin for ``"oracle"``/``"coordinator"``; the proposed account itself
+        for ``"admin"`` (two-step transfer: the new admin accepts).
+        """
+        self._send(key, "executeRole", ROLES.index(role))
+
+    def pending_role(self, role: Role) -> tuple[str, int] | None:
+        """(proposed account, eta UTC unix s) of the pending change of ``role``, or None."""
+        account, eta = self._call("pendingRole", ROLES.index(role))
+        if int(account, 16) == 0:
+            return None
+        return to_checksum_address(account), int(eta)
+
+    def role_delay(self) -> int:
+        """Seconds between a role proposal and its earliest execution."""
+        return int(self._call("ROLE_DELAY")[0])
 
     def set_grace(self, admin: LocalAccount, seconds: int) -> None:
         """Grace (s, 1 s to 7 days) after a delivery window before the buyer may reclaim.

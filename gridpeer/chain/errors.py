@@ -163,6 +163,22 @@ class NotDisputed(ContractRevert):
     meaning = "the trade is not disputed"
 
 
+class BadRole(ContractRevert):
+    meaning = "no such role (0 admin, 1 oracle, 2 coordinator)"
+
+
+class NoProposal(ContractRevert):
+    meaning = "no role change is pending for this role"
+
+
+class TooEarly(ContractRevert):
+    meaning = "the role change's delay has not passed yet (times are UTC unix seconds)"
+
+
+class StaleNonce(ContractRevert):
+    meaning = "nonces can only be invalidated upwards (lastNonce is already at or above)"
+
+
 REVERTS: dict[str, type[ContractRevert]] = {
     c.__name__: c for c in ContractRevert.__subclasses__() if c is not UnknownRevert
 }

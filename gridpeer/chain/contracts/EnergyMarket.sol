@@ -47,13 +47,20 @@ contract EnergyMarket {
     error Overfill(uint256 matchIndex);
     error Disputed(uint256 tradeId);
     error BadGrace(uint256 graceSeconds);
+    error BadRole(uint256 role);
+    error NoProposal(uint256 role);
+    error TooEarly(uint256 nowTs, uint256 eta);
     error NotDisputed(uint256 tradeId);
 
     // ------------------------------------------------------------------ events
     event MemberAdded(address indexed member, uint256 idx);
     event MemberRemoved(address indexed member, uint256 idx);
-    /// role: 0 admin, 1 oracle, 2 coordinator
+    /// role: 0 admin, 1 oracle, 2 coordinator. RoleSet: the change took effect (at
+    /// deployment, or executeRole after the proposal's delay).
     event RoleSet(uint256 indexed role, address account);
+    /// A role change proposed by the admin; it can take effect from `eta` (unix s) on.
+    event RoleProposed(uint256 indexed role, address account, uint256 eta);
+    event RoleProposalCancelled(uint256 indexed role, address account);
     event ScheduleSet(uint256 mode, int256 tzMinutes, uint256 slotMinutes, uint16[6] windows);
     event GraceSet(uint256 graceSeconds);
     /// order word: owner idx | wh<<16 | price<<48 | start<<112 | end<<152 | bidLead<<192 |
@@ -91,6 +98,12 @@ contract EnergyMarket {
         uint16 del2;
         uint16 end2;
         uint32 graceSeconds; // for trades made from now on; each trade keeps its own
+    }
+
+    /// A pending role change: `account` may take the role from `eta` (UTC unix s) on.
+    struct Proposal {
+        address account;
+        uint40 eta;
     }
 
     struct Member {
@@ -141,6 +154,9 @@ contract EnergyMarket {
     /// Bounds of the grace period after a delivery window (s): the oracle's time to confirm
     /// before the buyer may reclaim. Every order and trade keeps the grace in force when it
     /// was posted, so setGrace never changes the terms of an open order or trade.
+    /// Delay between proposing a role change and its taking effect, for members to see it
+    /// (RoleProposed) and stop trading if they do not trust the new holder.
+    uint256 public constant ROLE_DELAY = 2 days;
     uint256 public constant MIN_GRACE = 1;
     uint256 public constant MAX_GRACE = 7 days;
     bytes32 public constant ORDER_TYPEHASH = keccak256(
@@ -169,6 +185,8 @@ contract EnergyMarket {
     /// is never read again (trade ids are never reused): clearing it would cost every
     /// undisputed confirmation a storage read.
     mapping(uint256 => bool) private _disputed;
+    /// Pending role changes by role (0 admin, 1 oracle, 2 coordinator).
+    mapping(uint256 => Proposal) public pendingRole;
 
     constructor(address oracle_, address coordinator_, uint32 graceSeconds_) {
         if (oracle_ == address(0) || coordinator_ == address(0)) revert ZeroAddress();
@@ -228,22 +246,37 @@ contract EnergyMarket {
         emit MemberRemoved(account, m.idx);
     }
 
-    function setAdmin(address account) external onlyAdmin {
+    /// Propose `account` for `role` (0 admin, 1 oracle, 2 coordinator); it can take effect
+    /// ROLE_DELAY after now (a new proposal for the role replaces the pending one).
+    function proposeRole(uint256 role, address account) external onlyAdmin {
+        if (role > 2) revert BadRole(role);
         if (account == address(0)) revert ZeroAddress();
-        admin = account;
-        emit RoleSet(0, account);
+        uint256 eta = block.timestamp + ROLE_DELAY;
+        pendingRole[role] = Proposal(account, uint40(eta));
+        emit RoleProposed(role, account, eta);
     }
 
-    function setOracle(address account) external onlyAdmin {
-        if (account == address(0)) revert ZeroAddress();
-        oracle = account;
-        emit RoleSet(1, account);
+    /// Withdraw the pending proposal for `role`.
+    function cancelRole(uint256 role) external onlyAdmin {
+        address account = pendingRole[role].account;
+        if (account == address(0)) revert NoProposal(role);
+        delete pendingRole[role];
+        emit RoleProposalCancelled(role, account);
     }
 
-    function setCoordinator(address account) external onlyAdmin {
-        if (account == address(0)) revert ZeroAddress();
-        coordinator = account;
-        emit RoleSet(2, account);
+    /// Put the pending proposal for `role` into effect, not before its eta. The oracle and
+    /// the coordinator are set by the admin; the admin role is accepted by the proposed
+    /// account itself (two-step transfer: a mistyped address never becomes admin).
+    function executeRole(uint256 role) external {
+        Proposal memory p = pendingRole[role];
+        if (p.account == address(0)) revert NoProposal(role);
+        if (msg.sender != (role == 0 ? p.account : admin)) revert WrongRole(msg.sender);
+        if (block.timestamp < p.eta) revert TooEarly(block.timestamp, p.eta);
+        delete pendingRole[role];
+        if (role == 0) admin = p.account;
+        else if (role == 1) oracle = p.account;
+        else coordinator = p.account;
+        emit RoleSet(role, p.account);
     }
 
     /// Grace (s) for orders posted and batches settled from now on; open ones keep theirs.
@@ -378,7 +411,8 @@ contract EnergyMarket {
         tradeId = _trade(requestId, o, wh, uint256(m.idx) | buyer << 16, extra);
     }
 
-    /// Withdraw the unfilled part of an own order (or, as admin, of a removed member's);
+    /// Withdraw the unfilled part of an own order (or, as admin, of a removed member's:
+    /// removing a member does not loop over its orders; an active member's are its own);
     /// a request's remaining escrow is credited to its owner.
     function cancel(uint256 orderId) external {
         uint256 tag = orderId & 3;
@@ -388,9 +422,10 @@ contract EnergyMarket {
         uint256 rem = (o >> 16) & M32;
         if (rem == 0) revert OrderClosed(orderId);
         uint256 owner = o & M16;
-        // the admin may cancel too: removing a member does not loop over its orders
-        if ((memberOf[msg.sender].idx != owner || owner == 0) && msg.sender != admin) {
-            revert NotOwner(orderId, msg.sender);
+        if (memberOf[msg.sender].idx != owner || owner == 0) {
+            if (msg.sender != admin || memberOf[accounts[owner].addr].active) {
+                revert NotOwner(orderId, msg.sender);
+            }
         }
         _book[orderId] = o & ~(M32 << 16);
         uint256 refund = 0;
