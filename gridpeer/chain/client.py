@@ -42,7 +42,7 @@ from gridpeer.chain.types import (
 
 # Explicit gas limits (estimating on every call halves throughput); generous upper bounds.
 GAS = {
-    "deploy": 4_000_000,
+    "deploy": 6_000_000,
     "postOffer": 150_000,
     "postRequest": 150_000,
     "buy": 150_000,
@@ -53,6 +53,7 @@ GAS = {
     "resolveDispute": 120_000,
     "reclaim": 120_000,
     "withdraw": 80_000,
+    "invalidateNonce": 60_000,
     "deposit": 80_000,
     "admin": 200_000,
 }
@@ -317,6 +318,13 @@ class MarketClient:
     def reclaim(self, key: LocalAccount, trade_id: int) -> None:
         """Buyer: take back the escrow of an unconfirmed trade after window + grace."""
         self.send_tx(key, self.build_tx("reclaim", trade_id=trade_id))
+
+    def invalidate_nonce(self, key: LocalAccount, below: int) -> None:
+        """Member: revoke every own signed order with a nonce below ``below`` (1..2^31).
+
+        Raises ``errors.StaleNonce`` if the last consumed nonce is already >= below - 1.
+        """
+        self._send(key, "invalidateNonce", below)
 
     def deposit(self, key: LocalAccount, value: int) -> None:
         """Add ``value`` wei to the caller's credit (escrow source for batches)."""

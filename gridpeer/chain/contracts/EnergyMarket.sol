@@ -50,6 +50,7 @@ contract EnergyMarket {
     error BadRole(uint256 role);
     error NoProposal(uint256 role);
     error TooEarly(uint256 nowTs, uint256 eta);
+    error StaleNonce(uint256 lastNonce);
     error NotDisputed(uint256 tradeId);
 
     // ------------------------------------------------------------------ events
@@ -80,6 +81,8 @@ contract EnergyMarket {
     /// header: start | end<<40 | count<<80 | grace<<96; trades: two records (seller|buyer<<16|wh<<32|price<<64)
     /// per word, record i in word i/2 at bit (i%2)*128.
     event BatchSettled(uint256 indexed batchId, uint256 header, uint256[] trades);
+    /// The member revoked every signed order with a nonce below `below`.
+    event NonceInvalidated(address indexed member, uint256 below);
     event Deposited(address indexed member, uint256 amount);
     event Withdrawn(address indexed member, uint256 amount);
 
@@ -163,7 +166,12 @@ contract EnergyMarket {
         "Order(address maker,bool sell,uint32 wh,uint64 price,uint40 start,uint40 end,"
         "uint32 nonce,uint40 expiry)"
     );
-    bytes32 public immutable DOMAIN_SEPARATOR;
+    bytes32 private constant DOMAIN_TYPEHASH = keccak256(
+        "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    );
+    /// EIP-712 domain separator for the chain id of deployment (see DOMAIN_SEPARATOR()).
+    bytes32 private immutable _DOMAIN;
+    uint256 private immutable _DOMAIN_CHAIN_ID;
 
     // ------------------------------------------------------------------ storage
     address public admin;
@@ -198,18 +206,8 @@ contract EnergyMarket {
         // Thesis default: bids 10:30-13:00 and 14:00-16:30, deliveries 13:00-14:00 and
         // 16:30-17:30, closed otherwise; UTC until the admin sets the community's offset.
         market = Market(0, 0, 0, 1, 0, 15, 630, 780, 840, 840, 990, 1050, graceSeconds_);
-        DOMAIN_SEPARATOR = keccak256(
-            abi.encode(
-                keccak256(
-                    "EIP712Domain(string name,string version,uint256 chainId,"
-                    "address verifyingContract)"
-                ),
-                keccak256("gridpeer"),
-                keccak256("1"),
-                block.chainid,
-                address(this)
-            )
-        );
+        _DOMAIN_CHAIN_ID = block.chainid;
+        _DOMAIN = _domainSeparator();
         emit RoleSet(0, msg.sender);
         emit RoleSet(1, oracle_);
         emit RoleSet(2, coordinator_);
@@ -343,6 +341,21 @@ contract EnergyMarket {
         if (!ok) revert TransferFailed();
         // slither-disable-next-line reentrancy-eth
         _lock = 1;
+    }
+
+    /// Revoke every signed order of the caller with a nonce below `below` (nonces at or
+    /// above it stay valid); batches then refuse them with NonceUsed.
+    function invalidateNonce(uint256 below) external {
+        uint256 idx = memberOf[msg.sender].idx;
+        if (idx == 0) revert NotMember(msg.sender);
+        if (below == 0 || below - 1 > M31) revert AmountOverflow();
+        uint256 key = idx >> 3;
+        uint256 shift = (idx & 7) * 31;
+        uint256 word = _nonces[key];
+        uint256 last = (word >> shift) & M31;
+        if (below - 1 <= last) revert StaleNonce(last);
+        _nonces[key] = (word & ~(M31 << shift)) | (below - 1) << shift;
+        emit NonceInvalidated(msg.sender, below);
     }
 
     // ------------------------------------------------------------------ orders
@@ -521,13 +534,14 @@ contract EnergyMarket {
         uint256 start = orders[0].start;
         uint256 end = orders[0].end;
         _checkWindow(market, start, end);
+        bytes32 domain = DOMAIN_SEPARATOR();
         // ord[i] = member idx | isSell<<16 | limit price<<17 | Wh left<<81
         uint256[] memory ord = new uint256[](no);
         uint256 nkey = type(uint256).max;
         uint256 nword = 0;
         for (uint256 i = 0; i < no; ++i) {
             SignedOrder calldata o = orders[i];
-            uint256 idx = _verify(o, i, start, end);
+            uint256 idx = _verify(o, i, start, end, domain);
             // nonces: one cached storage word per 8 members, written back when it changes
             uint256 key = idx >> 3;
             if (key != nkey) {
@@ -588,6 +602,12 @@ contract EnergyMarket {
     /// Exact escrow of `wh` Wh at `price` wei/kWh, in wei.
     function cost(uint256 wh, uint256 price) external pure returns (uint256) {
         return wh * price / 1000;
+    }
+
+    /// EIP-712 domain separator of signed orders: name "gridpeer", version "1", the
+    /// current chain id and this contract; recomputed if the chain id changed (a fork).
+    function DOMAIN_SEPARATOR() public view returns (bytes32) {
+        return block.chainid == _DOMAIN_CHAIN_ID ? _DOMAIN : _domainSeparator();
     }
 
     /// Grace (s) that orders posted and batches settled now get.
@@ -791,7 +811,13 @@ contract EnergyMarket {
         revert AlreadySettled(tradeId);
     }
 
-    function _verify(SignedOrder calldata o, uint256 i, uint256 start, uint256 end)
+    function _verify(
+        SignedOrder calldata o,
+        uint256 i,
+        uint256 start,
+        uint256 end,
+        bytes32 domain
+    )
         private
         view
         returns (uint256 idx)
@@ -802,7 +828,7 @@ contract EnergyMarket {
         bytes32 digest = keccak256(
             abi.encodePacked(
                 "\x19\x01",
-                DOMAIN_SEPARATOR,
+                domain,
                 keccak256(
                     abi.encode(
                         ORDER_TYPEHASH,
@@ -824,6 +850,14 @@ contract EnergyMarket {
         Member memory m = memberOf[signer];
         if (!m.active) revert NotMember(signer);
         return m.idx;
+    }
+
+    function _domainSeparator() private view returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                DOMAIN_TYPEHASH, keccak256("gridpeer"), keccak256("1"), block.chainid, address(this)
+            )
+        );
     }
 
     function _credit(uint256 idx, uint256 amount) private {
