@@ -156,8 +156,10 @@ def decode_logs(logs: list[RawLog], member: Callable[[int], str]) -> list[Event]
             order = Order(oid, side, member(own), rem, price, start, end, bid, fills)
             out.append(OrderPosted(meta, order))
         elif name == "TradeCreated":
-            s, b, wh, price, start, end, escrow = decode_trade_word(f["trade"])
-            t = Trade(f["tradeId"], member(s), member(b), wh, price, start, end, escrow)
+            s, b, wh, price, start, end, escrow, grace = decode_trade_word(f["trade"])
+            t = Trade(
+                f["tradeId"], member(s), member(b), wh, price, start, end, escrow, grace_s=grace
+            )
             out.append(TradeCreated(meta, t, f["orderId"]))
         elif name == "DeliveryConfirmed":
             x = f["settlement"]
@@ -178,6 +180,7 @@ def decode_logs(logs: list[RawLog], member: Callable[[int], str]) -> list[Event]
         elif name == "BatchSettled":
             h = f["header"]
             start, end, count = h & M40, (h >> 40) & M40, (h >> 80) & M16
+            grace = (h >> 96) & M32
             out.append(AdminEvent(meta, name, {"batchId": f["batchId"], "count": count}))
             words: list[int] = f["trades"]
             for i in range(count):
@@ -192,6 +195,7 @@ def decode_logs(logs: list[RawLog], member: Callable[[int], str]) -> list[Event]
                     start,
                     end,
                     cost_wei(wh, price),
+                    grace_s=grace,
                 )
                 out.append(TradeCreated(meta, t, 0))
         else:

@@ -46,20 +46,31 @@ contract EnergyMarket {
     error PriceOutOfLimit(uint256 matchIndex);
     error Overfill(uint256 matchIndex);
     error Disputed(uint256 tradeId);
+    error BadGrace(uint256 graceSeconds);
+    error BadRole(uint256 role);
+    error NoProposal(uint256 role);
+    error TooEarly(uint256 nowTs, uint256 eta);
+    error StaleNonce(uint256 lastNonce);
     error NotDisputed(uint256 tradeId);
 
     // ------------------------------------------------------------------ events
     event MemberAdded(address indexed member, uint256 idx);
     event MemberRemoved(address indexed member, uint256 idx);
-    /// role: 0 admin, 1 oracle, 2 coordinator
+    /// role: 0 admin, 1 oracle, 2 coordinator. RoleSet: the change took effect (at
+    /// deployment, or executeRole after the proposal's delay).
     event RoleSet(uint256 indexed role, address account);
+    /// A role change proposed by the admin; it can take effect from `eta` (unix s) on.
+    event RoleProposed(uint256 indexed role, address account, uint256 eta);
+    event RoleProposalCancelled(uint256 indexed role, address account);
     event ScheduleSet(uint256 mode, int256 tzMinutes, uint256 slotMinutes, uint16[6] windows);
     event GraceSet(uint256 graceSeconds);
-    /// order word: owner idx | wh<<16 | price<<48 | start<<112 | end<<152 | bidOpen<<192
+    /// order word: owner idx | wh<<16 | price<<48 | start<<112 | end<<152 | bidLead<<192 |
+    /// grace<<212 | fills<<232 (bidLead: bidding opened bidLead s before start, 0 = any time)
     event OfferPosted(uint256 indexed offerId, uint256 order);
     event RequestPosted(uint256 indexed requestId, uint256 order);
     event Cancelled(uint256 indexed orderId, uint256 remainingWh, uint256 refund);
-    /// trade word: seller | buyer<<16 | wh<<32 | price<<64 | start<<128 | end<<168 | extraWei<<254
+    /// trade word: seller | buyer<<16 | wh<<32 | price<<64 | start<<128 | end<<168 | fills<<208 |
+    /// grace<<224 | extraWei<<254 | 1<<255
     event TradeCreated(uint256 indexed tradeId, uint256 orderId, uint256 trade);
     /// settlement: deliveredWh | sellerPaid<<32 | buyerRefund<<128
     event DeliveryConfirmed(uint256 indexed tradeId, uint256 settlement);
@@ -67,17 +78,19 @@ contract EnergyMarket {
     /// The oracle's two meters disagree: seller metered `sellerWh`, buyer `buyerWh`.
     event DisputeOpened(uint256 indexed tradeId, uint256 sellerWh, uint256 buyerWh);
     event DisputeResolved(uint256 indexed tradeId, uint256 deliveredWh);
-    /// header: start | end<<40 | count<<80; trades: two records (seller|buyer<<16|wh<<32|price<<64)
+    /// header: start | end<<40 | count<<80 | grace<<96; trades: two records (seller|buyer<<16|wh<<32|price<<64)
     /// per word, record i in word i/2 at bit (i%2)*128.
     event BatchSettled(uint256 indexed batchId, uint256 header, uint256[] trades);
+    /// The member revoked every signed order with a nonce below `below`.
+    event NonceInvalidated(address indexed member, uint256 below);
     event Deposited(address indexed member, uint256 amount);
     event Withdrawn(address indexed member, uint256 amount);
 
     // ------------------------------------------------------------------ types
     struct Market {
-        uint40 nextOffer;
-        uint40 nextRequest;
-        uint40 nextBatch;
+        uint32 nextOffer;
+        uint32 nextRequest;
+        uint32 nextBatch;
         uint8 mode; // 0 always open, 1 bidding/delivery windows, 2 continuous slots
         int16 tzMinutes; // local time = UTC + tzMinutes
         uint8 slotMinutes; // continuous mode slot length
@@ -87,6 +100,13 @@ contract EnergyMarket {
         uint16 bid2;
         uint16 del2;
         uint16 end2;
+        uint32 graceSeconds; // for trades made from now on; each trade keeps its own
+    }
+
+    /// A pending role change: `account` may take the role from `eta` (UTC unix s) on.
+    struct Proposal {
+        address account;
+        uint40 eta;
     }
 
     struct Member {
@@ -123,6 +143,7 @@ contract EnergyMarket {
 
     // ------------------------------------------------------------------ constants
     uint256 private constant M16 = 0xffff;
+    uint256 private constant M20 = 0xfffff;
     uint256 private constant M31 = 0x7fffffff;
     uint256 private constant M32 = 0xffffffff;
     uint256 private constant M40 = 0xffffffffff;
@@ -133,17 +154,29 @@ contract EnergyMarket {
     uint256 private constant EXTRA = 1 << 254;
     uint256 private constant HALF_N =
         0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
+    /// Bounds of the grace period after a delivery window (s): the oracle's time to confirm
+    /// before the buyer may reclaim. Every order and trade keeps the grace in force when it
+    /// was posted, so setGrace never changes the terms of an open order or trade.
+    /// Delay between proposing a role change and its taking effect, for members to see it
+    /// (RoleProposed) and stop trading if they do not trust the new holder.
+    uint256 public constant ROLE_DELAY = 2 days;
+    uint256 public constant MIN_GRACE = 1;
+    uint256 public constant MAX_GRACE = 7 days;
     bytes32 public constant ORDER_TYPEHASH = keccak256(
         "Order(address maker,bool sell,uint32 wh,uint64 price,uint40 start,uint40 end,"
         "uint32 nonce,uint40 expiry)"
     );
-    bytes32 public immutable DOMAIN_SEPARATOR;
+    bytes32 private constant DOMAIN_TYPEHASH = keccak256(
+        "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    );
+    /// EIP-712 domain separator for the chain id of deployment (see DOMAIN_SEPARATOR()).
+    bytes32 private immutable _DOMAIN;
+    uint256 private immutable _DOMAIN_CHAIN_ID;
 
     // ------------------------------------------------------------------ storage
     address public admin;
     uint16 public memberCount;
     address public oracle;
-    uint32 public graceSeconds;
     address public coordinator;
     uint256 private _lock;
     Market public market;
@@ -160,29 +193,21 @@ contract EnergyMarket {
     /// is never read again (trade ids are never reused): clearing it would cost every
     /// undisputed confirmation a storage read.
     mapping(uint256 => bool) private _disputed;
+    /// Pending role changes by role (0 admin, 1 oracle, 2 coordinator).
+    mapping(uint256 => Proposal) public pendingRole;
 
     constructor(address oracle_, address coordinator_, uint32 graceSeconds_) {
         if (oracle_ == address(0) || coordinator_ == address(0)) revert ZeroAddress();
         admin = msg.sender;
         oracle = oracle_;
         coordinator = coordinator_;
-        graceSeconds = graceSeconds_;
+        if (graceSeconds_ < MIN_GRACE || graceSeconds_ > MAX_GRACE) revert BadGrace(graceSeconds_);
         _lock = 1;
         // Thesis default: bids 10:30-13:00 and 14:00-16:30, deliveries 13:00-14:00 and
         // 16:30-17:30, closed otherwise; UTC until the admin sets the community's offset.
-        market = Market(0, 0, 0, 1, 0, 15, 630, 780, 840, 840, 990, 1050);
-        DOMAIN_SEPARATOR = keccak256(
-            abi.encode(
-                keccak256(
-                    "EIP712Domain(string name,string version,uint256 chainId,"
-                    "address verifyingContract)"
-                ),
-                keccak256("gridpeer"),
-                keccak256("1"),
-                block.chainid,
-                address(this)
-            )
-        );
+        market = Market(0, 0, 0, 1, 0, 15, 630, 780, 840, 840, 990, 1050, graceSeconds_);
+        _DOMAIN_CHAIN_ID = block.chainid;
+        _DOMAIN = _domainSeparator();
         emit RoleSet(0, msg.sender);
         emit RoleSet(1, oracle_);
         emit RoleSet(2, coordinator_);
@@ -219,26 +244,43 @@ contract EnergyMarket {
         emit MemberRemoved(account, m.idx);
     }
 
-    function setAdmin(address account) external onlyAdmin {
+    /// Propose `account` for `role` (0 admin, 1 oracle, 2 coordinator); it can take effect
+    /// ROLE_DELAY after now (a new proposal for the role replaces the pending one).
+    function proposeRole(uint256 role, address account) external onlyAdmin {
+        if (role > 2) revert BadRole(role);
         if (account == address(0)) revert ZeroAddress();
-        admin = account;
-        emit RoleSet(0, account);
+        uint256 eta = block.timestamp + ROLE_DELAY;
+        pendingRole[role] = Proposal(account, uint40(eta));
+        emit RoleProposed(role, account, eta);
     }
 
-    function setOracle(address account) external onlyAdmin {
-        if (account == address(0)) revert ZeroAddress();
-        oracle = account;
-        emit RoleSet(1, account);
+    /// Withdraw the pending proposal for `role`.
+    function cancelRole(uint256 role) external onlyAdmin {
+        address account = pendingRole[role].account;
+        if (account == address(0)) revert NoProposal(role);
+        delete pendingRole[role];
+        emit RoleProposalCancelled(role, account);
     }
 
-    function setCoordinator(address account) external onlyAdmin {
-        if (account == address(0)) revert ZeroAddress();
-        coordinator = account;
-        emit RoleSet(2, account);
+    /// Put the pending proposal for `role` into effect, not before its eta. The oracle and
+    /// the coordinator are set by the admin; the admin role is accepted by the proposed
+    /// account itself (two-step transfer: a mistyped address never becomes admin).
+    function executeRole(uint256 role) external {
+        Proposal memory p = pendingRole[role];
+        if (p.account == address(0)) revert NoProposal(role);
+        if (msg.sender != (role == 0 ? p.account : admin)) revert WrongRole(msg.sender);
+        if (block.timestamp < p.eta) revert TooEarly(block.timestamp, p.eta);
+        delete pendingRole[role];
+        if (role == 0) admin = p.account;
+        else if (role == 1) oracle = p.account;
+        else coordinator = p.account;
+        emit RoleSet(role, p.account);
     }
 
+    /// Grace (s) for orders posted and batches settled from now on; open ones keep theirs.
     function setGrace(uint32 seconds_) external onlyAdmin {
-        graceSeconds = seconds_;
+        if (seconds_ < MIN_GRACE || seconds_ > MAX_GRACE) revert BadGrace(seconds_);
+        market.graceSeconds = seconds_;
         emit GraceSet(seconds_);
     }
 
@@ -301,6 +343,21 @@ contract EnergyMarket {
         _lock = 1;
     }
 
+    /// Revoke every signed order of the caller with a nonce below `below` (nonces at or
+    /// above it stay valid); batches then refuse them with NonceUsed.
+    function invalidateNonce(uint256 below) external {
+        uint256 idx = memberOf[msg.sender].idx;
+        if (idx == 0) revert NotMember(msg.sender);
+        if (below == 0 || below - 1 > M31) revert AmountOverflow();
+        uint256 key = idx >> 3;
+        uint256 shift = (idx & 7) * 31;
+        uint256 word = _nonces[key];
+        uint256 last = (word >> shift) & M31;
+        if (below - 1 <= last) revert StaleNonce(last);
+        _nonces[key] = (word & ~(M31 << shift)) | (below - 1) << shift;
+        emit NonceInvalidated(msg.sender, below);
+    }
+
     // ------------------------------------------------------------------ orders
     /// Offer `wh` Wh at `price` wei/kWh for delivery in [start, end).
     function postOffer(uint256 wh, uint256 price, uint256 start, uint256 end)
@@ -311,7 +368,8 @@ contract EnergyMarket {
         if (!m.active) revert NotMember(msg.sender);
         uint256 word = _newOrder(m.idx, wh, price, start, end);
         uint256 n = uint256(market.nextOffer) + 1;
-        market.nextOffer = uint40(n);
+        if (n > M32) revert AmountOverflow();
+        market.nextOffer = uint32(n);
         id = n << 2 | 1;
         _book[id] = word;
         emit OfferPosted(id, word);
@@ -330,7 +388,8 @@ contract EnergyMarket {
         uint256 pay = wh * price / 1000;
         if (msg.value != pay) revert WrongPayment(pay, msg.value);
         uint256 n = uint256(market.nextRequest) + 1;
-        market.nextRequest = uint40(n);
+        if (n > M32) revert AmountOverflow();
+        market.nextRequest = uint32(n);
         id = n << 2 | 2;
         _book[id] = word;
         emit RequestPosted(id, word);
@@ -365,7 +424,8 @@ contract EnergyMarket {
         tradeId = _trade(requestId, o, wh, uint256(m.idx) | buyer << 16, extra);
     }
 
-    /// Withdraw the unfilled part of an own order (or, as admin, of a removed member's);
+    /// Withdraw the unfilled part of an own order (or, as admin, of a removed member's:
+    /// removing a member does not loop over its orders; an active member's are its own);
     /// a request's remaining escrow is credited to its owner.
     function cancel(uint256 orderId) external {
         uint256 tag = orderId & 3;
@@ -375,9 +435,10 @@ contract EnergyMarket {
         uint256 rem = (o >> 16) & M32;
         if (rem == 0) revert OrderClosed(orderId);
         uint256 owner = o & M16;
-        // the admin may cancel too: removing a member does not loop over its orders
-        if ((memberOf[msg.sender].idx != owner || owner == 0) && msg.sender != admin) {
-            revert NotOwner(orderId, msg.sender);
+        if (memberOf[msg.sender].idx != owner || owner == 0) {
+            if (msg.sender != admin || memberOf[accounts[owner].addr].active) {
+                revert NotOwner(orderId, msg.sender);
+            }
         }
         _book[orderId] = o & ~(M32 << 16);
         uint256 refund = 0;
@@ -393,10 +454,10 @@ contract EnergyMarket {
     /// price and refund the rest of the escrow to the buyer.
     function confirmDelivery(uint256 tradeId, uint256 deliveredWh) external {
         if (msg.sender != oracle) revert WrongRole(msg.sender);
-        (uint256 t, uint256 start, uint256 end) = _openTrade(tradeId);
+        (uint256 t, uint256 start, uint256 end, uint256 grace) = _openTrade(tradeId);
         uint256 wh = (t >> 32) & M32;
         if (deliveredWh > wh) revert DeliveredTooMuch(deliveredWh, wh);
-        uint256 closes = end + graceSeconds;
+        uint256 closes = end + grace;
         // a disputed trade cannot be reclaimed, so the oracle may still settle it late
         // (e.g. from a community meter); the flag is read only in that rare case
         if (block.timestamp < start || (block.timestamp > closes && !_disputed[tradeId])) {
@@ -410,8 +471,8 @@ contract EnergyMarket {
     /// it, and only the admin (resolveDispute) or the oracle (confirmDelivery) settles it.
     function openDispute(uint256 tradeId, uint256 sellerWh, uint256 buyerWh) external {
         if (msg.sender != oracle) revert WrongRole(msg.sender);
-        (,, uint256 end) = _openTrade(tradeId);
-        uint256 closes = end + graceSeconds;
+        (,, uint256 end, uint256 grace) = _openTrade(tradeId);
+        uint256 closes = end + grace;
         if (block.timestamp > closes) revert OutsideWindow(block.timestamp, 0, closes);
         if (_disputed[tradeId]) revert Disputed(tradeId);
         _disputed[tradeId] = true;
@@ -421,7 +482,7 @@ contract EnergyMarket {
     /// Admin: settle a disputed trade for `deliveredWh` exactly like confirmDelivery (seller
     /// paid for deliveredWh <= contracted Wh, buyer refunded the rest), at any time.
     function resolveDispute(uint256 tradeId, uint256 deliveredWh) external onlyAdmin {
-        (uint256 t,,) = _openTrade(tradeId);
+        (uint256 t,,,) = _openTrade(tradeId);
         if (!_disputed[tradeId]) revert NotDisputed(tradeId);
         uint256 wh = (t >> 32) & M32;
         if (deliveredWh > wh) revert DeliveredTooMuch(deliveredWh, wh);
@@ -444,10 +505,10 @@ contract EnergyMarket {
 
     /// Buyer: take back the escrow of a trade not confirmed by the end of its window + grace.
     function reclaim(uint256 tradeId) external {
-        (uint256 t,, uint256 end) = _openTrade(tradeId);
+        (uint256 t,, uint256 end, uint256 grace) = _openTrade(tradeId);
         uint256 buyer = (t >> 16) & M16;
         if (memberOf[msg.sender].idx != buyer) revert NotOwner(tradeId, msg.sender);
-        uint256 opens = end + graceSeconds + 1;
+        uint256 opens = end + grace + 1;
         if (block.timestamp < opens) revert OutsideWindow(block.timestamp, opens, type(uint40).max);
         if (_disputed[tradeId]) revert Disputed(tradeId);
         _closeTrade(tradeId);
@@ -473,13 +534,14 @@ contract EnergyMarket {
         uint256 start = orders[0].start;
         uint256 end = orders[0].end;
         _checkWindow(market, start, end);
+        bytes32 domain = DOMAIN_SEPARATOR();
         // ord[i] = member idx | isSell<<16 | limit price<<17 | Wh left<<81
         uint256[] memory ord = new uint256[](no);
         uint256 nkey = type(uint256).max;
         uint256 nword = 0;
         for (uint256 i = 0; i < no; ++i) {
             SignedOrder calldata o = orders[i];
-            uint256 idx = _verify(o, i, start, end);
+            uint256 idx = _verify(o, i, start, end, domain);
             // nonces: one cached storage word per 8 members, written back when it changes
             uint256 key = idx >> 3;
             if (key != nkey) {
@@ -524,12 +586,14 @@ contract EnergyMarket {
                 a.credit = uint96(c - d);
             }
         }
-        batchId = uint256(market.nextBatch) + 1;
-        market.nextBatch = uint40(batchId);
+        Market storage mk = market;
+        batchId = uint256(mk.nextBatch) + 1;
+        if (batchId > M32) revert AmountOverflow();
+        mk.nextBatch = uint32(batchId);
         for (uint256 k = 0; k < words.length; ++k) {
             _batchTrades[batchId << 16 | k] = words[k];
         }
-        uint256 header = start | end << 40 | nm << 80;
+        uint256 header = start | end << 40 | nm << 80 | uint256(mk.graceSeconds) << 96;
         _batchHeader[batchId] = header;
         emit BatchSettled(batchId, header, words);
     }
@@ -538,6 +602,17 @@ contract EnergyMarket {
     /// Exact escrow of `wh` Wh at `price` wei/kWh, in wei.
     function cost(uint256 wh, uint256 price) external pure returns (uint256) {
         return wh * price / 1000;
+    }
+
+    /// EIP-712 domain separator of signed orders: name "gridpeer", version "1", the
+    /// current chain id and this contract; recomputed if the chain id changed (a fork).
+    function DOMAIN_SEPARATOR() public view returns (bytes32) {
+        return block.chainid == _DOMAIN_CHAIN_ID ? _DOMAIN : _domainSeparator();
+    }
+
+    /// Grace (s) that orders posted and batches settled now get.
+    function graceSeconds() external view returns (uint256) {
+        return market.graceSeconds;
     }
 
     /// Last signed-order nonce a batch consumed for `account` (0 = none).
@@ -563,22 +638,25 @@ contract EnergyMarket {
             uint256 start,
             uint256 end,
             uint256 escrow,
-            bool disputed
+            bool disputed,
+            uint256 grace
         )
     {
         uint256 t;
         if (tradeId & 3 == 0) {
             uint256 h = _batchHeader[tradeId >> 18];
             uint256 j = (tradeId >> 2) & M16;
-            if (h == 0 || j >= (h >> 80) & M16) return (0, 0, 0, 0, 0, 0, 0, false);
+            if (h == 0 || j >= (h >> 80) & M16) return (0, 0, 0, 0, 0, 0, 0, false, 0);
             t = _batchRecord(tradeId);
             start = h & M40;
             end = (h >> 40) & M40;
+            grace = (h >> 96) & M32;
         } else {
             t = _book[tradeId];
-            if (t & TRADE == 0) return (0, 0, 0, 0, 0, 0, 0, false);
+            if (t & TRADE == 0) return (0, 0, 0, 0, 0, 0, 0, false, 0);
             start = (t >> 128) & M40;
             end = (t >> 168) & M40;
+            grace = (t >> 224) & M20;
         }
         seller = t & M16;
         buyer = (t >> 16) & M16;
@@ -586,7 +664,7 @@ contract EnergyMarket {
         price = (t >> 64) & M64;
         escrow = wh * price / 1000 + (t & EXTRA == 0 ? 0 : 1);
         disputed = _disputed[tradeId];
-        if (wh == 0) return (0, 0, 0, 0, 0, 0, 0, false);
+        if (wh == 0) return (0, 0, 0, 0, 0, 0, 0, false, 0);
     }
 
     // ------------------------------------------------------------------ internals
@@ -597,8 +675,11 @@ contract EnergyMarket {
     {
         if (wh == 0 || price == 0) revert ZeroAmount();
         if (wh > M32 || price > M64) revert AmountOverflow();
-        uint256 bidOpen = _checkWindow(market, start, end);
-        return idx | wh << 16 | price << 48 | start << 112 | end << 152 | bidOpen << 192;
+        Market memory mk = market;
+        uint256 bidOpen = _checkWindow(mk, start, end);
+        uint256 bidLead = bidOpen == 0 ? 0 : start - bidOpen; // < 1 day: fits 20 bits
+        return idx | wh << 16 | price << 48 | start << 112 | end << 152 | bidLead << 192
+            | uint256(mk.graceSeconds) << 212;
     }
 
     /// Validate a delivery window against the schedule and the clock; returns when bidding
@@ -638,8 +719,9 @@ contract EnergyMarket {
         if (rem == 0) revert OrderClosed(id);
         if (wh == 0) revert ZeroAmount();
         if (wh > rem) revert ExceedsRemaining(wh, rem);
-        uint256 opens = (o >> 192) & M40;
         uint256 closes = (o >> 112) & M40;
+        uint256 bidLead = (o >> 192) & M20;
+        uint256 opens = bidLead == 0 ? 0 : closes - bidLead;
         if (block.timestamp < opens || block.timestamp >= closes) {
             revert OutsideWindow(block.timestamp, opens, closes);
         }
@@ -653,7 +735,7 @@ contract EnergyMarket {
         uint256 rem = (o >> 16) & M32;
         uint256 fills = (o >> 232) & M16;
         uint256 t = TRADE | parties | wh << 32 | ((o >> 48) & M64) << 64
-            | ((o >> 112) & M40) << 128 | ((o >> 152) & M40) << 168;
+            | ((o >> 112) & M40) << 128 | ((o >> 152) & M40) << 168 | ((o >> 212) & M20) << 224;
         if (extra != 0) t |= EXTRA;
         if (wh == rem) {
             tradeId = id;
@@ -667,19 +749,24 @@ contract EnergyMarket {
         emit TradeCreated(tradeId, id, t);
     }
 
-    /// The open trade `tradeId` as a book-style word, with its window; reverts if none.
-    function _openTrade(uint256 tradeId) private view returns (uint256 t, uint256 s, uint256 e) {
+    /// The open trade `tradeId` as a book-style word, with its window and grace (s);
+    /// reverts if none.
+    function _openTrade(uint256 tradeId)
+        private
+        view
+        returns (uint256 t, uint256 s, uint256 e, uint256 grace)
+    {
         if (tradeId & 3 == 0) {
             uint256 h = _batchHeader[tradeId >> 18];
             uint256 j = (tradeId >> 2) & M16;
             if (h == 0 || j >= (h >> 80) & M16) revert UnknownId(tradeId);
             t = _batchRecord(tradeId);
             if (t == 0) revert AlreadySettled(tradeId);
-            return (t, h & M40, (h >> 40) & M40);
+            return (t, h & M40, (h >> 40) & M40, (h >> 96) & M32);
         }
         t = _book[tradeId];
         if (t & TRADE == 0) _missingTrade(tradeId, t);
-        return (t, (t >> 128) & M40, (t >> 168) & M40);
+        return (t, (t >> 128) & M40, (t >> 168) & M40, (t >> 224) & M20);
     }
 
     function _batchRecord(uint256 tradeId) private view returns (uint256) {
@@ -724,7 +811,13 @@ contract EnergyMarket {
         revert AlreadySettled(tradeId);
     }
 
-    function _verify(SignedOrder calldata o, uint256 i, uint256 start, uint256 end)
+    function _verify(
+        SignedOrder calldata o,
+        uint256 i,
+        uint256 start,
+        uint256 end,
+        bytes32 domain
+    )
         private
         view
         returns (uint256 idx)
@@ -735,7 +828,7 @@ contract EnergyMarket {
         bytes32 digest = keccak256(
             abi.encodePacked(
                 "\x19\x01",
-                DOMAIN_SEPARATOR,
+                domain,
                 keccak256(
                     abi.encode(
                         ORDER_TYPEHASH,
@@ -757,6 +850,14 @@ contract EnergyMarket {
         Member memory m = memberOf[signer];
         if (!m.active) revert NotMember(signer);
         return m.idx;
+    }
+
+    function _domainSeparator() private view returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                DOMAIN_TYPEHASH, keccak256("gridpeer"), keccak256("1"), block.chainid, address(this)
+            )
+        );
     }
 
     function _credit(uint256 idx, uint256 amount) private {
