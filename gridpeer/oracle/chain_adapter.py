@@ -98,6 +98,7 @@ class MarketChainView:
                     price_wei_per_kwh=t.price,
                     window_start=_utc(t.start),
                     window_end=_utc(t.end),
+                    grace_s=t.grace_s or None,
                 )
             )
         return out

@@ -36,6 +36,8 @@ class TradeEvent:
         price_wei_per_kwh: price, wei per kWh.
         window_start: UTC start of the delivery window.
         window_end: UTC end of the delivery window.
+        grace_s: this trade's grace after ``window_end`` before the buyer may reclaim, s
+            (fixed on chain when its order was posted); None: the contract's current one.
     """
 
     block: BlockRef
@@ -48,6 +50,7 @@ class TradeEvent:
     price_wei_per_kwh: int
     window_start: datetime
     window_end: datetime
+    grace_s: int | None = None
 
 
 class ChainView(Protocol):

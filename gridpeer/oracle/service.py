@@ -283,7 +283,6 @@ class Oracle:
     def settle(self, now: datetime) -> int:
         """Apply the settlement rule; returns the confirm/dispute transactions sent."""
         sent = 0
-        grace = timedelta(seconds=self.config.result_grace_s)
         for trade in self.state.trades(TradeState.CONFIRMING):
             if not self._due(trade.trade_id):
                 continue
@@ -314,7 +313,7 @@ class Oracle:
                 trade.buyer_in_wh,
                 # a side is judged silent only once the broker had time to hand over the
                 # retained results of this (re)start
-                deadline_passed=now > trade.window_end + grace
+                deadline_passed=now > self.deadline(trade)
                 and time.monotonic() >= self._results_ready_at,
                 tolerance=self.config.tolerance,
             )
@@ -332,9 +331,16 @@ class Oracle:
                 sent += self._dispute(trade)
         return sent
 
+    def deadline(self, trade: TradeRow) -> datetime:
+        """When the rule decides with what reported: window end + ``result_grace_s``, or
+        earlier for a trade made with a shorter grace (settings ``deadline_s``)."""
+        grace = trade.grace_s if trade.grace_s is not None else self.grace_s
+        return trade.window_end + timedelta(seconds=self.config.deadline_s(grace))
+
     def _too_late(self, trade: TradeRow, exc: Exception) -> bool:
         """The contract refused because the trade's settlement time is over."""
-        closes = trade.window_end + timedelta(seconds=self.grace_s)
+        grace = trade.grace_s if trade.grace_s is not None else self.grace_s
+        closes = trade.window_end + timedelta(seconds=grace)
         late = type(exc).__name__ == "OutsideWindow" and self.clock.now() > trade.window_end
         return late or self.clock.now() > closes
 

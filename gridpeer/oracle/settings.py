@@ -15,6 +15,8 @@ A trade's timeline, for a window ``[start, end]`` and the contract's grace ``G``
 
 :meth:`OracleSettings.check_grace` refuses settings whose deadline plus margin do not
 fit in ``G``: they would let a silent buyer reach the reclaim before the oracle settles.
+A trade whose own grace (fixed when its order was posted) is shorter gets an earlier
+deadline (:meth:`OracleSettings.deadline_s`).
 """
 
 from __future__ import annotations
@@ -93,6 +95,13 @@ class OracleSettings(BaseModel):
     def settle_by_s(self) -> float:
         """Model s after a window's end by which the oracle has settled: deadline + margin."""
         return self.result_grace_s + self.settle_margin_s
+
+    def deadline_s(self, grace_s: int) -> float:
+        """Model s after a window's end at which the rule decides, for a trade whose
+        grace is ``grace_s``: ``result_grace_s``, shortened to ``grace_s -
+        settle_margin_s`` (at least 0) for a trade made with a smaller grace (the contract
+        fixes each trade's grace when its order is posted; the admin may lower it later)."""
+        return max(0.0, min(self.result_grace_s, grace_s - self.settle_margin_s))
 
     def check_grace(self, grace_s: int) -> None:
         """Refuse settings that cannot settle before a buyer may reclaim.

@@ -77,6 +77,7 @@ class TradeRow:
     delivered_wh: int | None
     confirm_tx: str | None
     reason: str | None = None
+    grace_s: int | None = None
 
 
 _SCHEMA = (
@@ -95,11 +96,11 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS oracle_trades_state ON oracle_trades (state)",
 )
 # columns added after the first release: (name, SQL type)
-_ADDED = (("reason", "TEXT"),)
+_ADDED = (("reason", "TEXT"), ("grace_s", "BIGINT"))
 
 _TRADE_COLS = (
     "trade_id, seller, buyer, energy_wh, price_wei_per_kwh, window_start, window_end, "
-    "block_number, state, seller_out_wh, buyer_in_wh, delivered_wh, confirm_tx, reason"
+    "block_number, state, seller_out_wh, buyer_in_wh, delivered_wh, confirm_tx, reason, grace_s"
 )
 
 
@@ -123,6 +124,7 @@ def _row(r: Sequence[Any]) -> TradeRow:
         delivered_wh=None if r[11] is None else int(r[11]),
         confirm_tx=None if r[12] is None else str(r[12]),
         reason=None if r[13] is None else str(r[13]),
+        grace_s=None if r[14] is None else int(r[14]),
     )
 
 
@@ -308,7 +310,7 @@ class OracleState:
                     continue
                 cur = tx.execute(
                     f"INSERT INTO oracle_trades ({_TRADE_COLS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, ?) "
                     "ON CONFLICT DO NOTHING",
                     (
                         ev.trade_id,
@@ -320,6 +322,7 @@ class OracleState:
                         ev.window_end.timestamp(),
                         ev.block.number,
                         TradeState.SEEN.value,
+                        ev.grace_s,
                     ),
                 )
                 new += max(cur.rowcount, 0)

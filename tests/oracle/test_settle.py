@@ -105,3 +105,22 @@ def test_trade_with_an_unknown_house_expires_instead_of_blocking(tmp_path: Path)
     o.follow()
     o.command(o.clock.now())  # must not raise
     assert o.state.trade(2).state is TradeState.EXPIRED  # type: ignore[union-attr]
+
+
+def test_a_trade_made_with_a_shorter_grace_is_decided_earlier(tmp_path: Path) -> None:
+    from gridpeer.oracle.ports import BlockRef, TradeEvent
+
+    chain = FakeChain()
+    o = make(tmp_path, chain, T0 + timedelta(minutes=10, seconds=40))
+    end = T0 + timedelta(minutes=10)
+    short = TradeEvent(BlockRef(9, "0xb9"), "0xt2", 0, 2, "h1", "h2", 50, 10**15, T0, end, 150)
+    o.state.apply_range(BlockRef(9, "0xb9"), [short])
+    o.state.set_state(2, TradeState.COMMANDED)
+    for tid in (1, 2):
+        o.state.record_result(tid, True, 40)
+    # trade 1 (the contract's 3600 s grace) waits 60 s; trade 2 (150 s grace, 120 s
+    # margin) is decided 30 s after its window so it settles before its reclaim
+    assert o.deadline(o.state.trade(2)) == end + timedelta(seconds=30)  # type: ignore[arg-type]
+    assert o.settle(o.clock.now()) == 1
+    assert chain.settled == {2: 40}
+    assert o.state.trade(1).state is TradeState.COMMANDED  # type: ignore[union-attr]
