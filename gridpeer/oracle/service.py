@@ -18,7 +18,9 @@ Each :meth:`Oracle.tick`:
    cannot reclaim; the admin or a community meter settles). Each is done once: the state
    is ``confirming`` / ``disputing`` before the tx is sent and a retry or restart first
    asks the chain whether it already happened;
-6. **watch disputes** – a disputed trade becomes ``resolved`` once the chain settled it.
+6. **watch disputes** – a disputed trade becomes ``resolved`` once the chain settled it
+   (the admin's ``resolveDispute``); :meth:`Oracle.settle_dispute` settles one from a
+   community meter's reading instead (``confirmDelivery``).
 
 A database or chain node that goes away makes a tick fail: the tick is retried with
 backoff, the outage is logged once when it starts and once when it ends, and every step
@@ -336,6 +338,30 @@ class Oracle:
         earlier for a trade made with a shorter grace (settings ``deadline_s``)."""
         grace = trade.grace_s if trade.grace_s is not None else self.grace_s
         return trade.window_end + timedelta(seconds=self.config.deadline_s(grace))
+
+    def settle_dispute(self, trade_id: int, delivered_wh: int, source: str) -> None:
+        """Settle a disputed trade from a trusted reading (e.g. the community meter at the
+        feeder), through the oracle's ``confirmDelivery``, on the next tick.
+
+        Args:
+            trade_id: a trade in ``disputing`` or ``disputed``.
+            delivered_wh: the trusted reading, Wh (0..contracted).
+            source: who measured it (stored as the reason).
+
+        Raises:
+            ValueError: unknown trade, not disputed, or Wh out of range.
+        """
+        trade = self.state.trade(trade_id)
+        if trade is None or trade.state not in (TradeState.DISPUTING, TradeState.DISPUTED):
+            raise ValueError(f"trade {trade_id} is not disputed")
+        if not 0 <= delivered_wh <= trade.energy_wh:
+            raise ValueError(f"delivered Wh must be in 0..{trade.energy_wh}, got {delivered_wh}")
+        self.state.set_state(
+            trade_id,
+            TradeState.CONFIRMING,
+            delivered_wh=delivered_wh,
+            reason=f"dispute settled by {source} ({delivered_wh} Wh)",
+        )
 
     def _too_late(self, trade: TradeRow, exc: Exception) -> bool:
         """The contract refused because the trade's settlement time is over."""

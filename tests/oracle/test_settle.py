@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from gridpeer.core.clock import Clock
 from gridpeer.oracle.service import Oracle, OracleConfig
 from gridpeer.oracle.state import OracleState, TradeState
@@ -124,3 +126,21 @@ def test_a_trade_made_with_a_shorter_grace_is_decided_earlier(tmp_path: Path) ->
     assert o.settle(o.clock.now()) == 1
     assert chain.settled == {2: 40}
     assert o.state.trade(1).state is TradeState.COMMANDED  # type: ignore[union-attr]
+
+
+def test_a_community_meter_settles_a_dispute(tmp_path: Path) -> None:
+    chain = FakeChain()
+    o = make(tmp_path, chain, T0 + timedelta(minutes=11))
+    with pytest.raises(ValueError, match="not disputed"):
+        o.settle_dispute(1, 50, "community meter")
+    o.state.record_result(1, True, 80)
+    o.state.record_result(1, False, 20)
+    o.settle(o.clock.now())
+    with pytest.raises(ValueError, match=r"0\.\.100"):
+        o.settle_dispute(1, 101, "community meter")
+    o.settle_dispute(1, 55, "community meter")
+    o.settle(o.clock.now())
+    t = o.state.trade(1)
+    assert t is not None and t.state is TradeState.CONFIRMED and t.delivered_wh == 55
+    assert chain.settled == {1: 55} and chain.disputed == {1: (80, 20)}
+    assert t.reason == "dispute settled by community meter (55 Wh)"
