@@ -38,7 +38,7 @@ def oracle_rows(com: Community) -> dict[int, tuple[str, int | None, int | None, 
 
 
 def test_silent_sides_agreement_and_dispute(tmp_path: Path) -> None:
-    powers = {"h1": 7200.0, "h4": 36_000.0, "h7": 7200.0, "h8": 8280.0}  # 2, 10, 2, 2.3 Wh/s
+    powers = {"h1": 7200.0, "h4": 36_000.0, "h7": 7200.0, "h8": 7560.0}  # 2, 10, 2, 2.1 Wh/s
     com = Community(tmp_path, 8, grace_s=GRACE_S, powers=powers)
     try:
         com.start()
@@ -49,7 +49,7 @@ def test_silent_sides_agreement_and_dispute(tmp_path: Path) -> None:
         silent_buyer = com.trade("h1", "h2", 10, *w1)
         silent_seller = com.trade("h3", "h4", 10, *w1)
         both_silent = com.trade("h5", "h6", 10, *w1)
-        agree = com.trade("h7", "h8", 100, *w1)  # ~20 vs ~23 Wh: within 5 Wh
+        agree = com.trade("h7", "h8", 100, *w1)  # ~20 vs ~21 Wh: within 5 Wh
         disagree = com.trade("h1", "h4", 40, *w2)  # ~20 vs 40 Wh: beyond
         trades = [silent_buyer, silent_seller, both_silent, agree]
         wait_for(lambda: set(trades) <= set(com.confirmations()), 90, "four trades settled")
@@ -62,7 +62,7 @@ def test_silent_sides_agreement_and_dispute(tmp_path: Path) -> None:
         assert str(rows[silent_seller][3]).startswith("seller silent")
         assert conf[both_silent] == (0, 0, payment_wei(10, PRICE))  # the buyer refunded
         s, b = rows[agree][1], rows[agree][2]
-        assert s is not None and b is not None and s != b and abs(s - b) <= 5
+        assert s is not None and b is not None and abs(s - b) <= 5 and 0 < min(s, b) < 100
         assert conf[agree][0] == min(s, b)  # the lower of two agreeing meters
         for tid in trades:
             d, paid, refund = conf[tid]
