@@ -69,6 +69,7 @@ ACTIONS = (
     "reclaim",
     "withdraw",
     "deposit",
+    "invalidate_nonce",
 )
 
 
@@ -229,7 +230,8 @@ class MarketClient:
         Arguments by action: post_offer/post_request(wh, price, start, end);
         buy(offer_id, wh); fill(request_id, wh); cancel(order_id);
         confirm_delivery(trade_id, delivered_wh); reclaim(trade_id); withdraw();
-        deposit(value). The value (wei) of buy/post_request is computed exactly.
+        deposit(value); invalidate_nonce(below). The value (wei) of buy/post_request is
+        computed exactly.
         """
         value = 0
         args: tuple[int, ...]
@@ -257,6 +259,8 @@ class MarketClient:
             fn, args = "withdraw", ()
         elif action == "deposit":
             fn, args, value = "deposit", (), kw["value"]
+        elif action == "invalidate_nonce":
+            fn, args = "invalidateNonce", (kw["below"],)
         else:
             raise ValueError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
         data = "0x" + encode_call(fn, *args).hex()
@@ -324,7 +328,7 @@ class MarketClient:
 
         Raises ``errors.StaleNonce`` if the last consumed nonce is already >= below - 1.
         """
-        self._send(key, "invalidateNonce", below)
+        self.send_tx(key, self.build_tx("invalidate_nonce", below=below))
 
     def deposit(self, key: LocalAccount, value: int) -> None:
         """Add ``value`` wei to the caller's credit (escrow source for batches)."""
