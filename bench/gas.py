@@ -73,11 +73,18 @@ def measure_ops() -> dict[str, int]:
     oid3 = m.post_offer(s, 1000, PRICE, start, end)
     m.buy(b, oid3, 400, price=PRICE)
     g["buy_partial"] = gas(m)
+    disputed = m.buy(b, m.post_offer(s, 1000, PRICE, start, end), 1000, price=PRICE)
     m.set_time(start + 60)
     m.confirm_delivery(ch.oracle, tid, 1000)
     g["confirm_settle"] = gas(m)
     m.confirm_delivery(ch.oracle, t2, 700)
     g["confirm_partial_delivery"] = gas(m)
+    m.open_dispute(ch.oracle, disputed, 1000, 600)
+    g["open_dispute"] = gas(m)
+    m.resolve_dispute(ch.admin, disputed, 800)
+    g["resolve_dispute"] = gas(m)
+    m.invalidate_nonce(s, 10)
+    g["invalidate_nonce"] = gas(m)
     m.withdraw(s)
     g["withdraw"] = gas(m)
     g["lifecycle"] = g["offer"] + g["buy"] + g["confirm_settle"]
@@ -183,11 +190,14 @@ def main() -> None:
         "fill",
         "request_lifecycle",
         "withdraw",
+        "open_dispute",
+        "resolve_dispute",
+        "invalidate_nonce",
     ):
         print(f"{k:<34}{g[k]:>10,}")
-    for size in batch:
-        print(f"{'batch/trade, ' + size + ' trades (auction)':<34}{batch[size]:>10,}")
-        print(f"{'batch/trade, ' + size + ' trades (pairs)':<34}{batch_pairs[size]:>10,}")
+    for n in batch:
+        print(f"{'batch/trade, ' + n + ' trades (auction)':<34}{batch[n]:>10,}")
+        print(f"{'batch/trade, ' + n + ' trades (pairs)':<34}{batch_pairs[n]:>10,}")
     print(f"{'pyrevm raw calls/s':<34}{raw:>10,.0f}")
     print(f"{'pyrevm client tx/s':<34}{revm_tx:>10,.0f}")
     print(f"{'embedded client tx/s':<34}{emb_tx:>10,.0f}")
@@ -208,6 +218,9 @@ def main() -> None:
             "request": g["request"],
             "fill": g["fill"],
             "withdraw": g["withdraw"],
+            "open_dispute": g["open_dispute"],
+            "resolve_dispute": g["resolve_dispute"],
+            "invalidate_nonce": g["invalidate_nonce"],
             "batch_per_trade": batch,
             "batch_per_trade_pairs": batch_pairs,
             "pyrevm_calls_per_s": round(raw),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from eth_abi.abi import encode
 from eth_account import Account
@@ -42,15 +42,18 @@ from gridpeer.chain.types import (
 
 # Explicit gas limits (estimating on every call halves throughput); generous upper bounds.
 GAS = {
-    "deploy": 4_000_000,
+    "deploy": 6_000_000,
     "postOffer": 150_000,
     "postRequest": 150_000,
     "buy": 150_000,
     "fill": 150_000,
     "cancel": 100_000,
     "confirmDelivery": 120_000,
+    "openDispute": 80_000,
+    "resolveDispute": 120_000,
     "reclaim": 120_000,
     "withdraw": 80_000,
+    "invalidateNonce": 60_000,
     "deposit": 80_000,
     "admin": 200_000,
 }
@@ -66,7 +69,13 @@ ACTIONS = (
     "reclaim",
     "withdraw",
     "deposit",
+    "invalidate_nonce",
 )
+
+
+Role = Literal["admin", "oracle", "coordinator"]
+ROLES: tuple[Role, ...] = ("admin", "oracle", "coordinator")
+"""Role names in the contract's numbering (0 admin, 1 oracle, 2 coordinator)."""
 
 
 def batch_gas(orders: int, matches: int) -> int:
@@ -166,20 +175,41 @@ class MarketClient:
         """Stop a member from trading (it keeps open trades and credit)."""
         self._send(admin, "removeMember", to_checksum_address(account))
 
-    def set_oracle(self, admin: LocalAccount, account: str) -> None:
-        """Change the oracle address."""
-        self._send(admin, "setOracle", to_checksum_address(account))
+    def propose_role(self, admin: LocalAccount, role: Role, account: str) -> int:
+        """Propose ``account`` for ``role``; returns the eta (UTC unix s) from which
+        :meth:`execute_role` can put it into effect (now + the contract's ROLE_DELAY)."""
+        r = self._send(admin, "proposeRole", ROLES.index(role), to_checksum_address(account))
+        return self._event_field(r, "eta")
 
-    def set_coordinator(self, admin: LocalAccount, account: str) -> None:
-        """Change the batch coordinator address."""
-        self._send(admin, "setCoordinator", to_checksum_address(account))
+    def cancel_role(self, admin: LocalAccount, role: Role) -> None:
+        """Withdraw the pending proposal for ``role``."""
+        self._send(admin, "cancelRole", ROLES.index(role))
 
-    def set_admin(self, admin: LocalAccount, account: str) -> None:
-        """Hand the admin role to ``account``."""
-        self._send(admin, "setAdmin", to_checksum_address(account))
+    def execute_role(self, key: LocalAccount, role: Role) -> None:
+        """Put the pending proposal for ``role`` into effect after its delay.
+
+        ``key``: the admin for ``"oracle"``/``"coordinator"``; the proposed account itself
+        for ``"admin"`` (two-step transfer: the new admin accepts).
+        """
+        self._send(key, "executeRole", ROLES.index(role))
+
+    def pending_role(self, role: Role) -> tuple[str, int] | None:
+        """(proposed account, eta UTC unix s) of the pending change of ``role``, or None."""
+        account, eta = self._call("pendingRole", ROLES.index(role))
+        if int(account, 16) == 0:
+            return None
+        return to_checksum_address(account), int(eta)
+
+    def role_delay(self) -> int:
+        """Seconds between a role proposal and its earliest execution."""
+        return int(self._call("ROLE_DELAY")[0])
 
     def set_grace(self, admin: LocalAccount, seconds: int) -> None:
-        """Grace period (s) after a delivery window before the buyer may reclaim."""
+        """Grace (s, 1 s to 7 days) after a delivery window before the buyer may reclaim.
+
+        Applies to orders posted and batches settled afterwards; every open order and
+        trade keeps the grace it was made with (``Trade.grace_s``).
+        """
         self._send(admin, "setGrace", seconds)
 
     def set_schedule(self, admin: LocalAccount, schedule: Schedule) -> None:
@@ -200,7 +230,8 @@ class MarketClient:
         Arguments by action: post_offer/post_request(wh, price, start, end);
         buy(offer_id, wh); fill(request_id, wh); cancel(order_id);
         confirm_delivery(trade_id, delivered_wh); reclaim(trade_id); withdraw();
-        deposit(value). The value (wei) of buy/post_request is computed exactly.
+        deposit(value); invalidate_nonce(below). The value (wei) of buy/post_request is
+        computed exactly.
         """
         value = 0
         args: tuple[int, ...]
@@ -228,6 +259,8 @@ class MarketClient:
             fn, args = "withdraw", ()
         elif action == "deposit":
             fn, args, value = "deposit", (), kw["value"]
+        elif action == "invalidate_nonce":
+            fn, args = "invalidateNonce", (kw["below"],)
         else:
             raise ValueError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
         data = "0x" + encode_call(fn, *args).hex()
@@ -271,9 +304,31 @@ class MarketClient:
         tx = self.build_tx("confirm_delivery", trade_id=trade_id, delivered_wh=delivered_wh)
         self.send_tx(oracle, tx)
 
+    def open_dispute(
+        self, oracle: LocalAccount, trade_id: int, seller_wh: int, buyer_wh: int
+    ) -> None:
+        """Oracle: the meters disagree (seller metered ``seller_wh`` Wh, buyer ``buyer_wh``).
+
+        The trade must be open and not past its reclaim time; afterwards the buyer cannot
+        reclaim it and only :meth:`resolve_dispute` (admin) or :meth:`confirm_delivery`
+        (oracle, at any time) settles it. Raises ``errors.Disputed`` if already disputed.
+        """
+        self._send(oracle, "openDispute", trade_id, seller_wh, buyer_wh)
+
+    def resolve_dispute(self, admin: LocalAccount, trade_id: int, delivered_wh: int) -> None:
+        """Admin: settle a disputed trade for ``delivered_wh`` Wh (like confirm_delivery)."""
+        self._send(admin, "resolveDispute", trade_id, delivered_wh)
+
     def reclaim(self, key: LocalAccount, trade_id: int) -> None:
         """Buyer: take back the escrow of an unconfirmed trade after window + grace."""
         self.send_tx(key, self.build_tx("reclaim", trade_id=trade_id))
+
+    def invalidate_nonce(self, key: LocalAccount, below: int) -> None:
+        """Member: revoke every own signed order with a nonce below ``below`` (1..2^31).
+
+        Raises ``errors.StaleNonce`` if the last consumed nonce is already >= below - 1.
+        """
+        self.send_tx(key, self.build_tx("invalidate_nonce", below=below))
 
     def deposit(self, key: LocalAccount, value: int) -> None:
         """Add ``value`` wei to the caller's credit (escrow source for batches)."""
@@ -401,12 +456,11 @@ class MarketClient:
 
     def trade(self, trade_id: int) -> Trade | None:
         """An open (unsettled) trade, or None."""
-        s, b, wh, price, start, end, escrow = self._call("tradeOf", trade_id)
+        s, b, wh, price, start, end, escrow, disputed, grace = self._call("tradeOf", trade_id)
         if wh == 0:
             return None
-        return Trade(
-            trade_id, self.member_address(s), self.member_address(b), wh, price, start, end, escrow
-        )
+        seller, buyer = self.member_address(s), self.member_address(b)
+        return Trade(trade_id, seller, buyer, wh, price, start, end, escrow, bool(disputed), grace)
 
     def roles(self) -> dict[str, str]:
         """Addresses of admin, oracle and coordinator."""
@@ -415,7 +469,7 @@ class MarketClient:
         }
 
     def grace_seconds(self) -> int:
-        """Grace after a window's end before reclaim (s)."""
+        """Grace after a window's end before reclaim (s) that new orders and batches get."""
         return int(self._call("graceSeconds")[0])
 
     def schedule(self) -> Schedule:

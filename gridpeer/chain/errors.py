@@ -95,6 +95,10 @@ class BadSchedule(ContractRevert):
     meaning = "invalid trading schedule"
 
 
+class BadGrace(ContractRevert):
+    meaning = "the grace period must be between 1 second and 7 days"
+
+
 class AlreadySettled(ContractRevert):
     meaning = "the trade was already confirmed or reclaimed"
 
@@ -149,6 +153,30 @@ class PriceOutOfLimit(ContractRevert):
 
 class Overfill(ContractRevert):
     meaning = "matches exceed an order's Wh"
+
+
+class Disputed(ContractRevert):
+    meaning = "the trade is disputed: only the admin or the oracle can settle it"
+
+
+class NotDisputed(ContractRevert):
+    meaning = "the trade is not disputed"
+
+
+class BadRole(ContractRevert):
+    meaning = "no such role (0 admin, 1 oracle, 2 coordinator)"
+
+
+class NoProposal(ContractRevert):
+    meaning = "no role change is pending for this role"
+
+
+class TooEarly(ContractRevert):
+    meaning = "the role change's delay has not passed yet (times are UTC unix seconds)"
+
+
+class StaleNonce(ContractRevert):
+    meaning = "nonces can only be invalidated upwards (lastNonce is already at or above)"
 
 
 REVERTS: dict[str, type[ContractRevert]] = {

@@ -83,6 +83,27 @@ class Cancelled:
 
 
 @dataclass(frozen=True)
+class DisputeOpened:
+    """The oracle disputed a trade: the seller's meter said ``seller_wh`` Wh, the buyer's
+    ``buyer_wh``; the buyer can no longer reclaim it."""
+
+    meta: LogMeta
+    trade_id: int
+    seller_wh: int
+    buyer_wh: int
+
+
+@dataclass(frozen=True)
+class DisputeResolved:
+    """The admin settled a disputed trade for ``delivered_wh`` Wh (a DeliveryConfirmed
+    event with the payments precedes it in the same transaction)."""
+
+    meta: LogMeta
+    trade_id: int
+    delivered_wh: int
+
+
+@dataclass(frozen=True)
 class MoneyMoved:
     """``kind`` is ``"deposit"`` or ``"withdraw"``; ``amount`` in wei."""
 
@@ -102,7 +123,15 @@ class AdminEvent:
 
 
 Event = (
-    OrderPosted | TradeCreated | DeliveryConfirmed | Reclaimed | Cancelled | MoneyMoved | AdminEvent
+    OrderPosted
+    | TradeCreated
+    | DeliveryConfirmed
+    | Reclaimed
+    | Cancelled
+    | MoneyMoved
+    | DisputeOpened
+    | DisputeResolved
+    | AdminEvent
 )
 
 
@@ -127,8 +156,10 @@ def decode_logs(logs: list[RawLog], member: Callable[[int], str]) -> list[Event]
             order = Order(oid, side, member(own), rem, price, start, end, bid, fills)
             out.append(OrderPosted(meta, order))
         elif name == "TradeCreated":
-            s, b, wh, price, start, end, escrow = decode_trade_word(f["trade"])
-            t = Trade(f["tradeId"], member(s), member(b), wh, price, start, end, escrow)
+            s, b, wh, price, start, end, escrow, grace = decode_trade_word(f["trade"])
+            t = Trade(
+                f["tradeId"], member(s), member(b), wh, price, start, end, escrow, grace_s=grace
+            )
             out.append(TradeCreated(meta, t, f["orderId"]))
         elif name == "DeliveryConfirmed":
             x = f["settlement"]
@@ -137,6 +168,10 @@ def decode_logs(logs: list[RawLog], member: Callable[[int], str]) -> list[Event]
             )
         elif name == "Reclaimed":
             out.append(Reclaimed(meta, f["tradeId"], f["refund"]))
+        elif name == "DisputeOpened":
+            out.append(DisputeOpened(meta, f["tradeId"], f["sellerWh"], f["buyerWh"]))
+        elif name == "DisputeResolved":
+            out.append(DisputeResolved(meta, f["tradeId"], f["deliveredWh"]))
         elif name == "Cancelled":
             out.append(Cancelled(meta, f["orderId"], f["remainingWh"], f["refund"]))
         elif name in ("Deposited", "Withdrawn"):
@@ -145,6 +180,7 @@ def decode_logs(logs: list[RawLog], member: Callable[[int], str]) -> list[Event]
         elif name == "BatchSettled":
             h = f["header"]
             start, end, count = h & M40, (h >> 40) & M40, (h >> 80) & M16
+            grace = (h >> 96) & M32
             out.append(AdminEvent(meta, name, {"batchId": f["batchId"], "count": count}))
             words: list[int] = f["trades"]
             for i in range(count):
@@ -159,6 +195,7 @@ def decode_logs(logs: list[RawLog], member: Callable[[int], str]) -> list[Event]
                     start,
                     end,
                     cost_wei(wh, price),
+                    grace_s=grace,
                 )
                 out.append(TradeCreated(meta, t, 0))
         else:

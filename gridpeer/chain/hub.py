@@ -23,6 +23,8 @@ from gridpeer.chain.events import (
     AdminEvent,
     Cancelled,
     DeliveryConfirmed,
+    DisputeOpened,
+    DisputeResolved,
     Event,
     MoneyMoved,
     OrderPosted,
@@ -58,6 +60,8 @@ class TradeRow:
     delivered_wh: int | None = None
     seller_paid: int | None = None
     buyer_refund: int | None = None
+    grace_s: int = 0  # this trade's own grace after ``end`` (s); reclaim from end + grace + 1
+    disputed: bool = False
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,7 @@ class ChainHub:
                 t.end,
                 t.escrow,
                 m.block_number,
+                grace_s=t.grace_s,
             )
             if ev.order_id:
                 touched.add(ev.order_id)
@@ -224,6 +229,12 @@ class ChainHub:
         elif isinstance(ev, MoneyMoved):
             name = "Withdrawn" if ev.kind == "withdraw" else "Deposited"
             fields = {"member": ev.member, "amount": ev.amount}
+        elif isinstance(ev, DisputeOpened | DisputeResolved):
+            row = self.trades.get(ev.trade_id)
+            if row is not None:
+                row.disputed = isinstance(ev, DisputeOpened)
+            name = type(ev).__name__
+            fields = {k: v for k, v in vars(ev).items() if k != "meta"}
         else:
             name = ev.name
             fields = {k: v if isinstance(v, int) else str(v) for k, v in ev.fields.items()}

@@ -18,6 +18,7 @@ from gridpeer.market.calendar import (
 )
 
 M16 = (1 << 16) - 1
+M20 = (1 << 20) - 1
 M32 = (1 << 32) - 1
 M40 = (1 << 40) - 1
 M64 = (1 << 64) - 1
@@ -81,6 +82,13 @@ class Trade:
     start: int
     end: int
     escrow: int  # wei held for this trade
+    disputed: bool = False  # the oracle opened a dispute: no reclaim, admin resolves
+    grace_s: int = 0  # this trade's grace after ``end`` (s), fixed when its order was posted
+
+    @property
+    def reclaimable_at(self) -> int:
+        """First UTC unix second the buyer may reclaim (if no dispute is open)."""
+        return self.end + self.grace_s + 1
 
 
 @dataclass(frozen=True)
@@ -166,20 +174,31 @@ class Match:
 
 
 def decode_order_word(oid: int, w: int) -> tuple[int, int, int, int, int, int, int]:
-    """(owner idx, remaining Wh, price, start, end, bid_open, fills) of an order word."""
+    """(owner idx, remaining Wh, price, start, end, bid_open, fills) of an order word.
+
+    The word stores bidding's lead before ``start`` (0 = any time); see
+    :func:`order_grace` for the grace the order's trades get.
+    """
+    start = (w >> 112) & M40
+    lead = (w >> 192) & M20
     return (
         w & M16,
         (w >> 16) & M32,
         (w >> 48) & M64,
-        (w >> 112) & M40,
+        start,
         (w >> 152) & M40,
-        (w >> 192) & M40,
+        start - lead if lead else 0,
         (w >> 232) & M16,
     )
 
 
-def decode_trade_word(t: int) -> tuple[int, int, int, int, int, int, int]:
-    """(seller idx, buyer idx, Wh, price, start, end, escrow wei) of a book trade word."""
+def order_grace(w: int) -> int:
+    """Grace (s) after the window that trades of this order word get."""
+    return (w >> 212) & M20
+
+
+def decode_trade_word(t: int) -> tuple[int, int, int, int, int, int, int, int]:
+    """(seller idx, buyer idx, Wh, price, start, end, escrow wei, grace s) of a book trade."""
     wh = (t >> 32) & M32
     price = (t >> 64) & M64
     return (
@@ -190,4 +209,5 @@ def decode_trade_word(t: int) -> tuple[int, int, int, int, int, int, int]:
         (t >> 128) & M40,
         (t >> 168) & M40,
         cost_wei(wh, price) + ((t >> 254) & 1),
+        (t >> 224) & M20,
     )

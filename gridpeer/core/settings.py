@@ -210,6 +210,12 @@ class Settings(BaseSettings):
     chain: ChainSettings = ChainSettings()
     tariff: TariffSettings = TariffSettings()
     market: MarketSettings = MarketSettings()
+    oracle: dict[str, Any] = {}
+    """The oracle's timings and tolerances (``[oracle]``: ``lead_s``, ``result_grace_s``,
+    ``settle_margin_s``, ``ask_again_s``, ``tolerance_pct``, ``tolerance_wh``,
+    ``confirmations``, … — :class:`gridpeer.oracle.settings.OracleSettings`). ``serve``
+    validates them, and refuses timings that cannot settle a trade within the contract's
+    grace."""
     accounts: list[HouseAccount] = []
 
     @field_validator("timezone")

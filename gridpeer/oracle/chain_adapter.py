@@ -9,7 +9,7 @@ every backend: JSON-RPC nodes (anvil, Hardhat, geth), the embedded web3 tester, 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from eth_account.signers.local import LocalAccount
@@ -18,6 +18,7 @@ from eth_utils.address import to_checksum_address
 from gridpeer.chain.client import MarketClient
 from gridpeer.chain.events import TradeCreated, decode_logs
 from gridpeer.chain.fairlock import FairLock
+from gridpeer.chain.web3_backend import Web3Backend
 from gridpeer.oracle.ports import BlockRef, TradeEvent
 
 
@@ -97,18 +98,45 @@ class MarketChainView:
                     price_wei_per_kwh=t.price,
                     window_start=_utc(t.start),
                     window_end=_utc(t.end),
+                    grace_s=t.grace_s or None,
                 )
             )
         return out
 
+    def grace_seconds(self) -> int:
+        """The contract's ``graceSeconds`` (reclaim opens at window end + grace), s."""
+        with self._lock:
+            return self.market.grace_seconds()
+
     def is_settled(self, trade_id: int) -> bool:
-        """True when the trade is no longer open (confirmed or reclaimed)."""
+        """True when the trade is no longer open (confirmed, resolved or reclaimed)."""
         with self._lock:
             return self.market.trade(trade_id) is None
 
-    def confirm_delivery(self, trade_id: int, delivered_wh: int) -> str:
-        """``confirmDelivery`` as the oracle; raises the contract's error if refused."""
+    def is_disputed(self, trade_id: int) -> bool:
+        """True when the trade is open and disputed."""
         with self._lock:
-            self.market.confirm_delivery(self.oracle, trade_id, delivered_wh)
+            trade = self.market.trade(trade_id)
+        return trade is not None and trade.disputed
+
+    def _send(self, send: Callable[[], None]) -> str:
+        with self._lock:
+            try:
+                send()
+            except Exception:
+                # a node that went away may have lost the tx: ask it for the nonce again
+                if isinstance(self.market.backend, Web3Backend):
+                    self.market.backend.close()
+                raise
             receipt = self.market.last_receipt
         return "0x" + receipt.tx_hash.hex() if receipt is not None else ""
+
+    def confirm_delivery(self, trade_id: int, delivered_wh: int) -> str:
+        """``confirmDelivery`` as the oracle; raises the contract's error if refused."""
+        return self._send(lambda: self.market.confirm_delivery(self.oracle, trade_id, delivered_wh))
+
+    def open_dispute(self, trade_id: int, seller_wh: int, buyer_wh: int) -> str:
+        """``openDispute`` as the oracle; raises the contract's error if refused."""
+        return self._send(
+            lambda: self.market.open_dispute(self.oracle, trade_id, seller_wh, buyer_wh)
+        )

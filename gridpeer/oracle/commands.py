@@ -43,8 +43,27 @@ def oracle(
         float, typer.Option(help="Seconds before a delivery window to send its commands.")
     ] = 300.0,
     grace: Annotated[
-        float, typer.Option(help="Seconds after a window to wait for the meters' results.")
+        float,
+        typer.Option(help="Seconds after a window to wait for the meters' results (deadline)."),
     ] = 600.0,
+    settle_margin: Annotated[
+        float,
+        typer.Option(
+            help="Seconds kept after the deadline to mine the settling transaction (deadline + "
+            "margin must fit in the contract's grace)."
+        ),
+    ] = 120.0,
+    ask_again: Annotated[
+        list[float] | None,
+        typer.Option(
+            help="Seconds after a window's end to ask a silent meter again (repeat; default "
+            "10/30/60 % of --grace)."
+        ),
+    ] = None,
+    tolerance_pct: Annotated[
+        float, typer.Option(help="The two meters agree within this percentage…")
+    ] = 2.0,
+    tolerance_wh: Annotated[int, typer.Option(help="…or within this many Wh.")] = 5,
     poll: Annotated[float, typer.Option(help="Wall seconds between the oracle's ticks.")] = 0.02,
     start_block: Annotated[
         int, typer.Option(help="First block to follow when the state is fresh.")
@@ -57,11 +76,24 @@ def oracle(
     """Run the oracle until SIGTERM / SIGINT: chain trades → delivery commands →
     metered results → on-chain settlement."""
     from gridpeer.oracle.process import parse_houses, run
+    from gridpeer.oracle.settings import OracleSettings
 
     try:
         houses = parse_houses(house or [])
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        settings = OracleSettings(
+            community=community,
+            confirmations=confirmations,
+            lead_s=lead,
+            result_grace_s=grace,
+            settle_margin_s=settle_margin,
+            ask_again_s=None if ask_again is None else tuple(ask_again),
+            tolerance_pct=tolerance_pct,
+            tolerance_wh=tolerance_wh,
+            poll_s=poll,
+            start_block=start_block,
+        )
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        typer.echo(f"error: invalid oracle settings: {exc}", err=True)
         raise typer.Exit(2) from exc
     run(
         rpc=rpc,
@@ -71,12 +103,7 @@ def oracle(
         dev_keys=dev_keys,
         host=host,
         port=port,
-        community=community,
-        confirmations=confirmations,
-        lead_s=lead,
-        grace_s=grace,
-        poll_s=poll,
-        start_block=start_block,
+        settings=settings,
         mqtt_user=mqtt_user,
     )
 

@@ -36,6 +36,8 @@ class TradeEvent:
         price_wei_per_kwh: price, wei per kWh.
         window_start: UTC start of the delivery window.
         window_end: UTC end of the delivery window.
+        grace_s: this trade's grace after ``window_end`` before the buyer may reclaim, s
+            (fixed on chain when its order was posted); None: the contract's current one.
     """
 
     block: BlockRef
@@ -48,6 +50,7 @@ class TradeEvent:
     price_wei_per_kwh: int
     window_start: datetime
     window_end: datetime
+    grace_s: int | None = None
 
 
 class ChainView(Protocol):
@@ -65,8 +68,22 @@ class ChainView(Protocol):
         """Trade events in blocks ``[from_block, to_block]``, in chain order."""
         ...
 
+    def grace_seconds(self) -> int:
+        """The contract's grace after a window's end before the buyer may reclaim, s."""
+        ...
+
     def is_settled(self, trade_id: int) -> bool:
-        """True if the trade is already confirmed (or reclaimed) on chain."""
+        """True if the trade is already confirmed (or reclaimed, or resolved) on chain."""
+        ...
+
+    def is_disputed(self, trade_id: int) -> bool:
+        """True if the trade is open and disputed on chain."""
+        ...
+
+    def open_dispute(self, trade_id: int, seller_wh: int, buyer_wh: int) -> str:
+        """Freeze an open trade whose meters disagree (oracle role); returns the tx hash.
+
+        Must raise if the chain rejects it (already disputed, settled or too late)."""
         ...
 
     def confirm_delivery(self, trade_id: int, delivered_wh: int) -> str:

@@ -9,7 +9,8 @@ import threading
 from datetime import UTC, datetime
 
 from gridpeer.core.clock import Clock
-from gridpeer.oracle.service import Oracle, OracleConfig
+from gridpeer.oracle.service import Oracle
+from gridpeer.oracle.settings import OracleSettings, OracleTimingError
 from gridpeer.oracle.state import OracleState
 
 
@@ -37,15 +38,14 @@ def run(
     dev_keys: int,
     host: str,
     port: int,
-    community: str,
-    confirmations: int,
-    lead_s: float,
-    grace_s: float,
-    poll_s: float,
-    start_block: int,
+    settings: OracleSettings,
     mqtt_user: str | None,
 ) -> None:
-    """Run the oracle until SIGTERM / SIGINT (``houses``: {address: house id})."""
+    """Run the oracle until SIGTERM / SIGINT (``houses``: {address: house id}).
+
+    Raises:
+        SystemExit: the timings cannot settle a trade before its buyer may reclaim it.
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
     from gridpeer.chain.accounts import dev_account, dev_houses, from_env
@@ -62,18 +62,13 @@ def run(
         key = from_env("GRIDPEER_ORACLE_KEY")
     market = MarketClient(Web3Backend.rpc(rpc), contract)
     chain = MarketChainView(market, key, houses)
-    config = OracleConfig(
-        community=community,
-        confirmations=confirmations,
-        lead_s=lead_s,
-        result_grace_s=grace_s,
-        poll_s=poll_s,
-        start_block=start_block,
-    )
     clock = Clock(start=datetime.now(UTC), speed=1.0)
-    oracle = Oracle(
-        chain, OracleState(state), host, port, clock, config, mqtt_credentials(mqtt_user)
-    )
+    try:
+        oracle = Oracle(
+            chain, OracleState(state), host, port, clock, settings, mqtt_credentials(mqtt_user)
+        )
+    except OracleTimingError as exc:
+        raise SystemExit(f"refusing to start: {exc}") from None
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())

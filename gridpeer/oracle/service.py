@@ -9,13 +9,22 @@ Each :meth:`Oracle.tick`:
 2. **command** – for each new trade whose window starts within ``lead_s`` model seconds,
    publishes a :class:`DeliveryCommand` (QoS 1) to the seller (OUT) and the buyer (IN);
    the trade becomes ``commanded`` only once the broker acknowledged both;
-3. **results** – stores each house's metered Wh (first report per side wins);
-4. **confirm** – when both sides reported, confirms ``min(contracted, seller OUT, buyer
-   IN)`` Wh on chain, once: the state is ``confirming`` before the tx is sent and a
-   restart first asks the chain whether the trade is already settled;
-5. **expire** – a trade without both results by ``window_end + result_grace_s`` is left
-   to the buyer's reclaim (``expired``).
+3. **ask again** – after a window's end, re-publishes the command of each side that has
+   not reported, at ``window_end + ask_again_s[k]`` (settings);
+4. **results** – stores each house's metered Wh (first report per side wins);
+5. **settle** – applies the settlement rule (:func:`gridpeer.oracle.rules.settle`): when
+   both meters reported, or at ``window_end + result_grace_s`` with what reported, it
+   either confirms the rule's Wh on chain or opens a dispute (``openDispute``: the buyer
+   cannot reclaim; the admin or a community meter settles). Each is done once: the state
+   is ``confirming`` / ``disputing`` before the tx is sent and a retry or restart first
+   asks the chain whether it already happened;
+6. **watch disputes** – a disputed trade becomes ``resolved`` once the chain settled it
+   (the admin's ``resolveDispute``); :meth:`Oracle.settle_dispute` settles one from a
+   community meter's reading instead (``confirmDelivery``).
 
+A database or chain node that goes away makes a tick fail: the tick is retried with
+backoff, the outage is logged once when it starts and once when it ends, and every step
+resumes where it stopped (results received meanwhile are held, not dropped).
 All state is in :class:`~gridpeer.oracle.state.OracleState`, so a restart (even after
 ``kill -9``) resumes exactly where it stopped. Energies Wh, times UTC model time.
 """
@@ -26,7 +35,6 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pydantic import ValidationError
@@ -35,8 +43,10 @@ from gridpeer.core.clock import Clock
 from gridpeer.core.mqtt import BrokerAddress, MqttClient
 from gridpeer.oracle.follower import common_ancestor, next_range
 from gridpeer.oracle.ports import BlockRef, ChainView
-from gridpeer.oracle.rules import delivered_wh
-from gridpeer.oracle.state import OracleState, TradeRow, TradeState
+from gridpeer.oracle.recovery import Backoff, Outage
+from gridpeer.oracle.rules import Action, settle
+from gridpeer.oracle.settings import OracleSettings
+from gridpeer.oracle.state import OracleState, StateUnavailable, TradeRow, TradeState
 from gridpeer.telemetry.delivery import (
     DeliveryCommand,
     DeliveryResult,
@@ -49,31 +59,8 @@ from gridpeer.telemetry.delivery import (
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class OracleConfig:
-    """Oracle settings.
-
-    Attributes:
-        community: community id (topic segment).
-        confirmations: blocks mined on top of a block before its events are acted on.
-        max_span: most blocks read per ``eth_getLogs``.
-        lead_s: model seconds before window start at which commands are sent.
-        result_grace_s: model seconds after window end to wait for both results.
-        poll_s: wall seconds between ticks.
-        start_block: first block to read on a fresh state.
-        retry_s: wall seconds before a failed confirmation is retried.
-        resend_s: wall seconds between re-sends of an unanswered command in its window.
-    """
-
-    community: str = "demo"
-    confirmations: int = 0
-    max_span: int = 500
-    lead_s: float = 300.0
-    result_grace_s: float = 600.0
-    poll_s: float = 0.02
-    start_block: int = 0
-    retry_s: float = 1.0
-    resend_s: float = 2.0
+OracleConfig = OracleSettings
+"""Former name of :class:`~gridpeer.oracle.settings.OracleSettings`."""
 
 
 class Oracle:
@@ -95,18 +82,27 @@ class Oracle:
         host: str,
         port: int,
         clock: Clock,
-        config: OracleConfig | None = None,
+        config: OracleSettings | None = None,
         credentials: tuple[str, str] | None = None,
     ) -> None:
         self.chain, self.state, self.clock = chain, state, clock
-        self.config = config or OracleConfig()
+        self.config = config or OracleSettings()
+        self.grace_s = chain.grace_seconds()
+        self.config.check_grace(self.grace_s)
         if self.config.start_block > 0 and self.state.last_block() < 0:
             first = self.config.start_block - 1
             self.state.start_after(BlockRef(first, self.chain.block_hash(first) or ""))
         self.rejected = 0
         self._retry_at: dict[int, float] = {}
         self._resend_at: dict[int, float] = {}
+        self._check_at: dict[int, float] = {}  # next look at a disputed trade (wall s)
+        self._asked: dict[int, int] = {}  # ask-again rounds done per trade (this run)
         self._results: queue.Queue[DeliveryResult] = queue.Queue()
+        self._held: DeliveryResult | None = None  # taken from the queue, not yet stored
+        self.db_outage = Outage("oracle state database", log)
+        self.chain_outage = Outage("chain node", log)
+        self._backoff = Backoff(first_s=0.2, max_s=5.0)
+        self._results_ready_at = 0.0  # monotonic s: retained results have arrived by then
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.link = MqttClient(
@@ -219,17 +215,44 @@ class Oracle:
             self._resend_at[trade.trade_id] = time.monotonic() + self.config.resend_s
         return n
 
+    def ask_again(self, now: datetime) -> int:
+        """After a window's end, re-publish the command of each side that has not reported,
+        once per due round of ``ask_again_s`` (an agent that lost the command, or whose
+        result was lost, is asked again). Returns how many trades were asked."""
+        n = 0
+        asks = self.config.asks_s()
+        for trade in self.state.trades(TradeState.COMMANDED):
+            sides = (trade.seller_out_wh is None, trade.buyer_in_wh is None)
+            if not any(sides) or now <= trade.window_end:
+                continue
+            after = (now - trade.window_end).total_seconds()
+            due = sum(1 for a in asks if a <= after)
+            done = self._asked.get(trade.trade_id, max(due - 1, 0))  # a restart asks once
+            if due > done and self._command(trade, sides):  # a failed publish: next tick
+                silent = [h for h, s in zip((trade.seller, trade.buyer), sides, strict=True) if s]
+                log.info("trade %s: asked %s again (round %s)", trade.trade_id, silent, due)
+                done = due
+                n += 1
+            self._asked[trade.trade_id] = done
+        return n
+
     def collect(self) -> int:
-        """Store the results received since the last call; returns how many."""
+        """Store the results received since the last call; returns how many.
+
+        A result is removed from the queue only once stored: if the database fails, it
+        is held and stored first on the next call."""
         n = 0
         while True:
-            try:
-                r = self._results.get_nowait()
-            except queue.Empty:
-                return n
+            if self._held is None:
+                try:
+                    self._held = self._results.get_nowait()
+                except queue.Empty:
+                    return n
+            r = self._held
             trade = self.state.trade(r.trade_id)
             if trade is None:
                 log.warning("result for unknown trade %s from %s", r.trade_id, r.house)
+                self._held = None
                 continue
             expected = trade.seller if r.direction is Direction.OUT else trade.buyer
             if r.house != expected:
@@ -237,8 +260,10 @@ class Oracle:
                 log.warning(
                     "result for trade %s from %s, expected %s", r.trade_id, r.house, expected
                 )
+                self._held = None
                 continue
             self.state.record_result(r.trade_id, r.direction is Direction.OUT, r.measured_wh)
+            self._held = None
             n += 1
 
     def _finish(self, trade: TradeRow, state: TradeState) -> None:
@@ -251,26 +276,96 @@ class Oracle:
             )
         self.state.set_state(trade.trade_id, state)
 
+    def _due(self, trade_id: int) -> bool:
+        return self._retry_at.get(trade_id, 0.0) <= time.monotonic()
+
     def settle(self, now: datetime) -> int:
-        """Confirm fully reported trades, expire late ones; returns confirmations sent."""
+        """Apply the settlement rule; returns the confirm/dispute transactions sent."""
         sent = 0
-        grace = timedelta(seconds=self.config.result_grace_s)
         for trade in self.state.trades(TradeState.CONFIRMING):
-            if self._retry_at.get(trade.trade_id, 0.0) > time.monotonic():
+            if not self._due(trade.trade_id):
                 continue
             if self.chain.is_settled(trade.trade_id):
                 self._finish(trade, TradeState.CONFIRMED)
             else:
                 sent += self._confirm(trade, trade.delivered_wh or 0)
+        for trade in self.state.trades(TradeState.DISPUTING):
+            if not self._due(trade.trade_id):
+                continue
+            if self.chain.is_settled(trade.trade_id):
+                self._finish(trade, TradeState.RESOLVED)
+            elif self.chain.is_disputed(trade.trade_id):
+                self.state.set_state(trade.trade_id, TradeState.DISPUTED)
+            else:
+                sent += self._dispute(trade)
+        for trade in self.state.trades(TradeState.DISPUTED):
+            if self._check_at.get(trade.trade_id, 0.0) > time.monotonic():
+                continue
+            self._check_at[trade.trade_id] = time.monotonic() + self.config.resend_s
+            if self.chain.is_settled(trade.trade_id):
+                log.info("trade %s: dispute resolved on chain", trade.trade_id)
+                self._finish(trade, TradeState.RESOLVED)
         for trade in self.state.trades(TradeState.COMMANDED):
-            if trade.seller_out_wh is not None and trade.buyer_in_wh is not None:
-                wh = delivered_wh(trade.energy_wh, trade.seller_out_wh, trade.buyer_in_wh)
-                self.state.set_state(trade.trade_id, TradeState.CONFIRMING, delivered_wh=wh)
-                sent += self._confirm(trade, wh)
-            elif now > trade.window_end + grace:
-                log.info("trade %s expired without both results; buyer may reclaim", trade.trade_id)
-                self._finish(trade, TradeState.EXPIRED)
+            verdict = settle(
+                trade.energy_wh,
+                trade.seller_out_wh,
+                trade.buyer_in_wh,
+                # a side is judged silent only once the broker had time to hand over the
+                # retained results of this (re)start
+                deadline_passed=now > self.deadline(trade)
+                and time.monotonic() >= self._results_ready_at,
+                tolerance=self.config.tolerance,
+            )
+            if verdict.action is Action.CONFIRM:
+                self.state.set_state(
+                    trade.trade_id,
+                    TradeState.CONFIRMING,
+                    delivered_wh=verdict.delivered_wh,
+                    reason=verdict.reason,
+                )
+                sent += self._confirm(trade, verdict.delivered_wh)
+            elif verdict.action is Action.DISPUTE:
+                self.state.set_state(trade.trade_id, TradeState.DISPUTING, reason=verdict.reason)
+                log.warning("trade %s: %s; opening a dispute", trade.trade_id, verdict.reason)
+                sent += self._dispute(trade)
         return sent
+
+    def deadline(self, trade: TradeRow) -> datetime:
+        """When the rule decides with what reported: window end + ``result_grace_s``, or
+        earlier for a trade made with a shorter grace (settings ``deadline_s``)."""
+        grace = trade.grace_s if trade.grace_s is not None else self.grace_s
+        return trade.window_end + timedelta(seconds=self.config.deadline_s(grace))
+
+    def settle_dispute(self, trade_id: int, delivered_wh: int, source: str) -> None:
+        """Settle a disputed trade from a trusted reading (e.g. the community meter at the
+        feeder), through the oracle's ``confirmDelivery``, on the next tick.
+
+        Args:
+            trade_id: a trade in ``disputing`` or ``disputed``.
+            delivered_wh: the trusted reading, Wh (0..contracted).
+            source: who measured it (stored as the reason).
+
+        Raises:
+            ValueError: unknown trade, not disputed, or Wh out of range.
+        """
+        trade = self.state.trade(trade_id)
+        if trade is None or trade.state not in (TradeState.DISPUTING, TradeState.DISPUTED):
+            raise ValueError(f"trade {trade_id} is not disputed")
+        if not 0 <= delivered_wh <= trade.energy_wh:
+            raise ValueError(f"delivered Wh must be in 0..{trade.energy_wh}, got {delivered_wh}")
+        self.state.set_state(
+            trade_id,
+            TradeState.CONFIRMING,
+            delivered_wh=delivered_wh,
+            reason=f"dispute settled by {source} ({delivered_wh} Wh)",
+        )
+
+    def _too_late(self, trade: TradeRow, exc: Exception) -> bool:
+        """The contract refused because the trade's settlement time is over."""
+        grace = trade.grace_s if trade.grace_s is not None else self.grace_s
+        closes = trade.window_end + timedelta(seconds=grace)
+        late = type(exc).__name__ == "OutsideWindow" and self.clock.now() > trade.window_end
+        return late or self.clock.now() > closes
 
     def _confirm(self, trade: TradeRow, wh: int) -> int:
         try:
@@ -279,7 +374,7 @@ class Oracle:
             if self.chain.is_settled(trade.trade_id):
                 log.warning("trade %s already closed on chain (%s)", trade.trade_id, exc)
                 self._finish(trade, TradeState.EXPIRED)
-            elif type(exc).__name__ == "OutsideWindow" and self.clock.now() > trade.window_end:
+            elif self._too_late(trade, exc):
                 log.warning(
                     "trade %s: too late to confirm (%s); buyer may reclaim", trade.trade_id, exc
                 )
@@ -294,28 +389,77 @@ class Oracle:
         self._finish(trade, TradeState.CONFIRMED)
         return 1
 
+    def _dispute(self, trade: TradeRow) -> int:
+        seller_wh, buyer_wh = trade.seller_out_wh or 0, trade.buyer_in_wh or 0
+        try:
+            tx = self.chain.open_dispute(trade.trade_id, seller_wh, buyer_wh)
+        except Exception as exc:
+            if self.chain.is_settled(trade.trade_id):
+                log.warning("trade %s already closed on chain (%s)", trade.trade_id, exc)
+                self._finish(trade, TradeState.EXPIRED)
+            elif self.chain.is_disputed(trade.trade_id):
+                self.state.set_state(trade.trade_id, TradeState.DISPUTED)
+            elif self._too_late(trade, exc):
+                log.warning(
+                    "trade %s: too late to dispute (%s); buyer may reclaim", trade.trade_id, exc
+                )
+                self._finish(trade, TradeState.EXPIRED)
+            else:
+                log.warning("disputing trade %s failed, will retry: %s", trade.trade_id, exc)
+                self._retry_at[trade.trade_id] = time.monotonic() + self.config.retry_s
+            return 0
+        self._retry_at.pop(trade.trade_id, None)
+        self.state.set_state(trade.trade_id, TradeState.DISPUTED, confirm_tx=tx)
+        log.info(
+            "trade %s disputed on chain: seller %s Wh, buyer %s Wh (tx %s)",
+            trade.trade_id,
+            seller_wh,
+            buyer_wh,
+            tx,
+        )
+        return 1
+
     def tick(self) -> None:
-        """One pass of follow → command → resend → collect → settle."""
+        """One pass of follow → command → resend → ask again → collect → settle."""
         now = self.clock.now()
         self.follow()
         self.command(now)
         self.resend(now)
+        self.ask_again(now)
         self.collect()
         self.settle(now)
 
     # -- lifecycle --------------------------------------------------------------------------
+    def run_once(self) -> bool:
+        """One tick that never raises: a failure is logged once per outage and the next
+        attempt is delayed by a growing backoff. Returns True if the tick completed."""
+        if not self._backoff.ready():
+            return False
+        try:
+            self.tick()
+        except StateUnavailable as exc:
+            self.db_outage.failed(exc)
+        except Exception as exc:  # the chain node (connection refused, timeouts, …)
+            if not self.chain_outage.down:
+                log.debug("oracle tick failed", exc_info=True)
+            self.chain_outage.failed(exc)
+        else:
+            self.db_outage.ok()
+            self.chain_outage.ok()
+            self._backoff.succeeded()
+            return True
+        self._backoff.failed()
+        return False
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:
-                log.exception("oracle tick failed; retrying")
-                self._stop.wait(1.0)
+            self.run_once()
             self._stop.wait(self.config.poll_s)
 
     def start(self) -> None:
         """Connect to the broker and run in a background thread."""
         self.link.start()
+        self._results_ready_at = time.monotonic() + max(self.config.resend_s, 1.0)
         self._thread = threading.Thread(target=self._run, name="oracle", daemon=True)
         self._thread.start()
 

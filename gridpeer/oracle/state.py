@@ -6,13 +6,23 @@ leaves either the old or the new state. Events are unique by (tx hash, log index
 trade id) (a batch log holds many trades) and trades by trade id, so replaying a block
 range changes nothing.
 
-Trade states: ``seen`` → ``commanded`` (both commands published) → ``confirming``
-(confirmation tx sent) → ``confirmed``; or ``expired`` (no complete result in time:
-the buyer reclaims the escrow). Energies in Wh, prices in wei/kWh, times UTC.
+Trade states: ``seen`` → ``commanded`` (both commands published) → then, by the
+settlement rule (:mod:`gridpeer.oracle.rules`), either ``confirming`` (confirmation tx
+about to be sent) → ``confirmed``, or ``disputing`` (dispute tx about to be sent) →
+``disputed`` (frozen on chain) → ``resolved`` (the admin or a community meter settled
+it); ``expired`` when the trade could not be settled in time (undeliverable, or the
+contract closed): the buyer reclaims the escrow. Energies in Wh, prices in wei/kWh,
+times UTC.
+
+**Recovery.** A database that goes away (PostgreSQL restart, network) makes every call
+raise :class:`StateUnavailable` (the transaction's lock is always released and the
+transaction rolled back); the next call after a backoff delay reconnects. Callers retry
+their step later: each step is idempotent, so nothing is lost or done twice.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -23,6 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from gridpeer.oracle.ports import BlockRef, TradeEvent
+from gridpeer.oracle.recovery import Backoff
+
+log = logging.getLogger(__name__)
+
+
+class StateUnavailable(RuntimeError):
+    """The oracle's database cannot be reached now; retry the step later."""
 
 
 class TradeState(StrEnum):
@@ -32,7 +49,14 @@ class TradeState(StrEnum):
     COMMANDED = "commanded"
     CONFIRMING = "confirming"
     CONFIRMED = "confirmed"
+    DISPUTING = "disputing"
+    DISPUTED = "disputed"
+    RESOLVED = "resolved"
     EXPIRED = "expired"
+
+
+FINAL = frozenset({TradeState.CONFIRMED, TradeState.RESOLVED, TradeState.EXPIRED})
+"""States after which the oracle never acts on a trade again."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +76,8 @@ class TradeRow:
     buyer_in_wh: int | None
     delivered_wh: int | None
     confirm_tx: str | None
+    reason: str | None = None
+    grace_s: int | None = None
 
 
 _SCHEMA = (
@@ -69,10 +95,12 @@ _SCHEMA = (
         seller_out_wh BIGINT, buyer_in_wh BIGINT, delivered_wh BIGINT, confirm_tx TEXT)""",
     "CREATE INDEX IF NOT EXISTS oracle_trades_state ON oracle_trades (state)",
 )
+# columns added after the first release: (name, SQL type)
+_ADDED = (("reason", "TEXT"), ("grace_s", "BIGINT"))
 
 _TRADE_COLS = (
     "trade_id, seller, buyer, energy_wh, price_wei_per_kwh, window_start, window_end, "
-    "block_number, state, seller_out_wh, buyer_in_wh, delivered_wh, confirm_tx"
+    "block_number, state, seller_out_wh, buyer_in_wh, delivered_wh, confirm_tx, reason, grace_s"
 )
 
 
@@ -95,6 +123,8 @@ def _row(r: Sequence[Any]) -> TradeRow:
         buyer_in_wh=None if r[10] is None else int(r[10]),
         delivered_wh=None if r[11] is None else int(r[11]),
         confirm_tx=None if r[12] is None else str(r[12]),
+        reason=None if r[13] is None else str(r[13]),
+        grace_s=None if r[14] is None else int(r[14]),
     )
 
 
@@ -104,43 +134,112 @@ class OracleState:
     Args:
         url: ``sqlite:///path/to/file.db`` or ``postgresql://user@host:port/db``.
         keep_blocks: how many processed block hashes to remember for reorg detection.
+        backoff: spacing of reconnection attempts after the database went away.
+
+    Raises:
+        ValueError: unsupported URL.
+        StateUnavailable: the database cannot be reached at construction.
     """
 
-    def __init__(self, url: str, keep_blocks: int = 128) -> None:
+    def __init__(self, url: str, keep_blocks: int = 128, backoff: Backoff | None = None) -> None:
         self.keep_blocks = keep_blocks
+        self.url = url
         self._lock = threading.Lock()
+        self._backoff = backoff or Backoff(first_s=0.1, max_s=5.0)
         self._pg = url.startswith(("postgresql://", "postgres://"))
-        if self._pg:
-            import psycopg
-
-            self._conn: Any = psycopg.connect(url, autocommit=False)
-        elif url.startswith("sqlite:///"):
-            path = Path(url.removeprefix("sqlite:///"))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-        else:
+        if not self._pg and not url.startswith("sqlite:///"):
             raise ValueError(f"unsupported state URL {url!r}: use sqlite:///… or postgresql://…")
+        self._conn: Any = None
+        self.reconnects = 0  # connections opened after the first
         with self._tx() as cur:
             for stmt in _SCHEMA:
                 cur.execute(stmt)
+            self._migrate(cur)
 
     # -- plumbing -------------------------------------------------------------------------
+    def _connect(self) -> Any:
+        if self._pg:
+            import psycopg
+
+            return psycopg.connect(self.url, autocommit=False, connect_timeout=5)
+        path = Path(self.url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def _lost(self) -> tuple[type[BaseException], ...]:
+        """Errors that mean the connection is gone (it is dropped and reopened later)."""
+        if self._pg:
+            import psycopg
+
+            return (psycopg.OperationalError, psycopg.InterfaceError)
+        return (sqlite3.OperationalError,)
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # already broken: nothing more to release
+                log.debug("closing a broken connection failed", exc_info=True)
+
+    def _open(self) -> Any:
+        """The connection, reopened when it was lost (at most once per backoff delay)."""
+        if self._conn is not None:
+            return self._conn
+        if not self._backoff.ready():
+            raise StateUnavailable("oracle state database unavailable; waiting to reconnect")
+        try:
+            self._conn = self._connect()
+        except self._lost() as exc:
+            self._backoff.failed()
+            raise StateUnavailable(f"cannot connect to the oracle state database: {exc}") from exc
+        if self._backoff.failing:  # a reconnection after failures
+            self.reconnects += 1
+        self._backoff.succeeded()
+        return self._conn
+
+    def _migrate(self, tx: OracleState._Tx) -> None:
+        for name, kind in _ADDED:
+            if self._pg:
+                tx.execute(f"ALTER TABLE oracle_trades ADD COLUMN IF NOT EXISTS {name} {kind}")
+            else:
+                cols = {r[1] for r in tx.execute("PRAGMA table_info(oracle_trades)").fetchall()}
+                if name not in cols:
+                    tx.execute(f"ALTER TABLE oracle_trades ADD COLUMN {name} {kind}")
+
     def _sql(self, stmt: str) -> str:
         return stmt.replace("?", "%s") if self._pg else stmt
 
     class _Tx:
+        """One transaction holding the state's lock; the lock is released on every path
+        and a lost connection becomes :class:`StateUnavailable`."""
+
         def __init__(self, state: OracleState) -> None:
             self.state = state
             self.cur: Any = None
 
         def __enter__(self) -> OracleState._Tx:
-            self.state._lock.acquire()
-            conn = self.state._conn
-            if not self.state._pg:
-                conn.execute("BEGIN IMMEDIATE")
-            self.cur = conn.cursor()
+            st = self.state
+            st._lock.acquire()
+            try:
+                conn = st._open()
+                if not st._pg:
+                    conn.execute("BEGIN IMMEDIATE")
+                self.cur = conn.cursor()
+            except StateUnavailable:
+                st._lock.release()
+                raise
+            except st._lost() as exc:
+                st._drop()
+                st._backoff.failed()
+                st._lock.release()
+                raise StateUnavailable(f"oracle state database lost: {exc}") from exc
+            except BaseException:
+                st._lock.release()
+                raise
             return self
 
         def execute(self, stmt: str, params: Sequence[Any] = ()) -> Any:
@@ -148,14 +247,25 @@ class OracleState:
             return self.cur
 
         def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-            conn = self.state._conn
+            st = self.state
+            lost = isinstance(exc, st._lost())
             try:
+                conn = st._conn
                 if exc_type is None:
-                    conn.execute("COMMIT") if not self.state._pg else conn.commit()
-                else:
-                    conn.execute("ROLLBACK") if not self.state._pg else conn.rollback()
+                    conn.execute("COMMIT") if not st._pg else conn.commit()
+                elif not lost:
+                    conn.execute("ROLLBACK") if not st._pg else conn.rollback()
+            except st._lost() as err:
+                lost, exc = True, err
             finally:
-                self.state._lock.release()
+                if lost:
+                    st._drop()
+                    st._backoff.failed()
+                st._lock.release()
+            if lost:
+                raise StateUnavailable(f"oracle state database lost: {exc}") from (
+                    exc if isinstance(exc, BaseException) else None
+                )
 
     def _tx(self) -> OracleState._Tx:
         return OracleState._Tx(self)
@@ -166,7 +276,8 @@ class OracleState:
 
     def close(self) -> None:
         """Release the connection."""
-        self._conn.close()
+        with self._lock:
+            self._drop()
 
     # -- cursor -----------------------------------------------------------------------------
     def history(self) -> list[BlockRef]:
@@ -199,7 +310,7 @@ class OracleState:
                     continue
                 cur = tx.execute(
                     f"INSERT INTO oracle_trades ({_TRADE_COLS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, ?) "
                     "ON CONFLICT DO NOTHING",
                     (
                         ev.trade_id,
@@ -211,6 +322,7 @@ class OracleState:
                         ev.window_end.timestamp(),
                         ev.block.number,
                         TradeState.SEEN.value,
+                        ev.grace_s,
                     ),
                 )
                 new += max(cur.rowcount, 0)
@@ -266,14 +378,15 @@ class OracleState:
         *,
         delivered_wh: int | None = None,
         confirm_tx: str | None = None,
+        reason: str | None = None,
     ) -> None:
-        """Move a trade to ``state`` (keeping delivered Wh / tx hash unless given)."""
+        """Move a trade to ``state`` (keeping delivered Wh / tx hash / reason unless given)."""
         with self._tx() as tx:
             tx.execute(
                 "UPDATE oracle_trades SET state = ?, "
-                "delivered_wh = COALESCE(?, delivered_wh), confirm_tx = COALESCE(?, confirm_tx) "
-                "WHERE trade_id = ?",
-                (state.value, delivered_wh, confirm_tx, trade_id),
+                "delivered_wh = COALESCE(?, delivered_wh), confirm_tx = COALESCE(?, confirm_tx), "
+                "reason = COALESCE(?, reason) WHERE trade_id = ?",
+                (state.value, delivered_wh, confirm_tx, reason, trade_id),
             )
 
     def record_result(self, trade_id: int, seller_side: bool, measured_wh: int) -> TradeRow | None:

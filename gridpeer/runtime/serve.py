@@ -12,12 +12,15 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gridpeer.core.clock import Clock
 from gridpeer.core.settings import ConfigError, Settings
 from gridpeer.runtime.composition import Composition, Parts
 from gridpeer.web.models import HouseInfo, HouseKind
+
+if TYPE_CHECKING:
+    from gridpeer.oracle.settings import OracleSettings
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +87,9 @@ async def oracle(parts: Parts) -> AsyncIterator[None]:
     database (``oracle_*`` tables), so a restart resumes where it stopped.
 
     Raises:
-        ConfigError: the key is not the market's oracle, or a house's address is not a
-            member.
+        ConfigError: the key is not the market's oracle, a house's address is not a
+            member, or the ``[oracle]`` timings are invalid or cannot settle a trade
+            within the contract's grace.
     """
     s = parts.settings
     key_secret, address = s.chain.operator_key, s.chain.contract_address
@@ -98,26 +102,32 @@ async def oracle(parts: Parts) -> AsyncIterator[None]:
     from gridpeer.chain.client import MarketClient
     from gridpeer.chain.web3_backend import Web3Backend
     from gridpeer.oracle.chain_adapter import MarketChainView
-    from gridpeer.oracle.service import Oracle, OracleConfig
+    from gridpeer.oracle.service import Oracle
+    from gridpeer.oracle.settings import OracleTimingError
     from gridpeer.oracle.state import OracleState
 
     key = Account.from_key(key_secret.get_secret_value())
     market = MarketClient(await asyncio.to_thread(Web3Backend.rpc, s.chain.rpc_url), address)
     houses = {a.address: a.id for a in s.accounts if a.address is not None}
     await asyncio.to_thread(_check_roles, market, key.address, houses)
+    config = oracle_settings(s, market.backend.chain_id)
     assert parts.store is not None and s.store_url is not None
     state = await asyncio.to_thread(OracleState, s.store_url)
     m = s.mqtt
     credentials = (m.username, m.password.get_secret_value()) if m.username and m.password else None
-    service = Oracle(
-        MarketChainView(market, key, houses),
-        state,
-        m.host,
-        m.port,
-        parts.clock,
-        OracleConfig(community=s.community),
-        credentials,
-    )
+    try:
+        service = Oracle(
+            MarketChainView(market, key, houses),
+            state,
+            m.host,
+            m.port,
+            parts.clock,
+            config,
+            credentials,
+        )
+    except OracleTimingError as exc:
+        state.close()
+        raise ConfigError(f"[oracle]: {exc}") from None
     await asyncio.to_thread(service.start)
     parts.oracle = service
     try:
@@ -125,6 +135,36 @@ async def oracle(parts: Parts) -> AsyncIterator[None]:
     finally:
         await asyncio.to_thread(service.stop)
         state.close()
+
+
+DEV_CHAIN_IDS = frozenset({31337, 1337})
+"""anvil and Hardhat (31337), Ganache and geth --dev (1337): blocks there never reorg."""
+
+
+def oracle_settings(settings: Settings, chain_id: int) -> OracleSettings:
+    """The oracle's settings from ``[oracle]``, for this community; unless the table sets
+    ``confirmations``, 2 on any chain but a development one (``chain_id``).
+
+    Raises:
+        ConfigError: an invalid value (the message names it).
+    """
+    from pydantic import ValidationError
+
+    from gridpeer.oracle.settings import OracleSettings
+
+    values = {**settings.oracle, "community": settings.community}
+    if "confirmations" not in settings.oracle and chain_id not in DEV_CHAIN_IDS:
+        values["confirmations"] = 2
+    try:
+        return OracleSettings.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(
+            "; ".join(
+                f"[oracle] {'.'.join(str(p) for p in e['loc']) or 'timings'}: "
+                f"{e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors()
+            )
+        ) from None
 
 
 def _check_roles(market: Any, oracle: str, houses: dict[str, str]) -> None:

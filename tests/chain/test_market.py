@@ -221,18 +221,18 @@ def test_admin_roles_and_membership(env: Env) -> None:
     for call in (
         lambda: m.add_member(s, s.address),
         lambda: m.remove_member(s, b.address),
-        lambda: m.set_oracle(s, s.address),
-        lambda: m.set_coordinator(s, s.address),
+        lambda: m.propose_role(s, "oracle", s.address),
+        lambda: m.propose_role(s, "coordinator", s.address),
         lambda: m.set_grace(s, 1),
-        lambda: m.set_admin(s, s.address),
+        lambda: m.propose_role(s, "admin", s.address),
     ):
         with pytest.raises(errors.WrongRole):
             call()
     with pytest.raises(errors.AlreadyMember):
         m.add_member(ch.admin, s.address)
     with pytest.raises(errors.ZeroAddress):
-        m.set_oracle(ch.admin, "0x" + "00" * 20)
-    start, end = env.window()
+        m.propose_role(ch.admin, "oracle", "0x" + "00" * 20)
+    start, end = env.window(4)  # after the role delay (2 days)
     tid = m.buy(b, m.post_offer(s, 10, PRICE, start, end), 10)
     idx = m.member(d.address)[0]
     m.remove_member(ch.admin, d.address)
@@ -241,14 +241,16 @@ def test_admin_roles_and_membership(env: Env) -> None:
     with pytest.raises(errors.NotMember):
         m.post_offer(d, 10, PRICE, start, end)
     assert m.add_member(ch.admin, d.address) == idx  # re-admitted with the same index
-    m.set_oracle(ch.admin, c.address)
+    env.goto(m.propose_role(ch.admin, "oracle", c.address))
+    m.execute_role(ch.admin, "oracle")
     env.goto(start)
     with pytest.raises(errors.WrongRole):
         m.confirm_delivery(ch.oracle, tid, 10)
     m.confirm_delivery(c, tid, 10)
     m.set_grace(ch.admin, 60)
     assert m.grace_seconds() == 60
-    m.set_admin(ch.admin, b.address)
+    env.goto(m.propose_role(ch.admin, "admin", b.address))
+    m.execute_role(b, "admin")
     assert m.roles()["admin"] == b.address
     with pytest.raises(errors.WrongRole):
         m.set_grace(ch.admin, 1)

@@ -4,7 +4,14 @@ A reference model predicts each action's outcome (success or the exact custom er
 and the money each member may withdraw. After every step the machine checks, on every
 backend it drives: contract balance == escrow + withdrawable credits; credits equal the
 model's (nobody is paid without a confirmation, nobody reaches another's money); open
-trades equal the model's (delivered <= contracted, each trade settled at most once).
+trades equal the model's (delivered <= contracted, each trade settled at most once, its
+grace and dispute flag).
+
+Besides members' actions the machine drives the oracle's disputes, the admin's powers
+(members, grace, timelocked role changes that may execute if time runs past their eta,
+cancelling removed members' orders, resolving disputes) and members revoking nonces. The
+rule ``admin_cannot_move_escrow`` has the admin try every call that moves a trade's
+escrow and checks that open undisputed trades and all credits stay exactly as they were.
 
 ``DifferentialMachine`` drives the embedded (web3/py-evm) and pyrevm backends with the
 same actions and also requires identical results and identical decoded events.
@@ -29,6 +36,9 @@ from gridpeer.chain.open import Chain, open_chain
 
 TICK = 900
 GRACE = 3600
+GRACES = st.sampled_from([900, 3600, 7200])  # whole ticks (see the module docstring)
+ROLE = st.integers(min_value=0, max_value=2)  # 0 admin, 1 oracle, 2 coordinator
+ROLE_NAMES = ("admin", "oracle", "coordinator")
 PRICES = st.sampled_from([1, 999, 1_500, 200_000_000_000_000, 2**64 - 1])
 WH = st.integers(min_value=1, max_value=3000)
 PICK = st.integers(min_value=0, max_value=10**6)
@@ -48,6 +58,8 @@ class MTrade:
     start: int
     end: int
     escrow: int
+    grace: int = GRACE
+    disputed: bool = False
 
 
 @dataclass
@@ -55,7 +67,8 @@ class Model:
     """What the contract should hold; member i (0..3) has index i+1."""
 
     now: int
-    offers: dict[int, list[int]] = field(default_factory=dict)  # id -> [owner, rem, price, s, e]
+    # id -> [owner, rem, price, start, end, grace]
+    offers: dict[int, list[int]] = field(default_factory=dict)
     requests: dict[int, list[int]] = field(default_factory=dict)
     trades: dict[int, MTrade] = field(default_factory=dict)
     settled: set[int] = field(default_factory=set)
@@ -65,6 +78,10 @@ class Model:
     n_request: int = 0
     n_batch: int = 0
     nonce: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    active: list[bool] = field(default_factory=lambda: [True] * 4)
+    grace: int = GRACE
+    roles: list[Any] = field(default_factory=list)  # LocalAccount of admin, oracle, coordinator
+    pending: dict[int, tuple[Any, int]] = field(default_factory=dict)  # role -> (key, eta)
 
     def escrow(self) -> int:
         held = sum(t.escrow for t in self.trades.values())
@@ -96,14 +113,23 @@ class MarketMachine(RuleBasedStateMachine):
         for m in self.markets:
             m.set_time(self.model.now)
         self.base = start + 4 * 3600  # windows: base + k hours, k in 0..3, one hour long
+        ch = self.chains[0]  # dev role keys are the same on every backend
+        self.model.roles = [ch.admin, ch.oracle, ch.coordinator]
+        self.delay = self.markets[0].role_delay()
 
     def teardown(self) -> None:
         for ch in self.chains:
             ch.backend.close()
 
     # ------------------------------------------------------------------ driving
-    def _run(self, expect: type[ContractRevert] | None, fn: Any) -> list[Any]:
-        """Apply ``fn(market)`` to every backend; all must succeed or raise ``expect``."""
+    def _run(
+        self, expect: type[ContractRevert] | None, fn: Any, same_events: bool = True
+    ) -> list[Any]:
+        """Apply ``fn(market)`` to every backend; all must succeed or raise ``expect``.
+
+        ``same_events=False`` for events holding a block time (nodes add a second per block
+        after a time jump, pyrevm does not).
+        """
         results: list[Any] = []
         events: list[list[Any]] = []
         for m in self.markets:
@@ -118,7 +144,8 @@ class MarketMachine(RuleBasedStateMachine):
             else:
                 assert expect is None, f"expected {expect.__name__}, call succeeded"
         assert all(r == results[0] for r in results), results
-        assert all(e == events[0] for e in events), "backends emitted different events"
+        if same_events:
+            assert all(e == events[0] for e in events), "backends emitted different events"
         return results
 
     def _window(self, k: int) -> tuple[int, int]:
@@ -133,22 +160,26 @@ class MarketMachine(RuleBasedStateMachine):
     def post(self, h: int, wh: int, price: int, w: int, offer: bool) -> None:
         start, end = self._window(w)
         md = self.model
-        expect = None if md.now < start else errors.OutsideWindow
+        expect: Any = None if md.now < start else errors.OutsideWindow
+        if not md.active[h]:
+            expect = errors.NotMember
         if offer:
             res = self._run(expect, lambda m: m.post_offer(self.houses[h], wh, price, start, end))
             if expect is None:
                 md.n_offer += 1
                 assert res[0] == md.n_offer << 2 | 1
-                md.offers[res[0]] = [h, wh, price, start, end]
+                md.offers[res[0]] = [h, wh, price, start, end, md.grace]
         else:
             res = self._run(expect, lambda m: m.post_request(self.houses[h], wh, price, start, end))
             if expect is None:
                 md.n_request += 1
                 assert res[0] == md.n_request << 2 | 2
-                md.requests[res[0]] = [h, wh, price, start, end]
+                md.requests[res[0]] = [h, wh, price, start, end, md.grace]
 
     def _take(self, book: dict[int, list[int]], oid: int, h: int, wh: int) -> Any:
         o = book.get(oid)
+        if not self.model.active[h]:
+            return errors.NotMember
         if o is None:
             return errors.UnknownId
         if o[1] == 0:
@@ -171,7 +202,7 @@ class MarketMachine(RuleBasedStateMachine):
             md.fills[oid] = md.fills.get(oid, 0) + 1
             tid = ((oid >> 2) << 1 | (oid & 2) >> 1) << 18 | md.fills[oid] << 2 | 3
         o[1] -= wh
-        md.trades[tid] = MTrade(seller, buyer, wh, o[2], o[3], o[4], esc)
+        md.trades[tid] = MTrade(seller, buyer, wh, o[2], o[3], o[4], esc, o[5])
         return tid
 
     @rule(h=HOUSE, k=PICK, wh=WH)
@@ -229,16 +260,20 @@ class MarketMachine(RuleBasedStateMachine):
         elif expect is None and t:
             if delivered > t.wh:
                 expect = errors.DeliveredTooMuch
-            elif not t.start <= md.now <= t.end + GRACE:
+            elif md.now < t.start or (md.now > t.end + t.grace and not t.disputed):
                 expect = errors.OutsideWindow
-        who = self.chains[0].oracle if by_oracle else self.houses[0]
+        who = md.roles[1] if by_oracle else self.houses[0]
         self._run(expect, lambda m: m.confirm_delivery(who, tid, delivered))
         if expect is None and t:
-            paid = cost(delivered, t.price)
-            md.credit[t.seller] += paid
-            md.credit[t.buyer] += t.escrow - paid
-            del md.trades[tid]
-            md.settled.add(tid)
+            self._pay(tid, t, delivered)
+
+    def _pay(self, tid: int, t: MTrade, delivered: int) -> None:
+        md = self.model
+        paid = cost(delivered, t.price)
+        md.credit[t.seller] += paid
+        md.credit[t.buyer] += t.escrow - paid
+        del md.trades[tid]
+        md.settled.add(tid)
 
     @rule(h=HOUSE, k=PICK)
     def reclaim(self, h: int, k: int) -> None:
@@ -249,8 +284,10 @@ class MarketMachine(RuleBasedStateMachine):
         if expect is None and t:
             if t.buyer != h:
                 expect = errors.NotOwner
-            elif md.now <= t.end + GRACE:
+            elif md.now <= t.end + t.grace:
                 expect = errors.OutsideWindow
+            elif t.disputed:
+                expect = errors.Disputed
         self._run(expect, lambda m: m.reclaim(self.houses[h], tid))
         if expect is None and t:
             md.credit[h] += t.escrow
@@ -277,15 +314,19 @@ class MarketMachine(RuleBasedStateMachine):
         md = self.model
         price = data.draw(st.sampled_from([1, 1_500, 200_000_000_000_000]))
         start, end = self._window(w)
-        if deposit:
+        if deposit and md.active[b]:
             amount = cost(wh, price) + 1
             self._run(None, lambda m: m.deposit(self.houses[b], amount))
             md.credit[b] += amount
         expect: Any = None
         if md.now >= start:
             expect = errors.OutsideWindow
+        elif not md.active[s]:
+            expect = errors.NotMember
         elif s == b:
             expect = errors.NonceUsed  # same maker, same nonce twice in one batch
+        elif not md.active[b]:
+            expect = errors.NotMember
         elif md.credit[b] < cost(wh, price):
             expect = errors.InsufficientCredit
         ns, nb = md.nonce[s] + 1, md.nonce[b] + 1
@@ -295,7 +336,7 @@ class MarketMachine(RuleBasedStateMachine):
             sell = OrderTerms(self.houses[s].address, True, wh, price, start, end, ns, expiry)
             buy = OrderTerms(self.houses[b].address, False, wh, price, start, end, nb, expiry)
             orders = [m.sign_order(self.houses[s], sell), m.sign_order(self.houses[b], buy)]
-            return m.settle_batch(self.chains[0].coordinator, orders, [Match(0, 1, wh, price)])
+            return m.settle_batch(md.roles[2], orders, [Match(0, 1, wh, price)])
 
         res = self._run(expect, go)
         if expect is None:
@@ -304,8 +345,163 @@ class MarketMachine(RuleBasedStateMachine):
             md.nonce[s], md.nonce[b] = ns, nb
             md.credit[b] -= cost(wh, price)
             md.trades[batch_trade_id(md.n_batch, 0)] = MTrade(
-                s, b, wh, price, start, end, cost(wh, price)
+                s, b, wh, price, start, end, cost(wh, price), md.grace
             )
+
+    # ------------------------------------------------------------------ disputes
+    def _open_pick(self, k: int) -> int:
+        md = self.model
+        return self._pick(sorted(md.trades) + sorted(md.settled), k, batch_trade_id(999, 0))
+
+    @rule(k=PICK, seller_wh=WH, by_oracle=st.booleans())
+    def open_dispute(self, k: int, seller_wh: int, by_oracle: bool) -> None:
+        md = self.model
+        tid = self._open_pick(k)
+        t = md.trades.get(tid)
+        expect = errors.WrongRole if not by_oracle else self._settle_expect(tid)
+        if expect is None and t:
+            if md.now > t.end + t.grace:
+                expect = errors.OutsideWindow
+            elif t.disputed:
+                expect = errors.Disputed
+        who = md.roles[1] if by_oracle else self.houses[1]
+        self._run(expect, lambda m: m.open_dispute(who, tid, seller_wh, 0))
+        if expect is None and t:
+            t.disputed = True
+
+    @rule(k=PICK, short=st.integers(0, 3000), by_admin=st.booleans())
+    def resolve_dispute(self, k: int, short: int, by_admin: bool) -> None:
+        md = self.model
+        tid = self._open_pick(k)
+        t = md.trades.get(tid)
+        delivered = max(0, t.wh - short) if t else 0
+        expect = errors.WrongRole if not by_admin else self._settle_expect(tid)
+        if expect is None and t:
+            expect = None if t.disputed else errors.NotDisputed
+        who = md.roles[0] if by_admin else self.houses[2]
+        self._run(expect, lambda m: m.resolve_dispute(who, tid, delivered))
+        if expect is None and t:
+            self._pay(tid, t, delivered)
+
+    # ------------------------------------------------------------------ the admin's powers
+    @rule(g=GRACES, bad=st.booleans())
+    def set_grace(self, g: int, bad: bool) -> None:
+        md = self.model
+        value = 0 if bad else g
+        self._run(errors.BadGrace if bad else None, lambda m: m.set_grace(md.roles[0], value))
+        if not bad:
+            md.grace = g
+
+    @rule(h=HOUSE)
+    def toggle_member(self, h: int) -> None:
+        md = self.model
+        addr = self.houses[h].address
+        if md.active[h]:
+            self._run(None, lambda m: m.remove_member(md.roles[0], addr))
+        else:
+            res = self._run(None, lambda m: m.add_member(md.roles[0], addr))
+            assert res[0] == h + 1  # re-admitted with its index
+        md.active[h] = not md.active[h]
+
+    @rule(k=PICK)
+    def admin_cancel(self, k: int) -> None:
+        md = self.model
+        ids = sorted(i for i, o in (md.offers | md.requests).items() if o[1] > 0)
+        if not ids:
+            return
+        oid = ids[k % len(ids)]
+        o = md.offers.get(oid) or md.requests[oid]
+        expect = errors.NotOwner if md.active[o[0]] else None
+        self._run(expect, lambda m: m.cancel(md.roles[0], oid))
+        if expect is None:
+            if oid & 3 == 2:
+                md.credit[o[0]] += cost(o[1], o[2])
+            o[1] = 0
+
+    @rule(role=ROLE, to=ROLE, by_admin=st.booleans())
+    def propose_role(self, role: int, to: int, by_admin: bool) -> None:
+        md = self.model
+        who = md.roles[0] if by_admin else self.houses[0]
+        key = self.chains[0].admin if to == 0 else md.roles[to]
+        name = ROLE_NAMES[role]
+        etas: list[int] = []
+        self._run(
+            None if by_admin else errors.WrongRole,
+            lambda m: etas.append(m.propose_role(who, name, key.address)),
+            same_events=False,
+        )
+        if by_admin:
+            # tick-aligned model eta: nodes add a few seconds, never a tick (docstring)
+            assert all(0 <= e - (md.now + self.delay) < 60 for e in etas), etas
+            md.pending[role] = (key, md.now + self.delay)
+
+    @rule(role=ROLE, by_right_key=st.booleans())
+    def execute_role(self, role: int, by_right_key: bool) -> None:
+        md = self.model
+        p = md.pending.get(role)
+        right = (p[0] if p else md.roles[0]) if role == 0 else md.roles[0]
+        who = right if by_right_key else self.houses[3]
+        expect: Any = None
+        if p is None:
+            expect = errors.NoProposal
+        elif not by_right_key:
+            expect = errors.WrongRole
+        elif md.now < p[1]:
+            expect = errors.TooEarly
+        name = ROLE_NAMES[role]
+        self._run(expect, lambda m: m.execute_role(who, name))
+        if expect is None and p:
+            md.roles[role] = p[0]
+            del md.pending[role]
+        for m in self.markets:  # the roles on chain are the model's, always
+            assert list(m.roles().values()) == [k.address for k in md.roles]
+
+    @rule(role=ROLE)
+    def cancel_role(self, role: int) -> None:
+        md = self.model
+        expect = None if role in md.pending else errors.NoProposal
+        name = ROLE_NAMES[role]
+        self._run(expect, lambda m: m.cancel_role(md.roles[0], name))
+        md.pending.pop(role, None)
+
+    @rule(k=PICK, h=HOUSE)
+    def admin_cannot_move_escrow(self, k: int, h: int) -> None:
+        """The admin tries every escrow-moving call on an open undisputed trade and on an
+        active member's order: each is refused and nothing moves."""
+        md = self.model
+        admin = md.roles[0]
+        open_ids = sorted(i for i, t in md.trades.items() if not t.disputed)
+        before = [[m.trade(i) for i in open_ids] for m in self.markets]
+        credits = [[m.credit_of_index(i) for i in range(1, 5)] for m in self.markets]
+        if open_ids:
+            tid = open_ids[k % len(open_ids)]
+            self._run(errors.NotOwner, lambda m: m.reclaim(admin, tid))
+            self._run(errors.NotDisputed, lambda m: m.resolve_dispute(admin, tid, 0))
+            if admin.address != md.roles[1].address:
+                self._run(errors.WrongRole, lambda m: m.confirm_delivery(admin, tid, 0))
+        book = md.offers | md.requests
+        mine = sorted(i for i, o in book.items() if o[1] > 0 and md.active[o[0]])
+        if mine:
+            oid = mine[k % len(mine)]
+            self._run(errors.NotOwner, lambda m: m.cancel(admin, oid))
+        self._run(errors.NotMember, lambda m: m.withdraw(admin))
+        self._run(errors.NotMember, lambda m: m.invalidate_nonce(admin, 2**31))
+        assert [[m.trade(i) for i in open_ids] for m in self.markets] == before
+        assert [[m.credit_of_index(i) for i in range(1, 5)] for m in self.markets] == credits
+
+    # ------------------------------------------------------------------ members' nonces
+    @rule(h=HOUSE, bump=st.integers(0, 3))
+    def invalidate_nonce(self, h: int, bump: int) -> None:
+        md = self.model
+        below = md.nonce[h] + bump
+        expect: Any = errors.StaleNonce if bump <= 1 else None
+        if below == 0:
+            expect = errors.AmountOverflow
+        self._run(expect, lambda m: m.invalidate_nonce(self.houses[h], below))
+        if expect is None:
+            md.nonce[h] = below - 1
+        for m in self.markets:
+            assert m.member(self.houses[h].address)[2] == md.nonce[h]
 
     # ------------------------------------------------------------------ invariants
     @invariant()
@@ -324,6 +520,7 @@ class MarketMachine(RuleBasedStateMachine):
             for tid, t in self.model.trades.items():
                 ct = m.trade(tid)
                 assert ct is not None and ct.wh == t.wh and ct.escrow == t.escrow
+                assert (ct.grace_s, ct.disputed) == (t.grace, t.disputed)
                 assert ct.seller == self.houses[t.seller].address
             for tid in list(self.model.settled)[-3:]:
                 assert m.trade(tid) is None

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gridpeer.chain.client import MarketClient
-from gridpeer.chain.events import DeliveryConfirmed
+from gridpeer.chain.events import DeliveryConfirmed, DisputeOpened
 from gridpeer.chain.open import Chain
 from gridpeer.chain.types import Schedule
 from gridpeer.chain.web3_backend import Web3Backend
@@ -72,6 +72,8 @@ class Community:
                 "60",
                 "--grace",
                 str(grace_s / 2),
+                "--settle-margin",
+                str(grace_s / 4),
             ],
             tmp / "oracle.log",
         )
@@ -146,6 +148,24 @@ class Community:
                 assert ev.trade_id not in out, f"trade {ev.trade_id} confirmed twice"
                 out[ev.trade_id] = (ev.delivered_wh, ev.seller_paid, ev.buyer_refund)
         return out
+
+    def disputes(self) -> dict[int, tuple[int, int]]:
+        """Trade id → (seller Wh, buyer Wh) of every dispute the oracle opened."""
+        return {
+            ev.trade_id: (ev.seller_wh, ev.buyer_wh)
+            for ev in self.market.events(0)
+            if isinstance(ev, DisputeOpened)
+        }
+
+    def resolve_disputes(self, contracted: dict[int, int]) -> dict[int, int]:
+        """As the admin, settle every open dispute for the seller's reading (capped by the
+        contracted Wh); returns trade id → Wh resolved."""
+        done: dict[int, int] = {}
+        for tid, (seller_wh, _) in self.disputes().items():
+            if self.is_open(tid):
+                done[tid] = min(seller_wh, contracted[tid])
+                self.market.resolve_dispute(self.chain.admin, tid, done[tid])
+        return done
 
     def is_open(self, trade_id: int) -> bool:
         return self.market.trade(trade_id) is not None

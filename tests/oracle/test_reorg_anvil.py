@@ -19,7 +19,7 @@ pytestmark = pytest.mark.anvil
 
 def test_replaced_blocks_are_detected_and_orphans_dropped(anvil_url: str, tmp_path: Path) -> None:
     chain = open_chain(anvil_url)
-    market = chain.deploy_market(grace_s=60)
+    market = chain.deploy_market(grace_s=900)
     market.set_schedule(chain.admin, Schedule("open"))
     h1, h2 = chain.houses(2, market)
     view = MarketChainView(market, chain.oracle, {h1.address: "h1", h2.address: "h2"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -40,8 +41,15 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
 
 
 class Rig:
-    def __init__(self, tmp: Path, broker: Mosquitto, powers: dict[str, ConstantPower]) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        broker: Mosquitto,
+        powers: dict[str, ConstantPower],
+        state_url: str | None = None,
+    ) -> None:
         self.tmp, self.broker = tmp, broker
+        self.state_url = state_url or f"sqlite:///{tmp}/oracle.db"
         self.clock = Clock(start=datetime(2026, 6, 1, 13, tzinfo=UTC), speed=SPEED)
         self.chain = FakeChain()
         self.agents = {
@@ -51,8 +59,8 @@ class Rig:
         self.oracle: Oracle | None = None
 
     def start_oracle(self, **cfg: float) -> Oracle:
-        state = OracleState(f"sqlite:///{self.tmp}/oracle.db")
-        config = OracleConfig(community="c1", result_grace_s=cfg.pop("grace", 600.0), **cfg)  # type: ignore[arg-type]
+        state = OracleState(self.state_url)
+        config = OracleConfig(community="c1", result_grace_s=cfg.pop("grace", 600.0), **cfg)
         self.oracle = Oracle(self.chain, state, "127.0.0.1", self.broker.port, self.clock, config)
         self.oracle.start()
         return self.oracle
@@ -68,7 +76,9 @@ class Rig:
             a.stop()
 
 
-def test_trades_are_delivered_metered_and_confirmed_once(tmp_path: Path, broker: Mosquitto) -> None:
+def test_trades_are_confirmed_once_or_disputed_when_meters_disagree(
+    tmp_path: Path, broker: Mosquitto
+) -> None:
     rig = Rig(
         tmp_path,
         broker,
@@ -85,30 +95,47 @@ def test_trades_are_delivered_metered_and_confirmed_once(tmp_path: Path, broker:
         ws, we = rig.window(1, 10)
         rig.chain.mine([(1, "h1", "h2", 100, ws, we)])  # reaches its target
         ws2, we2 = rig.window(12, 10)
-        rig.chain.mine([(2, "h3", "h2", 500, ws2, we2)])  # seller under-delivers
-        wait_for(lambda: len(oracle.state.trades(TradeState.CONFIRMED)) == 2, timeout=60)
-        assert rig.chain.settled[1] == 100
+        # the seller under-delivers (600 W) but the buyer's meter reads its own 3 kW load:
+        # the meters disagree, so the trade goes to dispute instead of being paid
+        rig.chain.mine([(2, "h3", "h2", 500, ws2, we2)])
+        wait_for(
+            lambda: (
+                len(oracle.state.trades(TradeState.CONFIRMED)) == 1
+                and len(oracle.state.trades(TradeState.DISPUTED)) == 1
+            ),
+            timeout=60,
+        )
+        assert rig.chain.settled == {1: 100}
         t2 = oracle.state.trade(2)
-        assert t2 is not None and t2.state is TradeState.CONFIRMED
+        assert t2 is not None and t2.state is TradeState.DISPUTED
         assert t2.seller_out_wh is not None and t2.buyer_in_wh is not None
-        assert rig.chain.settled[2] == min(500, t2.seller_out_wh, t2.buyer_in_wh)
-        assert 0 < rig.chain.settled[2] < 500  # 600 W over 10 min is about 100 Wh
-        assert rig.chain.confirm_calls == 2
+        assert rig.chain.disputed[2] == (t2.seller_out_wh, t2.buyer_in_wh)
+        assert 0 < t2.seller_out_wh < 200 < t2.buyer_in_wh  # 600 W vs 3 kW for 10 min
+        assert rig.chain.confirm_calls == 1 and rig.chain.dispute_calls == 1
+        rig.chain.resolve(2, t2.seller_out_wh)  # the admin decides for the seller's meter
+        wait_for(lambda: oracle.state.trade(2).state is TradeState.RESOLVED)  # type: ignore[union-attr]
         assert oracle.rejected == 0
     finally:
         rig.stop()
 
 
-def test_missing_house_expires_the_trade(tmp_path: Path, broker: Mosquitto) -> None:
+def test_a_silent_buyer_is_asked_again_then_pays_by_the_sellers_meter(
+    tmp_path: Path, broker: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gridpeer.oracle")
     rig = Rig(tmp_path, broker, {"h1": ConstantPower()})  # buyer h9 has no agent
     try:
         rig.agents["h1"].start()
         oracle = rig.start_oracle(grace=60.0)
         ws, we = rig.window(0.5, 2)
         rig.chain.mine([(7, "h1", "h9", 50, ws, we)])
-        wait_for(lambda: (t := oracle.state.trade(7)) is not None and t.state is TradeState.EXPIRED)
-        assert rig.chain.settled == {}
-        assert oracle.state.trade(7).seller_out_wh == 50  # type: ignore[union-attr]
+        wait_for(lambda: (t := oracle.state.trade(7)) is not None and t.state.value == "confirmed")
+        assert rig.chain.settled == {7: 50}
+        t = oracle.state.trade(7)
+        assert t is not None and t.seller_out_wh == 50 and t.buyer_in_wh is None
+        assert t.reason is not None and t.reason.startswith("buyer silent")
+        asks = [r.getMessage() for r in caplog.records if "asked ['h9'] again" in r.getMessage()]
+        assert 1 <= len(asks) <= 3  # asked again (rounds due in the same tick merge)
     finally:
         rig.stop()
 

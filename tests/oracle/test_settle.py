@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from gridpeer.core.clock import Clock
 from gridpeer.oracle.service import Oracle, OracleConfig
 from gridpeer.oracle.state import OracleState, TradeState
@@ -30,7 +32,7 @@ class FlakyChain(FakeChain):
 
 def make(tmp: Path, chain: FakeChain, now: datetime) -> Oracle:
     clock = Clock(start=now, speed=1e-9)  # frozen model time
-    cfg = OracleConfig(community="c", retry_s=0.0, result_grace_s=60)
+    cfg = OracleConfig(community="c", retry_s=0.0, resend_s=0.0, result_grace_s=60)
     o = Oracle(chain, OracleState(f"sqlite:///{tmp}/o.db"), "127.0.0.1", 1, clock, cfg)
     chain.mine([(1, "h1", "h2", 100, T0, T0 + timedelta(minutes=10))])
     o.follow()
@@ -41,7 +43,7 @@ def make(tmp: Path, chain: FakeChain, now: datetime) -> Oracle:
 def test_rule_applied_and_transient_failure_retried_once_confirmed(tmp_path: Path) -> None:
     chain = FlakyChain([RuntimeError("node busy")])
     o = make(tmp_path, chain, T0 + timedelta(minutes=11))
-    o.state.record_result(1, True, 80)
+    o.state.record_result(1, True, 73)  # agrees with 70 within 5 Wh: the lower counts
     o.state.record_result(1, False, 70)
     assert o.settle(o.clock.now()) == 0
     t = o.state.trade(1)
@@ -72,13 +74,30 @@ def test_confirmation_sent_before_a_crash_is_not_repeated(tmp_path: Path) -> Non
     assert chain.confirm_calls == 0
 
 
-def test_missing_result_expires_after_grace(tmp_path: Path) -> None:
+def test_missing_buyer_result_waits_then_the_sellers_meter_counts(tmp_path: Path) -> None:
     chain = FakeChain()
-    o = make(tmp_path, chain, T0 + timedelta(minutes=12))
+    o = make(tmp_path, chain, T0 + timedelta(minutes=12))  # deadline: window end + 60 s
     o.state.record_result(1, True, 80)
+    assert o.settle(T0 + timedelta(minutes=10, seconds=59)) == 0  # before: wait
+    assert o.state.trade(1).state is TradeState.COMMANDED  # type: ignore[union-attr]
+    assert o.settle(o.clock.now()) == 1
+    t = o.state.trade(1)
+    assert t is not None and t.state is TradeState.CONFIRMED and t.delivered_wh == 80
+    assert chain.settled == {1: 80} and chain.confirm_calls == 1
+
+
+def test_disagreeing_meters_open_a_dispute_once(tmp_path: Path) -> None:
+    chain = FakeChain()
+    o = make(tmp_path, chain, T0 + timedelta(minutes=11))
+    o.state.record_result(1, True, 80)
+    o.state.record_result(1, False, 0)  # a buyer claiming nothing arrived
+    assert o.settle(o.clock.now()) == 1
+    assert o.state.trade(1).state is TradeState.DISPUTED  # type: ignore[union-attr]
+    assert chain.disputed == {1: (80, 0)} and chain.settled == {}
+    assert o.settle(o.clock.now()) == 0 and chain.dispute_calls == 1
+    chain.resolve(1, 80)
     o.settle(o.clock.now())
-    assert o.state.trade(1).state is TradeState.EXPIRED  # type: ignore[union-attr]
-    assert chain.confirm_calls == 0
+    assert o.state.trade(1).state is TradeState.RESOLVED  # type: ignore[union-attr]
 
 
 def test_trade_with_an_unknown_house_expires_instead_of_blocking(tmp_path: Path) -> None:
@@ -88,3 +107,40 @@ def test_trade_with_an_unknown_house_expires_instead_of_blocking(tmp_path: Path)
     o.follow()
     o.command(o.clock.now())  # must not raise
     assert o.state.trade(2).state is TradeState.EXPIRED  # type: ignore[union-attr]
+
+
+def test_a_trade_made_with_a_shorter_grace_is_decided_earlier(tmp_path: Path) -> None:
+    from gridpeer.oracle.ports import BlockRef, TradeEvent
+
+    chain = FakeChain()
+    o = make(tmp_path, chain, T0 + timedelta(minutes=10, seconds=40))
+    end = T0 + timedelta(minutes=10)
+    short = TradeEvent(BlockRef(9, "0xb9"), "0xt2", 0, 2, "h1", "h2", 50, 10**15, T0, end, 150)
+    o.state.apply_range(BlockRef(9, "0xb9"), [short])
+    o.state.set_state(2, TradeState.COMMANDED)
+    for tid in (1, 2):
+        o.state.record_result(tid, True, 40)
+    # trade 1 (the contract's 3600 s grace) waits 60 s; trade 2 (150 s grace, 120 s
+    # margin) is decided 30 s after its window so it settles before its reclaim
+    assert o.deadline(o.state.trade(2)) == end + timedelta(seconds=30)  # type: ignore[arg-type]
+    assert o.settle(o.clock.now()) == 1
+    assert chain.settled == {2: 40}
+    assert o.state.trade(1).state is TradeState.COMMANDED  # type: ignore[union-attr]
+
+
+def test_a_community_meter_settles_a_dispute(tmp_path: Path) -> None:
+    chain = FakeChain()
+    o = make(tmp_path, chain, T0 + timedelta(minutes=11))
+    with pytest.raises(ValueError, match="not disputed"):
+        o.settle_dispute(1, 50, "community meter")
+    o.state.record_result(1, True, 80)
+    o.state.record_result(1, False, 20)
+    o.settle(o.clock.now())
+    with pytest.raises(ValueError, match=r"0\.\.100"):
+        o.settle_dispute(1, 101, "community meter")
+    o.settle_dispute(1, 55, "community meter")
+    o.settle(o.clock.now())
+    t = o.state.trade(1)
+    assert t is not None and t.state is TradeState.CONFIRMED and t.delivered_wh == 55
+    assert chain.settled == {1: 55} and chain.disputed == {1: (80, 20)}
+    assert t.reason == "dispute settled by community meter (55 Wh)"

@@ -88,3 +88,22 @@ def test_start_after(url: str) -> None:
     assert st.last_block() == 9
     st.start_after(BlockRef(49, "0xb49"))
     assert st.history() == [BlockRef(9, "0xb9")]
+
+
+def test_a_state_from_before_the_settlement_rule_is_migrated(url: str) -> None:
+    old = OracleState(url)
+    with old._tx() as tx:  # the table as the first release created it
+        tx.execute("DROP TABLE oracle_trades")
+        tx.execute(
+            "CREATE TABLE oracle_trades (trade_id BIGINT PRIMARY KEY, seller TEXT NOT NULL, "
+            "buyer TEXT NOT NULL, energy_wh BIGINT NOT NULL, price_wei_per_kwh TEXT NOT NULL, "
+            "window_start DOUBLE PRECISION NOT NULL, window_end DOUBLE PRECISION NOT NULL, "
+            "block_number BIGINT NOT NULL, state TEXT NOT NULL, seller_out_wh BIGINT, "
+            "buyer_in_wh BIGINT, delivered_wh BIGINT, confirm_tx TEXT)"
+        )
+    old.close()
+    st = OracleState(url)
+    assert st.apply_range(BlockRef(1, "0xb1"), [ev(4, 1)]) == 1
+    st.set_state(4, TradeState.CONFIRMING, delivered_wh=3, reason="meters agree")
+    row = st.trade(4)
+    assert row is not None and row.reason == "meters agree" and row.grace_s is None

@@ -226,9 +226,10 @@ def test_serve_runs_the_oracle_which_commands_and_settles_a_trade(
             time.sleep(0.2)
         got = sorted((c.house, c.direction.value, c.trade_id, c.target_wh) for c in commands)
         assert got == [("h1", "out", tid, 300), ("h2", "in", tid, 300)]
-        # both meters report after the window; the oracle confirms min(out, in) = 250 Wh
+        # both meters report after the window and agree within the tolerance (5 Wh / 2 %):
+        # the oracle confirms the lower, 250 Wh
         time.sleep(max(0.0, start + 11 - time.time()))
-        for house, direction, wh in (("h1", "out", 260), ("h2", "in", 250)):
+        for house, direction, wh in (("h1", "out", 253), ("h2", "in", 250)):
             result = DeliveryResult(
                 trade_id=tid,
                 house=house,
@@ -285,3 +286,32 @@ def test_serve_refuses_a_key_that_is_not_the_markets_oracle(tmp_path: Path, anvi
         broker.stop()
     assert out.returncode == 2, out.stdout + out.stderr
     assert wrong.address in out.stderr and "market's oracle is" in out.stderr
+
+
+def test_serve_refuses_oracle_timings_that_cannot_settle_in_time(
+    tmp_path: Path, anvil_url: str
+) -> None:
+    from gridpeer.chain.accounts import dev_account
+
+    broker = MosquittoBroker(free_port(), tmp_path / "mq", passwords={"services": SERVICE_PW})
+    broker.start()
+    chain = open_chain(anvil_url)
+    market = chain.deploy_market(grace_s=900)
+    cfg = _config(tmp_path, broker.port, anvil_url, market.address, free_port())
+    key = dev_account("oracle").key.hex()
+    text = cfg.read_text().replace(
+        'contract_address = "', f'operator_key = "{key}"\ncontract_address = "'
+    )
+    # waiting 1 h for the meters cannot fit in the market's 15-minute grace
+    cfg.write_text(text + "\n[oracle]\nresult_grace_s = 3600\n")
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "gridpeer.cli", "serve", "--config", str(cfg)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        broker.stop()
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "[oracle]" in out.stderr and "Traceback" not in out.stderr

@@ -7,7 +7,9 @@ pragma solidity 0.8.30;
 /// floor(wh * price / 1000) wei.
 /// @dev Storage is packed: one 32-byte word per order or trade, two batch trades per word,
 /// members addressed by a 16-bit index, credits next to the member's address. History is in
-/// events; the Python client (gridpeer.chain) decodes the packed words.
+/// events; the Python client (gridpeer.chain) decodes the packed words. Every packed word is
+/// read and written only through the named helpers of the "storage layout" section at the
+/// end, which is the one place that states each word's fields, bit offsets and widths.
 ///
 /// Ids are tagged in their two low bits: offer `n<<2|1`, request `n<<2|2`, trade split off an
 /// order `((n<<1|isRequest)<<16|fill)<<2|3`, batch trade `(batch<<16|i)<<2`. A purchase or fill
@@ -45,34 +47,52 @@ contract EnergyMarket {
     error WrongSide(uint256 matchIndex);
     error PriceOutOfLimit(uint256 matchIndex);
     error Overfill(uint256 matchIndex);
+    error Disputed(uint256 tradeId);
+    error BadGrace(uint256 graceSeconds);
+    error BadRole(uint256 role);
+    error NoProposal(uint256 role);
+    error TooEarly(uint256 nowTs, uint256 eta);
+    error StaleNonce(uint256 lastNonce);
+    error NotDisputed(uint256 tradeId);
 
     // ------------------------------------------------------------------ events
     event MemberAdded(address indexed member, uint256 idx);
     event MemberRemoved(address indexed member, uint256 idx);
-    /// role: 0 admin, 1 oracle, 2 coordinator
+    /// role: 0 admin, 1 oracle, 2 coordinator. RoleSet: the change took effect (at
+    /// deployment, or executeRole after the proposal's delay).
     event RoleSet(uint256 indexed role, address account);
+    /// A role change proposed by the admin; it can take effect from `eta` (unix s) on.
+    event RoleProposed(uint256 indexed role, address account, uint256 eta);
+    event RoleProposalCancelled(uint256 indexed role, address account);
     event ScheduleSet(uint256 mode, int256 tzMinutes, uint256 slotMinutes, uint16[6] windows);
     event GraceSet(uint256 graceSeconds);
-    /// order word: owner idx | wh<<16 | price<<48 | start<<112 | end<<152 | bidOpen<<192
+    /// order word: owner idx | wh<<16 | price<<48 | start<<112 | end<<152 | bidLead<<192 |
+    /// grace<<212 | fills<<232 (bidLead: bidding opened bidLead s before start, 0 = any time)
     event OfferPosted(uint256 indexed offerId, uint256 order);
     event RequestPosted(uint256 indexed requestId, uint256 order);
     event Cancelled(uint256 indexed orderId, uint256 remainingWh, uint256 refund);
-    /// trade word: seller | buyer<<16 | wh<<32 | price<<64 | start<<128 | end<<168 | extraWei<<254
+    /// trade word: seller | buyer<<16 | wh<<32 | price<<64 | start<<128 | end<<168 | fills<<208 |
+    /// grace<<224 | extraWei<<254 | 1<<255
     event TradeCreated(uint256 indexed tradeId, uint256 orderId, uint256 trade);
     /// settlement: deliveredWh | sellerPaid<<32 | buyerRefund<<128
     event DeliveryConfirmed(uint256 indexed tradeId, uint256 settlement);
     event Reclaimed(uint256 indexed tradeId, uint256 refund);
-    /// header: start | end<<40 | count<<80; trades: two records (seller|buyer<<16|wh<<32|price<<64)
+    /// The oracle's two meters disagree: seller metered `sellerWh`, buyer `buyerWh`.
+    event DisputeOpened(uint256 indexed tradeId, uint256 sellerWh, uint256 buyerWh);
+    event DisputeResolved(uint256 indexed tradeId, uint256 deliveredWh);
+    /// header: start | end<<40 | count<<80 | grace<<96; trades: two records (seller|buyer<<16|wh<<32|price<<64)
     /// per word, record i in word i/2 at bit (i%2)*128.
     event BatchSettled(uint256 indexed batchId, uint256 header, uint256[] trades);
+    /// The member revoked every signed order with a nonce below `below`.
+    event NonceInvalidated(address indexed member, uint256 below);
     event Deposited(address indexed member, uint256 amount);
     event Withdrawn(address indexed member, uint256 amount);
 
     // ------------------------------------------------------------------ types
     struct Market {
-        uint40 nextOffer;
-        uint40 nextRequest;
-        uint40 nextBatch;
+        uint32 nextOffer;
+        uint32 nextRequest;
+        uint32 nextBatch;
         uint8 mode; // 0 always open, 1 bidding/delivery windows, 2 continuous slots
         int16 tzMinutes; // local time = UTC + tzMinutes
         uint8 slotMinutes; // continuous mode slot length
@@ -82,6 +102,13 @@ contract EnergyMarket {
         uint16 bid2;
         uint16 del2;
         uint16 end2;
+        uint32 graceSeconds; // for trades made from now on; each trade keeps its own
+    }
+
+    /// A pending role change: `account` may take the role from `eta` (UTC unix s) on.
+    struct Proposal {
+        address account;
+        uint40 eta;
     }
 
     struct Member {
@@ -118,27 +145,41 @@ contract EnergyMarket {
 
     // ------------------------------------------------------------------ constants
     uint256 private constant M16 = 0xffff;
+    uint256 private constant M20 = 0xfffff;
     uint256 private constant M31 = 0x7fffffff;
     uint256 private constant M32 = 0xffffffff;
     uint256 private constant M40 = 0xffffffffff;
     uint256 private constant M64 = 0xffffffffffffffff;
     uint256 private constant M96 = (1 << 96) - 1;
     uint256 private constant M128 = (1 << 128) - 1;
-    uint256 private constant TRADE = 1 << 255;
-    uint256 private constant EXTRA = 1 << 254;
+    uint256 private constant TRADE = 1 << 255; // trade word flag (an order word has it clear)
+    uint256 private constant EXTRA = 1 << 254; // trade word: escrow = cost + 1 wei
+    uint256 private constant NONCE_PRIMED = 1 << 255; // nonce word: written at registration
     uint256 private constant HALF_N =
         0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
+    /// Bounds of the grace period after a delivery window (s): the oracle's time to confirm
+    /// before the buyer may reclaim. Every order and trade keeps the grace in force when it
+    /// was posted, so setGrace never changes the terms of an open order or trade.
+    /// Delay between proposing a role change and its taking effect, for members to see it
+    /// (RoleProposed) and stop trading if they do not trust the new holder.
+    uint256 public constant ROLE_DELAY = 2 days;
+    uint256 public constant MIN_GRACE = 1;
+    uint256 public constant MAX_GRACE = 7 days;
     bytes32 public constant ORDER_TYPEHASH = keccak256(
         "Order(address maker,bool sell,uint32 wh,uint64 price,uint40 start,uint40 end,"
         "uint32 nonce,uint40 expiry)"
     );
-    bytes32 public immutable DOMAIN_SEPARATOR;
+    bytes32 private constant DOMAIN_TYPEHASH = keccak256(
+        "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    );
+    /// EIP-712 domain separator for the chain id of deployment (see DOMAIN_SEPARATOR()).
+    bytes32 private immutable _DOMAIN;
+    uint256 private immutable _DOMAIN_CHAIN_ID;
 
     // ------------------------------------------------------------------ storage
     address public admin;
     uint16 public memberCount;
     address public oracle;
-    uint32 public graceSeconds;
     address public coordinator;
     uint256 private _lock;
     Market public market;
@@ -150,29 +191,26 @@ contract EnergyMarket {
     /// Last consumed signed-order nonce of each member: eight 31-bit fields per word (key
     /// idx / 8), bit 255 set at registration so batches never pay for a fresh slot.
     mapping(uint256 => uint256) private _nonces;
+    /// Trades the oracle put in dispute (book and batch trade ids). Set by openDispute,
+    /// cleared by resolveDispute; a trade the oracle confirms instead keeps its flag, which
+    /// is never read again (trade ids are never reused): clearing it would cost every
+    /// undisputed confirmation a storage read.
+    mapping(uint256 => bool) private _disputed;
+    /// Pending role changes by role (0 admin, 1 oracle, 2 coordinator).
+    mapping(uint256 => Proposal) public pendingRole;
 
     constructor(address oracle_, address coordinator_, uint32 graceSeconds_) {
         if (oracle_ == address(0) || coordinator_ == address(0)) revert ZeroAddress();
         admin = msg.sender;
         oracle = oracle_;
         coordinator = coordinator_;
-        graceSeconds = graceSeconds_;
+        if (graceSeconds_ < MIN_GRACE || graceSeconds_ > MAX_GRACE) revert BadGrace(graceSeconds_);
         _lock = 1;
         // Thesis default: bids 10:30-13:00 and 14:00-16:30, deliveries 13:00-14:00 and
         // 16:30-17:30, closed otherwise; UTC until the admin sets the community's offset.
-        market = Market(0, 0, 0, 1, 0, 15, 630, 780, 840, 840, 990, 1050);
-        DOMAIN_SEPARATOR = keccak256(
-            abi.encode(
-                keccak256(
-                    "EIP712Domain(string name,string version,uint256 chainId,"
-                    "address verifyingContract)"
-                ),
-                keccak256("gridpeer"),
-                keccak256("1"),
-                block.chainid,
-                address(this)
-            )
-        );
+        market = Market(0, 0, 0, 1, 0, 15, 630, 780, 840, 840, 990, 1050, graceSeconds_);
+        _DOMAIN_CHAIN_ID = block.chainid;
+        _DOMAIN = _domainSeparator();
         emit RoleSet(0, msg.sender);
         emit RoleSet(1, oracle_);
         emit RoleSet(2, coordinator_);
@@ -195,7 +233,7 @@ contract EnergyMarket {
             if (idx > M16) revert TooManyMembers();
             memberCount = uint16(idx);
             accounts[idx].addr = account;
-            _nonces[idx >> 3] |= 1 << 255;
+            _nonces[_nonceKey(idx)] |= NONCE_PRIMED;
         }
         memberOf[account] = Member(uint16(idx), true);
         emit MemberAdded(account, idx);
@@ -209,26 +247,43 @@ contract EnergyMarket {
         emit MemberRemoved(account, m.idx);
     }
 
-    function setAdmin(address account) external onlyAdmin {
+    /// Propose `account` for `role` (0 admin, 1 oracle, 2 coordinator); it can take effect
+    /// ROLE_DELAY after now (a new proposal for the role replaces the pending one).
+    function proposeRole(uint256 role, address account) external onlyAdmin {
+        if (role > 2) revert BadRole(role);
         if (account == address(0)) revert ZeroAddress();
-        admin = account;
-        emit RoleSet(0, account);
+        uint256 eta = block.timestamp + ROLE_DELAY;
+        pendingRole[role] = Proposal(account, uint40(eta));
+        emit RoleProposed(role, account, eta);
     }
 
-    function setOracle(address account) external onlyAdmin {
-        if (account == address(0)) revert ZeroAddress();
-        oracle = account;
-        emit RoleSet(1, account);
+    /// Withdraw the pending proposal for `role`.
+    function cancelRole(uint256 role) external onlyAdmin {
+        address account = pendingRole[role].account;
+        if (account == address(0)) revert NoProposal(role);
+        delete pendingRole[role];
+        emit RoleProposalCancelled(role, account);
     }
 
-    function setCoordinator(address account) external onlyAdmin {
-        if (account == address(0)) revert ZeroAddress();
-        coordinator = account;
-        emit RoleSet(2, account);
+    /// Put the pending proposal for `role` into effect, not before its eta. The oracle and
+    /// the coordinator are set by the admin; the admin role is accepted by the proposed
+    /// account itself (two-step transfer: a mistyped address never becomes admin).
+    function executeRole(uint256 role) external {
+        Proposal memory p = pendingRole[role];
+        if (p.account == address(0)) revert NoProposal(role);
+        if (msg.sender != (role == 0 ? p.account : admin)) revert WrongRole(msg.sender);
+        if (block.timestamp < p.eta) revert TooEarly(block.timestamp, p.eta);
+        delete pendingRole[role];
+        if (role == 0) admin = p.account;
+        else if (role == 1) oracle = p.account;
+        else coordinator = p.account;
+        emit RoleSet(role, p.account);
     }
 
+    /// Grace (s) for orders posted and batches settled from now on; open ones keep theirs.
     function setGrace(uint32 seconds_) external onlyAdmin {
-        graceSeconds = seconds_;
+        if (seconds_ < MIN_GRACE || seconds_ > MAX_GRACE) revert BadGrace(seconds_);
+        market.graceSeconds = seconds_;
         emit GraceSet(seconds_);
     }
 
@@ -291,6 +346,20 @@ contract EnergyMarket {
         _lock = 1;
     }
 
+    /// Revoke every signed order of the caller with a nonce below `below` (nonces at or
+    /// above it stay valid); batches then refuse them with NonceUsed.
+    function invalidateNonce(uint256 below) external {
+        uint256 idx = memberOf[msg.sender].idx;
+        if (idx == 0) revert NotMember(msg.sender);
+        if (below == 0 || below - 1 > M31) revert AmountOverflow();
+        uint256 key = _nonceKey(idx);
+        uint256 word = _nonces[key];
+        uint256 last = _nonceAt(word, idx);
+        if (below - 1 <= last) revert StaleNonce(last);
+        _nonces[key] = _withNonce(word, idx, below - 1);
+        emit NonceInvalidated(msg.sender, below);
+    }
+
     // ------------------------------------------------------------------ orders
     /// Offer `wh` Wh at `price` wei/kWh for delivery in [start, end).
     function postOffer(uint256 wh, uint256 price, uint256 start, uint256 end)
@@ -301,8 +370,9 @@ contract EnergyMarket {
         if (!m.active) revert NotMember(msg.sender);
         uint256 word = _newOrder(m.idx, wh, price, start, end);
         uint256 n = uint256(market.nextOffer) + 1;
-        market.nextOffer = uint40(n);
-        id = n << 2 | 1;
+        if (n > M32) revert AmountOverflow();
+        market.nextOffer = uint32(n);
+        id = _offerId(n);
         _book[id] = word;
         emit OfferPosted(id, word);
     }
@@ -320,8 +390,9 @@ contract EnergyMarket {
         uint256 pay = wh * price / 1000;
         if (msg.value != pay) revert WrongPayment(pay, msg.value);
         uint256 n = uint256(market.nextRequest) + 1;
-        market.nextRequest = uint40(n);
-        id = n << 2 | 2;
+        if (n > M32) revert AmountOverflow();
+        market.nextRequest = uint32(n);
+        id = _requestId(n);
         _book[id] = word;
         emit RequestPosted(id, word);
     }
@@ -332,12 +403,11 @@ contract EnergyMarket {
         Member memory m = memberOf[msg.sender];
         if (!m.active) revert NotMember(msg.sender);
         uint256 o = _openOrder(offerId, wh);
-        uint256 price = (o >> 48) & M64;
-        uint256 pay = wh * price / 1000;
+        uint256 pay = wh * _orderPrice(o) / 1000;
         if (msg.value != pay) revert WrongPayment(pay, msg.value);
-        uint256 seller = o & M16;
+        uint256 seller = _orderOwner(o);
         if (seller == m.idx) revert SelfTrade();
-        tradeId = _trade(offerId, o, wh, seller | uint256(m.idx) << 16, 0);
+        tradeId = _trade(offerId, o, wh, seller, m.idx, 0);
     }
 
     /// Sell `wh` Wh into a purchase request, against the buyer's escrow.
@@ -346,33 +416,35 @@ contract EnergyMarket {
         Member memory m = memberOf[msg.sender];
         if (!m.active) revert NotMember(msg.sender);
         uint256 o = _openOrder(requestId, wh);
-        uint256 buyer = o & M16;
+        uint256 buyer = _orderOwner(o);
         if (buyer == m.idx) revert SelfTrade();
-        uint256 price = (o >> 48) & M64;
-        uint256 rem = (o >> 16) & M32;
+        uint256 price = _orderPrice(o);
+        uint256 rem = _orderRemaining(o);
         // escrow share = cost(rem) - cost(rem - wh): shares of all fills add up exactly.
         uint256 extra = rem * price / 1000 - (rem - wh) * price / 1000 - wh * price / 1000;
-        tradeId = _trade(requestId, o, wh, uint256(m.idx) | buyer << 16, extra);
+        tradeId = _trade(requestId, o, wh, m.idx, buyer, extra);
     }
 
-    /// Withdraw the unfilled part of an own order (or, as admin, of a removed member's);
+    /// Withdraw the unfilled part of an own order (or, as admin, of a removed member's:
+    /// removing a member does not loop over its orders; an active member's are its own);
     /// a request's remaining escrow is credited to its owner.
     function cancel(uint256 orderId) external {
         uint256 tag = orderId & 3;
         if (tag != 1 && tag != 2) revert UnknownId(orderId);
         uint256 o = _book[orderId];
-        if (o == 0 || o & TRADE != 0) revert UnknownId(orderId);
-        uint256 rem = (o >> 16) & M32;
+        if (o == 0 || _isTrade(o)) revert UnknownId(orderId);
+        uint256 rem = _orderRemaining(o);
         if (rem == 0) revert OrderClosed(orderId);
-        uint256 owner = o & M16;
-        // the admin may cancel too: removing a member does not loop over its orders
-        if ((memberOf[msg.sender].idx != owner || owner == 0) && msg.sender != admin) {
-            revert NotOwner(orderId, msg.sender);
+        uint256 owner = _orderOwner(o);
+        if (memberOf[msg.sender].idx != owner || owner == 0) {
+            if (msg.sender != admin || memberOf[accounts[owner].addr].active) {
+                revert NotOwner(orderId, msg.sender);
+            }
         }
-        _book[orderId] = o & ~(M32 << 16);
+        _book[orderId] = _withRemaining(o, 0, _orderFills(o));
         uint256 refund = 0;
         if (tag == 2) {
-            refund = rem * ((o >> 48) & M64) / 1000;
+            refund = rem * _orderPrice(o) / 1000;
             _credit(owner, refund);
         }
         emit Cancelled(orderId, rem, refund);
@@ -383,31 +455,63 @@ contract EnergyMarket {
     /// price and refund the rest of the escrow to the buyer.
     function confirmDelivery(uint256 tradeId, uint256 deliveredWh) external {
         if (msg.sender != oracle) revert WrongRole(msg.sender);
-        (uint256 t, uint256 start, uint256 end) = _openTrade(tradeId);
-        uint256 wh = (t >> 32) & M32;
+        (uint256 t, uint256 start, uint256 end, uint256 grace) = _openTrade(tradeId);
+        uint256 wh = _tradeWh(t);
         if (deliveredWh > wh) revert DeliveredTooMuch(deliveredWh, wh);
-        uint256 closes = end + graceSeconds;
-        if (block.timestamp < start || block.timestamp > closes) {
+        uint256 closes = end + grace;
+        // a disputed trade cannot be reclaimed, so the oracle may still settle it late
+        // (e.g. from a community meter); the flag is read only in that rare case
+        if (block.timestamp < start || (block.timestamp > closes && !_disputed[tradeId])) {
             revert OutsideWindow(block.timestamp, start, closes);
         }
+        _settle(tradeId, t, deliveredWh);
+    }
+
+    /// Oracle: the seller's and the buyer's meters disagree beyond the oracle's tolerance.
+    /// The trade must be open and not yet reclaimable; from now on the buyer cannot reclaim
+    /// it, and only the admin (resolveDispute) or the oracle (confirmDelivery) settles it.
+    function openDispute(uint256 tradeId, uint256 sellerWh, uint256 buyerWh) external {
+        if (msg.sender != oracle) revert WrongRole(msg.sender);
+        (,, uint256 end, uint256 grace) = _openTrade(tradeId);
+        uint256 closes = end + grace;
+        if (block.timestamp > closes) revert OutsideWindow(block.timestamp, 0, closes);
+        if (_disputed[tradeId]) revert Disputed(tradeId);
+        _disputed[tradeId] = true;
+        emit DisputeOpened(tradeId, sellerWh, buyerWh);
+    }
+
+    /// Admin: settle a disputed trade for `deliveredWh` exactly like confirmDelivery (seller
+    /// paid for deliveredWh <= contracted Wh, buyer refunded the rest), at any time.
+    function resolveDispute(uint256 tradeId, uint256 deliveredWh) external onlyAdmin {
+        (uint256 t,,,) = _openTrade(tradeId);
+        if (!_disputed[tradeId]) revert NotDisputed(tradeId);
+        uint256 wh = _tradeWh(t);
+        if (deliveredWh > wh) revert DeliveredTooMuch(deliveredWh, wh);
+        delete _disputed[tradeId];
+        _settle(tradeId, t, deliveredWh);
+        emit DisputeResolved(tradeId, deliveredWh);
+    }
+
+    /// Close trade `tradeId` (word `t`): pay the seller for `deliveredWh`, refund the buyer.
+    function _settle(uint256 tradeId, uint256 t, uint256 deliveredWh) private {
         _closeTrade(tradeId);
-        uint256 price = (t >> 64) & M64;
-        uint256 paid = deliveredWh * price / 1000;
-        uint256 refund = wh * price / 1000 + (t & EXTRA == 0 ? 0 : 1) - paid;
-        _credit(t & M16, paid);
-        _credit((t >> 16) & M16, refund);
-        emit DeliveryConfirmed(tradeId, deliveredWh | paid << 32 | refund << 128);
+        uint256 paid = deliveredWh * _tradePrice(t) / 1000;
+        uint256 refund = _tradeEscrow(t) - paid;
+        _credit(_tradeSeller(t), paid);
+        _credit(_tradeBuyer(t), refund);
+        emit DeliveryConfirmed(tradeId, _packSettlement(deliveredWh, paid, refund));
     }
 
     /// Buyer: take back the escrow of a trade not confirmed by the end of its window + grace.
     function reclaim(uint256 tradeId) external {
-        (uint256 t,, uint256 end) = _openTrade(tradeId);
-        uint256 buyer = (t >> 16) & M16;
+        (uint256 t,, uint256 end, uint256 grace) = _openTrade(tradeId);
+        uint256 buyer = _tradeBuyer(t);
         if (memberOf[msg.sender].idx != buyer) revert NotOwner(tradeId, msg.sender);
-        uint256 opens = end + graceSeconds + 1;
+        uint256 opens = end + grace + 1;
         if (block.timestamp < opens) revert OutsideWindow(block.timestamp, opens, type(uint40).max);
+        if (_disputed[tradeId]) revert Disputed(tradeId);
         _closeTrade(tradeId);
-        uint256 refund = ((t >> 32) & M32) * ((t >> 64) & M64) / 1000 + (t & EXTRA == 0 ? 0 : 1);
+        uint256 refund = _tradeEscrow(t);
         _credit(buyer, refund);
         emit Reclaimed(tradeId, refund);
     }
@@ -429,29 +533,29 @@ contract EnergyMarket {
         uint256 start = orders[0].start;
         uint256 end = orders[0].end;
         _checkWindow(market, start, end);
-        // ord[i] = member idx | isSell<<16 | limit price<<17 | Wh left<<81
+        bytes32 domain = DOMAIN_SEPARATOR();
+        // ord[i]: the order's side word (see _packSide)
         uint256[] memory ord = new uint256[](no);
         uint256 nkey = type(uint256).max;
         uint256 nword = 0;
         for (uint256 i = 0; i < no; ++i) {
             SignedOrder calldata o = orders[i];
-            uint256 idx = _verify(o, i, start, end);
+            uint256 idx = _verify(o, i, start, end, domain);
             // nonces: one cached storage word per 8 members, written back when it changes
-            uint256 key = idx >> 3;
+            uint256 key = _nonceKey(idx);
             if (key != nkey) {
                 if (nkey != type(uint256).max) _nonces[nkey] = nword;
                 nkey = key;
                 nword = _nonces[key];
             }
-            uint256 shift = (idx & 7) * 31;
-            if (o.nonce <= (nword >> shift) & M31) revert NonceUsed(i);
+            if (o.nonce <= _nonceAt(nword, idx)) revert NonceUsed(i);
             if (o.nonce > M31) revert AmountOverflow();
-            nword = (nword & ~(M31 << shift)) | uint256(o.nonce) << shift;
-            ord[i] = idx | (o.sell ? 1 << 16 : 0) | uint256(o.price) << 17 | uint256(o.wh) << 81;
+            nword = _withNonce(nword, idx, o.nonce);
+            ord[i] = _packSide(idx, o.sell, o.price, o.wh);
         }
         _nonces[nkey] = nword;
         uint256[] memory debit = new uint256[](no);
-        uint256[] memory words = new uint256[]((nm + 1) / 2);
+        uint256[] memory words = new uint256[](_wordOfRecord(nm + 1));
         for (uint256 j = 0; j < nm; ++j) {
             Match calldata x = matches[j];
             uint256 s = x.sellOrder;
@@ -459,33 +563,35 @@ contract EnergyMarket {
             if (s >= no || b >= no) revert WrongSide(j);
             uint256 os = ord[s];
             uint256 ob = ord[b];
-            if ((os >> 16) & 1 == 0 || (ob >> 16) & 1 == 1) revert WrongSide(j);
+            if (!_sideSells(os) || _sideSells(ob)) revert WrongSide(j);
             uint256 wh = x.wh;
             uint256 price = x.price;
             if (wh == 0) revert ZeroAmount();
-            if (wh > os >> 81 || wh > ob >> 81) revert Overfill(j);
-            if (price < (os >> 17) & M64 || price > (ob >> 17) & M64) revert PriceOutOfLimit(j);
-            if (os & M16 == ob & M16) revert SelfTrade();
-            ord[s] = os - (wh << 81);
-            ord[b] = ob - (wh << 81);
+            if (wh > _sideLeft(os) || wh > _sideLeft(ob)) revert Overfill(j);
+            if (price < _sideLimit(os) || price > _sideLimit(ob)) revert PriceOutOfLimit(j);
+            if (_sideMember(os) == _sideMember(ob)) revert SelfTrade();
+            ord[s] = _sideTake(os, wh);
+            ord[b] = _sideTake(ob, wh);
             debit[b] += wh * price / 1000;
-            words[j >> 1] |= (os & M16 | (ob & M16) << 16 | wh << 32 | price << 64) << ((j & 1) * 128);
+            words[_wordOfRecord(j)] |= _inHalf(_packRecord(_sideMember(os), _sideMember(ob), wh, price), j);
         }
         for (uint256 i = 0; i < no; ++i) {
             uint256 d = debit[i];
             if (d != 0) {
-                Account storage a = accounts[ord[i] & M16];
+                Account storage a = accounts[_sideMember(ord[i])];
                 uint256 c = a.credit;
                 if (c < d) revert InsufficientCredit(c, d);
                 a.credit = uint96(c - d);
             }
         }
-        batchId = uint256(market.nextBatch) + 1;
-        market.nextBatch = uint40(batchId);
+        Market storage mk = market;
+        batchId = uint256(mk.nextBatch) + 1;
+        if (batchId > M32) revert AmountOverflow();
+        mk.nextBatch = uint32(batchId);
         for (uint256 k = 0; k < words.length; ++k) {
-            _batchTrades[batchId << 16 | k] = words[k];
+            _batchTrades[_batchWordKey(batchId, k)] = words[k];
         }
-        uint256 header = start | end << 40 | nm << 80;
+        uint256 header = _packHeader(start, end, nm, mk.graceSeconds);
         _batchHeader[batchId] = header;
         emit BatchSettled(batchId, header, words);
     }
@@ -496,10 +602,21 @@ contract EnergyMarket {
         return wh * price / 1000;
     }
 
+    /// EIP-712 domain separator of signed orders: name "gridpeer", version "1", the
+    /// current chain id and this contract; recomputed if the chain id changed (a fork).
+    function DOMAIN_SEPARATOR() public view returns (bytes32) {
+        return block.chainid == _DOMAIN_CHAIN_ID ? _DOMAIN : _domainSeparator();
+    }
+
+    /// Grace (s) that orders posted and batches settled now get.
+    function graceSeconds() external view returns (uint256) {
+        return market.graceSeconds;
+    }
+
     /// Last signed-order nonce a batch consumed for `account` (0 = none).
     function nonceOf(address account) external view returns (uint256) {
         uint256 idx = memberOf[account].idx;
-        return (_nonces[idx >> 3] >> ((idx & 7) * 31)) & M31;
+        return _nonceAt(_nonces[_nonceKey(idx)], idx);
     }
 
     /// Raw packed word of an order or book trade (0 if none).
@@ -518,29 +635,31 @@ contract EnergyMarket {
             uint256 price,
             uint256 start,
             uint256 end,
-            uint256 escrow
+            uint256 escrow,
+            bool disputed,
+            uint256 grace
         )
     {
         uint256 t;
         if (tradeId & 3 == 0) {
-            uint256 h = _batchHeader[tradeId >> 18];
-            uint256 j = (tradeId >> 2) & M16;
-            if (h == 0 || j >= (h >> 80) & M16) return (0, 0, 0, 0, 0, 0, 0);
+            uint256 h = _batchHeader[_batchOf(tradeId)];
+            if (h == 0 || _indexInBatch(tradeId) >= _headerCount(h)) {
+                return (0, 0, 0, 0, 0, 0, 0, false, 0);
+            }
             t = _batchRecord(tradeId);
-            start = h & M40;
-            end = (h >> 40) & M40;
+            (start, end, grace) = (_headerStart(h), _headerEnd(h), _headerGrace(h));
         } else {
             t = _book[tradeId];
-            if (t & TRADE == 0) return (0, 0, 0, 0, 0, 0, 0);
-            start = (t >> 128) & M40;
-            end = (t >> 168) & M40;
+            if (!_isTrade(t)) return (0, 0, 0, 0, 0, 0, 0, false, 0);
+            (start, end, grace) = (_tradeStart(t), _tradeEnd(t), _tradeGrace(t));
         }
-        seller = t & M16;
-        buyer = (t >> 16) & M16;
-        wh = (t >> 32) & M32;
-        price = (t >> 64) & M64;
-        escrow = wh * price / 1000 + (t & EXTRA == 0 ? 0 : 1);
-        if (wh == 0) return (0, 0, 0, 0, 0, 0, 0);
+        seller = _tradeSeller(t);
+        buyer = _tradeBuyer(t);
+        wh = _tradeWh(t);
+        price = _tradePrice(t);
+        escrow = _tradeEscrow(t);
+        disputed = _disputed[tradeId];
+        if (wh == 0) return (0, 0, 0, 0, 0, 0, 0, false, 0);
     }
 
     // ------------------------------------------------------------------ internals
@@ -551,8 +670,10 @@ contract EnergyMarket {
     {
         if (wh == 0 || price == 0) revert ZeroAmount();
         if (wh > M32 || price > M64) revert AmountOverflow();
-        uint256 bidOpen = _checkWindow(market, start, end);
-        return idx | wh << 16 | price << 48 | start << 112 | end << 152 | bidOpen << 192;
+        Market memory mk = market;
+        uint256 bidOpen = _checkWindow(mk, start, end);
+        uint256 bidLead = bidOpen == 0 ? 0 : start - bidOpen; // < 1 day: fits 20 bits
+        return _packOrder(idx, wh, price, start, end, bidLead, mk.graceSeconds);
     }
 
     /// Validate a delivery window against the schedule and the clock; returns when bidding
@@ -587,65 +708,72 @@ contract EnergyMarket {
 
     function _openOrder(uint256 id, uint256 wh) private view returns (uint256 o) {
         o = _book[id];
-        if (o == 0 || o & TRADE != 0) revert UnknownId(id);
-        uint256 rem = (o >> 16) & M32;
+        if (o == 0 || _isTrade(o)) revert UnknownId(id);
+        uint256 rem = _orderRemaining(o);
         if (rem == 0) revert OrderClosed(id);
         if (wh == 0) revert ZeroAmount();
         if (wh > rem) revert ExceedsRemaining(wh, rem);
-        uint256 opens = (o >> 192) & M40;
-        uint256 closes = (o >> 112) & M40;
+        uint256 closes = _orderStart(o);
+        uint256 opens = _orderBidOpen(o);
         if (block.timestamp < opens || block.timestamp >= closes) {
             revert OutsideWindow(block.timestamp, opens, closes);
         }
     }
 
-    /// Record a trade of `wh` Wh from order `id` (word `o`); `parties` = seller | buyer<<16.
-    function _trade(uint256 id, uint256 o, uint256 wh, uint256 parties, uint256 extra)
-        private
-        returns (uint256 tradeId)
-    {
-        uint256 rem = (o >> 16) & M32;
-        uint256 fills = (o >> 232) & M16;
-        uint256 t = TRADE | parties | wh << 32 | ((o >> 48) & M64) << 64
-            | ((o >> 112) & M40) << 128 | ((o >> 152) & M40) << 168;
-        if (extra != 0) t |= EXTRA;
+    /// Record a trade of `wh` Wh from order `id` (word `o`) between member indices `seller`
+    /// and `buyer`; `extra` != 0 when the escrow holds one wei more than cost(wh).
+    function _trade(
+        uint256 id,
+        uint256 o,
+        uint256 wh,
+        uint256 seller,
+        uint256 buyer,
+        uint256 extra
+    ) private returns (uint256 tradeId) {
+        uint256 rem = _orderRemaining(o);
+        uint256 fills = _orderFills(o);
         if (wh == rem) {
-            tradeId = id;
-            t |= fills << 208;
+            tradeId = id; // the order's word becomes the trade; it keeps its fill count
         } else {
             if (++fills > M16) revert AmountOverflow();
-            _book[id] = (o & ~(M32 << 16 | M16 << 232)) | (rem - wh) << 16 | fills << 232;
-            tradeId = ((id >> 2) << 1 | (id & 2) >> 1) << 18 | fills << 2 | 3;
+            _book[id] = _withRemaining(o, rem - wh, fills);
+            tradeId = _splitTradeId(id, fills);
+            fills = 0;
         }
+        uint256 t = _packTrade(seller, buyer, wh, o, fills, extra != 0);
         _book[tradeId] = t;
         emit TradeCreated(tradeId, id, t);
     }
 
-    /// The open trade `tradeId` as a book-style word, with its window; reverts if none.
-    function _openTrade(uint256 tradeId) private view returns (uint256 t, uint256 s, uint256 e) {
+    /// The open trade `tradeId` as a book-style word, with its window and grace (s);
+    /// reverts if none.
+    function _openTrade(uint256 tradeId)
+        private
+        view
+        returns (uint256 t, uint256 s, uint256 e, uint256 grace)
+    {
         if (tradeId & 3 == 0) {
-            uint256 h = _batchHeader[tradeId >> 18];
-            uint256 j = (tradeId >> 2) & M16;
-            if (h == 0 || j >= (h >> 80) & M16) revert UnknownId(tradeId);
+            uint256 h = _batchHeader[_batchOf(tradeId)];
+            if (h == 0 || _indexInBatch(tradeId) >= _headerCount(h)) revert UnknownId(tradeId);
             t = _batchRecord(tradeId);
             if (t == 0) revert AlreadySettled(tradeId);
-            return (t, h & M40, (h >> 40) & M40);
+            return (t, _headerStart(h), _headerEnd(h), _headerGrace(h));
         }
         t = _book[tradeId];
-        if (t & TRADE == 0) _missingTrade(tradeId, t);
-        return (t, (t >> 128) & M40, (t >> 168) & M40);
+        if (!_isTrade(t)) _missingTrade(tradeId, t);
+        return (t, _tradeStart(t), _tradeEnd(t), _tradeGrace(t));
     }
 
+    /// The record of batch trade `tradeId` (0 once settled).
     function _batchRecord(uint256 tradeId) private view returns (uint256) {
-        uint256 j = (tradeId >> 2) & M16;
-        return (_batchTrades[(tradeId >> 18) << 16 | j >> 1] >> ((j & 1) * 128)) & M128;
+        uint256 j = _indexInBatch(tradeId);
+        return _half(_batchTrades[_batchWordKey(_batchOf(tradeId), _wordOfRecord(j))], j);
     }
 
     function _closeTrade(uint256 tradeId) private {
         if (tradeId & 3 == 0) {
-            uint256 j = (tradeId >> 2) & M16;
-            uint256 key = (tradeId >> 18) << 16 | j >> 1;
-            _batchTrades[key] &= ~(M128 << ((j & 1) * 128));
+            uint256 j = _indexInBatch(tradeId);
+            _batchTrades[_batchWordKey(_batchOf(tradeId), _wordOfRecord(j))] &= ~_inHalf(M128, j);
         } else {
             delete _book[tradeId];
         }
@@ -659,9 +787,7 @@ contract EnergyMarket {
         uint256 isRequest;
         uint256 fillNo = 0;
         if (tag == 3) {
-            fillNo = (tradeId >> 2) & M16;
-            n = tradeId >> 19;
-            isRequest = (tradeId >> 18) & 1;
+            (n, isRequest, fillNo) = _splitTradeParts(tradeId);
         } else {
             n = tradeId >> 2;
             isRequest = tag == 2 ? 1 : 0;
@@ -669,16 +795,22 @@ contract EnergyMarket {
         uint256 issued = isRequest == 1 ? market.nextRequest : market.nextOffer;
         if (n == 0 || n > issued) revert UnknownId(tradeId);
         if (tag == 3) {
-            uint256 p = _book[n << 2 | (isRequest + 1)];
+            uint256 p = _book[isRequest == 1 ? _requestId(n) : _offerId(n)];
             if (p != 0) {
-                uint256 fills = p & TRADE == 0 ? (p >> 232) & M16 : (p >> 208) & M16;
+                uint256 fills = _isTrade(p) ? _tradeFills(p) : _orderFills(p);
                 if (fillNo == 0 || fillNo > fills) revert UnknownId(tradeId);
             }
         }
         revert AlreadySettled(tradeId);
     }
 
-    function _verify(SignedOrder calldata o, uint256 i, uint256 start, uint256 end)
+    function _verify(
+        SignedOrder calldata o,
+        uint256 i,
+        uint256 start,
+        uint256 end,
+        bytes32 domain
+    )
         private
         view
         returns (uint256 idx)
@@ -689,7 +821,7 @@ contract EnergyMarket {
         bytes32 digest = keccak256(
             abi.encodePacked(
                 "\x19\x01",
-                DOMAIN_SEPARATOR,
+                domain,
                 keccak256(
                     abi.encode(
                         ORDER_TYPEHASH,
@@ -713,11 +845,278 @@ contract EnergyMarket {
         return m.idx;
     }
 
+    function _domainSeparator() private view returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                DOMAIN_TYPEHASH, keccak256("gridpeer"), keccak256("1"), block.chainid, address(this)
+            )
+        );
+    }
+
     function _credit(uint256 idx, uint256 amount) private {
         if (amount == 0) return;
         Account storage a = accounts[idx];
         uint256 c = uint256(a.credit) + amount;
         if (c > M96) revert AmountOverflow();
         a.credit = uint96(c);
+    }
+
+    // ------------------------------------------------------------------ storage layout
+    // Every packed word, field by field (bit offset, width). Nothing else shifts bits.
+    //
+    // order word, _book[offer or request id] (bit 255 clear):
+    //   owner idx 0/16 | remaining Wh 16/32 | price wei/kWh 48/64 | start 112/40 | end 152/40
+    //   | bidLead s 192/20 (bidding opened bidLead s before start; 0 = any time before)
+    //   | grace s 212/20 | fills 232/16 (partial trades split off so far)
+    // trade word, _book[trade id]:
+    //   seller idx 0/16 | buyer idx 16/16 | Wh 32/32 | price 64/64 | start 128/40 | end 168/40
+    //   | fills 208/16 (of the order it was) | grace s 224/20 | EXTRA 254 | TRADE 255
+    // batch record (128 bits, two per _batchTrades word, record i in half i % 2):
+    //   the low 128 bits of a trade word: seller 0/16 | buyer 16/16 | Wh 32/32 | price 64/64
+    // batch header, _batchHeader[batch]: start 0/40 | end 40/40 | count 80/16 | grace s 96/32
+    // nonce word, _nonces[idx / 8]: last nonce of member idx at bit (idx % 8) * 31, 31 bits;
+    //   NONCE_PRIMED (bit 255) set at registration so batches never pay for a fresh slot
+    // side word (memory, settleBatch): member idx 0/16 | sells 16/1 | limit price 17/64
+    //   | Wh left 81/32
+    // settlement (DeliveryConfirmed data): delivered Wh 0/32 | seller paid 32/96
+    //   | buyer refund 128/96
+    // ids: offer n<<2|1, request n<<2|2, split trade ((n<<1|isRequest)<<16|fill)<<2|3,
+    //   batch trade (batch<<16|i)<<2
+
+    function _packOrder(
+        uint256 owner,
+        uint256 wh,
+        uint256 price,
+        uint256 start,
+        uint256 end,
+        uint256 bidLead,
+        uint256 grace
+    ) private pure returns (uint256) {
+        return owner | wh << 16 | price << 48 | start << 112 | end << 152 | bidLead << 192
+            | grace << 212;
+    }
+
+    function _orderOwner(uint256 o) private pure returns (uint256) {
+        return o & M16;
+    }
+
+    function _orderRemaining(uint256 o) private pure returns (uint256) {
+        return (o >> 16) & M32;
+    }
+
+    function _orderPrice(uint256 o) private pure returns (uint256) {
+        return (o >> 48) & M64;
+    }
+
+    function _orderStart(uint256 o) private pure returns (uint256) {
+        return (o >> 112) & M40;
+    }
+
+    function _orderEnd(uint256 o) private pure returns (uint256) {
+        return (o >> 152) & M40;
+    }
+
+    /// When bidding for the order's window opened (0 = any time before its start).
+    function _orderBidOpen(uint256 o) private pure returns (uint256) {
+        uint256 lead = (o >> 192) & M20;
+        return lead == 0 ? 0 : _orderStart(o) - lead;
+    }
+
+    function _orderGrace(uint256 o) private pure returns (uint256) {
+        return (o >> 212) & M20;
+    }
+
+    function _orderFills(uint256 o) private pure returns (uint256) {
+        return (o >> 232) & M16;
+    }
+
+    /// Order word `o` with `remaining` Wh left after `fills` partial trades.
+    function _withRemaining(uint256 o, uint256 remaining, uint256 fills)
+        private
+        pure
+        returns (uint256)
+    {
+        return (o & ~(M32 << 16 | M16 << 232)) | remaining << 16 | fills << 232;
+    }
+
+    function _isTrade(uint256 w) private pure returns (bool) {
+        return w & TRADE != 0;
+    }
+
+    /// A trade word for `wh` Wh of order word `o` (its price, window and grace).
+    function _packTrade(
+        uint256 seller,
+        uint256 buyer,
+        uint256 wh,
+        uint256 o,
+        uint256 fills,
+        bool extraWei
+    ) private pure returns (uint256) {
+        return TRADE | (extraWei ? EXTRA : 0) | _packRecord(seller, buyer, wh, _orderPrice(o))
+            | _orderStart(o) << 128 | _orderEnd(o) << 168 | fills << 208 | _orderGrace(o) << 224;
+    }
+
+    function _tradeSeller(uint256 t) private pure returns (uint256) {
+        return t & M16;
+    }
+
+    function _tradeBuyer(uint256 t) private pure returns (uint256) {
+        return (t >> 16) & M16;
+    }
+
+    function _tradeWh(uint256 t) private pure returns (uint256) {
+        return (t >> 32) & M32;
+    }
+
+    function _tradePrice(uint256 t) private pure returns (uint256) {
+        return (t >> 64) & M64;
+    }
+
+    function _tradeStart(uint256 t) private pure returns (uint256) {
+        return (t >> 128) & M40;
+    }
+
+    function _tradeEnd(uint256 t) private pure returns (uint256) {
+        return (t >> 168) & M40;
+    }
+
+    function _tradeFills(uint256 t) private pure returns (uint256) {
+        return (t >> 208) & M16;
+    }
+
+    function _tradeGrace(uint256 t) private pure returns (uint256) {
+        return (t >> 224) & M20;
+    }
+
+    /// Wei held for a trade (or batch record): cost(wh, price), plus one if EXTRA.
+    function _tradeEscrow(uint256 t) private pure returns (uint256) {
+        return _tradeWh(t) * _tradePrice(t) / 1000 + (t & EXTRA == 0 ? 0 : 1);
+    }
+
+    function _packRecord(uint256 seller, uint256 buyer, uint256 wh, uint256 price)
+        private
+        pure
+        returns (uint256)
+    {
+        return seller | buyer << 16 | wh << 32 | price << 64;
+    }
+
+    /// Record `i`'s half of a two-record word, and a record placed in that half.
+    function _half(uint256 word, uint256 i) private pure returns (uint256) {
+        return (word >> ((i & 1) * 128)) & M128;
+    }
+
+    function _inHalf(uint256 record, uint256 i) private pure returns (uint256) {
+        return record << ((i & 1) * 128);
+    }
+
+    function _packHeader(uint256 start, uint256 end, uint256 count, uint256 grace)
+        private
+        pure
+        returns (uint256)
+    {
+        return start | end << 40 | count << 80 | grace << 96;
+    }
+
+    function _headerStart(uint256 h) private pure returns (uint256) {
+        return h & M40;
+    }
+
+    function _headerEnd(uint256 h) private pure returns (uint256) {
+        return (h >> 40) & M40;
+    }
+
+    function _headerCount(uint256 h) private pure returns (uint256) {
+        return (h >> 80) & M16;
+    }
+
+    function _headerGrace(uint256 h) private pure returns (uint256) {
+        return (h >> 96) & M32;
+    }
+
+    function _offerId(uint256 n) private pure returns (uint256) {
+        return n << 2 | 1;
+    }
+
+    function _requestId(uint256 n) private pure returns (uint256) {
+        return n << 2 | 2;
+    }
+
+    /// Id of the `fill`-th partial trade of order `orderId`.
+    function _splitTradeId(uint256 orderId, uint256 fill_) private pure returns (uint256) {
+        return ((orderId >> 2) << 1 | (orderId & 2) >> 1) << 18 | fill_ << 2 | 3;
+    }
+
+    /// (order number n, 1 if a request, fill number) of a split trade id.
+    function _splitTradeParts(uint256 tradeId) private pure returns (uint256, uint256, uint256) {
+        return (tradeId >> 19, (tradeId >> 18) & 1, (tradeId >> 2) & M16);
+    }
+
+    function _batchOf(uint256 tradeId) private pure returns (uint256) {
+        return tradeId >> 18;
+    }
+
+    function _indexInBatch(uint256 tradeId) private pure returns (uint256) {
+        return (tradeId >> 2) & M16;
+    }
+
+    /// _batchTrades key of word `w` (records 2w and 2w + 1) of batch `batchId`.
+    function _batchWordKey(uint256 batchId, uint256 w) private pure returns (uint256) {
+        return batchId << 16 | w;
+    }
+
+    /// Index of the word of a batch that holds record `i`.
+    function _wordOfRecord(uint256 i) private pure returns (uint256) {
+        return i >> 1;
+    }
+
+    function _nonceKey(uint256 idx) private pure returns (uint256) {
+        return idx >> 3;
+    }
+
+    function _nonceAt(uint256 word, uint256 idx) private pure returns (uint256) {
+        return (word >> ((idx & 7) * 31)) & M31;
+    }
+
+    function _withNonce(uint256 word, uint256 idx, uint256 nonce) private pure returns (uint256) {
+        uint256 shift = (idx & 7) * 31;
+        return (word & ~(M31 << shift)) | nonce << shift;
+    }
+
+    function _packSide(uint256 idx, bool sells, uint256 limit, uint256 wh)
+        private
+        pure
+        returns (uint256)
+    {
+        return idx | (sells ? 1 << 16 : 0) | limit << 17 | wh << 81;
+    }
+
+    function _sideMember(uint256 x) private pure returns (uint256) {
+        return x & M16;
+    }
+
+    function _sideSells(uint256 x) private pure returns (bool) {
+        return (x >> 16) & 1 == 1;
+    }
+
+    function _sideLimit(uint256 x) private pure returns (uint256) {
+        return (x >> 17) & M64;
+    }
+
+    function _sideLeft(uint256 x) private pure returns (uint256) {
+        return x >> 81;
+    }
+
+    /// Side word `x` with `wh` fewer Wh left (the caller checked wh <= left).
+    function _sideTake(uint256 x, uint256 wh) private pure returns (uint256) {
+        return x - (wh << 81);
+    }
+
+    function _packSettlement(uint256 deliveredWh, uint256 paid, uint256 refund)
+        private
+        pure
+        returns (uint256)
+    {
+        return deliveredWh | paid << 32 | refund << 128;
     }
 }
