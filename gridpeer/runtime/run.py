@@ -28,6 +28,14 @@ def _ready(parts: Parts) -> None:
     if parts.chain_url is not None:
         typer.echo(f"Ethereum JSON-RPC on {parts.chain_url} (for wallets and scripts)")
     typer.echo(f"Open {parts.url}/  (Ctrl-C stops everything)", err=False)
+    # once the first rounds of the agents and the oracle have logged, say it again
+    asyncio.get_running_loop().call_later(
+        REMIND_AFTER_S, lambda: typer.echo(f"gridpeer demo is running: open {parts.url}/")
+    )
+
+
+REMIND_AFTER_S = 10.0
+"""Wall seconds after start-up at which the demo prints its URL once more."""
 
 
 def demo_main(

@@ -41,3 +41,6 @@ def test_agents_trade_and_trades_settle_on_their_own() -> None:
         assert paid == t["delivered_wh"] * int(t["price"]) // 1000
     finally:
         assert demo.stop() == 0, "".join(demo.lines)
+    # the URL is printed last at start-up, and once more when start-up's logging is over
+    again = [line for line in demo.lines if "gridpeer demo is running: open" in line]
+    assert again and demo.url in again[0], "".join(demo.lines)
