@@ -81,12 +81,15 @@ def _order_out(hub: ChainHub, o: Order, now: int) -> OrderOut:
     )
 
 
-def trade_out(hub: ChainHub, t: TradeRow, now: int, grace_s: int) -> TradeOut:
-    """A trade with its phase and the elapsed share of its window."""
+def trade_out(hub: ChainHub, t: TradeRow, now: int) -> TradeOut:
+    """A trade with its phase and the elapsed share of its window (reclaim after the
+    trade's own grace, fixed on chain when its order was posted)."""
     span = max(1, t.end - t.start)
     progress = min(1.0, max(0.0, (now - t.start) / span))
     if t.status != "open":
         phase = t.status
+    elif t.disputed:
+        phase = "disputed"
     elif now < t.start:
         phase = "before delivery"
     elif now < t.end:
@@ -111,7 +114,7 @@ def trade_out(hub: ChainHub, t: TradeRow, now: int, grace_s: int) -> TradeOut:
         delivered_wh=t.delivered_wh,
         seller_paid=None if t.seller_paid is None else str(t.seller_paid),
         buyer_refund=None if t.buyer_refund is None else str(t.buyer_refund),
-        reclaimable_at=t.end + grace_s,
+        reclaimable_at=t.end + t.grace_s,
     )
 
 
@@ -234,13 +237,12 @@ async def requests_(ctx: Ctx, state: State = "open") -> list[OrderOut]:
 async def trades(ctx: Ctx, account: str | None = None) -> list[TradeOut]:
     """Trades, newest first; with ``account`` only those it sold or bought."""
     hub = hub_of(ctx)
-    grace = await hub.call(hub.market.grace_seconds)
     now = int(ctx.clock.timestamp())
     rows = sorted(hub.trades.values(), key=lambda t: -t.block)
     if account is not None:
         a = account.lower()
         rows = [t for t in rows if a in (t.seller.lower(), t.buyer.lower())]
-    return [trade_out(hub, t, now, grace) for t in rows[:200]]
+    return [trade_out(hub, t, now) for t in rows[:200]]
 
 
 @router.get(
@@ -527,9 +529,12 @@ async def reclaim(trade_id: str, body: SignerIn, ctx: Ctx, request: Request) -> 
         raise HTTPException(409, f"trade {trade_id} is already {row.status}")
     if row.buyer.lower() != address.lower():
         raise HTTPException(403, "only the buyer can reclaim a trade")
-    grace = await hub.call(hub.market.grace_seconds)
-    if int(ctx.clock.timestamp()) < row.end + grace:
-        raise HTTPException(409, f"reclaim opens at {row.end + grace} (window end + grace)")
+    if row.disputed:
+        raise HTTPException(409, f"trade {trade_id} is disputed: the community's admin decides")
+    if int(ctx.clock.timestamp()) < row.end + row.grace_s:
+        raise HTTPException(
+            409, f"reclaim opens at {row.end + row.grace_s} (window end + the trade's grace)"
+        )
     return await _perform(ctx, address, house, "reclaim", None, trade_id=row.id)
 
 

@@ -111,7 +111,9 @@ class TradeOut(BaseModel):
     end: int
     escrow: str = Field(description="wei escrowed")
     status: Literal["open", "settled", "reclaimed"]
-    phase: Literal["before delivery", "delivering", "awaiting confirmation", "settled", "reclaimed"]
+    phase: Literal[
+        "before delivery", "delivering", "awaiting confirmation", "disputed", "settled", "reclaimed"
+    ]
     progress: float = Field(description="share of the delivery window elapsed, 0..1")
     delivered_wh: int | None
     seller_paid: str | None

@@ -247,6 +247,28 @@ def test_withdraw_reports_amount_and_gas(mclient: TestClient) -> None:
     assert mclient.get(f"/api/market/accounts/{h3}").json()["credit"] == "0"
 
 
+def test_a_disputed_trade_is_shown_and_its_buyer_cannot_reclaim(
+    mclient: TestClient, mctx: WebContext
+) -> None:
+    start, end = _window(mclient)
+    body = {"signer": "demo:h2", "wh": 300, "price": PRICE, "start": start, "end": end}
+    oid = mclient.post("/api/market/offers", json=body).json()["id"]
+    buy = mclient.post(f"/api/market/offers/{oid}/buy", json={"signer": "demo:h3", "wh": 300})
+    assert buy.status_code == 200, buy.text  # all of it: no order left for later tests
+    hub = mctx.chain
+    assert hub is not None
+    hub.poll()
+    [tid] = [t.id for t in hub.trades.values() if t.order_id == int(oid)]
+    with hub.lock:  # the meters disagree beyond the tolerance: the oracle opens a dispute
+        hub.market.open_dispute(dev_account("oracle"), tid, 300, 180)
+    hub.poll()
+    trades = mclient.get("/api/market/trades").json()
+    [t] = [t for t in trades if t["id"] == str(tid)]
+    assert t["phase"] == "disputed" and t["reclaimable_at"] == end + hub.trades[tid].grace_s
+    r = mclient.post(f"/api/market/trades/{tid}/reclaim", json={"signer": "demo:h3"})
+    assert r.status_code == 409 and "disputed" in r.json()["detail"]
+
+
 def test_orders_and_trades_have_short_labels_and_closed_orders_are_apart(
     mclient: TestClient, mctx: WebContext
 ) -> None:
