@@ -78,6 +78,16 @@ def _start_serve(cfg: Path) -> tuple[subprocess.Popen[str], list[str]]:
     pytest.fail("serve did not start:\n" + "".join(lines))
 
 
+def _serve_once(cfg: Path) -> subprocess.CompletedProcess[str]:
+    """``gridpeer serve --config cfg`` that is expected to refuse: its exit and output."""
+    return subprocess.run(
+        [sys.executable, "-m", "gridpeer.cli", "serve", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def _publish(port: int, house: str, topic: str, payload: str, retain: bool = False) -> None:
     """Publish once at QoS 1 as ``house`` (its own account), waiting for the broker's ack."""
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{house}-node")
@@ -132,12 +142,7 @@ def test_serve_ingests_real_mqtt_and_reads_the_chain(tmp_path: Path, anvil_url: 
         r = httpx.post(base + "/api/market/withdraw", json={"signer": "demo:h1"}, timeout=10)
         assert r.status_code == 403 and "no demo accounts" in r.text
         # a second serve of the same community would steal the first's MQTT sessions
-        second = subprocess.run(
-            [sys.executable, "-m", "gridpeer.cli", "serve", "--config", str(cfg)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        second = _serve_once(cfg)
         assert second.returncode == 2, second.stdout + second.stderr
         assert "another gridpeer serve holds" in second.stderr
         assert httpx.get(base + "/api/houses", timeout=10).status_code == 200  # still serving
@@ -150,21 +155,11 @@ def test_serve_ingests_real_mqtt_and_reads_the_chain(tmp_path: Path, anvil_url: 
 
 def test_serve_refuses_placeholders(tmp_path: Path) -> None:
     example = Path(__file__).resolve().parents[2] / "community.example.toml"
-    out = subprocess.run(
-        [sys.executable, "-m", "gridpeer.cli", "serve", "--config", str(example)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = _serve_once(example)
     assert out.returncode == 2 and "placeholder" in out.stderr
     missing = tmp_path / "c.toml"
     missing.write_text('community = "x"\n')
-    out = subprocess.run(
-        [sys.executable, "-m", "gridpeer.cli", "serve", "--config", str(missing)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = _serve_once(missing)
     assert out.returncode == 2 and "serve needs" in out.stderr and "store_url" in out.stderr
 
 
@@ -276,12 +271,7 @@ def test_serve_refuses_a_key_that_is_not_the_markets_oracle(tmp_path: Path, anvi
         )
     )
     try:
-        out = subprocess.run(
-            [sys.executable, "-m", "gridpeer.cli", "serve", "--config", str(cfg)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        out = _serve_once(cfg)
     finally:
         broker.stop()
     assert out.returncode == 2, out.stdout + out.stderr
@@ -305,12 +295,7 @@ def test_serve_refuses_oracle_timings_that_cannot_settle_in_time(
     # waiting 1 h for the meters cannot fit in the market's 15-minute grace
     cfg.write_text(text + "\n[oracle]\nresult_grace_s = 3600\n")
     try:
-        out = subprocess.run(
-            [sys.executable, "-m", "gridpeer.cli", "serve", "--config", str(cfg)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        out = _serve_once(cfg)
     finally:
         broker.stop()
     assert out.returncode == 2, out.stdout + out.stderr
