@@ -1,6 +1,6 @@
 # How one relay's metered energy is split among the trades it serves: the rule of
 # docs/delivery.md ("One relay, several trades"), the same as the home agent's
-# gridpeer/hems/delivery_split.py, written for MicroPython (no typing, no math.floor of
+# gridpeer/market/delivery_split.py, written for MicroPython (no typing, no math.floor of
 # huge values). Energy in Wh.
 EPS = 1e-9
 

@@ -11,9 +11,9 @@ For each accepted :class:`~gridpeer.telemetry.delivery.DeliveryCommand` the exec
 
 One relay per direction serves every trade of that direction whose window is open, at
 once: its metered energy is split among them by
-:func:`~gridpeer.hems.delivery_split.share_energy` (pro rata to the contracted Wh, each
+:func:`~gridpeer.market.delivery_split.share_energy` (pro rata to the contracted Wh, each
 capped at its contract), and trades that finish together are rounded to whole Wh as a
-group (:func:`~gridpeer.hems.delivery_split.round_group`), so their results add up to
+group (:func:`~gridpeer.market.delivery_split.round_group`), so their results add up to
 what the relay metered. A command seen twice is executed once. Energy in Wh (float while
 integrating, whole Wh once done), power W, times UTC (model time).
 """
@@ -26,7 +26,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from gridpeer.hems.delivery_split import round_group, share_energy
+from gridpeer.market.delivery_split import round_group, share_energy
 from gridpeer.telemetry.delivery import DeliveryCommand, DeliveryResult, Direction
 
 

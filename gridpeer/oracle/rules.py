@@ -27,8 +27,13 @@ than its own meter measured whenever it reported, nor for more than was contract
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+
+from gridpeer.market.delivery_split import split_wh
 
 
 class Action(StrEnum):
@@ -113,6 +118,70 @@ def settle(
     if b is not None:
         return Verdict(Action.CONFIRM, b, f"seller silent: buyer's meter counts ({b} Wh)")
     return Verdict(Action.CONFIRM, 0, "both meters silent: buyer refunded")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One trade's metered results as the oracle has them.
+
+    Attributes:
+        trade_id: the trade.
+        seller: seller's house; buyer: buyer's house.
+        window: delivery window (start, end).
+        contracted_wh: the trade's energy, Wh.
+        seller_out_wh: the seller's OUT reading, Wh, or None (not reported).
+        buyer_in_wh: the buyer's IN reading, Wh, or None (not reported).
+    """
+
+    trade_id: int
+    seller: str
+    buyer: str
+    window: tuple[datetime, datetime]
+    contracted_wh: int
+    seller_out_wh: int | None
+    buyer_in_wh: int | None
+
+
+def attribute(readings: Sequence[Reading]) -> dict[int, tuple[int | None, int | None]]:
+    """Each trade's (seller, buyer) readings as the rule compares them, Wh.
+
+    A house's meter serves all its trades of a window at once, and its agent splits what
+    it metered among them pro rata to their contracts (docs/delivery.md): for a house with
+    several trades in a window, that side's per-trade value is a convention, not a
+    measurement. So when one side of a window's trades shares a meter (a buyer with several
+    sellers, or a seller with several buyers) and every trade on the other side has a
+    meter of its own, the shared meter's **total** is attributed to the trades in
+    proportion to the other side's capped readings (:func:`split_wh`): a seller who
+    delivered is credited what its own meter measured, as long as the buyer's meter
+    confirms the group's total within the tolerance. Until every trade of such a group has
+    both readings, the shared side is withheld (the rule waits, or at the deadline applies
+    its silent-meter rows). Many-to-many groups keep their per-trade readings.
+    """
+    out = {r.trade_id: (r.seller_out_wh, r.buyer_in_wh) for r in readings}
+    by_buyer: dict[tuple[str, tuple[datetime, datetime]], list[Reading]] = defaultdict(list)
+    by_seller: dict[tuple[str, tuple[datetime, datetime]], list[Reading]] = defaultdict(list)
+    for r in readings:
+        by_buyer[(r.buyer, r.window)].append(r)
+        by_seller[(r.seller, r.window)].append(r)
+    for group in by_buyer.values():  # one buyer's meter, several sellers' meters
+        if len(group) > 1 and all(len(by_seller[(r.seller, r.window)]) == 1 for r in group):
+            if any(r.seller_out_wh is None or r.buyer_in_wh is None for r in group):
+                out.update({r.trade_id: (r.seller_out_wh, None) for r in group})
+                continue
+            total = sum(r.buyer_in_wh or 0 for r in group)
+            sides = [min(r.seller_out_wh or 0, r.contracted_wh) for r in group]
+            for r, b in zip(group, split_wh(total, sides), strict=True):
+                out[r.trade_id] = (r.seller_out_wh, b)
+    for group in by_seller.values():  # one seller's meter, several buyers' meters
+        if len(group) > 1 and all(len(by_buyer[(r.buyer, r.window)]) == 1 for r in group):
+            if any(r.seller_out_wh is None or r.buyer_in_wh is None for r in group):
+                out.update({r.trade_id: (None, r.buyer_in_wh) for r in group})
+                continue
+            total = sum(r.seller_out_wh or 0 for r in group)
+            sides = [min(r.buyer_in_wh or 0, r.contracted_wh) for r in group]
+            for r, s in zip(group, split_wh(total, sides), strict=True):
+                out[r.trade_id] = (s, r.buyer_in_wh)
+    return out
 
 
 def delivered_wh(contracted_wh: int, seller_out_wh: int, buyer_in_wh: int) -> int:

@@ -44,7 +44,7 @@ from gridpeer.core.mqtt import BrokerAddress, MqttClient
 from gridpeer.oracle.follower import common_ancestor, next_range
 from gridpeer.oracle.ports import BlockRef, ChainView
 from gridpeer.oracle.recovery import Backoff, Outage
-from gridpeer.oracle.rules import Action, settle
+from gridpeer.oracle.rules import Action, Reading, attribute, settle
 from gridpeer.oracle.settings import OracleSettings
 from gridpeer.oracle.state import OracleState, StateUnavailable, TradeRow, TradeState
 from gridpeer.telemetry.delivery import (
@@ -305,11 +305,27 @@ class Oracle:
             if self.chain.is_settled(trade.trade_id):
                 log.info("trade %s: dispute resolved on chain", trade.trade_id)
                 self._finish(trade, TradeState.RESOLVED)
-        for trade in self.state.trades(TradeState.COMMANDED):
+        pending = self.state.trades(TradeState.SEEN, TradeState.COMMANDED)
+        readings = attribute(  # a meter shared by a window's trades counts as one total
+            [
+                Reading(
+                    t.trade_id,
+                    t.seller,
+                    t.buyer,
+                    (t.window_start, t.window_end),
+                    t.energy_wh,
+                    t.seller_out_wh,
+                    t.buyer_in_wh,
+                )
+                for t in pending
+            ]
+        )
+        for trade in (t for t in pending if t.state is TradeState.COMMANDED):
+            seller_wh, buyer_wh = readings[trade.trade_id]
             verdict = settle(
                 trade.energy_wh,
-                trade.seller_out_wh,
-                trade.buyer_in_wh,
+                seller_wh,
+                buyer_wh,
                 # a side is judged silent only once the broker had time to hand over the
                 # retained results of this (re)start
                 deadline_passed=now > self.deadline(trade)

@@ -252,7 +252,7 @@ def test_trades_of_one_window_share_the_relay_pro_rata(tmp_path: Path) -> None:
 
 def test_split_rule_matches_the_home_agent() -> None:
     """The firmware's copy of the split rule gives the same Wh as the examples of
-    tests/hems/test_delivery_split.py."""
+    tests/market/test_delivery_split.py."""
 
     def split_wh(metered: int, contracted: list[int]) -> list[int]:
         parts = split.share_energy(float(metered), contracted, [0.0] * len(contracted))

@@ -57,7 +57,12 @@ def test_buyers_with_two_and_three_trades_and_a_seller_with_two_buyers(
         mosquitto.address.port,
         tmp_path,
         clock,
-        OracleConfig(community="multi", lead_s=30.0, result_grace_s=5.0, poll_s=0.2),
+        # 15-second windows: one tick of misalignment between a house's relay and another's
+        # is ~3 % of a window, so the meters are judged with a 10 % tolerance here (2 % for
+        # hour-long windows); the assertions below still ask each meter for >= 90 %.
+        OracleConfig(
+            community="multi", lead_s=30.0, result_grace_s=5.0, poll_s=0.2, tolerance_pct=10.0
+        ),
         power=power,
         lock=lock,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridpeer.hems.delivery_split import round_group, share_energy, split_wh
+from gridpeer.market.delivery_split import round_group, share_energy, split_wh
 
 contracts = st.lists(st.integers(1, 5_000), min_size=1, max_size=8)
 
