@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import random
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from gridpeer.chain.events import Reclaimed
-from gridpeer.oracle.rules import payment_wei
+from gridpeer.oracle.rules import Reading, attribute, payment_wei
 from tests.e2e.rig import PRICE, Community, wait_for
 from tests.e2e.test_faults import rule_outcomes
+
+
+def _utc(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.anvil, pytest.mark.slow]
 SEED = 20260601
@@ -27,6 +33,7 @@ def test_random_trades_and_faults_conserve_money(tmp_path: Path) -> None:
     try:
         com.start()
         trades: dict[int, tuple[str, str, int, int]] = {}  # id -> seller, buyer, Wh, end
+        starts: dict[int, int] = {}
         for _ in range(12):
             seller, buyer = rnd.sample(sorted(com.houses), 2)
             wh = rnd.randint(5, 60)
@@ -37,6 +44,7 @@ def test_random_trades_and_faults_conserve_money(tmp_path: Path) -> None:
             else:
                 tid = com.fill(seller, com.request(buyer, wh, start, end), wh)
             trades[tid] = (seller, buyer, wh, end)
+            starts[tid] = start
         faults = ["oracle", rnd.choice(sorted(com.houses)), "broker", "oracle"]
         for fault in faults:
             time.sleep(rnd.uniform(1.0, 4.0))
@@ -58,6 +66,21 @@ def test_random_trades_and_faults_conserve_money(tmp_path: Path) -> None:
         reclaimed = {e.trade_id: e.refund for e in com.market.events(0) if isinstance(e, Reclaimed)}
         assert set(conf) | set(reclaimed) == set(trades) and not set(conf) & set(reclaimed)
         assert len(conf) >= len(trades) // 2, "most trades should be confirmed despite faults"
+        readings = [  # what the agents metered, as the oracle's rule sees it
+            Reading(
+                tid,
+                seller,
+                buyer,
+                (_utc(starts[tid]), _utc(end)),
+                wh,
+                int(com.agent_rows(seller)[tid][1]),
+                int(com.agent_rows(buyer)[tid][1]),
+            )
+            for tid, (seller, buyer, wh, end) in trades.items()
+            if tid not in reclaimed
+        ]
+        # a buyer (or seller) with several trades in one window is judged by its meter's total
+        attributed = attribute(readings)
         expected = dict.fromkeys(com.houses, 0)
         for tid, (seller, buyer, wh, _) in trades.items():
             escrow = payment_wei(wh, PRICE)
@@ -69,7 +92,9 @@ def test_random_trades_and_faults_conserve_money(tmp_path: Path) -> None:
             out = int(com.agent_rows(seller)[tid][1])
             inn = int(com.agent_rows(buyer)[tid][1])
             assert d <= wh
-            assert d == resolved[tid] if tid in resolved else d in rule_outcomes(wh, out, inn)
+            s_att, b_att = attributed[tid]
+            outcomes = rule_outcomes(wh, out, inn) | rule_outcomes(wh, s_att or 0, b_att or 0)
+            assert d == resolved[tid] if tid in resolved else d in outcomes
             assert paid == payment_wei(d, PRICE) and paid + refund == escrow
             expected[seller] += paid
             expected[buyer] += refund
