@@ -39,6 +39,7 @@ from gridpeer.chain.anvil import AnvilNode
 from gridpeer.chain.client import MarketClient
 from gridpeer.core.clock import Clock
 from gridpeer.core.mqtt import BrokerAddress, MqttClient
+from gridpeer.hems.delivery_power import ConstantPower
 from gridpeer.oracle.service import OracleConfig
 from gridpeer.runtime.delivery_runtime import DeliveryRuntime
 from gridpeer.telemetry.broker import MosquittoBroker
@@ -131,6 +132,7 @@ def run_node(
             state,
             clock,
             config,
+            power={h: ConstantPower() for h in names.values()},  # a benchmark: simulated meters
             lock=rt_lock,
             on_command=on_command,
         )

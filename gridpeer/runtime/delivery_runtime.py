@@ -2,7 +2,7 @@
 per house (threads). The entry point for ``gridpeer demo`` and the benchmark::
 
     rt = DeliveryRuntime(market, chain.oracle, {h.address: "h1", ...}, "127.0.0.1", 1883,
-                         state_dir, clock)
+                         state_dir, clock, power={"h1": TracePower(trace), ...})
     rt.start()
     ...
     rt.stop()
@@ -23,7 +23,7 @@ from gridpeer.chain.client import MarketClient
 from gridpeer.chain.fairlock import FairLock
 from gridpeer.core.clock import Clock
 from gridpeer.hems.delivery_agent import DeliveryAgent
-from gridpeer.hems.delivery_power import ConstantPower, PowerSource
+from gridpeer.hems.delivery_power import PowerSource
 from gridpeer.oracle.chain_adapter import MarketChainView
 from gridpeer.oracle.service import Oracle, OracleConfig
 from gridpeer.oracle.state import OracleState
@@ -42,7 +42,8 @@ class DeliveryRuntime:
             restarts); ``state_url`` overrides the oracle's (e.g. ``postgresql://…``).
         clock: model time (the chain's time must follow the same clock).
         config: oracle settings (community id, confirmations, lead, grace).
-        power: metered power per house (default 2 kW each way).
+        power: each house's metered power (its simulated flows, a device, or for
+            benchmarks an explicit ``ConstantPower``); no house is metered by default.
         lock: lock shared with other users of an in-process chain backend.
         on_command: hook ``f(command, new)`` called when an agent receives a command.
     """
@@ -57,16 +58,20 @@ class DeliveryRuntime:
         state_dir: Path,
         clock: Clock,
         config: OracleConfig | None = None,
-        power: Mapping[str, PowerSource] | None = None,
+        *,
+        power: Mapping[str, PowerSource],
         lock: threading.Lock | threading.RLock | FairLock | None = None,
         on_command: Callable[[DeliveryCommand, bool], None] | None = None,
         state_url: str | None = None,
     ) -> None:
+        """Raises: ValueError: a house has no power source (nothing is metered by default)."""
+        unmetered = sorted(set(houses.values()) - set(power))
+        if unmetered:
+            raise ValueError(f"no power source for houses {unmetered}: nothing meters them")
         config = config or OracleConfig()
         self.chain = MarketChainView(market, oracle_key, houses, lock)
         url = state_url or f"sqlite:///{state_dir / 'oracle.db'}"
         self.oracle = Oracle(self.chain, OracleState(url), host, port, clock, config)
-        power = power or {}
         self.agents = {
             house: DeliveryAgent(
                 config.community,
@@ -75,7 +80,7 @@ class DeliveryRuntime:
                 port,
                 state_dir / f"agent-{house}.db",
                 clock,
-                power.get(house, ConstantPower()),
+                power[house],
                 on_command=on_command,
             )
             for house in houses.values()

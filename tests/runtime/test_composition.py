@@ -78,3 +78,21 @@ def test_demo_clock_never_behind_the_wall_clock() -> None:
     wall = datetime(2026, 3, 10, 13, 0, tzinfo=UTC)
     assert demo_clock(240, 12, wall).start == datetime(2026, 3, 11, 12, tzinfo=UTC)
     assert demo_clock(240, 14, wall).start == datetime(2026, 3, 10, 14, tzinfo=UTC)
+
+
+def test_the_delivery_runtime_meters_no_house_by_default(tmp_path: Path) -> None:
+    from gridpeer.hems.delivery_power import ConstantPower
+    from gridpeer.runtime.delivery_runtime import DeliveryRuntime
+
+    houses = {"0x01": "h1", "0x02": "h2"}
+    with pytest.raises(ValueError, match=r"no power source for houses \['h2'\]"):
+        DeliveryRuntime(
+            None,  # type: ignore[arg-type]  # refused before the chain is touched
+            None,  # type: ignore[arg-type]
+            houses,
+            "127.0.0.1",
+            1,
+            tmp_path,
+            Clock(),
+            power={"h1": ConstantPower()},
+        )
