@@ -106,8 +106,8 @@ class DeliveryAgent:
                 if (shares := self.executor.shares(d))
             }
             changed = self.executor.step(now, power, dt)
-            for t in changed:
-                if t.phase is Phase.DONE and t.command.direction is Direction.OUT:
+            for t in changed:  # both relays open when their trade is done
+                if t.phase is Phase.DONE:
                     self.power.release(t.command.trade_id)
             active = [t for t in self.executor.tasks.values() if t.phase is Phase.CLOSED]
             self._store.save(changed + [t for t in active if t not in changed])
