@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -28,6 +28,9 @@ from gridpeer.core.defaults import (
     DEFAULT_SPEED,
     DEFAULT_WEI_PER_UNIT,
 )
+
+if TYPE_CHECKING:
+    from gridpeer.core.mqtt import BrokerAddress
 
 _PLACEHOLDER = re.compile(r"change[-_ ]?me|placeholder|replace[-_ ]?me|<[^>]*>|^x+$|^$", re.I)
 _NAME = r"^[A-Za-z0-9_-]{1,32}$"
@@ -126,11 +129,47 @@ class MqttSettings(BaseModel):
     """0 = a free port (embedded broker only)."""
     username: str | None = None
     password: SecretStr | None = None
+    tls: bool = False
+    """The broker listens with TLS on ``port`` (``gridpeer broker-config`` writes its CA and
+    certificate) and every gridpeer client verifies it; off = plain TCP (tests, demo)."""
+    ca_file: Path | None = None
+    """PEM CA that signed the broker's certificate (broker-config: ``<out>/ca.crt``); unset
+    with ``tls = true``: the system's trusted CAs."""
+    cert_file: Path | None = None
+    """This client's certificate (PEM), when the broker requires client certificates."""
+    key_file: Path | None = None
+    """The private key of ``cert_file`` (PEM)."""
+    server_names: list[str] = []
+    """DNS names and IP addresses the broker's certificate is valid for, besides ``host``
+    (e.g. the name or LAN address the houses' nodes connect to)."""
+    message_size_limit: int = Field(65536, ge=1024, le=16_777_216)
+    """Largest MQTT payload the broker accepts, bytes (gridpeer's largest is a few kB)."""
 
     @field_validator("password")
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
         return _refuse_placeholder(value, "mqtt.password")
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> MqttSettings:
+        if not self.tls and (self.ca_file or self.cert_file or self.key_file):
+            raise ValueError("mqtt.ca_file/cert_file/key_file need mqtt.tls = true")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("mqtt.cert_file and mqtt.key_file go together")
+        return self
+
+    def address(self) -> BrokerAddress:
+        """The broker's address with the services' credentials and TLS settings."""
+        from gridpeer.core.mqtt import BrokerAddress, MqttTls
+
+        def path(p: Path | None) -> str | None:
+            return None if p is None else str(p)
+
+        tls = None
+        if self.tls:
+            tls = MqttTls(path(self.ca_file), path(self.cert_file), path(self.key_file))
+        password = self.password.get_secret_value() if self.password else None
+        return BrokerAddress(self.host, self.port, self.username, password, tls)
 
 
 class ChainSettings(BaseModel):

@@ -40,7 +40,7 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 
 from gridpeer.core.clock import Clock
-from gridpeer.core.mqtt import BrokerAddress, MqttClient
+from gridpeer.core.mqtt import BrokerAddress, MqttClient, MqttTls
 from gridpeer.oracle.follower import common_ancestor, next_range
 from gridpeer.oracle.ports import BlockRef, ChainView
 from gridpeer.oracle.recovery import Backoff, Outage
@@ -71,6 +71,7 @@ class Oracle:
         state: persistent oracle state.
         host: MQTT broker host; port: its port.
         credentials: MQTT (user, password) when the broker requires them.
+        tls: TLS to the broker (its certificate verified), None for plain TCP.
         clock: model time.
         config: settings.
     """
@@ -84,6 +85,7 @@ class Oracle:
         clock: Clock,
         config: OracleSettings | None = None,
         credentials: tuple[str, str] | None = None,
+        tls: MqttTls | None = None,
     ) -> None:
         self.chain, self.state, self.clock = chain, state, clock
         self.config = config or OracleSettings()
@@ -107,7 +109,7 @@ class Oracle:
         self._thread: threading.Thread | None = None
         self.link = MqttClient(
             f"gridpeer-oracle-{self.config.community}",
-            BrokerAddress(host, port, *(credentials or (None, None))),
+            BrokerAddress(host, port, tls=tls).with_credentials(credentials),
             subscriptions=[result_filter(self.config.community)],
             on_message=self._on_message,
         )
