@@ -95,6 +95,7 @@ class Oracle:
             first = self.config.start_block - 1
             self.state.start_after(BlockRef(first, self.chain.block_hash(first) or ""))
         self.rejected = 0
+        self.head_seen = -1  # the chain head at the last follow (metrics: oracle lag)
         self._retry_at: dict[int, float] = {}
         self._resend_at: dict[int, float] = {}
         self._check_at: dict[int, float] = {}  # next look at a disputed trade (wall s)
@@ -145,7 +146,7 @@ class Oracle:
             dropped = self.state.rewind(ancestor)
             log.warning("reorg: rewound to block %s, dropped %s trades", ancestor.number, dropped)
         new = 0
-        head = self.chain.head()
+        head = self.head_seen = self.chain.head()
         while (
             rng := next_range(
                 self.state.last_block(), head, self.config.confirmations, self.config.max_span

@@ -1,0 +1,116 @@
+"""``GET /metrics`` of ``gridpeer serve`` on real parts (Mosquitto with accounts, anvil with
+a deployed market, the oracle): the values move with what happens — readings in and
+rejected by reason, a trade's delivery state, the chain head and the oracle's lag."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from gridpeer.chain import Schedule, open_chain
+from gridpeer.telemetry.broker import MosquittoBroker
+from tests.runtime.test_serve import (
+    SENSOR_PW,
+    SERVICE_PW,
+    _config,
+    _publish,
+    _start_serve,
+    _url,
+    fresh_anvil,  # noqa: F401 (a fixture)
+)
+from tests.services.ports import free_port
+
+pytestmark = [pytest.mark.mosquitto, pytest.mark.anvil]
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def _scrape(base: str) -> Samples:
+    r = httpx.get(base + "/metrics", timeout=10)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(r.text)
+        for s in family.samples
+    }
+
+
+def _until(base: str, ok: Callable[[Samples], bool], timeout_s: float = 30) -> Samples:
+    deadline = time.monotonic() + timeout_s
+    samples = _scrape(base)
+    while not ok(samples) and time.monotonic() < deadline:
+        time.sleep(0.3)
+        samples = _scrape(base)
+    return samples
+
+
+def _reading(ts: datetime) -> str:
+    return json.dumps(
+        {"ts": ts.isoformat(), "v": 230.0, "i": 1.0, "p": 230.0, "e_wh": 10, "p_grid": 230.0}
+    )
+
+
+def test_metrics_follow_readings_deliveries_and_the_chain(
+    tmp_path: Path,
+    fresh_anvil: str,  # noqa: F811
+) -> None:
+    from gridpeer.chain.accounts import dev_account
+
+    broker = MosquittoBroker(
+        free_port(),
+        tmp_path / "mq",
+        passwords={"services": SERVICE_PW, "h1": SENSOR_PW, "h2": SENSOR_PW},
+    )
+    broker.start()
+    chain = open_chain(fresh_anvil)
+    market = chain.deploy_market()
+    market.set_schedule(chain.admin, Schedule("open"))
+    seller, buyer = chain.houses(2, market)
+    cfg = _config(tmp_path, broker.port, fresh_anvil, market.address, 0)
+    text = cfg.read_text().replace(
+        'contract_address = "',
+        f'operator_key = "{dev_account("oracle").key.hex()}"\ncontract_address = "',
+    )
+    text = text.replace('id = "h1"', f'id = "h1"\naddress = "{seller.address}"')
+    text = text.replace('id = "h2"', f'id = "h2"\naddress = "{buyer.address}"')
+    cfg.write_text(text)
+    proc, lines = _start_serve(cfg)
+    base = _url(lines)
+    try:
+        before = _scrape(base)
+        stored = ("gridpeer_readings_stored_total", ())
+        implausible = ("gridpeer_readings_rejected_total", (("reason", "implausible_time"),))
+        commanded = ("gridpeer_deliveries", (("state", "commanded"),))
+        head = ("gridpeer_chain_head_block", ())
+        assert before[stored] == 0 and before[implausible] == 0
+        assert before[commanded] == 0 and before[("gridpeer_tx_pending", ())] == 0
+        assert before[("gridpeer_mqtt_connected", ())] == 1
+        assert ("gridpeer_oracle_lag_blocks", ()) in before
+
+        topic = "gridpeer/villa/h1/meter/reading"
+        _publish(broker.port, "h1", topic, _reading(datetime.now(UTC)))
+        _publish(broker.port, "h1", topic, _reading(datetime(9999, 12, 31, tzinfo=UTC)))
+        _publish(broker.port, "h1", topic, _reading(datetime.now(UTC) - timedelta(days=400)))
+        after = _until(base, lambda s: s[stored] >= 1 and s[implausible] >= 2)
+        assert after[stored] == 1 and after[implausible] == 2
+        assert after[("gridpeer_readings_received_total", ())] == 3
+
+        start = market.now() + 15
+        oid = market.post_offer(seller, 400, 150 * 10**12, start, start + 10)
+        market.buy(buyer, oid, 300)
+        traded = _until(base, lambda s: s[commanded] >= 1 and s[head] >= before[head] + 2)
+        assert traded[commanded] == 1  # the oracle sent both houses their commands
+        assert traded[head] >= before[head] + 2  # the offer and the purchase were mined
+        assert traded[("gridpeer_oracle_lag_blocks", ())] >= 0
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(30)
+        broker.stop()
+    assert rc == 0
