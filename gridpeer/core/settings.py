@@ -90,12 +90,39 @@ class WebSettings(BaseModel):
     """Key that signs session cookies (Sign-In with Ethereum), at least 32 random bytes
     (e.g. ``secrets.token_urlsafe(32)``). Generated per run when unset."""
 
+    forwarded_allow_ips: list[str] = ["127.0.0.1"]
+    """Reverse proxies (IP addresses or networks, e.g. ``"10.0.0.2"``, ``"10.0.0.0/24"``)
+    whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` headers are trusted: the client's
+    address (per-client sign-in limits) and ``https`` (the session cookie's ``Secure``
+    flag) then come from them. Default: a proxy on this machine (nginx on 127.0.0.1);
+    ``[]`` trusts no header (the app faces clients directly); ``["*"]`` trusts any sender —
+    only when nothing but the proxy can reach the app."""
+
     @field_validator("session_secret")
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
         return _strong_secret(
             _refuse_placeholder(value, "web.session_secret"), "web.session_secret"
         )
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        if "*" in value and value != ["*"]:
+            raise ValueError('web.forwarded_allow_ips: "*" (any sender) goes alone')
+        for entry in value:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry)  # strict: 10.0.0.0/24, not 10.0.0.1/24
+            except ValueError:
+                raise ValueError(
+                    f"web.forwarded_allow_ips: {entry!r} is not an IP address or network "
+                    "(networks written with their first address, e.g. 10.0.0.0/24)"
+                ) from None
+        return value
 
 
 class HouseAccount(BaseModel):

@@ -254,7 +254,8 @@ async def web(parts: Parts) -> AsyncIterator[None]:
     try:
         app = create_app(ctx)
         add_metrics_route(app, parts)  # GET /metrics (Prometheus)
-        async with serving(app, ctx, sock) as base:
+        proxies = parts.settings.web.forwarded_allow_ips
+        async with serving(app, ctx, sock, proxies) as base:
             parts.url = base
             yield
     finally:
