@@ -24,8 +24,9 @@ started (Prometheus counters reset on restart).
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -160,14 +161,68 @@ def registry_for(parts: Parts) -> CollectorRegistry:
     return registry
 
 
+@contextlib.asynccontextmanager
+async def metrics_endpoint(parts: Parts) -> AsyncIterator[None]:
+    """This process's metrics over HTTP on a free loopback port (``parts.metrics_url``),
+    for a web app in another process to relay (the demo's)."""
+    from prometheus_client import start_http_server
+
+    server, thread = start_http_server(0, addr="127.0.0.1", registry=registry_for(parts))
+    parts.metrics_url = f"http://127.0.0.1:{server.server_port}/metrics"
+    try:
+        yield
+    finally:
+        parts.metrics_url = None
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def _relay(url: str) -> bytes:
+    """The metrics text from ``url`` (another process's :func:`metrics_endpoint`).
+
+    Raises:
+        OSError: it did not answer within 5 s.
+    """
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        body: bytes = answer.read()
+        return body
+
+
 def add_metrics_route(app: FastAPI, parts: Parts) -> None:
-    """``GET /metrics`` on ``app``: the Prometheus text format of ``parts``' metrics (left
-    out of the OpenAPI document: it is for the monitoring system, not API clients)."""
+    """``GET /metrics`` on ``app``: the Prometheus text format of ``parts``' metrics, or
+    those ``parts.metrics_url`` serves (the demo process's, for its web process) plus this
+    process's (left out of the OpenAPI document: it is for the monitoring system, not API
+    clients)."""
     from fastapi import Response
 
     registry = registry_for(parts)
 
     def metrics() -> Response:  # sync: FastAPI runs it in a worker thread (may query the DB)
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        body = generate_latest(registry)
+        if parts.metrics_url is not None:
+            try:
+                relayed = _relay(parts.metrics_url)
+            except OSError as exc:
+                log.warning("metrics of %s unavailable: %s", parts.metrics_url, exc)
+                return Response(body, status_code=503, media_type=CONTENT_TYPE_LATEST)
+            body = relayed + _without(body, relayed)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
+
+
+def _without(local: bytes, relayed: bytes) -> bytes:
+    """The families of ``local`` that ``relayed`` does not already have (the web process's
+    own chain head next to the demo process's readings and deliveries)."""
+    have = {line.split()[2] for line in relayed.decode().splitlines() if line.startswith("# TYPE ")}
+    out: list[str] = []
+    keep = True
+    for line in local.decode().splitlines():
+        if line.startswith("# HELP "):
+            keep = line.split()[2] not in have
+        if keep:
+            out.append(line)
+    return ("\n".join(out) + "\n").encode() if out else b""

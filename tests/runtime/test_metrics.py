@@ -114,3 +114,28 @@ def test_metrics_follow_readings_deliveries_and_the_chain(
         rc = proc.wait(30)
         broker.stop()
     assert rc == 0
+
+
+def test_demo_web_process_relays_the_demo_s_metrics() -> None:
+    """The demo's web app runs in a process of its own; its ``/metrics`` relays the demo
+    process's (readings of the simulated houses, the oracle's deliveries) next to its own
+    chain head."""
+    from tests.web.demoproc import start_demo
+
+    demo = start_demo("--speed", "60", "--start-hour", "14.6", "--no-agents")
+    try:
+        stored = ("gridpeer_readings_stored_total", ())
+        first = _until(demo.url, lambda s: s.get(stored, 0) > 0)
+        assert first[stored] > 0
+        assert ("gridpeer_deliveries", (("state", "commanded"),)) in first  # the oracle's
+        assert ("gridpeer_chain_head_block", ()) in first  # the web process's indexer
+        later = _until(demo.url, lambda s: s[stored] > first[stored])
+        assert later[stored] > first[stored]  # the houses keep reporting
+        names = [
+            line.split()[2]
+            for line in httpx.get(demo.url + "/metrics").text.splitlines()
+            if line.startswith("# TYPE ")
+        ]
+        assert len(names) == len(set(names))  # each family once
+    finally:
+        assert demo.stop() == 0, "".join(demo.lines)
