@@ -5,6 +5,7 @@ or that does not name the host it connects to."""
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import shutil
@@ -20,6 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from gridpeer.core.mqtt import MqttClient
 from gridpeer.telemetry.broker import ListenerTls, MosquittoBroker
 from gridpeer.telemetry.broker_tls import ensure_ca, server_names, write_server_cert
+from gridpeer.telemetry.schemas import READING_TYPES, Device
 from tests.services.ports import free_port
 
 pytestmark = pytest.mark.mosquitto
@@ -126,3 +128,48 @@ def test_plain_client_gets_nothing_through_tls_listener(tls_broker: MosquittoBro
     except OSError:
         pass
     assert not got  # no CONNACK over a TLS listener
+
+
+def test_the_node_s_readings_arrive_over_tls(tls_broker: MosquittoBroker, tmp_path: Path) -> None:
+    """sim_main.py (the node's loop on a simulated HAL) with ``ca_file``: its readings reach
+    the broker over TLS and are valid readings of gridpeer's contract."""
+    inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
+    sub = MqttClient(
+        "test-sub-node",
+        tls_broker.address,
+        subscriptions=["gridpeer/lab/#"],
+        on_message=lambda t, p: inbox.put((t, p)),
+        clean_session=True,
+    )
+    sub.start()
+    cfg = {
+        "node": {
+            "community": "lab",
+            "house": "h1",
+            "devices": ["meter"],
+            "period_s": 1.0,
+            "state_dir": str(tmp_path / "deliveries"),
+        },
+        "broker": ["127.0.0.1", tls_broker.port],
+        "ca_file": str(tmp_path / "ca.crt"),
+        "readings": {"meter": [229.0, 1.5], "p2p": [230.0, 0.0]},
+        "seconds": 4.0,
+        "speed": 1.0,
+    }
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    try:
+        run = subprocess.run(
+            [MICROPYTHON, str(FIRMWARE / "sim_main.py"), str(tmp_path / "cfg.json")],
+            cwd=FIRMWARE,
+            env={**os.environ, "MICROPYPATH": f"{FIRMWARE}:.frozen"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert run.returncode == 0 and run.stdout.startswith("READY"), run.stdout + run.stderr
+        topic, payload = inbox.get(timeout=10)
+    finally:
+        sub.stop()
+    assert topic == "gridpeer/lab/h1/meter/reading"
+    reading = READING_TYPES[Device.METER].model_validate_json(payload)
+    assert reading.v == pytest.approx(229.0, abs=1.0)
