@@ -12,9 +12,11 @@ community's CA (``ca.crt``, ``ca.key``), the broker's certificate for ``[mqtt] h
 certificate per house and for the services (``clients/<user>.crt``, ``.key``), which the
 broker then requires. Every config limits payloads to ``[mqtt] message_size_limit``.
 
-Run as root, the files Mosquitto reads (``passwd``, ``acl``, ``server.*``) and the
-directory (its persistence) are handed to the ``mosquitto`` user, which Mosquitto drops to
-when started as root; the CA's key and the client keys stay the caller's, mode 600.
+Mosquitto keeps its persistence in ``data/``. Run as root, the files Mosquitto reads
+(``passwd``, ``acl``, ``server.*``) and ``data/`` are handed to the ``mosquitto`` user,
+which Mosquitto drops to when started as root; the directory itself, the CA (its key mode
+600) and the client keys stay the caller's, so the broker can read its files but never
+replace ``ca.crt`` nor remove ``ca.key``.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def broker_users(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
 def write_broker_config(settings: Settings, out: Path, *, client_certs: bool = False) -> Path:
     """Write ``out/passwd`` (hashed, mode 600), ``out/acl``, with ``[mqtt] tls`` the CA and
     certificates (see the module), and ``out/mosquitto.conf`` (listener ``[mqtt]
-    host:port``, persistence in ``out``); hand the broker's files to the ``mosquitto`` user
+    host:port``, persistence in ``out/data``); hand the broker's files to the ``mosquitto`` user
     when run as root (:func:`hand_to_broker`). Returns the config's path.
 
     Raises:
@@ -72,6 +74,7 @@ def write_broker_config(settings: Settings, out: Path, *, client_certs: bool = F
         raise ValueError("client certificates need [mqtt] tls = true")
     out.mkdir(parents=True, exist_ok=True)
     out = out.resolve()
+    (out / "data").mkdir(mode=0o700, exist_ok=True)
     write_passwords(out / "passwd", {**houses, **services})
     devices = {
         a.id: [
@@ -101,7 +104,7 @@ def write_broker_config(settings: Settings, out: Path, *, client_certs: bool = F
         mosquitto_conf(
             m.port,
             m.host,
-            out,
+            out / "data",
             out / "passwd",
             out / "acl",
             tls=tls,
@@ -113,19 +116,21 @@ def write_broker_config(settings: Settings, out: Path, *, client_certs: bool = F
 
 
 def hand_to_broker(out: Path, user: str = BROKER_USER) -> bool:
-    """When run as root and ``user`` exists: make ``out`` (Mosquitto's persistence
-    directory) and the files it reads (``passwd``, ``acl``, ``server.crt``, ``server.key``)
-    owned by ``user`` (mode 600 for the secrets), so Mosquitto started as root can read
-    them after dropping to ``user``; ``ca.crt`` and ``mosquitto.conf`` stay world-readable
-    for the clients. Returns whether ownership was changed."""
+    """When run as root and ``user`` exists: make ``out/data`` (Mosquitto's persistence,
+    mode 700) and the files it reads (``passwd``, ``acl``, ``server.crt``, ``server.key``;
+    mode 600 but the certificate) owned by ``user``, so Mosquitto started as root can use
+    them after dropping to ``user``. ``out`` stays the caller's (mode 755): ``ca.crt`` and
+    ``mosquitto.conf`` stay readable for the clients, and the broker cannot replace them.
+    Returns whether ownership was changed."""
     if os.geteuid() != 0:
         return False
     try:
         uid, gid = pwd.getpwnam(user).pw_uid, grp.getgrnam(user).gr_gid
     except KeyError:
         return False
-    os.chown(out, uid, gid)
     os.chmod(out, 0o755)
+    os.chown(out / "data", uid, gid)
+    os.chmod(out / "data", 0o700)
     for name in ("passwd", "acl", "server.crt", "server.key"):
         path = out / name
         if path.exists():
