@@ -1,5 +1,5 @@
-"""``GET /metrics`` of ``gridpeer serve`` on real parts (Mosquitto with accounts, anvil with
-a deployed market, the oracle): the values move with what happens — readings in and
+"""``GET /metrics`` of ``gridpeer serve`` on real parts (Mosquitto with accounts over TLS,
+anvil with a deployed market, the oracle): the values move with what happens — readings in and
 rejected by reason, a trade's delivery state, the chain head and the oracle's lag."""
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gridpeer.chain import Schedule, open_chain
-from gridpeer.telemetry.broker import MosquittoBroker
+from gridpeer.core.mqtt import MqttClient
+from gridpeer.telemetry.broker import ListenerTls, MosquittoBroker
+from gridpeer.telemetry.broker_tls import ensure_ca, server_names, write_server_cert
 from tests.runtime.test_serve import (
     SENSOR_PW,
     SERVICE_PW,
     _config,
-    _publish,
     _start_serve,
     _url,
     fresh_anvil,  # noqa: F401 (a fixture)
@@ -63,10 +64,13 @@ def test_metrics_follow_readings_deliveries_and_the_chain(
 ) -> None:
     from gridpeer.chain.accounts import dev_account
 
+    ca = ensure_ca(tmp_path, "villa")  # over TLS: the ingest and the oracle verify it
+    cert, key = write_server_cert(tmp_path, ca, server_names("127.0.0.1", []))
     broker = MosquittoBroker(
         free_port(),
         tmp_path / "mq",
         passwords={"services": SERVICE_PW, "h1": SENSOR_PW, "h2": SENSOR_PW},
+        tls=ListenerTls(tmp_path / "ca.crt", cert, key),
     )
     broker.start()
     chain = open_chain(fresh_anvil)
@@ -78,6 +82,7 @@ def test_metrics_follow_readings_deliveries_and_the_chain(
         'contract_address = "',
         f'operator_key = "{dev_account("oracle").key.hex()}"\ncontract_address = "',
     )
+    text = text.replace("[mqtt]\n", f'[mqtt]\ntls = true\nca_file = "{tmp_path / "ca.crt"}"\n')
     text = text.replace('id = "h1"', f'id = "h1"\naddress = "{seller.address}"')
     text = text.replace('id = "h2"', f'id = "h2"\naddress = "{buyer.address}"')
     cfg.write_text(text)
@@ -95,9 +100,12 @@ def test_metrics_follow_readings_deliveries_and_the_chain(
         assert ("gridpeer_oracle_lag_blocks", ()) in before
 
         topic = "gridpeer/villa/h1/meter/reading"
-        _publish(broker.port, "h1", topic, _reading(datetime.now(UTC)))
-        _publish(broker.port, "h1", topic, _reading(datetime(9999, 12, 31, tzinfo=UTC)))
-        _publish(broker.port, "h1", topic, _reading(datetime.now(UTC) - timedelta(days=400)))
+        h1 = MqttClient("h1-node", broker.address.as_user("h1", SENSOR_PW), clean_session=True)
+        h1.start()
+        for ts in (datetime.now(UTC), datetime(9999, 12, 31, tzinfo=UTC)):
+            assert h1.publish(topic, _reading(ts))
+        assert h1.publish(topic, _reading(datetime.now(UTC) - timedelta(days=400)))
+        h1.stop()
         after = _until(base, lambda s: s[stored] >= 1 and s[implausible] >= 2)
         assert after[stored] == 1 and after[implausible] == 2
         assert after[("gridpeer_readings_received_total", ())] == 3
