@@ -51,6 +51,7 @@ class Web3Backend:
         self.kind = kind  # "embedded" | "rpc"
         self._chain_id = int(w3.eth.chain_id)
         self._nonces: dict[str, int] = {}
+        self.in_flight = 0  # transactions sent and not yet mined (metrics: tx pending)
         # From the base fee, not eth_gasPrice: nodes suggest recent tips, and paying twice the
         # suggestion feeds back (anvil's suggestion doubled per session until funds ran out).
         base = int(w3.eth.get_block("latest").get("baseFeePerGas", 0))
@@ -107,7 +108,11 @@ class Web3Backend:
                     continue
                 raise
         self._nonces[key.address] += 1
-        r = self.w3.eth.wait_for_transaction_receipt(h, timeout=60, poll_latency=0.002)
+        self.in_flight += 1
+        try:
+            r = self.w3.eth.wait_for_transaction_receipt(h, timeout=60, poll_latency=0.002)
+        finally:
+            self.in_flight -= 1
         if r["status"] != 1:
             self._raise_replay(tx, int(r["blockNumber"]))
         return Receipt(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -28,6 +28,9 @@ from gridpeer.core.defaults import (
     DEFAULT_SPEED,
     DEFAULT_WEI_PER_UNIT,
 )
+
+if TYPE_CHECKING:
+    from gridpeer.core.mqtt import BrokerAddress
 
 _PLACEHOLDER = re.compile(r"change[-_ ]?me|placeholder|replace[-_ ]?me|<[^>]*>|^x+$|^$", re.I)
 _NAME = r"^[A-Za-z0-9_-]{1,32}$"
@@ -87,12 +90,39 @@ class WebSettings(BaseModel):
     """Key that signs session cookies (Sign-In with Ethereum), at least 32 random bytes
     (e.g. ``secrets.token_urlsafe(32)``). Generated per run when unset."""
 
+    forwarded_allow_ips: list[str] = ["127.0.0.1"]
+    """Reverse proxies (IP addresses or networks, e.g. ``"10.0.0.2"``, ``"10.0.0.0/24"``)
+    whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` headers are trusted: the client's
+    address (per-client sign-in limits) and ``https`` (the session cookie's ``Secure``
+    flag) then come from them. Default: a proxy on this machine (nginx on 127.0.0.1);
+    ``[]`` trusts no header (the app faces clients directly); ``["*"]`` trusts any sender —
+    only when nothing but the proxy can reach the app."""
+
     @field_validator("session_secret")
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
         return _strong_secret(
             _refuse_placeholder(value, "web.session_secret"), "web.session_secret"
         )
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        if "*" in value and value != ["*"]:
+            raise ValueError('web.forwarded_allow_ips: "*" (any sender) goes alone')
+        for entry in value:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry)  # strict: 10.0.0.0/24, not 10.0.0.1/24
+            except ValueError:
+                raise ValueError(
+                    f"web.forwarded_allow_ips: {entry!r} is not an IP address or network "
+                    "(networks written with their first address, e.g. 10.0.0.0/24)"
+                ) from None
+        return value
 
 
 class HouseAccount(BaseModel):
@@ -126,11 +156,47 @@ class MqttSettings(BaseModel):
     """0 = a free port (embedded broker only)."""
     username: str | None = None
     password: SecretStr | None = None
+    tls: bool = False
+    """The broker listens with TLS on ``port`` (``gridpeer broker-config`` writes its CA and
+    certificate) and every gridpeer client verifies it; off = plain TCP (tests, demo)."""
+    ca_file: Path | None = None
+    """PEM CA that signed the broker's certificate (broker-config: ``<out>/ca.crt``); unset
+    with ``tls = true``: the system's trusted CAs."""
+    cert_file: Path | None = None
+    """This client's certificate (PEM), when the broker requires client certificates."""
+    key_file: Path | None = None
+    """The private key of ``cert_file`` (PEM)."""
+    server_names: list[str] = []
+    """DNS names and IP addresses the broker's certificate is valid for, besides ``host``
+    (e.g. the name or LAN address the houses' nodes connect to)."""
+    message_size_limit: int = Field(65536, ge=1024, le=16_777_216)
+    """Largest MQTT payload the broker accepts, bytes (gridpeer's largest is a few kB)."""
 
     @field_validator("password")
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
         return _refuse_placeholder(value, "mqtt.password")
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> MqttSettings:
+        if not self.tls and (self.ca_file or self.cert_file or self.key_file):
+            raise ValueError("mqtt.ca_file/cert_file/key_file need mqtt.tls = true")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("mqtt.cert_file and mqtt.key_file go together")
+        return self
+
+    def address(self) -> BrokerAddress:
+        """The broker's address with the services' credentials and TLS settings."""
+        from gridpeer.core.mqtt import BrokerAddress, MqttTls
+
+        def path(p: Path | None) -> str | None:
+            return None if p is None else str(p)
+
+        tls = None
+        if self.tls:
+            tls = MqttTls(path(self.ca_file), path(self.cert_file), path(self.key_file))
+        password = self.password.get_secret_value() if self.password else None
+        return BrokerAddress(self.host, self.port, self.username, password, tls)
 
 
 class ChainSettings(BaseModel):

@@ -92,6 +92,21 @@ def delivery_agent(
         str | None,
         typer.Option(help="MQTT user (its password from GRIDPEER_MQTT_PASSWORD)."),
     ] = None,
+    mqtt_tls: Annotated[
+        bool, typer.Option(help="TLS to the broker, verified with the system's CAs.")
+    ] = False,
+    mqtt_ca: Annotated[
+        str | None,
+        typer.Option(
+            help="TLS to the broker, verified with this CA (PEM; broker-config's ca.crt)."
+        ),
+    ] = None,
+    mqtt_cert: Annotated[
+        str | None, typer.Option(help="Client certificate (PEM), if the broker requires one.")
+    ] = None,
+    mqtt_key: Annotated[
+        str | None, typer.Option(help="The client certificate's key (PEM).")
+    ] = None,
 ) -> None:
     """Run one house's delivery agent until SIGTERM / SIGINT: switch the delivery relays
     the oracle commands, meter the Wh through them, report the metered results."""
@@ -99,6 +114,7 @@ def delivery_agent(
 
     from gridpeer.core.clock import Clock, epoch_clock
     from gridpeer.core.mqtt import mqtt_credentials
+    from gridpeer.core.mqtt import mqtt_tls as mqtt_tls_settings
     from gridpeer.hems.delivery_agent import DeliveryAgent
     from gridpeer.hems.delivery_power import ConstantPower, PowerSource
     from gridpeer.hems.device_power import DevicePower, device_relays
@@ -130,6 +146,7 @@ def delivery_agent(
         raise typer.Exit(2)
 
     credentials = mqtt_credentials(mqtt_user)
+    tls = mqtt_tls_settings(mqtt_tls, mqtt_ca, mqtt_cert, mqtt_key)
     start = datetime.fromisoformat(clock_start) if clock_start else datetime.now(UTC)
     clock = (
         epoch_clock(start, speed, clock_wall0)
@@ -152,11 +169,21 @@ def delivery_agent(
             community=community,
             house=house,
             credentials=credentials,
+            tls=tls,
         )
         devices_power = power = DevicePower(bridge, relays, stale_s=stale)
         devices_power.start()
     agent = DeliveryAgent(
-        community, house, host, port, state, clock, power, tick_s=tick, credentials=credentials
+        community,
+        house,
+        host,
+        port,
+        state,
+        clock,
+        power,
+        tick_s=tick,
+        credentials=credentials,
+        tls=tls,
     )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

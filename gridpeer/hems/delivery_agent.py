@@ -21,7 +21,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from gridpeer.core.clock import Clock
-from gridpeer.core.mqtt import BrokerAddress, MqttClient
+from gridpeer.core.mqtt import BrokerAddress, MqttClient, MqttTls
 from gridpeer.hems.delivery import DeliveryExecutor, Phase, Task
 from gridpeer.hems.delivery_power import PowerSource
 from gridpeer.hems.delivery_store import DeliveryStore
@@ -43,6 +43,7 @@ class DeliveryAgent:
         tick_s: wall seconds between steps.
         on_command: optional hook ``f(command, new)`` called when a command arrives.
         credentials: MQTT (user, password) when the broker requires them.
+        tls: TLS to the broker (its certificate verified), None for plain TCP.
     """
 
     def __init__(
@@ -57,6 +58,7 @@ class DeliveryAgent:
         tick_s: float = 0.05,
         on_command: Callable[[DeliveryCommand, bool], None] | None = None,
         credentials: tuple[str, str] | None = None,
+        tls: MqttTls | None = None,
     ) -> None:
         self.community, self.house = community, house
         self.clock, self.power, self.tick_s = clock, power, tick_s
@@ -71,7 +73,7 @@ class DeliveryAgent:
         self._last = clock.now()
         self.link = MqttClient(
             f"gridpeer-agent-{community}-{house}",
-            BrokerAddress(host, port, *(credentials or (None, None))),
+            BrokerAddress(host, port, tls=tls).with_credentials(credentials),
             subscriptions=[command_topic(community, house)],
             on_message=self._on_message,
         )

@@ -40,7 +40,7 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 
 from gridpeer.core.clock import Clock
-from gridpeer.core.mqtt import BrokerAddress, MqttClient
+from gridpeer.core.mqtt import BrokerAddress, MqttClient, MqttTls
 from gridpeer.oracle.follower import common_ancestor, next_range
 from gridpeer.oracle.ports import BlockRef, ChainView
 from gridpeer.oracle.recovery import Backoff, Outage
@@ -71,6 +71,7 @@ class Oracle:
         state: persistent oracle state.
         host: MQTT broker host; port: its port.
         credentials: MQTT (user, password) when the broker requires them.
+        tls: TLS to the broker (its certificate verified), None for plain TCP.
         clock: model time.
         config: settings.
     """
@@ -84,6 +85,7 @@ class Oracle:
         clock: Clock,
         config: OracleSettings | None = None,
         credentials: tuple[str, str] | None = None,
+        tls: MqttTls | None = None,
     ) -> None:
         self.chain, self.state, self.clock = chain, state, clock
         self.config = config or OracleSettings()
@@ -93,6 +95,7 @@ class Oracle:
             first = self.config.start_block - 1
             self.state.start_after(BlockRef(first, self.chain.block_hash(first) or ""))
         self.rejected = 0
+        self.head_seen = -1  # the chain head at the last follow (metrics: oracle lag)
         self._retry_at: dict[int, float] = {}
         self._resend_at: dict[int, float] = {}
         self._check_at: dict[int, float] = {}  # next look at a disputed trade (wall s)
@@ -107,7 +110,7 @@ class Oracle:
         self._thread: threading.Thread | None = None
         self.link = MqttClient(
             f"gridpeer-oracle-{self.config.community}",
-            BrokerAddress(host, port, *(credentials or (None, None))),
+            BrokerAddress(host, port, tls=tls).with_credentials(credentials),
             subscriptions=[result_filter(self.config.community)],
             on_message=self._on_message,
         )
@@ -143,7 +146,7 @@ class Oracle:
             dropped = self.state.rewind(ancestor)
             log.warning("reorg: rewound to block %s, dropped %s trades", ancestor.number, dropped)
         new = 0
-        head = self.chain.head()
+        head = self.head_seen = self.chain.head()
         while (
             rng := next_range(
                 self.state.last_block(), head, self.config.confirmations, self.config.max_span

@@ -43,13 +43,10 @@ def served_houses(settings: Settings) -> list[HouseInfo]:
 @contextlib.asynccontextmanager
 async def ingest(parts: Parts) -> AsyncIterator[None]:
     """The home agents' ingest: every house's readings from the broker into the store."""
-    from gridpeer.core.mqtt import BrokerAddress
     from gridpeer.hems.host import AgentHost
 
     assert parts.store is not None, "ingest needs the store service first"
-    m = parts.settings.mqtt
-    password = m.password.get_secret_value() if m.password else None
-    broker = parts.broker = BrokerAddress(m.host, m.port, m.username, password)
+    broker = parts.broker = parts.settings.mqtt.address()  # with TLS when [mqtt] tls
     houses = [h.id for h in parts.houses]
     host = AgentHost(parts.settings.community, houses, broker, parts.store, clock=parts.clock)
     parts.ingest = host
@@ -124,6 +121,7 @@ async def oracle(parts: Parts) -> AsyncIterator[None]:
             parts.clock,
             config,
             credentials,
+            tls=m.address().tls,
         )
     except OracleTimingError as exc:
         state.close()

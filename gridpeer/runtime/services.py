@@ -220,6 +220,7 @@ def community_tz(name: str | None, schedule: Schedule | None) -> tzinfo:
 @contextlib.asynccontextmanager
 async def web(parts: Parts) -> AsyncIterator[None]:
     """The web app on ``web.host:web.port``; sets ``parts.url``."""
+    from gridpeer.runtime.metrics import add_metrics_route
     from gridpeer.store.factory import open_store
     from gridpeer.web.app import create_app
     from gridpeer.web.auth import Auth
@@ -251,7 +252,10 @@ async def web(parts: Parts) -> AsyncIterator[None]:
         ctx.checks["broker"] = _broker_check(parts.ingest.mqtt)
     sock = bind(parts.settings.web.host, parts.settings.web.port)
     try:
-        async with serving(create_app(ctx), ctx, sock) as base:
+        app = create_app(ctx)
+        add_metrics_route(app, parts)  # GET /metrics (Prometheus)
+        proxies = parts.settings.web.forwarded_allow_ips
+        async with serving(app, ctx, sock, proxies) as base:
             parts.url = base
             yield
     finally:

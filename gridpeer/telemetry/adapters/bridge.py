@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from gridpeer.core.mqtt import BrokerAddress, MqttClient
+from gridpeer.core.mqtt import BrokerAddress, MqttClient, MqttTls
 from gridpeer.telemetry.adapters.config import DeviceConfig
 from gridpeer.telemetry.adapters.readings import AdapterReject, ChannelReading, RejectCounts
 from gridpeer.telemetry.adapters.shelly import ShellyAdapter
@@ -53,6 +53,7 @@ class DeviceBridge:
         community, house: with both, the ``house`` device's readings are republished as
             gridpeer meter readings.
         credentials: MQTT (user, password).
+        tls: TLS to the broker (its certificate verified), None for plain TCP.
         on_reading: optional hook called with each new reading (paho's thread).
     """
 
@@ -65,6 +66,7 @@ class DeviceBridge:
         community: str | None = None,
         house: str | None = None,
         credentials: tuple[str, str] | None = None,
+        tls: MqttTls | None = None,
         on_reading: Callable[[DeviceConfig, ChannelReading], None] | None = None,
     ) -> None:
         self.devices = list(devices)
@@ -96,7 +98,7 @@ class DeviceBridge:
             subs.append(self._meter_topic)
         self.link = MqttClient(
             client_id,
-            BrokerAddress(host, port, *(credentials or (None, None))),
+            BrokerAddress(host, port, tls=tls).with_credentials(credentials),
             subscriptions=sorted(set(subs)),
             on_message=self._on_message,
         )

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from gridpeer.core.mqtt import BrokerAddress, MqttClient
+from gridpeer.core.mqtt import BrokerAddress, MqttClient, MqttTls
 from gridpeer.telemetry.schemas import Device
 from gridpeer.telemetry.topics import reading_topic
 
@@ -136,6 +136,7 @@ class HomeAssistantDiscovery:
         houses: each house's measured devices (``meter`` always, ``pv``, ``bess``).
         prefix: Home Assistant's discovery prefix.
         credentials: MQTT (user, password).
+        tls: TLS to the broker (its certificate verified), None for plain TCP.
     """
 
     def __init__(
@@ -146,13 +147,14 @@ class HomeAssistantDiscovery:
         houses: Mapping[str, Iterable[Device]],
         prefix: str = "homeassistant",
         credentials: tuple[str, str] | None = None,
+        tls: MqttTls | None = None,
     ) -> None:
         self.community, self.prefix = community, prefix
         self.houses = {h: set(d) for h, d in houses.items()}
         self.published = 0
         self.link = MqttClient(
             f"gridpeer-ha-{community}",
-            BrokerAddress(host, port, *(credentials or (None, None))),
+            BrokerAddress(host, port, tls=tls).with_credentials(credentials),
             subscriptions=[BIRTH_TOPIC],
             on_message=self._on_birth,
         )
