@@ -38,14 +38,15 @@ def test_bursts_pass_every_check() -> None:
     assert [r.tech for r in c.rows] == [Tech.WIFI_B, Tech.WIFI_G, Tech.ETH_100M]
     assert c.rows[0].growth == 49 / 4
     assert c.all_wifi_monotonic and c.wifi_b_worst and c.ethernet_far_below
-    assert math.isclose(c.ethernet_below, (0.5 * 4) / (0.02 * 2))  # g vs Ethernet at 2
+    assert math.isclose(c.ethernet_below, (0.5 * 49) / (0.02 * 7))  # g vs Ethernet at 7
+    assert math.isclose(c.ethernet_below_fewest, (0.5 * 4) / (0.02 * 2))
 
 
 def test_smooth_traffic_fails_where_it_is_flat() -> None:
     c = compare(BURST + SMOOTH, DEC, Pattern.SMOOTH)
     assert not c.rows[0].monotonic and not c.all_wifi_monotonic
     assert c.wifi_b_worst
-    assert not c.ethernet_far_below  # 0.1 / 0.03 ≈ 3.3
+    assert not c.ethernet_far_below  # 0.11 / 0.04 ≈ 2.8
     assert compare(BURST, Market.CENTRALIZED, Pattern.BURST).rows == ()
 
 
