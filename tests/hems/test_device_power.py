@@ -275,3 +275,32 @@ def test_counter_metering_survives_a_tasmota_power_cut_and_a_shelly_reboot(
     # what really flowed through each relay is at least what was reported
     assert shelly.channels[0].energy_wh + lost["shelly"] >= out.measured_wh
     assert plug.channels[0].energy_wh + lost["plug"] >= inn.measured_wh
+
+
+def test_a_shelly_pro_em_relay_delivers_metered_by_its_em1data_counter(
+    mosquitto: MosquittoBroker, tmp_path: Path, stack: list[object]
+) -> None:
+    """A Pro EM: switch:0 switches the P2P line, em1:0's CT meters it (em1data:0 counts
+    the Wh); em1:1 (the grid connection) flows all the time and is not the delivery."""
+    host, port = mosquitto.address.host, mosquitto.address.port
+    proem = ShellyEmulator(
+        "shellyproem50-h5",
+        host,
+        port,
+        "proem",
+        [Channel(constant(7200.0)), Channel(constant(5000.0))],
+        notify_period_s=0.2,
+    )
+    proem.start()
+    stack.append(proem)
+    oracle = Oracle(mosquitto)
+    stack.append(oracle.link)
+    dev = DeviceConfig(kind="shelly-proem", topic="shellyproem50-h5", role="out")
+    agent(mosquitto, "h5", dev, tmp_path, stack)
+    oracle.command("h5", Direction.OUT, 11, 6)  # 6 Wh at 7.2 kW: 3 s
+    wait(lambda: ("h5", 11) in oracle.results, "the result")
+    r = oracle.results[("h5", 11)]
+    assert r.measured_wh == 6 and r.reason == "target"
+    wait(lambda: not proem.channels[0].relay_on, "relay opened")
+    assert proem.channels[0].energy_wh >= 6  # never more than em1:0 metered
+    assert proem.channels[1].relay_on  # the other channel is behind no relay
