@@ -3,7 +3,7 @@
 channels are updated (:class:`~gridpeer.store.thingspeak.ThingSpeakUplink`). Off unless
 ``[thingspeak] enabled = true``. Needs ``parts.store``.
 
-Wire it after the store: ``comp.add("thingspeak", thingspeak)``.
+``serve`` runs it after the store (``serve_composition``).
 """
 
 from __future__ import annotations
