@@ -46,6 +46,7 @@ from gridpeer.devices.emulators.shelly import ShellyEmulator
 from gridpeer.devices.emulators.tasmota import TasmotaEmulator
 from gridpeer.telemetry.broker import MosquittoBroker
 from gridpeer.telemetry.delivery import DeliveryResult, result_filter
+from gridpeer.telemetry.p2p_state import P2PState, p2p_topic
 from tests.e2e.procs import Child
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.anvil]
@@ -328,3 +329,27 @@ def test_serve_three_device_houses_trade_and_settle_on_metered_wh_across_midnigh
     for house in keys:
         paid = sum(done[t] for t, (s, _, _) in trades.items() if s == house) * PRICE // 1000
         assert market.credit(keys[house].address) == paid
+
+    # -- serve publishes each house's P2P totals (retained) for Home Assistant ------------
+    states: dict[str, P2PState] = {}
+    watch = MqttClient(
+        "test-p2p",
+        mosquitto.address,
+        subscriptions=[p2p_topic(COMMUNITY, "+")],
+        on_message=lambda t, p: states.__setitem__(
+            t.split("/")[2], P2PState.model_validate_json(p)
+        ),
+        clean_session=True,
+    )
+    watch.start()
+    stack.append(watch.stop)
+
+    def totals_match() -> bool:
+        return all(
+            h in states
+            and (states[h].bought_wh, states[h].sold_wh) == (bought[h], sold[h])
+            and states[h].balance == (sold[h] - bought[h]) * PRICE // 1000 / 10**12
+            for h in keys
+        )
+
+    wait_for(totals_match, 30, f"the P2P totals {sold} sold, {bought} bought; got {states}")
