@@ -56,4 +56,3 @@ async def thingspeak(parts: Parts) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        uplink.close()

@@ -24,13 +24,16 @@ Units are those of the readings: W, Wh, V, A, SoC 0..1.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Literal
+from urllib.parse import urlencode
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from gridpeer.store.base import Sample
@@ -99,6 +102,13 @@ class ThingSpeakSettings(BaseModel):
     timeout_s: float = Field(10.0, gt=0)
     channels: list[ThingSpeakChannel] = []
 
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("thingspeak.url must be an http(s):// URL")
+        return value
+
     @model_validator(mode="after")
     def _one_per_house(self) -> ThingSpeakSettings:
         houses = [c.house for c in self.channels]
@@ -136,7 +146,6 @@ class ThingSpeakUplink:
 
     Args:
         settings: the uplink settings.
-        client: the HTTP client (default: a new ``httpx.Client``).
         clock: wall seconds for the rate limit (default ``time.monotonic``).
 
     Attributes:
@@ -146,11 +155,9 @@ class ThingSpeakUplink:
     def __init__(
         self,
         settings: ThingSpeakSettings,
-        client: httpx.Client | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self.client = client or httpx.Client(timeout=settings.timeout_s)
         self.clock = clock
         self.channels = {c.house: c for c in settings.channels}
         self.latest: dict[str, dict[str, Sample]] = {h: {} for h in self.channels}
@@ -191,21 +198,25 @@ class ThingSpeakUplink:
         return ok
 
     def _post(self, form: dict[str, str]) -> bool:
-        url = self.settings.url.rstrip("/") + "/update.json"
+        """One Write Data request (standard library HTTP: the uplink needs no extra
+        package); True if ThingSpeak stored the entry."""
+        req = urllib.request.Request(
+            self.settings.url.rstrip("/") + "/update.json",
+            data=urlencode(form).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            method="POST",
+        )
         try:
-            r = self.client.post(url, data=form)
-        except httpx.HTTPError as exc:
+            with urllib.request.urlopen(req, timeout=self.settings.timeout_s) as r:
+                status, text = r.status, r.read(4096).decode("utf-8", "replace")
+        except (urllib.error.URLError, OSError) as exc:
             log.warning("ThingSpeak update failed: %s", exc)
             return False
         try:
-            body = r.json()
+            body = json.loads(text)
         except ValueError:
             body = None
-        if r.is_success and isinstance(body, dict) and int(body.get("entry_id") or 0) > 0:
+        if 200 <= status < 300 and isinstance(body, dict) and int(body.get("entry_id") or 0) > 0:
             return True
-        log.warning("ThingSpeak refused an update: HTTP %s %s", r.status_code, r.text[:80])
+        log.warning("ThingSpeak refused an update: HTTP %s %s", status, text[:80])
         return False
-
-    def close(self) -> None:
-        """Close the HTTP client."""
-        self.client.close()

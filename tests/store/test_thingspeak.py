@@ -94,69 +94,60 @@ def meter(ts: datetime, p: float, e_wh: int, house: str = "h1") -> Sample:
 def test_updates_follow_the_write_data_format_and_the_rate_limit(stand_in: StandIn) -> None:
     now = [0.0]
     up = ThingSpeakUplink(settings(stand_in.url), clock=lambda: now[0])
-    try:
-        up.offer(
-            [meter(T0, 1200.0, 5000), Sample("h1", "bess", T0 - timedelta(seconds=3), soc=0.5)]
-        )
-        up.offer([meter(T0, 1.0, 1, house="h9")])  # a house without a channel: ignored
-        assert up.flush() == 1
-        method, path, ctype, form = stand_in.requests[0]
-        assert (method, path) == ("POST", "/update.json")
-        assert ctype == "application/x-www-form-urlencoded"
-        assert form == {
-            "api_key": [KEY],
-            "field1": ["1200.0"],
-            "field2": ["5000"],
-            "field4": ["0.5"],
-            "created_at": ["2026-06-01T13:00:05Z"],
-        }
-        # newer readings within 15 s are held back, the newest one is sent after
-        now[0] = 5.0
-        up.offer([meter(T0 + timedelta(seconds=5), 1300.0, 5002)])
-        now[0] = 10.0
-        up.offer([meter(T0 + timedelta(seconds=10), 1400.0, 5004)])
-        assert up.flush() == 0 and len(stand_in.requests) == 1
-        now[0] = 15.0
-        assert up.flush() == 1
-        assert stand_in.requests[1][3]["field1"] == ["1400.0"]
-        assert stand_in.requests[1][3]["created_at"] == ["2026-06-01T13:00:15Z"]
-        now[0] = 40.0  # nothing newer: nothing sent
-        assert up.flush() == 0 and len(stand_in.requests) == 2
-        assert (up.posted, up.failed) == (2, 0)
-    finally:
-        up.close()
+    up.offer([meter(T0, 1200.0, 5000), Sample("h1", "bess", T0 - timedelta(seconds=3), soc=0.5)])
+    up.offer([meter(T0, 1.0, 1, house="h9")])  # a house without a channel: ignored
+    assert up.flush() == 1
+    method, path, ctype, form = stand_in.requests[0]
+    assert (method, path) == ("POST", "/update.json")
+    assert ctype == "application/x-www-form-urlencoded"
+    assert form == {
+        "api_key": [KEY],
+        "field1": ["1200.0"],
+        "field2": ["5000"],
+        "field4": ["0.5"],
+        "created_at": ["2026-06-01T13:00:05Z"],
+    }
+    # newer readings within 15 s are held back, the newest one is sent after
+    now[0] = 5.0
+    up.offer([meter(T0 + timedelta(seconds=5), 1300.0, 5002)])
+    now[0] = 10.0
+    up.offer([meter(T0 + timedelta(seconds=10), 1400.0, 5004)])
+    assert up.flush() == 0 and len(stand_in.requests) == 1
+    now[0] = 15.0
+    assert up.flush() == 1
+    assert stand_in.requests[1][3]["field1"] == ["1400.0"]
+    assert stand_in.requests[1][3]["created_at"] == ["2026-06-01T13:00:15Z"]
+    now[0] = 40.0  # nothing newer: nothing sent
+    assert up.flush() == 0 and len(stand_in.requests) == 2
+    assert (up.posted, up.failed) == (2, 0)
 
 
 def test_a_refused_update_is_counted_and_retried_after_the_interval(stand_in: StandIn) -> None:
     now = [0.0]
     up = ThingSpeakUplink(settings(stand_in.url, min_interval_s=20.0), clock=lambda: now[0])
-    try:
-        stand_in.refuse = True
-        up.offer([meter(T0, 900.0, 10)])
-        assert up.flush() == 0 and up.failed == 1
-        stand_in.refuse = False
-        now[0] = 10.0
-        assert up.flush() == 0 and len(stand_in.requests) == 1  # not before 20 s
-        now[0] = 20.0
-        assert up.flush() == 1 and up.posted == 1
-        assert stand_in.requests[1][3]["field1"] == ["900.0"]  # the same reading again
-    finally:
-        up.close()
+    stand_in.refuse = True
+    up.offer([meter(T0, 900.0, 10)])
+    assert up.flush() == 0 and up.failed == 1
+    stand_in.refuse = False
+    now[0] = 10.0
+    assert up.flush() == 0 and len(stand_in.requests) == 1  # not before 20 s
+    now[0] = 20.0
+    assert up.flush() == 1 and up.posted == 1
+    assert stand_in.requests[1][3]["field1"] == ["900.0"]  # the same reading again
 
 
 def test_unreachable_service_counts_a_failure() -> None:
     up = ThingSpeakUplink(settings("http://127.0.0.1:9", timeout_s=1.0))
-    try:
-        up.offer([meter(T0, 900.0, 10)])
-        assert up.flush() == 0 and up.failed == 1
-    finally:
-        up.close()
+    up.offer([meter(T0, 900.0, 10)])
+    assert up.flush() == 0 and up.failed == 1
 
 
 def test_settings_are_off_by_default_and_refuse_bad_channels() -> None:
     assert ThingSpeakSettings().enabled is False
     with pytest.raises(ValidationError, match="at least one"):
         ThingSpeakSettings(enabled=True)
+    with pytest.raises(ValidationError, match="http"):
+        ThingSpeakSettings(url="file:///etc/passwd")
     ch = {"house": "h1", "write_key": KEY, "fields": {"field1": "meter.p"}}
     with pytest.raises(ValidationError, match="one ThingSpeak channel per house"):
         ThingSpeakSettings.model_validate({"channels": [ch, ch]})
