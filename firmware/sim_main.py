@@ -4,7 +4,9 @@
 #          TLS), "user"/"password" (optional), "readings": {"meter": [v, i],
 #          ...}, "p2p_amps": A, "ac": {"pf": .., "spc": ..} (optional: measure as the AC
 #          node does), "seconds": run time, "speed": model seconds per second,
-#          "stop_file": path (optional: stop early once it exists)}
+#          "stop_file": path (optional: stop early once it exists), "model_start": model
+#          POSIX s at start (or at POSIX wall time "wall0", to share other processes'
+#          model clock)}
 # Prints READY once connected, and a JSON summary as its last line.
 import json
 import os
@@ -40,6 +42,8 @@ def main(path):
     t0 = time.time()
     speed = cfg.get("speed", 1.0)
     model0 = cfg.get("model_start", t0)
+    if "wall0" in cfg:  # model_start was the model time at POSIX wall time wall0
+        model0 += (t0 - cfg["wall0"]) * speed
 
     def now():
         return model0 + (time.time() - t0) * speed

@@ -282,6 +282,10 @@ class Settings(BaseSettings):
     ``confirmations``, … — :class:`gridpeer.oracle.settings.OracleSettings`). ``serve``
     validates them, and refuses timings that cannot settle a trade within the contract's
     grace."""
+    thingspeak: dict[str, Any] = {}
+    """The optional ThingSpeak uplink (``[thingspeak]``: ``enabled``, ``min_interval_s``,
+    ``[[thingspeak.channels]]`` with ``house``, ``write_key``, ``fields`` —
+    :class:`gridpeer.store.thingspeak.ThingSpeakSettings`); off by default."""
     accounts: list[HouseAccount] = []
 
     @field_validator("timezone")

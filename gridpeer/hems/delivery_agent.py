@@ -5,6 +5,10 @@ Runs :class:`~gridpeer.hems.delivery.DeliveryExecutor` against a clock and a
 :class:`~gridpeer.hems.delivery_store.DeliveryStore`, and publishes each result retained
 with QoS 1 on ``gridpeer/<community>/<house>/delivery/result/<trade_id>``.
 
+A command repeated for a trade that is already done (the oracle asks again because it
+has no result from this house) republishes the stored result, unchanged: the measured
+Wh of a trade are fixed once it is done, so a lost result is re-sent and never re-metered.
+
 Runnable as its own process (so tests can ``kill -9`` it)::
 
     gridpeer delivery-agent --house h1 --port 1883 --state h1.db \\
@@ -64,6 +68,8 @@ class DeliveryAgent:
         self.clock, self.power, self.tick_s = clock, power, tick_s
         self.on_command = on_command
         self.rejected = 0
+        self.republished = 0
+        """Results sent again because the oracle repeated a finished trade's command."""
         self._store = DeliveryStore(state_path)
         tasks, self._reported = self._store.load()
         self.executor = DeliveryExecutor(house, tasks)
@@ -85,13 +91,24 @@ class DeliveryAgent:
                 new = self.executor.accept(cmd)
                 if new:
                     self._store.save([self.executor.tasks[cmd.trade_id]])
+                task = self.executor.tasks[cmd.trade_id]
+                # the oracle repeats a command only while it misses this side's result:
+                # a result already sent was lost (e.g. a broker restart without
+                # persistence, or a cleared retained message), so the next tick sends
+                # the stored result again, unchanged
+                resend = not new and task.phase is Phase.DONE and cmd.trade_id in self._reported
+                if resend:
+                    self._reported.discard(cmd.trade_id)
+                    self.republished += 1
         except (ValidationError, ValueError) as exc:
             self.rejected += 1
             log.warning("rejected delivery command on %s: %s", topic, exc)
             return
         if new:
             log.info("%s: delivery command for trade %s", self.house, cmd.trade_id)
-        else:  # the oracle repeats a command until the result arrives; run once
+        elif resend:
+            log.info("%s: trade %s asked again: republishing its result", self.house, cmd.trade_id)
+        else:  # a repeat while the trade runs: it runs once
             log.debug("%s: repeated command for trade %s ignored", self.house, cmd.trade_id)
         if self.on_command is not None:
             self.on_command(cmd, new)

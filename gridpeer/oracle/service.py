@@ -11,7 +11,9 @@ Each :meth:`Oracle.tick`:
    the trade becomes ``commanded`` only once the broker acknowledged both;
 3. **ask again** – after a window's end, re-publishes the command of each side that has
    not reported, at ``window_end + ask_again_s[k]`` (settings);
-4. **results** – stores each house's metered Wh (first report per side wins);
+4. **results** – stores each house's metered Wh (first report per side wins); a result
+   that arrives for a trade already settled (an agent re-sent it on a late repeated
+   command) is cleared from the broker again, not stored;
 5. **settle** – applies the settlement rule (:func:`gridpeer.oracle.rules.settle`): when
    both meters reported, or at ``window_end + result_grace_s`` with what reported, it
    either confirms the rule's Wh on chain or opens a dispute (``openDispute``: the buyer
@@ -46,7 +48,7 @@ from gridpeer.oracle.ports import BlockRef, ChainView
 from gridpeer.oracle.recovery import Backoff, Outage
 from gridpeer.oracle.rules import Action, Reading, attribute, settle
 from gridpeer.oracle.settings import OracleSettings
-from gridpeer.oracle.state import OracleState, StateUnavailable, TradeRow, TradeState
+from gridpeer.oracle.state import FINAL, OracleState, StateUnavailable, TradeRow, TradeState
 from gridpeer.telemetry.delivery import (
     DeliveryCommand,
     DeliveryResult,
@@ -262,6 +264,15 @@ class Oracle:
                 self.rejected += 1
                 log.warning(
                     "result for trade %s from %s, expected %s", r.trade_id, r.house, expected
+                )
+                self._held = None
+                continue
+            if trade.state in FINAL:  # a result re-sent after the trade was settled
+                self.link.publish(
+                    result_topic(self.config.community, r.house, r.trade_id),
+                    b"",
+                    retain=True,
+                    timeout=0,
                 )
                 self._held = None
                 continue

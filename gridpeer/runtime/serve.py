@@ -211,8 +211,10 @@ async def single_instance(parts: Parts) -> AsyncIterator[None]:
 
 def serve_composition() -> Composition:
     """instance (the one serve of its community), store, ingest (agents), chain (deployed
-    market), oracle, web."""
+    market), oracle, p2p_state (houses' P2P totals), thingspeak (optional uplink), web."""
     from gridpeer.runtime import services
+    from gridpeer.runtime.p2p_state import p2p_state
+    from gridpeer.runtime.thingspeak import thingspeak
 
     comp = Composition()
     comp.add("instance", single_instance)
@@ -220,6 +222,8 @@ def serve_composition() -> Composition:
     comp.add("ingest", ingest)
     comp.add("chain", rpc_chain)
     comp.add("oracle", oracle)
+    comp.add("p2p_state", p2p_state)  # each house's P2P totals, retained, for Home Assistant
+    comp.add("thingspeak", thingspeak)  # optional uplink, off unless [thingspeak] enabled
     comp.add("web", services.web)
     return comp
 

@@ -2,7 +2,8 @@
 
 :class:`DeviceBridge` subscribes to every configured device's topics, feeds each
 message to that device's pure adapter (:mod:`.tasmota`, :mod:`.shelly`), keeps the
-latest reading per channel and the relay states the devices confirmed, counts every
+latest reading per channel and the relay states the devices confirmed (forgotten when
+a device goes offline: it reboots with its relays in their power-on state), counts every
 rejection by reason, and — for the ``house`` device — republishes its readings as
 gridpeer meter readings (``gridpeer/<community>/<house>/meter/reading``) so the house's
 agent stores them like any other telemetry. When a relay is metered by ``telemetry`` it
@@ -156,6 +157,9 @@ class DeviceBridge:
             else:
                 counts.accepted += 1
                 ask = False
+            if update.online is False:  # it reboots: a relay state it confirmed is void
+                for key in [k for k in self.relayed if k[0] == name]:
+                    del self.relayed[key]
             for ch, on in update.relays.items():
                 self.relayed[(name, ch)] = (on, now)
             for r in update.readings:
