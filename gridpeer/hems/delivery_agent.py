@@ -48,6 +48,9 @@ class DeliveryAgent:
         on_command: optional hook ``f(command, new)`` called when a command arrives.
         credentials: MQTT (user, password) when the broker requires them.
         tls: TLS to the broker (its certificate verified), None for plain TCP.
+        link: an MQTT session shared with other houses' agents
+            (:class:`~gridpeer.hems.delivery_host.DeliveryHost`, which subscribes, routes
+            the commands to :meth:`on_message` and steps the agents); None: the agent's own.
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class DeliveryAgent:
         on_command: Callable[[DeliveryCommand, bool], None] | None = None,
         credentials: tuple[str, str] | None = None,
         tls: MqttTls | None = None,
+        link: MqttClient | None = None,
     ) -> None:
         self.community, self.house = community, house
         self.clock, self.power, self.tick_s = clock, power, tick_s
@@ -77,14 +81,15 @@ class DeliveryAgent:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last = clock.now()
-        self.link = MqttClient(
+        self.link = link or MqttClient(
             f"gridpeer-agent-{community}-{house}",
             BrokerAddress(host, port, tls=tls).with_credentials(credentials),
             subscriptions=[command_topic(community, house)],
-            on_message=self._on_message,
+            on_message=self.on_message,
         )
 
-    def _on_message(self, topic: str, payload: bytes) -> None:
+    def on_message(self, topic: str, payload: bytes) -> None:
+        """A delivery command arrived on ``topic`` (this house's command topic)."""
         try:
             cmd = DeliveryCommand.model_validate_json(payload)
             with self._lock:
@@ -165,4 +170,8 @@ class DeliveryAgent:
         if self._thread is not None:
             self._thread.join()
         self.link.stop()
+        self.close()
+
+    def close(self) -> None:
+        """Close the state file (a hosted agent: its host stops the session)."""
         self._store.close()
