@@ -8,11 +8,17 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
+
+from gridpeer.core.settings import KeySettings
+
+Prompt = Callable[[str], str]
+"""Asks the operator for a password (the prompt text names the key)."""
 
 
 class KeystoreError(ValueError):
@@ -99,3 +105,24 @@ def unlock(path: Path, password: str) -> LocalAccount:
         raise KeystoreError(f"cannot decrypt {path}: {exc} (wrong password?)") from None
     acct: LocalAccount = Account.from_key(key)
     return acct
+
+
+def unlock_key(ref: KeySettings, name: str, prompt: Prompt | None = None) -> LocalAccount:
+    """Decrypt ``[keys.<name>]`` with its password: ``GRIDPEER_KEYS__<NAME>__PASSWORD``,
+    else its ``password_file``, else ``prompt``.
+
+    Raises:
+        KeystoreError: no password source, unreadable file or wrong password.
+    """
+    if ref.password is not None:
+        password = ref.password.get_secret_value()
+    elif ref.password_file is not None:
+        password = read_password(ref.password_file)
+    elif prompt is not None:
+        password = prompt(f"password for key {name}")
+    else:
+        raise KeystoreError(
+            f"[keys.{name}] has no password_file and GRIDPEER_KEYS__{name.upper()}__PASSWORD "
+            "is not set"
+        )
+    return unlock(ref.keystore, password)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,25 +24,23 @@ from gridpeer.chain.client import MarketClient
 from gridpeer.chain.events import DeliveryConfirmed, Reclaimed, TradeCreated
 from gridpeer.chain.keystore import (
     KeystoreError,
+    Prompt,
     ensure_password_file,
     keystore_address,
     new_keystore,
     read_password,
-    unlock,
+    unlock_key,
 )
 from gridpeer.chain.types import THESIS_SCHEDULE, Schedule, Trade
 from gridpeer.chain.web3_backend import Web3Backend
 from gridpeer.core.config_file import ConfigFile
-from gridpeer.core.settings import ConfigError, KeySettings, Settings
+from gridpeer.core.settings import ConfigError, Settings
 
 ROLE_KEYS = ("admin", "oracle", "coordinator")
 DEV_CHAIN_IDS = frozenset({31337, 1337})
 """anvil and Hardhat (31337), Ganache and geth --dev (1337)."""
 LOG_SPAN = 2_000
 """Most blocks read per ``eth_getLogs``."""
-
-Prompt = Callable[[str], str]
-"""Asks the operator for a password (the prompt text names the key)."""
 
 
 @dataclass
@@ -189,27 +186,6 @@ def key_address(settings: Settings, name: str) -> str:
     if ref is None:
         raise ConfigError(f"no [keys.{name}]: create it with `gridpeer admin keys new {name}`")
     return ref.address or keystore_address(ref.keystore)
-
-
-def unlock_key(ref: KeySettings, name: str, prompt: Prompt | None = None) -> LocalAccount:
-    """Decrypt ``[keys.<name>]`` with its password: ``GRIDPEER_KEYS__<NAME>__PASSWORD``,
-    else its ``password_file``, else ``prompt``.
-
-    Raises:
-        KeystoreError: no password source, unreadable file or wrong password.
-    """
-    if ref.password is not None:
-        password = ref.password.get_secret_value()
-    elif ref.password_file is not None:
-        password = read_password(ref.password_file)
-    elif prompt is not None:
-        password = prompt(f"password for key {name}")
-    else:
-        raise KeystoreError(
-            f"[keys.{name}] has no password_file and GRIDPEER_KEYS__{name.upper()}__PASSWORD "
-            "is not set"
-        )
-    return unlock(ref.keystore, password)
 
 
 def signer(settings: Settings, name: str, prompt: Prompt | None = None) -> LocalAccount:

@@ -84,7 +84,7 @@
     if (signerSel.value === "wallet") {
       $("connect").hidden = !!(session && session.address);
       who.innerHTML = session && session.address
-        ? `<span class="wallet-badge">wallet</span> ${short(session.address)}` : "not signed in";
+        ? `<span class="wallet-badge">wallet</span> ${short(session.address)}` + (session.house ? ` · <a href="/houses/${session.house}/meter" data-testid="my-house">${houseName(session.house)}</a>` : " · no house of this community") : "not signed in";
     } else {
       $("connect").hidden = true;
       who.innerHTML = `<span class="demo-badge" title="The server signs with this house's development key. Never use demo accounts with real money.">demo account</span> server-side dev key`;
