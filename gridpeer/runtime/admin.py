@@ -392,11 +392,11 @@ def members_add(
     address: str,
     report: Report,
     prompt: Prompt | None = None,
-    name: str | None = None,
-    kind: str | None = None,
+    info: dict[str, str | float] | None = None,
 ) -> None:
     """Make ``address`` (0x… or a ``[keys]`` name) a member of the market and the member
-    account of ``house`` (``[[accounts]]``, created with a random MQTT password if new).
+    account of ``house`` (``[[accounts]]``, created with a random MQTT password if new);
+    ``info`` sets the house's display fields (``name``, ``kind``, ``pv_kwp``, ``bess_kwh``).
 
     Raises:
         ConfigError: another house has this address already.
@@ -415,10 +415,9 @@ def members_add(
         report.same(f"house {house}'s address {address}")
     if "mqtt_password" not in table or table.get("mqtt_password") in ("", "CHANGE-ME"):
         cf.set_in(table, "mqtt_password", secrets.token_urlsafe(18))
-    if name is not None and cf.set_in(table, "name", name):
-        report.did(f"set house {house}'s name = {name!r}")
-    if kind is not None and cf.set_in(table, "kind", kind):
-        report.did(f"set house {house}'s kind = {kind!r}")
+    for key, value in (info or {}).items():
+        if cf.set_in(table, key, value):
+            report.did(f"set house {house}'s {key} = {value!r}")
     market = open_market(settings)
     if market.member(address)[1]:
         report.same(f"{address} is a member of the market")

@@ -213,13 +213,20 @@ def register(app: typer.Typer) -> None:
         kind: Annotated[
             str | None, typer.Option(help="pv_bess, pv or consumer (the house's equipment).")
         ] = None,
+        pv_kwp: Annotated[float | None, typer.Option(help="PV peak power, kWp.")] = None,
+        bess_kwh: Annotated[float | None, typer.Option(help="Battery capacity, kWh.")] = None,
         dry_run: DryRun = False,
     ) -> None:
         """Register ADDRESS as a member of the market and map it to HOUSE."""
         from gridpeer.runtime.admin import members_add as run
 
+        if kind not in (None, "pv_bess", "pv", "consumer"):
+            typer.echo(f"error: --kind {kind}: pv_bess, pv or consumer", err=True)
+            raise typer.Exit(2)
+        fields = {"name": name, "kind": kind, "pv_kwp": pv_kwp, "bess_kwh": bess_kwh}
+        info = {k: v for k, v in fields.items() if v is not None}
         with _admin(config, dry_run) as (cf, settings, report):
-            run(cf, _settings(settings), house, address, report, _prompt(False), name, kind)
+            run(cf, _settings(settings), house, address, report, _prompt(False), info)
 
     @members.command("remove", cls=FlagHelpCommand)
     def members_remove(

@@ -64,4 +64,22 @@ def write_broker_config(settings: Settings, out: Path) -> Path:
     conf.write_text(
         mosquitto_conf(settings.mqtt.port, settings.mqtt.host, out, out / "passwd", out / "acl")
     )
+    _owned_by_broker(out, out / "passwd", out / "acl")
     return conf
+
+
+def _owned_by_broker(*paths: Path, user: str = "mosquitto") -> None:
+    """Started as root, Mosquitto drops to the ``mosquitto`` user: when we run as root,
+    give it the files it must read (passwd, acl) and its persistence directory."""
+    import os
+    import pwd
+    import shutil
+
+    if os.geteuid() != 0:
+        return
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        return
+    for path in paths:
+        shutil.chown(path, user, user)
