@@ -75,6 +75,7 @@
       const signature = await window.ethereum.request({ method: "personal_sign", params: [hex(message), address] });
       session = await api("/api/auth/verify", JSON.stringify({ message, signature }));
       showWho();
+      gp.showMember(session);
       say(`Signed in as ${short(session.address)}.`, true);
       refresh();
     } catch (e) { say("Wallet: " + (e.message || e), false); }
