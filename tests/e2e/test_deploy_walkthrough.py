@@ -227,6 +227,17 @@ def test_walkthrough_to_a_settled_trade(shell: Shell, chromium: Any, anvil: str)
     t = trades[0]
     assert t["delivered_wh"] == 30 and t["seller_house"] == "h1" and t["buyer_house"] == "h2"
     assert int(t["seller_paid"]) == 30 * 150 * 10**12 // 1000
+
+    # every page shows the member's own house; the statement shows the sale, as CSV too
+    seller.goto(base + "/")
+    assert seller.inner_text("[data-testid=member-house]", timeout=30_000) == "House 1"
+    seller.click("[data-testid=nav-statement]")
+    summary = seller.inner_text("[data-testid=statement-summary]", timeout=30_000)
+    assert "Energy sold peer to peer\t30 Wh" in summary, summary
+    with seller.expect_download() as download:
+        seller.click("[data-testid=statement-csv]")
+    rows = Path(download.value.path()).read_text().splitlines()
+    assert "p2p_sold_wh,30" in rows and any(",sold,h2,30,30," in r for r in rows), rows
     seller.context.close()
     buyer.context.close()
 

@@ -108,3 +108,21 @@ def test_refusals(tmp_path: Path, anvil: str) -> None:
     assert "keys new oracle" in run(tmp_path, "deploy", code=2)
     out = run(tmp_path, "schedule", "set", "--continuous", "7m", code=2)
     assert "deploy first" in out or "whole minutes" in out
+
+
+def test_serve_unlocks_the_oracle_keystore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gridpeer.core.settings import ConfigError, load_settings
+    from gridpeer.runtime.serve import operator_account
+
+    run(tmp_path, "init")
+    run(tmp_path, "keys", "new", "oracle", "--password-file", str(tmp_path / "o.pass"))
+    address = doc(tmp_path)["keys"]["oracle"]["address"]
+    settings = load_settings(tmp_path / "community.toml")
+    assert settings.keys["oracle"].keystore == tmp_path / "keys" / "oracle.json"
+    assert operator_account(settings).address == address
+    (tmp_path / "o.pass").write_text("wrong\n")
+    with pytest.raises(ConfigError, match="wrong password"):
+        operator_account(load_settings(tmp_path / "community.toml"))
+    monkeypatch.setenv("GRIDPEER_KEYS__ORACLE__PASSWORD", "also wrong")
+    with pytest.raises(ConfigError, match=r"\[keys.oracle\]"):
+        operator_account(load_settings(tmp_path / "community.toml"))
