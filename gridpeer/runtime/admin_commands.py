@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gridpeer.core.help import FlagHelpCommand
+from gridpeer.core.help import FlagHelpCommand, FlagHelpGroup
 
 if TYPE_CHECKING:
     from gridpeer.core.config_file import ConfigFile
@@ -102,10 +102,17 @@ def register(app: typer.Typer) -> None:
         help="Set up and run a community: keys, market contract, members, schedule, state. "
         "Idempotent; each writes back to the config; --dry-run changes nothing.",
         no_args_is_help=True,
+        cls=FlagHelpGroup,
     )
-    keys = typer.Typer(help="Encrypted keystores of the role accounts.", no_args_is_help=True)
-    members = typer.Typer(help="Member accounts of the houses.", no_args_is_help=True)
-    schedule = typer.Typer(help="The trading schedule and grace.", no_args_is_help=True)
+    keys = typer.Typer(
+        help="Encrypted keystores of the role accounts.", no_args_is_help=True, cls=FlagHelpGroup
+    )
+    members = typer.Typer(
+        help="Member accounts of the houses.", no_args_is_help=True, cls=FlagHelpGroup
+    )
+    schedule = typer.Typer(
+        help="The trading schedule and grace.", no_args_is_help=True, cls=FlagHelpGroup
+    )
 
     @admin.command("init", cls=FlagHelpCommand)
     def init(

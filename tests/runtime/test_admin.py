@@ -126,3 +126,21 @@ def test_serve_unlocks_the_oracle_keystore(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("GRIDPEER_KEYS__ORACLE__PASSWORD", "also wrong")
     with pytest.raises(ConfigError, match=r"\[keys.oracle\]"):
         operator_account(load_settings(tmp_path / "community.toml"))
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["init"],
+        ["keys", "new"],
+        ["deploy"],
+        ["fund"],
+        ["members", "add"],
+        ["members", "remove"],
+        ["schedule", "set"],
+        ["state"],
+    ],
+)
+def test_every_subcommand_has_help_and_a_dry_run(command: list[str]) -> None:
+    result = CliRunner().invoke(app, ["admin", *command, "--help"])
+    assert result.exit_code == 0 and "--dry-run" in result.output
