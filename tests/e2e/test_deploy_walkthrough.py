@@ -163,14 +163,19 @@ def _member_page(chromium: Any, base: str, wallet: InjectedWallet) -> Any:
     page = context.new_page()
     page.goto(base + "/market")
     assert page.locator("#signer option[value^='demo:']").count() == 0  # no demo picker
+    page.wait_for_function("Number(document.body.dataset.refreshes || 0) >= 1", timeout=30_000)
     page.click("#connect")
-    page.wait_for_function(
-        "document.querySelector('[data-testid=msg]').textContent.startsWith('Signed in as')",
-        timeout=30_000,
-    )
+    try:
+        page.wait_for_function(
+            "document.querySelector('[data-testid=msg]').textContent.startsWith('Signed in as')",
+            timeout=60_000,
+        )
+    except Exception as exc:
+        raise AssertionError(f"sign-in: {page.inner_text('[data-testid=msg]')!r}") from exc
     return page
 
 
+@pytest.mark.timeout(1200)  # a loaded machine: sign-ins, a one-minute slot, settlement
 def test_walkthrough_to_a_settled_trade(shell: Shell, chromium: Any, anvil: str) -> None:
     before, _, after = DOC.read_text().partition(TRADE_HEADING)
     for block in sh_blocks(before):
@@ -220,7 +225,7 @@ def test_walkthrough_to_a_settled_trade(shell: Shell, chromium: Any, anvil: str)
     buyer.wait_for_selector("#trades tr[data-trade]", timeout=30_000)
 
     # the slot comes, both agents meter it, the oracle settles it
-    buyer.wait_for_selector("#trades tr[data-phase='settled']", timeout=360_000)
+    buyer.wait_for_selector("#trades tr[data-phase='settled']", timeout=600_000)
     trades = httpx.get(
         base + "/api/market/trades", params={"account": buyer_wallet.key.address}, timeout=10
     ).json()

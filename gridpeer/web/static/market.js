@@ -69,6 +69,7 @@
   async function connect() {
     if (!window.ethereum) { say("No browser wallet found. Install MetaMask (or another EIP-1193 wallet), or trade as a demo house.", false); return; }
     try {
+      if (!status) await refresh();  // the market's chain id, before the page's first refresh
       const [address] = await window.ethereum.request({ method: "eth_requestAccounts" });
       if (!(await checkChain())) return;
       const { message } = await api(`/api/auth/message?address=${address}`);
