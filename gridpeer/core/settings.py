@@ -205,9 +205,13 @@ class ChainSettings(BaseModel):
     rpc_url: str = "embedded"
     chain_id: int | None = Field(None, ge=1)
     contract_address: str | None = Field(None, pattern=r"^0x[0-9a-fA-F]{40}$")
+    deploy_block: int = Field(0, ge=0)
+    """Block the market was deployed in (``gridpeer admin deploy`` writes it): event
+    readers start there."""
     operator_key: SecretStr | None = None
-    """Private key of the market's oracle account (hex). With it (and ``contract_address``)
-    ``serve`` runs the oracle. Never needed for the demo."""
+    """Private key of the market's oracle account (hex); prefer the encrypted keystore
+    ``[keys.oracle]`` (``gridpeer admin keys new oracle``). With either (and
+    ``contract_address``) ``serve`` runs the oracle. Never needed for the demo."""
 
     @field_validator("operator_key")
     @classmethod
@@ -228,6 +232,35 @@ class ChainSettings(BaseModel):
         if value != "embedded" and not value.startswith(("http://", "https://")):
             raise ValueError("chain.rpc_url must be 'embedded' or an http(s):// JSON-RPC URL")
         return value
+
+
+class KeySettings(BaseModel):
+    """An account's encrypted keystore (``[keys.<name>]``, written by ``gridpeer admin keys
+    new``): never the plaintext key. Relative paths are relative to the config file."""
+
+    keystore: Path
+    """The eth-account (Web3 Secret Storage v3) JSON file."""
+    address: str | None = Field(None, pattern=r"^0x[0-9a-fA-F]{40}$")
+    """The account's address (public; read from the keystore when unset)."""
+    password_file: Path | None = None
+    """A file holding the keystore's password (first line), readable only by its owner."""
+    password: SecretStr | None = None
+    """The password itself, from ``GRIDPEER_KEYS__<NAME>__PASSWORD`` (never in the TOML)."""
+
+
+class ScheduleSettings(BaseModel):
+    """The trading schedule and grace set on chain (``[schedule]``, written by ``gridpeer
+    admin schedule set``): a record of what the contract enforces."""
+
+    mode: Literal["open", "windows", "continuous"] = "windows"
+    tz_minutes: int = Field(0, ge=-720, le=840)
+    """Local time = UTC + this many minutes (the contract's fixed offset)."""
+    slot_minutes: int = Field(15, ge=1, le=255)
+    """Continuous mode: slot length, minutes (divides a day)."""
+    windows: list[int] = Field([630, 780, 840, 840, 990, 1050], min_length=6, max_length=6)
+    """Windows mode: (bid1, delivery1, end1, bid2, delivery2, end2), local minutes."""
+    grace_s: int | None = Field(None, ge=1, le=7 * 86400)
+    """Seconds after a delivery window before a buyer may reclaim an unconfirmed trade."""
 
 
 class TariffSettings(BaseModel):
@@ -287,6 +320,9 @@ class Settings(BaseSettings):
     ``[[thingspeak.channels]]`` with ``house``, ``write_key``, ``fields`` —
     :class:`gridpeer.store.thingspeak.ThingSpeakSettings`); off by default."""
     accounts: list[HouseAccount] = []
+    keys: dict[str, KeySettings] = {}
+    """Encrypted keystores by name (``admin``, ``oracle``, ``coordinator``, …)."""
+    schedule: ScheduleSettings | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -318,6 +354,12 @@ class Settings(BaseSettings):
     def _serve_needs(self) -> Settings:
         if not self.mqtt.embedded and self.mqtt.port == 0:
             raise ValueError("mqtt.port is required for an external broker")
+        base = type(self).toml_path
+        if base is not None:  # keystore paths are relative to the config file
+            for key in self.keys.values():
+                key.keystore = base.parent / key.keystore
+                if key.password_file is not None:
+                    key.password_file = base.parent / key.password_file
         return self
 
     @classmethod

@@ -20,6 +20,8 @@ from gridpeer.runtime.composition import Composition, Parts
 from gridpeer.web.models import HouseInfo, HouseKind
 
 if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
     from gridpeer.oracle.settings import OracleSettings
 
 log = logging.getLogger(__name__)
@@ -71,7 +73,8 @@ async def rpc_chain(parts: Parts) -> AsyncIterator[None]:
     from gridpeer.runtime.services import running_hub
 
     backend = await asyncio.to_thread(Web3Backend.rpc, parts.settings.chain.rpc_url)
-    hub = ChainHub(MarketClient(backend, address), parts.clock, follow_clock=False)
+    members = {a.address.lower(): a.id for a in parts.settings.accounts if a.address}
+    hub = ChainHub(MarketClient(backend, address), parts.clock, follow_clock=False, members=members)
     async with running_hub(parts, hub):
         yield
 
@@ -89,13 +92,11 @@ async def oracle(parts: Parts) -> AsyncIterator[None]:
             within the contract's grace.
     """
     s = parts.settings
-    key_secret, address = s.chain.operator_key, s.chain.contract_address
-    if key_secret is None or address is None:
-        log.warning("no chain.operator_key: the oracle is not running (trades are not settled)")
+    address = s.chain.contract_address
+    if (s.chain.operator_key is None and "oracle" not in s.keys) or address is None:
+        log.warning("no [keys.oracle]: the oracle is not running (trades are not settled)")
         yield
         return
-    from eth_account import Account
-
     from gridpeer.chain.client import MarketClient
     from gridpeer.chain.web3_backend import Web3Backend
     from gridpeer.oracle.chain_adapter import MarketChainView
@@ -103,7 +104,7 @@ async def oracle(parts: Parts) -> AsyncIterator[None]:
     from gridpeer.oracle.settings import OracleTimingError
     from gridpeer.oracle.state import OracleState
 
-    key = Account.from_key(key_secret.get_secret_value())
+    key = await asyncio.to_thread(operator_account, s)
     market = MarketClient(await asyncio.to_thread(Web3Backend.rpc, s.chain.rpc_url), address)
     houses = {a.address: a.id for a in s.accounts if a.address is not None}
     await asyncio.to_thread(_check_roles, market, key.address, houses)
@@ -133,6 +134,29 @@ async def oracle(parts: Parts) -> AsyncIterator[None]:
     finally:
         await asyncio.to_thread(service.stop)
         state.close()
+
+
+def operator_account(settings: Settings) -> LocalAccount:
+    """The oracle's account: its encrypted keystore ``[keys.oracle]`` unlocked with its
+    password (``GRIDPEER_KEYS__ORACLE__PASSWORD`` or its ``password_file``), else the
+    plaintext ``chain.operator_key`` of older configs.
+
+    Raises:
+        ConfigError: the keystore cannot be unlocked (the message says why).
+    """
+    from eth_account import Account
+
+    from gridpeer.chain.keystore import KeystoreError, unlock_key
+
+    ref = settings.keys.get("oracle")
+    if ref is None:
+        assert settings.chain.operator_key is not None
+        acct: LocalAccount = Account.from_key(settings.chain.operator_key.get_secret_value())
+        return acct
+    try:
+        return unlock_key(ref, "oracle")
+    except KeystoreError as exc:
+        raise ConfigError(f"[keys.oracle]: {exc}") from None
 
 
 DEV_CHAIN_IDS = frozenset({31337, 1337})
@@ -169,8 +193,8 @@ def _check_roles(market: Any, oracle: str, houses: dict[str, str]) -> None:
     roles = market.roles()
     if roles["oracle"].lower() != oracle.lower():
         raise ConfigError(
-            f"chain.operator_key is the account {oracle}, but the market's oracle is "
-            f"{roles['oracle']}: use that account's key"
+            f"the oracle key ([keys.oracle] or chain.operator_key) is the account {oracle}, "
+            f"but the market's oracle is {roles['oracle']}: use that account's key"
         )
     for addr, house in houses.items():
         if not market.member(addr)[1]:
