@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +27,9 @@ from gridpeer.sim.ledger import Ledger
 from gridpeer.sim.market_adapter import MARKETS, PRICE_BLIND, Trades, clear_slot, mechanism
 from gridpeer.sim.population import Population, build_population
 from gridpeer.sim.scenario import Scenario
+
+if TYPE_CHECKING:
+    from gridpeer.sim.feeder import FeederFlow
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -57,6 +61,7 @@ class SimResult:
     interrupted: bool
     elapsed_s: float
     wei_per_unit: int
+    feeder: FeederFlow | None = None
 
     @property
     def slots_done(self) -> int:
@@ -118,7 +123,14 @@ class _Prices:
 class Simulation:
     """One community run; call :meth:`run`."""
 
-    def __init__(self, config: RunConfig, settle: SettleHook | None = None) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        settle: SettleHook | None = None,
+        feeder: FeederFlow | None = None,
+    ) -> None:
+        """``feeder``: a power flow to run per slot; by default the scenario's
+        ``[feeder]`` if it has one (pandapower is imported only then)."""
         self.cfg = config
         sc = config.scenario
         self.pop = build_population(sc, config.houses, config.seed)
@@ -139,6 +151,15 @@ class Simulation:
         self._prev: DayEnergy | None = None
         self._noisy: tuple[I64, I64] | None = None  # today's forecast PV and load, Wh
         self.tradable = np.ones(SLOTS_PER_DAY, dtype=np.bool_)
+        if feeder is None and sc.feeder is not None:
+            from gridpeer.sim.feeder import build_feeder
+
+            feeder = build_feeder(
+                sc.feeder, config.houses, config.seed, config.days * SLOTS_PER_DAY, sc.base_dir
+            )
+        if feeder is not None:
+            feeder.start(config.days * SLOTS_PER_DAY)
+        self.feeder = feeder
 
     # ------------------------------------------------------------ forecasts
 
@@ -274,6 +295,8 @@ class Simulation:
             soc = today.soc[:, t]
             s["mean_soc"][g] = float(soc[self.has_batt].mean())
             led.sample_soc[g] = soc[self.samples]
+        if self.feeder is not None:  # the ledger's net injection per house, Wh
+            self.feeder.step(g, exp_wh + sold - imp_wh - bought)
         if self.settle is not None:
             self.settle(g, contracted, delivered_wh)
 
@@ -335,6 +358,7 @@ class Simulation:
             interrupted=interrupted,
             elapsed_s=time.perf_counter() - t0,
             wei_per_unit=sc.tariff.wei_per_unit,
+            feeder=self.feeder,
         )
 
 
