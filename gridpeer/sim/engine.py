@@ -30,6 +30,7 @@ from gridpeer.sim.scenario import Scenario
 
 if TYPE_CHECKING:
     from gridpeer.sim.feeder import FeederFlow
+    from gridpeer.sim.grid_market import GridMarket
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -62,6 +63,7 @@ class SimResult:
     elapsed_s: float
     wei_per_unit: int
     feeder: FeederFlow | None = None
+    grid_market: GridMarket | None = None
 
     @property
     def slots_done(self) -> int:
@@ -157,9 +159,18 @@ class Simulation:
             feeder = build_feeder(
                 sc.feeder, config.houses, config.seed, config.days * SLOTS_PER_DAY, sc.base_dir
             )
-        if feeder is not None:
-            feeder.start(config.days * SLOTS_PER_DAY)
         self.feeder = feeder
+        self.grid_market: GridMarket | None = None
+        if feeder is not None:
+            from gridpeer.sim.grid_market import GridMarket
+
+            spec = sc.feeder
+            self.grid_market = GridMarket(
+                feeder,
+                spec is not None and spec.grid_aware,
+                0.0 if spec is None else spec.network_fee * sc.tariff.wei_per_unit,
+            )
+            feeder.start(config.days * SLOTS_PER_DAY)
 
     # ------------------------------------------------------------ forecasts
 
@@ -233,10 +244,15 @@ class Simulation:
         else:
             sell_q, buy_q = np.clip(f_res, 0, None), np.clip(-f_res, 0, None)
         arrival = rng.permutation(self.pop.n).astype(np.int64)
+        gm = self.grid_market
+        if gm is not None:
+            gm.before_clearing(residual)
         if self.tradable[t]:
             contracted = self._clear_rounds(sell_q, buy_q, GridPrices(imp, fi), arrival)
         else:
             contracted = Trades.empty()
+        if gm is not None:
+            contracted = gm.curtail(contracted)
         if f_res is None:
             delivered_wh = contracted.wh
             delivered = contracted
@@ -249,6 +265,9 @@ class Simulation:
                 delivered_wh[keep],
                 contracted.price[keep],
             )
+        if gm is not None and gm.check(residual, delivered):
+            delivered = Trades.empty()  # grid-aware fallback: the slot's P2P is cancelled
+            delivered_wh = np.zeros_like(contracted.wh)
         # per-house accounting
         n = self.pop.n
         bought = np.bincount(delivered.buyer, delivered.wh, n).astype(np.int64)
@@ -273,6 +292,10 @@ class Simulation:
         h["contracted_sold_wh"] += np.bincount(contracted.seller, contracted.wh, n).astype(np.int64)
         h["p2p_paid_wei"] += paid
         h["p2p_received_wei"] += received
+        if gm is not None:
+            fee = gm.fees(delivered, n)
+            h["network_fee_wei"] += fee
+            led.series["network_fee_wei"][g] = fee.sum()
         h["import_cost_wei"] += imp_wh * imp // 1000
         h["export_revenue_wei"] += exp_wh * fi // 1000
         h["base_import_wh"] += deficit
@@ -295,8 +318,8 @@ class Simulation:
             soc = today.soc[:, t]
             s["mean_soc"][g] = float(soc[self.has_batt].mean())
             led.sample_soc[g] = soc[self.samples]
-        if self.feeder is not None:  # the ledger's net injection per house, Wh
-            self.feeder.step(g, exp_wh + sold - imp_wh - bought)
+        if gm is not None:  # the ledger's net injection per house, Wh
+            gm.record(g, exp_wh + sold - imp_wh - bought)
         if self.settle is not None:
             self.settle(g, contracted, delivered_wh)
 
@@ -359,6 +382,7 @@ class Simulation:
             elapsed_s=time.perf_counter() - t0,
             wei_per_unit=sc.tariff.wei_per_unit,
             feeder=self.feeder,
+            grid_market=self.grid_market,
         )
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from gridpeer.market.grid_aware import LinearFeeder
 from gridpeer.sim.scenario import FEEDER_PRESETS, Feeder
 
 I64 = npt.NDArray[np.int64]
@@ -102,6 +103,8 @@ class SlotFlow:
         trafo_pct: loading per transformer, % of its rated power.
         losses_w: active losses of lines and transformers, W.
         grid_w: active power drawn from the external grid, W (negative = export).
+        line_sign, trafo_sign: direction of each line's (from → to) and transformer's
+            (HV → LV) active power, ±1.
     """
 
     converged: bool
@@ -110,6 +113,22 @@ class SlotFlow:
     trafo_pct: F64
     losses_w: float
     grid_w: float
+    line_sign: F64 = field(default_factory=lambda: np.zeros(0))
+    trafo_sign: F64 = field(default_factory=lambda: np.zeros(0))
+
+    def violations(self, limits: FeederLimits) -> npt.NDArray[np.bool_]:
+        """Violation flags, one per quantity of :meth:`FeederFlow.linear` (voltage above
+        the band per bus, below the band per bus, overloaded line, overloaded
+        transformer); all False when the flow did not converge."""
+        band, lim = limits.voltage_band, limits.max_loading_pct
+        return np.concatenate(
+            (
+                self.vm_pu > 1.0 + band,
+                self.vm_pu < 1.0 - band,
+                self.line_pct > lim,
+                self.trafo_pct > lim,
+            )
+        )
 
 
 @dataclass
@@ -199,6 +218,7 @@ class FeederFlow:
         self.trafo_names = [str(x) for x in net.trafo["name"].fillna("").tolist()]
         self.log = self.start(slots)
         self._warm = False
+        self._sens: F64 | None = None
 
     def start(self, slots: int) -> FeederLog:
         """A fresh :attr:`log` for a run of ``slots`` slots (also returned)."""
@@ -243,11 +263,80 @@ class FeederFlow:
             net.res_trafo.loading_percent.to_numpy(dtype=np.float64),
             losses * 1e6,
             float(net.res_ext_grid.p_mw.sum()) * 1e6,
+            np.where(net.res_line.p_from_mw.to_numpy(dtype=np.float64) < 0, -1.0, 1.0),
+            np.where(net.res_trafo.p_hv_mw.to_numpy(dtype=np.float64) < 0, -1.0, 1.0),
         )
 
-    def step(self, g: int, injection_wh: I64) -> SlotFlow:
-        """Solve slot ``g`` (global slot index) and record it in :attr:`log`."""
-        flow = self.solve(injection_wh)
+    # ------------------------------------------------------------ grid-aware market
+
+    def sensitivities(self) -> F64:
+        """Change of every quantity per Wh (per slot) net-injected by each house: rows
+        are bus voltages (p.u., twice: for the upper and the lower limit), signed line
+        loadings (%, + = from → to) and signed transformer loadings (%, + = HV → LV);
+        columns are houses. By finite differences of the AC power flow around the
+        no-injection point (1 kW more at each house bus in turn), computed once."""
+        if self._sens is not None:
+            return self._sens
+        zero = np.zeros(self.houses, dtype=np.int64)
+        base = self.solve(zero)
+        if not base.converged:
+            raise FeederError("the feeder's power flow does not converge without injections")
+        step_wh = 250  # 1 kW for a 15-minute slot
+        per_element = []
+        for e in range(self.elements.size):
+            inj = np.zeros(self.houses, dtype=np.int64)
+            inj[np.flatnonzero(self.house_element == e)[0]] = step_wh
+            f = self.solve(inj)
+            if not f.converged:
+                raise FeederError("the feeder's power flow does not converge at 1 kW")
+            d_line = f.line_pct * f.line_sign - base.line_pct * base.line_sign
+            d_trafo = f.trafo_pct * f.trafo_sign - base.trafo_pct * base.trafo_sign
+            dv = f.vm_pu - base.vm_pu
+            per_element.append(np.concatenate((dv, dv, d_line, d_trafo)) / step_wh)
+        sens_e = np.stack(per_element, axis=1)  # (k, elements)
+        self._sens = np.ascontiguousarray(sens_e[:, self.house_element])
+        self._warm = False
+        return self._sens
+
+    def linear(self, flow: SlotFlow) -> LinearFeeder:
+        """The slot's linearised feeder at the operating point ``flow`` (see
+        :mod:`gridpeer.market.grid_aware`); quantities as in :meth:`sensitivities`."""
+        band, lim = self.limits.voltage_band, self.limits.max_loading_pct
+        nb, nl, nt = flow.vm_pu.size, flow.line_pct.size, flow.trafo_pct.size
+        inf = np.inf
+        value = np.concatenate(
+            (
+                flow.vm_pu,
+                flow.vm_pu,
+                flow.line_pct * flow.line_sign,
+                flow.trafo_pct * flow.trafo_sign,
+            )
+        )
+        lo = np.concatenate((np.full(nb, -inf), np.full(nb, 1.0 - band), np.full(nl + nt, -lim)))
+        hi = np.concatenate((np.full(nb, 1.0 + band), np.full(nb, inf), np.full(nl + nt, lim)))
+        return LinearFeeder(self.sensitivities(), value, lo, hi)
+
+    def path_resistance(self) -> F64:
+        """Resistance of the network path between every two houses' buses, Ω (lines and
+        transformers, from pandapower's topology graph; 0 on the same bus)."""
+        import networkx as nx
+        import pandapower.topology as top
+
+        graph = top.create_nxgraph(self.net, calc_branch_impedances=True, multi=False)
+        used = self.bus_of_house[np.unique(self.house_element, return_index=True)[1]]
+        dist = np.zeros((used.size, used.size))
+        for i, b in enumerate(used.tolist()):
+            lengths = nx.single_source_dijkstra_path_length(graph, b, weight="r_ohm")
+            dist[i] = [lengths.get(int(c), np.inf) for c in used.tolist()]
+        return dist[np.ix_(self.house_element, self.house_element)]
+
+    # ------------------------------------------------------------ per slot
+
+    def step(self, g: int, injection_wh: I64, flow: SlotFlow | None = None) -> SlotFlow:
+        """Solve slot ``g`` (global slot index; or take its already solved ``flow``) and
+        record it in :attr:`log`."""
+        if flow is None:
+            flow = self.solve(injection_wh)
         log = self.log
         s = log.series
         log.house_injection_wh += injection_wh

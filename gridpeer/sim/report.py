@@ -49,7 +49,8 @@ HOUSE_TABLE = (
 )
 """Columns of the per-house table in ``summary.html``."""
 SAVING_NOTE = (
-    "bill = grid import cost - feed-in income + P2P paid - P2P received; baseline = the "
+    "bill = grid import cost - feed-in income + P2P paid - P2P received + network fees "
+    "(to the grid operator, when the scenario's feeder charges them); baseline = the "
     "same houses without P2P. A negative bill is a net income (the house sold more to "
     "the grid than it bought). saving_pct and bill_change_pct are percentages of the "
     "no-P2P grid import cost (what was paid to the grid, always >= 0), not of the net "

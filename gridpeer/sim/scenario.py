@@ -159,6 +159,12 @@ class Feeder(_Strict):
     ``power_factor`` (0..1, lagging for consumption) sets each house's reactive power
     from its net active power. Limits: voltage within ``1 ± voltage_band`` per unit,
     line and transformer loading at most ``max_loading_pct`` %.
+
+    ``grid_aware = true`` clears the market grid-aware
+    (:mod:`gridpeer.market.grid_aware`: no trade may add to a violation of these limits;
+    checked by an AC power flow after clearing). ``network_fee`` (currency per kWh per
+    ohm of path resistance between seller and buyer) charges buyers a network fee by
+    electrical distance, paid to the grid operator and shown in the bills.
     """
 
     network: str = "kerber-dorfnetz"
@@ -168,6 +174,8 @@ class Feeder(_Strict):
     power_factor: float = Field(default=1.0, gt=0, le=1)
     voltage_band: float = Field(default=0.10, gt=0, lt=1)
     max_loading_pct: float = Field(default=100.0, gt=0)
+    grid_aware: bool = False
+    network_fee: float = Field(default=0.0, ge=0)
 
 
 class Scenario(_Strict):
