@@ -243,6 +243,14 @@ def _feeder_part(result: SimResult, out: Path) -> tuple[list[str], list[str]]:
     (out / "feeder.csv").write_text(fr.series_csv(f.log), encoding="utf-8", newline="")
     (out / "feeder_kpis.csv").write_text(fr.kpis_csv(f), encoding="utf-8", newline="")
     rows = fr.kpi_rows(f)
+    if result.grid_market is not None:
+        cur = result.config.scenario.tariff.currency
+        gm = result.grid_market.summary(result.wei_per_unit)
+        units = {"curtailed_wh": "Wh", "network_fees": cur}
+        rows += [
+            [k, fmt(v, "saving" if k == "network_fees" else k), units.get(k, "")]
+            for k, v in gm.items()
+        ]
     head = ["KPI", "value", "unit"]
     md = ["## Feeder (AC power flow)", "", fr.headline(f), "", _md_table(head, rows), ""]
     md += ["Per slot: [feeder.csv](feeder.csv).", ""]

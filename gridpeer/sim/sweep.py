@@ -30,7 +30,14 @@ from typing import Any
 from gridpeer.sim.scenario import Scenario
 from gridpeer.sim.study import RunSpec, Study
 
-PLOT_KPIS = ("saving_pct", "p2p_share", "self_sufficiency", "gini_savings", "violation_slots")
+PLOT_KPIS = (
+    "saving_pct",
+    "p2p_share",
+    "self_sufficiency",
+    "gini_savings",
+    "violation_slots",
+    "market_caused_violation_slots",
+)
 """KPIs plotted per design (those present in the table)."""
 ID_COLUMNS = ("run_id", "design", "seed", "houses", "days")
 
@@ -59,6 +66,8 @@ def run_one(scenario: Scenario, spec: RunSpec) -> dict[str, Any]:
     row.update(Kpis(result).community())
     if result.feeder is not None:
         row.update(result.feeder.summary())
+    if result.grid_market is not None:
+        row.update(result.grid_market.summary(result.wei_per_unit))
     row["elapsed_s"] = time.perf_counter() - t0
     return row
 
