@@ -87,8 +87,8 @@ def _eligible(book: OrderArrays, prefs: Preferences, i: int, asks: IntArray) -> 
     return np.asarray(asks[ok], dtype=np.int64)
 
 
-def clear_preferred(book: OrderArrays, prefs: Preferences) -> LeveledMatches:
-    """The preferred stage alone (rule 1-4 of the module doc); level 1 matches."""
+def clear_preferred(book: OrderArrays, prefs: Preferences, level: int = 1) -> LeveledMatches:
+    """The preferred stage alone (rule 1-4 of the module doc), matches at ``level``."""
     prio = book.priorities()
     pos = np.arange(len(book))
     left = book.energy_wh.copy()
@@ -116,7 +116,7 @@ def clear_preferred(book: OrderArrays, prefs: Preferences) -> LeveledMatches:
     n = len(buy)
     return LeveledMatches(
         MatchArrays(_arr(buy), _arr(sell), _arr(wh), _arr(price)),
-        np.ones(n, dtype=np.int64),
+        np.full(n, level, dtype=np.int64),
         np.zeros(n, dtype=np.int64),
     )
 

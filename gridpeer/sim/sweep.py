@@ -100,6 +100,8 @@ def make_client(scheduler: str | None, workers: int) -> tuple[Any, Any]:
     """A Dask client: of the cluster at ``scheduler`` (``tcp://host:8786``), or of a new
     ``LocalCluster`` of ``workers`` single-threaded worker processes on 127.0.0.1 without
     a dashboard. Returns ``(client, cluster or None)``; close both."""
+    import logging
+
     from distributed import Client, LocalCluster
 
     if scheduler:
@@ -110,6 +112,7 @@ def make_client(scheduler: str | None, workers: int) -> tuple[Any, Any]:
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
+        silence_logs=logging.CRITICAL,  # no heartbeat tracebacks while shutting down
     )
     return Client(cluster), cluster
 

@@ -18,6 +18,7 @@ from gridpeer.market.preferences import (
     clear_preferred,
     clear_with_preferences,
 )
+from gridpeer.market.structured import Structure, clear_structured
 from tests.market.books import book, books, props, triples
 
 GRID = GridPrices(30, 5)
@@ -150,3 +151,37 @@ def test_priority_rule_partner_before_local_before_green() -> None:
     assert triples(res.matches) == [(3, 0, 30, 15), (2, 0, 10, 12)]
     with pytest.raises(ValueError, match="one preference entry"):
         clear_with_preferences(get_mechanism("uniform"), b, Preferences.none(2, 4), GRID)
+
+
+@props(200)
+@given(
+    st.data(),
+    books(),
+    st.lists(st.integers(0, 2), min_size=HOUSES, max_size=HOUSES),
+    st.sampled_from(sorted(MECHANISMS)),
+    st.booleans(),
+    st.tuples(st.integers(0, 50), st.integers(0, 50)),
+)
+def test_structured_conserves_energy_and_money(
+    data: st.DataObject,
+    b: OrderArrays,
+    zones: list[int],
+    name: str,
+    hierarchical: bool,
+    fees: tuple[int, int],
+) -> None:
+    p = data.draw(preferences(b))
+    zone = np.array(zones, dtype=np.int64)
+    p = Preferences(p.kind, p.partner, p.premium, zone, p.green)
+    s = Structure(zone, hierarchical, *fees)
+    res = clear_structured(get_mechanism(name), b, GRID, s, p)
+    _check_conservation(b, res)
+    m = res.matches
+    same = zone[b.house[m.buy]] == zone[b.house[m.sell]]
+    rate = np.where(res.level == 2, fees[1], fees[0])
+    rate = np.where((res.level == 0) & ~same, fees[1], rate)
+    assert (res.fee_wei == m.energy_wh * rate // 1000).all()
+    assert hierarchical or not (res.level == 1).any()
+    # without preferences and hierarchy: the plain mechanism
+    flat = clear_structured(get_mechanism(name), b, GRID, Structure(zone, False))
+    assert triples(flat.matches) == triples(get_mechanism(name).clear(b, GRID).matches)
