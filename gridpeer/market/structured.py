@@ -57,8 +57,7 @@ def clear_structured(
     if prefs is not None and (prefs.kind != Preference.NONE).any():
         pref = clear_preferred(book, prefs, level=0)
         m = pref.matches
-        same = structure.zone[book.house[m.buy]] == structure.zone[book.house[m.sell]]
-        rate = np.where(same, structure.feeder_fee, structure.community_fee).astype(np.int64)
+        rate = level_fee_rate(structure, book.house[m.buy], book.house[m.sell], pref.level)
         pref = LeveledMatches(m, pref.level, payments_wei_array(m.energy_wh, rate))
         left -= pref.traded_wh(n)
         parts.append(pref)
@@ -72,3 +71,12 @@ def clear_structured(
     everyone = np.arange(n, dtype=np.int64)
     parts.append(clear_mapped(mechanism, book, everyone, left, grid, 2, structure.community_fee))
     return concat(parts)
+
+
+def level_fee_rate(
+    structure: Structure, buyer: IntArray, seller: IntArray, level: IntArray
+) -> IntArray:
+    """Fee per match, wei/kWh, from its level and houses (module doc)."""
+    same = structure.zone[buyer] == structure.zone[seller]
+    local = (level == 1) | ((level == 0) & same)
+    return np.where(local, structure.feeder_fee, structure.community_fee).astype(np.int64)

@@ -22,9 +22,17 @@ import numpy.typing as npt
 from gridpeer.hems.strategy import PriceStrategy, house_order_price, noisy_forecast
 from gridpeer.market.calendar import thesis_default
 from gridpeer.market.clearing import GridPrices
+from gridpeer.market.money import payments_wei_array
 from gridpeer.sim.dayprofiles import SLOTS_PER_DAY, DayEnergy, DayGenerator
 from gridpeer.sim.ledger import Ledger
-from gridpeer.sim.market_adapter import MARKETS, PRICE_BLIND, Trades, clear_slot, mechanism
+from gridpeer.sim.market_adapter import (
+    MARKETS,
+    PRICE_BLIND,
+    SlotStructure,
+    Trades,
+    clear_slot,
+    mechanism,
+)
 from gridpeer.sim.population import Population, build_population
 from gridpeer.sim.scenario import Scenario
 
@@ -159,6 +167,7 @@ class Simulation:
             feeder = build_feeder(
                 sc.feeder, config.houses, config.seed, config.days * SLOTS_PER_DAY, sc.base_dir
             )
+        self.structure = slot_structure(sc, self.pop)
         self.feeder = feeder
         self.grid_market: GridMarket | None = None
         if feeder is not None:
@@ -215,7 +224,7 @@ class Simulation:
                 break
             progress = 1.0 if self.rounds == 1 else r / (self.rounds - 1)
             ask, bid = self.prices.quotes(imp, fi, progress)
-            trades = clear_slot(self.mech, sell, ask, buy, bid, arrival, grid)
+            trades = clear_slot(self.mech, sell, ask, buy, bid, arrival, grid, self.structure)
             if len(trades) == 0:
                 continue
             np.subtract.at(buy, trades.buyer, trades.wh)
@@ -258,13 +267,7 @@ class Simulation:
             delivered = contracted
         else:
             delivered_wh = self._cap(contracted, surplus, deficit)
-            keep = delivered_wh > 0
-            delivered = Trades(
-                contracted.buyer[keep],
-                contracted.seller[keep],
-                delivered_wh[keep],
-                contracted.price[keep],
-            )
+            delivered = contracted.select(delivered_wh > 0, delivered_wh)
         if gm is not None and gm.check(residual, delivered):
             delivered = Trades.empty()  # grid-aware fallback: the slot's P2P is cancelled
             delivered_wh = np.zeros_like(contracted.wh)
@@ -292,8 +295,14 @@ class Simulation:
         h["contracted_sold_wh"] += np.bincount(contracted.seller, contracted.wh, n).astype(np.int64)
         h["p2p_paid_wei"] += paid
         h["p2p_received_wei"] += received
-        if gm is not None:
-            fee = gm.fees(delivered, n)
+        if delivered.fee_rate is not None or gm is not None:  # to the grid operator
+            fee = np.zeros(n, dtype=np.int64)
+            if delivered.fee_rate is not None:
+                np.add.at(
+                    fee, delivered.buyer, payments_wei_array(delivered.wh, delivered.fee_rate)
+                )
+            if gm is not None:
+                fee += gm.fees(delivered, n)
             h["network_fee_wei"] += fee
             led.series["network_fee_wei"][g] = fee.sum()
         h["import_cost_wei"] += imp_wh * imp // 1000
@@ -384,6 +393,42 @@ class Simulation:
             feeder=self.feeder,
             grid_market=self.grid_market,
         )
+
+
+def slot_structure(scenario: Scenario, pop: Population) -> SlotStructure | None:
+    """The scenario's market structure and trading preferences per house, or None for
+    the flat market without preferences.
+
+    Raises:
+        ValueError: a partner names an unknown house.
+    """
+    from gridpeer.market.preferences import Preference
+    from gridpeer.market.structured import Structure
+
+    ms = scenario.market_structure
+    groups = scenario.households
+    if ms is None and all(g.preference == "none" for g in groups):
+        return None
+    wpu = scenario.tariff.wei_per_unit
+    kinds = {"none": Preference.NONE, "local": Preference.LOCAL, "green": Preference.GREEN}
+    kind = np.array([kinds[g.preference] for g in groups], dtype=np.int64)[pop.group]
+    premium = np.array([round(g.premium * wpu) for g in groups], dtype=np.int64)[pop.group]
+    green = np.array([g.green for g in groups], dtype=np.bool_)[pop.group]
+    partner = np.full(pop.n, -1, dtype=np.int64)
+    zones = 1 if ms is None else ms.zones
+    index = {hid: i for i, hid in enumerate(pop.ids)}
+    for buyer, seller in ({} if ms is None else ms.partners).items():
+        if buyer not in index or seller not in index:
+            raise ValueError(f"market_structure.partners: unknown house in {buyer} = {seller}")
+        partner[index[buyer]] = index[seller]
+        kind[index[buyer]] = Preference.PARTNER
+    structure = Structure(
+        zone=np.arange(pop.n, dtype=np.int64) % zones,
+        hierarchical=ms is not None and ms.hierarchical,
+        feeder_fee=0 if ms is None else round(ms.feeder_fee * wpu),
+        community_fee=0 if ms is None else round(ms.community_fee * wpu),
+    )
+    return SlotStructure(structure, kind, partner, premium, green)
 
 
 def make_config(

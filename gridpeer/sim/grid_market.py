@@ -68,10 +68,7 @@ class GridMarket:
         lin = self.feeder.linear(self.flow)
         wh = curtail(lin, contracted.buyer, contracted.seller, contracted.wh)
         self.curtailed_wh += int(contracted.wh.sum() - wh.sum())
-        keep = wh > 0
-        return Trades(
-            contracted.buyer[keep], contracted.seller[keep], wh[keep], contracted.price[keep]
-        )
+        return contracted.select(wh > 0, wh)
 
     def market_caused(self, residual_wh: I64, delivered: Trades) -> bool:
         """True when a violation of the slot is not in the non-market power flow."""

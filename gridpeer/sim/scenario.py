@@ -106,6 +106,9 @@ class HouseholdGroup(_Strict):
     strategy: Literal["fixed", "ramping"] = "ramping"
     data: str | None = None
     data_format: Literal["watts", "refit", "smart-home"] = "watts"
+    preference: Literal["none", "local", "green"] = "none"
+    premium: float = Field(default=0.0, ge=0)
+    green: bool = True
 
 
 class Strategy(_Strict):
@@ -178,6 +181,25 @@ class Feeder(_Strict):
     network_fee: float = Field(default=0.0, ge=0)
 
 
+class MarketStructure(_Strict):
+    """Feeder markets below the community market, fees per level, named partners.
+
+    With ``hierarchical``, houses are split into ``zones`` feeders (house k in zone
+    ``k mod zones``) whose markets clear first; unmatched orders go up to the community
+    market (:mod:`gridpeer.market.structured`). ``feeder_fee`` and ``community_fee``
+    (currency per kWh) are paid by buyers to the grid operator on energy traded at
+    that level. ``partners`` maps a buying house id to the house it prefers to buy
+    from (e.g. ``{h3 = "h1"}``), with its group's ``premium``; household groups may
+    prefer ``local`` (same zone) or ``green`` energy (from groups with ``green``).
+    """
+
+    hierarchical: bool = False
+    zones: int = Field(default=1, ge=1, le=100_000)
+    feeder_fee: float = Field(default=0.0, ge=0)
+    community_fee: float = Field(default=0.0, ge=0)
+    partners: dict[str, str] = {}
+
+
 class Scenario(_Strict):
     """A whole community study setup."""
 
@@ -192,6 +214,7 @@ class Scenario(_Strict):
     strategy: Strategy = Strategy()
     households: tuple[HouseholdGroup, ...] = Field(min_length=1)
     feeder: Feeder | None = None
+    market_structure: MarketStructure | None = None
     base_dir: str = "."
 
     @model_validator(mode="after")
