@@ -310,7 +310,8 @@ def register_sweep(app: typer.Typer) -> None:
             f"[bold]{st.name}[/bold]: {len(st.runs)} runs ({len(have)} already done) on "
             f"{scheduler or f'a LocalCluster of {workers} workers'}"
         )
-        client, cluster = make_client(scheduler, workers)
+        everything_done = len(have) == len(st.runs)
+        client, cluster = (None, None) if everything_done else make_client(scheduler, workers)
         try:
 
             def on_result(row: dict[str, object], done: int, total: int) -> None:
@@ -322,7 +323,8 @@ def register_sweep(app: typer.Typer) -> None:
 
             outcome = run_sweep(st, out, client, on_result)
         finally:
-            client.close()
+            if client is not None:
+                client.close()
             if cluster is not None:
                 cluster.close()
         console.print(

@@ -19,6 +19,7 @@ bus's nominal voltage, loading in % of the element's rating.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 import warnings
@@ -58,6 +59,7 @@ class FeederError(ValueError):
 def load_network(network: str, base_dir: str = ".") -> Any:
     """A pandapower network: a preset name of :data:`FEEDER_PRESETS` or a file path
     (``.json``, ``.p``/``.pkl``, ``.xlsx``; relative paths against ``base_dir``)."""
+    logging.getLogger("pandapower").setLevel(logging.WARNING)  # no INFO lines on import
     import pandapower as pp
     import pandapower.networks as pn
 

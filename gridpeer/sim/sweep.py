@@ -104,6 +104,8 @@ def make_client(scheduler: str | None, workers: int) -> tuple[Any, Any]:
 
     from distributed import Client, LocalCluster
 
+    for name in ("distributed", "tornado"):  # lifecycle chatter, even under a verbose CLI
+        logging.getLogger(name).setLevel(logging.ERROR)
     if scheduler:
         return Client(scheduler), None
     cluster = LocalCluster(
@@ -128,7 +130,7 @@ def run_sweep(
     Args:
         study: the study.
         out: output folder (created); ``runs/`` holds one JSON per finished run.
-        client: a ``distributed.Client``.
+        client: a ``distributed.Client`` (may be None when every run is done).
         on_result: called with (row, done, total) after each new result is written.
     """
     from distributed import as_completed
@@ -139,11 +141,15 @@ def run_sweep(
     have = done_runs(out)
     todo = [r for r in study.runs if r.run_id not in have]
     done = len(study.runs) - len(todo)
-    futures = [
-        client.submit(run_one, study.scenario_for(r), r, key=f"gridpeer-run-{r.run_id}")
-        for r in todo
-    ]
-    for fut in as_completed(futures):
+    futures = (
+        []
+        if not todo
+        else [
+            client.submit(run_one, study.scenario_for(r), r, key=f"gridpeer-run-{r.run_id}")
+            for r in todo
+        ]
+    )
+    for fut in as_completed(futures) if futures else ():
         row = fut.result()
         _write_atomic(runs_dir / f"{row['run_id']}.json", json.dumps(row, default=_jsonable))
         done += 1

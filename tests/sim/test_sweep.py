@@ -169,3 +169,33 @@ def test_sweep_on_separate_scheduler_and_workers_survives_a_killed_worker(
     df = pd.read_parquet(out / "results.parquet")
     assert sorted(df["run_id"]) == sorted(r.run_id for r in st.runs)
     assert df["p2p_wh"].notna().all()
+
+
+def test_sweep_command_errors_and_a_finished_study(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from gridpeer.cli import app
+    from gridpeer.sim.sweep import write_tables
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["sweep", str(tmp_path / "missing.toml")])
+    assert res.exit_code == 2 and "study file not found" in res.output
+    bad = tmp_path / "bad.toml"
+    bad.write_text('scenario = "thesis-lab-5"\ndesigns = ["nope"]\n')
+    res = runner.invoke(app, ["sweep", str(bad)])
+    assert res.exit_code == 2 and "unknown designs" in res.output
+    # every run already done: no cluster is started, the tables are written again
+    study = tmp_path / "study.toml"
+    study.write_text('scenario = "thesis-lab-5"\ndesigns = ["uniform"]\nseeds = 1\ndays = 1\n')
+    st = parse_study(study.read_text(), tmp_path)
+    from gridpeer.sim.sweep import run_one
+
+    out = tmp_path / "out"
+    (out / "runs").mkdir(parents=True)
+    row = run_one(st.scenario_for(st.runs[0]), st.runs[0])
+    (out / "runs" / f"{row['run_id']}.json").write_text(json.dumps(row))
+    res = runner.invoke(app, ["sweep", str(study), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "0 run(s) computed, 1 skipped" in res.output
+    assert pd.read_csv(out / "results.csv")["run_id"].tolist() == [row["run_id"]]
+    assert write_tables(st, out)[0] == out / "results.parquet"
