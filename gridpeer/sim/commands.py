@@ -295,6 +295,15 @@ def register_sweep(app: typer.Typer) -> None:
         from gridpeer.core.extras import require
 
         require("sim", "gridpeer sweep")
+        import importlib.util
+
+        if importlib.util.find_spec("distributed") is None:
+            typer.echo(
+                "error: gridpeer sweep needs Dask: pip install 'dask[distributed]' pyarrow "
+                "(both in gridpeer[sim])",
+                err=True,
+            )
+            raise typer.Exit(2)
 
         from gridpeer.sim.study import StudyError, load_study
         from gridpeer.sim.sweep import done_runs, make_client, run_sweep
