@@ -167,8 +167,8 @@ class Simulation:
             feeder = build_feeder(
                 sc.feeder, config.houses, config.seed, config.days * SLOTS_PER_DAY, sc.base_dir
             )
-        self.structure = slot_structure(sc, self.pop)
         self.feeder = feeder
+        self.structure = slot_structure(sc, self.pop, feeder)
         self.grid_market: GridMarket | None = None
         if feeder is not None:
             from gridpeer.sim.grid_market import GridMarket
@@ -395,12 +395,14 @@ class Simulation:
         )
 
 
-def slot_structure(scenario: Scenario, pop: Population) -> SlotStructure | None:
+def slot_structure(
+    scenario: Scenario, pop: Population, feeder: FeederFlow | None = None
+) -> SlotStructure | None:
     """The scenario's market structure and trading preferences per house, or None for
     the flat market without preferences.
 
     Raises:
-        ValueError: a partner names an unknown house.
+        ValueError: a partner names an unknown house; zones from a missing feeder.
     """
     from gridpeer.market.preferences import Preference
     from gridpeer.market.structured import Structure
@@ -415,7 +417,12 @@ def slot_structure(scenario: Scenario, pop: Population) -> SlotStructure | None:
     premium = np.array([round(g.premium * wpu) for g in groups], dtype=np.int64)[pop.group]
     green = np.array([g.green for g in groups], dtype=np.bool_)[pop.group]
     partner = np.full(pop.n, -1, dtype=np.int64)
-    zones = 1 if ms is None else ms.zones
+    if ms is not None and ms.zones == "feeder":
+        if feeder is None:
+            raise ValueError('market_structure.zones = "feeder" needs a [feeder] table')
+        zone = feeder.branch_zones()
+    else:
+        zone = np.arange(pop.n, dtype=np.int64) % (1 if ms is None else int(ms.zones))
     index = {hid: i for i, hid in enumerate(pop.ids)}
     for buyer, seller in ({} if ms is None else ms.partners).items():
         if buyer not in index or seller not in index:
@@ -423,7 +430,7 @@ def slot_structure(scenario: Scenario, pop: Population) -> SlotStructure | None:
         partner[index[buyer]] = index[seller]
         kind[index[buyer]] = Preference.PARTNER
     structure = Structure(
-        zone=np.arange(pop.n, dtype=np.int64) % zones,
+        zone=zone,
         hierarchical=ms is not None and ms.hierarchical,
         feeder_fee=0 if ms is None else round(ms.feeder_fee * wpu),
         community_fee=0 if ms is None else round(ms.community_fee * wpu),

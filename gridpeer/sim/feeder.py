@@ -350,6 +350,26 @@ class FeederFlow:
             dist[i] = [lengths.get(int(c), np.inf) for c in used.tolist()]
         return dist[np.ix_(self.house_element, self.house_element)]
 
+    def branch_zones(self) -> I64:
+        """Zone per house: the feeder branch it hangs on (the connected parts of the
+        network left when the transformers' LV buses are removed; labels in the order of
+        each part's lowest bus); a house on an LV busbar itself forms its own zone."""
+        import networkx as nx
+        import pandapower.topology as top
+
+        graph = top.create_nxgraph(self.net, include_trafos=False, multi=False)
+        graph.remove_nodes_from(self.net.trafo.lv_bus.tolist())
+        comps = sorted(nx.connected_components(graph), key=min)
+        zone_of_bus = {b: z for z, comp in enumerate(comps) for b in comp}
+        extra = len(comps)
+        zones = []
+        for b in self.bus_of_house.tolist():
+            if b not in zone_of_bus:
+                zone_of_bus[b] = extra
+                extra += 1
+            zones.append(zone_of_bus[b])
+        return np.asarray(zones, dtype=np.int64)
+
     # ------------------------------------------------------------ per slot
 
     def step(self, g: int, injection_wh: I64, flow: SlotFlow | None = None) -> SlotFlow:

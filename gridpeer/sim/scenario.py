@@ -13,7 +13,7 @@ import tomllib
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -184,17 +184,19 @@ class Feeder(_Strict):
 class MarketStructure(_Strict):
     """Feeder markets below the community market, fees per level, named partners.
 
-    With ``hierarchical``, houses are split into ``zones`` feeders (house k in zone
-    ``k mod zones``) whose markets clear first; unmatched orders go up to the community
-    market (:mod:`gridpeer.market.structured`). ``feeder_fee`` and ``community_fee``
-    (currency per kWh) are paid by buyers to the grid operator on energy traded at
-    that level. ``partners`` maps a buying house id to the house it prefers to buy
-    from (e.g. ``{h3 = "h1"}``), with its group's ``premium``; household groups may
-    prefer ``local`` (same zone) or ``green`` energy (from groups with ``green``).
+    With ``hierarchical``, houses are split into ``zones`` feeders whose markets
+    clear first (house k in zone ``k mod zones``; ``zones = "feeder"``: the branches
+    leaving the transformer of the scenario's ``[feeder]`` network); unmatched orders
+    go up to the community market (:mod:`gridpeer.market.structured`).
+    ``feeder_fee`` and ``community_fee`` (currency per kWh) are paid by buyers to the
+    grid operator on energy traded at that level. ``partners`` maps a buying house id
+    to the house it prefers to buy from (e.g. ``{h3 = "h1"}``), with its group's
+    ``premium``; household groups may prefer ``local`` (same zone) or ``green``
+    energy (from groups with ``green``).
     """
 
     hierarchical: bool = False
-    zones: int = Field(default=1, ge=1, le=100_000)
+    zones: Annotated[int, Field(ge=1, le=100_000)] | Literal["feeder"] = 1
     feeder_fee: float = Field(default=0.0, ge=0)
     community_fee: float = Field(default=0.0, ge=0)
     partners: dict[str, str] = {}

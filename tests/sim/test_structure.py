@@ -106,3 +106,21 @@ def test_random_structures_conserve_energy_and_money(
         partners={"h2": "h1", "h4": "h3"},
     )
     _check(_run(_with(ms, preference, premium), market, houses=12))
+
+
+def test_zones_from_the_feeders_branches() -> None:
+    pytest.importorskip("pandapower")
+    from gridpeer.sim.scenario import Feeder
+
+    ms = MarketStructure(hierarchical=True, zones="feeder", feeder_fee=1.0, community_fee=5.0)
+    sc = _with(ms).model_copy(update={"feeder": Feeder(network="kerber-dorfnetz")})
+    r = simulate(make_config(sc, "uniform", houses=60, days=1, seed=4))
+    _check(r)
+    assert r.feeder is not None
+    zones = r.feeder.branch_zones()
+    # Kerber Dorfnetz: six branches with loads leave the transformer
+    assert len(set(zones.tolist())) == 6
+    with pytest.raises(ValueError, match="needs a \\[feeder\\]"):
+        _run(_with(ms))
+    with pytest.raises(ValueError, match="zones"):
+        MarketStructure(zones=0)
