@@ -12,6 +12,7 @@ import math
 import socket
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, tzinfo
+from pathlib import Path
 
 from gridpeer.chain.hub import ChainHub
 from gridpeer.chain.types import Schedule
@@ -79,11 +80,26 @@ async def seed_history(parts: Parts) -> AsyncIterator[None]:
 
 @contextlib.asynccontextmanager
 async def embedded_broker(parts: Parts) -> AsyncIterator[None]:
-    """The embedded amqtt broker on 127.0.0.1 (``mqtt.port``, or a free port if 0)."""
-    from gridpeer.telemetry.broker import start_embedded_broker
+    """The demo's broker on 127.0.0.1 (``mqtt.port``, or a free port if 0): the embedded
+    amqtt broker, or — for communities beyond :data:`~gridpeer.hems.monitoring.GROUP_ABOVE`
+    houses, when Debian's Mosquitto is installed — a Mosquitto process in the data dir
+    (amqtt runs in the demo's own event loop and cannot carry a 1,000-house community)."""
+    from gridpeer.hems.monitoring import GROUP_ABOVE
+    from gridpeer.telemetry.broker import MOSQUITTO_BINARY, MosquittoBroker, start_embedded_broker
 
     host = parts.settings.mqtt.host
-    broker = await start_embedded_broker(parts.settings.mqtt.port or _free_port(host), host)
+    port = parts.settings.mqtt.port or _free_port(host)
+    if len(parts.houses) > GROUP_ABOVE and Path(MOSQUITTO_BINARY).exists():
+        mosquitto = MosquittoBroker(port, parts.data_dir / "mosquitto", host=host)
+        await asyncio.to_thread(mosquitto.start)
+        log.info("%d houses: Mosquitto as the demo's broker", len(parts.houses))
+        parts.broker = mosquitto.address
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(mosquitto.stop)
+        return
+    broker = await start_embedded_broker(port, host)
     parts.broker = broker.address
     try:
         yield
@@ -128,11 +144,12 @@ async def monitoring(parts: Parts) -> AsyncIterator[None]:
     """Every house's simulated sensor node publishing over MQTT and its home agent
     storing the readings, on the model clock: one reading per device about four times a
     wall second (every ``speed / 4`` model seconds, at least 5), fewer for large demos so
-    the whole community sends about 100 readings per wall second at most."""
+    the whole community sends about 150 readings per wall second at most (1,000 houses:
+    one reading per device every 20 wall seconds)."""
     from gridpeer.hems.monitoring import Monitoring
 
     assert parts.store is not None and parts.broker is not None, "needs store and broker"
-    per_wall_s = min(4.0, max(0.5, 100.0 / (3 * len(parts.traces))))
+    per_wall_s = min(4.0, max(0.05, 150.0 / (3 * len(parts.traces))))
     rate_s = max(5.0, parts.clock.speed / per_wall_s)
     mon = Monitoring(
         parts.settings.community, parts.traces, parts.broker, parts.store, parts.clock, rate_s
