@@ -133,6 +133,8 @@ def _run(config, console, flag, label: str, settlement: str, out: Path):  # type
             raise
         typer.echo(f"error: household data file: {exc}", err=True)
         raise typer.Exit(2) from None
+    for note in sim.warnings:
+        console.print(f"[yellow]warning:[/yellow] {note}", highlight=False)
     try:
         settler = make_settler(settlement, config)
     except SettlementUnavailable as exc:

@@ -123,11 +123,14 @@ class DayGenerator:
         self.files: list[tuple[npt.NDArray[np.bool_], DailyProfiles]] = [
             (
                 population.group == g,
-                load_daily_profiles(Path(scenario.base_dir) / grp.data, grp.data_format),
+                load_daily_profiles(
+                    Path(scenario.base_dir) / grp.data, grp.data_format, grp.data_tz
+                ).aligned(scenario.calendar.start, grp.data_align),
             )
             for g, grp in enumerate(scenario.households)
             if grp.data is not None
         ]
+        self.data_groups = [grp.data for grp in scenario.households if grp.data is not None]
         self.fleet = build_fleet(population, site, seed)
         self.bank = richardson_bank(cache_dir=default_cache_dir())
         self.clear_sky = clear_sky
@@ -137,6 +140,18 @@ class DayGenerator:
         hours = (np.arange(SLOTS_PER_DAY) + 0.5) * SLOT_H + site.utc_offset_h
         self.local_hour = np.mod(hours, 24.0)
         self.soc = np.full(n, SOC_START)
+
+    def warnings(self, days: int) -> list[str]:
+        """The data files' warnings for a run of ``days`` days (gaps, unit guesses, cycling)."""
+        notes: list[str] = []
+        for (_, prof), grp in zip(self.files, self.data_groups, strict=True):
+            notes += prof.warnings
+            if prof.offset + days > prof.days:
+                notes.append(
+                    f"{grp}: the file has {prof.days} day(s) but the run needs {days} "
+                    f"from file day {prof.offset + 1}: its days repeat (cycling)"
+                )
+        return notes
 
     def _loads_w(self, day: date, day_index: int) -> F32:
         f = self.fleet
@@ -187,7 +202,12 @@ class DayGenerator:
         clear = None
         if self.clear_sky:
             clear_sky = dataclasses.replace(sky, kc=np.ones_like(sky.kc))
-            clear = np.rint(fleet_pv_w(self.fleet, clear_sky, SLOT_S) * SLOT_H).astype(np.int32)
+            clear_w = fleet_pv_w(self.fleet, clear_sky, SLOT_S)
+            for rows, prof in self.files:  # a data house's clear sky: its own history
+                own = prof.clear_sky_pv_w(day_index)
+                if own is not None:
+                    clear_w[rows] = own.astype(np.float32)
+            clear = np.rint(clear_w * SLOT_H).astype(np.int32)
         return DayEnergy(
             day=day,
             pv_wh=np.rint(pv_w * SLOT_H).astype(np.int32),

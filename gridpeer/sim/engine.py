@@ -57,6 +57,7 @@ class SimResult:
     interrupted: bool
     elapsed_s: float
     wei_per_unit: int
+    warnings: tuple[str, ...] = ()
 
     @property
     def slots_done(self) -> int:
@@ -128,6 +129,7 @@ class Simulation:
             config.seed,
             clear_sky=sc.strategy.forecast in ("persistence", "clear-sky"),
         )
+        self.warnings: tuple[str, ...] = tuple(self.gen.warnings(config.days))
         self.mech = mechanism(config.mechanism)
         self.rounds = 1 if config.mechanism in PRICE_BLIND else sc.strategy.rounds
         self.prices = _Prices(self.pop, sc.strategy.spread)
@@ -335,6 +337,7 @@ class Simulation:
             interrupted=interrupted,
             elapsed_s=time.perf_counter() - t0,
             wei_per_unit=sc.tariff.wei_per_unit,
+            warnings=self.warnings,
         )
 
 

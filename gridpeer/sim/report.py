@@ -209,6 +209,8 @@ def write_report(result: SimResult, out: Path) -> list[Path]:
         "[series.csv](series.csv).",
         "",
     ]
+    if result.warnings:
+        md[4:4] = ["## Warnings", "", *(f"- {w}" for w in result.warnings), ""]
     for png, caption in RUN_PLOTS:
         md += [f"## {caption}", "", f"![{caption}]({png})", ""]
     (out / "summary.md").write_text("\n".join(md), encoding="utf-8")
@@ -222,6 +224,9 @@ def write_report(result: SimResult, out: Path) -> list[Path]:
         "<p>Per-house KPIs: <a href='kpis_houses.csv'>kpis_houses.csv</a>; per-slot series: "
         "<a href='series.csv'>series.csv</a>.</p>",
     ]
+    if result.warnings:
+        items = "".join(f"<li>{html.escape(w)}</li>" for w in result.warnings)
+        sections[1:1] = [f"<h2>Warnings</h2><ul>{items}</ul>"]
     sections += [f"<h2>{c}</h2><img src='{p}' alt='{c}'>" for p, c in RUN_PLOTS]
     (out / "summary.html").write_text(_page(title, sections), encoding="utf-8")
     return [*written, out / "summary.md", out / "summary.html"]

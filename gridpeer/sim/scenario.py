@@ -14,6 +14,7 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -94,7 +95,10 @@ class HouseholdGroup(_Strict):
 
     ``pv_kwp`` 0 and ``battery_wh`` 0 make a plain consumer. ``data`` optionally names
     a measured data file (path relative to the scenario file) replayed as its load (and
-    PV, if the file has it), read as ``data_format`` (see :mod:`gridpeer.sim.userdata`).
+    PV, if the file has it), read as ``data_format`` (see :mod:`gridpeer.sim.userdata`);
+    ``data_tz`` is the zone the file's clock was in (naive ISO and POSIX timestamps alike),
+    ``data_align`` ``start`` replays the file's first day on the calendar's start,
+    ``date`` the file day with the start's day of the year.
     """
 
     name: str
@@ -105,7 +109,19 @@ class HouseholdGroup(_Strict):
     annual_kwh: float = Field(default=3500.0, gt=0, le=1_000_000)
     strategy: Literal["fixed", "ramping"] = "ramping"
     data: str | None = None
-    data_format: Literal["watts", "refit", "smart-home"] = "watts"
+    data_format: Literal["watts", "refit", "smart-home", "split-json"] = "watts"
+    data_tz: str = "UTC"
+    data_align: Literal["start", "date"] = "start"
+
+    @model_validator(mode="after")
+    def _zone(self) -> HouseholdGroup:
+        try:
+            ZoneInfo(self.data_tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"data_tz {self.data_tz!r} is not an IANA time zone (e.g. America/Santiago)"
+            ) from None
+        return self
 
 
 class Strategy(_Strict):
