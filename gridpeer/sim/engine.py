@@ -21,6 +21,7 @@ import numpy.typing as npt
 from gridpeer.hems.strategy import PriceStrategy, house_order_price, noisy_forecast
 from gridpeer.market.calendar import thesis_default
 from gridpeer.market.clearing import GridPrices
+from gridpeer.profiles.forecast import ForecastScore, make_forecaster
 from gridpeer.sim.dayprofiles import SLOTS_PER_DAY, DayEnergy, DayGenerator
 from gridpeer.sim.ledger import Ledger
 from gridpeer.sim.market_adapter import MARKETS, PRICE_BLIND, Trades, clear_slot, mechanism
@@ -30,6 +31,9 @@ from gridpeer.sim.scenario import Scenario
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 SAMPLE_BATTERIES = 3
+HISTORY_DAYS = 14
+"""Days of past PV and load each house keeps for the fitted forecasts (a rolling buffer)."""
+FITTED = ("sarima", "gbm")
 
 SettleHook = Callable[[int, Trades, I64], None]
 """Called after each slot clears with (global slot index, contracted trades, delivered Wh
@@ -58,6 +62,8 @@ class SimResult:
     elapsed_s: float
     wei_per_unit: int
     warnings: tuple[str, ...] = ()
+    forecast: dict[str, float] | None = None
+    """Forecast errors of the net PV − load per house and slot (see ForecastScore)."""
 
     @property
     def slots_done(self) -> int:
@@ -127,7 +133,7 @@ class Simulation:
             self.pop,
             sc,
             config.seed,
-            clear_sky=sc.strategy.forecast in ("persistence", "clear-sky"),
+            clear_sky=sc.strategy.forecast in ("persistence", "clear-sky", *FITTED),
         )
         self.warnings: tuple[str, ...] = tuple(self.gen.warnings(config.days))
         self.mech = mechanism(config.mechanism)
@@ -141,6 +147,16 @@ class Simulation:
         self._prev: DayEnergy | None = None
         self._noisy: tuple[I64, I64] | None = None  # today's forecast PV and load, Wh
         self.tradable = np.ones(SLOTS_PER_DAY, dtype=np.bool_)
+        self.score = ForecastScore()
+        mode = sc.strategy.forecast
+        self._models = (make_forecaster(mode), make_forecaster(mode)) if mode in FITTED else None
+        width = HISTORY_DAYS * SLOTS_PER_DAY if self._models else 0
+        self._hist = np.zeros((2, self.pop.n, width))  # PV, load, Wh per slot
+        self._hist_slots = 0  # slots of history held (<= width)
+        self._days_seen = 0
+        self._fitted: tuple[F64, F64] | None = None  # today's fitted forecast PV, load, Wh
+        self.record_forecasts = False
+        self.day_forecasts: list[tuple[F64, F64]] = []
 
     # ------------------------------------------------------------ forecasts
 
@@ -155,12 +171,48 @@ class Simulation:
         load = noisy_forecast(today.load_wh.astype(np.float64), sigma, rng)
         return np.rint(pv).astype(np.int64), np.rint(load).astype(np.int64)
 
+    def _fitted_day(self, today: DayEnergy) -> tuple[F64, F64]:
+        """Day-ahead PV and load forecast of every house from its past days only, Wh."""
+        assert self._models is not None
+        pv_model, load_model = self._models
+        now = self._hist_slots
+        origin = self._days_seen * SLOTS_PER_DAY - now
+        if now >= max(pv_model.min_history, load_model.min_history):
+            pv = pv_model.predict(self._hist[0], now, SLOTS_PER_DAY, origin=origin)
+            load = load_model.predict(self._hist[1], now, SLOTS_PER_DAY, origin=origin)
+        elif now >= SLOTS_PER_DAY:  # persistence until the models have enough history
+            pv = self._hist[0][:, now - SLOTS_PER_DAY : now].copy()
+            load = self._hist[1][:, now - SLOTS_PER_DAY : now].copy()
+        else:  # day 1: derated clear sky, the house's mean load (its annual kWh)
+            assert today.clear_sky_pv_wh is not None
+            pv = today.clear_sky_pv_wh.astype(np.float64) * 0.8
+            mean = self.pop.annual_kwh * 1000.0 / 365.0 / SLOTS_PER_DAY
+            load = np.repeat(mean[:, None], SLOTS_PER_DAY, axis=1)
+        return pv, load
+
+    def _remember(self, today: DayEnergy) -> None:
+        """Append the finished day's real PV and load to the rolling history."""
+        self._days_seen += 1
+        if self._models is None:
+            return
+        width = self._hist.shape[2]
+        if self._hist_slots == width:
+            self._hist[:, :, :-SLOTS_PER_DAY] = self._hist[:, :, SLOTS_PER_DAY:]
+            self._hist_slots -= SLOTS_PER_DAY
+        k = self._hist_slots
+        self._hist[0, :, k : k + SLOTS_PER_DAY] = today.pv_wh
+        self._hist[1, :, k : k + SLOTS_PER_DAY] = today.load_wh
+        self._hist_slots += SLOTS_PER_DAY
+
     def _forecast_net(self, today: DayEnergy, t: int) -> I64:
         """Forecast PV minus load of slot ``t`` per house, Wh."""
         mode = self.cfg.scenario.strategy.forecast
         actual = today.pv_wh[:, t].astype(np.int64) - today.load_wh[:, t]
         if mode == "perfect":
             return actual
+        if mode in FITTED:
+            assert self._fitted is not None
+            return np.rint(self._fitted[0][:, t] - self._fitted[1][:, t]).astype(np.int64)
         if mode == "noisy":
             assert self._noisy is not None
             return np.asarray(self._noisy[0][:, t] - self._noisy[1][:, t], dtype=np.int64)
@@ -205,8 +257,14 @@ class Simulation:
         # orders: from a forecast of the slot's PV and load, with the battery's plan
         if self.cfg.scenario.strategy.forecast == "perfect":
             f_res = None
+            f_net = pv - load
         else:
-            f_res = self._forecast_net(today, t) - charge + discharge
+            f_net = self._forecast_net(today, t)
+            f_res = f_net - charge + discharge
+        if self._prev is not None:
+            self.score.add(
+                f_net, pv - load, self._prev.pv_wh[:, t].astype(np.int64) - self._prev.load_wh[:, t]
+            )
         surplus = np.clip(residual, 0, None)
         deficit = np.clip(-residual, 0, None)
         if f_res is None:
@@ -315,6 +373,10 @@ class Simulation:
             today = self.gen.day(day, d)
             if sc.strategy.forecast == "noisy":
                 self._noisy = self._noisy_day(today, d)
+            if self._models is not None:
+                self._fitted = self._fitted_day(today)
+                if self.record_forecasts:
+                    self.day_forecasts.append(self._fitted)
             imp, fi = slot_tariffs(sc, today.local_hour)
             self.tradable = tradable_slots(sc, day)
             rng = np.random.default_rng([self.cfg.seed, 3, d])
@@ -330,6 +392,7 @@ class Simulation:
             if interrupted:
                 break
             self._prev = today
+            self._remember(today)
         return SimResult(
             config=self.cfg,
             population=self.pop,
@@ -338,6 +401,7 @@ class Simulation:
             elapsed_s=time.perf_counter() - t0,
             wei_per_unit=sc.tariff.wei_per_unit,
             warnings=self.warnings,
+            forecast=self.score.as_dict(),
         )
 
 

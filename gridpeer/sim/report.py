@@ -161,6 +161,25 @@ def _headline(result: SimResult) -> str:
     )
 
 
+FORECAST_ROWS = (
+    ("forecast_mae_wh", "MAE of the net (PV − load) forecast", "Wh/slot"),
+    ("forecast_rmse_wh", "RMSE of the net forecast", "Wh/slot"),
+    ("persistence_mae_wh", "MAE of persistence (yesterday's slot)", "Wh/slot"),
+    ("persistence_rmse_wh", "RMSE of persistence", "Wh/slot"),
+    ("forecast_skill", "skill = 1 − RMSE / RMSE persistence", "ratio"),
+    ("forecast_values", "house-slots scored (from day 2)", "count"),
+)
+
+
+def forecast_rows(result: SimResult) -> list[list[str]]:
+    """The report's forecast-error table rows: metric, meaning, value, unit."""
+    f = result.forecast or {}
+    return [
+        [key, text, "n/a" if key not in f or f[key] != f[key] else f"{f[key]:.4g}", unit]
+        for key, text, unit in FORECAST_ROWS
+    ]
+
+
 def write_report(result: SimResult, out: Path) -> list[Path]:
     """Write the report of one run into ``out`` (created); returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
@@ -171,6 +190,10 @@ def write_report(result: SimResult, out: Path) -> list[Path]:
         "kpis_community.csv": to_csv([community], COMMUNITY_KEYS),
         "series.csv": _series_csv(result),
     }
+    frows = forecast_rows(result)
+    files["forecast.csv"] = "metric,value,unit\n" + "".join(
+        f"{r[0]},{r[2]},{r[3]}\n" for r in frows
+    )
     written: list[Path] = []
     for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8", newline="")
@@ -201,6 +224,10 @@ def write_report(result: SimResult, out: Path) -> list[Path]:
         "",
         SAVING_NOTE,
         "",
+        f"## Forecast ({_forecast_text(result.config.scenario)})",
+        "",
+        _md_table(["metric", "meaning", "value", "unit"], frows),
+        "",
         f"## Houses{more}",
         "",
         _md_table(house_header, houses),
@@ -219,6 +246,8 @@ def write_report(result: SimResult, out: Path) -> list[Path]:
         "<h2>Community KPIs</h2>",
         _html_table(["KPI", "value", "unit"], rows),
         f"<p>{html.escape(SAVING_NOTE)}</p>",
+        f"<h2>Forecast ({html.escape(_forecast_text(result.config.scenario))})</h2>",
+        _html_table(["metric", "meaning", "value", "unit"], frows),
         f"<h2>Houses{html.escape(more)}</h2>",
         _html_table(house_header, houses),
         "<p>Per-house KPIs: <a href='kpis_houses.csv'>kpis_houses.csv</a>; per-slot series: "

@@ -132,10 +132,13 @@ class Strategy(_Strict):
     sigma ``forecast_error`` (0.3: about ±31 % per slot, see
     :func:`gridpeer.hems.strategy.noisy_forecast`); ``persistence`` yesterday's same
     slot; ``clear-sky`` 80 % of clear-sky PV minus yesterday's load; ``perfect`` the
-    real values (an upper bound: every design then trades the same volume).
+    real values (an upper bound: every design then trades the same volume); ``sarima``
+    and ``gbm`` day-ahead forecasts of PV and load from each house's own past days
+    (:mod:`gridpeer.profiles.forecast`; before enough history: persistence, and on day 1
+    80 % of clear-sky PV minus the house's mean load).
     """
 
-    forecast: Literal["noisy", "perfect", "persistence", "clear-sky"] = "noisy"
+    forecast: Literal["noisy", "perfect", "persistence", "clear-sky", "sarima", "gbm"] = "noisy"
     forecast_error: float = Field(default=0.3, ge=0, le=2)
     spread: float = Field(default=0.9, ge=0, le=1)
     rounds: int = Field(default=4, ge=1, le=96)
