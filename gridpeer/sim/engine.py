@@ -155,6 +155,7 @@ class Simulation:
         self._hist_slots = 0  # slots of history held (<= width)
         self._days_seen = 0
         self._fitted: tuple[F64, F64] | None = None  # today's fitted forecast PV, load, Wh
+        self._f_day = np.zeros((self.pop.n, SLOTS_PER_DAY), dtype=np.int64)
         self.record_forecasts = False
         self.day_forecasts: list[tuple[F64, F64]] = []
 
@@ -203,6 +204,16 @@ class Simulation:
         self._hist[0, :, k : k + SLOTS_PER_DAY] = today.pv_wh
         self._hist[1, :, k : k + SLOTS_PER_DAY] = today.load_wh
         self._hist_slots += SLOTS_PER_DAY
+
+    def _score_day(self, today: DayEnergy, slots: int) -> None:
+        """Score the day's net forecasts (its first ``slots`` slots) against persistence."""
+        prev = self._prev
+        if prev is None or slots == 0:
+            return
+        actual = today.pv_wh[:, :slots].astype(np.int64) - today.load_wh[:, :slots]
+        ref = prev.pv_wh[:, :slots].astype(np.int64) - prev.load_wh[:, :slots]
+        perfect = self.cfg.scenario.strategy.forecast == "perfect"
+        self.score.add(actual if perfect else self._f_day[:, :slots], actual, ref)
 
     def _forecast_net(self, today: DayEnergy, t: int) -> I64:
         """Forecast PV minus load of slot ``t`` per house, Wh."""
@@ -257,14 +268,10 @@ class Simulation:
         # orders: from a forecast of the slot's PV and load, with the battery's plan
         if self.cfg.scenario.strategy.forecast == "perfect":
             f_res = None
-            f_net = pv - load
         else:
             f_net = self._forecast_net(today, t)
+            self._f_day[:, t] = f_net
             f_res = f_net - charge + discharge
-        if self._prev is not None:
-            self.score.add(
-                f_net, pv - load, self._prev.pv_wh[:, t].astype(np.int64) - self._prev.load_wh[:, t]
-            )
         surplus = np.clip(residual, 0, None)
         deficit = np.clip(-residual, 0, None)
         if f_res is None:
@@ -380,15 +387,18 @@ class Simulation:
             imp, fi = slot_tariffs(sc, today.local_hour)
             self.tradable = tradable_slots(sc, day)
             rng = np.random.default_rng([self.cfg.seed, 3, d])
+            done = 0
             for t in range(SLOTS_PER_DAY):
                 if should_stop is not None and should_stop():
                     interrupted = True
                     break
                 self._slot(today, t, g, int(imp[t]), fi, rng)
                 g += 1
+                done += 1
                 self.ledger.slots_done = g
                 if on_slot is not None:
                     on_slot(g)
+            self._score_day(today, done)
             if interrupted:
                 break
             self._prev = today
