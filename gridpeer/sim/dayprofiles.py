@@ -30,6 +30,7 @@ from gridpeer.profiles.cache import default_cache_dir
 from gridpeer.profiles.load import MAX_SHIFT_MIN, house_loads_w, richardson_bank
 from gridpeer.profiles.site import Site as DeviceSite
 from gridpeer.profiles.sky import sky_day
+from gridpeer.sim.flexdevices import DeviceDay, FlexDevices, has_devices
 from gridpeer.sim.population import Population
 from gridpeer.sim.scenario import Scenario, Site
 from gridpeer.sim.userdata import DailyProfiles, load_daily_profiles
@@ -60,6 +61,8 @@ class DayEnergy:
         soc: battery SoC at the end of each slot, 0..1 (0 without battery), float32.
         clear_sky_pv_wh: PV under a clear sky (for forecasts), or None if not needed.
         local_hour: local hour at each slot's middle, shape ``(96,)``.
+        devices: the day's EV, heat pump, wind and hydro power (None without any);
+            EV and heat pump are inside ``load_wh``, wind and hydro inside ``pv_wh``.
     """
 
     day: date
@@ -70,6 +73,7 @@ class DayEnergy:
     soc: F32
     clear_sky_pv_wh: I32 | None
     local_hour: F64
+    devices: DeviceDay | None = None
 
 
 def device_site(site: Site) -> DeviceSite:
@@ -132,6 +136,7 @@ class DayGenerator:
         ]
         self.data_groups = [grp.data for grp in scenario.households if grp.data is not None]
         self.fleet = build_fleet(population, site, seed)
+        self.flex = FlexDevices(population, scenario, seed) if has_devices(population) else None
         self.bank = richardson_bank(cache_dir=default_cache_dir())
         self.clear_sky = clear_sky
         n = population.n
@@ -196,6 +201,11 @@ class DayGenerator:
             load_w[rows] = file_load.astype(np.float32)
             if file_pv is not None:
                 pv_w[rows] = file_pv.astype(np.float32)
+        devices = None
+        if self.flex is not None:
+            devices = self.flex.day(day)
+            load_w += devices.extra_load_w.astype(np.float32)
+            pv_w += devices.extra_generation_w.astype(np.float32)
         d = dispatch_self_consumption(pv_w, load_w, self.fleet.batteries, SLOT_S, self.soc)
         self.soc = d.soc[:, -1].astype(np.float64)
         bess_wh = np.rint(d.bess_w * SLOT_H).astype(np.int32)  # + discharge, - charge
@@ -217,4 +227,5 @@ class DayGenerator:
             soc=d.soc.astype(np.float32, copy=False),
             clear_sky_pv_wh=clear,
             local_hour=self.local_hour,
+            devices=devices,
         )

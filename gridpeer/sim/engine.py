@@ -23,6 +23,7 @@ from gridpeer.market.calendar import thesis_default
 from gridpeer.market.clearing import GridPrices
 from gridpeer.profiles.forecast import ForecastScore, make_forecaster
 from gridpeer.sim.dayprofiles import SLOTS_PER_DAY, DayEnergy, DayGenerator
+from gridpeer.sim.flexdevices import DeviceDay
 from gridpeer.sim.ledger import Ledger
 from gridpeer.sim.market_adapter import MARKETS, PRICE_BLIND, Trades, clear_slot, mechanism
 from gridpeer.sim.population import Population, build_population
@@ -323,6 +324,8 @@ class Simulation:
         h["export_revenue_wei"] += exp_wh * fi // 1000
         h["base_import_wh"] += deficit
         h["base_export_wh"] += surplus
+        if today.devices is not None:
+            self._device_slot(today.devices, t, load, bought, imp_wh)
         h["base_import_cost_wei"] += deficit * imp // 1000
         h["base_export_revenue_wei"] += surplus * fi // 1000
         s = led.series
@@ -343,6 +346,25 @@ class Simulation:
             led.sample_soc[g] = soc[self.samples]
         if self.settle is not None:
             self.settle(g, contracted, delivered_wh)
+
+    def _device_slot(self, dev: DeviceDay, t: int, load: I64, bought: I64, imp_wh: I64) -> None:
+        """Per-device energy of slot ``t``; EV charging split pro rata over the sources."""
+        acc = self.ledger.devices
+        ev = dev.ev_w[:, t] * 0.25
+        if ev.any():
+            share = np.divide(ev, load, out=np.zeros(ev.size), where=load > 0)
+            share = np.clip(share, 0.0, 1.0)
+            acc["ev_wh"] += ev
+            acc["ev_p2p_wh"] += share * bought
+            acc["ev_grid_wh"] += share * imp_wh
+            acc["ev_own_wh"] += ev - share * (bought + imp_wh)
+        acc["heat_pump_wh"] += dev.hp_w[:, t] * 0.25
+        acc["heat_wh"] += dev.heat_w[:, t] * 0.25
+        acc["heat_unmet_wh"] += dev.unmet_w[:, t] * 0.25
+        acc["wind_wh"] += dev.wind_w[:, t] * 0.25
+        acc["hydro_wh"] += dev.hydro_w[:, t] * 0.25
+        if t == 0:
+            acc["ev_public_wh"] += dev.ev_public_wh
 
     @staticmethod
     def _cap(trades: Trades, surplus: I64, deficit: I64) -> I64:

@@ -11,6 +11,8 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from gridpeer.sim import plots
 from gridpeer.sim.engine import SimResult
 from gridpeer.sim.explain import kpi_sentences
@@ -180,6 +182,22 @@ def forecast_rows(result: SimResult) -> list[list[str]]:
     ]
 
 
+def device_rows(result: SimResult) -> list[list[str]]:
+    """Community totals of the flexible devices' energy, kWh (empty without devices)."""
+    dev = result.ledger.devices
+    if not any(float(np.abs(v).sum()) > 0 for v in dev.values()):
+        return []
+    return [[k, f"{float(v.sum()) / 1000:.1f}", "kWh"] for k, v in dev.items()]
+
+
+def _devices_csv(result: SimResult) -> str:
+    dev = result.ledger.devices
+    lines = ["house," + ",".join(dev)]
+    for i, hid in enumerate(result.population.ids):
+        lines.append(hid + "," + ",".join(f"{v[i]:.0f}" for v in dev.values()))
+    return "\n".join(lines) + "\n"
+
+
 def write_report(result: SimResult, out: Path) -> list[Path]:
     """Write the report of one run into ``out`` (created); returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
@@ -190,6 +208,9 @@ def write_report(result: SimResult, out: Path) -> list[Path]:
         "kpis_community.csv": to_csv([community], COMMUNITY_KEYS),
         "series.csv": _series_csv(result),
     }
+    drows = device_rows(result)
+    if drows:
+        files["devices.csv"] = _devices_csv(result)
     frows = forecast_rows(result)
     files["forecast.csv"] = "metric,value,unit\n" + "".join(
         f"{r[0]},{r[2]},{r[3]}\n" for r in frows
@@ -224,6 +245,19 @@ def write_report(result: SimResult, out: Path) -> list[Path]:
         "",
         SAVING_NOTE,
         "",
+        *(
+            [
+                "## Devices (EV, heat pump, wind, hydro)",
+                "",
+                _md_table(["energy", "community total", "unit"], drows),
+                "",
+                "EV charging is split over own PV/battery, P2P and grid pro rata to its "
+                "share of each slot's load; per house in [devices.csv](devices.csv).",
+                "",
+            ]
+            if drows
+            else []
+        ),
         f"## Forecast ({_forecast_text(result.config.scenario)})",
         "",
         _md_table(["metric", "meaning", "value", "unit"], frows),
@@ -246,6 +280,14 @@ def write_report(result: SimResult, out: Path) -> list[Path]:
         "<h2>Community KPIs</h2>",
         _html_table(["KPI", "value", "unit"], rows),
         f"<p>{html.escape(SAVING_NOTE)}</p>",
+        *(
+            [
+                "<h2>Devices (EV, heat pump, wind, hydro)</h2>",
+                _html_table(["energy", "community total", "unit"], drows),
+            ]
+            if drows
+            else []
+        ),
         f"<h2>Forecast ({html.escape(_forecast_text(result.config.scenario))})</h2>",
         _html_table(["metric", "meaning", "value", "unit"], frows),
         f"<h2>Houses{html.escape(more)}</h2>",

@@ -99,6 +99,13 @@ class HouseholdGroup(_Strict):
     ``data_tz`` is the zone the file's clock was in (naive ISO and POSIX timestamps alike),
     ``data_align`` ``start`` replays the file's first day on the calendar's start,
     ``date`` the file day with the start's day of the year.
+
+    Flexible devices (0 = none; models in :mod:`gridpeer.devices`): an EV of
+    ``ev_kwh`` kWh on a ``ev_charger_kw`` kW charger (``ev_v2g``: may discharge;
+    ``ev_min_soc``: SoC required at departure); an air/water heat pump of
+    ``heat_pump_kw`` kW thermal (A−7/W52) heating a house of ``heat_loss_w_per_k`` W/K
+    through a ``tank_l`` litre tank; a ``wind_kw`` kW small wind turbine; a ``hydro_kw``
+    kW run-of-river micro-hydro plant with ``hydro_head_m`` m net head.
     """
 
     name: str
@@ -112,6 +119,16 @@ class HouseholdGroup(_Strict):
     data_format: Literal["watts", "refit", "smart-home", "split-json"] = "watts"
     data_tz: str = "UTC"
     data_align: Literal["start", "date"] = "start"
+    ev_kwh: float = Field(default=0.0, ge=0, le=300)
+    ev_charger_kw: float = Field(default=7.4, gt=0, le=350)
+    ev_v2g: bool = False
+    ev_min_soc: float = Field(default=0.6, ge=0, le=1)
+    heat_pump_kw: float = Field(default=0.0, ge=0, le=100)
+    heat_loss_w_per_k: float = Field(default=150.0, gt=0, le=5000)
+    tank_l: float = Field(default=300.0, gt=0, le=10_000)
+    wind_kw: float = Field(default=0.0, ge=0, le=1000)
+    hydro_kw: float = Field(default=0.0, ge=0, le=1000)
+    hydro_head_m: float = Field(default=10.0, gt=0, le=1000)
 
     @model_validator(mode="after")
     def _zone(self) -> HouseholdGroup:
@@ -155,6 +172,21 @@ class Calendar(_Strict):
     mode: Literal["continuous", "thesis-windows"] = "continuous"
 
 
+class Weather(_Strict):
+    """Statistics of the seeded weather model (:mod:`gridpeer.devices.weather`): mean
+    temperature °C, seasonal and diurnal amplitudes K, day-to-day anomaly sd K; wind
+    Weibull shape and scale (m/s at 10 m); river mean flow m³/s
+    (:mod:`gridpeer.devices.hydro`). Used only by heat pumps, wind and hydro."""
+
+    mean_c: float = Field(default=11.0, ge=-30, le=40)
+    seasonal_amp_c: float = Field(default=8.0, ge=0, le=30)
+    diurnal_amp_c: float = Field(default=4.0, ge=0, le=20)
+    anomaly_sd_c: float = Field(default=2.5, ge=0, le=15)
+    wind_weibull_k: float = Field(default=2.0, gt=0.5, le=5)
+    wind_weibull_c_ms: float = Field(default=6.0, gt=0, le=20)
+    river_mean_m3s: float = Field(default=0.05, gt=0, le=1000)
+
+
 class Scenario(_Strict):
     """A whole community study setup."""
 
@@ -167,6 +199,7 @@ class Scenario(_Strict):
     tariff: Tariff
     calendar: Calendar = Calendar()
     strategy: Strategy = Strategy()
+    weather: Weather = Weather()
     households: tuple[HouseholdGroup, ...] = Field(min_length=1)
     base_dir: str = "."
 
