@@ -141,14 +141,15 @@ def charge_uncontrolled(
 ) -> EvDay:
     """Charge at full power whenever plugged in until full; never discharge."""
     n = fleet.n
+    slots = sessions.home.shape[1]
     dt = step_s / 3600.0
     cap = fleet.capacity_wh
     e = soc0 * cap
-    power = np.zeros((n, SLOTS))
-    soc = np.zeros((n, SLOTS))
+    power = np.zeros((n, slots))
+    soc = np.zeros((n, slots))
     public = np.zeros(n)
     eta = np.where(fleet.efficiency > 0, fleet.efficiency, 1.0)
-    for t in range(SLOTS):
+    for t in range(slots):
         room_w = np.clip(cap - e, 0.0, None) / (dt * eta)
         p = np.where(sessions.home[:, t], np.minimum(fleet.charger_w, room_w), 0.0)
         power[:, t] = p
