@@ -20,6 +20,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +33,9 @@ from gridpeer.profiles.site import Site as DeviceSite
 from gridpeer.profiles.sky import sky_day
 from gridpeer.sim.flexdevices import DeviceDay, FlexDevices, has_devices
 from gridpeer.sim.population import Population
+
+if TYPE_CHECKING:
+    from gridpeer.sim.mpc import MpcPlanner
 from gridpeer.sim.scenario import Scenario, Site
 from gridpeer.sim.userdata import DailyProfiles, load_daily_profiles
 
@@ -137,6 +141,7 @@ class DayGenerator:
         self.data_groups = [grp.data for grp in scenario.households if grp.data is not None]
         self.fleet = build_fleet(population, site, seed)
         self.flex = FlexDevices(population, scenario, seed) if has_devices(population) else None
+        self.planner: MpcPlanner | None = None  # set by the engine for dispatch = "mpc"
         self.bank = richardson_bank(cache_dir=default_cache_dir())
         self.clear_sky = clear_sky
         n = population.n
@@ -202,13 +207,19 @@ class DayGenerator:
             if file_pv is not None:
                 pv_w[rows] = file_pv.astype(np.float32)
         devices = None
-        if self.flex is not None:
-            devices = self.flex.day(day)
-            load_w += devices.extra_load_w.astype(np.float32)
-            pv_w += devices.extra_generation_w.astype(np.float32)
-        d = dispatch_self_consumption(pv_w, load_w, self.fleet.batteries, SLOT_S, self.soc)
-        self.soc = d.soc[:, -1].astype(np.float64)
-        bess_wh = np.rint(d.bess_w * SLOT_H).astype(np.int32)  # + discharge, - charge
+        if self.planner is not None:
+            planned = self.planner.day(day, pv_w, load_w, self.soc)
+            pv_w, load_w, devices = planned.pv_w, planned.load_w, planned.devices
+            bess_w, soc = planned.bess_w, planned.soc
+        else:
+            if self.flex is not None:
+                devices = self.flex.day(day)
+                load_w += devices.extra_load_w.astype(np.float32)
+                pv_w += devices.extra_generation_w.astype(np.float32)
+            d = dispatch_self_consumption(pv_w, load_w, self.fleet.batteries, SLOT_S, self.soc)
+            bess_w, soc = np.asarray(d.bess_w, np.float64), np.asarray(d.soc, np.float64)
+        self.soc = soc[:, -1].astype(np.float64)
+        bess_wh = np.rint(bess_w * SLOT_H).astype(np.int32)  # + discharge, - charge
         clear = None
         if self.clear_sky:
             clear_sky = dataclasses.replace(sky, kc=np.ones_like(sky.kc))
@@ -224,7 +235,7 @@ class DayGenerator:
             load_wh=np.rint(load_w * SLOT_H).astype(np.int32),
             charge_wh=np.clip(-bess_wh, 0, None),
             discharge_wh=np.clip(bess_wh, 0, None),
-            soc=d.soc.astype(np.float32, copy=False),
+            soc=soc.astype(np.float32, copy=False),
             clear_sky_pv_wh=clear,
             local_hour=self.local_hour,
             devices=devices,

@@ -26,6 +26,7 @@ from gridpeer.sim.dayprofiles import SLOTS_PER_DAY, DayEnergy, DayGenerator
 from gridpeer.sim.flexdevices import DeviceDay
 from gridpeer.sim.ledger import Ledger
 from gridpeer.sim.market_adapter import MARKETS, PRICE_BLIND, Trades, clear_slot, mechanism
+from gridpeer.sim.mpc import MpcPlanner
 from gridpeer.sim.population import Population, build_population
 from gridpeer.sim.scenario import Scenario
 
@@ -65,6 +66,8 @@ class SimResult:
     warnings: tuple[str, ...] = ()
     forecast: dict[str, float] | None = None
     """Forecast errors of the net PV − load per house and slot (see ForecastScore)."""
+    mpc_solves: int = 0
+    """HiGHS solves of the MPC agents (0 with rule-based dispatch)."""
 
     @property
     def slots_done(self) -> int:
@@ -157,6 +160,19 @@ class Simulation:
         self._days_seen = 0
         self._fitted: tuple[F64, F64] | None = None  # today's fitted forecast PV, load, Wh
         self._f_day = np.zeros((self.pop.n, SLOTS_PER_DAY), dtype=np.int64)
+        self.planner: MpcPlanner | None = None
+        if sc.strategy.dispatch == "mpc":
+            self.planner = MpcPlanner(self.gen.fleet.batteries, self.gen.flex, self.pop.n)
+            imp_day, fi_day = slot_tariffs(sc, self.gen.local_hour)
+            self.planner.tariff = (imp_day.astype(np.float64), float(fi_day))
+            self.planner.forecast = self._plan_forecast
+            self.gen.planner = self.planner
+            self._plan_models = (
+                (make_forecaster(mode), make_forecaster(mode)) if mode in FITTED else None
+            )
+            self._plan_hist = np.zeros((2, self.pop.n, HISTORY_DAYS * SLOTS_PER_DAY))
+            self._plan_slots = 0
+            self._plan_day = 0
         self.record_forecasts = False
         self.day_forecasts: list[tuple[F64, F64]] = []
 
@@ -191,6 +207,44 @@ class Simulation:
             mean = self.pop.annual_kwh * 1000.0 / 365.0 / SLOTS_PER_DAY
             load = np.repeat(mean[:, None], SLOTS_PER_DAY, axis=1)
         return pv, load
+
+    def _plan_forecast(self, gen: F64, load: F64) -> tuple[F64, F64]:
+        """The MPC agents' forecast of today's generation and inflexible load, Wh, from
+        the run's forecast mode; then today's real values join the planning history."""
+        mode = self.cfg.scenario.strategy.forecast
+        hist, k, d = self._plan_hist, self._plan_slots, self._plan_day
+        if mode == "perfect":
+            out = (gen, load)
+        elif mode == "noisy":
+            sigma = self.cfg.scenario.strategy.forecast_error
+            rng = np.random.default_rng([self.cfg.seed, 9, d])
+            out = (
+                np.asarray(noisy_forecast(gen, sigma, rng), dtype=np.float64),
+                np.asarray(noisy_forecast(load, sigma, rng), dtype=np.float64),
+            )
+        elif self._plan_models is not None and k >= self._plan_models[0].min_history:
+            origin = d * SLOTS_PER_DAY - k
+            out = (
+                self._plan_models[0].predict(hist[0], k, SLOTS_PER_DAY, origin=origin),
+                self._plan_models[1].predict(hist[1], k, SLOTS_PER_DAY, origin=origin),
+            )
+        elif k >= SLOTS_PER_DAY:
+            out = (
+                hist[0, :, k - SLOTS_PER_DAY : k].copy(),
+                hist[1, :, k - SLOTS_PER_DAY : k].copy(),
+            )
+        else:  # day 1 without history: no generation, the house's mean load
+            mean = self.pop.annual_kwh * 1000.0 / 365.0 / SLOTS_PER_DAY
+            out = (np.zeros_like(gen), np.repeat(mean[:, None], SLOTS_PER_DAY, axis=1))
+        width = hist.shape[2]
+        if k == width:
+            hist[:, :, :-SLOTS_PER_DAY] = hist[:, :, SLOTS_PER_DAY:]
+            k -= SLOTS_PER_DAY
+        hist[0, :, k : k + SLOTS_PER_DAY] = gen
+        hist[1, :, k : k + SLOTS_PER_DAY] = load
+        self._plan_slots = k + SLOTS_PER_DAY
+        self._plan_day = d + 1
+        return out
 
     def _remember(self, today: DayEnergy) -> None:
         """Append the finished day's real PV and load to the rolling history."""
@@ -434,6 +488,7 @@ class Simulation:
             wei_per_unit=sc.tariff.wei_per_unit,
             warnings=self.warnings,
             forecast=self.score.as_dict(),
+            mpc_solves=0 if self.planner is None else self.planner.solves,
         )
 
 

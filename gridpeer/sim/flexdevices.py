@@ -131,17 +131,18 @@ class FlexDevices:
         self.any_hydro = bool((pop.hydro_w > 0).any())
         self.n = n
 
-    def day(self, day: date) -> DeviceDay:
-        """Operate every device on ``day`` (rule-based), W per house and slot."""
+    def day(self, day: date, operate: bool = True) -> DeviceDay:
+        """Operate every device on ``day`` (rule-based), W per house and slot; with
+        ``operate`` False only wind and hydro (an optimiser runs the EVs and heat pumps)."""
         zeros = np.zeros((self.n, 96))
         ev_w, hp_w, heat_w, unmet_w = zeros, zeros, zeros, zeros
         public = np.zeros(self.n)
-        if self.any_ev:
+        if self.any_ev and operate:
             sessions = draw_sessions(self.ev, day, self.seed, self.offset_h)
             ev = charge_uncontrolled(self.ev, sessions, self.ev_soc)
             ev_w, public = ev.power_w, ev.public_wh
             self.ev_soc = ev.soc[:, -1]
-        if self.any_hp:
+        if self.any_hp and operate:
             hp = run_thermostat(self.hp, self.weather.temperature_c(day), self.tank)
             hp_w, heat_w, unmet_w = hp.electric_w, hp.heat_w, hp.unmet_w
             self.tank = hp.tank[:, -1] * self.hp.tank_wh

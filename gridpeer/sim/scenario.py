@@ -153,10 +153,16 @@ class Strategy(_Strict):
     and ``gbm`` day-ahead forecasts of PV and load from each house's own past days
     (:mod:`gridpeer.profiles.forecast`; before enough history: persistence, and on day 1
     80 % of clear-sky PV minus the house's mean load).
+
+    ``dispatch``: how batteries, EVs and heat pumps run: ``rule`` (self-consumption
+    battery, uncontrolled EV charging, tank thermostat) or ``mpc`` (a daily LP per house
+    against expected P2P and grid prices, :mod:`gridpeer.sim.mpc`; batteries then also
+    buy and sell on the market).
     """
 
     forecast: Literal["noisy", "perfect", "persistence", "clear-sky", "sarima", "gbm"] = "noisy"
     forecast_error: float = Field(default=0.3, ge=0, le=2)
+    dispatch: Literal["rule", "mpc"] = "rule"
     spread: float = Field(default=0.9, ge=0, le=1)
     rounds: int = Field(default=4, ge=1, le=96)
 
