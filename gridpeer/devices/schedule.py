@@ -147,8 +147,16 @@ def solve(p: FlexProblem) -> FlexSchedule:
 
     n, h = p.shape
     m = n * h
-    k = len(KINDS)
-    idx = {name: np.arange(m).reshape(n, h) + i * m for i, name in enumerate(KINDS)}
+    active = [
+        name
+        for name in KINDS
+        if name in ("imp", "exp")
+        or (name in ("bc", "bd", "sb") and (p.batt_wh > 0).any())
+        or (name in ("ec", "ed", "se", "short") and (p.ev_wh > 0).any())
+        or (name in ("hh", "st", "unmet") and (p.tank_wh > 0).any())
+    ]  # a batch without a device kind gets none of its variables
+    k = len(active)
+    idx = {name: np.arange(m).reshape(n, h) + i * m for i, name in enumerate(active)}
     lo, hi = _bounds(p)
     dt = p.dt_h
     cop = np.where(p.hp_cop > 0, p.hp_cop, 1.0)
@@ -160,6 +168,8 @@ def solve(p: FlexProblem) -> FlexSchedule:
     r0 = 0
 
     def add(row: npt.NDArray[np.int64], var: npt.NDArray[np.int64], coef: F64 | float) -> None:
+        if var.size == 0:
+            return
         rows.append(row.ravel().astype(np.float64))
         cols.append(var.ravel().astype(np.float64))
         vals.append(np.broadcast_to(np.asarray(coef, dtype=np.float64), var.shape).ravel())
@@ -174,20 +184,27 @@ def solve(p: FlexProblem) -> FlexSchedule:
 
     # balance: imp − exp − bc + bd − ec + ed − hh/COP = load − pv
     r = block(p.load_wh - p.pv_wh)
+    none = np.zeros((n, 0), dtype=np.int64)
+
+    def var(name: str) -> npt.NDArray[np.int64]:
+        return idx.get(name, none)
+
     for name, c in (("imp", 1.0), ("exp", -1.0), ("bc", -1.0), ("bd", 1.0)):
-        add(r, idx[name], c)
-    add(r, idx["ec"], -1.0)
-    add(r, idx["ed"], 1.0)
-    add(r, idx["hh"], -1.0 / cop)
+        add(r, var(name), c)
+    add(r, var("ec"), -1.0)
+    add(r, var("ed"), 1.0)
+    add(r, var("hh"), -1.0 / cop)
 
     def storage(
-        var: str, keep: F64 | float, start: F64, rhs: F64, terms: list[tuple[str, F64 | float]]
+        store: str, keep: F64 | float, start: F64, rhs: F64, terms: list[tuple[str, F64 | float]]
     ) -> None:
+        if store not in idx:
+            return
         first = np.zeros((n, h))
         first[:, 0] = np.asarray(start, dtype=np.float64) * np.broadcast_to(keep, (n,))
         rr = block(rhs + first)
-        add(rr, idx[var], 1.0)
-        add(rr[:, 1:], idx[var][:, :-1], -np.broadcast_to(np.asarray(keep), (n,))[:, None])
+        add(rr, idx[store], 1.0)
+        add(rr[:, 1:], idx[store][:, :-1], -np.broadcast_to(np.asarray(keep), (n,))[:, None])
         for name, c in terms:
             add(rr, idx[name], c)
 
@@ -216,14 +233,15 @@ def solve(p: FlexProblem) -> FlexSchedule:
     # objective
     top = float(max(np.max(p.buy_price), 1e-12))
     cost = np.zeros(k * m)
-    cost[idx["imp"].ravel()] = p.buy_price.ravel()
-    cost[idx["exp"].ravel()] = -p.sell_price.ravel()
-    cost[idx["short"].ravel()] = PENALTY * top
-    cost[idx["unmet"].ravel()] = (PENALTY * top / cop).ravel()
+    cost[var("imp").ravel()] = p.buy_price.ravel()
+    cost[var("exp").ravel()] = -p.sell_price.ravel()
+    cost[var("short").ravel()] = PENALTY * top
+    if "unmet" in idx:
+        cost[var("unmet").ravel()] = (PENALTY * top / cop).ravel()
     v_end = p.sell_price.mean(axis=1)
-    cost[idx["sb"][:, -1]] = -v_end
-    cost[idx["se"][:, -1]] = -v_end
-    cost[idx["st"][:, -1]] = -v_end / cop.mean(axis=1)
+    for store, value in (("sb", v_end), ("se", v_end), ("st", v_end / cop.mean(axis=1))):
+        if store in idx:
+            cost[idx[store][:, -1]] = -value
     a = sparse.csc_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r0, k * m)
     )
@@ -232,10 +250,10 @@ def solve(p: FlexProblem) -> FlexSchedule:
     lp.num_row_ = r0
     lp.col_cost_ = cost
     lp.col_lower_ = np.concatenate(
-        [np.asarray(lo[name], dtype=np.float64).ravel() for name in KINDS]
+        [np.asarray(lo[name], dtype=np.float64).ravel() for name in active]
     )
     lp.col_upper_ = np.concatenate(
-        [np.asarray(hi[name], dtype=np.float64).ravel() for name in KINDS]
+        [np.asarray(hi[name], dtype=np.float64).ravel() for name in active]
     )
     lp.row_lower_ = np.concatenate(rlo)
     lp.row_upper_ = np.concatenate(rhi)
@@ -252,7 +270,9 @@ def solve(p: FlexProblem) -> FlexSchedule:
     if status != "Optimal":
         raise RuntimeError(f"flexibility LP not solved: {status}")
     x = np.asarray(solver.getSolution().col_value)
-    values = {name: x[idx[name]].reshape(n, h) for name in KINDS}
+    values = {
+        name: x[idx[name]].reshape(n, h) if name in idx else np.zeros((n, h)) for name in KINDS
+    }
     per_house = (cost.reshape(k, n, h) * x.reshape(k, n, h)).sum(axis=(0, 2))
     return FlexSchedule(values, per_house, status)
 

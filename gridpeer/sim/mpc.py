@@ -1,11 +1,11 @@
 """Model-predictive home agents for the simulator (``strategy.dispatch = "mpc"``).
 
 Every day at midnight UTC each house with a battery, an EV or a heat pump plans its next
-96 slots with :func:`gridpeer.devices.schedule.solve` (houses batched, ``MPC_BATCH`` per
-HiGHS solve) from its forecast of generation and inflexible load (the run's forecast
-mode: the same information the rule-based agents get), its own EV plans (sessions) and
-heat demand (the weather model's temperature, taken as forecast exactly: a limit), and
-the prices it expects per slot:
+96 slots with :func:`gridpeer.devices.schedule.solve` (houses with the same devices
+batched, ``MPC_BATCH`` per HiGHS solve) from its forecast of generation and inflexible
+load (the run's forecast mode: the same information the rule-based agents get), its own
+EV plans (sessions) and heat demand (the weather model's temperature, taken as forecast
+exactly: a limit), and the prices it expects per slot:
 
 * buying: ``import − (import − mid)·min(1, Ŝ/D̂)`` and selling:
   ``feed_in + (mid − feed_in)·min(1, D̂/Ŝ)``, with ``mid`` the midpoint of the tariffs
@@ -37,7 +37,7 @@ F64 = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
 SLOTS = 96
 DT_H = 0.25
-MPC_BATCH = 250
+MPC_BATCH = 25
 Forecast = Callable[[F64, F64], tuple[F64, F64]]
 """(real generation Wh, real inflexible load Wh) → the agents' forecast of both, Wh."""
 
@@ -63,10 +63,16 @@ class MpcPlanner:
         self.solves = 0
         self.tariff: tuple[F64, float] = (np.ones(SLOTS), 0.0)  # wei/kWh per slot, feed-in
         self.forecast: Forecast = lambda g, load: (g, load)
-        has = batteries.capacity_wh > 0
+        kind = (batteries.capacity_wh > 0).astype(np.int64)
         if flex is not None:
-            has = has | (flex.ev.capacity_wh > 0) | (flex.hp.rated_heat_w > 0)
-        self.rows = np.flatnonzero(has)
+            kind += 2 * (flex.ev.capacity_wh > 0) + 4 * (flex.hp.rated_heat_w > 0)
+        # batches of houses with the same devices: each LP holds only their variables
+        self.batches = [
+            rows[lo : lo + MPC_BATCH]
+            for kd in np.unique(kind[kind > 0])
+            for rows in [np.flatnonzero(kind == kd)]
+            for lo in range(0, rows.size, MPC_BATCH)
+        ]
 
     def prices(self, gen_wh: F64, load_wh: F64) -> tuple[F64, F64]:
         """Expected (buy, sell) price per slot, normalised per Wh (see the docstring)."""
@@ -104,8 +110,7 @@ class MpcPlanner:
         fc_gen, fc_load = self.forecast(gen_w * DT_H, base_load_w.astype(np.float64) * DT_H)
         buy, sell = self.prices(fc_gen, fc_load)
         plan = {k: np.zeros((n, SLOTS)) for k in ("bc", "bd", "ec", "ed", "hh")}
-        for lo in range(0, self.rows.size, MPC_BATCH):
-            rows = self.rows[lo : lo + MPC_BATCH]
+        for rows in self.batches:
             p = self._problem(rows, fc_gen, fc_load, buy, sell, soc0, home, trip, departure, t_out)
             sched = solve(p)
             self.solves += 1

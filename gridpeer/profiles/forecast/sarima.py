@@ -2,7 +2,8 @@
 
 Model (slot ``t``, one day = 96 slots):  ``d_t = y_t − y_{t−96}``,
 ``d_t = φ₁ d_{t−1} + … + φ_p d_{t−p} + ε_t``. The coefficients φ are fitted per house by
-conditional least squares (statsmodels ``AutoReg``, no trend) on the last
+conditional least squares (statsmodels ``OLS`` on the lagged differences: the estimator
+of statsmodels ``AutoReg`` without trend, which the tests check it equals) on the last
 ``window_days`` of the house's own history, refitted every ``refit_days``; the forecast
 ``ŷ_{t+h} = y_{t+h−96} + d̂_{t+h}`` with ``d̂`` from the AR recursion is computed for
 all houses at once with numpy. A house whose differences are constant (no PV, a
@@ -20,17 +21,20 @@ from gridpeer.profiles.forecast.base import F64, SLOTS_PER_DAY, check_args
 
 
 def fit_ar(diffs: F64, p: int) -> F64:
-    """AR(p) coefficients ``φ₁..φ_p`` of each row of ``diffs`` (houses, T), no trend."""
-    from statsmodels.tsa.ar_model import AutoReg
+    """AR(p) coefficients ``φ₁..φ_p`` of each row of ``diffs`` (houses, T), no trend, by
+    conditional least squares (statsmodels OLS of ``d_t`` on ``d_{t−1} .. d_{t−p}``)."""
+    from statsmodels.regression.linear_model import OLS
     from threadpoolctl import threadpool_limits
 
     out = np.zeros((diffs.shape[0], p))
+    t = diffs.shape[1]
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for i, row in enumerate(diffs):
-            if row.size <= 2 * p + 1 or float(np.std(row)) < 1e-9:
+            if t <= 2 * p + 1 or float(np.std(row)) < 1e-9:
                 continue
-            params = np.asarray(AutoReg(row, lags=p, trend="n").fit().params)
+            lagged = np.column_stack([row[p - j : t - j] for j in range(1, p + 1)])
+            params = np.asarray(OLS(row[p:], lagged).fit().params)
             if np.isfinite(params).all():
                 out[i] = params
     return out
