@@ -41,7 +41,7 @@ _SCENARIO = typer.Option(
     "--scenario",
     "-s",
     metavar="NAME|FILE",
-    help="A preset (thesis-lab-5, rural-7, village-100, town-10k) or the path of a "
+    help="A preset (thesis-lab-5, rural-7, village-100, town-10k, flex-100) or the path of a "
     "scenario TOML file (docs/sim.md).",
 )
 _HOUSES = typer.Option(

@@ -104,3 +104,19 @@ def test_simple_households_unchanged_by_devices_code(tmp_path: Path) -> None:
     assert all(float(v.sum()) == 0 for v in r.ledger.devices.values())
     write_report(r, tmp_path)
     assert not (tmp_path / "devices.csv").exists()
+
+
+def test_flex_preset_runs(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from gridpeer.cli import app
+
+    out = tmp_path / "r"
+    res = CliRunner().invoke(
+        app, ["simulate", "-s", "flex-100", "--houses", "30", "--days", "2", "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    md = (out / "summary.md").read_text(encoding="utf-8")
+    assert "## Devices" in md and "## Forecast (sarima)" in md
+    rows = dict(line.split(",")[:2] for line in (out / "forecast.csv").read_text().splitlines())
+    assert float(rows["forecast_values"]) == 30 * 96
