@@ -380,6 +380,10 @@ class Simulation:
         h["base_export_wh"] += surplus
         if today.devices is not None:
             self._device_slot(today.devices, t, load, bought, imp_wh)
+        if self.planner is not None:  # battery energy traded beyond the house's own needs
+            acc = led.devices
+            acc["battery_bought_wh"] += np.clip(charge - np.clip(pv - load, 0, None), 0, None)
+            acc["battery_sold_wh"] += np.clip(discharge - np.clip(load - pv, 0, None), 0, None)
         h["base_import_cost_wei"] += deficit * imp // 1000
         h["base_export_revenue_wei"] += surplus * fi // 1000
         s = led.series

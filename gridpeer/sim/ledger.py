@@ -48,11 +48,15 @@ DEVICE_FIELDS = (
     "heat_unmet_wh",
     "wind_wh",
     "hydro_wh",
+    "battery_bought_wh",
+    "battery_sold_wh",
 )
 """Per-house device totals, Wh (float64; kept apart from the int64 meter totals): EV
 charging at home and where it came from (own PV/battery, P2P, grid, pro rata to the
 EV's share of the slot's load), driving energy charged elsewhere, heat pump electricity,
-heat delivered and unmet, wind and hydro generation."""
+heat delivered and unmet, wind and hydro generation; with MPC agents the flexibility
+used on the market: battery charging beyond the house's own surplus (bought) and
+discharging beyond its own deficit (sold)."""
 
 SERIES_FIELDS = (
     "pv_wh",

@@ -43,6 +43,8 @@ def test_mpc_battery_buys_cheap_night_energy() -> None:
     assert rule.ledger.house["charge_wh"].sum() == 0  # no PV: the rule never charges
     assert mpc.ledger.house["charge_wh"].sum() > 10_000  # MPC charges from the grid at night
     assert mpc.mpc_solves == 3 and rule.mpc_solves == 0
+    bought = mpc.ledger.devices["battery_bought_wh"]
+    assert bought.sum() > 10_000 and rule.ledger.devices["battery_bought_wh"].sum() == 0
     cost_rule = rule.ledger.house["import_cost_wei"].sum()
     cost_mpc = mpc.ledger.house["import_cost_wei"].sum()
     assert cost_mpc < 0.85 * cost_rule
