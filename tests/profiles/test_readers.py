@@ -170,3 +170,11 @@ def test_split_json_errors(tmp_path: Path, text: str, message: str) -> None:
 
     with pytest.raises(ProfileFileError, match=message):
         read_split_json(_write(tmp_path, text, "bad.json"))
+
+
+def test_watts_file_that_looks_like_kw_is_flagged(tmp_path: Path) -> None:
+    rows = "".join(f"{k * 900},{0.3 + (k % 7) / 10}\n" for k in range(96))
+    frame = read_watts_csv(_write(tmp_path, "timestamp,watts\n" + rows))
+    assert frame["load_w"].max() == pytest.approx(0.9)  # still read as W
+    assert any("if the file is in kW" in w for w in frame.attrs["warnings"])
+    assert read_watts_csv(DATA / "watts_sample.csv").attrs["warnings"] == []
