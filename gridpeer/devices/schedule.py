@@ -26,7 +26,10 @@ arrays; the caller supplies forecasts and prices.
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -102,6 +105,30 @@ class FlexSchedule:
 
     def __getitem__(self, kind: str) -> F64:
         return self.values[kind]
+
+
+_quiet = False
+
+
+def _highs() -> Any:
+    """A HiGHS instance; the first one is made with stdout closed (HiGHS prints its
+    licence banner once per process, on stdout, before any option can silence it)."""
+    import highspy
+
+    global _quiet
+    if _quiet:
+        return highspy.Highs()  # type: ignore[no-untyped-call]
+    sys.stdout.flush()
+    saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        solver = highspy.Highs()  # type: ignore[no-untyped-call]
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)
+    _quiet = True
+    return solver
 
 
 def _bounds(p: FlexProblem) -> tuple[dict[str, F64], dict[str, F64]]:
@@ -261,7 +288,7 @@ def solve(p: FlexProblem) -> FlexSchedule:
     lp.a_matrix_.start_ = a.indptr
     lp.a_matrix_.index_ = a.indices
     lp.a_matrix_.value_ = a.data
-    solver = highspy.Highs()  # type: ignore[no-untyped-call]
+    solver = _highs()
     solver.setOptionValue("output_flag", False)
     solver.setOptionValue("threads", 1)
     solver.passModel(lp)
