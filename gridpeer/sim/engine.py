@@ -408,7 +408,9 @@ class Simulation:
     def _device_slot(self, dev: DeviceDay, t: int, load: I64, bought: I64, imp_wh: I64) -> None:
         """Per-device energy of slot ``t``; EV charging split pro rata over the sources."""
         acc = self.ledger.devices
-        ev = dev.ev_w[:, t] * 0.25
+        ev_net = dev.ev_w[:, t] * 0.25
+        ev = np.clip(ev_net, 0.0, None)
+        acc["ev_v2g_wh"] += ev - ev_net
         if ev.any():
             share = np.divide(ev, load, out=np.zeros(ev.size), where=load > 0)
             share = np.clip(share, 0.0, 1.0)

@@ -43,6 +43,7 @@ DEVICE_FIELDS = (
     "ev_p2p_wh",
     "ev_grid_wh",
     "ev_public_wh",
+    "ev_v2g_wh",
     "heat_pump_wh",
     "heat_wh",
     "heat_unmet_wh",
@@ -53,9 +54,9 @@ DEVICE_FIELDS = (
 )
 """Per-house device totals, Wh (float64; kept apart from the int64 meter totals): EV
 charging at home and where it came from (own PV/battery, P2P, grid, pro rata to the
-EV's share of the slot's load), driving energy charged elsewhere, heat pump electricity,
-heat delivered and unmet, wind and hydro generation; with MPC agents the flexibility
-used on the market: battery charging beyond the house's own surplus (bought) and
+EV's share of the slot's load), driving energy charged elsewhere, V2G discharge, heat
+pump electricity, heat delivered and unmet, wind and hydro generation; with MPC agents
+the flexibility used on the market: battery charging beyond the house's own surplus (bought) and
 discharging beyond its own deficit (sold)."""
 
 SERIES_FIELDS = (

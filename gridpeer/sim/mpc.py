@@ -5,7 +5,8 @@ Every day at midnight UTC each house with a battery, an EV or a heat pump plans 
 batched, ``MPC_BATCH`` per HiGHS solve) from its forecast of generation and inflexible
 load (the run's forecast mode: the same information the rule-based agents get), its own
 EV plans (sessions) and heat demand (the weather model's temperature, taken as forecast
-exactly: a limit), and the prices it expects per slot:
+exactly: a limit), and the prices it expects per slot (an EV must end the day at its
+departure SoC, ready for the next morning beyond the horizon):
 
 * buying: ``import − (import − mid)·min(1, Ŝ/D̂)`` and selling:
   ``feed_in + (mid − feed_in)·min(1, D̂/Ŝ)``, with ``mid`` the midpoint of the tariffs
@@ -147,6 +148,13 @@ class MpcPlanner:
                 t = int(departure[rows][i]) - 1
                 reachable = start[i] + charge_slot[i] * home[rows[i], : t + 1].sum()
                 need[i, t] = min(ev.min_soc_departure[rows][i] * ev_wh[i], reachable, ev_wh[i])
+            # the day ends with the car ready for tomorrow's departure (beyond the horizon):
+            # at least min_soc at the last slot, as far as the charger can get it there
+            low = np.clip(start - trip[rows].sum(axis=1), 0.0, None)
+            reach_end = low + charge_slot * home[rows].sum(axis=1)
+            need[:, -1] = np.minimum.reduce(
+                [ev.min_soc_departure[rows] * ev_wh, reach_end, ev_wh]
+            ) * (ev_wh > 0)
             cop1, pth1 = performance(t_out)
             demand = heat_demand_w(hp, t_out[None, :] + np.zeros((self.n, 1)))[rows]
             ev_args = dict(

@@ -96,7 +96,10 @@ def test_mpc_with_ev_heat_pump_and_sarima_keeps_balances() -> None:
         _balance(r)
         dev = r.ledger.devices
         ev = r.population.ev_wh > 0
-        assert (np.abs(dev["ev_wh"][ev]) > 0).all()
+        assert (dev["ev_wh"][ev] > 0).all() and (dev["ev_v2g_wh"] >= 0).all()
+        np.testing.assert_allclose(
+            dev["ev_own_wh"] + dev["ev_p2p_wh"] + dev["ev_grid_wh"], dev["ev_wh"], atol=1e-6
+        )
         assert (dev["heat_pump_wh"][r.population.heat_pump_w > 0] > 0).all()
         assert dev["heat_unmet_wh"].sum() < 0.05 * dev["heat_wh"].sum() + 1.0
         assert r.mpc_solves == 3 * 3  # 3 days x 3 batches (battery, EV, heat pump houses)
