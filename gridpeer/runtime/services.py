@@ -13,8 +13,12 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gridpeer.chain.hub import ChainHub
+
+if TYPE_CHECKING:
+    from gridpeer.chain.anvil import AnvilNode
 from gridpeer.chain.types import Schedule
 from gridpeer.core.mqtt import MqttClient
 from gridpeer.market.calendar import zone
@@ -182,8 +186,13 @@ async def chain(parts: Parts) -> AsyncIterator[None]:
     ``parts.chain_url``."""
     from gridpeer.chain import open_chain
 
+    url = parts.settings.chain.rpc_url
+    node = await asyncio.to_thread(_big_demo_node, parts) if url == "embedded" else None
+    if node is not None:
+        url = node.url
+
     def setup() -> ChainHub:
-        c = open_chain(parts.settings.chain.rpc_url)
+        c = open_chain(url)
         market = c.deploy_market(grace_s=DEMO_GRACE_S)
         market.set_schedule(c.admin, Schedule("windows", tz_minutes=DEMO_TZ_MINUTES))
         keys = c.houses(len(parts.houses), market)
@@ -192,20 +201,43 @@ async def chain(parts: Parts) -> AsyncIterator[None]:
             market, parts.clock, {h.id: k for h, k in zip(parts.houses, keys, strict=True)}
         )
 
-    hub = await asyncio.to_thread(setup)  # before any other thread uses the chain
-    parts.houses[:] = [
-        h.model_copy(update={"account": hub.demo_keys[h.id].address}) for h in parts.houses
-    ]
-    await hub.call(hub.sync_time)
-    async with running_hub(parts, hub), _rpc_url(parts, hub):
-        yield
+    try:
+        hub = await asyncio.to_thread(setup)  # before any other thread uses the chain
+        parts.houses[:] = [
+            h.model_copy(update={"account": hub.demo_keys[h.id].address}) for h in parts.houses
+        ]
+        await hub.call(hub.sync_time)
+        async with running_hub(parts, hub), _rpc_url(parts, hub, url):
+            yield
+    finally:
+        if node is not None:
+            await asyncio.to_thread(node.stop)
+
+
+def _big_demo_node(parts: Parts) -> AnvilNode | None:
+    """For a demo beyond :data:`~gridpeer.hems.monitoring.GROUP_ABOVE` houses on the
+    embedded chain, an anvil node (when installed: ``make node``) started in the data
+    dir: the in-process py-evm chain looks receipts up block by block, so registering
+    1,000 members took tens of minutes."""
+    from gridpeer.chain.anvil import AnvilNode, anvil_binary
+    from gridpeer.hems.monitoring import GROUP_ABOVE
+
+    if len(parts.houses) <= GROUP_ABOVE:
+        return None
+    try:
+        anvil_binary()
+    except FileNotFoundError:
+        return None
+    node = AnvilNode(log=parts.data_dir / "anvil.log")
+    node.start()
+    log.info("%d houses: anvil as the demo's chain (%s)", len(parts.houses), node.url)
+    return node
 
 
 @contextlib.asynccontextmanager
-async def _rpc_url(parts: Parts, hub: ChainHub) -> AsyncIterator[None]:
+async def _rpc_url(parts: Parts, hub: ChainHub, url: str) -> AsyncIterator[None]:
     """Set ``parts.chain_url``: the node's URL, or the embedded chain served over JSON-RPC
     on loopback (for the web process and for browser wallets)."""
-    url = parts.settings.chain.rpc_url
     if url != "embedded":
         parts.chain_url = url
         yield
