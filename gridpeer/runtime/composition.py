@@ -119,7 +119,11 @@ class Composition:
         async with AsyncExitStack() as stack:
             for name, service in self.services:
                 log.debug("starting %s", name)
-                await stack.enter_async_context(_logged(name, service(parts)))
+                try:
+                    await stack.enter_async_context(_logged(name, service(parts)))
+                except (OSError, ConnectionError) as exc:  # say which service, then stop
+                    log.error("service %s did not start: %s", name, exc)
+                    raise
             if on_ready is not None:
                 on_ready(parts)
             await parts.stop.wait()
