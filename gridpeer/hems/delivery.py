@@ -86,6 +86,12 @@ class DeliveryExecutor:
     def __init__(self, house: str, tasks: list[Task] | None = None) -> None:
         self.house = house
         self.tasks: dict[int, Task] = {t.command.trade_id: t for t in tasks or []}
+        self._open = {k for k, t in self.tasks.items() if t.phase is not Phase.DONE}
+
+    def busy(self) -> bool:
+        """True while a delivery waits for its window or runs (O(1): an idle house's
+        step can be skipped)."""
+        return bool(self._open)
 
     def accept(self, command: DeliveryCommand) -> bool:
         """Take a command; False if this trade id was seen before (it is not run twice).
@@ -98,6 +104,7 @@ class DeliveryExecutor:
         if command.trade_id in self.tasks:
             return False
         self.tasks[command.trade_id] = Task(command)
+        self._open.add(command.trade_id)
         return True
 
     def relay_closed(self, direction: Direction) -> bool:
@@ -178,4 +185,7 @@ class DeliveryExecutor:
                 continue
             self.tasks[cmd.trade_id] = task
             changed[cmd.trade_id] = task
+        for k, t in changed.items():
+            if t.phase is Phase.DONE:
+                self._open.discard(k)
         return [changed[k] for k in sorted(changed)]

@@ -51,6 +51,7 @@ class DeliveryAgent:
         link: an MQTT session shared with other houses' agents
             (:class:`~gridpeer.hems.delivery_host.DeliveryHost`, which subscribes, routes
             the commands to :meth:`on_message` and steps the agents); None: the agent's own.
+        store: the tasks' store (a host's shared file); None: its own file ``state_path``.
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class DeliveryAgent:
         credentials: tuple[str, str] | None = None,
         tls: MqttTls | None = None,
         link: MqttClient | None = None,
+        store: DeliveryStore | None = None,
     ) -> None:
         self.community, self.house = community, house
         self.clock, self.power, self.tick_s = clock, power, tick_s
@@ -74,9 +76,10 @@ class DeliveryAgent:
         self.rejected = 0
         self.republished = 0
         """Results sent again because the oracle repeated a finished trade's command."""
-        self._store = DeliveryStore(state_path)
+        self._store = store or DeliveryStore(state_path)
         tasks, self._reported = self._store.load()
         self.executor = DeliveryExecutor(house, tasks)
+        self._check_reports = True  # done trades whose result may not be out yet
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -104,6 +107,7 @@ class DeliveryAgent:
                 resend = not new and task.phase is Phase.DONE and cmd.trade_id in self._reported
                 if resend:
                     self._reported.discard(cmd.trade_id)
+                    self._check_reports = True
                     self.republished += 1
         except (ValidationError, ValueError) as exc:
             self.rejected += 1
@@ -122,6 +126,9 @@ class DeliveryAgent:
         """One step at the clock's now: switch relays, meter, persist, report results."""
         now = self.clock.now()
         with self._lock:
+            if not self.executor.busy() and not self._check_reports:  # idle: nothing to do
+                self._last = now
+                return []
             dt = max(0.0, (now - self._last).total_seconds())
             self._last = now
             power = {
@@ -140,6 +147,7 @@ class DeliveryAgent:
                 for t in self.executor.tasks.values()
                 if t.phase is Phase.DONE and t.command.trade_id not in self._reported
             ]
+            self._check_reports = bool(unreported)  # look again until all are reported
         for task in unreported:
             result = task.result()
             topic = result_topic(self.community, self.house, result.trade_id)

@@ -19,17 +19,20 @@ from gridpeer.core.clock import Clock
 from gridpeer.core.mqtt import BrokerAddress, MqttClient
 from gridpeer.hems.delivery_agent import DeliveryAgent
 from gridpeer.hems.delivery_power import PowerSource
+from gridpeer.hems.delivery_store import SharedFile
 from gridpeer.telemetry.delivery import DeliveryCommand, command_topic
 
 log = logging.getLogger(__name__)
 
 
 class DeliveryHost:
-    """The delivery agents of ``houses`` (house → (state file, power source)).
+    """The delivery agents of ``houses`` (house → power source), their tasks in one
+    SQLite file ``state_path`` (a table per house).
 
     Args:
         community: community id (topic segment).
-        houses: each hosted house's state file and metered power.
+        houses: each hosted house's metered power.
+        state_path: the host's state file.
         broker: the broker (credentials and TLS included).
         clock: model time.
         tick_s: wall seconds between two steps of every agent.
@@ -40,10 +43,11 @@ class DeliveryHost:
     def __init__(
         self,
         community: str,
-        houses: Mapping[str, tuple[Path, PowerSource]],
+        houses: Mapping[str, PowerSource],
+        state_path: Path,
         broker: BrokerAddress,
         clock: Clock,
-        tick_s: float = 0.05,
+        tick_s: float = 0.1,
         on_command: Callable[[DeliveryCommand, bool], None] | None = None,
         client_id: str | None = None,
     ) -> None:
@@ -58,20 +62,22 @@ class DeliveryHost:
             subscriptions=list(self._topics),
             on_message=self._route,
         )
+        self.state = SharedFile(state_path)
         self.agents = {
             h: DeliveryAgent(
                 community,
                 h,
                 broker.host,
                 broker.port,
-                state,
+                state_path,
                 clock,
                 power,
                 tick_s,
                 on_command,
                 link=self.link,
+                store=self.state.store(h),
             )
-            for h, (state, power) in houses.items()
+            for h, power in houses.items()
         }
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -109,3 +115,4 @@ class DeliveryHost:
         self.link.stop()
         for agent in self.agents.values():
             agent.close()
+        self.state.close()

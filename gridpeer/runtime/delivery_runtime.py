@@ -94,9 +94,12 @@ class DeliveryRuntime:
         else:  # big community: a few hosts, each one session and one thread for its group
             broker = BrokerAddress(host, port)
             for group in groups:
-                hosted = {h: (state_dir / f"agent-{h}.db", power[h]) for h in group}
+                hosted = {h: power[h] for h in group}
+                state = state_dir / f"agents-{group[0]}.db"
                 self.hosts.append(
-                    DeliveryHost(config.community, hosted, broker, clock, on_command=on_command)
+                    DeliveryHost(
+                        config.community, hosted, state, broker, clock, on_command=on_command
+                    )
                 )
             self.agents = {h: a for dh in self.hosts for h, a in dh.agents.items()}
 

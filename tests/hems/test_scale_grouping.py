@@ -78,8 +78,8 @@ def test_a_delivery_host_runs_several_houses_on_one_session(
     mosquitto: MosquittoBroker, tmp_path: Path
 ) -> None:
     clock = Clock(start=START, speed=60.0)
-    houses = {f"h{k}": (tmp_path / f"h{k}.db", ConstantPower(3600.0, 3600.0)) for k in range(3)}
-    host = DeliveryHost("big", houses, mosquitto.address, clock, tick_s=0.02)
+    houses = {f"h{k}": ConstantPower(3600.0, 3600.0) for k in range(3)}
+    host = DeliveryHost("big", houses, tmp_path / "agents.db", mosquitto.address, clock, 0.02)
     got: dict[str, DeliveryResult] = {}
     lock = threading.Lock()
 
@@ -126,4 +126,14 @@ def test_a_delivery_host_runs_several_houses_on_one_session(
     assert sorted(got) == ["h0/10", "h1/11", "h2/12", "h2/13"]
     assert all(r.measured_wh == 20 and r.reason == "target" for r in got.values())
     assert sum(len(a.executor.tasks) for a in host.agents.values()) == 4
+    again = DeliveryHost("big", houses, tmp_path / "agents.db", mosquitto.address, clock)
+    try:  # one file for the group, a table per house: every task back after a restart
+        assert {h: sorted(a.executor.tasks) for h, a in again.agents.items()} == {
+            "h0": [10],
+            "h1": [11],
+            "h2": [12, 13],
+        }
+        assert not any(a.executor.busy() for a in again.agents.values())
+    finally:
+        again.state.close()
     assert result_topic("big", "h2", 13) == "gridpeer/big/h2/delivery/result/13"
