@@ -78,7 +78,7 @@ def test_fees_follow_a_rising_base_fee_instead_of_a_price_fixed_at_start(node: A
 def test_a_refused_transaction_does_not_advance_the_nonce(node: AnvilNode) -> None:
     b = Web3Backend.rpc(node.url)
     key = Account.create()  # no funds: the node refuses the transaction
-    with pytest.raises(Exception, match="(?i)fund"):
+    with pytest.raises(Exception, match=r"(?i)fund"):
         b.send(key, key.address, b"", 1, 21_000)
     b.fund(key.address, ETHER)
     r = b.send(key, key.address, b"", 1, 21_000)
