@@ -269,6 +269,30 @@ class Web3Backend:
         )
         return [self._raw(log) for log in logs]
 
+    def deployment_block(self, address: str) -> int:
+        """The first block in which ``address`` has code (binary search over
+        ``eth_getCode``); 0 when the node keeps no old state to tell (not an archive node).
+
+        Raises:
+            ValueError: no contract at ``address`` now.
+        """
+        addr = to_checksum_address(address)
+        hi = self.block_number()
+        if not self.w3.eth.get_code(addr, hi):
+            raise ValueError(f"no contract at {address} (block {hi})")
+        lo = 0
+        try:
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if self.w3.eth.get_code(addr, mid):
+                    hi = mid
+                else:
+                    lo = mid + 1
+        except Exception as exc:  # pruned state: read logs from the genesis block
+            log.info("no old state to find %s's deployment block (%s): using 0", address, exc)
+            return 0
+        return lo
+
     def block_number(self) -> int:
         return int(self.w3.eth.block_number)
 

@@ -20,6 +20,7 @@ from gridpeer.runtime.composition import Composition, Parts
 from gridpeer.web.models import HouseInfo, HouseKind
 
 if TYPE_CHECKING:
+    from gridpeer.chain.fees import FeePolicy
     from gridpeer.oracle.settings import OracleSettings
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,18 @@ async def rpc_chain(parts: Parts) -> AsyncIterator[None]:
     from gridpeer.chain.web3_backend import Web3Backend
     from gridpeer.runtime.services import running_hub
 
-    backend = await asyncio.to_thread(Web3Backend.rpc, parts.settings.chain.rpc_url)
-    hub = ChainHub(MarketClient(backend, address), parts.clock, follow_clock=False)
+    c = parts.settings.chain
+    backend = await asyncio.to_thread(Web3Backend.rpc, c.rpc_url, 30.0, fee_policy(parts))
+    hub = ChainHub(
+        MarketClient(backend, address),
+        parts.clock,
+        follow_clock=False,
+        start_block=await asyncio.to_thread(backend.deployment_block, address),
+        chunk_blocks=c.log_chunk_blocks,
+        confirmations=0 if backend.chain_id in DEV_CHAIN_IDS else 2,
+    )
+    if parts.store is not None:
+        hub.index = parts.store  # the indexer's cursor survives restarts
     async with running_hub(parts, hub):
         yield
 
@@ -107,7 +118,9 @@ async def oracle(parts: Parts) -> AsyncIterator[None]:
     from gridpeer.oracle.state import OracleState
 
     key = Account.from_key(key_secret.get_secret_value())
-    market = MarketClient(await asyncio.to_thread(Web3Backend.rpc, s.chain.rpc_url), address)
+    market = MarketClient(
+        await asyncio.to_thread(Web3Backend.rpc, s.chain.rpc_url, 30.0, fee_policy(parts)), address
+    )
     houses = {a.address: a.id for a in s.accounts if a.address is not None}
     await asyncio.to_thread(_check_roles, market, key.address, houses)
     config = oracle_settings(s, market.backend.chain_id)
@@ -139,6 +152,15 @@ async def oracle(parts: Parts) -> AsyncIterator[None]:
 
 DEV_CHAIN_IDS = frozenset({31337, 1337})
 """anvil and Hardhat (31337), Ganache and geth --dev (1337): blocks there never reorg."""
+
+
+def fee_policy(parts: Parts) -> FeePolicy:
+    """How ``serve`` prices and replaces transactions (``[chain]`` settings)."""
+    from gridpeer.chain.fees import FeePolicy
+
+    c = parts.settings.chain
+    cap = None if c.max_fee_gwei is None else int(c.max_fee_gwei * 10**9)
+    return FeePolicy(replace_after_s=c.tx_replace_after_s, max_fee_cap_wei=cap)
 
 
 def oracle_settings(settings: Settings, chain_id: int) -> OracleSettings:

@@ -132,3 +132,19 @@ def test_a_transaction_given_up_leaves_no_stale_nonce(
     rpc(b, "evm_setAutomine", True)
     r = b.send(key, key.address, b"", 1, 21_000)  # the next one asks the node for the nonce
     assert int(b.w3.eth.get_transaction(r.tx_hash)["nonce"]) == 1  # type: ignore[arg-type]
+
+
+def test_the_deployment_block_is_found_by_binary_search(node: AnvilNode) -> None:
+    from gridpeer.chain.open import Chain
+
+    b = Web3Backend.rpc(node.url)
+    chain = Chain(b)
+    for _ in range(5):
+        rpc(b, "evm_mine")
+    market = chain.deploy_market()
+    assert market.last_receipt is not None
+    for _ in range(3):
+        rpc(b, "evm_mine")
+    assert b.deployment_block(market.address) == market.last_receipt.block_number
+    with pytest.raises(ValueError, match="no contract"):
+        b.deployment_block(chain.admin.address)
