@@ -47,6 +47,8 @@ class FeePolicy:
         history_blocks: blocks of ``eth_feeHistory`` the tip is taken from.
         refresh_s: wall s a suggestion is reused before the node is asked again.
         replace_after_s: wall s a sent transaction may stay unmined before it is replaced.
+        gap_check_s: wall s unmined after which the node's nonce is checked once for a
+            gap below the transaction (a restarted node that lost earlier ones).
         receipt_timeout_s: wall s after the first send before giving up on a transaction.
         poll_s: longest wall s between two receipt checks (they start at 2 ms).
     """
@@ -57,6 +59,7 @@ class FeePolicy:
     history_blocks: int = 10
     refresh_s: float = 1.0
     replace_after_s: float = 30.0
+    gap_check_s: float = 2.0
     receipt_timeout_s: float = 300.0
     poll_s: float = 0.25
 

@@ -51,6 +51,12 @@ def revert_data(exc: Exception) -> bytes | None:
     return None
 
 
+class NonceGap(ConnectionError):
+    """The node's nonce for the sender is below a sent transaction's: the node lost the
+    transactions before it (e.g. it restarted from older state), so this one can never be
+    mined. Nothing of it happened; the nonce is re-read on the next send."""
+
+
 class Web3Backend:
     """A chain reached through web3.py (embedded tester or JSON-RPC URL)."""
 
@@ -153,6 +159,7 @@ class Web3Backend:
         hashes = [first]
         t0 = time.monotonic()
         replace_at, give_up = t0 + policy.replace_after_s, t0 + policy.receipt_timeout_s
+        gap_check = t0 + policy.gap_check_s
         delay = 0.002
         while True:
             for h in reversed(hashes):
@@ -165,6 +172,9 @@ class Web3Backend:
                     f"transaction {tx['nonce']} of {tx['from']} not mined in "
                     f"{policy.receipt_timeout_s:g} s ({len(hashes)} versions sent)"
                 )
+            if now >= min(gap_check, replace_at):
+                self._check_gap(tx)
+                gap_check = float("inf")
             if now >= replace_at:
                 new = bump(fees, self.suggested_fees(fresh=True), policy)
                 if new != fees:
@@ -189,6 +199,15 @@ class Web3Backend:
                 replace_at = now + policy.replace_after_s
             time.sleep(min(delay, max(0.0, give_up - now)))
             delay = min(2 * delay, policy.poll_s)
+
+    def _check_gap(self, tx: dict[str, Any]) -> None:
+        """Raise :class:`NonceGap` when the node's pending nonce is below ``tx``'s."""
+        pending = int(self.w3.eth.get_transaction_count(tx["from"], "pending"))
+        if pending < tx["nonce"]:
+            raise NonceGap(
+                f"the node's nonce for {tx['from']} is {pending}, below transaction "
+                f"{tx['nonce']}: it lost earlier transactions (restarted?)"
+            )
 
     def send(self, key: LocalAccount, to: str | None, data: bytes, value: int, gas: int) -> Receipt:
         tx: dict[str, Any] = {

@@ -148,3 +148,16 @@ def test_the_deployment_block_is_found_by_binary_search(node: AnvilNode) -> None
     assert b.deployment_block(market.address) == market.last_receipt.block_number
     with pytest.raises(ValueError, match="no contract"):
         b.deployment_block(chain.admin.address)
+
+
+def test_a_nonce_gap_left_by_a_node_that_lost_transactions_is_detected(node: AnvilNode) -> None:
+    from gridpeer.chain.web3_backend import NonceGap
+
+    b = Web3Backend.rpc(node.url, fees=FeePolicy(gap_check_s=0.1, poll_s=0.02))
+    key = funded(b)
+    b.send(key, key.address, b"", 1, 21_000)
+    b._nonces[key.address] += 1  # as if the node restarted without our last transaction
+    with pytest.raises(NonceGap):
+        b.send(key, key.address, b"", 1, 21_000)
+    r = b.send(key, key.address, b"", 1, 21_000)  # the next send asks the node again
+    assert int(b.w3.eth.get_transaction(r.tx_hash)["nonce"]) == 1  # type: ignore[arg-type]
