@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gridpeer.core.clock import Clock
-from gridpeer.core.settings import ConfigError, Settings
+from gridpeer.core.settings import ChainSettings, ConfigError, Settings
 from gridpeer.runtime.composition import Composition, Parts
 from gridpeer.web.models import HouseInfo, HouseKind
 
@@ -75,7 +75,7 @@ async def rpc_chain(parts: Parts) -> AsyncIterator[None]:
     from gridpeer.runtime.services import running_hub
 
     c = parts.settings.chain
-    backend = await asyncio.to_thread(Web3Backend.rpc, c.rpc_url, 30.0, fee_policy(parts))
+    backend = await asyncio.to_thread(Web3Backend.rpc, c.rpc_url, 30.0, fee_policy(c))
     hub = ChainHub(
         MarketClient(backend, address),
         parts.clock,
@@ -119,7 +119,8 @@ async def oracle(parts: Parts) -> AsyncIterator[None]:
 
     key = Account.from_key(key_secret.get_secret_value())
     market = MarketClient(
-        await asyncio.to_thread(Web3Backend.rpc, s.chain.rpc_url, 30.0, fee_policy(parts)), address
+        await asyncio.to_thread(Web3Backend.rpc, s.chain.rpc_url, 30.0, fee_policy(s.chain)),
+        address,
     )
     houses = {a.address: a.id for a in s.accounts if a.address is not None}
     await asyncio.to_thread(_check_roles, market, key.address, houses)
@@ -154,11 +155,10 @@ DEV_CHAIN_IDS = frozenset({31337, 1337})
 """anvil and Hardhat (31337), Ganache and geth --dev (1337): blocks there never reorg."""
 
 
-def fee_policy(parts: Parts) -> FeePolicy:
+def fee_policy(c: ChainSettings) -> FeePolicy:
     """How ``serve`` prices and replaces transactions (``[chain]`` settings)."""
     from gridpeer.chain.fees import FeePolicy
 
-    c = parts.settings.chain
     cap = None if c.max_fee_gwei is None else int(c.max_fee_gwei * 10**9)
     return FeePolicy(replace_after_s=c.tx_replace_after_s, max_fee_cap_wei=cap)
 
