@@ -3,8 +3,11 @@
 WIFI_SSID = "your-network"
 WIFI_PASSWORD = "change-me"
 NTP_HOST = "pool.ntp.org"
-BROKER_HOST = "192.0.2.10"  # the community's MQTT broker (documentation address)
-BROKER_PORT = 1883
+BROKER_HOST = "192.0.2.10"  # the community's MQTT broker (documentation address); must be
+# a name or address in the broker's certificate ([mqtt] host / server_names)
+BROKER_PORT = 8883
+CA_FILE = "ca.crt"  # the community's CA (broker-config's ca.crt, copied to the board): TLS,
+# the broker's certificate verified; None = plain TCP (never on a real network)
 MQTT_USER = "h1"  # per-house credentials issued by `gridpeer serve`
 MQTT_PASSWORD = "change-me"
 

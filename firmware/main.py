@@ -54,8 +54,14 @@ def run():
             break
         time.sleep(0.5)
     hal = PicoHAL(config.CHANNELS, config.RELAYS, config.AC)
+    ca = None
+    ca_file = getattr(config, "CA_FILE", None)
+    if ca_file:  # TLS: the broker must present a certificate signed by the community's CA
+        with open(ca_file, "rb") as f:
+            ca = f.read()
     client = WifiClient(config.NODE["house"] + "-node", config.BROKER_HOST, config.BROKER_PORT,
-                        user=config.MQTT_USER, password=config.MQTT_PASSWORD, ack_timeout_s=3)
+                        user=config.MQTT_USER, password=config.MQTT_PASSWORD, ack_timeout_s=3,
+                        ca=ca)
     cfg = dict(config.NODE)
     cfg["relays"] = config.RELAYS
     node = Node(cfg, hal, client, time.time)

@@ -1,7 +1,9 @@
 # Minimal MQTT 3.1.1 client for MicroPython (Pico W) and CPython.
 # QoS 0/1 publish (QoS 1 waits for PUBACK and retransmits with DUP), subscribe,
-# persistent sessions (clean_session=False), keepalive pings. umqtt is not
-# pip-installable, and this node needs only this much.
+# persistent sessions (clean_session=False), keepalive pings, TLS verifying the broker
+# against the community's CA. umqtt is not pip-installable, and this node needs only this
+# much.
+import binascii
 import socket
 import struct
 import time
@@ -14,6 +16,39 @@ except ImportError:  # pragma: no cover
 
 class MQTTError(Exception):
     pass
+
+
+def pem_to_der(pem):
+    """The first certificate of a PEM text (str or bytes) as DER bytes (MicroPython's
+    mbedTLS takes CA certificates as DER); DER input is returned unchanged."""
+    if isinstance(pem, bytes):
+        if not pem.lstrip().startswith(b"-----"):
+            return pem
+        pem = pem.decode()
+    body = []
+    inside = False
+    for line in pem.split("\n"):
+        line = line.strip()
+        if line.startswith("-----BEGIN"):
+            inside = True
+        elif line.startswith("-----END"):
+            break
+        elif inside and line:
+            body.append(line)
+    if not body:
+        raise ValueError("no PEM certificate")
+    return binascii.a2b_base64("".join(body))
+
+
+def tls_wrap(sock, ca_der, host):
+    """Wrap a connected socket in TLS, verifying the broker's certificate against the CA
+    (DER) and its name against ``host`` (a DNS name or IP address in the certificate)."""
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(cadata=ca_der)  # DER: MicroPython and CPython both take it
+    return ctx.wrap_socket(sock, server_hostname=host)
 
 
 def _varint(n):
@@ -60,7 +95,9 @@ class Client:
     """A blocking MQTT client with a ``poll`` loop; callbacks get (topic, payload)."""
 
     def __init__(self, client_id, host="127.0.0.1", port=1883, keepalive=30,
-                 user=None, password=None, clean=False, ack_timeout_s=5):
+                 user=None, password=None, clean=False, ack_timeout_s=5, ca=None):
+        # ca: the community's CA certificate (PEM or DER): TLS, broker verified; None: TCP
+        self.ca = None if ca is None else pem_to_der(ca)
         self.client_id = client_id
         self.host = host
         self.port = port
@@ -81,9 +118,12 @@ class Client:
         self.close()
         self._acked = set()
         addr = socket.getaddrinfo(self.host, self.port)[0][-1]
-        self.sock = socket.socket()
-        self.sock.settimeout(self.ack_timeout_s)  # never block the node on a dead link
-        self.sock.connect(addr)
+        sock = socket.socket()
+        sock.settimeout(self.ack_timeout_s)  # never block the node on a dead link
+        self.sock = sock
+        sock.connect(addr)
+        if self.ca is not None:  # refuses a broker whose certificate the CA did not sign
+            self.sock = tls_wrap(sock, self.ca, self.host)
         self._buf = b""
         self._send(connect_packet(self.client_id, self.keepalive, self.clean,
                                   self.user, self.password))
@@ -162,10 +202,12 @@ class Client:
 
     # -- receiving --------------------------------------------------------
     def _fill(self, timeout_s):
-        poller = select.poll()
-        poller.register(self.sock, select.POLLIN)
-        if not poller.poll(int(timeout_s * 1000)):
-            return False
+        pending = getattr(self.sock, "pending", None)  # CPython TLS: already decrypted
+        if not (pending and pending()):
+            poller = select.poll()
+            poller.register(self.sock, select.POLLIN)
+            if not poller.poll(int(timeout_s * 1000)):
+                return False
         chunk = self.sock.recv(4096)
         if not chunk:
             raise MQTTError("connection closed by broker")

@@ -103,6 +103,8 @@ class ChainHub:
         market: the deployed market client.
         clock: model clock; on dev chains chain time is pushed to follow it.
         demo_keys: house id → dev account the server signs with (demo only; empty in serve).
+        members: member account (lower-case 0x…) → house id, from the community config
+            (``serve``); :meth:`house_of` knows these and the demo keys.
         follow_clock: advance chain time to model time (dev chains only).
         lock: held around every chain call made through :meth:`call`; other threads that
             use the same in-process backend (e.g. the oracle's ``MarketChainView(...,
@@ -123,6 +125,7 @@ class ChainHub:
     clock: Clock
     demo_keys: dict[str, LocalAccount] = field(default_factory=dict)
     follow_clock: bool = True
+    members: dict[str, str] = field(default_factory=dict)
     orders: dict[int, Order] = field(default_factory=dict)
     trades: dict[int, TradeRow] = field(default_factory=dict)
     events: deque[EventRow] = field(default_factory=lambda: deque(maxlen=EXPLORER_EVENTS))
@@ -160,8 +163,11 @@ class ChainHub:
 
     # ---------------------------------------------------------------- accounts
     def house_of(self, address: str) -> str | None:
-        """The demo house whose dev account is ``address``, if any."""
+        """The house whose member account is ``address`` (configured, or a demo house's
+        dev account), if any."""
         a = address.lower()
+        if a in self.members:
+            return self.members[a]
         return next((h for h, k in self.demo_keys.items() if k.address.lower() == a), None)
 
     # ---------------------------------------------------------------- sync work

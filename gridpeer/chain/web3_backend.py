@@ -70,6 +70,7 @@ class Web3Backend:
         self._fees_until = 0.0  # time.monotonic() until which ``_fees`` is reused
         self.replaced = 0
         """Replacement transactions sent so far (stuck transactions re-priced)."""
+        self.in_flight = 0  # transactions sent and not yet mined (metrics: tx pending)
 
     @classmethod
     def embedded(cls) -> Web3Backend:
@@ -222,12 +223,15 @@ class Web3Backend:
             tx["to"] = to
         fees = self.suggested_fees()
         h = self._submit(key, tx, fees)
+        self.in_flight += 1
         try:
             r = self._mined(key, tx, fees, h)
         except Exception:
             # given up or the node went away: ask it for the nonce again next time
             self._nonces.pop(key.address, None)
             raise
+        finally:
+            self.in_flight -= 1
         if r["status"] != 1:
             self._raise_replay(tx, int(r["blockNumber"]))
         return Receipt(

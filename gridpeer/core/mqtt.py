@@ -21,8 +21,10 @@ batch is stored).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+import ssl
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,17 +44,47 @@ Handler = Callable[[str, bytes], None]
 
 
 @dataclass(frozen=True)
+class MqttTls:
+    """TLS to the broker: the client always verifies the broker's certificate (chain and
+    host name); ``ca_file`` is the PEM CA that signed it (``gridpeer broker-config`` writes
+    ``ca.crt``), ``None`` for the system's trusted CAs. ``cert_file``/``key_file``: this
+    client's own certificate, for a broker that requires one."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+    def context(self) -> ssl.SSLContext:
+        """An SSL context verifying the server (TLS ≥ 1.2, host name checked).
+
+        Raises:
+            OSError: a file is missing or unreadable; ssl.SSLError: not a PEM certificate.
+        """
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca_file)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if self.cert_file is not None:
+            ctx.load_cert_chain(self.cert_file, self.key_file)
+        return ctx
+
+
+@dataclass(frozen=True)
 class BrokerAddress:
-    """Where an MQTT broker listens, and the credentials to use (``None`` = anonymous)."""
+    """Where an MQTT broker listens, the credentials to use (``None`` = anonymous) and
+    TLS (``None`` = plain TCP)."""
 
     host: str = "127.0.0.1"
     port: int = 1883
     username: str | None = None
     password: str | None = None
+    tls: MqttTls | None = None
 
     def as_user(self, username: str, password: str) -> BrokerAddress:
-        """The same broker with other credentials."""
-        return BrokerAddress(self.host, self.port, username, password)
+        """The same broker (and TLS) with other credentials."""
+        return dataclasses.replace(self, username=username, password=password)
+
+    def with_credentials(self, credentials: tuple[str, str] | None) -> BrokerAddress:
+        """The same broker with ``(user, password)``, unchanged for ``None``."""
+        return self if credentials is None else self.as_user(*credentials)
 
 
 class MqttClient:
@@ -99,6 +131,8 @@ class MqttClient:
         )
         if broker.username is not None:
             self.paho.username_pw_set(broker.username, broker.password)
+        if broker.tls is not None:  # verifies the broker's certificate and host name
+            self.paho.tls_set_context(broker.tls.context())
         self.paho.reconnect_delay_set(min_delay=1, max_delay=2)
         self.paho.on_connect = self._on_connect
         self.paho.on_disconnect = self._on_disconnect
@@ -131,7 +165,24 @@ class MqttClient:
             log.exception("MQTT handler failed for %s", msg.topic)
 
     def _where(self) -> str:
-        return f"{self.broker.host}:{self.broker.port}"
+        tls = " (TLS)" if self.broker.tls is not None else ""
+        return f"{self.broker.host}:{self.broker.port}{tls}"
+
+    def _tls_failure(self) -> str | None:
+        """Why a TLS handshake with the broker fails (e.g. its certificate is not signed by
+        ``ca_file``), or None (no TLS, or the handshake succeeds)."""
+        if self.broker.tls is None:
+            return None
+        import socket
+
+        try:
+            with (
+                socket.create_connection((self.broker.host, self.broker.port), timeout=3) as raw,
+                self.broker.tls.context().wrap_socket(raw, server_hostname=self.broker.host),
+            ):
+                return None
+        except (OSError, ssl.SSLError) as exc:
+            return f"TLS: {exc}"
 
     def on_connected(self) -> None:
         """Hook run in the network thread after each successful connection."""
@@ -149,10 +200,10 @@ class MqttClient:
         self.paho.loop_start()
         if not self.connected.wait(timeout_s):
             self.stop()
-            why = self.connect_error or f"no answer within {timeout_s:g} s"
+            why = self.connect_error or self._tls_failure() or f"no answer within {timeout_s:g} s"
             raise ConnectionError(
                 f"MQTT broker {self._where()} refused or unreachable: {why} "
-                "(check mqtt.host, mqtt.port and the credentials)"
+                "(check mqtt.host, mqtt.port, the credentials and, with TLS, mqtt.ca_file)"
             )
 
     def publish(
@@ -184,3 +235,22 @@ def mqtt_credentials(user: str | None) -> tuple[str, str] | None:
     if not password:
         raise SystemExit("--mqtt-user needs the password in GRIDPEER_MQTT_PASSWORD")
     return user, password
+
+
+def mqtt_tls(
+    tls: bool, ca_file: str | None, cert_file: str | None = None, key_file: str | None = None
+) -> MqttTls | None:
+    """TLS settings from the command-line options ``--mqtt-tls``, ``--mqtt-ca``,
+    ``--mqtt-cert``, ``--mqtt-key`` (a CA or a certificate implies TLS); None = plain TCP.
+
+    Raises:
+        SystemExit: a certificate without its key, or a file that does not exist.
+    """
+    if not (tls or ca_file or cert_file or key_file):
+        return None
+    if (cert_file is None) != (key_file is None):
+        raise SystemExit("--mqtt-cert and --mqtt-key go together")
+    for f in (ca_file, cert_file, key_file):
+        if f is not None and not os.path.isfile(f):
+            raise SystemExit(f"MQTT TLS file not found: {f}")
+    return MqttTls(ca_file, cert_file, key_file)

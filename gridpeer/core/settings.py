@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -28,6 +28,9 @@ from gridpeer.core.defaults import (
     DEFAULT_SPEED,
     DEFAULT_WEI_PER_UNIT,
 )
+
+if TYPE_CHECKING:
+    from gridpeer.core.mqtt import BrokerAddress
 
 _PLACEHOLDER = re.compile(r"change[-_ ]?me|placeholder|replace[-_ ]?me|<[^>]*>|^x+$|^$", re.I)
 _NAME = r"^[A-Za-z0-9_-]{1,32}$"
@@ -87,12 +90,39 @@ class WebSettings(BaseModel):
     """Key that signs session cookies (Sign-In with Ethereum), at least 32 random bytes
     (e.g. ``secrets.token_urlsafe(32)``). Generated per run when unset."""
 
+    forwarded_allow_ips: list[str] = ["127.0.0.1"]
+    """Reverse proxies (IP addresses or networks, e.g. ``"10.0.0.2"``, ``"10.0.0.0/24"``)
+    whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` headers are trusted: the client's
+    address (per-client sign-in limits) and ``https`` (the session cookie's ``Secure``
+    flag) then come from them. Default: a proxy on this machine (nginx on 127.0.0.1);
+    ``[]`` trusts no header (the app faces clients directly); ``["*"]`` trusts any sender —
+    only when nothing but the proxy can reach the app."""
+
     @field_validator("session_secret")
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
         return _strong_secret(
             _refuse_placeholder(value, "web.session_secret"), "web.session_secret"
         )
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        if "*" in value and value != ["*"]:
+            raise ValueError('web.forwarded_allow_ips: "*" (any sender) goes alone')
+        for entry in value:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry)  # strict: 10.0.0.0/24, not 10.0.0.1/24
+            except ValueError:
+                raise ValueError(
+                    f"web.forwarded_allow_ips: {entry!r} is not an IP address or network "
+                    "(networks written with their first address, e.g. 10.0.0.0/24)"
+                ) from None
+        return value
 
 
 class HouseAccount(BaseModel):
@@ -126,11 +156,47 @@ class MqttSettings(BaseModel):
     """0 = a free port (embedded broker only)."""
     username: str | None = None
     password: SecretStr | None = None
+    tls: bool = False
+    """The broker listens with TLS on ``port`` (``gridpeer broker-config`` writes its CA and
+    certificate) and every gridpeer client verifies it; off = plain TCP (tests, demo)."""
+    ca_file: Path | None = None
+    """PEM CA that signed the broker's certificate (broker-config: ``<out>/ca.crt``); unset
+    with ``tls = true``: the system's trusted CAs."""
+    cert_file: Path | None = None
+    """This client's certificate (PEM), when the broker requires client certificates."""
+    key_file: Path | None = None
+    """The private key of ``cert_file`` (PEM)."""
+    server_names: list[str] = []
+    """DNS names and IP addresses the broker's certificate is valid for, besides ``host``
+    (e.g. the name or LAN address the houses' nodes connect to)."""
+    message_size_limit: int = Field(65536, ge=1024, le=16_777_216)
+    """Largest MQTT payload the broker accepts, bytes (gridpeer's largest is a few kB)."""
 
     @field_validator("password")
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
         return _refuse_placeholder(value, "mqtt.password")
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> MqttSettings:
+        if not self.tls and (self.ca_file or self.cert_file or self.key_file):
+            raise ValueError("mqtt.ca_file/cert_file/key_file need mqtt.tls = true")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("mqtt.cert_file and mqtt.key_file go together")
+        return self
+
+    def address(self) -> BrokerAddress:
+        """The broker's address with the services' credentials and TLS settings."""
+        from gridpeer.core.mqtt import BrokerAddress, MqttTls
+
+        def path(p: Path | None) -> str | None:
+            return None if p is None else str(p)
+
+        tls = None
+        if self.tls:
+            tls = MqttTls(path(self.ca_file), path(self.cert_file), path(self.key_file))
+        password = self.password.get_secret_value() if self.password else None
+        return BrokerAddress(self.host, self.port, self.username, password, tls)
 
 
 class ChainSettings(BaseModel):
@@ -139,9 +205,13 @@ class ChainSettings(BaseModel):
     rpc_url: str = "embedded"
     chain_id: int | None = Field(None, ge=1)
     contract_address: str | None = Field(None, pattern=r"^0x[0-9a-fA-F]{40}$")
+    deploy_block: int = Field(0, ge=0)
+    """Block the market was deployed in (``gridpeer admin deploy`` writes it): event
+    readers start there."""
     operator_key: SecretStr | None = None
-    """Private key of the market's oracle account (hex). With it (and ``contract_address``)
-    ``serve`` runs the oracle. Never needed for the demo."""
+    """Private key of the market's oracle account (hex); prefer the encrypted keystore
+    ``[keys.oracle]`` (``gridpeer admin keys new oracle``). With either (and
+    ``contract_address``) ``serve`` runs the oracle. Never needed for the demo."""
     log_chunk_blocks: int = Field(2000, ge=1, le=1_000_000)
     """Most blocks the web's chain indexer reads per ``eth_getLogs``."""
     tx_replace_after_s: float = Field(30.0, gt=0)
@@ -169,6 +239,35 @@ class ChainSettings(BaseModel):
         if value != "embedded" and not value.startswith(("http://", "https://")):
             raise ValueError("chain.rpc_url must be 'embedded' or an http(s):// JSON-RPC URL")
         return value
+
+
+class KeySettings(BaseModel):
+    """An account's encrypted keystore (``[keys.<name>]``, written by ``gridpeer admin keys
+    new``): never the plaintext key. Relative paths are relative to the config file."""
+
+    keystore: Path
+    """The eth-account (Web3 Secret Storage v3) JSON file."""
+    address: str | None = Field(None, pattern=r"^0x[0-9a-fA-F]{40}$")
+    """The account's address (public; read from the keystore when unset)."""
+    password_file: Path | None = None
+    """A file holding the keystore's password (first line), readable only by its owner."""
+    password: SecretStr | None = None
+    """The password itself, from ``GRIDPEER_KEYS__<NAME>__PASSWORD`` (never in the TOML)."""
+
+
+class ScheduleSettings(BaseModel):
+    """The trading schedule and grace set on chain (``[schedule]``, written by ``gridpeer
+    admin schedule set``): a record of what the contract enforces."""
+
+    mode: Literal["open", "windows", "continuous"] = "windows"
+    tz_minutes: int = Field(0, ge=-720, le=840)
+    """Local time = UTC + this many minutes (the contract's fixed offset)."""
+    slot_minutes: int = Field(15, ge=1, le=255)
+    """Continuous mode: slot length, minutes (divides a day)."""
+    windows: list[int] = Field([630, 780, 840, 840, 990, 1050], min_length=6, max_length=6)
+    """Windows mode: (bid1, delivery1, end1, bid2, delivery2, end2), local minutes."""
+    grace_s: int | None = Field(None, ge=1, le=7 * 86400)
+    """Seconds after a delivery window before a buyer may reclaim an unconfirmed trade."""
 
 
 class TariffSettings(BaseModel):
@@ -223,7 +322,14 @@ class Settings(BaseSettings):
     ``confirmations``, … — :class:`gridpeer.oracle.settings.OracleSettings`). ``serve``
     validates them, and refuses timings that cannot settle a trade within the contract's
     grace."""
+    thingspeak: dict[str, Any] = {}
+    """The optional ThingSpeak uplink (``[thingspeak]``: ``enabled``, ``min_interval_s``,
+    ``[[thingspeak.channels]]`` with ``house``, ``write_key``, ``fields`` —
+    :class:`gridpeer.store.thingspeak.ThingSpeakSettings`); off by default."""
     accounts: list[HouseAccount] = []
+    keys: dict[str, KeySettings] = {}
+    """Encrypted keystores by name (``admin``, ``oracle``, ``coordinator``, …)."""
+    schedule: ScheduleSettings | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -255,6 +361,12 @@ class Settings(BaseSettings):
     def _serve_needs(self) -> Settings:
         if not self.mqtt.embedded and self.mqtt.port == 0:
             raise ValueError("mqtt.port is required for an external broker")
+        base = type(self).toml_path
+        if base is not None:  # keystore paths are relative to the config file
+            for key in self.keys.values():
+                key.keystore = base.parent / key.keystore
+                if key.password_file is not None:
+                    key.password_file = base.parent / key.password_file
         return self
 
     @classmethod

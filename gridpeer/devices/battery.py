@@ -186,6 +186,50 @@ class Dispatch:
     loss_wh: FloatArray
 
 
+SCALAR_HOUSES = 8
+"""Up to this many houses, :func:`dispatch_self_consumption` steps each house with plain
+floats (the same operations in the same order as the vectorized path, so the same
+results): numpy's per-call overhead dominates a one-house step ~100x."""
+
+
+def _dispatch_one(
+    net: FloatArray,
+    max_charge_w: float,
+    max_discharge_w: float,
+    eta: float,
+    dt_h: float,
+    e_min: float,
+    e_max: float,
+    energy: float,
+    capacity: float,
+    out: tuple[FloatArray, FloatArray, FloatArray],
+) -> None:
+    """One house's self-consumption dispatch over its steps (W, Wh, h); fills ``out`` =
+    (bess_w, soc, loss_wh) rows in place."""
+    bess_out, soc_out, loss_out = out
+    bess_l, soc_l, loss_l = [], [], []
+    c_div, d_mul = eta * dt_h, eta / dt_h
+    c_loss, d_loss = 1.0 - eta, 1.0 / eta - 1.0
+    for surplus in net.tolist():
+        # min/max written as comparisons (same values, NaN aside): ~2x faster in CPython
+        room = (e_max - energy) / c_div
+        charge = surplus if surplus < max_charge_w else max_charge_w
+        charge = charge if charge < room else room
+        charge = charge if charge > 0.0 else 0.0
+        room = (energy - e_min) * d_mul
+        discharge = -surplus if -surplus < max_discharge_w else max_discharge_w
+        discharge = discharge if discharge < room else room
+        discharge = discharge if discharge > 0.0 else 0.0
+        energy = energy + (charge * eta - discharge / eta) * dt_h
+        energy = e_min if energy < e_min else (e_max if energy > e_max else energy)
+        bess_l.append(discharge - charge)
+        soc_l.append(energy / capacity if capacity > 0.0 else 0.0)
+        loss_l.append((charge * c_loss + discharge * d_loss) * dt_h)
+    bess_out[:] = bess_l
+    soc_out[:] = soc_l
+    loss_out[:] = loss_l
+
+
 def dispatch_self_consumption(
     pv_w: FloatArray,
     load_w: FloatArray,
@@ -222,6 +266,22 @@ def dispatch_self_consumption(
     bess = np.zeros(pv.shape, dtype=dtype)
     soc = np.zeros(pv.shape, dtype=dtype)
     loss = np.zeros(pv.shape, dtype=dtype)
+    if pv.shape[0] <= SCALAR_HOUSES:  # a few houses: plain floats beat numpy per step
+        for h in range(pv.shape[0]):
+            _dispatch_one(
+                net[h],
+                float(bank.max_charge_w[h]),
+                float(bank.max_discharge_w[h]),
+                float(eta[h]) if np.ndim(eta) else float(eta),
+                dt_h,
+                float(e_min[h]),
+                float(e_max[h]),
+                float(energy[h]),
+                float(capacity[h]),
+                (bess[h], soc[h], loss[h]),
+            )
+        grid = (load - pv - bess).astype(dtype, copy=False)
+        return Dispatch(bess_w=bess, soc=soc, grid_w=grid, loss_wh=loss)
     for t in range(pv.shape[1]):
         surplus = net[:, t]
         np.divide(e_max - energy, eta * dt_h, out=charge_room_w)

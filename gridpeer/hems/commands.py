@@ -16,11 +16,14 @@ import threading
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from gridpeer.core.help import FlagHelpCommand
+
+if TYPE_CHECKING:
+    from gridpeer.core.mqtt import MqttTls
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +41,45 @@ def _config_devices(config: Path, house: str) -> list[dict[str, Any]]:
     raise ValueError(f"house {house!r} is not in {config} ([[accounts]] id = …)")
 
 
+def _config_broker(config: Path, house: str) -> tuple[str, str, int, str | None, MqttTls | None]:
+    """(community, broker host, broker port, the house's MQTT password, TLS) from a
+    community TOML (``community``, ``[mqtt]`` host/port/tls/ca_file, the house's
+    ``mqtt_password``); relative ``ca_file`` paths are relative to the TOML."""
+    from gridpeer.core.mqtt import MqttTls
+
+    with config.open("rb") as f:
+        doc = tomllib.load(f)
+    mqtt = doc.get("mqtt", {})
+    account: dict[str, Any] = next((a for a in doc.get("accounts", []) if a.get("id") == house), {})
+    tls = None
+    if mqtt.get("tls"):
+        ca = mqtt.get("ca_file")
+        tls = MqttTls(str(config.parent / ca) if ca else None)
+    return (
+        str(doc.get("community", "demo")),
+        str(mqtt.get("host", "127.0.0.1")),
+        int(mqtt.get("port", 1883)),
+        account.get("mqtt_password"),
+        tls,
+    )
+
+
 def delivery_agent(
     house: Annotated[str, typer.Option(help="House id (as in the community config).")],
     state: Annotated[
         Path,
         typer.Option(help="SQLite file for the delivery tasks; they survive a restart."),
     ],
-    community: Annotated[str, typer.Option(help="Community id (MQTT topic segment).")] = "demo",
-    host: Annotated[str, typer.Option(help="MQTT broker host.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="MQTT broker port.")] = 1883,
+    community: Annotated[
+        str | None,
+        typer.Option(help="Community id (MQTT topic segment) [default: the config's, or demo]."),
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="MQTT broker host [default: the config's, or 127.0.0.1].")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="MQTT broker port [default: the config's, or 1883].")
+    ] = None,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -54,7 +87,8 @@ def delivery_agent(
             "-c",
             help="Community TOML: the house's [[accounts.devices]] with role 'out' / 'in' "
             "are its delivery relays and meters; a 'house' device's readings are "
-            "republished as the house's meter readings.",
+            "republished as the house's meter readings. The agent connects to its [mqtt] "
+            "broker as the house's account (user = house id, its mqtt_password).",
         ),
     ] = None,
     device: Annotated[
@@ -92,6 +126,21 @@ def delivery_agent(
         str | None,
         typer.Option(help="MQTT user (its password from GRIDPEER_MQTT_PASSWORD)."),
     ] = None,
+    mqtt_tls: Annotated[
+        bool, typer.Option(help="TLS to the broker, verified with the system's CAs.")
+    ] = False,
+    mqtt_ca: Annotated[
+        str | None,
+        typer.Option(
+            help="TLS to the broker, verified with this CA (PEM; broker-config's ca.crt)."
+        ),
+    ] = None,
+    mqtt_cert: Annotated[
+        str | None, typer.Option(help="Client certificate (PEM), if the broker requires one.")
+    ] = None,
+    mqtt_key: Annotated[
+        str | None, typer.Option(help="The client certificate's key (PEM).")
+    ] = None,
 ) -> None:
     """Run one house's delivery agent until SIGTERM / SIGINT: switch the delivery relays
     the oracle commands, meter the Wh through them, report the metered results."""
@@ -99,6 +148,7 @@ def delivery_agent(
 
     from gridpeer.core.clock import Clock, epoch_clock
     from gridpeer.core.mqtt import mqtt_credentials
+    from gridpeer.core.mqtt import mqtt_tls as mqtt_tls_settings
     from gridpeer.hems.delivery_agent import DeliveryAgent
     from gridpeer.hems.delivery_power import ConstantPower, PowerSource
     from gridpeer.hems.device_power import DevicePower, device_relays
@@ -106,7 +156,12 @@ def delivery_agent(
     from gridpeer.telemetry.adapters.config import house_devices, parse_device
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    password: str | None = None
+    cfg_tls: MqttTls | None = None
     try:
+        if config is not None:
+            cfg_community, cfg_host, cfg_port, password, cfg_tls = _config_broker(config, house)
+            community, host, port = community or cfg_community, host or cfg_host, port or cfg_port
         entries: list[Any] = _config_devices(config, house) if config is not None else []
         entries += [parse_device(spec) for spec in device or []]
         devices = house_devices(entries)
@@ -129,7 +184,12 @@ def delivery_agent(
         )
         raise typer.Exit(2)
 
-    credentials = mqtt_credentials(mqtt_user)
+    community, host, port = community or "demo", host or "127.0.0.1", port or 1883
+    if mqtt_user is None and password:  # the house's own account from the config
+        credentials: tuple[str, str] | None = (house, password)
+    else:
+        credentials = mqtt_credentials(mqtt_user)
+    tls = mqtt_tls_settings(mqtt_tls, mqtt_ca, mqtt_cert, mqtt_key) or cfg_tls
     start = datetime.fromisoformat(clock_start) if clock_start else datetime.now(UTC)
     clock = (
         epoch_clock(start, speed, clock_wall0)
@@ -152,11 +212,21 @@ def delivery_agent(
             community=community,
             house=house,
             credentials=credentials,
+            tls=tls,
         )
         devices_power = power = DevicePower(bridge, relays, stale_s=stale)
         devices_power.start()
     agent = DeliveryAgent(
-        community, house, host, port, state, clock, power, tick_s=tick, credentials=credentials
+        community,
+        house,
+        host,
+        port,
+        state,
+        clock,
+        power,
+        tick_s=tick,
+        credentials=credentials,
+        tls=tls,
     )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

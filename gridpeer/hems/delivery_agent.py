@@ -5,6 +5,10 @@ Runs :class:`~gridpeer.hems.delivery.DeliveryExecutor` against a clock and a
 :class:`~gridpeer.hems.delivery_store.DeliveryStore`, and publishes each result retained
 with QoS 1 on ``gridpeer/<community>/<house>/delivery/result/<trade_id>``.
 
+A command repeated for a trade that is already done (the oracle asks again because it
+has no result from this house) republishes the stored result, unchanged: the measured
+Wh of a trade are fixed once it is done, so a lost result is re-sent and never re-metered.
+
 Runnable as its own process (so tests can ``kill -9`` it)::
 
     gridpeer delivery-agent --house h1 --port 1883 --state h1.db \\
@@ -21,7 +25,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from gridpeer.core.clock import Clock
-from gridpeer.core.mqtt import BrokerAddress, MqttClient
+from gridpeer.core.mqtt import BrokerAddress, MqttClient, MqttTls
 from gridpeer.hems.delivery import DeliveryExecutor, Phase, Task
 from gridpeer.hems.delivery_power import PowerSource
 from gridpeer.hems.delivery_store import DeliveryStore
@@ -43,6 +47,10 @@ class DeliveryAgent:
         tick_s: wall seconds between steps.
         on_command: optional hook ``f(command, new)`` called when a command arrives.
         credentials: MQTT (user, password) when the broker requires them.
+        tls: TLS to the broker (its certificate verified), None for plain TCP.
+        link: an MQTT session shared with other houses' agents
+            (:class:`~gridpeer.hems.delivery_host.DeliveryHost`, which subscribes, routes
+            the commands to :meth:`on_message` and steps the agents); None: the agent's own.
     """
 
     def __init__(
@@ -57,11 +65,15 @@ class DeliveryAgent:
         tick_s: float = 0.05,
         on_command: Callable[[DeliveryCommand, bool], None] | None = None,
         credentials: tuple[str, str] | None = None,
+        tls: MqttTls | None = None,
+        link: MqttClient | None = None,
     ) -> None:
         self.community, self.house = community, house
         self.clock, self.power, self.tick_s = clock, power, tick_s
         self.on_command = on_command
         self.rejected = 0
+        self.republished = 0
+        """Results sent again because the oracle repeated a finished trade's command."""
         self._store = DeliveryStore(state_path)
         tasks, self._reported = self._store.load()
         self.executor = DeliveryExecutor(house, tasks)
@@ -69,27 +81,39 @@ class DeliveryAgent:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last = clock.now()
-        self.link = MqttClient(
+        self.link = link or MqttClient(
             f"gridpeer-agent-{community}-{house}",
-            BrokerAddress(host, port, *(credentials or (None, None))),
+            BrokerAddress(host, port, tls=tls).with_credentials(credentials),
             subscriptions=[command_topic(community, house)],
-            on_message=self._on_message,
+            on_message=self.on_message,
         )
 
-    def _on_message(self, topic: str, payload: bytes) -> None:
+    def on_message(self, topic: str, payload: bytes) -> None:
+        """A delivery command arrived on ``topic`` (this house's command topic)."""
         try:
             cmd = DeliveryCommand.model_validate_json(payload)
             with self._lock:
                 new = self.executor.accept(cmd)
                 if new:
                     self._store.save([self.executor.tasks[cmd.trade_id]])
+                task = self.executor.tasks[cmd.trade_id]
+                # the oracle repeats a command only while it misses this side's result:
+                # a result already sent was lost (e.g. a broker restart without
+                # persistence, or a cleared retained message), so the next tick sends
+                # the stored result again, unchanged
+                resend = not new and task.phase is Phase.DONE and cmd.trade_id in self._reported
+                if resend:
+                    self._reported.discard(cmd.trade_id)
+                    self.republished += 1
         except (ValidationError, ValueError) as exc:
             self.rejected += 1
             log.warning("rejected delivery command on %s: %s", topic, exc)
             return
         if new:
             log.info("%s: delivery command for trade %s", self.house, cmd.trade_id)
-        else:  # the oracle repeats a command until the result arrives; run once
+        elif resend:
+            log.info("%s: trade %s asked again: republishing its result", self.house, cmd.trade_id)
+        else:  # a repeat while the trade runs: it runs once
             log.debug("%s: repeated command for trade %s ignored", self.house, cmd.trade_id)
         if self.on_command is not None:
             self.on_command(cmd, new)
@@ -106,8 +130,8 @@ class DeliveryAgent:
                 if (shares := self.executor.shares(d))
             }
             changed = self.executor.step(now, power, dt)
-            for t in changed:
-                if t.phase is Phase.DONE and t.command.direction is Direction.OUT:
+            for t in changed:  # both relays open when their trade is done
+                if t.phase is Phase.DONE:
                     self.power.release(t.command.trade_id)
             active = [t for t in self.executor.tasks.values() if t.phase is Phase.CLOSED]
             self._store.save(changed + [t for t in active if t not in changed])
@@ -146,4 +170,8 @@ class DeliveryAgent:
         if self._thread is not None:
             self._thread.join()
         self.link.stop()
+        self.close()
+
+    def close(self) -> None:
+        """Close the state file (a hosted agent: its host stops the session)."""
         self._store.close()

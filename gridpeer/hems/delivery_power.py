@@ -6,10 +6,14 @@ which fraction of the relay's power goes to each (``trades``: trade id → share
 In simulation the seller can only push what it physically has at that moment (in its
 simulated day, whatever day of the run it is): its PV surplus over its own load plus
 what its battery may discharge above the reserve SoC, capped by the P2P line rating.
-When the agents share a :class:`P2PLine` (one process, as in ``gridpeer demo``) the
-seller's power is split onto its trades by those shares and the buyer's IN meter reads
-the sum of what its trades carry; otherwise it reads the line rating (the buyer's house,
-battery and grid connection absorb whatever arrives).
+When the agents share a :class:`P2PLine` (one process, as in ``gridpeer demo``) the line
+is metered like a real one: energy flows for a trade only while both its seller's OUT
+relay and its buyer's IN relay are closed, the line keeps one Wh counter per trade, and
+both houses' meters read that counter. So the two meters of a trade agree to the Wh
+however the agents' ticks interleave (a seller that metered instantaneous power while
+its buyer sampled it a tick later disagreed by the power of that tick, which made fast
+lines dispute trades). Without a shared line the buyer's IN meter reads the line rating
+(the buyer's house, battery and grid connection absorb whatever arrives).
 """
 
 from __future__ import annotations
@@ -40,26 +44,67 @@ class PowerSource(Protocol):
 
 
 @dataclass
-class P2PLine:
-    """The simulated delivery line: what each trade's seller pushes right now, W."""
+class _Flow:
+    """One trade on the line: what its seller pushes (W), which relays are closed, and
+    the Wh carried so far (advanced to ``at``, model seconds since the epoch)."""
 
-    _w: dict[int, float] = field(default_factory=dict)
+    pushed_w: float = 0.0
+    seller: bool = False
+    buyer: bool = False
+    at: float | None = None
+    wh: float = 0.0
+
+    def advance(self, t: float) -> None:
+        if self.at is not None and t > self.at and self.seller and self.buyer:
+            self.wh += self.pushed_w * (t - self.at) / 3600.0
+        self.at = t if self.at is None else max(self.at, t)
+
+
+@dataclass
+class P2PLine:
+    """The simulated delivery line, metered per trade.
+
+    Energy flows for a trade only while both its relays are closed, at the power its
+    seller last pushed (held until the next push); :meth:`carried_wh` is the trade's Wh
+    counter, which both houses' meters read. Times are UTC model time.
+    """
+
+    _flows: dict[int, _Flow] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def push(self, trade_id: int, watts: float) -> None:
-        """The seller of ``trade_id`` pushes ``watts`` W now."""
-        with self._lock:
-            self._w[trade_id] = watts
+    def _flow(self, trade_id: int, now: datetime) -> _Flow:
+        f = self._flows.setdefault(trade_id, _Flow())
+        f.advance(now.timestamp())
+        return f
 
-    def carried(self, trade_id: int) -> float:
-        """What the line carries for ``trade_id`` now, W (0 before the seller pushes)."""
+    def push(self, trade_id: int, watts: float, now: datetime) -> None:
+        """The seller of ``trade_id`` (its OUT relay closed) pushes ``watts`` W from ``now``."""
         with self._lock:
-            return self._w.get(trade_id, 0.0)
+            f = self._flow(trade_id, now)
+            f.pushed_w, f.seller = max(0.0, watts), True
 
-    def release(self, trade_id: int) -> None:
-        """The seller's relay opened: the line carries nothing more for ``trade_id``."""
+    def draw(self, trade_id: int, now: datetime) -> None:
+        """The buyer of ``trade_id`` has its IN relay closed at ``now``."""
         with self._lock:
-            self._w[trade_id] = 0.0
+            self._flow(trade_id, now).buyer = True
+
+    def carried_wh(self, trade_id: int, now: datetime) -> float:
+        """Energy the line has carried for ``trade_id`` up to ``now``, Wh."""
+        with self._lock:
+            return self._flow(trade_id, now).wh
+
+    def release(self, trade_id: int, direction: Direction) -> None:
+        """The ``direction`` relay of ``trade_id`` opened: nothing flows for it any more."""
+        with self._lock:
+            f = self._flows.get(trade_id)
+            if f is None:
+                return
+            if direction is Direction.OUT:
+                f.seller = False
+            else:
+                f.buyer = False
+            if not f.seller and not f.buyer:
+                del self._flows[trade_id]
 
 
 @dataclass(frozen=True)
@@ -88,7 +133,7 @@ class TracePower:
         line_max_w: P2P line rating, W.
         bess_max_w: battery discharge / charge limit for deliveries, W (0 without battery).
         reserve_soc: the battery is not discharged below this SoC (0..1).
-        line: the shared line (buyer reads what the seller pushes), or None.
+        line: the shared, metered line (both houses read its Wh counters), or None.
     """
 
     trace: TraceSource | HouseTrace
@@ -97,6 +142,13 @@ class TracePower:
     reserve_soc: float = 0.2
     line: P2PLine | None = None
     source: TraceSource = field(init=False, repr=False, compare=False)
+    # shared-line metering: each trade's counter at this house's last reading (Wh), the
+    # direction it was read for, and when each direction was last read
+    _seen: dict[int, float] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _dirs: dict[int, Direction] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _prev: dict[Direction, datetime] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "source", as_source(self.trace))
@@ -114,20 +166,36 @@ class TracePower:
     def power_w(
         self, direction: Direction, now: datetime, trades: Mapping[int, float] | None = None
     ) -> float:
-        """OUT: :meth:`available_w`, pushed onto the line split by ``trades``' shares; IN:
-        the sum of what the line carries for ``trades`` (shared line) or the line rating;
-        W."""
-        if direction is Direction.IN:
-            if self.line is not None and trades is not None:
-                return min(self.line_max_w, sum(self.line.carried(t) for t in trades))
-            return self.line_max_w
-        out = self.available_w(now)
-        if self.line is not None and trades is not None:
+        """Without a shared line: OUT :meth:`available_w`, IN the line rating, W.
+
+        On a shared line: the mean power the line carried for ``trades`` since this
+        house's previous reading of ``direction``, W, from the trades' Wh counters (0 at
+        the first reading of a trade, which starts its count). As seller, ``available_w``
+        is pushed onto the line split by ``trades``' shares; as buyer, the IN relay
+        closes for ``trades``.
+        """
+        if self.line is None or trades is None:
+            return self.line_max_w if direction is Direction.IN else self.available_w(now)
+        if direction is Direction.OUT:
+            out = self.available_w(now)
             for tid, share in trades.items():
-                self.line.push(tid, out * share)
-        return out
+                self.line.push(tid, out * share, now)
+        else:
+            for tid in trades:
+                self.line.draw(tid, now)
+        delta_wh = 0.0
+        for tid in trades:
+            wh = self.line.carried_wh(tid, now)
+            delta_wh += wh - self._seen.get(tid, wh)
+            self._seen[tid], self._dirs[tid] = wh, direction
+        prev = self._prev.get(direction)
+        self._prev[direction] = now
+        dt = (now - prev).total_seconds() if prev is not None else 0.0
+        return delta_wh * 3600.0 / dt if delta_wh > 0 and dt > 0 else 0.0
 
     def release(self, trade_id: int) -> None:
-        """A relay of ``trade_id`` opened: if it was the seller's, the line goes dead."""
-        if self.line is not None:
-            self.line.release(trade_id)
+        """The relay of ``trade_id`` opened (seller's or buyer's): its flow stops."""
+        direction = self._dirs.pop(trade_id, None)
+        self._seen.pop(trade_id, None)
+        if self.line is not None and direction is not None:
+            self.line.release(trade_id, direction)

@@ -16,10 +16,25 @@ relay must be closed. So:
   ended, or the agent stopped); a relay confirmed closed with no trade holding it is
   switched off again (every ``resend_s``) until the device confirms it open.
 
+**Energy counters first.** When the metered channel reports a lifetime energy counter
+(Tasmota ``ENERGY.Total``, Shelly ``aenergy.total``, Pro EM ``em1data``
+``total_act_energy`` / ``total_act_ret_energy``; made monotonic by the adapters'
+:class:`~gridpeer.telemetry.adapters.readings.EnergyCounter`, which handles resets,
+reboots and rollbacks), the delivered energy is the counter's increase while the relay is
+confirmed closed (:class:`CounterDelta`), handed to the executor as the average power over
+the step (``ΔWh × 3600 / Δt``), so the executor integrates exactly the counted Wh: the
+device's own metering, not samples of its instantaneous power. The baseline is the latest
+reading when the relay is first seen confirmed closed; it is dropped (nothing credited
+across the gap) when the relay is not confirmed, the device is offline or its reading
+stale, the relay starts serving other trades, or the counter goes backwards. Energy is
+never counted twice; a gap can only under-count. A channel without a counter is metered
+by integrating its power, as before.
+
 Power in W (``max(0, ±P)`` of the metered channel, ``invert`` for a CT the other way
-round; with ``meter = "telemetry"`` the house's net grid power from its gridpeer meter
-readings: export for OUT, import for IN); times are wall-clock seconds
-(``time.monotonic``), the devices' own clocks.
+round — then the returned-energy counter; with ``meter = "telemetry"`` the house's net
+grid power from its gridpeer meter readings: export for OUT, import for IN); times are
+wall-clock seconds (``time.monotonic``), the devices' own clocks; ``now`` is the agent's
+model time (UTC), the clock of its steps.
 """
 
 from __future__ import annotations
@@ -28,14 +43,63 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from gridpeer.telemetry.adapters.bridge import DeviceBridge
 from gridpeer.telemetry.adapters.config import DeviceConfig
+from gridpeer.telemetry.adapters.readings import ChannelReading
 from gridpeer.telemetry.delivery import Direction
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class CounterDelta:
+    """Delivered energy of one relay from a device's lifetime counter (pure).
+
+    Attributes:
+        base_wh: the counter at the last step, Wh (None: no baseline yet).
+        base_at: the model time (UTC) of the last step.
+        rebased: baselines dropped because the counter went backwards.
+    """
+
+    base_wh: float | None = None
+    base_at: datetime | None = None
+    rebased: int = 0
+
+    def reset(self) -> None:
+        """Forget the baseline: the next step starts a new one and credits nothing."""
+        self.base_wh = self.base_at = None
+
+    def power_w(self, counter_wh: float, now: datetime) -> float:
+        """The average power that makes the executor's ``P × Δt`` equal the counter's
+        increase since the last step, W (0 on the first step, for a step of no model
+        time, or when the counter went backwards, which starts a new baseline).
+
+        Args:
+            counter_wh: the device's lifetime counter now, Wh (monotonic upstream).
+            now: the agent's model time of this step (UTC).
+        """
+        if self.base_wh is None or self.base_at is None:
+            self.base_wh, self.base_at = counter_wh, now
+            return 0.0
+        dt_s = (now - self.base_at).total_seconds()
+        if dt_s <= 0:
+            return 0.0  # nothing to spread it over: keep the baseline for the next step
+        added = counter_wh - self.base_wh
+        self.base_wh, self.base_at = counter_wh, now
+        if added < 0:
+            self.rebased += 1
+            return 0.0
+        return added * 3600.0 / dt_s
+
+
+def channel_counter(reading: ChannelReading, invert: bool) -> int | None:
+    """The lifetime counter of the delivery's direction through the channel, Wh: the
+    consumed counter, or the returned one for an ``invert``-ed meter (None: none)."""
+    return reading.returned_wh if invert else reading.energy_wh
 
 
 class DevicePower:
@@ -48,6 +112,8 @@ class DevicePower:
         stale_s: a reading older than this counts as missing, s.
         hold_s: a relay nobody asks about for this long opens, s.
         resend_s: unconfirmed commands are re-sent this often, s.
+        counters: meter from the devices' energy counters where they have them
+            (otherwise only by integrating power).
     """
 
     def __init__(
@@ -57,9 +123,12 @@ class DevicePower:
         stale_s: float = 30.0,
         hold_s: float = 5.0,
         resend_s: float = 2.0,
+        counters: bool = True,
     ) -> None:
         self.bridge, self.relays = bridge, dict(relays)
         self.stale_s, self.hold_s, self.resend_s = stale_s, hold_s, resend_s
+        self.counters = counters
+        self._delta: dict[Direction, CounterDelta] = {d: CounterDelta() for d in Direction}
         self._holder: dict[Direction, frozenset[int]] = {}
         self._polled: dict[Direction, float] = {}
         self._sent: dict[Direction, tuple[bool, float]] = {}
@@ -91,13 +160,19 @@ class DevicePower:
         if dev is None:
             return 0.0
         mono = time.monotonic()
+        delta = self._delta[direction]
         with self._lock:
-            if not self._holder.get(direction):
+            held = frozenset(trades) if trades else frozenset({-1})
+            before = self._holder.get(direction)
+            if not before:
                 self._sent.pop(direction, None)  # newly held: command at once
-            self._holder[direction] = frozenset(trades) if trades else frozenset({-1})
+            if not before or before.isdisjoint(held):
+                delta.reset()  # other trades: what the counter said before is not theirs
+            self._holder[direction] = held
             self._polled[direction] = mono
             closed = self._confirmed(dev)
             if closed is not True:
+                delta.reset()
                 self._command(direction, True, mono)
                 return 0.0
         if dev.meter == "telemetry":  # the house's grid meter: export OUT, import IN
@@ -105,11 +180,20 @@ class DevicePower:
             if grid is None or mono - grid[1] > self.stale_s:
                 return 0.0
             return max(0.0, -grid[0] if direction is Direction.OUT else grid[0])
-        if self.bridge.online(dev.topic) is False:
-            return 0.0
         seen = self.bridge.reading(dev.topic, dev.channel)
-        if seen is None or mono - seen.at > self.stale_s:
-            return 0.0
+        fresh = seen is not None and mono - seen.at <= self.stale_s
+        counter = (
+            channel_counter(seen.reading, dev.invert)
+            if seen is not None and self.counters
+            else None
+        )
+        with self._lock:  # the watchdog may drop the baseline meanwhile
+            if self.bridge.online(dev.topic) is False or seen is None or not fresh:
+                delta.reset()
+                return 0.0
+            if counter is not None:
+                return delta.power_w(float(counter), now)
+            delta.reset()
         p = -seen.reading.power_w if dev.invert else seen.reading.power_w
         return max(0.0, p)
 
@@ -121,6 +205,7 @@ class DevicePower:
                 if trade_id in holder:
                     self._holder[direction] = holder - {trade_id}
                     if not self._holder[direction]:
+                        self._delta[direction].reset()
                         self._sent.pop(direction, None)
                         self._command(direction, False, mono)
 
@@ -136,6 +221,7 @@ class DevicePower:
                 ):
                     log.warning("%s relay not metered for %.0f s: opening", direction, self.hold_s)
                     self._holder[direction] = frozenset()
+                    self._delta[direction].reset()
                     self._sent.pop(direction, None)
                 if not self._holder.get(direction) and self._confirmed(dev) is not False:
                     self._command(direction, False, mono)

@@ -30,8 +30,25 @@ from gridpeer.telemetry.sensor import SensorNode
 log = logging.getLogger(__name__)
 
 
+GROUP_ABOVE = 50
+"""Communities of more houses than this share sensor nodes and agent hosts by groups of
+this many houses (one MQTT session per group and role), unless every house has its own
+MQTT credentials: 1,000 houses then need 40 sessions and ~60 threads, not 2,000 and
+~4,000."""
+
+
+def house_groups(houses: Sequence[str], per_house_credentials: bool) -> list[list[str]]:
+    """The houses served together by one sensor node and one agent host: each alone up
+    to :data:`GROUP_ABOVE` houses or with per-house credentials, else in groups of
+    :data:`GROUP_ABOVE` (in order)."""
+    if per_house_credentials or len(houses) <= GROUP_ABOVE:
+        return [[h] for h in houses]
+    return [list(houses[k : k + GROUP_ABOVE]) for k in range(0, len(houses), GROUP_ABOVE)]
+
+
 class Monitoring:
-    """Sensor nodes + one agent host per house (one MQTT session each).
+    """Sensor nodes + agent hosts: one per house (one MQTT session each), or one per
+    group of houses in big communities (:func:`house_groups`).
 
     Args:
         community: community id (topic segment).
@@ -71,22 +88,29 @@ class Monitoring:
         if missing:
             raise ValueError(f"no MQTT credentials for houses {missing}")
         addr = {h: broker.as_user(*creds[h]) if h in creds else broker for h in houses}
-        self.sensors = {
-            t.house: SensorNode(community, t, addr[t.house], clock, rate_s) for t in traces
-        }
-        self.hosts = {
-            h: AgentHost(
-                community, [h], addr[h], store, clock=clock, flush_interval_s=flush_interval_s
+        by_house = {t.house: t for t in traces}
+        self.groups = house_groups(houses, bool(creds))
+        self.sensors: dict[str, SensorNode] = {}
+        self.hosts: dict[str, AgentHost] = {}  # house -> its host (shared within a group)
+        for group in self.groups:
+            first = group[0]
+            node = SensorNode(community, [by_house[h] for h in group], addr[first], clock, rate_s)
+            host = AgentHost(
+                community, group, addr[first], store, clock=clock, flush_interval_s=flush_interval_s
             )
-            for h in houses
-        }
+            for h in group:
+                self.sensors[h], self.hosts[h] = node, host
         self.drain_timeout_s = drain_timeout_s
         self.connect_timeout_s = connect_timeout_s
+
+    def _unique(self) -> list[tuple[SensorNode, AgentHost]]:
+        """Each group's sensor node and agent host once."""
+        return [(self.sensors[g[0]], self.hosts[g[0]]) for g in self.groups]
 
     def metrics(self) -> dict[str, AgentMetrics]:
         """Per-house agent metrics (snapshot; safe from any thread)."""
         out: dict[str, AgentMetrics] = {}
-        for host in self.hosts.values():
+        for _, host in self._unique():
             out.update(host.metrics())
         return out
 
@@ -98,7 +122,7 @@ class Monitoring:
 
     def published(self) -> dict[str, int]:
         """Messages published per house by the simulated sensor nodes."""
-        return {h: s.published for h, s in self.sensors.items()}
+        return {h: s.published_by[h] for h, s in self.sensors.items()}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then shut down cleanly (see module docs)."""
@@ -118,15 +142,15 @@ class Monitoring:
 
         relay_task = asyncio.create_task(relay())
         try:
-            for host in self.hosts.values():
+            for _, host in self._unique():
                 await asyncio.to_thread(host.start, self.connect_timeout_s)
                 started.append(host)
-            log.info("monitoring %d houses", len(self.hosts))
-            await asyncio.gather(*(guarded(s) for s in self.sensors.values()))
+            log.info("monitoring %d houses (%d sessions)", len(self.hosts), len(self.groups))
+            await asyncio.gather(*(guarded(s) for s, _ in self._unique()))
             await asyncio.gather(
                 *(
-                    asyncio.to_thread(self.hosts[h].wait_stored, s.acked, self.drain_timeout_s)
-                    for h, s in self.sensors.items()
+                    asyncio.to_thread(host.wait_stored, s.acked, self.drain_timeout_s)
+                    for s, host in self._unique()
                 )
             )
         finally:
@@ -134,9 +158,9 @@ class Monitoring:
             for host in started:
                 await asyncio.to_thread(host.stop)
         lost = {
-            h: s.published - self.hosts[h].stored
-            for h, s in self.sensors.items()
-            if s.published > self.hosts[h].stored
+            ",".join(s.houses): s.published - host.stored
+            for s, host in self._unique()
+            if s.published > host.stored
         }
         if lost:
             log.warning("stopped with messages not yet stored (left in the broker): %s", lost)

@@ -74,6 +74,32 @@ _LAYOUT = typer.Option(
     show_default="a circle of --radius",
     help="CSV 'name,x_m,y_m': coordinator row first, then 2-7 houses (m).",
 )
+_SPACING = typer.Option(
+    None,
+    "--spacing",
+    min=1.0,
+    metavar="M",
+    show_default="the circle of --radius",
+    help="Rural road layout: houses along a road this far apart, either side of the "
+    "community node (m; e.g. 30-300).",
+)
+_PATTERN = typer.Option(
+    "smooth",
+    "--pattern",
+    metavar="LIST",
+    help="When flows send: smooth (spread over each period, the thesis's constant rates), "
+    "burst (all agents at once, as markets do at window opening and gate closure), or all.",
+)
+_BURST_MS = typer.Option(
+    1.0, "--burst-ms", min=0.001, max=1000.0, metavar="MS", help="Spread of a burst, ms."
+)
+_THESIS = typer.Option(
+    False,
+    "--thesis",
+    help="The thesis's NAN-trading scenarios (both markets, every technology, 2-7 "
+    "prosumers, thesis traffic, smooth and burst) and thesis.md comparing them with "
+    "the published results.",
+)
 _WORKERS = typer.Option(2, "--workers", "-j", min=1, metavar="N", help="Parallel ns-3 processes.")
 _OUT = typer.Option(
     Path("netsim-results"),
@@ -120,6 +146,10 @@ def register(app: typer.Typer) -> None:
         seed: int = _SEED,
         radius: float = _RADIUS,
         layout: Path | None = _LAYOUT,
+        spacing: float | None = _SPACING,
+        pattern: str = _PATTERN,
+        burst_ms: float = _BURST_MS,
+        thesis: bool = _THESIS,
         workers: int = _WORKERS,
         out: Path = _OUT,
         all_: bool = _ALL,
@@ -128,7 +158,8 @@ def register(app: typer.Typer) -> None:
 
         Mean one-way delay, jitter, delivery ratio per technology and prosumer count.
 
-        Writes results.csv, results.md and PNG plots into --out.
+        Writes results.csv, results.md and PNG plots into --out (and thesis.md with
+        --thesis).
         """
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -137,18 +168,31 @@ def register(app: typer.Typer) -> None:
 
         require("netsim", "gridpeer netsim")
 
-        from gridpeer.netsim.layout import load_layout
+        from gridpeer.netsim.layout import MAX_HOUSES, load_layout, rural_road
         from gridpeer.netsim.messages import Traffic
         from gridpeer.netsim.report import write_report
         from gridpeer.netsim.results import RunResult
-        from gridpeer.netsim.scenario import Market, ScenarioKind
+        from gridpeer.netsim.scenario import Market, Pattern, ScenarioKind
         from gridpeer.netsim.study import parse_peers, study_grid
         from gridpeer.netsim.technology import Tech
+        from gridpeer.netsim.thesis import thesis_markdown
 
         console = Console(stderr=True)
         try:
-            if all_:
-                grid = study_grid(seconds=seconds, seed=seed)
+            if layout is not None and spacing is not None:
+                raise ValueError("give --layout or --spacing, not both")
+            patterns = parse_choices(pattern, Pattern)
+            if thesis:
+                grid = study_grid(
+                    (ScenarioKind.NAN_TRADING,),
+                    traffics=(Traffic.THESIS,),
+                    seconds=seconds,
+                    seed=seed,
+                    patterns=tuple(Pattern),
+                    burst_ms=burst_ms,
+                )
+            elif all_:
+                grid = study_grid(seconds=seconds, seed=seed, patterns=patterns, burst_ms=burst_ms)
             else:
                 grid = study_grid(
                     parse_choices(scenario, ScenarioKind),
@@ -158,8 +202,12 @@ def register(app: typer.Typer) -> None:
                     parse_choices(traffic, Traffic),
                     seconds,
                     seed,
+                    patterns,
+                    burst_ms,
                 )
             village = load_layout(layout) if layout is not None else None
+            if spacing is not None:
+                village = rural_road(MAX_HOUSES, spacing)
         except (ValueError, OSError) as exc:
             raise typer.BadParameter(str(exc)) from exc
         if not ns3_available():
@@ -184,6 +232,9 @@ def register(app: typer.Typer) -> None:
                 grid, layout=village, radius_m=radius, workers=workers, on_result=advance
             )
         paths = write_report(results, out)
+        if thesis:
+            (out / "thesis.md").write_text(thesis_markdown(results))
+            paths.append(out / "thesis.md")
         console.print(
             f"{len(results)} runs in {time.perf_counter() - t0:.1f} s → {out}/: "
             + ", ".join(p.name for p in paths)

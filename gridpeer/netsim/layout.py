@@ -8,6 +8,11 @@ the first ``n`` houses of the same village. Neighbours are 21.7 m apart, the
 farthest pair 48.7 m. Home-area devices stand a few metres from the home agent
 (meter 5 m, PV inverter 8 m on the roof, battery 4 m, appliance hub 6 m).
 
+The rural road (:func:`rural_road`, ``gridpeer netsim --spacing``): houses along one
+road, ``spacing_m`` apart (default 60 m), alternately on either side of the community
+node, so a bigger neighbourhood reaches farther: with 7 houses the last stands
+4 × spacing from the node and the farthest pair 7 × spacing apart.
+
 All coordinates in metres, ``(x, y)`` on flat ground at 1.5 m antenna height (the
 height cancels out: every antenna is at the same height).
 """
@@ -55,6 +60,23 @@ def rural_cluster(n_houses: int = MAX_HOUSES, radius_m: float = DEFAULT_RADIUS_M
             round(radius_m * math.sin(2 * math.pi * k / n_houses), 3),
         )
         for k in range(n_houses)
+    )
+    return Layout((0.0, 0.0), houses)
+
+
+DEFAULT_SPACING_M = 60.0
+
+
+def rural_road(n_houses: int = MAX_HOUSES, spacing_m: float = DEFAULT_SPACING_M) -> Layout:
+    """Houses along a road at (±spacing·⌈k/2⌉, 0), alternately either side of the
+    community node at (0, 0): house 1 at +spacing, house 2 at −spacing, house 3 at
+    +2·spacing, … (metres). The first ``n`` houses of a road are a smaller village."""
+    if n_houses < 1:
+        raise ValueError("n_houses must be >= 1")
+    if not spacing_m > 0:
+        raise ValueError("spacing_m must be > 0")
+    houses = tuple(
+        ((1.0 if k % 2 == 0 else -1.0) * spacing_m * (k // 2 + 1), 0.0) for k in range(n_houses)
     )
     return Layout((0.0, 0.0), houses)
 

@@ -15,15 +15,16 @@ from pathlib import Path
 
 from gridpeer.netsim.messages import Traffic
 from gridpeer.netsim.results import RunResult
-from gridpeer.netsim.scenario import Market, ScenarioKind
+from gridpeer.netsim.scenario import Market, Pattern, ScenarioKind
 from gridpeer.netsim.technology import TECH_SPECS, Tech
 
-Group = tuple[Traffic, ScenarioKind, Market | None]
+Group = tuple[Traffic, ScenarioKind, Market | None, Pattern]
 
 CSV_COLUMNS = (
     "traffic",
     "scenario",
     "market",
+    "pattern",
     "technology",
     "peers",
     "mean_delay_ms",
@@ -56,6 +57,7 @@ def write_csv(results: Sequence[RunResult], path: Path) -> Path:
                     c.traffic,
                     c.kind,
                     c.market or "",
+                    c.pattern,
                     c.tech,
                     c.peers,
                     _ms(r.mean_delay_s),
@@ -75,17 +77,18 @@ def write_csv(results: Sequence[RunResult], path: Path) -> Path:
 
 
 def group_results(results: Sequence[RunResult]) -> dict[Group, list[RunResult]]:
-    """Results keyed by (traffic, scenario, market), in first-seen order."""
+    """Results keyed by (traffic, scenario, market, pattern), in first-seen order."""
     groups: dict[Group, list[RunResult]] = {}
     for r in results:
-        key = (r.config.traffic, r.config.kind, r.config.market)
+        key = (r.config.traffic, r.config.kind, r.config.market, r.config.pattern)
         groups.setdefault(key, []).append(r)
     return groups
 
 
 def group_title(group: Group) -> str:
-    """Human title, e.g. ``NAN trading, decentralized market — thesis traffic``."""
-    traffic, kind, market = group
+    """Human title, e.g. ``NAN trading, decentralized market — thesis traffic`` (``, in
+    bursts`` for the burst pattern)."""
+    traffic, kind, market, pattern = group
     name = {
         "han": "HAN (one house)",
         "nan-monitoring": "NAN monitoring",
@@ -94,7 +97,8 @@ def group_title(group: Group) -> str:
     title = name[kind.value]
     if market is not None:
         title += f", {market} market"
-    return f"{title} — {traffic} traffic"
+    burst = ", in bursts" if pattern is Pattern.BURST else ""
+    return f"{title} — {traffic} traffic{burst}"
 
 
 def _table(rows: list[RunResult], metric: Callable[[RunResult], str], unit: str) -> list[str]:
@@ -126,8 +130,9 @@ def markdown(results: Sequence[RunResult]) -> str:
 
 
 def _slug(group: Group) -> str:
-    traffic, kind, market = group
-    return "_".join(str(p) for p in (traffic, kind, market) if p is not None)
+    traffic, kind, market, pattern = group
+    burst = "burst" if pattern is Pattern.BURST else None
+    return "_".join(str(p) for p in (traffic, kind, market, burst) if p is not None)
 
 
 def plot_groups(results: Sequence[RunResult], out_dir: Path) -> list[Path]:

@@ -16,10 +16,17 @@ Scenarios (see :mod:`gridpeer.netsim.messages` for the sizes):
   peer-to-peer), so the load grows as ``peers × (peers − 1)``. *Centralized*: each
   prosumer sends to the market coordinator (the last node).
 
-Traffic starts after a 1 s warm-up at a random phase within one period, seeded per
-flow: the same for every technology (technologies are compared on identical traffic)
-and for every number of prosumers (a bigger village only adds flows). It runs for
-``seconds`` and is drained for 1 s.
+Traffic starts after a 1 s warm-up at a random phase, seeded per flow: the same for
+every technology (technologies are compared on identical traffic) and for every number
+of prosumers (a bigger village only adds flows). It runs for ``seconds`` and is drained
+for 1 s. The phase is where the two traffic *patterns* differ:
+
+* ``smooth`` — each flow's phase is uniform within one period: flows interleave, as
+  the thesis's constant rates assume.
+* ``burst`` — every flow's phase falls within the first ``burst_ms`` milliseconds of
+  the period: all agents send at the same instants, as gridpeer's market agents do when
+  a trading window opens or a gate closes (they react to the same clock event), so each
+  burst carries every flow's message at once and queues behind the others.
 """
 
 from __future__ import annotations
@@ -57,6 +64,13 @@ class ScenarioKind(StrEnum):
     NAN_TRADING = "nan-trading"
 
 
+class Pattern(StrEnum):
+    """When in each period the flows send: spread out, or all at once."""
+
+    SMOOTH = "smooth"
+    BURST = "burst"
+
+
 class Market(StrEnum):
     """Market design: who talks to whom in ``nan-trading``."""
 
@@ -68,7 +82,8 @@ class Market(StrEnum):
 class RunConfig:
     """One point of the study. ``peers`` is 1 for ``han``; ``market`` only for trading.
 
-    ``seconds`` is simulated traffic time (s); ``radius_m`` the default layout's radius.
+    ``seconds`` is simulated traffic time (s); ``pattern`` when flows send within their
+    period; ``burst_ms`` the spread of a burst (ms, ``burst`` only).
     """
 
     kind: ScenarioKind
@@ -78,6 +93,8 @@ class RunConfig:
     traffic: Traffic = Traffic.THESIS
     seconds: float = 10.0
     seed: int = 1
+    pattern: Pattern = Pattern.SMOOTH
+    burst_ms: float = 1.0
 
     def __post_init__(self) -> None:
         if self.kind is ScenarioKind.HAN:
@@ -91,12 +108,15 @@ class RunConfig:
             raise ValueError(f"seconds must be in (0, 3600], got {self.seconds}")
         if self.seed < 1:
             raise ValueError("seed must be >= 1")
+        if not 0 < self.burst_ms <= 1000:
+            raise ValueError(f"burst_ms must be in (0, 1000], got {self.burst_ms}")
 
     @property
     def label(self) -> str:
         """Short unique name, e.g. ``nan-trading/decentralized/802.11g/5p/thesis``."""
         parts = [str(self.kind), *([str(self.market)] if self.market else [])]
-        return "/".join([*parts, str(self.tech), f"{self.peers}p", str(self.traffic)])
+        tail = [str(self.traffic)] + (["burst"] if self.pattern is Pattern.BURST else [])
+        return "/".join([*parts, str(self.tech), f"{self.peers}p", *tail])
 
 
 @dataclass(frozen=True)
@@ -157,6 +177,9 @@ class _FlowMaker:
     def __init__(self, config: RunConfig, nodes: list[Node]) -> None:
         self._nodes = nodes  # the builder's node list, read when flows are added
         self._key = f"{config.seed}/{config.kind}/{config.market}/{config.traffic}"
+        self._burst_ns = (
+            max(1, round(config.burst_ms * 1e6)) if config.pattern is Pattern.BURST else None
+        )
         self.end_ns = WARMUP_NS + round(config.seconds * NS_PER_S)
         self.flows: list[Flow] = []
 
@@ -176,7 +199,8 @@ class _FlowMaker:
         # seeded per flow: adding prosumers adds flows but leaves existing ones unchanged
         ends = f"{self._nodes[src].name}/{self._nodes[dst].name}"
         rng = random.Random(f"{self._key}/{name}/{ends}")
-        return WARMUP_NS + rng.randrange(interval_ns)
+        spread = interval_ns if self._burst_ns is None else min(self._burst_ns, interval_ns)
+        return WARMUP_NS + rng.randrange(spread)
 
     def _add(self, name: str, src: int, dst: int, size: int, interval: int, start: int) -> None:
         packets = max(0, -(-(self.end_ns - start) // interval))  # sends at start + k*interval < end

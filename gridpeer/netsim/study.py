@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from gridpeer.netsim.layout import MAX_HOUSES
 from gridpeer.netsim.messages import Traffic
-from gridpeer.netsim.scenario import MIN_PEERS, Market, RunConfig, ScenarioKind
+from gridpeer.netsim.scenario import MIN_PEERS, Market, Pattern, RunConfig, ScenarioKind
 from gridpeer.netsim.technology import ALL_TECHS, Tech
 
 ALL_PEERS: tuple[int, ...] = tuple(range(MIN_PEERS, MAX_HOUSES + 1))
@@ -43,20 +43,24 @@ def study_grid(
     traffics: Sequence[Traffic] = tuple(Traffic),
     seconds: float = 10.0,
     seed: int = 1,
+    patterns: Sequence[Pattern] = (Pattern.SMOOTH,),
+    burst_ms: float = 1.0,
 ) -> list[RunConfig]:
-    """All study points, ordered traffic → scenario → market → technology → peers.
+    """All study points, ordered pattern → traffic → scenario → market → technology →
+    peers.
 
     ``han`` is one house, so it gets one point per technology whatever ``peers`` says.
     """
     peer_list = tuple(peers)
     out: list[RunConfig] = []
-    for traffic in traffics:
+    for pattern, traffic in ((p, t) for p in patterns for t in traffics):
         for kind in kinds:
             mk: Sequence[Market | None] = markets if kind is ScenarioKind.NAN_TRADING else (None,)
             for market in mk:
                 for tech in techs:
                     counts = (1,) if kind is ScenarioKind.HAN else peer_list
                     out.extend(
-                        RunConfig(kind, tech, n, market, traffic, seconds, seed) for n in counts
+                        RunConfig(kind, tech, n, market, traffic, seconds, seed, pattern, burst_ms)
+                        for n in counts
                     )
     return out

@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 from gridpeer.netsim.layout import Layout
 from gridpeer.netsim.messages import Traffic
 from gridpeer.netsim.results import FlowTotals, RunResult
-from gridpeer.netsim.scenario import Market, RunConfig, ScenarioKind, build_scenario
+from gridpeer.netsim.scenario import Market, Pattern, RunConfig, ScenarioKind, build_scenario
 from gridpeer.netsim.technology import TECH_SPECS, Tech
 
 Task = tuple[int, RunConfig, Layout | None, float]
@@ -100,6 +100,8 @@ def _result(data: dict[str, Any]) -> RunResult:
         Traffic(c["traffic"]),
         c["seconds"],
         c["seed"],
+        Pattern(c.get("pattern", "smooth")),
+        c.get("burst_ms", 1.0),
     )
     return RunResult(config, FlowTotals(**data["totals"]), data["offered_bps"], data["wall_s"])
 

@@ -72,9 +72,25 @@ def oracle(
         str | None,
         typer.Option(help="MQTT user (its password from GRIDPEER_MQTT_PASSWORD)."),
     ] = None,
+    mqtt_tls: Annotated[
+        bool, typer.Option(help="TLS to the broker, verified with the system's CAs.")
+    ] = False,
+    mqtt_ca: Annotated[
+        str | None,
+        typer.Option(
+            help="TLS to the broker, verified with this CA (PEM; broker-config's ca.crt)."
+        ),
+    ] = None,
+    mqtt_cert: Annotated[
+        str | None, typer.Option(help="Client certificate (PEM), if the broker requires one.")
+    ] = None,
+    mqtt_key: Annotated[
+        str | None, typer.Option(help="The client certificate's key (PEM).")
+    ] = None,
 ) -> None:
     """Run the oracle until SIGTERM / SIGINT: chain trades → delivery commands →
     metered results → on-chain settlement."""
+    from gridpeer.core.mqtt import mqtt_tls as mqtt_tls_settings
     from gridpeer.oracle.process import parse_houses, run
     from gridpeer.oracle.settings import OracleSettings
 
@@ -105,6 +121,7 @@ def oracle(
         port=port,
         settings=settings,
         mqtt_user=mqtt_user,
+        tls=mqtt_tls_settings(mqtt_tls, mqtt_ca, mqtt_cert, mqtt_key),
     )
 
 

@@ -9,6 +9,7 @@ import threading
 from datetime import UTC, datetime
 
 from gridpeer.core.clock import Clock
+from gridpeer.core.mqtt import MqttTls
 from gridpeer.oracle.service import Oracle
 from gridpeer.oracle.settings import OracleSettings, OracleTimingError
 from gridpeer.oracle.state import OracleState
@@ -40,6 +41,7 @@ def run(
     port: int,
     settings: OracleSettings,
     mqtt_user: str | None,
+    tls: MqttTls | None = None,
 ) -> None:
     """Run the oracle until SIGTERM / SIGINT (``houses``: {address: house id}).
 
@@ -65,7 +67,14 @@ def run(
     clock = Clock(start=datetime.now(UTC), speed=1.0)
     try:
         oracle = Oracle(
-            chain, OracleState(state), host, port, clock, settings, mqtt_credentials(mqtt_user)
+            chain,
+            OracleState(state),
+            host,
+            port,
+            clock,
+            settings,
+            mqtt_credentials(mqtt_user),
+            tls=tls,
         )
     except OracleTimingError as exc:
         raise SystemExit(f"refusing to start: {exc}") from None

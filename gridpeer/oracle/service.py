@@ -11,7 +11,9 @@ Each :meth:`Oracle.tick`:
    the trade becomes ``commanded`` only once the broker acknowledged both;
 3. **ask again** – after a window's end, re-publishes the command of each side that has
    not reported, at ``window_end + ask_again_s[k]`` (settings);
-4. **results** – stores each house's metered Wh (first report per side wins);
+4. **results** – stores each house's metered Wh (first report per side wins); a result
+   that arrives for a trade already settled (an agent re-sent it on a late repeated
+   command) is cleared from the broker again, not stored;
 5. **settle** – applies the settlement rule (:func:`gridpeer.oracle.rules.settle`): when
    both meters reported, or at ``window_end + result_grace_s`` with what reported, it
    either confirms the rule's Wh on chain or opens a dispute (``openDispute``: the buyer
@@ -40,13 +42,13 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 
 from gridpeer.core.clock import Clock
-from gridpeer.core.mqtt import BrokerAddress, MqttClient
+from gridpeer.core.mqtt import BrokerAddress, MqttClient, MqttTls
 from gridpeer.oracle.follower import common_ancestor, next_range
 from gridpeer.oracle.ports import BlockRef, ChainView
 from gridpeer.oracle.recovery import Backoff, Outage
 from gridpeer.oracle.rules import Action, Reading, attribute, settle
 from gridpeer.oracle.settings import OracleSettings
-from gridpeer.oracle.state import OracleState, StateUnavailable, TradeRow, TradeState
+from gridpeer.oracle.state import FINAL, OracleState, StateUnavailable, TradeRow, TradeState
 from gridpeer.telemetry.delivery import (
     DeliveryCommand,
     DeliveryResult,
@@ -71,6 +73,7 @@ class Oracle:
         state: persistent oracle state.
         host: MQTT broker host; port: its port.
         credentials: MQTT (user, password) when the broker requires them.
+        tls: TLS to the broker (its certificate verified), None for plain TCP.
         clock: model time.
         config: settings.
     """
@@ -84,6 +87,7 @@ class Oracle:
         clock: Clock,
         config: OracleSettings | None = None,
         credentials: tuple[str, str] | None = None,
+        tls: MqttTls | None = None,
     ) -> None:
         self.chain, self.state, self.clock = chain, state, clock
         self.config = config or OracleSettings()
@@ -93,6 +97,7 @@ class Oracle:
             first = self.config.start_block - 1
             self.state.start_after(BlockRef(first, self.chain.block_hash(first) or ""))
         self.rejected = 0
+        self.head_seen = -1  # the chain head at the last follow (metrics: oracle lag)
         self._retry_at: dict[int, float] = {}
         self._resend_at: dict[int, float] = {}
         self._check_at: dict[int, float] = {}  # next look at a disputed trade (wall s)
@@ -107,7 +112,7 @@ class Oracle:
         self._thread: threading.Thread | None = None
         self.link = MqttClient(
             f"gridpeer-oracle-{self.config.community}",
-            BrokerAddress(host, port, *(credentials or (None, None))),
+            BrokerAddress(host, port, tls=tls).with_credentials(credentials),
             subscriptions=[result_filter(self.config.community)],
             on_message=self._on_message,
         )
@@ -143,7 +148,7 @@ class Oracle:
             dropped = self.state.rewind(ancestor)
             log.warning("reorg: rewound to block %s, dropped %s trades", ancestor.number, dropped)
         new = 0
-        head = self.chain.head()
+        head = self.head_seen = self.chain.head()
         while (
             rng := next_range(
                 self.state.last_block(), head, self.config.confirmations, self.config.max_span
@@ -259,6 +264,15 @@ class Oracle:
                 self.rejected += 1
                 log.warning(
                     "result for trade %s from %s, expected %s", r.trade_id, r.house, expected
+                )
+                self._held = None
+                continue
+            if trade.state in FINAL:  # a result re-sent after the trade was settled
+                self.link.publish(
+                    result_topic(self.config.community, r.house, r.trade_id),
+                    b"",
+                    retain=True,
+                    timeout=0,
                 )
                 self._held = None
                 continue

@@ -364,6 +364,11 @@ class OracleState:
             rows = self._query(f"SELECT {_TRADE_COLS} FROM oracle_trades ORDER BY trade_id")
         return [_row(r) for r in rows]
 
+    def counts(self) -> dict[TradeState, int]:
+        """Number of trades in each state (states without trades left out)."""
+        rows = self._query("SELECT state, COUNT(*) FROM oracle_trades GROUP BY state")
+        return {TradeState(r[0]): int(r[1]) for r in rows}
+
     def trade(self, trade_id: int) -> TradeRow | None:
         """One trade, or None if unknown."""
         rows = self._query(

@@ -62,6 +62,8 @@ class Parts:
         oracle: the oracle alone (serve: the delivery agents run at the houses).
         trading: each house's trading agent, by house id (demo with agents).
         url: base URL of the web app (``web`` service).
+        metrics_url: where this run's Prometheus metrics are served when the web app runs
+            in another process (demo ``metrics`` service); its ``/metrics`` relays them.
     """
 
     settings: Settings
@@ -82,6 +84,7 @@ class Parts:
     oracle: Oracle | None = None
     trading: dict[str, TradingAgent] | None = None
     url: str | None = None
+    metrics_url: str | None = None
 
 
 Service = Callable[[Parts], AbstractAsyncContextManager[None]]

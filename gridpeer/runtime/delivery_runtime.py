@@ -22,8 +22,11 @@ from eth_account.signers.local import LocalAccount
 from gridpeer.chain.client import MarketClient
 from gridpeer.chain.fairlock import FairLock
 from gridpeer.core.clock import Clock
+from gridpeer.core.mqtt import BrokerAddress
 from gridpeer.hems.delivery_agent import DeliveryAgent
+from gridpeer.hems.delivery_host import DeliveryHost
 from gridpeer.hems.delivery_power import PowerSource
+from gridpeer.hems.monitoring import house_groups
 from gridpeer.oracle.chain_adapter import MarketChainView
 from gridpeer.oracle.service import Oracle, OracleConfig
 from gridpeer.oracle.state import OracleState
@@ -72,29 +75,48 @@ class DeliveryRuntime:
         self.chain = MarketChainView(market, oracle_key, houses, lock)
         url = state_url or f"sqlite:///{state_dir / 'oracle.db'}"
         self.oracle = Oracle(self.chain, OracleState(url), host, port, clock, config)
-        self.agents = {
-            house: DeliveryAgent(
-                config.community,
-                house,
-                host,
-                port,
-                state_dir / f"agent-{house}.db",
-                clock,
-                power[house],
-                on_command=on_command,
-            )
-            for house in houses.values()
-        }
+        self.hosts: list[DeliveryHost] = []
+        groups = house_groups(list(dict.fromkeys(houses.values())), False)
+        if len(groups) == len(houses):  # small community: one agent (session) per house
+            self.agents = {
+                house: DeliveryAgent(
+                    config.community,
+                    house,
+                    host,
+                    port,
+                    state_dir / f"agent-{house}.db",
+                    clock,
+                    power[house],
+                    on_command=on_command,
+                )
+                for house in houses.values()
+            }
+        else:  # big community: a few hosts, each one session and one thread for its group
+            broker = BrokerAddress(host, port)
+            for group in groups:
+                hosted = {h: (state_dir / f"agent-{h}.db", power[h]) for h in group}
+                self.hosts.append(
+                    DeliveryHost(config.community, hosted, broker, clock, on_command=on_command)
+                )
+            self.agents = {h: a for dh in self.hosts for h, a in dh.agents.items()}
 
     def start(self) -> None:
         """Connect everything and start the threads (agents first)."""
-        for a in self.agents.values():
-            a.start()
+        if self.hosts:
+            for dh in self.hosts:
+                dh.start()
+        else:
+            for a in self.agents.values():
+                a.start()
         self.oracle.start()
 
     def stop(self) -> None:
         """Stop the oracle, then the agents; state stays on disk."""
         self.oracle.stop()
         self.oracle.state.close()
-        for a in self.agents.values():
-            a.stop()
+        if self.hosts:
+            for dh in self.hosts:
+                dh.stop()
+        else:
+            for a in self.agents.values():
+                a.stop()

@@ -57,6 +57,7 @@ def demo_composition() -> Composition:
     imports its stack while the rest starts: :mod:`gridpeer.runtime.web_process`)."""
     from gridpeer.runtime import services
     from gridpeer.runtime.delivery import delivery
+    from gridpeer.runtime.metrics import metrics_endpoint
     from gridpeer.runtime.web_process import web_process_services
 
     spawn_web, web = web_process_services()
@@ -69,6 +70,7 @@ def demo_composition() -> Composition:
     comp.add("chain", services.chain)
     comp.add("oracle", delivery)
     comp.add("trading", services.trading)
+    comp.add("metrics", metrics_endpoint)  # relayed by the web process's /metrics
     comp.add("web", web)
     return comp
 

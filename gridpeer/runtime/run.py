@@ -141,7 +141,7 @@ def serve_main(config: Path) -> int:
         if p.hub is None:
             typer.echo("no chain.contract_address configured: trading is off")
         elif p.oracle is None:
-            typer.echo("no chain.operator_key configured: the oracle is off (nothing settles)")
+            typer.echo("no [keys.oracle] configured: the oracle is off (nothing settles)")
         typer.echo(f"Open {p.url}/  (Ctrl-C stops)")
 
     try:

@@ -20,6 +20,8 @@ from gridpeer.runtime.composition import Composition, Parts
 from gridpeer.web.models import HouseInfo, HouseKind
 
 if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
     from gridpeer.chain.fees import FeePolicy
     from gridpeer.oracle.settings import OracleSettings
 
@@ -44,13 +46,10 @@ def served_houses(settings: Settings) -> list[HouseInfo]:
 @contextlib.asynccontextmanager
 async def ingest(parts: Parts) -> AsyncIterator[None]:
     """The home agents' ingest: every house's readings from the broker into the store."""
-    from gridpeer.core.mqtt import BrokerAddress
     from gridpeer.hems.host import AgentHost
 
     assert parts.store is not None, "ingest needs the store service first"
-    m = parts.settings.mqtt
-    password = m.password.get_secret_value() if m.password else None
-    broker = parts.broker = BrokerAddress(m.host, m.port, m.username, password)
+    broker = parts.broker = parts.settings.mqtt.address()  # with TLS when [mqtt] tls
     houses = [h.id for h in parts.houses]
     host = AgentHost(parts.settings.community, houses, broker, parts.store, clock=parts.clock)
     parts.ingest = host
@@ -76,11 +75,14 @@ async def rpc_chain(parts: Parts) -> AsyncIterator[None]:
 
     c = parts.settings.chain
     backend = await asyncio.to_thread(Web3Backend.rpc, c.rpc_url, 30.0, fee_policy(c))
+    members = {a.address.lower(): a.id for a in parts.settings.accounts if a.address}
+    start = c.deploy_block or await asyncio.to_thread(backend.deployment_block, address)
     hub = ChainHub(
         MarketClient(backend, address),
         parts.clock,
         follow_clock=False,
-        start_block=await asyncio.to_thread(backend.deployment_block, address),
+        members=members,
+        start_block=start,
         chunk_blocks=c.log_chunk_blocks,
         confirmations=0 if backend.chain_id in DEV_CHAIN_IDS else 2,
     )
@@ -103,13 +105,11 @@ async def oracle(parts: Parts) -> AsyncIterator[None]:
             within the contract's grace.
     """
     s = parts.settings
-    key_secret, address = s.chain.operator_key, s.chain.contract_address
-    if key_secret is None or address is None:
-        log.warning("no chain.operator_key: the oracle is not running (trades are not settled)")
+    address = s.chain.contract_address
+    if (s.chain.operator_key is None and "oracle" not in s.keys) or address is None:
+        log.warning("no [keys.oracle]: the oracle is not running (trades are not settled)")
         yield
         return
-    from eth_account import Account
-
     from gridpeer.chain.client import MarketClient
     from gridpeer.chain.web3_backend import Web3Backend
     from gridpeer.oracle.chain_adapter import MarketChainView
@@ -117,7 +117,7 @@ async def oracle(parts: Parts) -> AsyncIterator[None]:
     from gridpeer.oracle.settings import OracleTimingError
     from gridpeer.oracle.state import OracleState
 
-    key = Account.from_key(key_secret.get_secret_value())
+    key = await asyncio.to_thread(operator_account, s)
     market = MarketClient(
         await asyncio.to_thread(Web3Backend.rpc, s.chain.rpc_url, 30.0, fee_policy(s.chain)),
         address,
@@ -138,6 +138,7 @@ async def oracle(parts: Parts) -> AsyncIterator[None]:
             parts.clock,
             config,
             credentials,
+            tls=m.address().tls,
         )
     except OracleTimingError as exc:
         state.close()
@@ -149,6 +150,29 @@ async def oracle(parts: Parts) -> AsyncIterator[None]:
     finally:
         await asyncio.to_thread(service.stop)
         state.close()
+
+
+def operator_account(settings: Settings) -> LocalAccount:
+    """The oracle's account: its encrypted keystore ``[keys.oracle]`` unlocked with its
+    password (``GRIDPEER_KEYS__ORACLE__PASSWORD`` or its ``password_file``), else the
+    plaintext ``chain.operator_key`` of older configs.
+
+    Raises:
+        ConfigError: the keystore cannot be unlocked (the message says why).
+    """
+    from eth_account import Account
+
+    from gridpeer.chain.keystore import KeystoreError, unlock_key
+
+    ref = settings.keys.get("oracle")
+    if ref is None:
+        assert settings.chain.operator_key is not None
+        acct: LocalAccount = Account.from_key(settings.chain.operator_key.get_secret_value())
+        return acct
+    try:
+        return unlock_key(ref, "oracle")
+    except KeystoreError as exc:
+        raise ConfigError(f"[keys.oracle]: {exc}") from None
 
 
 DEV_CHAIN_IDS = frozenset({31337, 1337})
@@ -193,8 +217,8 @@ def _check_roles(market: Any, oracle: str, houses: dict[str, str]) -> None:
     roles = market.roles()
     if roles["oracle"].lower() != oracle.lower():
         raise ConfigError(
-            f"chain.operator_key is the account {oracle}, but the market's oracle is "
-            f"{roles['oracle']}: use that account's key"
+            f"the oracle key ([keys.oracle] or chain.operator_key) is the account {oracle}, "
+            f"but the market's oracle is {roles['oracle']}: use that account's key"
         )
     for addr, house in houses.items():
         if not market.member(addr)[1]:
@@ -235,8 +259,10 @@ async def single_instance(parts: Parts) -> AsyncIterator[None]:
 
 def serve_composition() -> Composition:
     """instance (the one serve of its community), store, ingest (agents), chain (deployed
-    market), oracle, web."""
+    market), oracle, p2p_state (houses' P2P totals), thingspeak (optional uplink), web."""
     from gridpeer.runtime import services
+    from gridpeer.runtime.p2p_state import p2p_state
+    from gridpeer.runtime.thingspeak import thingspeak
 
     comp = Composition()
     comp.add("instance", single_instance)
@@ -244,6 +270,8 @@ def serve_composition() -> Composition:
     comp.add("ingest", ingest)
     comp.add("chain", rpc_chain)
     comp.add("oracle", oracle)
+    comp.add("p2p_state", p2p_state)  # each house's P2P totals, retained, for Home Assistant
+    comp.add("thingspeak", thingspeak)  # optional uplink, off unless [thingspeak] enabled
     comp.add("web", services.web)
     return comp
 

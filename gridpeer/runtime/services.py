@@ -45,20 +45,33 @@ async def store(parts: Parts) -> AsyncIterator[None]:
         opened.close()
 
 
+HISTORY_ROWS_PER_STEP = 50
+"""The seeded history has 1-minute readings up to this many houses, and proportionally
+sparser ones beyond (:func:`history_step_s`)."""
+
+
+def history_step_s(houses: int) -> int:
+    """Step of the seeded history, s: 60 up to :data:`HISTORY_ROWS_PER_STEP` houses, then
+    one more minute per that many houses, at most 900 (the charts' 15-minute buckets), so
+    a 1,000-house demo seeds ~200k readings instead of ~5 million."""
+    return min(900, 60 * max(1, math.ceil(houses / HISTORY_ROWS_PER_STEP)))
+
+
 @contextlib.asynccontextmanager
 async def seed_history(parts: Parts) -> AsyncIterator[None]:
-    """Write the run's history so far (1-min readings from the start of each house's
-    simulated flows, e.g. yesterday's midnight, to now) into the store, so charts and
-    today's energy are full from the first page view."""
+    """Write the run's history so far (readings every :func:`history_step_s` from the
+    start of each house's simulated flows, e.g. yesterday's midnight, to now) into the
+    store, so charts and today's energy are full from the first page view."""
     assert parts.store is not None, "history needs the store service first"
     from gridpeer.telemetry.sensor import TraceSampler
 
     now_ms = math.floor(parts.clock.timestamp() * 1000)
+    step_ms = history_step_s(len(parts.traces)) * 1000
     for trace in parts.traces:
         sampler = TraceSampler(trace)  # the same readings the house's sensor node sends
         day0_ms = round(sampler.source.start.timestamp() * 1000)
         rows: list[Sample] = []
-        for ts in range(day0_ms, now_ms, 60_000):
+        for ts in range(day0_ms, now_ms, step_ms):
             rows += _samples(trace.house, list(sampler.readings(ts)))
         parts.store.write(rows)
     yield
@@ -220,6 +233,7 @@ def community_tz(name: str | None, schedule: Schedule | None) -> tzinfo:
 @contextlib.asynccontextmanager
 async def web(parts: Parts) -> AsyncIterator[None]:
     """The web app on ``web.host:web.port``; sets ``parts.url``."""
+    from gridpeer.runtime.metrics import add_metrics_route
     from gridpeer.store.factory import open_store
     from gridpeer.web.app import create_app
     from gridpeer.web.auth import Auth
@@ -251,7 +265,10 @@ async def web(parts: Parts) -> AsyncIterator[None]:
         ctx.checks["broker"] = _broker_check(parts.ingest.mqtt)
     sock = bind(parts.settings.web.host, parts.settings.web.port)
     try:
-        async with serving(create_app(ctx), ctx, sock) as base:
+        app = create_app(ctx)
+        add_metrics_route(app, parts)  # GET /metrics (Prometheus)
+        proxies = parts.settings.web.forwarded_allow_ips
+        async with serving(app, ctx, sock, proxies) as base:
             parts.url = base
             yield
     finally:

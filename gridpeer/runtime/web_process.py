@@ -54,6 +54,7 @@ class WebSpec:
         chain_url: JSON-RPC URL of the chain, or None (no market).
         market: address of the deployed market contract, or None.
         demo_keys: house id → private key (hex) of its dev account (demo only).
+        metrics_url: the demo process's Prometheus endpoint, relayed at ``/metrics``.
     """
 
     settings: Settings
@@ -63,6 +64,7 @@ class WebSpec:
     chain_url: str | None = None
     market: str | None = None
     demo_keys: tuple[tuple[str, str], ...] = ()
+    metrics_url: str | None = None
 
 
 def shareable(store_url: str) -> bool:
@@ -143,6 +145,7 @@ def _spec(parts: Parts) -> WebSpec:
         chain_url=parts.chain_url if hub is not None else None,
         market=hub.market.address if hub is not None else None,
         demo_keys=tuple((h, k.key.hex()) for h, k in hub.demo_keys.items()) if hub else (),
+        metrics_url=parts.metrics_url,
     )
 
 
@@ -194,6 +197,7 @@ async def _serve(spec: WebSpec, conn: Connection) -> None:
         data_dir=spec.data_dir,
         houses=list(spec.houses),
         traces=[],
+        metrics_url=spec.metrics_url,
     )
     loop = asyncio.get_running_loop()
 

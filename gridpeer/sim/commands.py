@@ -159,7 +159,8 @@ def _run(config, console, flag, label: str, settlement: str, out: Path):  # type
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``simulate`` and ``compare`` to the CLI."""
+    """Add ``simulate``, ``compare`` and ``sweep`` to the CLI."""
+    register_sweep(app)
 
     @app.command(cls=FlagHelpCommand)
     def simulate(
@@ -255,3 +256,87 @@ def register(app: typer.Typer) -> None:
             for sentence in comparison_sentences(results):
                 console.print(f"- {sentence}", highlight=False)
         console.print(f"comparison of {len(results)} design(s) in {out}/compare.html")
+
+
+_STUDY = typer.Argument(..., metavar="STUDY.toml", help="The study file (docs/grid.md).")
+_OUT_SWEEP = typer.Option(
+    Path("sweep"),
+    "--out",
+    "-o",
+    metavar="DIR",
+    help="Results folder (created): runs/*.json, results.parquet/.csv, summary.csv "
+    "(95 % CIs across seeds), sweep_*.png. Runs already in it are not re-run.",
+)
+_SCHEDULER = typer.Option(
+    None,
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    help="Run on an existing Dask cluster; default: a LocalCluster on this machine.",
+)
+_WORKERS = typer.Option(
+    2, "--workers", "-w", min=1, metavar="N", help="LocalCluster worker processes."
+)
+
+
+def register_sweep(app: typer.Typer) -> None:
+    """Add ``sweep`` to the CLI."""
+
+    @app.command(cls=FlagHelpCommand)
+    def sweep(
+        study: Path = _STUDY,
+        out: Path = _OUT_SWEEP,
+        scheduler: str | None = _SCHEDULER,
+        workers: int = _WORKERS,
+    ) -> None:
+        """Run a study's grid of scenarios (designs x seeds x parameters) on Dask and
+        write one results table, confidence intervals across seeds and plots."""
+        from rich.console import Console
+
+        from gridpeer.core.extras import require
+
+        require("sim", "gridpeer sweep")
+        import importlib.util
+
+        if importlib.util.find_spec("distributed") is None:
+            typer.echo(
+                "error: gridpeer sweep needs Dask: pip install 'dask[distributed]' pyarrow "
+                "(both in gridpeer[sim])",
+                err=True,
+            )
+            raise typer.Exit(2)
+
+        from gridpeer.sim.study import StudyError, load_study
+        from gridpeer.sim.sweep import done_runs, make_client, run_sweep
+
+        try:
+            st = load_study(study)
+        except StudyError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        console = Console(stderr=True)
+        have = done_runs(out) & {r.run_id for r in st.runs}
+        console.print(
+            f"[bold]{st.name}[/bold]: {len(st.runs)} runs ({len(have)} already done) on "
+            f"{scheduler or f'a LocalCluster of {workers} workers'}"
+        )
+        everything_done = len(have) == len(st.runs)
+        client, cluster = (None, None) if everything_done else make_client(scheduler, workers)
+        try:
+
+            def on_result(row: dict[str, object], done: int, total: int) -> None:
+                console.print(
+                    f"{done}/{total} {row['design']} seed {row['seed']} "
+                    f"({float(row['elapsed_s']):.1f} s)",  # type: ignore[arg-type]
+                    highlight=False,
+                )
+
+            outcome = run_sweep(st, out, client, on_result)
+        finally:
+            if client is not None:
+                client.close()
+            if cluster is not None:
+                cluster.close()
+        console.print(
+            f"done: {outcome.computed} run(s) computed, {outcome.skipped} skipped, "
+            f"{outcome.elapsed_s:.1f} s; results in {out}/results.parquet and summary.csv"
+        )

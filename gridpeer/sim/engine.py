@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -21,11 +22,23 @@ import numpy.typing as npt
 from gridpeer.hems.strategy import PriceStrategy, house_order_price, noisy_forecast
 from gridpeer.market.calendar import thesis_default
 from gridpeer.market.clearing import GridPrices
+from gridpeer.market.money import payments_wei_array
 from gridpeer.sim.dayprofiles import SLOTS_PER_DAY, DayEnergy, DayGenerator
 from gridpeer.sim.ledger import Ledger
-from gridpeer.sim.market_adapter import MARKETS, PRICE_BLIND, Trades, clear_slot, mechanism
+from gridpeer.sim.market_adapter import (
+    MARKETS,
+    PRICE_BLIND,
+    SlotStructure,
+    Trades,
+    clear_slot,
+    mechanism,
+)
 from gridpeer.sim.population import Population, build_population
 from gridpeer.sim.scenario import Scenario
+
+if TYPE_CHECKING:
+    from gridpeer.sim.feeder import FeederFlow
+    from gridpeer.sim.grid_market import GridMarket
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -57,6 +70,8 @@ class SimResult:
     interrupted: bool
     elapsed_s: float
     wei_per_unit: int
+    feeder: FeederFlow | None = None
+    grid_market: GridMarket | None = None
 
     @property
     def slots_done(self) -> int:
@@ -118,7 +133,14 @@ class _Prices:
 class Simulation:
     """One community run; call :meth:`run`."""
 
-    def __init__(self, config: RunConfig, settle: SettleHook | None = None) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        settle: SettleHook | None = None,
+        feeder: FeederFlow | None = None,
+    ) -> None:
+        """``feeder``: a power flow to run per slot; by default the scenario's
+        ``[feeder]`` if it has one (pandapower is imported only then)."""
         self.cfg = config
         sc = config.scenario
         self.pop = build_population(sc, config.houses, config.seed)
@@ -139,6 +161,25 @@ class Simulation:
         self._prev: DayEnergy | None = None
         self._noisy: tuple[I64, I64] | None = None  # today's forecast PV and load, Wh
         self.tradable = np.ones(SLOTS_PER_DAY, dtype=np.bool_)
+        if feeder is None and sc.feeder is not None:
+            from gridpeer.sim.feeder import build_feeder
+
+            feeder = build_feeder(
+                sc.feeder, config.houses, config.seed, config.days * SLOTS_PER_DAY, sc.base_dir
+            )
+        self.feeder = feeder
+        self.structure = slot_structure(sc, self.pop, feeder)
+        self.grid_market: GridMarket | None = None
+        if feeder is not None:
+            from gridpeer.sim.grid_market import GridMarket
+
+            spec = sc.feeder
+            self.grid_market = GridMarket(
+                feeder,
+                spec is not None and spec.grid_aware,
+                0.0 if spec is None else spec.network_fee * sc.tariff.wei_per_unit,
+            )
+            feeder.start(config.days * SLOTS_PER_DAY)
 
     # ------------------------------------------------------------ forecasts
 
@@ -183,7 +224,7 @@ class Simulation:
                 break
             progress = 1.0 if self.rounds == 1 else r / (self.rounds - 1)
             ask, bid = self.prices.quotes(imp, fi, progress)
-            trades = clear_slot(self.mech, sell, ask, buy, bid, arrival, grid)
+            trades = clear_slot(self.mech, sell, ask, buy, bid, arrival, grid, self.structure)
             if len(trades) == 0:
                 continue
             np.subtract.at(buy, trades.buyer, trades.wh)
@@ -212,22 +253,24 @@ class Simulation:
         else:
             sell_q, buy_q = np.clip(f_res, 0, None), np.clip(-f_res, 0, None)
         arrival = rng.permutation(self.pop.n).astype(np.int64)
+        gm = self.grid_market
+        if gm is not None:
+            gm.before_clearing(residual)
         if self.tradable[t]:
             contracted = self._clear_rounds(sell_q, buy_q, GridPrices(imp, fi), arrival)
         else:
             contracted = Trades.empty()
+        if gm is not None:
+            contracted = gm.curtail(contracted)
         if f_res is None:
             delivered_wh = contracted.wh
             delivered = contracted
         else:
             delivered_wh = self._cap(contracted, surplus, deficit)
-            keep = delivered_wh > 0
-            delivered = Trades(
-                contracted.buyer[keep],
-                contracted.seller[keep],
-                delivered_wh[keep],
-                contracted.price[keep],
-            )
+            delivered = contracted.select(delivered_wh > 0, delivered_wh)
+        if gm is not None and gm.check(residual, delivered):
+            delivered = Trades.empty()  # grid-aware fallback: the slot's P2P is cancelled
+            delivered_wh = np.zeros_like(contracted.wh)
         # per-house accounting
         n = self.pop.n
         bought = np.bincount(delivered.buyer, delivered.wh, n).astype(np.int64)
@@ -252,6 +295,16 @@ class Simulation:
         h["contracted_sold_wh"] += np.bincount(contracted.seller, contracted.wh, n).astype(np.int64)
         h["p2p_paid_wei"] += paid
         h["p2p_received_wei"] += received
+        if delivered.fee_rate is not None or gm is not None:  # to the grid operator
+            fee = np.zeros(n, dtype=np.int64)
+            if delivered.fee_rate is not None:
+                np.add.at(
+                    fee, delivered.buyer, payments_wei_array(delivered.wh, delivered.fee_rate)
+                )
+            if gm is not None:
+                fee += gm.fees(delivered, n)
+            h["network_fee_wei"] += fee
+            led.series["network_fee_wei"][g] = fee.sum()
         h["import_cost_wei"] += imp_wh * imp // 1000
         h["export_revenue_wei"] += exp_wh * fi // 1000
         h["base_import_wh"] += deficit
@@ -274,6 +327,8 @@ class Simulation:
             soc = today.soc[:, t]
             s["mean_soc"][g] = float(soc[self.has_batt].mean())
             led.sample_soc[g] = soc[self.samples]
+        if gm is not None:  # the ledger's net injection per house, Wh
+            gm.record(g, exp_wh + sold - imp_wh - bought)
         if self.settle is not None:
             self.settle(g, contracted, delivered_wh)
 
@@ -335,7 +390,52 @@ class Simulation:
             interrupted=interrupted,
             elapsed_s=time.perf_counter() - t0,
             wei_per_unit=sc.tariff.wei_per_unit,
+            feeder=self.feeder,
+            grid_market=self.grid_market,
         )
+
+
+def slot_structure(
+    scenario: Scenario, pop: Population, feeder: FeederFlow | None = None
+) -> SlotStructure | None:
+    """The scenario's market structure and trading preferences per house, or None for
+    the flat market without preferences.
+
+    Raises:
+        ValueError: a partner names an unknown house; zones from a missing feeder.
+    """
+    from gridpeer.market.preferences import Preference
+    from gridpeer.market.structured import Structure
+
+    ms = scenario.market_structure
+    groups = scenario.households
+    if ms is None and all(g.preference == "none" for g in groups):
+        return None
+    wpu = scenario.tariff.wei_per_unit
+    kinds = {"none": Preference.NONE, "local": Preference.LOCAL, "green": Preference.GREEN}
+    kind = np.array([kinds[g.preference] for g in groups], dtype=np.int64)[pop.group]
+    premium = np.array([round(g.premium * wpu) for g in groups], dtype=np.int64)[pop.group]
+    green = np.array([g.green for g in groups], dtype=np.bool_)[pop.group]
+    partner = np.full(pop.n, -1, dtype=np.int64)
+    if ms is not None and ms.zones == "feeder":
+        if feeder is None:
+            raise ValueError('market_structure.zones = "feeder" needs a [feeder] table')
+        zone = feeder.branch_zones()
+    else:
+        zone = np.arange(pop.n, dtype=np.int64) % (1 if ms is None else int(ms.zones))
+    index = {hid: i for i, hid in enumerate(pop.ids)}
+    for buyer, seller in ({} if ms is None else ms.partners).items():
+        if buyer not in index or seller not in index:
+            raise ValueError(f"market_structure.partners: unknown house in {buyer} = {seller}")
+        partner[index[buyer]] = index[seller]
+        kind[index[buyer]] = Preference.PARTNER
+    structure = Structure(
+        zone=zone,
+        hierarchical=ms is not None and ms.hierarchical,
+        feeder_fee=0 if ms is None else round(ms.feeder_fee * wpu),
+        community_fee=0 if ms is None else round(ms.community_fee * wpu),
+    )
+    return SlotStructure(structure, kind, partner, premium, green)
 
 
 def make_config(

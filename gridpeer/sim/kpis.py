@@ -42,6 +42,7 @@ HOUSE_COLUMNS = (
     "p2p_sold_wh",
     "battery_charge_wh",
     "battery_discharge_wh",
+    "network_fee",
     "bill",
     "baseline_bill",
     "baseline_import_cost",
@@ -82,6 +83,7 @@ COMMUNITY_KEYS = (
 """Community KPI names, in CSV order."""
 
 DECIMALS = {
+    "network_fee": 2,
     "pv_kwp": 2,
     "days_simulated": 2,
     "bill": 2,
@@ -114,6 +116,7 @@ class Kpis:
             - h["export_revenue_wei"]
             + h["p2p_paid_wei"]
             - h["p2p_received_wei"]
+            + h["network_fee_wei"]
         )
         base = h["base_import_cost_wei"] - h["base_export_revenue_wei"]
         self.bill_wei = bill
@@ -152,6 +155,7 @@ class Kpis:
                     "p2p_sold_wh": sold,
                     "battery_charge_wh": int(h["charge_wh"][i]),
                     "battery_discharge_wh": int(h["discharge_wh"][i]),
+                    "network_fee": float(h["network_fee_wei"][i]) / self._scale,
                     "bill": float(self.bill[i]),
                     "baseline_bill": base,
                     "baseline_import_cost": float(self.base_import_cost[i]),
@@ -210,7 +214,7 @@ class Kpis:
         }
 
 
-_MONEY_KEYS = frozenset({"bill", "baseline_bill", "baseline_import_cost", "saving"})
+_MONEY_KEYS = frozenset({"network_fee", "bill", "baseline_bill", "baseline_import_cost", "saving"})
 _UNITS = {
     "houses": "houses",
     "days_simulated": "days",

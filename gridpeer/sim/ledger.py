@@ -28,6 +28,7 @@ HOUSE_FIELDS = (
     "contracted_sold_wh",
     "p2p_paid_wei",
     "p2p_received_wei",
+    "network_fee_wei",
     "import_cost_wei",
     "export_revenue_wei",
     "base_import_wh",
@@ -50,6 +51,7 @@ SERIES_FIELDS = (
     "feed_in",
     "mean_soc",
     "base_import_wh",
+    "network_fee_wei",
 )
 """Community series, one value per slot: Wh, wei, wei/kWh, SoC 0..1."""
 

@@ -49,7 +49,8 @@ HOUSE_TABLE = (
 )
 """Columns of the per-house table in ``summary.html``."""
 SAVING_NOTE = (
-    "bill = grid import cost - feed-in income + P2P paid - P2P received; baseline = the "
+    "bill = grid import cost - feed-in income + P2P paid - P2P received + network fees "
+    "(to the grid operator, when the scenario's feeder charges them); baseline = the "
     "same houses without P2P. A negative bill is a net income (the house sold more to "
     "the grid than it bought). saving_pct and bill_change_pct are percentages of the "
     "no-P2P grid import cost (what was paid to the grid, always >= 0), not of the net "
@@ -211,6 +212,8 @@ def write_report(result: SimResult, out: Path) -> list[Path]:
     ]
     for png, caption in RUN_PLOTS:
         md += [f"## {caption}", "", f"![{caption}]({png})", ""]
+    feeder_md, feeder_html = _feeder_part(result, out)
+    md += feeder_md
     (out / "summary.md").write_text("\n".join(md), encoding="utf-8")
     sections = [
         f"<p>{html.escape(_headline(result).replace('**', ''))}</p>",
@@ -223,8 +226,41 @@ def write_report(result: SimResult, out: Path) -> list[Path]:
         "<a href='series.csv'>series.csv</a>.</p>",
     ]
     sections += [f"<h2>{c}</h2><img src='{p}' alt='{c}'>" for p, c in RUN_PLOTS]
+    sections += feeder_html
     (out / "summary.html").write_text(_page(title, sections), encoding="utf-8")
+    if result.feeder is not None:
+        written += [out / "feeder.csv", out / "feeder_kpis.csv"]
     return [*written, out / "summary.md", out / "summary.html"]
+
+
+def _feeder_part(result: SimResult, out: Path) -> tuple[list[str], list[str]]:
+    """Write ``feeder.csv`` and ``feeder_kpis.csv``; the Markdown and HTML sections."""
+    if result.feeder is None:
+        return [], []
+    from gridpeer.sim import feeder_report as fr
+
+    f = result.feeder
+    (out / "feeder.csv").write_text(fr.series_csv(f.log), encoding="utf-8", newline="")
+    (out / "feeder_kpis.csv").write_text(fr.kpis_csv(f), encoding="utf-8", newline="")
+    rows = fr.kpi_rows(f)
+    if result.grid_market is not None:
+        cur = result.config.scenario.tariff.currency
+        gm = result.grid_market.summary(result.wei_per_unit)
+        units = {"curtailed_wh": "Wh", "network_fees": cur}
+        rows += [
+            [k, fmt(v, "saving" if k == "network_fees" else k), units.get(k, "")]
+            for k, v in gm.items()
+        ]
+    head = ["KPI", "value", "unit"]
+    md = ["## Feeder (AC power flow)", "", fr.headline(f), "", _md_table(head, rows), ""]
+    md += ["Per slot: [feeder.csv](feeder.csv).", ""]
+    html_part = [
+        "<h2>Feeder (AC power flow)</h2>",
+        f"<p>{html.escape(fr.headline(f))}</p>",
+        _html_table(head, rows),
+        "<p>Per slot: <a href='feeder.csv'>feeder.csv</a>.</p>",
+    ]
+    return md, html_part
 
 
 def comparison_rows(results: Sequence[SimResult]) -> list[list[str]]:

@@ -13,7 +13,7 @@ import tomllib
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -106,6 +106,9 @@ class HouseholdGroup(_Strict):
     strategy: Literal["fixed", "ramping"] = "ramping"
     data: str | None = None
     data_format: Literal["watts", "refit", "smart-home"] = "watts"
+    preference: Literal["none", "local", "green"] = "none"
+    premium: float = Field(default=0.0, ge=0)
+    green: bool = True
 
 
 class Strategy(_Strict):
@@ -136,6 +139,69 @@ class Calendar(_Strict):
     mode: Literal["continuous", "thesis-windows"] = "continuous"
 
 
+FEEDER_PRESETS = (
+    "kerber-landnetz-freileitung-1",
+    "kerber-landnetz-kabel-1",
+    "kerber-dorfnetz",
+    "kerber-vorstadtnetz-kabel-1",
+    "cigre-lv",
+)
+"""pandapower's shipped low-voltage test feeders, by the name a scenario uses."""
+
+
+class Feeder(_Strict):
+    """The community's low-voltage network (optional; needs pandapower).
+
+    ``network`` is one of :data:`FEEDER_PRESETS` or the path of a pandapower network
+    file (``.json``, ``.p``/``.pkl``, ``.xlsx``; relative to the scenario file). Houses
+    are mapped to buses: ``mapping = "round-robin"`` spreads house k over the network's
+    load buses in order (house k on load bus ``k mod n``), ``"random"`` draws a load
+    bus per house from the seed, and an explicit ``buses`` list (bus indices of the
+    network) puts house k on ``buses[k mod len(buses)]``. The network's own loads are
+    switched off unless ``keep_network_loads`` (then they stay as non-member load).
+    ``power_factor`` (0..1, lagging for consumption) sets each house's reactive power
+    from its net active power. Limits: voltage within ``1 ± voltage_band`` per unit,
+    line and transformer loading at most ``max_loading_pct`` %.
+
+    ``grid_aware = true`` clears the market grid-aware
+    (:mod:`gridpeer.market.grid_aware`: no trade may add to a violation of these limits;
+    checked by an AC power flow after clearing). ``network_fee`` (currency per kWh per
+    ohm of path resistance between seller and buyer) charges buyers a network fee by
+    electrical distance, paid to the grid operator and shown in the bills.
+    """
+
+    network: str = "kerber-dorfnetz"
+    mapping: Literal["round-robin", "random"] = "round-robin"
+    buses: tuple[int, ...] = ()
+    keep_network_loads: bool = False
+    power_factor: float = Field(default=1.0, gt=0, le=1)
+    voltage_band: float = Field(default=0.10, gt=0, lt=1)
+    max_loading_pct: float = Field(default=100.0, gt=0)
+    grid_aware: bool = False
+    network_fee: float = Field(default=0.0, ge=0)
+
+
+class MarketStructure(_Strict):
+    """Feeder markets below the community market, fees per level, named partners.
+
+    With ``hierarchical``, houses are split into ``zones`` feeders whose markets
+    clear first (house k in zone ``k mod zones``; ``zones = "feeder"``: the branches
+    leaving the transformer of the scenario's ``[feeder]`` network); unmatched orders
+    go up to the community market (:mod:`gridpeer.market.structured`).
+    ``feeder_fee`` and ``community_fee`` (currency per kWh) are paid by buyers to the
+    grid operator on energy traded at that level. ``partners`` maps a buying house id
+    to the house it prefers to buy from (e.g. ``{h3 = "h1"}``), with its group's
+    ``premium``; household groups may prefer ``local`` (same zone) or ``green``
+    energy (from groups with ``green``).
+    """
+
+    hierarchical: bool = False
+    zones: Annotated[int, Field(ge=1, le=100_000)] | Literal["feeder"] = 1
+    feeder_fee: float = Field(default=0.0, ge=0)
+    community_fee: float = Field(default=0.0, ge=0)
+    partners: dict[str, str] = {}
+
+
 class Scenario(_Strict):
     """A whole community study setup."""
 
@@ -149,6 +215,8 @@ class Scenario(_Strict):
     calendar: Calendar = Calendar()
     strategy: Strategy = Strategy()
     households: tuple[HouseholdGroup, ...] = Field(min_length=1)
+    feeder: Feeder | None = None
+    market_structure: MarketStructure | None = None
     base_dir: str = "."
 
     @model_validator(mode="after")

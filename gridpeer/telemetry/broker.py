@@ -11,15 +11,44 @@ import socket
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from gridpeer.core.extras import require
-from gridpeer.core.mqtt import BrokerAddress
+from gridpeer.core.mqtt import BrokerAddress, MqttTls
 from gridpeer.telemetry.schemas import TOPIC_ROOT
 
 MOSQUITTO_BINARY = "/usr/sbin/mosquitto"
+MESSAGE_SIZE_LIMIT = 65536
+"""Largest payload Mosquitto accepts, bytes. gridpeer's largest legitimate payloads are a
+few kB (a Shelly status, a Home Assistant discovery config); readings and delivery messages
+are a few hundred bytes."""
+PACKET_HEADROOM = 1024
+"""Bytes above the payload limit a whole MQTT packet may take (topic, header); a client
+sending a larger packet is disconnected before the broker reads it."""
+
+
+@dataclass(frozen=True)
+class ListenerTls:
+    """TLS of a Mosquitto listener: the CA, the broker's certificate and key (PEM files),
+    and whether every client must present a certificate signed by the CA."""
+
+    cafile: Path
+    certfile: Path
+    keyfile: Path
+    require_certificate: bool = False
+
+    def conf_lines(self) -> list[str]:
+        """The listener's TLS options (they follow its ``listener`` line)."""
+        return [
+            f"cafile {self.cafile}",
+            f"certfile {self.certfile}",
+            f"keyfile {self.keyfile}",
+            "tls_version tlsv1.2",  # the minimum; TLS 1.3 is negotiated when both can
+            f"require_certificate {'true' if self.require_certificate else 'false'}",
+        ]
 
 
 def wait_for_port(host: str, port: int, timeout_s: float = 10.0) -> bool:
@@ -75,12 +104,20 @@ def mosquitto_conf(
     acl_file: Path | None = None,
     log_file: Path | None = None,
     persistence: bool = True,
+    *,
+    tls: ListenerTls | None = None,
+    message_size_limit: int = MESSAGE_SIZE_LIMIT,
 ) -> str:
-    """A Mosquitto configuration for gridpeer: one listener, anonymous access only without
-    a password file, persistence, and no limits on queued or in-flight QoS-1 messages
-    (home agents acknowledge a message only once it is stored, in batches)."""
+    """A Mosquitto configuration for gridpeer: one listener (with ``tls``: TLS only),
+    anonymous access only without a password file, persistence, payloads up to
+    ``message_size_limit`` bytes (a client sending a larger packet is disconnected), and
+    no limits on queued or in-flight QoS-1 messages (home agents acknowledge a message only
+    once it is stored, in batches)."""
     lines = [
         f"listener {port} {host}",
+        *(tls.conf_lines() if tls is not None else []),
+        f"message_size_limit {message_size_limit}",
+        f"max_packet_size {message_size_limit + PACKET_HEADROOM}",
         f"allow_anonymous {'false' if password_file else 'true'}",
         f"persistence {'true' if persistence else 'false'}",
         f"persistence_location {data_dir}/",
@@ -117,6 +154,7 @@ class MosquittoBroker:
         passwords: Mapping[str, str] | None = None,
         acl_file: Path | None = None,
         binary: str = MOSQUITTO_BINARY,
+        tls: ListenerTls | None = None,
     ) -> None:
         self.port = port
         self.host = host
@@ -130,15 +168,19 @@ class MosquittoBroker:
         if passwords:
             pw = self.data_dir / "passwd"
             write_passwords(pw, passwords)
-        conf = mosquitto_conf(port, host, self.data_dir, pw, acl_file, self.log_file, persistence)
+        self.tls = tls
+        conf = mosquitto_conf(
+            port, host, self.data_dir, pw, acl_file, self.log_file, persistence, tls=tls
+        )
         if os.geteuid() == 0:
             conf += "user root\n"  # otherwise it drops to 'mosquitto' and cannot write data_dir
         self.config_file.write_text(conf)
 
     @property
     def address(self) -> BrokerAddress:
-        """Anonymous address of this broker."""
-        return BrokerAddress(self.host, self.port)
+        """Anonymous address of this broker (verifying its certificate with TLS)."""
+        tls = MqttTls(str(self.tls.cafile)) if self.tls is not None else None
+        return BrokerAddress(self.host, self.port, tls=tls)
 
     @property
     def running(self) -> bool:

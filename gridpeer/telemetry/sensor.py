@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -102,18 +103,23 @@ class TraceSampler:
 
 
 class SensorNode:
-    """The sensor nodes of one house, publishing every ``rate_s`` model seconds at QoS 1
-    over one persistent MQTT session.
+    """The sensor nodes of one house — or of several (a simulated neighbourhood's nodes
+    behind one gateway, for big communities) — publishing every ``rate_s`` model seconds
+    at QoS 1 over one persistent MQTT session.
 
     Readings are stamped on a grid of ``rate_s`` (multiples of ``rate_s`` since the epoch),
     so (house, device, ts) is unique. If the node falls behind the clock by more than one
     step it skips to the latest due step (counted in ``skipped``).
+
+    Args:
+        trace: one house's flows, or a sequence of houses' flows (unique house ids).
+        client_id: MQTT client id (default from the community and the first house).
     """
 
     def __init__(
         self,
         community: str,
-        trace: HouseTrace | TraceSource,
+        trace: HouseTrace | TraceSource | Sequence[HouseTrace | TraceSource],
         broker: BrokerAddress,
         clock: Clock,
         rate_s: float = 1.0,
@@ -121,16 +127,25 @@ class SensorNode:
     ) -> None:
         if rate_s < 0.001:
             raise ValueError(f"rate_s must be >= 0.001 model seconds, got {rate_s}")
+        traces = list(trace) if isinstance(trace, Sequence) else [trace]
+        if not traces:
+            raise ValueError("a sensor node needs at least one house")
         self.community = check_name(community, "community")
-        self.house = check_name(trace.house, "house")
-        self.sampler = TraceSampler(trace)
+        self.houses = [check_name(t.house, "house") for t in traces]
+        if len(set(self.houses)) != len(self.houses):
+            raise ValueError(f"duplicate house ids: {self.houses}")
+        self.house = self.houses[0]
+        self.samplers = [TraceSampler(t) for t in traces]
+        self.sampler = self.samplers[0]
         self.clock = clock
         self.rate_ms = round(rate_s * 1000)
         self.published = 0
+        self.published_by = dict.fromkeys(self.houses, 0)
+        """Messages published per house."""
         self.acked = 0
         self.skipped = 0
-        self._period: int | None = None
-        self._topics = {d: reading_topic(community, self.house, d) for d in Device}
+        self._period: dict[str, int] = {}
+        self._topics = {(h, d): reading_topic(community, h, d) for h in self.houses for d in Device}
         self.mqtt = MqttClient(client_id or f"gp-{community}-{self.house}-sensor", broker)
         self.mqtt.paho.on_publish = self._on_publish
 
@@ -143,22 +158,28 @@ class SensorNode:
         return self.published - self.acked
 
     def publish_at(self, ts_ms: int) -> int:
-        """Publish every device's reading at model time ``ts_ms``; returns messages queued."""
+        """Publish every house's every device's reading at model time ``ts_ms``; returns
+        messages queued."""
         n = 0
-        for device, payload in self.sampler.readings(ts_ms):
-            self.mqtt.paho.publish(self._topics[device], encode(payload), qos=QOS)
-            n += 1
+        for house, sampler in zip(self.houses, self.samplers, strict=True):
+            k = 0
+            for device, payload in sampler.readings(ts_ms):
+                self.mqtt.paho.publish(self._topics[house, device], encode(payload), qos=QOS)
+                k += 1
+            self.published_by[house] += k
+            n += k
         self.published += n
         return n
 
     async def _prepare(self, ts_ms: int) -> None:
-        """Simulate a new day of the house off the event loop (once a model day)."""
-        source = self.sampler.source
-        k = source.index(ts_ms / 1000.0)
-        if k != self._period:
-            await asyncio.to_thread(source.locate, ts_ms / 1000.0)
-            await asyncio.to_thread(source.meter_wh, ts_ms / 1000.0)
-            self._period = k
+        """Simulate a new day of the houses off the event loop (once a model day)."""
+        for house, sampler in zip(self.houses, self.samplers, strict=True):
+            source = sampler.source
+            k = source.index(ts_ms / 1000.0)
+            if k != self._period.get(house):
+                await asyncio.to_thread(source.locate, ts_ms / 1000.0)
+                await asyncio.to_thread(source.meter_wh, ts_ms / 1000.0)
+                self._period[house] = k
 
     def _now_ms(self) -> int:
         return math.floor(self.clock.timestamp() * 1000)

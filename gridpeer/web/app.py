@@ -17,7 +17,15 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gridpeer import __version__
-from gridpeer.web import api_auth, api_explorer, api_health, api_market, api_telemetry, pages
+from gridpeer.web import (
+    api_auth,
+    api_explorer,
+    api_health,
+    api_market,
+    api_statement,
+    api_telemetry,
+    pages,
+)
 from gridpeer.web.context import WebContext
 from gridpeer.web.validation import problems
 
@@ -66,6 +74,7 @@ def create_app(ctx: WebContext) -> FastAPI:
     app.include_router(api_market.router)
     app.include_router(api_auth.router)
     app.include_router(api_explorer.router)
+    app.include_router(api_statement.router)
     app.include_router(pages.router)
     api_health.install(app)  # /healthz, /readyz; 503 while the store or chain is down
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")

@@ -92,6 +92,7 @@ def market_page(request: Request, ctx: Ctx) -> HTMLResponse:
         accounts=accounts,
         capacity=capacity,
         connection_w=limits.CONNECTION_W,
+        demo=ctx.chain is not None and bool(ctx.chain.demo_keys),
     )
 
 

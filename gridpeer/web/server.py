@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import gc
 import socket
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from typing import Any, TypeVar
 
 import uvicorn
@@ -59,13 +59,26 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: FastAPI, ctx: WebContext, sock: socket.socket) -> AsyncIterator[str]:
+async def serving(
+    app: FastAPI,
+    ctx: WebContext,
+    sock: socket.socket,
+    forwarded_allow_ips: Sequence[str] = ("127.0.0.1",),
+) -> AsyncIterator[str]:
     """Serve ``app`` on ``sock`` and refresh the live cache; yields the base URL.
 
+    ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are trusted only from
+    ``forwarded_allow_ips`` (addresses or networks of reverse proxies; empty: from nobody).
     On exit: ends live streams, stops accepting, waits up to 3 s for open requests.
     """
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, timeout_graceful_shutdown=3, lifespan="off"
+        app,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=3,
+        lifespan="off",
+        proxy_headers=bool(forwarded_allow_ips),
+        forwarded_allow_ips=list(forwarded_allow_ips),
     )
     server = _Server(config)
     refresher = asyncio.create_task(ctx.cache.run(ctx.stop), name="web-live-cache")

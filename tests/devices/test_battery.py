@@ -136,3 +136,37 @@ def test_dispatch_rejects_mismatched_shapes() -> None:
     bank = BatteryBank.of([None, None])
     with pytest.raises(ValueError, match="houses, steps"):
         dispatch_self_consumption(np.zeros((2, 3)), np.zeros((2, 4)), bank, 60, 0.5)
+
+
+@given(
+    houses=st.integers(1, 4),
+    steps=st.integers(1, 40),
+    seed=st.integers(0, 2**32 - 1),
+    step_s=st.sampled_from([60, 300, 900]),
+    f32=st.booleans(),
+)
+@settings(max_examples=60, deadline=None)
+def test_few_houses_path_equals_the_vectorized_one(
+    houses: int, steps: int, seed: int, step_s: int, f32: bool
+) -> None:
+    """Up to SCALAR_HOUSES houses are stepped with plain floats: bit for bit the same
+    results as the vectorized path takes for more houses."""
+    from gridpeer.devices.battery import SCALAR_HOUSES
+
+    rng = np.random.default_rng(seed)
+    n = SCALAR_HOUSES + 1
+    dtype = np.float32 if f32 else np.float64
+    pv = (rng.uniform(0, 6000, (n, steps)) * (rng.random((n, steps)) > 0.3)).astype(dtype)
+    load = rng.uniform(0, 4000, (n, steps)).astype(dtype)
+    specs = [
+        None if k % 3 == 2 else BatterySpec.home(float(rng.uniform(1000, 15000))) for k in range(n)
+    ]
+    soc0 = rng.uniform(0, 1, n)
+    wide = dispatch_self_consumption(pv, load, BatteryBank.of(specs), step_s, soc0)
+    few = dispatch_self_consumption(
+        pv[:houses], load[:houses], BatteryBank.of(specs[:houses]), step_s, soc0[:houses]
+    )
+    for name in ("bess_w", "soc", "grid_w", "loss_wh"):
+        a, b = getattr(few, name), getattr(wide, name)[:houses]
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b, err_msg=name)

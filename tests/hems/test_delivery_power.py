@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gridpeer.devices.trace import HouseTrace
 from gridpeer.hems.delivery import DeliveryExecutor
@@ -64,23 +67,79 @@ def test_cloud_makes_the_seller_under_deliver_and_the_rule_settles_it() -> None:
     assert delivered_wh(1000, s.measured_wh, b.measured_wh) == 800  # 200 Wh from the grid
 
 
-def test_shared_line_buyer_reads_what_the_seller_pushes() -> None:
+def at(s: float) -> datetime:
+    return T0 + timedelta(seconds=s)
+
+
+def test_shared_line_carries_only_while_both_relays_are_closed() -> None:
     line = P2PLine()
-    seller = TracePower(trace([2500.0], [1000.0], [0.0]), line=line)
+    seller = TracePower(trace([2500.0], [1000.0], [0.0]), line=line)  # 1500 W surplus
     buyer = TracePower(trace([0.0], [700.0], [0.0]), line=line)
-    assert buyer.power_w(Direction.IN, T0, {7: 1.0}) == 0.0  # seller has not pushed yet
-    assert seller.power_w(Direction.OUT, T0, {7: 1.0}) == 1500.0
-    assert buyer.power_w(Direction.IN, T0, {7: 1.0}) == 1500.0
-    assert buyer.power_w(Direction.IN, T0, {8: 1.0}) == 0.0  # another trade carries nothing
+    assert seller.power_w(Direction.OUT, at(0), {7: 1.0}) == 0.0  # first reading: count starts
+    assert seller.power_w(Direction.OUT, at(10), {7: 1.0}) == 0.0  # buyer's relay still open
+    assert buyer.power_w(Direction.IN, at(12), {7: 1.0}) == 0.0  # closes now
+    assert line.carried_wh(7, at(12)) == 0.0
+    # since its reading at 10 s: 12 s at 1500 W = 5 Wh, over 14 s
+    assert seller.power_w(Direction.OUT, at(24), {7: 1.0}) == pytest.approx(5.0 * 3600 / 14)
+    assert buyer.power_w(Direction.IN, at(36), {7: 1.0}) == 1500.0  # 24 s at 1500 W
+    assert line.carried_wh(7, at(36)) == 10.0
+    assert buyer.power_w(Direction.IN, at(36), {8: 1.0}) == 0.0  # another trade carries nothing
     seller.release(7)
-    assert buyer.power_w(Direction.IN, T0, {7: 1.0}) == 0.0
+    assert buyer.power_w(Direction.IN, at(72), {7: 1.0}) == 0.0  # the seller's relay opened
+    assert line.carried_wh(7, at(72)) == 10.0
 
 
 def test_a_seller_with_two_buyers_splits_its_power_onto_their_trades() -> None:
     line = P2PLine()
     seller = TracePower(trace([2500.0], [1000.0], [0.0]), line=line)
-    buyer = TracePower(trace([0.0], [700.0], [0.0]), line=line)
-    assert seller.power_w(Direction.OUT, T0, {7: 0.75, 8: 0.25}) == 1500.0
-    assert buyer.power_w(Direction.IN, T0, {7: 1.0}) == 1125.0
-    assert buyer.power_w(Direction.IN, T0, {8: 1.0}) == 375.0
-    assert buyer.power_w(Direction.IN, T0, {7: 0.5, 8: 0.5}) == 1500.0  # one meter, both
+    b7 = TracePower(trace([0.0], [700.0], [0.0]), line=line)
+    b8 = TracePower(trace([0.0], [700.0], [0.0]), line=line)
+    b7.power_w(Direction.IN, at(0), {7: 1.0})
+    b8.power_w(Direction.IN, at(0), {8: 1.0})
+    seller.power_w(Direction.OUT, at(0), {7: 0.75, 8: 0.25})
+    assert b7.power_w(Direction.IN, at(36), {7: 1.0}) == 1125.0
+    assert b8.power_w(Direction.IN, at(36), {8: 1.0}) == 375.0
+    assert seller.power_w(Direction.OUT, at(36), {7: 0.75, 8: 0.25}) == 1500.0
+
+
+@given(
+    ticks=st.lists(
+        st.tuples(st.sampled_from(["s", "b"]), st.floats(0.01, 30.0)), min_size=2, max_size=80
+    ),
+    target=st.integers(1, 400),
+    surplus=st.floats(0.0, 50_000.0),
+)
+@settings(max_examples=150, deadline=None)
+def test_both_meters_of_a_trade_agree_however_their_ticks_interleave(
+    ticks: list[tuple[str, float]], target: int, surplus: float
+) -> None:
+    """Seller and buyer agents step at their own moments; their results are equal."""
+    line = P2PLine()
+    power = {
+        "s": TracePower(trace([surplus + 1000.0], [1000.0], [0.0]), 10**6, line=line),
+        "b": TracePower(trace([0.0], [700.0], [0.0]), 10**6, line=line),
+    }
+    cmd = DeliveryCommand(
+        trade_id=1,
+        house="h",
+        direction=Direction.OUT,
+        target_wh=target,
+        window_start=T0,
+        window_end=at(300),
+    )
+    ex = {"s": DeliveryExecutor("h"), "b": DeliveryExecutor("h")}
+    ex["s"].accept(cmd)
+    ex["b"].accept(cmd.model_copy(update={"direction": Direction.IN}))
+    last = {"s": T0, "b": T0}
+    now = T0
+    for who, gap in [*ticks, ("s", 400.0), ("b", 0.0), ("s", 0.0), ("b", 0.0)]:
+        now += timedelta(seconds=gap)
+        d = Direction.OUT if who == "s" else Direction.IN
+        shares = ex[who].shares(d)
+        p = {d: power[who].power_w(d, now, shares)} if shares else {}
+        for t in ex[who].step(now, p, (now - last[who]).total_seconds()):
+            if t.phase.value == "done":
+                power[who].release(t.command.trade_id)
+        last[who] = now
+    s, b = ex["s"].tasks[1].result(), ex["b"].tasks[1].result()
+    assert s.measured_wh == b.measured_wh <= target

@@ -146,7 +146,8 @@ def test_silent_device_credits_nothing(
     stack.append(plug)
     dev = DeviceConfig(kind="tasmota", topic="p2p-h3", role="out")
     bridge = DeviceBridge(host, port, [dev], "gp-dev-h3")
-    power = DevicePower(bridge, device_relays([dev]), stale_s=1.0, hold_s=5.0)
+    # power metering (the counter path is in test_device_power_unit.py)
+    power = DevicePower(bridge, device_relays([dev]), stale_s=1.0, hold_s=5.0, counters=False)
     power.start()
     stack.append(power)
     now = datetime.now(UTC)
@@ -228,3 +229,78 @@ def test_relay_metered_by_the_house_gridpeer_telemetry(
     assert bridge.telemetry_counts.accepted == 1
     assert bridge.telemetry_counts.rejected_total == 1
     assert power.power_w(Direction.IN, now, {6: 1.0}) == 0.0  # no IN relay
+
+
+def test_counter_metering_survives_a_tasmota_power_cut_and_a_shelly_reboot(
+    mosquitto: MosquittoBroker, tmp_path: Path, stack: list[object]
+) -> None:
+    """Mid-delivery the plug loses power (its Total rolls back to the last flash save) and
+    the Shelly reboots (its aenergy.total restarts at 0): both relays open, close again,
+    and each delivery is counted from the counters without counting anything twice."""
+    host, port = mosquitto.address.host, mosquitto.address.port
+    shelly = ShellyEmulator(
+        SHELLY, host, port, "plus1pm", [Channel(constant(7200.0))], notify_period_s=0.2
+    )
+    plug = TasmotaEmulator(
+        "p2p-h2", host, port, [Channel(constant(7200.0))], tele_period_s=1.0, power_delta_w=20
+    )
+    for d in (shelly, plug):
+        d.start()
+        stack.append(d)
+    oracle = Oracle(mosquitto)
+    stack.append(oracle.link)
+    agent(
+        mosquitto,
+        "h1",
+        DeviceConfig(kind="shelly-plus1pm", topic=SHELLY, role="out"),
+        tmp_path,
+        stack,
+    )
+    agent(mosquitto, "h2", DeviceConfig(kind="tasmota", topic="p2p-h2", role="in"), tmp_path, stack)
+    oracle.command("h1", Direction.OUT, 9, 14)  # 14 Wh at 7.2 kW: 7 s plus the outages
+    oracle.command("h2", Direction.IN, 9, 14)
+    wait(lambda: shelly.channels[0].energy_wh > 4 and plug.channels[0].energy_wh > 4, "flow")
+    lost: dict[str, float] = {}
+    for name, dev in (("shelly", shelly), ("plug", plug)):
+        ch = dev.channels[0]
+        with dev._lock:  # the energy metered up to the outage
+            ch.step(dev.now())
+            before = ch.energy_wh
+        dev.reboot() if isinstance(dev, ShellyEmulator) else dev.power_cut()
+        lost[name] = before - ch.energy_wh  # what the device's counter forgot (about)
+    wait(lambda: len(oracle.results) == 2, "both results")
+    out, inn = oracle.results[("h1", 9)], oracle.results[("h2", 9)]
+    assert out.measured_wh == inn.measured_wh == 14 and out.reason == inn.reason == "target"
+    wait(lambda: not shelly.channels[0].relay_on and not plug.channels[0].relay_on, "relays open")
+    # what really flowed through each relay is at least what was reported
+    assert shelly.channels[0].energy_wh + lost["shelly"] >= out.measured_wh
+    assert plug.channels[0].energy_wh + lost["plug"] >= inn.measured_wh
+
+
+def test_a_shelly_pro_em_relay_delivers_metered_by_its_em1data_counter(
+    mosquitto: MosquittoBroker, tmp_path: Path, stack: list[object]
+) -> None:
+    """A Pro EM: switch:0 switches the P2P line, em1:0's CT meters it (em1data:0 counts
+    the Wh); em1:1 (the grid connection) flows all the time and is not the delivery."""
+    host, port = mosquitto.address.host, mosquitto.address.port
+    proem = ShellyEmulator(
+        "shellyproem50-h5",
+        host,
+        port,
+        "proem",
+        [Channel(constant(7200.0)), Channel(constant(5000.0))],
+        notify_period_s=0.2,
+    )
+    proem.start()
+    stack.append(proem)
+    oracle = Oracle(mosquitto)
+    stack.append(oracle.link)
+    dev = DeviceConfig(kind="shelly-proem", topic="shellyproem50-h5", role="out")
+    agent(mosquitto, "h5", dev, tmp_path, stack)
+    oracle.command("h5", Direction.OUT, 11, 6)  # 6 Wh at 7.2 kW: 3 s
+    wait(lambda: ("h5", 11) in oracle.results, "the result")
+    r = oracle.results[("h5", 11)]
+    assert r.measured_wh == 6 and r.reason == "target"
+    wait(lambda: not proem.channels[0].relay_on, "relay opened")
+    assert proem.channels[0].energy_wh >= 6  # never more than em1:0 metered
+    assert proem.channels[1].relay_on  # the other channel is behind no relay

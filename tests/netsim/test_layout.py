@@ -67,3 +67,17 @@ def test_load_layout_errors(tmp_path: Path, text: str, match: str) -> None:
     f.write_text(text)
     with pytest.raises(ValueError, match=match):
         load_layout(f)
+
+
+def test_rural_road_reaches_farther_as_the_village_grows() -> None:
+    from gridpeer.netsim.layout import rural_road
+
+    road = rural_road(7, 50.0)
+    assert road.coordinator == (0.0, 0.0)
+    assert [h[0] for h in road.houses] == [50.0, -50.0, 100.0, -100.0, 150.0, -150.0, 200.0]
+    reach = [
+        max(distance_m(road.coordinator, h) for h in road.first(n).houses) for n in range(1, 8)
+    ]
+    assert reach == sorted(reach) and reach[-1] == 200.0
+    with pytest.raises(ValueError):
+        rural_road(3, 0.0)

@@ -8,7 +8,7 @@ from pathlib import Path
 from gridpeer.netsim.messages import Traffic
 from gridpeer.netsim.report import group_results, markdown, write_report
 from gridpeer.netsim.results import FlowTotals, RunResult
-from gridpeer.netsim.scenario import Market, RunConfig, ScenarioKind
+from gridpeer.netsim.scenario import Market, Pattern, RunConfig, ScenarioKind
 from gridpeer.netsim.technology import Tech
 
 
@@ -41,9 +41,9 @@ def test_metrics() -> None:
 def test_groups_and_markdown() -> None:
     groups = group_results(RESULTS)
     assert list(groups) == [
-        (Traffic.THESIS, ScenarioKind.HAN, None),
-        (Traffic.THESIS, ScenarioKind.NAN_TRADING, Market.DECENTRALIZED),
-        (Traffic.GRIDPEER, ScenarioKind.HAN, None),
+        (Traffic.THESIS, ScenarioKind.HAN, None, Pattern.SMOOTH),
+        (Traffic.THESIS, ScenarioKind.NAN_TRADING, Market.DECENTRALIZED, Pattern.SMOOTH),
+        (Traffic.GRIDPEER, ScenarioKind.HAN, None, Pattern.SMOOTH),
     ]
     md = markdown(RESULTS)
     assert "## NAN trading, decentralized market — thesis traffic" in md

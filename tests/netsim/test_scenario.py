@@ -184,3 +184,18 @@ def test_reference_loss_friis() -> None:
     assert TECH_SPECS[Tech.WIFI_AC].reference_loss_db == pytest.approx(46.78, abs=0.02)
     with pytest.raises(ValueError):
         _ = TECH_SPECS[Tech.ETH_1G].reference_loss_db
+
+
+def test_burst_pattern_puts_every_flow_in_the_first_milliseconds() -> None:
+    from gridpeer.netsim.scenario import WARMUP_NS, Pattern
+
+    smooth = build_scenario(RunConfig(TRADE, Tech.WIFI_B, peers=7, market=DEC))
+    burst = build_scenario(
+        RunConfig(TRADE, Tech.WIFI_B, peers=7, market=DEC, pattern=Pattern.BURST, burst_ms=2.0)
+    )
+    assert [f.size_b for f in burst.flows] == [f.size_b for f in smooth.flows]
+    assert all(WARMUP_NS <= f.start_ns < WARMUP_NS + 2_000_000 for f in burst.flows)
+    assert max(f.start_ns for f in smooth.flows) > WARMUP_NS + 2_000_000  # spread out
+    assert burst.config.label.endswith("/burst")
+    with pytest.raises(ValueError, match="burst_ms"):
+        RunConfig(TRADE, Tech.WIFI_B, peers=2, market=DEC, burst_ms=0.0)

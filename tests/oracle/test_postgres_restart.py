@@ -64,6 +64,10 @@ def test_oracle_resumes_after_a_postgres_restart(
         wait_for(lambda: 1 in rig.chain.settled, timeout=60)
         outage(postgres_server, down_s=3.0)  # results of trades 2-6 arrive meanwhile
         wait_for(lambda: len(rig.chain.settled) == len(trades), timeout=120)
+        # the state records a confirmation once its transaction's receipt is back
+        wait_for(
+            lambda: all(t.state.value == "confirmed" for t in oracle.state.trades()), timeout=30
+        )
         assert rig.chain.settled == {t: 40 for t in trades}
         assert rig.chain.confirm_calls == len(trades)  # none confirmed twice
         for t in oracle.state.trades():

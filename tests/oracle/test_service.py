@@ -238,3 +238,48 @@ def test_malformed_messages_are_rejected_and_counted(tmp_path: Path, broker: Mos
     finally:
         pub.stop()
         rig.stop()
+
+
+def test_a_result_resent_after_settlement_is_cleared_not_stored(
+    tmp_path: Path, broker: Mosquitto
+) -> None:
+    from gridpeer.core.mqtt import BrokerAddress, MqttClient
+    from gridpeer.telemetry.delivery import result_topic
+
+    rig = Rig(tmp_path, broker, {"h1": ConstantPower(), "h2": ConstantPower()})
+    pub = MqttClient("late-agent", BrokerAddress("127.0.0.1", broker.port))
+    try:
+        for a in rig.agents.values():
+            a.start()
+        oracle = rig.start_oracle()
+        ws, we = rig.window(0.5, 2)
+        rig.chain.mine([(4, "h1", "h2", 40, ws, we)])
+        wait_for(lambda: (t := oracle.state.trade(4)) is not None and t.state.value == "confirmed")
+        pub.start()
+        late = (  # an agent answering a late repeated command, with another figure
+            '{"trade_id": 4, "house": "h2", "direction": "in", "measured_wh": 7, '
+            '"target_wh": 40, "closed_at": null, "opened_at": "2026-06-01T14:00:00Z", '
+            '"reason": "window_end"}'
+        )
+        assert pub.publish(result_topic("c1", "h2", 4), late, retain=True)
+
+        def retained() -> list[bytes]:
+            got: list[bytes] = []
+            probe = MqttClient(
+                "probe",
+                BrokerAddress("127.0.0.1", broker.port),
+                subscriptions=[result_topic("c1", "h2", 4)],
+                on_message=lambda _t, p: got.append(p),
+                clean_session=True,
+            )
+            probe.start()
+            time.sleep(0.3)  # a retained message arrives right after subscribing
+            probe.stop()
+            return [p for p in got if p]
+
+        wait_for(lambda: not retained())  # the oracle cleared it
+        t = oracle.state.trade(4)
+        assert t is not None and t.buyer_in_wh == 40 and rig.chain.settled == {4: 40}
+    finally:
+        pub.stop()
+        rig.stop()

@@ -1,4 +1,4 @@
-"""An emulated Shelly Gen2+ device (Plus/Pro 1PM, Pro 3EM) on MQTT.
+"""An emulated Shelly Gen2+ device (Plus/Pro 1PM, Pro EM, Pro 3EM) on MQTT.
 
 Speaks what the Shelly Gen2+ API documents (https://shelly-api-docs.shelly.cloud/gen2/ ,
 pages "MQTT", "Notifications", "RPC Protocol", "Switch", "EM", "EMData"):
@@ -15,8 +15,14 @@ pages "MQTT", "Notifications", "RPC Protocol", "Switch", "EM", "EMData"):
 Switch units: ``apower`` W, ``voltage`` V, ``current`` A, ``aenergy.total`` Wh
 (``by_minute`` in mWh). Pro 3EM: per phase ``a_``/``b_``/``c_`` ``act_power`` W (signed),
 ``aprt_power`` VA, ``voltage`` V, ``current`` A, ``pf``; ``emdata:0`` energies in Wh.
-A :meth:`ShellyEmulator.reboot` restarts the switch energy counters at 0 (the EMData
-totals of a Pro 3EM persist) and opens the relays.
+Pro EM (pages "ShellyProEM", "EM1", "EM1Data"): two CT channels ``em1:0`` / ``em1:1``
+(``act_power`` W signed, ``aprt_power`` VA, ``voltage`` V, ``current`` A, ``pf``,
+``freq`` Hz, ``calibration``), their counters ``em1data:<n>`` ``total_act_energy`` /
+``total_act_ret_energy`` Wh, and one dry-contact relay ``switch:0`` (``output`` only, no
+metering). Here channel 0's CT sits on the line the relay switches (the P2P line);
+channel 1's is not behind the relay (e.g. the grid connection) and always carries its flow.
+A :meth:`ShellyEmulator.reboot` restarts the switch energy counters at 0 (the EMData /
+EM1Data totals of a Pro 3EM / Pro EM persist) and opens the relays.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from typing import Any, Literal
 
 from gridpeer.devices.emulators.base import Channel, DeviceLink, Ticker, utc_now
 
-ShellyModel = Literal["plus1pm", "pro1pm", "pro3em"]
+ShellyModel = Literal["plus1pm", "pro1pm", "proem", "pro3em"]
 _PHASES = ("a", "b", "c")
 
 
@@ -40,8 +46,9 @@ class ShellyEmulator:
     Args:
         prefix: its MQTT topic prefix (e.g. ``shellyplus1pm-a8032ab12345``).
         host, port: the broker.
-        model: ``plus1pm`` / ``pro1pm`` (one ``switch:<n>`` per channel) or ``pro3em``
-            (three phase channels in ``em:0`` / ``emdata:0``, no relay).
+        model: ``plus1pm`` / ``pro1pm`` (one ``switch:<n>`` per channel), ``proem`` (two
+            ``em1:<n>`` channels, ``switch:0`` switching channel 0) or ``pro3em`` (three
+            phase channels in ``em:0`` / ``emdata:0``, no relay).
         channels: the metered channels.
         notify_period_s: seconds between status notifications (when something changed).
         status_ntf: also publish full statuses on ``<prefix>/status/<component>``.
@@ -63,10 +70,11 @@ class ShellyEmulator:
     ) -> None:
         if model == "pro3em" and len(channels) != 3:
             raise ValueError("a Pro 3EM has three phase channels")
+        if model == "proem" and len(channels) != 2:
+            raise ValueError("a Pro EM has two CT channels")
         self.prefix, self.model, self.channels = prefix, model, list(channels)
-        if model == "pro3em":
-            for c in self.channels:
-                c.relay_on = True  # no relay: the phases always carry their flow
+        for c in self.channels[self.switches :]:
+            c.relay_on = True  # behind no relay: the channel always carries its flow
         self.notify_period_s, self.status_ntf, self.now = notify_period_s, status_ntf, now
         self.sources = ["init"] * len(self.channels)
         self.notifies = 0
@@ -97,12 +105,53 @@ class ShellyEmulator:
         link.on_connect = connected
         return link
 
+    @property
+    def switches(self) -> int:
+        """How many relays (``switch:<n>``) the model has."""
+        return {"pro3em": 0, "proem": 1}.get(self.model, len(self.channels))
+
     def components(self) -> dict[str, dict[str, Any]]:
         """Every metered component's full status, by ``component:id``."""
         with self._lock:
             if self.model == "pro3em":
                 return {"em:0": self._em(), "emdata:0": self._emdata()}
+            if self.model == "proem":
+                return {
+                    "switch:0": self._relay(0),
+                    **{f"em1:{i}": self._em1(i) for i in range(2)},
+                    **{f"em1data:{i}": self._em1data(i) for i in range(2)},
+                }
             return {f"switch:{i}": self._switch(i) for i in range(len(self.channels))}
+
+    def _relay(self, i: int) -> dict[str, Any]:
+        """A dry-contact switch's status: no metering fields."""
+        return {
+            "id": i,
+            "source": self.sources[i],
+            "output": self.channels[i].relay_on,
+            "temperature": {"tC": 38.2, "tF": 100.8},
+        }
+
+    def _em1(self, i: int) -> dict[str, Any]:
+        c = self.channels[i]
+        return {
+            "id": i,
+            "current": round(c.current_a, 3),
+            "voltage": round(c.voltage_v, 1),
+            "act_power": round(c.power_w, 1),
+            "aprt_power": round(c.apparent_va, 1),
+            "pf": round(c.power_factor if c.power_w else 0.0, 2),
+            "freq": 50.0,
+            "calibration": "factory",
+        }
+
+    def _em1data(self, i: int) -> dict[str, Any]:
+        c = self.channels[i]
+        return {
+            "id": i,
+            "total_act_energy": round(c.energy_wh, 2),
+            "total_act_ret_energy": round(c.returned_wh, 2),
+        }
 
     def _switch(self, i: int) -> dict[str, Any]:
         c = self.channels[i]
@@ -216,9 +265,14 @@ class ShellyEmulator:
             return {**comps, "sys": {"uptime": uptime, "unixtime": int(self.now().timestamp())}}
         if method in ("EM.GetStatus", "EMData.GetStatus") and self.model == "pro3em":
             return comps["em:0" if method == "EM.GetStatus" else "emdata:0"]
-        if method in ("Switch.Set", "Switch.GetStatus") and self.model != "pro3em":
+        if method in ("EM1.GetStatus", "EM1Data.GetStatus") and self.model == "proem":
+            key = f"{method.split('.')[0].lower()}:{params.get('id')}"
+            if key not in comps:
+                raise ValueError(f"Argument 'id', value {params.get('id')!r} not found!")
+            return comps[key]
+        if method in ("Switch.Set", "Switch.GetStatus") and self.switches:
             idx = params.get("id")
-            if not isinstance(idx, int) or not 0 <= idx < len(self.channels):
+            if not isinstance(idx, int) or not 0 <= idx < self.switches:
                 raise ValueError(f"Argument 'id', value {idx!r} not found!")
             if method == "Switch.GetStatus":
                 return comps[f"switch:{idx}"]
@@ -246,10 +300,12 @@ class ShellyEmulator:
         with self._lock:
             self.link.publish(f"{self.prefix}/online", "false", retain=True)
             self.link.stop()
-            for c in self.channels:
+            for i, c in enumerate(self.channels):
                 c.step(self.now())
-                if self.model != "pro3em":
-                    c.relay_on, c.power_w, c.energy_wh = False, 0.0, 0.0
+                if i < self.switches:
+                    c.relay_on, c.power_w = False, 0.0
+                    if self.model != "proem":  # a switch's own counter restarts at 0
+                        c.energy_wh = 0.0
             self.sources = ["init"] * len(self.channels)
             self._booted = time.monotonic()
             self._sent = {}

@@ -2,7 +2,8 @@
 
 :class:`DeviceBridge` subscribes to every configured device's topics, feeds each
 message to that device's pure adapter (:mod:`.tasmota`, :mod:`.shelly`), keeps the
-latest reading per channel and the relay states the devices confirmed, counts every
+latest reading per channel and the relay states the devices confirmed (forgotten when
+a device goes offline: it reboots with its relays in their power-on state), counts every
 rejection by reason, and — for the ``house`` device — republishes its readings as
 gridpeer meter readings (``gridpeer/<community>/<house>/meter/reading``) so the house's
 agent stores them like any other telemetry. When a relay is metered by ``telemetry`` it
@@ -20,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from gridpeer.core.mqtt import BrokerAddress, MqttClient
+from gridpeer.core.mqtt import BrokerAddress, MqttClient, MqttTls
 from gridpeer.telemetry.adapters.config import DeviceConfig
 from gridpeer.telemetry.adapters.readings import AdapterReject, ChannelReading, RejectCounts
 from gridpeer.telemetry.adapters.shelly import ShellyAdapter
@@ -53,6 +54,7 @@ class DeviceBridge:
         community, house: with both, the ``house`` device's readings are republished as
             gridpeer meter readings.
         credentials: MQTT (user, password).
+        tls: TLS to the broker (its certificate verified), None for plain TCP.
         on_reading: optional hook called with each new reading (paho's thread).
     """
 
@@ -65,6 +67,7 @@ class DeviceBridge:
         community: str | None = None,
         house: str | None = None,
         credentials: tuple[str, str] | None = None,
+        tls: MqttTls | None = None,
         on_reading: Callable[[DeviceConfig, ChannelReading], None] | None = None,
     ) -> None:
         self.devices = list(devices)
@@ -96,7 +99,7 @@ class DeviceBridge:
             subs.append(self._meter_topic)
         self.link = MqttClient(
             client_id,
-            BrokerAddress(host, port, *(credentials or (None, None))),
+            BrokerAddress(host, port, tls=tls).with_credentials(credentials),
             subscriptions=sorted(set(subs)),
             on_message=self._on_message,
         )
@@ -154,6 +157,9 @@ class DeviceBridge:
             else:
                 counts.accepted += 1
                 ask = False
+            if update.online is False:  # it reboots: a relay state it confirmed is void
+                for key in [k for k in self.relayed if k[0] == name]:
+                    del self.relayed[key]
             for ch, on in update.relays.items():
                 self.relayed[(name, ch)] = (on, now)
             for r in update.readings:

@@ -51,7 +51,8 @@ class DeviceConfig(BaseModel):
         topic: Tasmota ``Topic``, or the Shelly's MQTT topic prefix.
         role: what the device is for this house.
         channel: the channel metered (and relay switched); 0-based; Pro 3EM: 0 = all
-            phases, 1-3 = phases a-c.
+            phases, 1-3 = phases a-c; Pro EM: ``em1:0`` / ``em1:1`` (its one relay,
+            ``switch:0``, goes with channel 0).
         tz: Tasmota only: the device's time zone (IANA).
         max_power_w: the largest power the device measures, W.
         invert: the meter counts the delivery as negative power (CT the other way round).
@@ -88,6 +89,13 @@ class DeviceConfig(BaseModel):
             raise ValueError(f"a {self.kind} has no relay: it cannot be the {self.role} relay")
         if self.kind == "shelly-pro3em" and self.channel > 3:
             raise ValueError("a Pro 3EM has channels 0 (all phases) and 1-3 (phases a-c)")
+        if self.kind == "shelly-proem" and self.channel > 1:
+            raise ValueError("a Pro EM has channels 0 and 1 (em1:0, em1:1)")
+        if self.kind == "shelly-proem" and self.role != "house" and self.channel != 0:
+            raise ValueError(
+                "a Pro EM has one relay (switch:0): as the out/in relay use channel 0, "
+                "with em1:0's CT on the switched line"
+            )
         return self
 
     @property

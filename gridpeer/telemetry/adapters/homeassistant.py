@@ -8,7 +8,10 @@ message* (``online`` on ``homeassistant/status``), after which configs are publi
 again. Each sensor here reads gridpeer's own reading topic
 (``gridpeer/<community>/<house>/<device>/reading``) with a ``value_template``, so no
 extra state messages are needed, and carries the ``device_class`` / ``state_class`` /
-unit that the energy dashboard needs (energy: ``total_increasing`` in Wh).
+unit that the energy dashboard needs (energy: ``total_increasing`` in Wh). With
+``p2p_currency`` each house also gets P2P bought / sold energy (``total_increasing``, Wh)
+and its balance (``monetary``, ``total``, in the currency) over its retained P2P totals
+(``gridpeer/<community>/<house>/p2p/state``, :mod:`gridpeer.telemetry.p2p_state`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from gridpeer.core.mqtt import BrokerAddress, MqttClient
+from gridpeer.core.mqtt import BrokerAddress, MqttClient, MqttTls
+from gridpeer.telemetry.p2p_state import p2p_topic
 from gridpeer.telemetry.schemas import Device
 from gridpeer.telemetry.topics import reading_topic
 
@@ -95,26 +99,52 @@ SENSORS: tuple[SensorSpec, ...] = (
 )
 """The sensors of a house, by the devices it has (meter always; PV and battery if any)."""
 
+P2P_SENSORS: tuple[tuple[str, str, str, str, str, str], ...] = (
+    # object id, name, template, unit (None: the currency), device class, state class
+    ("p2p_bought", "P2P energy bought", "{{ value_json.bought_wh }}", "Wh", "energy",
+     "total_increasing"),
+    ("p2p_sold", "P2P energy sold", "{{ value_json.sold_wh }}", "Wh", "energy",
+     "total_increasing"),
+    ("p2p_balance", "P2P balance", "{{ value_json.balance }}", "", "monetary", "total"),
+)  # fmt: skip
+"""The P2P trading sensors of a house, over its retained totals
+(:mod:`gridpeer.telemetry.p2p_state`): bought and sold energy for the energy dashboard,
+and the balance (earned minus paid) in the community's currency."""
+
 
 def discovery_configs(
-    community: str, house: str, devices: Iterable[Device], prefix: str = "homeassistant"
+    community: str,
+    house: str,
+    devices: Iterable[Device],
+    prefix: str = "homeassistant",
+    p2p_currency: str | None = None,
 ) -> dict[str, str]:
-    """{config topic: JSON config} of one house's sensors (pure)."""
+    """{config topic: JSON config} of one house's sensors (pure); with ``p2p_currency``
+    also its P2P bought / sold energy and balance (in that currency)."""
     have = set(devices)
     node = f"gridpeer_{community}_{house}"
+    rows = [
+        (s.object_id, s.name, reading_topic(community, house, s.device), s.template, s.unit,
+         s.device_class, s.state_class)
+        for s in SENSORS
+        if s.device in have
+    ]  # fmt: skip
+    if p2p_currency is not None:
+        rows += [
+            (oid, name, p2p_topic(community, house), tpl, unit or p2p_currency, dc, sc)
+            for oid, name, tpl, unit, dc, sc in P2P_SENSORS
+        ]
     out: dict[str, str] = {}
-    for s in SENSORS:
-        if s.device not in have:
-            continue
+    for object_id, name, topic, template, unit, device_class, state_class in rows:
         config = {
-            "name": s.name,
-            "unique_id": f"{node}_{s.object_id}",
-            "object_id": f"{node}_{s.object_id}",
-            "state_topic": reading_topic(community, house, s.device),
-            "value_template": s.template,
-            "unit_of_measurement": s.unit,
-            "device_class": s.device_class,
-            "state_class": s.state_class,
+            "name": name,
+            "unique_id": f"{node}_{object_id}",
+            "object_id": f"{node}_{object_id}",
+            "state_topic": topic,
+            "value_template": template,
+            "unit_of_measurement": unit,
+            "device_class": device_class,
+            "state_class": state_class,
             "device": {
                 "identifiers": [node],
                 "name": f"gridpeer {community} {house}",
@@ -122,7 +152,7 @@ def discovery_configs(
                 "model": "house",
             },
         }
-        out[f"{prefix}/sensor/{node}/{s.object_id}/config"] = json.dumps(config)
+        out[f"{prefix}/sensor/{node}/{object_id}/config"] = json.dumps(config)
     return out
 
 
@@ -136,6 +166,9 @@ class HomeAssistantDiscovery:
         houses: each house's measured devices (``meter`` always, ``pv``, ``bess``).
         prefix: Home Assistant's discovery prefix.
         credentials: MQTT (user, password).
+        tls: TLS to the broker (its certificate verified), None for plain TCP.
+        p2p_currency: also the P2P sensors (bought / sold Wh, balance in this currency),
+            over the states of :class:`~gridpeer.telemetry.p2p_state.P2PStatePublisher`.
     """
 
     def __init__(
@@ -146,13 +179,15 @@ class HomeAssistantDiscovery:
         houses: Mapping[str, Iterable[Device]],
         prefix: str = "homeassistant",
         credentials: tuple[str, str] | None = None,
+        tls: MqttTls | None = None,
+        p2p_currency: str | None = None,
     ) -> None:
-        self.community, self.prefix = community, prefix
+        self.community, self.prefix, self.p2p_currency = community, prefix, p2p_currency
         self.houses = {h: set(d) for h, d in houses.items()}
         self.published = 0
         self.link = MqttClient(
             f"gridpeer-ha-{community}",
-            BrokerAddress(host, port, *(credentials or (None, None))),
+            BrokerAddress(host, port, tls=tls).with_credentials(credentials),
             subscriptions=[BIRTH_TOPIC],
             on_message=self._on_birth,
         )
@@ -161,7 +196,7 @@ class HomeAssistantDiscovery:
         """Every house's configs."""
         out: dict[str, str] = {}
         for house, devices in self.houses.items():
-            out |= discovery_configs(self.community, house, devices, self.prefix)
+            out |= discovery_configs(self.community, house, devices, self.prefix, self.p2p_currency)
         return out
 
     def publish_all(self, wait_s: float = 0.0) -> None:
@@ -178,7 +213,8 @@ class HomeAssistantDiscovery:
     def remove(self, house: str, wait_s: float = 2.0) -> None:
         """Delete a house's entities in Home Assistant (empty retained configs)."""
         devices = self.houses.pop(house, set())
-        for topic in discovery_configs(self.community, house, devices, self.prefix):
+        configs = discovery_configs(self.community, house, devices, self.prefix, self.p2p_currency)
+        for topic in configs:
             self.link.publish(topic, b"", retain=True, timeout=wait_s)
 
     def start(self) -> None:

@@ -51,5 +51,33 @@ const gp = (() => {
     xaxis: { type: "date", rangeslider: { visible: false } }, font: { family: "system-ui, sans-serif", size: 12 },
   }, extra || {});
   document.addEventListener("DOMContentLoaded", connect);
-  return { fmtW, fmtWh, fmtPct, fmtV, fmtA, fmtBess, hasData, noData, onOverview, getJSON, wall, plotCfg, plotLayout };
+  // a signed-in member: the house pages of the menu are their own house's, and their
+  // monthly statement is one click away; the header says whose house it is
+  function showMember(s) {
+    if (!s || !s.house) return;
+    const nav = document.querySelector("header.top nav");
+    for (const a of nav.querySelectorAll("a[href^='/houses/']")) {
+      a.href = a.getAttribute("href").replace(/^\/houses\/[^/]+/, "/houses/" + s.house);
+    }
+    if (!nav.querySelector("[data-testid=nav-statement]")) {
+      const st = document.createElement("a");
+      st.href = `/houses/${s.house}/statement`;
+      st.textContent = "My statement";
+      st.dataset.testid = "nav-statement";
+      if (document.body.dataset.page === "statement") st.setAttribute("aria-current", "page");
+      nav.appendChild(st);
+    }
+    const brand = document.querySelector("header.top .brand");
+    if (brand && !brand.querySelector("[data-testid=member-house]")) {
+      const b = document.createElement("span");
+      b.className = "badge";
+      b.dataset.testid = "member-house";
+      b.textContent = "House " + s.house.replace(/^h/, "");
+      brand.appendChild(b);
+    }
+  }
+  document.addEventListener("DOMContentLoaded", () => {
+    fetch("/api/auth/session").then((r) => r.ok ? r.json() : null).then(showMember).catch(() => {});
+  });
+  return { showMember, fmtW, fmtWh, fmtPct, fmtV, fmtA, fmtBess, hasData, noData, onOverview, getJSON, wall, plotCfg, plotLayout };
 })();

@@ -69,12 +69,14 @@
   async function connect() {
     if (!window.ethereum) { say("No browser wallet found. Install MetaMask (or another EIP-1193 wallet), or trade as a demo house.", false); return; }
     try {
+      if (!status) await refresh();  // the market's chain id, before the page's first refresh
       const [address] = await window.ethereum.request({ method: "eth_requestAccounts" });
       if (!(await checkChain())) return;
       const { message } = await api(`/api/auth/message?address=${address}`);
       const signature = await window.ethereum.request({ method: "personal_sign", params: [hex(message), address] });
       session = await api("/api/auth/verify", JSON.stringify({ message, signature }));
       showWho();
+      gp.showMember(session);
       say(`Signed in as ${short(session.address)}.`, true);
       refresh();
     } catch (e) { say("Wallet: " + (e.message || e), false); }
@@ -84,7 +86,7 @@
     if (signerSel.value === "wallet") {
       $("connect").hidden = !!(session && session.address);
       who.innerHTML = session && session.address
-        ? `<span class="wallet-badge">wallet</span> ${short(session.address)}` : "not signed in";
+        ? `<span class="wallet-badge">wallet</span> ${short(session.address)}` + (session.house ? ` · <a href="/houses/${session.house}/meter" data-testid="my-house">${houseName(session.house)}</a>` : " · no house of this community") : "not signed in";
     } else {
       $("connect").hidden = true;
       who.innerHTML = `<span class="demo-badge" title="The server signs with this house's development key. Never use demo accounts with real money.">demo account</span> server-side dev key`;

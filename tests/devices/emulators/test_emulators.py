@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from gridpeer.devices.emulators.base import Channel, constant
 from gridpeer.devices.emulators.shelly import ShellyEmulator
 from gridpeer.devices.emulators.tasmota import TasmotaEmulator
+from gridpeer.telemetry.adapters.readings import ChannelReading
 from gridpeer.telemetry.adapters.shelly import ShellyAdapter
 from gridpeer.telemetry.adapters.tasmota import TasmotaAdapter
 
@@ -120,3 +121,49 @@ def test_shelly_pro3em_status_fields() -> None:
     comps = dev.components()
     assert comps["em:0"]["total_act_power"] == 0.0 and comps["em:0"]["c_act_power"] == -300.0
     assert {"a_total_act_energy", "total_act", "total_act_ret"} <= set(comps["emdata:0"])
+
+
+def test_shelly_pro_em_channels_relay_and_counters() -> None:
+    clock = FakeClock(datetime(2026, 6, 1, 12, tzinfo=UTC))
+    line, grid = Channel(constant(3600.0)), Channel(constant(-1800.0))
+    dev = ShellyEmulator("shellyproem50-x", "127.0.0.1", 1, "proem", [line, grid], now=clock)
+    rec = Recorder()
+    dev.link = rec  # type: ignore[assignment]
+    dev.step()
+    comps = dev.components()
+    assert set(comps) == {"switch:0", "em1:0", "em1:1", "em1data:0", "em1data:1"}
+    assert set(comps["switch:0"]) == {"id", "source", "output", "temperature"}  # no metering
+    assert set(comps["em1:1"]) == {
+        "id", "current", "voltage", "act_power", "aprt_power", "pf", "freq", "calibration"
+    }  # fmt: skip
+    assert set(comps["em1data:0"]) == {"id", "total_act_energy", "total_act_ret_energy"}
+    assert comps["em1:0"]["act_power"] == 0.0  # the relay is open
+    assert comps["em1:1"]["act_power"] == -1800.0  # not behind the relay: always flows
+    on = {"id": 1, "src": "me", "method": "Switch.Set", "params": {"id": 0, "on": True}}
+    dev._on_rpc("shellyproem50-x/rpc", json.dumps(on).encode())
+    bad = {"id": 2, "src": "me", "method": "Switch.Set", "params": {"id": 1, "on": True}}
+    dev._on_rpc("shellyproem50-x/rpc", json.dumps(bad).encode())
+    answers = [json.loads(p) for t, p in rec.sent if t == "me/rpc"]
+    assert answers[0]["result"] == {"was_on": False} and "error" in answers[1]
+    clock.t += timedelta(hours=1)
+    dev.step()
+    clock.t += timedelta(seconds=1)
+    dev.step()
+    comps = dev.components()
+    assert comps["em1data:0"]["total_act_energy"] == 3601.0  # 3.6 kW for 1 h + 1 s
+    assert comps["em1data:1"]["total_act_ret_energy"] == 1800.5
+    get = {"id": 3, "src": "me", "method": "EM1Data.GetStatus", "params": {"id": 1}}
+    dev._on_rpc("shellyproem50-x/rpc", json.dumps(get).encode())
+    assert json.loads(rec.sent[-1][1])["result"] == comps["em1data:1"]
+    # the adapter reads them: channel n = em1:n with its em1data:n counters (Wh)
+    a = ShellyAdapter("shellyproem50-x")
+    relays: dict[int, bool] = {}
+    got: dict[int, ChannelReading] = {}
+    for key, status in comps.items():
+        u = a.handle(f"shellyproem50-x/status/{key}", json.dumps(status).encode(), clock.t)
+        assert u.rejection is None, u.rejection
+        relays |= u.relays
+        got |= {r.channel: r for r in u.readings}
+    assert relays == {0: True}
+    assert got[0].power_w == 3600.0 and got[0].energy_wh == 3601
+    assert got[1].power_w == -1800.0 and got[1].returned_wh == 1800

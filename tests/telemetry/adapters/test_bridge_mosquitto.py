@@ -89,10 +89,11 @@ def test_tasmota_plug_readings_relay_and_republished_meter_readings(
     )
     before = bridge.reading("plug-h1", 0).reading.energy_wh  # type: ignore[union-attr]
     plug.power_cut()
-    wait(lambda: bridge.relay("plug-h1", 0) is not None, "online again")
     tas = bridge.adapters["plug-h1"]
     assert isinstance(tas, TasmotaAdapter)
-    wait(lambda: tas.counters[0].rollbacks == 1, "rollback seen")
+    wait(lambda: tas.counters[0].rollbacks == 1, "online again, rollback seen")
+    assert bridge.online("plug-h1") is True
+    assert bridge.relay("plug-h1", 0) is None  # the Offline voided its confirmed relay state
     after = bridge.reading("plug-h1", 0).reading.energy_wh  # type: ignore[union-attr]
     assert after is not None and before is not None and after >= before  # never backwards
 

@@ -94,3 +94,16 @@ def test_acl_topics_cover_what_the_adapters_use() -> None:
     assert acl_topics(plug, "gp") == ["tele/p2p-h1/#", "stat/p2p-h1/#", "cmnd/p2p-h1/#"]
     shelly = DeviceConfig(kind="shelly-plus1pm", topic="shellyplus1pm-x", role="in")
     assert acl_topics(shelly, "gp-h1") == ["shellyplus1pm-x/#", "gp-h1/rpc"]
+
+
+def test_a_pro_em_relay_goes_with_channel_0() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from gridpeer.telemetry.adapters.config import DeviceConfig
+
+    assert DeviceConfig(kind="shelly-proem", topic="p", role="house", channel=1).channel == 1
+    with pytest.raises(ValidationError, match="one relay"):
+        DeviceConfig(kind="shelly-proem", topic="p", role="out", channel=1)
+    with pytest.raises(ValidationError, match="channels 0 and 1"):
+        DeviceConfig(kind="shelly-proem", topic="p", role="house", channel=2)
