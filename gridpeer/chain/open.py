@@ -11,7 +11,10 @@ from gridpeer.chain.backend import Backend
 from gridpeer.chain.client import MarketClient
 from gridpeer.core.extras import require
 
-DEV_FUNDS_WEI = 10**22  # 10,000 ether per dev account
+DEV_FUNDS_WEI = 10**22  # 10,000 ether per dev role account
+HOUSE_FUNDS_WEI = 10**21
+"""1,000 ether per dev house: the embedded chain's ten rich accounts hold 10 million
+ether in all, so 10,000 each ran out at ~1,000 houses."""
 
 
 @dataclass
@@ -38,7 +41,7 @@ class Chain:
     def houses(self, n: int, market: MarketClient | None = None) -> list[LocalAccount]:
         """Dev houses h1..hN, funded, and registered as members of ``market`` if given."""
         hs = dev_houses(n)
-        self.fund(*hs)
+        self.fund(*hs, wei=HOUSE_FUNDS_WEI)
         if market is not None:
             for h in hs:
                 market.add_member(self.admin, h.address)

@@ -259,8 +259,10 @@ async def single_instance(parts: Parts) -> AsyncIterator[None]:
 
 def serve_composition() -> Composition:
     """instance (the one serve of its community), store, ingest (agents), chain (deployed
-    market), oracle, p2p_state (houses' P2P totals), thingspeak (optional uplink), web."""
+    market), oracle, coordinator (centralized/hybrid designs), p2p_state (houses' P2P
+    totals), thingspeak (optional uplink), web."""
     from gridpeer.runtime import services
+    from gridpeer.runtime.coordinator import coordinator
     from gridpeer.runtime.p2p_state import p2p_state
     from gridpeer.runtime.thingspeak import thingspeak
 
@@ -270,6 +272,7 @@ def serve_composition() -> Composition:
     comp.add("ingest", ingest)
     comp.add("chain", rpc_chain)
     comp.add("oracle", oracle)
+    comp.add("coordinator", coordinator)  # centralized/hybrid designs only
     comp.add("p2p_state", p2p_state)  # each house's P2P totals, retained, for Home Assistant
     comp.add("thingspeak", thingspeak)  # optional uplink, off unless [thingspeak] enabled
     comp.add("web", services.web)

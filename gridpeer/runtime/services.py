@@ -12,8 +12,13 @@ import math
 import socket
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gridpeer.chain.hub import ChainHub
+
+if TYPE_CHECKING:
+    from gridpeer.chain.anvil import AnvilNode
 from gridpeer.chain.types import Schedule
 from gridpeer.core.mqtt import MqttClient
 from gridpeer.market.calendar import zone
@@ -79,11 +84,26 @@ async def seed_history(parts: Parts) -> AsyncIterator[None]:
 
 @contextlib.asynccontextmanager
 async def embedded_broker(parts: Parts) -> AsyncIterator[None]:
-    """The embedded amqtt broker on 127.0.0.1 (``mqtt.port``, or a free port if 0)."""
-    from gridpeer.telemetry.broker import start_embedded_broker
+    """The demo's broker on 127.0.0.1 (``mqtt.port``, or a free port if 0): the embedded
+    amqtt broker, or — for communities beyond :data:`~gridpeer.hems.monitoring.GROUP_ABOVE`
+    houses, when Debian's Mosquitto is installed — a Mosquitto process in the data dir
+    (amqtt runs in the demo's own event loop and cannot carry a 1,000-house community)."""
+    from gridpeer.hems.monitoring import GROUP_ABOVE
+    from gridpeer.telemetry.broker import MOSQUITTO_BINARY, MosquittoBroker, start_embedded_broker
 
     host = parts.settings.mqtt.host
-    broker = await start_embedded_broker(parts.settings.mqtt.port or _free_port(host), host)
+    port = parts.settings.mqtt.port or _free_port(host)
+    if len(parts.houses) > GROUP_ABOVE and Path(MOSQUITTO_BINARY).exists():
+        mosquitto = MosquittoBroker(port, parts.data_dir / "mosquitto", host=host)
+        await asyncio.to_thread(mosquitto.start)
+        log.info("%d houses: Mosquitto as the demo's broker", len(parts.houses))
+        parts.broker = mosquitto.address
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(mosquitto.stop)
+        return
+    broker = await start_embedded_broker(port, host)
     parts.broker = broker.address
     try:
         yield
@@ -128,11 +148,12 @@ async def monitoring(parts: Parts) -> AsyncIterator[None]:
     """Every house's simulated sensor node publishing over MQTT and its home agent
     storing the readings, on the model clock: one reading per device about four times a
     wall second (every ``speed / 4`` model seconds, at least 5), fewer for large demos so
-    the whole community sends about 100 readings per wall second at most."""
+    the whole community sends about 150 readings per wall second at most (1,000 houses:
+    one reading per device every 20 wall seconds)."""
     from gridpeer.hems.monitoring import Monitoring
 
     assert parts.store is not None and parts.broker is not None, "needs store and broker"
-    per_wall_s = min(4.0, max(0.5, 100.0 / (3 * len(parts.traces))))
+    per_wall_s = min(4.0, max(0.05, 150.0 / (3 * len(parts.traces))))
     rate_s = max(5.0, parts.clock.speed / per_wall_s)
     mon = Monitoring(
         parts.settings.community, parts.traces, parts.broker, parts.store, parts.clock, rate_s
@@ -165,8 +186,13 @@ async def chain(parts: Parts) -> AsyncIterator[None]:
     ``parts.chain_url``."""
     from gridpeer.chain import open_chain
 
+    url = parts.settings.chain.rpc_url
+    node = await asyncio.to_thread(_big_demo_node, parts) if url == "embedded" else None
+    if node is not None:
+        url = node.url
+
     def setup() -> ChainHub:
-        c = open_chain(parts.settings.chain.rpc_url)
+        c = open_chain(url)
         market = c.deploy_market(grace_s=DEMO_GRACE_S)
         market.set_schedule(c.admin, Schedule("windows", tz_minutes=DEMO_TZ_MINUTES))
         keys = c.houses(len(parts.houses), market)
@@ -175,20 +201,43 @@ async def chain(parts: Parts) -> AsyncIterator[None]:
             market, parts.clock, {h.id: k for h, k in zip(parts.houses, keys, strict=True)}
         )
 
-    hub = await asyncio.to_thread(setup)  # before any other thread uses the chain
-    parts.houses[:] = [
-        h.model_copy(update={"account": hub.demo_keys[h.id].address}) for h in parts.houses
-    ]
-    await hub.call(hub.sync_time)
-    async with running_hub(parts, hub), _rpc_url(parts, hub):
-        yield
+    try:
+        hub = await asyncio.to_thread(setup)  # before any other thread uses the chain
+        parts.houses[:] = [
+            h.model_copy(update={"account": hub.demo_keys[h.id].address}) for h in parts.houses
+        ]
+        await hub.call(hub.sync_time)
+        async with running_hub(parts, hub), _rpc_url(parts, hub, url):
+            yield
+    finally:
+        if node is not None:
+            await asyncio.to_thread(node.stop)
+
+
+def _big_demo_node(parts: Parts) -> AnvilNode | None:
+    """For a demo beyond :data:`~gridpeer.hems.monitoring.GROUP_ABOVE` houses on the
+    embedded chain, an anvil node (when installed: ``make node``) started in the data
+    dir: the in-process py-evm chain looks receipts up block by block, so registering
+    1,000 members took tens of minutes."""
+    from gridpeer.chain.anvil import AnvilNode, anvil_binary
+    from gridpeer.hems.monitoring import GROUP_ABOVE
+
+    if len(parts.houses) <= GROUP_ABOVE:
+        return None
+    try:
+        anvil_binary()
+    except FileNotFoundError:
+        return None
+    node = AnvilNode(log=parts.data_dir / "anvil.log")
+    node.start()
+    log.info("%d houses: anvil as the demo's chain (%s)", len(parts.houses), node.url)
+    return node
 
 
 @contextlib.asynccontextmanager
-async def _rpc_url(parts: Parts, hub: ChainHub) -> AsyncIterator[None]:
+async def _rpc_url(parts: Parts, hub: ChainHub, url: str) -> AsyncIterator[None]:
     """Set ``parts.chain_url``: the node's URL, or the embedded chain served over JSON-RPC
     on loopback (for the web process and for browser wallets)."""
-    url = parts.settings.chain.rpc_url
     if url != "embedded":
         parts.chain_url = url
         yield
@@ -260,6 +309,7 @@ async def web(parts: Parts) -> AsyncIterator[None]:
         ctx.auth = Auth(secret=secret.get_secret_value().encode())
     ctx.chain = hub
     ctx.design = parts.settings.market.design
+    ctx.gate_s = parts.settings.market.gate_s
     ctx.members = {h.account.lower(): h.id for h in parts.houses if h.account is not None}
     if parts.ingest is not None:
         ctx.checks["broker"] = _broker_check(parts.ingest.mqtt)

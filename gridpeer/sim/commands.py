@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from enum import StrEnum
 from pathlib import Path
@@ -40,7 +41,7 @@ _SCENARIO = typer.Option(
     "--scenario",
     "-s",
     metavar="NAME|FILE",
-    help="A preset (thesis-lab-5, rural-7, village-100, town-10k) or the path of a "
+    help="A preset (thesis-lab-5, rural-7, village-100, town-10k, flex-100) or the path of a "
     "scenario TOML file (docs/sim.md).",
 )
 _HOUSES = typer.Option(
@@ -93,6 +94,16 @@ _MARKETS = typer.Option(
     help="Comma-separated market designs to compare, or all: order-book, uniform, "
     "pay-as-bid, cda, mid-market, bill-sharing, sdr.",
 )
+_FORECASTS = typer.Option(
+    None,
+    "--forecast",
+    "-f",
+    metavar="LIST",
+    show_default=_FROM_SCENARIO,
+    help="Comma-separated agent forecasts to compare the designs under (a grid): "
+    "perfect, noisy, persistence, clear-sky, sarima, gbm. With more than one, each "
+    "forecast gets a sub-folder and forecast_grid.csv/.md sums them up.",
+)
 _OUT_SIM = typer.Option(
     Path("sim-report"),
     "--out",
@@ -133,6 +144,8 @@ def _run(config, console, flag, label: str, settlement: str, out: Path):  # type
             raise
         typer.echo(f"error: household data file: {exc}", err=True)
         raise typer.Exit(2) from None
+    for note in sim.warnings:
+        console.print(f"[yellow]warning:[/yellow] {note}", highlight=False)
     try:
         settler = make_settler(settlement, config)
     except SettlementUnavailable as exc:
@@ -210,6 +223,7 @@ def register(app: typer.Typer) -> None:
         days: int | None = _DAYS,
         markets: str = _MARKETS,
         seed: int | None = _SEED,
+        forecast: str | None = _FORECASTS,
         out: Path = _OUT_CMP,
     ) -> None:
         """Run several market designs on the same households, weather and forecasts, side
@@ -222,9 +236,22 @@ def register(app: typer.Typer) -> None:
 
         from gridpeer.sim.engine import make_config
         from gridpeer.sim.progress import stop_on_ctrl_c
-        from gridpeer.sim.report import comparison_sentences, write_comparison, write_report
+        from gridpeer.sim.report import (
+            comparison_sentences,
+            write_comparison,
+            write_forecast_grid,
+            write_report,
+        )
+        from gridpeer.sim.scenario import Strategy
 
         sc = _load(scenario)
+        forecasts = [f.strip() for f in (forecast or sc.strategy.forecast).split(",") if f.strip()]
+        allowed = Strategy.model_fields["forecast"].annotation.__args__  # type: ignore[union-attr]
+        bad = [f for f in forecasts if f not in allowed]
+        if bad or not forecasts or len(set(forecasts)) != len(forecasts):
+            raise typer.BadParameter(
+                f"give distinct forecasts among {', '.join(allowed)}", param_hint="--forecast"
+            )
         if markets.strip() == "all":
             markets = ALL_MARKETS
         names = [m.strip() for m in markets.split(",") if m.strip()]
@@ -240,22 +267,36 @@ def register(app: typer.Typer) -> None:
         c0 = configs[0]
         console.print(
             f"[bold]{sc.name}[/bold]: {c0.houses} houses, {c0.days} day(s), seed {c0.seed}; "
-            f"comparing {', '.join(names)}"
+            f"comparing {', '.join(names)} under forecast {', '.join(forecasts)}"
         )
-        results = []
+        grid = []
         with stop_on_ctrl_c(console) as flag:
-            for i, cfg in enumerate(configs):
-                label = f"{i + 1}/{len(configs)} {cfg.mechanism}"
-                results.append(_run(cfg, console, flag, label, "none", out / cfg.mechanism))
-                write_report(results[-1], out / cfg.mechanism)
+            for fc in forecasts:
+                strategy = sc.strategy.model_copy(update={"forecast": fc})
+                where = out / fc if len(forecasts) > 1 else out
+                results = []
+                for i, base in enumerate(configs):
+                    cfg = dataclasses.replace(
+                        base, scenario=base.scenario.model_copy(update={"strategy": strategy})
+                    )
+                    label = f"{i + 1}/{len(configs)} {cfg.mechanism} ({fc})"
+                    results.append(_run(cfg, console, flag, label, "none", where / cfg.mechanism))
+                    write_report(results[-1], where / cfg.mechanism)
+                    if flag():
+                        break
+                write_comparison(results, where)
+                grid.append((fc, results))
+                if len(results) > 1:
+                    console.print(f"[bold]Do the designs differ? ({fc} forecast)[/bold]")
+                    for sentence in comparison_sentences(results):
+                        console.print(f"- {sentence}", highlight=False)
                 if flag():
                     break
-        write_comparison(results, out)
-        if len(results) > 1:
-            console.print("[bold]Do the designs differ?[/bold]")
-            for sentence in comparison_sentences(results):
-                console.print(f"- {sentence}", highlight=False)
-        console.print(f"comparison of {len(results)} design(s) in {out}/compare.html")
+        if len(forecasts) > 1:
+            write_forecast_grid(grid, out)
+            console.print(f"designs x forecasts in {out}/forecast_grid.md")
+        else:
+            console.print(f"comparison of {len(grid[0][1])} design(s) in {out}/compare.html")
 
 
 _STUDY = typer.Argument(..., metavar="STUDY.toml", help="The study file (docs/grid.md).")

@@ -20,6 +20,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -30,7 +31,11 @@ from gridpeer.profiles.cache import default_cache_dir
 from gridpeer.profiles.load import MAX_SHIFT_MIN, house_loads_w, richardson_bank
 from gridpeer.profiles.site import Site as DeviceSite
 from gridpeer.profiles.sky import sky_day
+from gridpeer.sim.flexdevices import DeviceDay, FlexDevices, has_devices
 from gridpeer.sim.population import Population
+
+if TYPE_CHECKING:
+    from gridpeer.sim.mpc import MpcPlanner
 from gridpeer.sim.scenario import Scenario, Site
 from gridpeer.sim.userdata import DailyProfiles, load_daily_profiles
 
@@ -60,6 +65,8 @@ class DayEnergy:
         soc: battery SoC at the end of each slot, 0..1 (0 without battery), float32.
         clear_sky_pv_wh: PV under a clear sky (for forecasts), or None if not needed.
         local_hour: local hour at each slot's middle, shape ``(96,)``.
+        devices: the day's EV, heat pump, wind and hydro power (None without any);
+            EV and heat pump are inside ``load_wh``, wind and hydro inside ``pv_wh``.
     """
 
     day: date
@@ -70,6 +77,7 @@ class DayEnergy:
     soc: F32
     clear_sky_pv_wh: I32 | None
     local_hour: F64
+    devices: DeviceDay | None = None
 
 
 def device_site(site: Site) -> DeviceSite:
@@ -123,12 +131,17 @@ class DayGenerator:
         self.files: list[tuple[npt.NDArray[np.bool_], DailyProfiles]] = [
             (
                 population.group == g,
-                load_daily_profiles(Path(scenario.base_dir) / grp.data, grp.data_format),
+                load_daily_profiles(
+                    Path(scenario.base_dir) / grp.data, grp.data_format, grp.data_tz
+                ).aligned(scenario.calendar.start, grp.data_align),
             )
             for g, grp in enumerate(scenario.households)
             if grp.data is not None
         ]
+        self.data_groups = [grp.data for grp in scenario.households if grp.data is not None]
         self.fleet = build_fleet(population, site, seed)
+        self.flex = FlexDevices(population, scenario, seed) if has_devices(population) else None
+        self.planner: MpcPlanner | None = None  # set by the engine for dispatch = "mpc"
         self.bank = richardson_bank(cache_dir=default_cache_dir())
         self.clear_sky = clear_sky
         n = population.n
@@ -137,6 +150,18 @@ class DayGenerator:
         hours = (np.arange(SLOTS_PER_DAY) + 0.5) * SLOT_H + site.utc_offset_h
         self.local_hour = np.mod(hours, 24.0)
         self.soc = np.full(n, SOC_START)
+
+    def warnings(self, days: int) -> list[str]:
+        """The data files' warnings for a run of ``days`` days (gaps, unit guesses, cycling)."""
+        notes: list[str] = []
+        for (_, prof), grp in zip(self.files, self.data_groups, strict=True):
+            notes += prof.warnings
+            if prof.offset + days > prof.days:
+                notes.append(
+                    f"{grp}: the file has {prof.days} day(s) but the run needs {days} "
+                    f"from file day {prof.offset + 1}: its days repeat (cycling)"
+                )
+        return notes
 
     def _loads_w(self, day: date, day_index: int) -> F32:
         f = self.fleet
@@ -181,20 +206,37 @@ class DayGenerator:
             load_w[rows] = file_load.astype(np.float32)
             if file_pv is not None:
                 pv_w[rows] = file_pv.astype(np.float32)
-        d = dispatch_self_consumption(pv_w, load_w, self.fleet.batteries, SLOT_S, self.soc)
-        self.soc = d.soc[:, -1].astype(np.float64)
-        bess_wh = np.rint(d.bess_w * SLOT_H).astype(np.int32)  # + discharge, - charge
+        devices = None
+        if self.planner is not None:
+            planned = self.planner.day(day, pv_w, load_w, self.soc)
+            pv_w, load_w, devices = planned.pv_w, planned.load_w, planned.devices
+            bess_w, soc = planned.bess_w, planned.soc
+        else:
+            if self.flex is not None:
+                devices = self.flex.day(day)
+                load_w += devices.extra_load_w.astype(np.float32)
+                pv_w += devices.extra_generation_w.astype(np.float32)
+            d = dispatch_self_consumption(pv_w, load_w, self.fleet.batteries, SLOT_S, self.soc)
+            bess_w, soc = np.asarray(d.bess_w, np.float64), np.asarray(d.soc, np.float64)
+        self.soc = soc[:, -1].astype(np.float64)
+        bess_wh = np.rint(bess_w * SLOT_H).astype(np.int32)  # + discharge, - charge
         clear = None
         if self.clear_sky:
             clear_sky = dataclasses.replace(sky, kc=np.ones_like(sky.kc))
-            clear = np.rint(fleet_pv_w(self.fleet, clear_sky, SLOT_S) * SLOT_H).astype(np.int32)
+            clear_w = fleet_pv_w(self.fleet, clear_sky, SLOT_S)
+            for rows, prof in self.files:  # a data house's clear sky: its own history
+                own = prof.clear_sky_pv_w(day_index)
+                if own is not None:
+                    clear_w[rows] = own.astype(np.float32)
+            clear = np.rint(clear_w * SLOT_H).astype(np.int32)
         return DayEnergy(
             day=day,
             pv_wh=np.rint(pv_w * SLOT_H).astype(np.int32),
             load_wh=np.rint(load_w * SLOT_H).astype(np.int32),
             charge_wh=np.clip(-bess_wh, 0, None),
             discharge_wh=np.clip(bess_wh, 0, None),
-            soc=d.soc.astype(np.float32, copy=False),
+            soc=soc.astype(np.float32, copy=False),
             clear_sky_pv_wh=clear,
             local_hour=self.local_hour,
+            devices=devices,
         )

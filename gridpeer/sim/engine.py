@@ -23,7 +23,9 @@ from gridpeer.hems.strategy import PriceStrategy, house_order_price, noisy_forec
 from gridpeer.market.calendar import thesis_default
 from gridpeer.market.clearing import GridPrices
 from gridpeer.market.money import payments_wei_array
+from gridpeer.profiles.forecast import ForecastScore, make_forecaster
 from gridpeer.sim.dayprofiles import SLOTS_PER_DAY, DayEnergy, DayGenerator
+from gridpeer.sim.flexdevices import DeviceDay
 from gridpeer.sim.ledger import Ledger
 from gridpeer.sim.market_adapter import (
     MARKETS,
@@ -33,6 +35,7 @@ from gridpeer.sim.market_adapter import (
     clear_slot,
     mechanism,
 )
+from gridpeer.sim.mpc import MpcPlanner
 from gridpeer.sim.population import Population, build_population
 from gridpeer.sim.scenario import Scenario
 
@@ -43,6 +46,9 @@ if TYPE_CHECKING:
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 SAMPLE_BATTERIES = 3
+HISTORY_DAYS = 14
+"""Days of past PV and load each house keeps for the fitted forecasts (a rolling buffer)."""
+FITTED = ("sarima", "gbm")
 
 SettleHook = Callable[[int, Trades, I64], None]
 """Called after each slot clears with (global slot index, contracted trades, delivered Wh
@@ -72,6 +78,11 @@ class SimResult:
     wei_per_unit: int
     feeder: FeederFlow | None = None
     grid_market: GridMarket | None = None
+    warnings: tuple[str, ...] = ()
+    forecast: dict[str, float] | None = None
+    """Forecast errors of the net PV − load per house and slot (see ForecastScore)."""
+    mpc_solves: int = 0
+    """HiGHS solves of the MPC agents (0 with rule-based dispatch)."""
 
     @property
     def slots_done(self) -> int:
@@ -148,8 +159,9 @@ class Simulation:
             self.pop,
             sc,
             config.seed,
-            clear_sky=sc.strategy.forecast in ("persistence", "clear-sky"),
+            clear_sky=sc.strategy.forecast in ("persistence", "clear-sky", *FITTED),
         )
+        self.warnings: tuple[str, ...] = tuple(self.gen.warnings(config.days))
         self.mech = mechanism(config.mechanism)
         self.rounds = 1 if config.mechanism in PRICE_BLIND else sc.strategy.rounds
         self.prices = _Prices(self.pop, sc.strategy.spread)
@@ -180,6 +192,30 @@ class Simulation:
                 0.0 if spec is None else spec.network_fee * sc.tariff.wei_per_unit,
             )
             feeder.start(config.days * SLOTS_PER_DAY)
+        self.score = ForecastScore()
+        mode = sc.strategy.forecast
+        self._models = (make_forecaster(mode), make_forecaster(mode)) if mode in FITTED else None
+        width = HISTORY_DAYS * SLOTS_PER_DAY if self._models else 0
+        self._hist = np.zeros((2, self.pop.n, width))  # PV, load, Wh per slot
+        self._hist_slots = 0  # slots of history held (<= width)
+        self._days_seen = 0
+        self._fitted: tuple[F64, F64] | None = None  # today's fitted forecast PV, load, Wh
+        self._f_day = np.zeros((self.pop.n, SLOTS_PER_DAY), dtype=np.int64)
+        self.planner: MpcPlanner | None = None
+        if sc.strategy.dispatch == "mpc":
+            self.planner = MpcPlanner(self.gen.fleet.batteries, self.gen.flex, self.pop.n)
+            imp_day, fi_day = slot_tariffs(sc, self.gen.local_hour)
+            self.planner.tariff = (imp_day.astype(np.float64), float(fi_day))
+            self.planner.forecast = self._plan_forecast
+            self.gen.planner = self.planner
+            self._plan_models = (
+                (make_forecaster(mode), make_forecaster(mode)) if mode in FITTED else None
+            )
+            self._plan_hist = np.zeros((2, self.pop.n, HISTORY_DAYS * SLOTS_PER_DAY))
+            self._plan_slots = 0
+            self._plan_day = 0
+        self.record_forecasts = False
+        self.day_forecasts: list[tuple[F64, F64]] = []
 
     # ------------------------------------------------------------ forecasts
 
@@ -194,12 +230,96 @@ class Simulation:
         load = noisy_forecast(today.load_wh.astype(np.float64), sigma, rng)
         return np.rint(pv).astype(np.int64), np.rint(load).astype(np.int64)
 
+    def _fitted_day(self, today: DayEnergy) -> tuple[F64, F64]:
+        """Day-ahead PV and load forecast of every house from its past days only, Wh."""
+        assert self._models is not None
+        pv_model, load_model = self._models
+        now = self._hist_slots
+        origin = self._days_seen * SLOTS_PER_DAY - now
+        if now >= max(pv_model.min_history, load_model.min_history):
+            pv = pv_model.predict(self._hist[0], now, SLOTS_PER_DAY, origin=origin)
+            load = load_model.predict(self._hist[1], now, SLOTS_PER_DAY, origin=origin)
+        elif now >= SLOTS_PER_DAY:  # persistence until the models have enough history
+            pv = self._hist[0][:, now - SLOTS_PER_DAY : now].copy()
+            load = self._hist[1][:, now - SLOTS_PER_DAY : now].copy()
+        else:  # day 1: derated clear sky, the house's mean load (its annual kWh)
+            assert today.clear_sky_pv_wh is not None
+            pv = today.clear_sky_pv_wh.astype(np.float64) * 0.8
+            mean = self.pop.annual_kwh * 1000.0 / 365.0 / SLOTS_PER_DAY
+            load = np.repeat(mean[:, None], SLOTS_PER_DAY, axis=1)
+        return pv, load
+
+    def _plan_forecast(self, gen: F64, load: F64) -> tuple[F64, F64]:
+        """The MPC agents' forecast of today's generation and inflexible load, Wh, from
+        the run's forecast mode; then today's real values join the planning history."""
+        mode = self.cfg.scenario.strategy.forecast
+        hist, k, d = self._plan_hist, self._plan_slots, self._plan_day
+        if mode == "perfect":
+            out = (gen, load)
+        elif mode == "noisy":
+            sigma = self.cfg.scenario.strategy.forecast_error
+            rng = np.random.default_rng([self.cfg.seed, 9, d])
+            out = (
+                np.asarray(noisy_forecast(gen, sigma, rng), dtype=np.float64),
+                np.asarray(noisy_forecast(load, sigma, rng), dtype=np.float64),
+            )
+        elif self._plan_models is not None and k >= self._plan_models[0].min_history:
+            origin = d * SLOTS_PER_DAY - k
+            out = (
+                self._plan_models[0].predict(hist[0], k, SLOTS_PER_DAY, origin=origin),
+                self._plan_models[1].predict(hist[1], k, SLOTS_PER_DAY, origin=origin),
+            )
+        elif k >= SLOTS_PER_DAY:
+            out = (
+                hist[0, :, k - SLOTS_PER_DAY : k].copy(),
+                hist[1, :, k - SLOTS_PER_DAY : k].copy(),
+            )
+        else:  # day 1 without history: no generation, the house's mean load
+            mean = self.pop.annual_kwh * 1000.0 / 365.0 / SLOTS_PER_DAY
+            out = (np.zeros_like(gen), np.repeat(mean[:, None], SLOTS_PER_DAY, axis=1))
+        width = hist.shape[2]
+        if k == width:
+            hist[:, :, :-SLOTS_PER_DAY] = hist[:, :, SLOTS_PER_DAY:]
+            k -= SLOTS_PER_DAY
+        hist[0, :, k : k + SLOTS_PER_DAY] = gen
+        hist[1, :, k : k + SLOTS_PER_DAY] = load
+        self._plan_slots = k + SLOTS_PER_DAY
+        self._plan_day = d + 1
+        return out
+
+    def _remember(self, today: DayEnergy) -> None:
+        """Append the finished day's real PV and load to the rolling history."""
+        self._days_seen += 1
+        if self._models is None:
+            return
+        width = self._hist.shape[2]
+        if self._hist_slots == width:
+            self._hist[:, :, :-SLOTS_PER_DAY] = self._hist[:, :, SLOTS_PER_DAY:]
+            self._hist_slots -= SLOTS_PER_DAY
+        k = self._hist_slots
+        self._hist[0, :, k : k + SLOTS_PER_DAY] = today.pv_wh
+        self._hist[1, :, k : k + SLOTS_PER_DAY] = today.load_wh
+        self._hist_slots += SLOTS_PER_DAY
+
+    def _score_day(self, today: DayEnergy, slots: int) -> None:
+        """Score the day's net forecasts (its first ``slots`` slots) against persistence."""
+        prev = self._prev
+        if prev is None or slots == 0:
+            return
+        actual = today.pv_wh[:, :slots].astype(np.int64) - today.load_wh[:, :slots]
+        ref = prev.pv_wh[:, :slots].astype(np.int64) - prev.load_wh[:, :slots]
+        perfect = self.cfg.scenario.strategy.forecast == "perfect"
+        self.score.add(actual if perfect else self._f_day[:, :slots], actual, ref)
+
     def _forecast_net(self, today: DayEnergy, t: int) -> I64:
         """Forecast PV minus load of slot ``t`` per house, Wh."""
         mode = self.cfg.scenario.strategy.forecast
         actual = today.pv_wh[:, t].astype(np.int64) - today.load_wh[:, t]
         if mode == "perfect":
             return actual
+        if mode in FITTED:
+            assert self._fitted is not None
+            return np.rint(self._fitted[0][:, t] - self._fitted[1][:, t]).astype(np.int64)
         if mode == "noisy":
             assert self._noisy is not None
             return np.asarray(self._noisy[0][:, t] - self._noisy[1][:, t], dtype=np.int64)
@@ -245,7 +365,9 @@ class Simulation:
         if self.cfg.scenario.strategy.forecast == "perfect":
             f_res = None
         else:
-            f_res = self._forecast_net(today, t) - charge + discharge
+            f_net = self._forecast_net(today, t)
+            self._f_day[:, t] = f_net
+            f_res = f_net - charge + discharge
         surplus = np.clip(residual, 0, None)
         deficit = np.clip(-residual, 0, None)
         if f_res is None:
@@ -309,6 +431,12 @@ class Simulation:
         h["export_revenue_wei"] += exp_wh * fi // 1000
         h["base_import_wh"] += deficit
         h["base_export_wh"] += surplus
+        if today.devices is not None:
+            self._device_slot(today.devices, t, load, bought, imp_wh)
+        if self.planner is not None:  # battery energy traded beyond the house's own needs
+            acc = led.devices
+            acc["battery_bought_wh"] += np.clip(charge - np.clip(pv - load, 0, None), 0, None)
+            acc["battery_sold_wh"] += np.clip(discharge - np.clip(load - pv, 0, None), 0, None)
         h["base_import_cost_wei"] += deficit * imp // 1000
         h["base_export_revenue_wei"] += surplus * fi // 1000
         s = led.series
@@ -331,6 +459,27 @@ class Simulation:
             gm.record(g, exp_wh + sold - imp_wh - bought)
         if self.settle is not None:
             self.settle(g, contracted, delivered_wh)
+
+    def _device_slot(self, dev: DeviceDay, t: int, load: I64, bought: I64, imp_wh: I64) -> None:
+        """Per-device energy of slot ``t``; EV charging split pro rata over the sources."""
+        acc = self.ledger.devices
+        ev_net = dev.ev_w[:, t] * 0.25
+        ev = np.clip(ev_net, 0.0, None)
+        acc["ev_v2g_wh"] += ev - ev_net
+        if ev.any():
+            share = np.divide(ev, load, out=np.zeros(ev.size), where=load > 0)
+            share = np.clip(share, 0.0, 1.0)
+            acc["ev_wh"] += ev
+            acc["ev_p2p_wh"] += share * bought
+            acc["ev_grid_wh"] += share * imp_wh
+            acc["ev_own_wh"] += ev - share * (bought + imp_wh)
+        acc["heat_pump_wh"] += dev.hp_w[:, t] * 0.25
+        acc["heat_wh"] += dev.heat_w[:, t] * 0.25
+        acc["heat_unmet_wh"] += dev.unmet_w[:, t] * 0.25
+        acc["wind_wh"] += dev.wind_w[:, t] * 0.25
+        acc["hydro_wh"] += dev.hydro_w[:, t] * 0.25
+        if t == 0:
+            acc["ev_public_wh"] += dev.ev_public_wh
 
     @staticmethod
     def _cap(trades: Trades, surplus: I64, deficit: I64) -> I64:
@@ -368,21 +517,29 @@ class Simulation:
             today = self.gen.day(day, d)
             if sc.strategy.forecast == "noisy":
                 self._noisy = self._noisy_day(today, d)
+            if self._models is not None:
+                self._fitted = self._fitted_day(today)
+                if self.record_forecasts:
+                    self.day_forecasts.append(self._fitted)
             imp, fi = slot_tariffs(sc, today.local_hour)
             self.tradable = tradable_slots(sc, day)
             rng = np.random.default_rng([self.cfg.seed, 3, d])
+            done = 0
             for t in range(SLOTS_PER_DAY):
                 if should_stop is not None and should_stop():
                     interrupted = True
                     break
                 self._slot(today, t, g, int(imp[t]), fi, rng)
                 g += 1
+                done += 1
                 self.ledger.slots_done = g
                 if on_slot is not None:
                     on_slot(g)
+            self._score_day(today, done)
             if interrupted:
                 break
             self._prev = today
+            self._remember(today)
         return SimResult(
             config=self.cfg,
             population=self.pop,
@@ -392,6 +549,9 @@ class Simulation:
             wei_per_unit=sc.tariff.wei_per_unit,
             feeder=self.feeder,
             grid_market=self.grid_market,
+            warnings=self.warnings,
+            forecast=self.score.as_dict(),
+            mpc_solves=0 if self.planner is None else self.planner.solves,
         )
 
 

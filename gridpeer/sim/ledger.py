@@ -38,6 +38,28 @@ HOUSE_FIELDS = (
 )
 """Per-house totals (all int64): Wh, or wei (``*_wei``). ``base_*`` = no P2P."""
 
+DEVICE_FIELDS = (
+    "ev_wh",
+    "ev_own_wh",
+    "ev_p2p_wh",
+    "ev_grid_wh",
+    "ev_public_wh",
+    "ev_v2g_wh",
+    "heat_pump_wh",
+    "heat_wh",
+    "heat_unmet_wh",
+    "wind_wh",
+    "hydro_wh",
+    "battery_bought_wh",
+    "battery_sold_wh",
+)
+"""Per-house device totals, Wh (float64; kept apart from the int64 meter totals): EV
+charging at home and where it came from (own PV/battery, P2P, grid, pro rata to the
+EV's share of the slot's load), driving energy charged elsewhere, V2G discharge, heat
+pump electricity, heat delivered and unmet, wind and hydro generation; with MPC agents
+the flexibility used on the market: battery charging beyond the house's own surplus (bought) and
+discharging beyond its own deficit (sold)."""
+
 SERIES_FIELDS = (
     "pv_wh",
     "load_wh",
@@ -65,12 +87,14 @@ class Ledger:
     house: dict[str, I64] = field(init=False)
     series: dict[str, F64] = field(init=False)
     sample_soc: F64 = field(init=False)
+    devices: dict[str, F64] = field(init=False)
     slots_done: int = 0
 
     def __post_init__(self) -> None:
         self.house = {k: np.zeros(self.houses, dtype=np.int64) for k in HOUSE_FIELDS}
         self.series = {k: np.zeros(self.slots, dtype=np.float64) for k in SERIES_FIELDS}
         self.sample_soc = np.zeros((self.slots, 0), dtype=np.float64)
+        self.devices = {k: np.zeros(self.houses, dtype=np.float64) for k in DEVICE_FIELDS}
 
     def add(self, name: str, values: I64) -> None:
         """Add per-house values (int64) to total ``name``."""

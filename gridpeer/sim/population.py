@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from gridpeer.devices.heatpump import tank_capacity_wh
 from gridpeer.sim.scenario import Scenario
 
 F64 = npt.NDArray[np.float64]
@@ -31,6 +32,11 @@ class Population:
         battery_power_w: battery charge/discharge power limit, W.
         annual_kwh: yearly consumption, kWh.
         ramping: True for ramping price strategy, False for fixed.
+        ev_wh, ev_charger_w, ev_v2g, ev_min_soc: EV battery Wh (0 = none), charger W,
+            V2G allowed, SoC required at departure.
+        heat_pump_w, heat_loss_w_per_k, tank_wh: heat pump thermal W at A−7/W52
+            (0 = none), house heat loss W/K, tank capacity Wh of heat.
+        wind_w, hydro_w, hydro_head_m: wind and hydro rated W (0 = none), hydro head m.
     """
 
     ids: tuple[str, ...]
@@ -40,6 +46,16 @@ class Population:
     battery_power_w: F64
     annual_kwh: F64
     ramping: npt.NDArray[np.bool_]
+    ev_wh: F64
+    ev_charger_w: F64
+    ev_v2g: npt.NDArray[np.bool_]
+    ev_min_soc: F64
+    heat_pump_w: F64
+    heat_loss_w_per_k: F64
+    tank_wh: F64
+    wind_w: F64
+    hydro_w: F64
+    hydro_head_m: F64
 
     @property
     def n(self) -> int:
@@ -96,4 +112,14 @@ def build_population(
         battery_power_w=per_group([g.battery_power_w for g in groups]),
         annual_kwh=annual,
         ramping=np.asarray([g.strategy == "ramping" for g in groups], dtype=np.bool_)[group],
+        ev_wh=per_group([g.ev_kwh * 1000.0 for g in groups]),
+        ev_charger_w=per_group([g.ev_charger_kw * 1000.0 for g in groups]),
+        ev_v2g=np.asarray([g.ev_v2g for g in groups], dtype=np.bool_)[group],
+        ev_min_soc=per_group([g.ev_min_soc for g in groups]),
+        heat_pump_w=per_group([g.heat_pump_kw * 1000.0 for g in groups]),
+        heat_loss_w_per_k=per_group([g.heat_loss_w_per_k for g in groups]),
+        tank_wh=per_group([tank_capacity_wh(g.tank_l) for g in groups]),
+        wind_w=per_group([g.wind_kw * 1000.0 for g in groups]),
+        hydro_w=per_group([g.hydro_kw * 1000.0 for g in groups]),
+        hydro_head_m=per_group([g.hydro_head_m for g in groups]),
     )

@@ -11,6 +11,8 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from gridpeer.sim import plots
 from gridpeer.sim.engine import SimResult
 from gridpeer.sim.explain import kpi_sentences
@@ -162,6 +164,41 @@ def _headline(result: SimResult) -> str:
     )
 
 
+FORECAST_ROWS = (
+    ("forecast_mae_wh", "MAE of the net (PV − load) forecast", "Wh/slot"),
+    ("forecast_rmse_wh", "RMSE of the net forecast", "Wh/slot"),
+    ("persistence_mae_wh", "MAE of persistence (yesterday's slot)", "Wh/slot"),
+    ("persistence_rmse_wh", "RMSE of persistence", "Wh/slot"),
+    ("forecast_skill", "skill = 1 − RMSE / RMSE persistence", "ratio"),
+    ("forecast_values", "house-slots scored (from day 2)", "count"),
+)
+
+
+def forecast_rows(result: SimResult) -> list[list[str]]:
+    """The report's forecast-error table rows: metric, meaning, value, unit."""
+    f = result.forecast or {}
+    return [
+        [key, text, "n/a" if key not in f or f[key] != f[key] else f"{f[key]:.4g}", unit]
+        for key, text, unit in FORECAST_ROWS
+    ]
+
+
+def device_rows(result: SimResult) -> list[list[str]]:
+    """Community totals of the flexible devices' energy, kWh (empty without devices)."""
+    dev = result.ledger.devices
+    if not any(float(np.abs(v).sum()) > 0 for v in dev.values()):
+        return []
+    return [[k, f"{float(v.sum()) / 1000:.1f}", "kWh"] for k, v in dev.items()]
+
+
+def _devices_csv(result: SimResult) -> str:
+    dev = result.ledger.devices
+    lines = ["house," + ",".join(dev)]
+    for i, hid in enumerate(result.population.ids):
+        lines.append(hid + "," + ",".join(f"{v[i]:.0f}" for v in dev.values()))
+    return "\n".join(lines) + "\n"
+
+
 def write_report(result: SimResult, out: Path) -> list[Path]:
     """Write the report of one run into ``out`` (created); returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
@@ -172,6 +209,13 @@ def write_report(result: SimResult, out: Path) -> list[Path]:
         "kpis_community.csv": to_csv([community], COMMUNITY_KEYS),
         "series.csv": _series_csv(result),
     }
+    drows = device_rows(result)
+    if drows:
+        files["devices.csv"] = _devices_csv(result)
+    frows = forecast_rows(result)
+    files["forecast.csv"] = "metric,value,unit\n" + "".join(
+        f"{r[0]},{r[2]},{r[3]}\n" for r in frows
+    )
     written: list[Path] = []
     for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8", newline="")
@@ -202,6 +246,23 @@ def write_report(result: SimResult, out: Path) -> list[Path]:
         "",
         SAVING_NOTE,
         "",
+        *(
+            [
+                "## Devices (EV, heat pump, wind, hydro)",
+                "",
+                _md_table(["energy", "community total", "unit"], drows),
+                "",
+                "EV charging is split over own PV/battery, P2P and grid pro rata to its "
+                "share of each slot's load; per house in [devices.csv](devices.csv).",
+                "",
+            ]
+            if drows
+            else []
+        ),
+        f"## Forecast ({_forecast_text(result.config.scenario)})",
+        "",
+        _md_table(["metric", "meaning", "value", "unit"], frows),
+        "",
         f"## Houses{more}",
         "",
         _md_table(house_header, houses),
@@ -210,6 +271,8 @@ def write_report(result: SimResult, out: Path) -> list[Path]:
         "[series.csv](series.csv).",
         "",
     ]
+    if result.warnings:
+        md[4:4] = ["## Warnings", "", *(f"- {w}" for w in result.warnings), ""]
     for png, caption in RUN_PLOTS:
         md += [f"## {caption}", "", f"![{caption}]({png})", ""]
     feeder_md, feeder_html = _feeder_part(result, out)
@@ -220,11 +283,24 @@ def write_report(result: SimResult, out: Path) -> list[Path]:
         "<h2>Community KPIs</h2>",
         _html_table(["KPI", "value", "unit"], rows),
         f"<p>{html.escape(SAVING_NOTE)}</p>",
+        *(
+            [
+                "<h2>Devices (EV, heat pump, wind, hydro)</h2>",
+                _html_table(["energy", "community total", "unit"], drows),
+            ]
+            if drows
+            else []
+        ),
+        f"<h2>Forecast ({html.escape(_forecast_text(result.config.scenario))})</h2>",
+        _html_table(["metric", "meaning", "value", "unit"], frows),
         f"<h2>Houses{html.escape(more)}</h2>",
         _html_table(house_header, houses),
         "<p>Per-house KPIs: <a href='kpis_houses.csv'>kpis_houses.csv</a>; per-slot series: "
         "<a href='series.csv'>series.csv</a>.</p>",
     ]
+    if result.warnings:
+        items = "".join(f"<li>{html.escape(w)}</li>" for w in result.warnings)
+        sections[1:1] = [f"<h2>Warnings</h2><ul>{items}</ul>"]
     sections += [f"<h2>{c}</h2><img src='{p}' alt='{c}'>" for p, c in RUN_PLOTS]
     sections += feeder_html
     (out / "summary.html").write_text(_page(title, sections), encoding="utf-8")
@@ -339,3 +415,42 @@ def write_comparison(results: Sequence[SimResult], out: Path) -> list[Path]:
     return [out / n for n in ("compare.csv", "compare.md", "compare.html")] + [
         out / p for p, _ in COMPARE_PLOTS
     ]
+
+
+GRID_KPIS = ("p2p_wh", "delivered_ratio", "saving", "saving_pct", "self_sufficiency")
+
+
+def write_forecast_grid(grid: Sequence[tuple[str, Sequence[SimResult]]], out: Path) -> list[Path]:
+    """``forecast_grid.csv``/``.md``: each design's KPIs under each forecast, with the
+    forecast's skill, so how forecast quality moves each design shows side by side."""
+    out.mkdir(parents=True, exist_ok=True)
+    header = ["forecast", "mechanism", *GRID_KPIS, "forecast_mae_wh", "forecast_skill"]
+    rows: list[list[str]] = []
+    for forecast, results in grid:
+        for r in results:
+            c = Kpis(r).community()
+            f = r.forecast or {}
+            rows.append(
+                [
+                    forecast,
+                    r.config.mechanism,
+                    *(fmt(c[k], k) for k in GRID_KPIS),
+                    f"{f.get('forecast_mae_wh', float('nan')):.4g}",
+                    f"{f.get('forecast_skill', float('nan')):.4g}",
+                ]
+            )
+    (out / "forecast_grid.csv").write_text(
+        "\n".join(",".join(r) for r in [header, *rows]) + "\n", encoding="utf-8", newline=""
+    )
+    md = [
+        "# Market designs under each forecast",
+        "",
+        "Same households and weather; only the agents' forecast changes. Energy in Wh, "
+        "forecast errors of the net (PV − load) per house and slot, skill = 1 − RMSE / "
+        "RMSE of persistence.",
+        "",
+        _md_table(header, rows),
+        "",
+    ]
+    (out / "forecast_grid.md").write_text("\n".join(md), encoding="utf-8")
+    return [out / "forecast_grid.csv", out / "forecast_grid.md"]

@@ -14,6 +14,7 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -94,7 +95,17 @@ class HouseholdGroup(_Strict):
 
     ``pv_kwp`` 0 and ``battery_wh`` 0 make a plain consumer. ``data`` optionally names
     a measured data file (path relative to the scenario file) replayed as its load (and
-    PV, if the file has it), read as ``data_format`` (see :mod:`gridpeer.sim.userdata`).
+    PV, if the file has it), read as ``data_format`` (see :mod:`gridpeer.sim.userdata`);
+    ``data_tz`` is the zone the file's clock was in (naive ISO and POSIX timestamps alike),
+    ``data_align`` ``start`` replays the file's first day on the calendar's start,
+    ``date`` the file day with the start's day of the year.
+
+    Flexible devices (0 = none; models in :mod:`gridpeer.devices`): an EV of
+    ``ev_kwh`` kWh on a ``ev_charger_kw`` kW charger (``ev_v2g``: may discharge;
+    ``ev_min_soc``: SoC required at departure); an air/water heat pump of
+    ``heat_pump_kw`` kW thermal (A−7/W52) heating a house of ``heat_loss_w_per_k`` W/K
+    through a ``tank_l`` litre tank; a ``wind_kw`` kW small wind turbine; a ``hydro_kw``
+    kW run-of-river micro-hydro plant with ``hydro_head_m`` m net head.
     """
 
     name: str
@@ -105,10 +116,32 @@ class HouseholdGroup(_Strict):
     annual_kwh: float = Field(default=3500.0, gt=0, le=1_000_000)
     strategy: Literal["fixed", "ramping"] = "ramping"
     data: str | None = None
-    data_format: Literal["watts", "refit", "smart-home"] = "watts"
+    data_format: Literal["watts", "refit", "smart-home", "split-json"] = "watts"
     preference: Literal["none", "local", "green"] = "none"
     premium: float = Field(default=0.0, ge=0)
     green: bool = True
+    data_tz: str = "UTC"
+    data_align: Literal["start", "date"] = "start"
+    ev_kwh: float = Field(default=0.0, ge=0, le=300)
+    ev_charger_kw: float = Field(default=7.4, gt=0, le=350)
+    ev_v2g: bool = False
+    ev_min_soc: float = Field(default=0.6, ge=0, le=1)
+    heat_pump_kw: float = Field(default=0.0, ge=0, le=100)
+    heat_loss_w_per_k: float = Field(default=150.0, gt=0, le=5000)
+    tank_l: float = Field(default=300.0, gt=0, le=10_000)
+    wind_kw: float = Field(default=0.0, ge=0, le=1000)
+    hydro_kw: float = Field(default=0.0, ge=0, le=1000)
+    hydro_head_m: float = Field(default=10.0, gt=0, le=1000)
+
+    @model_validator(mode="after")
+    def _zone(self) -> HouseholdGroup:
+        try:
+            ZoneInfo(self.data_tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"data_tz {self.data_tz!r} is not an IANA time zone (e.g. America/Santiago)"
+            ) from None
+        return self
 
 
 class Strategy(_Strict):
@@ -119,11 +152,20 @@ class Strategy(_Strict):
     sigma ``forecast_error`` (0.3: about ±31 % per slot, see
     :func:`gridpeer.hems.strategy.noisy_forecast`); ``persistence`` yesterday's same
     slot; ``clear-sky`` 80 % of clear-sky PV minus yesterday's load; ``perfect`` the
-    real values (an upper bound: every design then trades the same volume).
+    real values (an upper bound: every design then trades the same volume); ``sarima``
+    and ``gbm`` day-ahead forecasts of PV and load from each house's own past days
+    (:mod:`gridpeer.profiles.forecast`; before enough history: persistence, and on day 1
+    80 % of clear-sky PV minus the house's mean load).
+
+    ``dispatch``: how batteries, EVs and heat pumps run: ``rule`` (self-consumption
+    battery, uncontrolled EV charging, tank thermostat) or ``mpc`` (a daily LP per house
+    against expected P2P and grid prices, :mod:`gridpeer.sim.mpc`; batteries then also
+    buy and sell on the market).
     """
 
-    forecast: Literal["noisy", "perfect", "persistence", "clear-sky"] = "noisy"
+    forecast: Literal["noisy", "perfect", "persistence", "clear-sky", "sarima", "gbm"] = "noisy"
     forecast_error: float = Field(default=0.3, ge=0, le=2)
+    dispatch: Literal["rule", "mpc"] = "rule"
     spread: float = Field(default=0.9, ge=0, le=1)
     rounds: int = Field(default=4, ge=1, le=96)
 
@@ -202,6 +244,21 @@ class MarketStructure(_Strict):
     partners: dict[str, str] = {}
 
 
+class Weather(_Strict):
+    """Statistics of the seeded weather model (:mod:`gridpeer.devices.weather`): mean
+    temperature °C, seasonal and diurnal amplitudes K, day-to-day anomaly sd K; wind
+    Weibull shape and scale (m/s at 10 m); river mean flow m³/s
+    (:mod:`gridpeer.devices.hydro`). Used only by heat pumps, wind and hydro."""
+
+    mean_c: float = Field(default=11.0, ge=-30, le=40)
+    seasonal_amp_c: float = Field(default=8.0, ge=0, le=30)
+    diurnal_amp_c: float = Field(default=4.0, ge=0, le=20)
+    anomaly_sd_c: float = Field(default=2.5, ge=0, le=15)
+    wind_weibull_k: float = Field(default=2.0, gt=0.5, le=5)
+    wind_weibull_c_ms: float = Field(default=6.0, gt=0, le=20)
+    river_mean_m3s: float = Field(default=0.05, gt=0, le=1000)
+
+
 class Scenario(_Strict):
     """A whole community study setup."""
 
@@ -214,6 +271,7 @@ class Scenario(_Strict):
     tariff: Tariff
     calendar: Calendar = Calendar()
     strategy: Strategy = Strategy()
+    weather: Weather = Weather()
     households: tuple[HouseholdGroup, ...] = Field(min_length=1)
     feeder: Feeder | None = None
     market_structure: MarketStructure | None = None

@@ -117,3 +117,64 @@ def test_malformed_files_get_clear_errors(
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ProfileFileError, match="no such file"):
         read_watts_csv(tmp_path / "absent.csv")
+
+
+def test_split_json_epoch_ms(tmp_path: Path) -> None:
+    from gridpeer.profiles.readers import read_split_json
+
+    idx = pd.date_range("2016-01-01 05:00", periods=3, freq="1min")
+    frame = pd.DataFrame(
+        {"use [kW]": [0.5, 1.0, 0.25], "Solar [kW]": [-0.003, 1.5, 2.0]}, index=idx
+    )
+    path = tmp_path / "home.json"
+    frame.to_json(path, orient="split")
+    assert '"index":[1451624400000' in path.read_text()
+    out = read_split_json(path)
+    assert out.index[0] == pd.Timestamp(datetime(2016, 1, 1, 5, 0, tzinfo=UTC))
+    assert list(out["load_w"]) == [500.0, 1000.0, 250.0]
+    assert list(out["pv_w"]) == [0.0, 1500.0, 2000.0]
+    assert out.attrs["warnings"] == []
+    shifted = read_split_json(path, naive_tz="America/New_York")
+    assert shifted.index[0] == pd.Timestamp(datetime(2016, 1, 1, 10, 0, tzinfo=UTC))
+
+
+def test_split_json_unit_guess_is_reported(tmp_path: Path) -> None:
+    from gridpeer.profiles.readers import read_split_json
+
+    path = _write(
+        tmp_path,
+        '{"columns":["use","gen"],"index":[1451624400000,1451624460000],'
+        '"data":[[0.5,0.0],[0.7,1.2]]}',
+        "g.json",
+    )
+    out = read_split_json(path)
+    assert list(out["load_w"]) == [500.0, 700.0]
+    assert any("'use' has no unit; guessed kW" in w for w in out.attrs["warnings"])
+    watts = _write(tmp_path, '{"columns":["load"],"index":[0,60],"data":[[450],[900]]}', "w.json")
+    assert list(read_split_json(watts)["load_w"]) == [450.0, 900.0]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[1,2]", "split"),
+        ("{", "not a readable JSON"),
+        ('{"columns":["x"],"index":[0],"data":[[1]]}', "no load column"),
+        ('{"columns":["use [W]"],"index":[0,1],"data":[[1]]}', "2 index entries for 1 rows"),
+        ('{"columns":["use [W]"],"index":[0],"data":[["a"]]}', "not all numbers"),
+        ('{"columns":["use [W]"],"index":[0],"data":[[-1]]}', "negative"),
+    ],
+)
+def test_split_json_errors(tmp_path: Path, text: str, message: str) -> None:
+    from gridpeer.profiles.readers import read_split_json
+
+    with pytest.raises(ProfileFileError, match=message):
+        read_split_json(_write(tmp_path, text, "bad.json"))
+
+
+def test_watts_file_that_looks_like_kw_is_flagged(tmp_path: Path) -> None:
+    rows = "".join(f"{k * 900},{0.3 + (k % 7) / 10}\n" for k in range(96))
+    frame = read_watts_csv(_write(tmp_path, "timestamp,watts\n" + rows))
+    assert frame["load_w"].max() == pytest.approx(0.9)  # still read as W
+    assert any("if the file is in kW" in w for w in frame.attrs["warnings"])
+    assert read_watts_csv(DATA / "watts_sample.csv").attrs["warnings"] == []

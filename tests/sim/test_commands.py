@@ -151,3 +151,25 @@ def test_first_ctrl_c_sets_the_stop_flag_second_aborts() -> None:
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_compare_grid_of_designs_and_forecasts(tmp_path: Path) -> None:
+    scen = tmp_path / "tiny.toml"
+    scen.write_text(SMALL, encoding="utf-8")
+    out = tmp_path / "grid"
+    args = ["compare", "-s", str(scen), "--markets", "uniform,pay-as-bid", "--days", "3"]
+    res = runner.invoke(app, [*args, "--forecast", "perfect,sarima,gbm", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    lines = (out / "forecast_grid.csv").read_text().splitlines()
+    assert lines[0].startswith("forecast,mechanism,p2p_wh,")
+    assert [line.split(",")[:2] for line in lines[1:]] == [
+        [f, m] for f in ("perfect", "sarima", "gbm") for m in ("uniform", "pay-as-bid")
+    ]
+    skill = {line.split(",")[0]: float(line.split(",")[-1]) for line in lines[1:]}
+    assert skill["perfect"] == 1.0 and skill["sarima"] < 1.0
+    for fc in ("perfect", "sarima", "gbm"):
+        assert (out / fc / "compare.csv").exists()
+        assert (out / fc / "uniform" / "forecast.csv").exists()
+    assert "forecast_grid" in "".join(res.output.split())
+    bad = runner.invoke(app, [*args, "--forecast", "oracle", "--out", str(out)])
+    assert bad.exit_code == 2 and "--forecast" in bad.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -53,13 +54,21 @@ def numeric(path: Path, frame: pd.DataFrame, column: str) -> pd.Series:
     return values.astype(np.float64)
 
 
-def timestamps(path: Path, raw: pd.Series, *, naive_tz: str = "UTC") -> pd.DatetimeIndex:
-    """Parse POSIX seconds or ISO 8601 timestamps to a UTC index; naive ones are taken
-    in ``naive_tz``. Bad or non-increasing timestamps name their line."""
-    text = raw.str.strip()
+def timestamps(
+    path: Path,
+    raw: pd.Series,
+    *,
+    naive_tz: str = "UTC",
+    epoch_unit: Literal["s", "ms"] = "s",
+) -> pd.DatetimeIndex:
+    """Parse POSIX numbers (``epoch_unit`` ``s`` or ``ms``) or ISO 8601 timestamps to a UTC
+    index. Timestamps without an offset are wall-clock times in ``naive_tz``; that includes
+    POSIX numbers when ``naive_tz`` is not UTC (a logger that wrote local time as if it
+    were UTC). Bad or non-increasing timestamps name their line."""
+    text = raw.astype(str).str.strip()
     as_number = pd.to_numeric(text, errors="coerce")
     if as_number.notna().all():
-        parsed = pd.to_datetime(as_number, unit="s", utc=True, errors="coerce")
+        parsed = pd.to_datetime(as_number, unit=epoch_unit, utc=False, errors="coerce")
     else:
         parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=False)
         if parsed.dtype == object:  # mixed offsets

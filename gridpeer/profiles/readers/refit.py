@@ -21,18 +21,24 @@ from gridpeer.profiles.readers._common import (
 
 
 def read_refit(
-    path: str | Path, *, drop_issues: bool = True, local_tz: str = "Europe/London"
+    path: str | Path,
+    *,
+    drop_issues: bool = True,
+    local_tz: str = "Europe/London",
+    unix_tz: str = "UTC",
 ) -> pd.DataFrame:
     """Read a REFIT CSV: a frame indexed by UTC time with ``load_w`` (Aggregate, W) and
     ``appliance1_w``.. for the appliance columns present.
 
-    Time comes from ``Unix`` if present, else ``Time`` in ``local_tz``. With
+    Time comes from ``Unix`` if present (true POSIX seconds, unless ``unix_tz`` names the
+    zone of a logger that wrote local time as if it were UTC), else ``Time`` in
+    ``local_tz``. With
     ``drop_issues`` rows flagged ``Issues == 1`` are dropped.
     """
     file, frame = read_table(path)
     require_columns(file, frame, "Aggregate")
     if "Unix" in frame.columns:
-        index = timestamps(file, frame["Unix"])
+        index = timestamps(file, frame["Unix"], naive_tz=unix_tz)
     elif "Time" in frame.columns:
         index = timestamps(file, frame["Time"], naive_tz=local_tz)
     else:
