@@ -2,6 +2,15 @@
 are synchronous and not thread-safe), an event indexer (orders, trades, decoded events),
 chain time following the model clock on dev chains, and the demo houses' dev keys.
 
+The indexer reads the market's logs from its deployment block (``start_block``) in chunks
+of at most ``chunk_blocks`` blocks per ``eth_getLogs``, and commits each chunk to an
+:class:`~gridpeer.chain.index.IndexStore` (the store in ``serve``: the cursor survives a
+restart) with the hash of its last block. Before reading on it checks that the newest
+remembered block is still canonical; after a reorg it rewinds to the common ancestor
+(the rows go back to what they were there) and reads again. Memory is bounded: open
+orders, open trades, the ``keep_trades`` most recent finished trades and the last 500
+events; older trades are read from the index on demand (:meth:`ChainHub.trade`).
+
 Units: energy Wh, prices wei per kWh, money wei, times UTC unix seconds.
 """
 
@@ -9,11 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
 from eth_account.signers.local import LocalAccount
@@ -32,11 +42,21 @@ from gridpeer.chain.events import (
     TradeCreated,
 )
 from gridpeer.chain.fairlock import FairLock
+from gridpeer.chain.index import (
+    IndexStore,
+    MemoryIndex,
+    ReorgTooDeep,
+    RowIn,
+    common_ancestor,
+    next_chunk,
+)
 from gridpeer.chain.types import Order, Schedule
 from gridpeer.core.clock import Clock
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+EXPLORER_EVENTS = 500
+"""Decoded events kept for the explorer (memory and index)."""
 
 
 @dataclass
@@ -89,6 +109,16 @@ class ChainHub:
         lock: held around every chain call made through :meth:`call`; other threads that
             use the same in-process backend (e.g. the oracle's ``MarketChainView(...,
             lock=hub.lock)``) must hold it too.
+        index: where the cursor and indexed rows are kept (the store in ``serve``).
+        start_block: the market's deployment block (nothing before it is read).
+        chunk_blocks: most blocks per ``eth_getLogs``.
+        max_chunks: most chunks read per :meth:`poll` (the chain thread stays responsive
+            while catching up).
+        confirmations: blocks mined on top of a block before it is indexed.
+        keep_blocks: block hashes remembered for reorg checks.
+        keep_trades: finished (settled, reclaimed) trades kept in memory.
+        cursor: the next block to read.
+        reorgs: reorgs survived so far.
     """
 
     market: MarketClient
@@ -98,11 +128,20 @@ class ChainHub:
     members: dict[str, str] = field(default_factory=dict)
     orders: dict[int, Order] = field(default_factory=dict)
     trades: dict[int, TradeRow] = field(default_factory=dict)
-    events: deque[EventRow] = field(default_factory=lambda: deque(maxlen=500))
+    events: deque[EventRow] = field(default_factory=lambda: deque(maxlen=EXPLORER_EVENTS))
     cursor: int = 0
     schedule: Schedule | None = None
     version: int = 0
     lock: FairLock = field(default_factory=FairLock)
+    index: IndexStore = field(default_factory=MemoryIndex)
+    start_block: int = 0
+    chunk_blocks: int = 2000
+    max_chunks: int = 10
+    confirmations: int = 0
+    keep_blocks: int = 64
+    keep_trades: int = 2000
+    reorgs: int = 0
+    _loaded: bool = False
     _pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="chain")
     )
@@ -145,31 +184,140 @@ class ChainHub:
                     raise
                 # another process (the demo's web app or its simulation) got there first
 
+    # ---------------------------------------------------------------- indexer
+    @property
+    def index_name(self) -> str:
+        """The indexer's name in the index: the market's address (lower-case)."""
+        return self.market.address.lower()
+
+    def trade(self, trade_id: int) -> TradeRow | None:
+        """A trade by id: from memory, else from the index (finished trades age out)."""
+        row = self.trades.get(trade_id)
+        if row is not None:
+            return row
+        got = self.index.index_row(self.index_name, "trade", trade_id)
+        return TradeRow(**json.loads(got[2])) if got is not None else None
+
+    def load(self) -> None:
+        """(Re)load the working set and the cursor from the index."""
+        name = self.index_name
+        self.orders = {
+            r: _order(json.loads(b)) for r, _, b in self.index.index_rows(name, "order", True)
+        }
+        live = self.index.index_rows(name, "trade", live_only=True)
+        recent = self.index.index_rows(name, "trade", limit=self.keep_trades + len(live))
+        finished = [r for r in recent if not r[1]][: self.keep_trades]
+        self.trades = {r: TradeRow(**json.loads(b)) for r, _, b in [*finished, *live]}
+        events = self.index.index_rows(name, "event", limit=EXPLORER_EVENTS)
+        self.events.clear()
+        for _, _, body in sorted(events):
+            self.events.appendleft(EventRow(**json.loads(body)))
+        blocks = self.index.index_blocks(name)
+        self.cursor = max(self.start_block, blocks[-1][0] + 1 if blocks else 0)
+        self.schedule = None
+        self._loaded = True
+        self.version += 1
+
+    def _hash(self, number: int) -> str | None:
+        try:
+            return "0x" + self.market.backend.block_hash(number).hex()
+        except Exception:  # a block the node does not have (any more)
+            return None
+
+    def _check_reorg(self) -> None:
+        """Rewind to the common ancestor when the newest indexed block was replaced."""
+        blocks = self.index.index_blocks(self.index_name)
+        try:
+            ancestor = common_ancestor(blocks, self._hash)
+        except ReorgTooDeep as exc:
+            log.error("chain index: %s; indexing again from the deployment block", exc)
+            ancestor = -1
+        if ancestor is None:
+            return
+        self.index.index_rewind(self.index_name, ancestor)
+        self.reorgs += 1
+        log.warning("chain index: reorg, rewound to block %s", ancestor)
+        self.load()
+
     def poll(self) -> int:
-        """Index new events up to the chain head; returns how many were applied."""
-        head = self.market.backend.block_number()
-        if head < self.cursor:
-            return 0
-        events = self.market.events(self.cursor, head)
+        """Index new events up to the chain head (at most ``max_chunks`` chunks, each
+        committed with its last block's hash); returns how many were applied."""
+        if not self._loaded:
+            self.load()
+        self._check_reorg()
+        backend = self.market.backend
+        head = backend.block_number()
+        applied = 0
+        for _ in range(self.max_chunks):
+            chunk = next_chunk(self.cursor, head, self.confirmations, self.chunk_blocks)
+            if chunk is None:
+                break
+            a, b = chunk
+            end_hash = self._hash(b)
+            events = self.market.events(a, b)
+            if end_hash is None or self._hash(b) != end_hash:
+                break  # the chain moved under us: read again next time
+            try:
+                self._commit(events, (b, end_hash))
+            except Exception:
+                self._loaded = False  # memory may be ahead of the index: reload it
+                raise
+            applied += len(events)
+        if self.schedule is None:
+            self.schedule = self.market.schedule()
+        return applied
+
+    def _commit(self, events: list[Event], block: tuple[int, str]) -> None:
         touched: set[int] = set()
+        changed: dict[int, TradeRow] = {}
+        rows: dict[tuple[str, int], RowIn] = {}
         for ev in events:
-            self._apply(ev, touched)
+            self._apply(ev, touched, changed)
+            e = self.events[0]
+            ref = e.block << 20 | e.log_index
+            rows["event", ref] = ("event", ref, False, json.dumps(asdict(e)))
         for oid in touched:
             order = self.market.order(oid)
+            known = order or self.orders.get(oid)
             if order is None or order.remaining_wh == 0:
                 self.orders.pop(oid, None)
             else:
                 self.orders[oid] = order
-        self.cursor = head + 1
+            if known is not None:
+                rows["order", oid] = ("order", oid, oid in self.orders, json.dumps(asdict(known)))
+        for t in changed.values():
+            rows["trade", t.id] = ("trade", t.id, t.status == "open", json.dumps(asdict(t)))
+        self.index.index_commit(
+            self.index_name,
+            block,
+            list(rows.values()),
+            self.keep_blocks,
+            {"event": EXPLORER_EVENTS},
+        )
+        self.cursor = block[0] + 1
+        self._trim()
         if self.schedule is None or any(
             isinstance(e, AdminEvent) and e.name == "ScheduleSet" for e in events
         ):
             self.schedule = self.market.schedule()
         if events:
             self.version += 1
-        return len(events)
 
-    def _apply(self, ev: Event, touched: set[int]) -> None:
+    def _trim(self) -> None:
+        """Keep only the ``keep_trades`` newest finished trades in memory."""
+        finished = [t for t in self.trades.values() if t.status != "open"]
+        if len(finished) > self.keep_trades:
+            finished.sort(key=lambda t: (t.block, t.id))
+            for t in finished[: len(finished) - self.keep_trades]:
+                del self.trades[t.id]
+
+    def _row(self, trade_id: int, changed: dict[int, TradeRow]) -> TradeRow | None:
+        row = self.trade(trade_id)
+        if row is not None:
+            self.trades[trade_id] = changed[trade_id] = row
+        return row
+
+    def _apply(self, ev: Event, touched: set[int], changed: dict[int, TradeRow]) -> None:
         m = ev.meta
         fields: dict[str, str | int]
         if isinstance(ev, OrderPosted):
@@ -186,7 +334,7 @@ class ChainHub:
             }
         elif isinstance(ev, TradeCreated):
             t = ev.trade
-            self.trades[t.id] = TradeRow(
+            self.trades[t.id] = changed[t.id] = TradeRow(
                 t.id,
                 ev.order_id,
                 t.seller,
@@ -212,7 +360,7 @@ class ChainHub:
                 "escrow": t.escrow,
             }
         elif isinstance(ev, DeliveryConfirmed):
-            row = self.trades.get(ev.trade_id)
+            row = self._row(ev.trade_id, changed)
             if row is not None:
                 row.status, row.delivered_wh = "settled", ev.delivered_wh
                 row.seller_paid, row.buyer_refund = ev.seller_paid, ev.buyer_refund
@@ -224,7 +372,7 @@ class ChainHub:
                 "buyer_refund": ev.buyer_refund,
             }
         elif isinstance(ev, Reclaimed):
-            row = self.trades.get(ev.trade_id)
+            row = self._row(ev.trade_id, changed)
             if row is not None:
                 row.status, row.buyer_refund = "reclaimed", ev.refund
             name, fields = "Reclaimed", {"trade": ev.trade_id, "refund": ev.refund}
@@ -236,7 +384,7 @@ class ChainHub:
             name = "Withdrawn" if ev.kind == "withdraw" else "Deposited"
             fields = {"member": ev.member, "amount": ev.amount}
         elif isinstance(ev, DisputeOpened | DisputeResolved):
-            row = self.trades.get(ev.trade_id)
+            row = self._row(ev.trade_id, changed)
             if row is not None:
                 row.disputed = isinstance(ev, DisputeOpened)
             name = type(ev).__name__
@@ -255,7 +403,13 @@ class ChainHub:
             try:
                 await self.call(self.sync_time)
                 await self.call(self.poll)
+            except OSError as exc:  # the node or the database is away: it will be back
+                log.warning("chain poll failed: %s", exc)
             except Exception:
                 log.exception("chain poll failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval_s)
+
+
+def _order(d: dict[str, Any]) -> Order:
+    return Order(**d)

@@ -1,25 +1,33 @@
 """Backends over web3.py: the embedded ``EthereumTesterProvider`` and any JSON-RPC node.
 
 Gas is always passed explicitly (estimating it halves throughput); logs are read by
-narrow block ranges (never from block 0); nonces are tracked locally and re-read from
-the node when a send fails because another process used the same key.
+narrow block ranges (never from block 0). Transactions are EIP-1559 (type 2), priced from
+the node's ``eth_feeHistory`` (:mod:`gridpeer.chain.fees`). Nonces are tracked locally: the
+cache advances only once the node accepted a transaction, is re-read from the node when a
+send fails because another process used the same key, and is forgotten when a
+transaction is given up. A transaction not mined within the policy's ``replace_after_s``
+is replaced (same nonce, fees +12.5 % or more) until one version is mined.
 """
 
 from __future__ import annotations
 
 import ast
+import logging
 import re
+import time
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 from web3 import Web3
-from web3.exceptions import ContractLogicError
-from web3.types import Wei
+from web3.exceptions import ContractLogicError, TransactionNotFound
+from web3.types import TxReceipt, Wei
 
 from gridpeer.chain.backend import RawLog, Receipt, Reverted
+from gridpeer.chain.fees import FeePolicy, Fees, bump, suggest
 
-GAS_PRICE = 10**9  # wei per gas (1 gwei) at least; twice the base fee at start
+log = logging.getLogger(__name__)
+
 NONCE_RETRIES = 3
 """Times a transaction is re-signed after the node's nonce moved under us."""
 
@@ -43,19 +51,26 @@ def revert_data(exc: Exception) -> bytes | None:
     return None
 
 
+class NonceGap(ConnectionError):
+    """The node's nonce for the sender is below a sent transaction's: the node lost the
+    transactions before it (e.g. it restarted from older state), so this one can never be
+    mined. Nothing of it happened; the nonce is re-read on the next send."""
+
+
 class Web3Backend:
     """A chain reached through web3.py (embedded tester or JSON-RPC URL)."""
 
-    def __init__(self, w3: Web3, kind: str) -> None:
+    def __init__(self, w3: Web3, kind: str, fees: FeePolicy | None = None) -> None:
         self.w3 = w3
         self.kind = kind  # "embedded" | "rpc"
+        self.fee_policy = fees or FeePolicy()
         self._chain_id = int(w3.eth.chain_id)
         self._nonces: dict[str, int] = {}
+        self._fees: Fees | None = None
+        self._fees_until = 0.0  # time.monotonic() until which ``_fees`` is reused
+        self.replaced = 0
+        """Replacement transactions sent so far (stuck transactions re-priced)."""
         self.in_flight = 0  # transactions sent and not yet mined (metrics: tx pending)
-        # From the base fee, not eth_gasPrice: nodes suggest recent tips, and paying twice the
-        # suggestion feeds back (anvil's suggestion doubled per session until funds ran out).
-        base = int(w3.eth.get_block("latest").get("baseFeePerGas", 0))
-        self._gas_price = max(GAS_PRICE, 2 * base)
 
     @classmethod
     def embedded(cls) -> Web3Backend:
@@ -65,16 +80,41 @@ class Web3Backend:
         return cls(Web3(EthereumTesterProvider()), "embedded")
 
     @classmethod
-    def rpc(cls, url: str, timeout_s: float = 30.0) -> Web3Backend:
+    def rpc(cls, url: str, timeout_s: float = 30.0, fees: FeePolicy | None = None) -> Web3Backend:
         """Any Ethereum JSON-RPC node over HTTP (anvil, Hardhat, geth, Besu, Ganache)."""
         w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout_s}))
         if not w3.is_connected():
             raise ConnectionError(f"no Ethereum JSON-RPC node at {url}")
-        return cls(w3, "rpc")
+        return cls(w3, "rpc", fees)
 
     @property
     def chain_id(self) -> int:
         return self._chain_id
+
+    def suggested_fees(self, fresh: bool = False) -> Fees:
+        """EIP-1559 fees for a new transaction (wei per gas), from ``eth_feeHistory``.
+
+        Reused for ``fee_policy.refresh_s`` wall seconds unless ``fresh``. A node without
+        fee history (eth-tester) is priced from the latest block's base fee.
+        """
+        if not fresh and self._fees is not None and time.monotonic() < self._fees_until:
+            return self._fees
+        policy = self.fee_policy
+        try:
+            history: Any = self.w3.eth.fee_history(policy.history_blocks, "latest", [50])
+        except Exception:  # a node without eth_feeHistory: priced from the base fee alone
+            history = {}
+        bases = [int(b) for b in history.get("baseFeePerGas") or []]
+        if bases:
+            next_base = bases[-1]  # the list ends with the next block's base fee
+        else:
+            next_base = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0))
+        rewards = history.get("reward") or []
+        ratios = history.get("gasUsedRatio") or []
+        tips = [int(r[0]) for r, used in zip(rewards, ratios, strict=False) if r and used > 0]
+        self._fees = suggest(next_base, tips, policy)
+        self._fees_until = time.monotonic() + policy.refresh_s
+        return self._fees
 
     def _nonce(self, address: str) -> int:
         if address not in self._nonces:
@@ -83,23 +123,16 @@ class Web3Backend:
             )
         return self._nonces[address]
 
-    def send(self, key: LocalAccount, to: str | None, data: bytes, value: int, gas: int) -> Receipt:
-        tx: dict[str, Any] = {
-            "from": key.address,
-            "data": data,
-            "value": value,
-            "gas": gas,
-            "gasPrice": self._gas_price,
-            "chainId": self._chain_id,
-        }
-        if to is not None:
-            tx["to"] = to
+    def _signed(self, key: LocalAccount, tx: dict[str, Any], fees: Fees) -> bytes:
+        tx["maxFeePerGas"], tx["maxPriorityFeePerGas"] = fees.max_fee, fees.priority
+        return bytes(key.sign_transaction(tx).raw_transaction)
+
+    def _submit(self, key: LocalAccount, tx: dict[str, Any], fees: Fees) -> bytes:
+        """Send ``tx`` at the next nonce; the nonce cache advances once the node accepts it."""
         for attempt in range(NONCE_RETRIES + 1):
             tx["nonce"] = self._nonce(key.address)
-            raw = key.sign_transaction(tx).raw_transaction
             try:
-                h = self.w3.eth.send_raw_transaction(raw)
-                break
+                h = bytes(self.w3.eth.send_raw_transaction(self._signed(key, tx, fees)))
             except Exception:
                 self._nonces.pop(key.address, None)
                 # Another process sent with this key (the demo's web app and a house's
@@ -107,10 +140,96 @@ class Web3Backend:
                 if attempt < NONCE_RETRIES and self._nonce(key.address) != tx["nonce"]:
                     continue
                 raise
-        self._nonces[key.address] += 1
+            self._nonces[key.address] = tx["nonce"] + 1
+            return h
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _receipt(self, h: bytes) -> TxReceipt | None:
+        try:
+            return self.w3.eth.get_transaction_receipt(h)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
+
+    def _mined(self, key: LocalAccount, tx: dict[str, Any], fees: Fees, first: bytes) -> TxReceipt:
+        """Wait for one version of ``tx`` to be mined, replacing it when it is stuck.
+
+        Raises:
+            TimeoutError: no version mined within ``fee_policy.receipt_timeout_s``.
+        """
+        policy = self.fee_policy
+        hashes = [first]
+        t0 = time.monotonic()
+        replace_at, give_up = t0 + policy.replace_after_s, t0 + policy.receipt_timeout_s
+        gap_check = t0 + policy.gap_check_s
+        delay = 0.002
+        while True:
+            for h in reversed(hashes):
+                r = self._receipt(h)
+                if r is not None:
+                    return r
+            now = time.monotonic()
+            if now >= give_up:
+                raise TimeoutError(
+                    f"transaction {tx['nonce']} of {tx['from']} not mined in "
+                    f"{policy.receipt_timeout_s:g} s ({len(hashes)} versions sent)"
+                )
+            if now >= min(gap_check, replace_at):
+                self._check_gap(tx)
+                gap_check = float("inf")
+            if now >= replace_at:
+                new = bump(fees, self.suggested_fees(fresh=True), policy)
+                if new != fees:
+                    try:
+                        hashes.append(
+                            bytes(self.w3.eth.send_raw_transaction(self._signed(key, tx, new)))
+                        )
+                    except Exception as exc:  # e.g. "nonce too low": a version was mined
+                        log.info("replacement of nonce %s refused: %s", tx["nonce"], exc)
+                    else:
+                        self.replaced += 1
+                        log.warning(
+                            "transaction %s of %s not mined in %g s: replaced, max fee %s -> "
+                            "%s wei/gas",
+                            tx["nonce"],
+                            tx["from"],
+                            now - t0,
+                            fees.max_fee,
+                            new.max_fee,
+                        )
+                        fees = new
+                replace_at = now + policy.replace_after_s
+            time.sleep(min(delay, max(0.0, give_up - now)))
+            delay = min(2 * delay, policy.poll_s)
+
+    def _check_gap(self, tx: dict[str, Any]) -> None:
+        """Raise :class:`NonceGap` when the node's pending nonce is below ``tx``'s."""
+        pending = int(self.w3.eth.get_transaction_count(tx["from"], "pending"))
+        if pending < tx["nonce"]:
+            raise NonceGap(
+                f"the node's nonce for {tx['from']} is {pending}, below transaction "
+                f"{tx['nonce']}: it lost earlier transactions (restarted?)"
+            )
+
+    def send(self, key: LocalAccount, to: str | None, data: bytes, value: int, gas: int) -> Receipt:
+        tx: dict[str, Any] = {
+            "from": key.address,
+            "data": data,
+            "value": value,
+            "gas": gas,
+            "chainId": self._chain_id,
+            "type": 2,
+        }
+        if to is not None:
+            tx["to"] = to
+        fees = self.suggested_fees()
+        h = self._submit(key, tx, fees)
         self.in_flight += 1
         try:
-            r = self.w3.eth.wait_for_transaction_receipt(h, timeout=60, poll_latency=0.002)
+            r = self._mined(key, tx, fees, h)
+        except Exception:
+            # given up or the node went away: ask it for the nonce again next time
+            self._nonces.pop(key.address, None)
+            raise
         finally:
             self.in_flight -= 1
         if r["status"] != 1:
@@ -122,7 +241,7 @@ class Web3Backend:
             gas_used=int(r["gasUsed"]),
             logs=tuple(self._raw(log) for log in r["logs"]),
             contract_address=r.get("contractAddress"),
-            fee_wei=int(r["gasUsed"]) * int(r.get("effectiveGasPrice", self._gas_price)),
+            fee_wei=int(r["gasUsed"]) * int(r["effectiveGasPrice"]),
         )
 
     def _raise_replay(self, tx: dict[str, Any], block: int) -> None:
@@ -172,6 +291,30 @@ class Web3Backend:
             {"address": to_checksum_address(address), "fromBlock": from_block, "toBlock": to_block}
         )
         return [self._raw(log) for log in logs]
+
+    def deployment_block(self, address: str) -> int:
+        """The first block in which ``address`` has code (binary search over
+        ``eth_getCode``); 0 when the node keeps no old state to tell (not an archive node).
+
+        Raises:
+            ValueError: no contract at ``address`` now.
+        """
+        addr = to_checksum_address(address)
+        hi = self.block_number()
+        if not self.w3.eth.get_code(addr, hi):
+            raise ValueError(f"no contract at {address} (block {hi})")
+        lo = 0
+        try:
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if self.w3.eth.get_code(addr, mid):
+                    hi = mid
+                else:
+                    lo = mid + 1
+        except Exception as exc:  # pruned state: read logs from the genesis block
+            log.info("no old state to find %s's deployment block (%s): using 0", address, exc)
+            return 0
+        return lo
 
     def block_number(self) -> int:
         return int(self.w3.eth.block_number)

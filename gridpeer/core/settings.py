@@ -219,6 +219,13 @@ class ChainSettings(BaseModel):
     """Private key of the market's oracle account (hex); prefer the encrypted keystore
     ``[keys.oracle]`` (``gridpeer admin keys new oracle``). With either (and
     ``contract_address``) ``serve`` runs the oracle. Never needed for the demo."""
+    log_chunk_blocks: int = Field(2000, ge=1, le=1_000_000)
+    """Most blocks the web's chain indexer reads per ``eth_getLogs``."""
+    tx_replace_after_s: float = Field(30.0, gt=0)
+    """Wall s a sent transaction may stay unmined before it is replaced (same nonce, fees
+    +12.5 % or more)."""
+    max_fee_gwei: float | None = Field(None, gt=0)
+    """Most any transaction offers per gas (gwei), replacements included; unset: no cap."""
 
     coordinator_key: SecretStr | None = None
     """Private key of the market's coordinator account (hex). With it (and

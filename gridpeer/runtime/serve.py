@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gridpeer.core.clock import Clock
-from gridpeer.core.settings import ConfigError, Settings
+from gridpeer.core.settings import ChainSettings, ConfigError, Settings
 from gridpeer.runtime.composition import Composition, Parts
 from gridpeer.web.models import HouseInfo, HouseKind
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
+    from gridpeer.chain.fees import FeePolicy
     from gridpeer.oracle.settings import OracleSettings
 
 log = logging.getLogger(__name__)
@@ -72,9 +73,21 @@ async def rpc_chain(parts: Parts) -> AsyncIterator[None]:
     from gridpeer.chain.web3_backend import Web3Backend
     from gridpeer.runtime.services import running_hub
 
-    backend = await asyncio.to_thread(Web3Backend.rpc, parts.settings.chain.rpc_url)
+    c = parts.settings.chain
+    backend = await asyncio.to_thread(Web3Backend.rpc, c.rpc_url, 30.0, fee_policy(c))
     members = {a.address.lower(): a.id for a in parts.settings.accounts if a.address}
-    hub = ChainHub(MarketClient(backend, address), parts.clock, follow_clock=False, members=members)
+    start = c.deploy_block or await asyncio.to_thread(backend.deployment_block, address)
+    hub = ChainHub(
+        MarketClient(backend, address),
+        parts.clock,
+        follow_clock=False,
+        members=members,
+        start_block=start,
+        chunk_blocks=c.log_chunk_blocks,
+        confirmations=0 if backend.chain_id in DEV_CHAIN_IDS else 2,
+    )
+    if parts.store is not None:
+        hub.index = parts.store  # the indexer's cursor survives restarts
     async with running_hub(parts, hub):
         yield
 
@@ -105,7 +118,10 @@ async def oracle(parts: Parts) -> AsyncIterator[None]:
     from gridpeer.oracle.state import OracleState
 
     key = await asyncio.to_thread(operator_account, s)
-    market = MarketClient(await asyncio.to_thread(Web3Backend.rpc, s.chain.rpc_url), address)
+    market = MarketClient(
+        await asyncio.to_thread(Web3Backend.rpc, s.chain.rpc_url, 30.0, fee_policy(s.chain)),
+        address,
+    )
     houses = {a.address: a.id for a in s.accounts if a.address is not None}
     await asyncio.to_thread(_check_roles, market, key.address, houses)
     config = oracle_settings(s, market.backend.chain_id)
@@ -161,6 +177,14 @@ def operator_account(settings: Settings) -> LocalAccount:
 
 DEV_CHAIN_IDS = frozenset({31337, 1337})
 """anvil and Hardhat (31337), Ganache and geth --dev (1337): blocks there never reorg."""
+
+
+def fee_policy(c: ChainSettings) -> FeePolicy:
+    """How ``serve`` prices and replaces transactions (``[chain]`` settings)."""
+    from gridpeer.chain.fees import FeePolicy
+
+    cap = None if c.max_fee_gwei is None else int(c.max_fee_gwei * 10**9)
+    return FeePolicy(replace_after_s=c.tx_replace_after_s, max_fee_cap_wei=cap)
 
 
 def oracle_settings(settings: Settings, chain_id: int) -> OracleSettings:

@@ -6,7 +6,7 @@ All timestamps are UTC-aware datetimes. Units as in :mod:`gridpeer.telemetry.sch
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -205,6 +205,35 @@ class Store(Protocol):
     def take_nonce(self, nonce: str, now: int) -> Nonce | None:
         """Remove and return a pending, unexpired nonce (at most once), else None."""
         ...
+
+    def index_blocks(self, name: str) -> list[tuple[int, str]]:
+        """The chain indexer ``name``'s remembered (number, hash) blocks, oldest first
+        (semantics of these ``index_*`` methods: gridpeer.chain.index.IndexStore)."""
+        ...
+
+    def index_rows(
+        self, name: str, kind: str, live_only: bool = False, limit: int | None = None
+    ) -> list[tuple[int, bool, str]]:
+        """Current (ref, live, body) rows of ``kind``, most recently written first."""
+        ...
+
+    def index_row(self, name: str, kind: str, ref: int) -> tuple[int, bool, str] | None:
+        """The current version of one indexed row."""
+        ...
+
+    def index_commit(
+        self,
+        name: str,
+        block: tuple[int, str],
+        rows: Sequence[tuple[str, int, bool, str]],
+        keep_blocks: int,
+        keep_latest: Mapping[str, int],
+    ) -> None:
+        """Write one indexed chunk (rows as versions tagged ``block``) atomically."""
+        ...
+
+    def index_rewind(self, name: str, number: int) -> None:
+        """Forget the indexer's blocks and row versions tagged after ``number``."""
 
     def add_order(self, rec: OrderRecord) -> tuple[OrderRecord | None, str]:
         """Store a coordinator order (``seq`` assigned) unless its id or (maker, nonce) is

@@ -12,11 +12,11 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from gridpeer.store import nonces
+from gridpeer.store import chain_index, nonces
 from gridpeer.store import orders as coord
 from gridpeer.store.base import (
     BatchRecord,
@@ -138,6 +138,7 @@ class PostgresStore:
                 db.execute("SELECT pg_advisory_xact_lock(727274)")  # concurrent first starts
                 db.execute(SCHEMA)
                 db.execute(nonces.DDL)
+                db.execute(chain_index.DDL)
                 db.execute(coord.DDL)
             db.execute(_STAGING)  # temporary: once per connection
             db.commit()
@@ -318,6 +319,38 @@ class PostgresStore:
 
         return self._run(take)
 
+    # --- the chain indexer's cursor and rows (see gridpeer.chain.index.IndexStore) ------
+    def index_blocks(self, name: str) -> list[tuple[int, str]]:
+        """Remembered (number, hash) of committed blocks, oldest first."""
+        return self._run(lambda db: _in_tx(db, chain_index.blocks, name))
+
+    def index_rows(
+        self, name: str, kind: str, live_only: bool = False, limit: int | None = None
+    ) -> list[tuple[int, bool, str]]:
+        """Current rows of ``kind``, most recently written first."""
+        return self._run(lambda db: _in_tx(db, chain_index.rows, name, kind, live_only, limit))
+
+    def index_row(self, name: str, kind: str, ref: int) -> tuple[int, bool, str] | None:
+        """The current version of one row."""
+        return self._run(lambda db: _in_tx(db, chain_index.row, name, kind, ref))
+
+    def index_commit(
+        self,
+        name: str,
+        block: tuple[int, str],
+        rows: Sequence[tuple[str, int, bool, str]],
+        keep_blocks: int,
+        keep_latest: Mapping[str, int],
+    ) -> None:
+        """Write one indexed chunk atomically (idempotent: a retry rewrites the same)."""
+        self._run(
+            lambda db: _in_tx(db, chain_index.commit, name, block, rows, keep_blocks, keep_latest)
+        )
+
+    def index_rewind(self, name: str, number: int) -> None:
+        """Forget blocks and row versions tagged after ``number``."""
+        self._run(lambda db: _in_tx(db, chain_index.rewind, name, number))
+
     # --- coordinator orders and batches ----------------------------------------------
     def _locked_tx(self, op: Callable[[Any], T]) -> T:
         """``op(db)`` in one transaction serialised across processes (advisory lock)."""
@@ -382,3 +415,9 @@ class PostgresStore:
                 with contextlib.suppress(Exception):
                     self._db.close()
                 self._db = None
+
+
+def _in_tx(db: Any, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(db, "%s", *args)`` in one transaction."""
+    with db.transaction():
+        return fn(db, "%s", *args)

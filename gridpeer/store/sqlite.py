@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from gridpeer.store import nonces
+from gridpeer.store import chain_index, nonces
 from gridpeer.store import orders as coord
 from gridpeer.store.base import (
     BatchRecord,
@@ -112,7 +112,7 @@ class SQLiteStore:
         # and checkpoint the WAL less often (every 64 MiB) to cut page I/O.
         self._db.execute("PRAGMA cache_size=-65536")
         self._db.execute("PRAGMA wal_autocheckpoint=16384")
-        self._db.executescript(SCHEMA + nonces.DDL + coord.DDL)
+        self._db.executescript(SCHEMA + nonces.DDL + chain_index.DDL + coord.DDL)
         self._purged_at_ms: int | None = None
 
     def write(self, samples: Iterable[Sample]) -> int:
@@ -216,6 +216,53 @@ class SQLiteStore:
         """Remove and return a pending, unexpired nonce, else None."""
         with self._lock:
             return nonces.take(self._db, "?", nonce, now)
+
+    # --- the chain indexer's cursor and rows (see gridpeer.chain.index.IndexStore) ------
+    def index_blocks(self, name: str) -> list[tuple[int, str]]:
+        """Remembered (number, hash) of committed blocks, oldest first."""
+        with self._lock:
+            return chain_index.blocks(self._db, "?", name)
+
+    def index_rows(
+        self, name: str, kind: str, live_only: bool = False, limit: int | None = None
+    ) -> list[tuple[int, bool, str]]:
+        """Current rows of ``kind``, most recently written first."""
+        with self._lock:
+            return chain_index.rows(self._db, "?", name, kind, live_only, limit)
+
+    def index_row(self, name: str, kind: str, ref: int) -> tuple[int, bool, str] | None:
+        """The current version of one row."""
+        with self._lock:
+            return chain_index.row(self._db, "?", name, kind, ref)
+
+    def index_commit(
+        self,
+        name: str,
+        block: tuple[int, str],
+        rows: Sequence[tuple[str, int, bool, str]],
+        keep_blocks: int,
+        keep_latest: Mapping[str, int],
+    ) -> None:
+        """Write one indexed chunk atomically."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                chain_index.commit(self._db, "?", name, block, rows, keep_blocks, keep_latest)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def index_rewind(self, name: str, number: int) -> None:
+        """Forget blocks and row versions tagged after ``number``."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                chain_index.rewind(self._db, "?", name, number)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def _tx(self, op: Callable[[], T]) -> T:
         with self._lock:

@@ -539,7 +539,7 @@ async def reclaim(trade_id: str, body: SignerIn, ctx: Ctx, request: Request) -> 
     """Buyer: take the escrow back when the oracle did not confirm by window end + grace."""
     hub = hub_of(ctx)
     address, house = await _actor(ctx, request, body.signer)
-    row = hub.trades.get(int(trade_id)) if trade_id.isdigit() else None
+    row = await hub.call(hub.trade, int(trade_id)) if trade_id.isdigit() else None
     if row is None:
         raise HTTPException(404, f"no trade {trade_id}")
     if row.status != "open":
