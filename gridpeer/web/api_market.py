@@ -55,6 +55,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 DESIGNS = {
     "decentralized": "Decentralized: members post offers and requests and pick each other's "
     "(thesis design)",
+    "centralized": "Centralized: members sign orders; the coordinator clears each window at "
+    "gate closure at one price and settles the trades on chain",
+    "hybrid": "Hybrid: members sign orders; the coordinator matches them as they arrive "
+    "(continuous double auction) and settles the trades on chain",
 }
 """Each market design (``[market] design``) in words."""
 

@@ -17,7 +17,15 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gridpeer import __version__
-from gridpeer.web import api_auth, api_explorer, api_health, api_market, api_telemetry, pages
+from gridpeer.web import (
+    api_auth,
+    api_explorer,
+    api_health,
+    api_market,
+    api_telemetry,
+    api_wallet,
+    pages,
+)
 from gridpeer.web.context import WebContext
 from gridpeer.web.validation import problems
 
@@ -64,6 +72,7 @@ def create_app(ctx: WebContext) -> FastAPI:
 
     app.include_router(api_telemetry.router)
     app.include_router(api_market.router)
+    app.include_router(api_wallet.router)
     app.include_router(api_auth.router)
     app.include_router(api_explorer.router)
     app.include_router(pages.router)
