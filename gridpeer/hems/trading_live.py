@@ -6,8 +6,9 @@ into orders on the market the community runs.
   it, best price first), then posts the rest as an offer or an escrowed request; when
   its price changes across the bidding window (ramping strategy) it cancels its unfilled
   order and posts the rest at the new price;
-* centralized / hybrid – signs the order (EIP-712) once per window and hands it to the
-  coordinator.
+* centralized / hybrid – signs one order (EIP-712) per window and side, at the price of
+  its first round, and hands it to the coordinator (e.g. through its MQTT intake,
+  :mod:`gridpeer.hems.order_sender`); the order expires at the window's start.
 
 Owners change :attr:`TradingAgent.settings` at any time (override or switch off).
 Units: energy Wh, prices wei per kWh, times UTC unix seconds.
@@ -54,7 +55,8 @@ class TradingAgent:
     posted: dict[tuple[Window, str], tuple[int, int, int]] = field(default_factory=dict)
     """(window, side) → (order id, price, Wh open when last seen)."""
     traded: dict[tuple[Window, str], int] = field(default_factory=dict)
-    signed: set[Window] = field(default_factory=set)
+    signed: set[tuple[Window, str]] = field(default_factory=set)
+    """(window, side) of the orders signed and handed to the coordinator."""
     _nonce: int = 0
 
     def act(self, window: Window, view: SlotView) -> list[Intent]:
@@ -62,14 +64,15 @@ class TradingAgent:
         intents = decide(self.settings, view)
         if self.mode == "decentralized":
             return [i for i in intents if self._trade(window, i)]
-        if window in self.signed or not intents:
+        intents = [i for i in intents if (window, i.side) not in self.signed]
+        if not intents:
             return []
         if self.submit is None:
             raise ValueError(f"{self.mode} market needs a coordinator submit function")
         if self._nonce == 0:
             self._nonce = self.market.member(self.key.address)[2]
-        for i in intents:
-            self._nonce += 1
+        for i in intents:  # one signed order per window and side; a failed one is retried
+            self._nonce += 1  # (with a new nonce: the contract accepts gaps)
             terms = OrderTerms(
                 self.key.address,
                 i.side == "sell",
@@ -81,7 +84,7 @@ class TradingAgent:
                 window[0],
             )
             self.submit(self.market.sign_order(self.key, terms))
-        self.signed.add(window)
+            self.signed.add((window, i.side))
         return intents
 
     def _take(self, window: Window, intent: Intent, want: int) -> int:
