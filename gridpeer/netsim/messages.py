@@ -50,6 +50,7 @@ from gridpeer.chain.accounts import dev_account
 from gridpeer.chain.client import GAS
 from gridpeer.chain.codec import encode_call
 from gridpeer.chain.types import OrderTerms
+from gridpeer.telemetry.order_topics import order_topic as intake_topic
 from gridpeer.telemetry.schemas import TOPIC_ROOT, BESSReading, MeterReading, PVReading
 
 
@@ -253,7 +254,7 @@ def send_raw_transaction_exchange(name: str, raw_tx: bytes) -> MqttExchange:
 
 def order_topic(community: str = SAMPLE_COMMUNITY, house: str = SAMPLE_HOUSE) -> str:
     """The coordinator's intake topic of a house's signed orders."""
-    return f"{TOPIC_ROOT}/{community}/orders/{house}"
+    return intake_topic(community, house)
 
 
 def gridpeer_exchanges() -> dict[str, MqttExchange]:
