@@ -13,6 +13,7 @@ import typer
 
 from gridpeer import __version__
 from gridpeer.chain import commands as chain_commands
+from gridpeer.coordinator import commands as coordinator_commands
 from gridpeer.core.extras import MissingExtra
 from gridpeer.core.help import FlagHelpGroup
 from gridpeer.hems import commands as hems_commands
@@ -57,6 +58,7 @@ for register in (
     sim_commands.register,  # simulate, compare
     netsim_commands.register,  # netsim
     oracle_commands.register,  # oracle
+    coordinator_commands.register,  # coordinator
     hems_commands.register,  # delivery-agent
     telemetry_commands.register,  # broker-config
     chain_commands.register,  # contracts

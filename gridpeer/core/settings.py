@@ -12,7 +12,14 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -143,15 +150,21 @@ class ChainSettings(BaseModel):
     """Private key of the market's oracle account (hex). With it (and ``contract_address``)
     ``serve`` runs the oracle. Never needed for the demo."""
 
-    @field_validator("operator_key")
+    coordinator_key: SecretStr | None = None
+    """Private key of the market's coordinator account (hex). With it (and
+    ``contract_address``) ``serve`` and ``gridpeer coordinator`` run the coordinator of the
+    centralized and hybrid designs. Never needed for the demo."""
+
+    @field_validator("operator_key", "coordinator_key")
     @classmethod
-    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
-        value = _refuse_placeholder(value, "chain.operator_key")
+    def _secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        name = f"chain.{info.field_name}"
+        value = _refuse_placeholder(value, name)
         if value is not None:
             key = value.get_secret_value().strip().removeprefix("0x")
             if not re.fullmatch(r"[0-9a-fA-F]{64}", key) or not 0 < int(key, 16) < _SECP256K1_N:
                 raise ValueError(
-                    "chain.operator_key is not a private key: 64 hex digits (0x optional), "
+                    f"{name} is not a private key: 64 hex digits (0x optional), "
                     "not zero, below the secp256k1 group order"
                 )
         return value
@@ -177,10 +190,20 @@ class TariffSettings(BaseModel):
 class MarketSettings(BaseModel):
     """How the community's market works."""
 
-    design: Literal["decentralized"] = "decentralized"
+    design: Literal["decentralized", "centralized", "hybrid"] = "decentralized"
     """The market design: ``decentralized`` (members post offers and requests and pick each
-    other's, the thesis design). The centralized and hybrid designs run in simulation
-    (``gridpeer compare``); live, they are issue 13's."""
+    other's, the thesis design); ``centralized`` (members sign orders, the coordinator
+    clears them at gate closure with ``mechanism`` and settles the batch on chain);
+    ``hybrid`` (signed orders matched continuously by the coordinator, settled at gate
+    closure)."""
+    mechanism: Literal[
+        "uniform", "pay_as_bid", "mmr", "bill_sharing", "sdr", "order_book", "cda"
+    ] = "uniform"
+    """Clearing mechanism of the centralized design (``uniform``, ``pay_as_bid``, ``mmr``,
+    ``bill_sharing``, ``sdr``, ``order_book``, ``cda``: :mod:`gridpeer.market.mechanisms`)."""
+    gate_s: int = Field(60, ge=1, le=86_400)
+    """Gate closure of the centralized and hybrid designs: seconds (model time) before a
+    delivery window starts; the coordinator stops taking orders for it and settles it."""
 
 
 class Settings(BaseSettings):

@@ -66,6 +66,14 @@ def register(app: typer.Typer) -> None:
                 help="Let every house's agent trade automatically (off: people trade by hand).",
             ),
         ] = True,
+        design: Annotated[
+            str,
+            typer.Option(
+                "--design",
+                help="Market design: decentralized (offers and requests), centralized "
+                "(signed orders cleared at gate closure) or hybrid (matched on arrival).",
+            ),
+        ] = "decentralized",
     ) -> None:
         """Run a whole community on this machine: broker, houses, agents, store, web UI."""
         from gridpeer.runtime.run import demo_main
@@ -80,6 +88,7 @@ def register(app: typer.Typer) -> None:
                 data_dir=data_dir,
                 chain=chain,
                 agents=agents,
+                design=design,
             )
         )
 

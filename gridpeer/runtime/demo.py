@@ -52,10 +52,12 @@ def demo_houses(
 def demo_composition() -> Composition:
     """The demo's services: store, history (the day so far), broker, monitoring (sensor
     nodes + home agents over MQTT), chain (market contract, members, chain clock), oracle
-    (the oracle and the houses' delivery agents with their relays), trading (the houses'
+    (the oracle and the houses' delivery agents with their relays), coordinator (signed
+    orders cleared and settled, for the centralized and hybrid designs), trading (the houses'
     trading agents), web (in its own process, spawned right after the store so that it
     imports its stack while the rest starts: :mod:`gridpeer.runtime.web_process`)."""
     from gridpeer.runtime import services
+    from gridpeer.runtime.coordinator import coordinator
     from gridpeer.runtime.delivery import delivery
     from gridpeer.runtime.web_process import web_process_services
 
@@ -68,6 +70,7 @@ def demo_composition() -> Composition:
     comp.add("monitoring", services.monitoring)
     comp.add("chain", services.chain)
     comp.add("oracle", delivery)
+    comp.add("coordinator", coordinator)  # centralized/hybrid designs only
     comp.add("trading", services.trading)
     comp.add("web", web)
     return comp

@@ -47,6 +47,7 @@ def demo_main(
     data_dir: Path | None,
     chain: str = "embedded",
     agents: bool = True,
+    design: str = "decentralized",
 ) -> int:
     """Run ``gridpeer demo``; returns the exit code."""
     require("demo", "gridpeer demo")
@@ -65,6 +66,7 @@ def demo_main(
             web={"port": port},
             chain={"rpc_url": chain},
             agents=agents,
+            market={"design": design},
         )
     except ValidationError as exc:
         typer.echo(f"error: {_errors(exc)}", err=True)

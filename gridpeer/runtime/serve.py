@@ -213,8 +213,9 @@ async def single_instance(parts: Parts) -> AsyncIterator[None]:
 
 def serve_composition() -> Composition:
     """instance (the one serve of its community), store, ingest (agents), chain (deployed
-    market), oracle, web."""
+    market), oracle, coordinator (centralized/hybrid designs), web."""
     from gridpeer.runtime import services
+    from gridpeer.runtime.coordinator import coordinator
 
     comp = Composition()
     comp.add("instance", single_instance)
@@ -222,6 +223,7 @@ def serve_composition() -> Composition:
     comp.add("ingest", ingest)
     comp.add("chain", rpc_chain)
     comp.add("oracle", oracle)
+    comp.add("coordinator", coordinator)  # centralized/hybrid designs only
     comp.add("web", services.web)
     return comp
 

@@ -246,6 +246,7 @@ async def web(parts: Parts) -> AsyncIterator[None]:
         ctx.auth = Auth(secret=secret.get_secret_value().encode())
     ctx.chain = hub
     ctx.design = parts.settings.market.design
+    ctx.gate_s = parts.settings.market.gate_s
     ctx.members = {h.account.lower(): h.id for h in parts.houses if h.account is not None}
     if parts.ingest is not None:
         ctx.checks["broker"] = _broker_check(parts.ingest.mqtt)

@@ -87,6 +87,80 @@ class NonceLimits:
     per_address: int = 5
 
 
+ORDER_STATES = ("accepted", "matched", "settled", "dropped")
+"""States of a coordinator order: accepted (stored, waiting), matched (in a match of its
+window, not yet settled), settled (its batch is mined; ``trade_ids`` name the trades),
+dropped (never settles; ``reason`` says why)."""
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    """A signed order the coordinator accepted (EIP-712 ``Order``) and its state.
+
+    Attributes: id (0x EIP-712 digest), seq (arrival order, assigned by the store), maker
+    (checksummed address), nonce, house, sell, wh (Wh), price (limit, wei/kWh), start and
+    end (delivery window, UTC unix s), expiry (UTC unix s), body (the submitted JSON:
+    order + signature), state (one of :data:`ORDER_STATES`), reason (why dropped),
+    trade_ids (on-chain trade ids once settled), matched_wh (Wh matched / settled),
+    created_at (POSIX ms, wall clock)."""
+
+    id: str
+    seq: int
+    maker: str
+    nonce: int
+    house: str
+    sell: bool
+    wh: int
+    price: int
+    start: int
+    end: int
+    expiry: int
+    body: str
+    state: str = "accepted"
+    reason: str = ""
+    trade_ids: tuple[int, ...] = ()
+    matched_wh: int = 0
+    created_at: int = 0
+
+
+@dataclass(frozen=True)
+class OrderUpdate:
+    """New state of order ``id`` (see :class:`OrderRecord`)."""
+
+    id: str
+    state: str
+    reason: str = ""
+    trade_ids: tuple[int, ...] = ()
+    matched_wh: int = 0
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """A batch the coordinator planned for ``settleBatch``, and its fate.
+
+    Attributes: seq (assigned by the store), start and end (the window, UTC unix s), state
+    (``sending`` before the transaction, ``mined``, ``reverted`` or ``lost``), plan (JSON:
+    the order ids and matches, so a restart can recognise the batch on chain), from_block
+    (chain head when planned: the batch, if mined, is in a later block), batch_id (the
+    contract's), tx (0x hash), price (volume-weighted mean, wei/kWh), volume_wh (Wh),
+    trades (count), reason (why reverted), created_at and mined_at (UTC unix s)."""
+
+    seq: int
+    start: int
+    end: int
+    state: str
+    plan: str
+    from_block: int
+    batch_id: int | None = None
+    tx: str = ""
+    price: int = 0
+    volume_wh: int = 0
+    trades: int = 0
+    reason: str = ""
+    created_at: int = 0
+    mined_at: int | None = None
+
+
 class Store(Protocol):
     """What every backend provides."""
 
@@ -130,6 +204,37 @@ class Store(Protocol):
 
     def take_nonce(self, nonce: str, now: int) -> Nonce | None:
         """Remove and return a pending, unexpired nonce (at most once), else None."""
+        ...
+
+    def add_order(self, rec: OrderRecord) -> tuple[OrderRecord | None, str]:
+        """Store a coordinator order (``seq`` assigned) unless its id or (maker, nonce) is
+        already stored. Returns (stored record, "") or (None, why not)."""
+        ...
+
+    def orders(
+        self,
+        maker: str | None = None,
+        states: Sequence[str] | None = None,
+        start: int | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> list[OrderRecord]:
+        """Coordinator orders by arrival, filtered by maker, states, window start, ids."""
+        ...
+
+    def update_orders(
+        self, updates: Sequence[OrderUpdate], batch: BatchRecord | None = None
+    ) -> None:
+        """Apply order updates (and write back ``batch``'s state) in one transaction."""
+        ...
+
+    def add_batch(self, rec: BatchRecord) -> BatchRecord:
+        """Store a batch plan (``seq`` assigned); returns the stored record."""
+        ...
+
+    def batches(
+        self, states: Sequence[str] | None = None, limit: int | None = None
+    ) -> list[BatchRecord]:
+        """Coordinator batches, newest first."""
         ...
 
     def unavailable(self) -> str | None:

@@ -17,7 +17,18 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from gridpeer.store import nonces
-from gridpeer.store.base import Bucket, Nonce, NonceLimits, Resolution, Sample, StoreUnavailable
+from gridpeer.store import orders as coord
+from gridpeer.store.base import (
+    BatchRecord,
+    Bucket,
+    Nonce,
+    NonceLimits,
+    OrderRecord,
+    OrderUpdate,
+    Resolution,
+    Sample,
+    StoreUnavailable,
+)
 from gridpeer.store.rows import (
     SAMPLE_COLUMNS,
     agg_bucket,
@@ -127,6 +138,7 @@ class PostgresStore:
                 db.execute("SELECT pg_advisory_xact_lock(727274)")  # concurrent first starts
                 db.execute(SCHEMA)
                 db.execute(nonces.DDL)
+                db.execute(coord.DDL)
             db.execute(_STAGING)  # temporary: once per connection
             db.commit()
         except BaseException:
@@ -305,6 +317,63 @@ class PostgresStore:
                 return nonces.take(db, "%s", nonce, now)
 
         return self._run(take)
+
+    # --- coordinator orders and batches ----------------------------------------------
+    def _locked_tx(self, op: Callable[[Any], T]) -> T:
+        """``op(db)`` in one transaction serialised across processes (advisory lock)."""
+
+        def run(db: Any) -> T:
+            with db.transaction():
+                db.execute("SELECT pg_advisory_xact_lock(727276)")
+                return op(db)
+
+        return self._run(run)
+
+    def add_order(self, rec: OrderRecord) -> tuple[OrderRecord | None, str]:
+        """Store a coordinator order unless its id or (maker, nonce) is taken."""
+        return self._locked_tx(lambda db: coord.add_order(db, "%s", rec))
+
+    def orders(
+        self,
+        maker: str | None = None,
+        states: Sequence[str] | None = None,
+        start: int | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> list[OrderRecord]:
+        """Coordinator orders by arrival, filtered."""
+
+        def run(db: Any) -> list[OrderRecord]:
+            with db.transaction():
+                return coord.orders(db, "%s", maker, states, start, ids)
+
+        return self._run(run)
+
+    def update_orders(
+        self, updates: Sequence[OrderUpdate], batch: BatchRecord | None = None
+    ) -> None:
+        """Apply order updates and write back ``batch`` in one transaction."""
+
+        def run(db: Any) -> None:
+            coord.update_orders(db, "%s", updates)
+            if batch is not None:
+                coord.update_batch(db, "%s", batch)
+
+        self._locked_tx(run)
+
+    def add_batch(self, rec: BatchRecord) -> BatchRecord:
+        """Store a batch plan; returns it with its ``seq``."""
+        return self._locked_tx(lambda db: coord.add_batch(db, "%s", rec))
+
+    def batches(
+        self, states: Sequence[str] | None = None, limit: int | None = None
+    ) -> list[BatchRecord]:
+        """Coordinator batches, newest first."""
+
+        def run(db: Any) -> list[BatchRecord]:
+            with db.transaction():
+                return coord.batches(db, "%s", states, limit)
+
+        return self._run(run)
 
     def close(self) -> None:
         """Close the connection (every write is already committed)."""

@@ -8,12 +8,23 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from gridpeer.store import nonces
-from gridpeer.store.base import Bucket, Nonce, NonceLimits, Resolution, Sample
+from gridpeer.store import orders as coord
+from gridpeer.store.base import (
+    BatchRecord,
+    Bucket,
+    Nonce,
+    NonceLimits,
+    OrderRecord,
+    OrderUpdate,
+    Resolution,
+    Sample,
+)
 from gridpeer.store.rows import (
     SAMPLE_COLUMNS,
     agg_bucket,
@@ -71,6 +82,8 @@ ON CONFLICT (house, device, start_ms) DO UPDATE SET
     sum_p = sum_p + excluded.sum_p, sum_soc = sum_soc + excluded.sum_soc,
     sum_p_grid = sum_p_grid + excluded.sum_p_grid"""
 
+T = TypeVar("T")
+
 RETENTION_CHECK_MS = 3_600_000
 """With a retention setting, old raw rows are purged at most once per model hour (ms)."""
 
@@ -99,7 +112,7 @@ class SQLiteStore:
         # and checkpoint the WAL less often (every 64 MiB) to cut page I/O.
         self._db.execute("PRAGMA cache_size=-65536")
         self._db.execute("PRAGMA wal_autocheckpoint=16384")
-        self._db.executescript(SCHEMA + nonces.DDL)
+        self._db.executescript(SCHEMA + nonces.DDL + coord.DDL)
         self._purged_at_ms: int | None = None
 
     def write(self, samples: Iterable[Sample]) -> int:
@@ -203,6 +216,55 @@ class SQLiteStore:
         """Remove and return a pending, unexpired nonce, else None."""
         with self._lock:
             return nonces.take(self._db, "?", nonce, now)
+
+    def _tx(self, op: Callable[[], T]) -> T:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                out = op()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return out
+
+    def add_order(self, rec: OrderRecord) -> tuple[OrderRecord | None, str]:
+        """Store a coordinator order unless its id or (maker, nonce) is taken."""
+        return self._tx(lambda: coord.add_order(self._db, "?", rec))
+
+    def orders(
+        self,
+        maker: str | None = None,
+        states: Sequence[str] | None = None,
+        start: int | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> list[OrderRecord]:
+        """Coordinator orders by arrival, filtered."""
+        with self._lock:
+            return coord.orders(self._db, "?", maker, states, start, ids)
+
+    def update_orders(
+        self, updates: Sequence[OrderUpdate], batch: BatchRecord | None = None
+    ) -> None:
+        """Apply order updates and write back ``batch`` in one transaction."""
+
+        def run() -> None:
+            coord.update_orders(self._db, "?", updates)
+            if batch is not None:
+                coord.update_batch(self._db, "?", batch)
+
+        self._tx(run)
+
+    def add_batch(self, rec: BatchRecord) -> BatchRecord:
+        """Store a batch plan; returns it with its ``seq``."""
+        return self._tx(lambda: coord.add_batch(self._db, "?", rec))
+
+    def batches(
+        self, states: Sequence[str] | None = None, limit: int | None = None
+    ) -> list[BatchRecord]:
+        """Coordinator batches, newest first."""
+        with self._lock:
+            return coord.batches(self._db, "?", states, limit)
 
     def unavailable(self) -> str | None:
         """Always None: a local file is not "down" (errors surface as exceptions)."""

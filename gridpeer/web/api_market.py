@@ -10,7 +10,7 @@ what remains, own order, nothing to withdraw …) and then either
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -55,10 +55,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 DESIGNS = {
     "decentralized": "Decentralized: members post offers and requests and pick each other's "
     "(thesis design)",
-    "centralized": "Centralized: members sign orders; the coordinator clears each window at "
-    "gate closure at one price and settles the trades on chain",
-    "hybrid": "Hybrid: members sign orders; the coordinator matches them as they arrive "
-    "(continuous double auction) and settles the trades on chain",
+    "centralized": "Centralized: members sign orders; the coordinator clears them at gate "
+    "closure and settles the batch on chain",
+    "hybrid": "Hybrid: members sign orders; the coordinator matches them as they arrive and "
+    "settles the matches on chain at gate closure",
 }
 """Each market design (``[market] design``) in words."""
 
@@ -130,8 +130,11 @@ async def market_status(ctx: Ctx) -> MarketStatus:
     now = int(ctx.clock.timestamp())
     st = sched.status(s, now)
     last = max(hub.trades.values(), key=lambda t: t.block, default=None)
+    session = _session(s, now)
     return MarketStatus(
         design=DESIGNS[ctx.design],
+        design_id=ctx.design,
+        gate_closes_at=_gate(ctx, s, now),
         schedule=sched.describe(s),
         mode=s.mode,
         tz_minutes=s.tz_minutes,
@@ -158,10 +161,20 @@ async def market_status(ctx: Ctx) -> MarketStatus:
             block=last.block,
         ),
         speed=ctx.clock.speed,
-        session=_session(s, now),
+        session=session,
         tariff_import=str(ctx.tariff[0]),
         tariff_feed_in=str(ctx.tariff[1]),
     )
+
+
+def _gate(ctx: WebContext, s: Schedule, now: int) -> str | None:
+    """UTC ISO time of the next gate closure among the windows open for bids
+    (centralized/hybrid designs), else None."""
+    if ctx.design == "decentralized":
+        return None
+    gates = [w.start - ctx.gate_s for w in sched.status(s, now).open_windows]
+    gate = min((g for g in gates if g > now), default=None)
+    return None if gate is None else datetime.fromtimestamp(gate, UTC).isoformat()
 
 
 def _session(s: Schedule, now: int) -> WindowOut | None:

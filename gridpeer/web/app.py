@@ -22,6 +22,7 @@ from gridpeer.web import (
     api_explorer,
     api_health,
     api_market,
+    api_orders,
     api_telemetry,
     api_wallet,
     pages,
@@ -73,6 +74,8 @@ def create_app(ctx: WebContext) -> FastAPI:
     app.include_router(api_telemetry.router)
     app.include_router(api_market.router)
     app.include_router(api_wallet.router)
+    app.include_router(api_orders.router)
+    app.include_router(api_orders.clearings_router)
     app.include_router(api_auth.router)
     app.include_router(api_explorer.router)
     app.include_router(pages.router)

@@ -41,6 +41,8 @@ class WebContext:
         tariff: grid (import, feed-in) prices, wei per kWh, for savings.
         tz: the community's time zone: "today" and a history's day start at its midnight.
         design: the market design (``[market] design`` in the settings).
+        gate_s: gate closure of the centralized/hybrid designs, seconds before a delivery
+            window (``[market] gate_s``).
         checks: readiness checks of dependencies by name (e.g. ``broker``), each raising
             with the reason when its dependency is down; ``/readyz`` runs them besides the
             built-in ``store`` and ``chain`` checks.
@@ -64,6 +66,7 @@ class WebContext:
     tariff: tuple[int, int] = (DEFAULT_IMPORT_WEI_PER_KWH, DEFAULT_FEED_IN_WEI_PER_KWH)
     tz: tzinfo = UTC
     design: str = "decentralized"
+    gate_s: int = 60
     checks: dict[str, Callable[[], None]] = field(default_factory=dict)
     members: dict[str, str] = field(default_factory=dict)
 

@@ -53,6 +53,14 @@ class MarketStatus(BaseModel):
     """The market now: design, schedule, open windows, countdown, last trade."""
 
     design: str = Field(description="market design in words")
+    design_id: Literal["decentralized", "centralized", "hybrid"] = Field(
+        "decentralized", description="market design (``[market] design``)"
+    )
+    gate_closes_at: str | None = Field(
+        None,
+        description="centralized/hybrid: the next gate closure (no more orders for the "
+        "coming delivery window), UTC ISO 8601; None otherwise",
+    )
     schedule: str = Field(description="trading schedule in words")
     mode: Literal["open", "windows", "continuous"]
     tz_minutes: int = Field(description="schedule's local time = UTC + tz_minutes")

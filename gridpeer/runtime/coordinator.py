@@ -1,0 +1,106 @@
+"""The coordinator service of ``demo`` and ``serve`` (``[market] design`` centralized or
+hybrid): takes signed orders over MQTT (the web process takes them over HTTP, into the
+same store), clears them at gate closure (centralized) or continuously (hybrid), and
+settles each window's batch on chain. Nothing runs for the decentralized design.
+
+Needs ``parts.hub`` (the market and the chain lock), ``parts.store``/``parts.store_url``,
+and the coordinator key: the dev key (demo, ``parts.chain``) or ``[chain]
+coordinator_key`` (serve). With ``parts.broker`` it also listens on
+``gridpeer/<community>/orders/<house>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from gridpeer.coordinator.service import Coordinator
+from gridpeer.market.clearing import GridPrices
+from gridpeer.runtime.composition import Parts
+from gridpeer.store.factory import open_store
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.2
+"""Wall seconds between the coordinator's ticks."""
+
+
+def coordinator_key(parts: Parts) -> LocalAccount:
+    """The coordinator's key: ``[chain] coordinator_key``, else the demo chain's dev key.
+
+    Raises:
+        ValueError: neither is available.
+    """
+    secret = parts.settings.chain.coordinator_key
+    if secret is not None:
+        key: LocalAccount = Account.from_key(secret.get_secret_value().strip())
+        return key
+    if parts.chain is not None:
+        return parts.chain.coordinator
+    raise ValueError(
+        f"market.design = {parts.settings.market.design!r} needs the coordinator's key: "
+        "set [chain] coordinator_key (or GRIDPEER_CHAIN__COORDINATOR_KEY)"
+    )
+
+
+def build(parts: Parts) -> Coordinator:
+    """The coordinator of this run (not started)."""
+    hub = parts.hub
+    assert hub is not None, "the coordinator needs the chain service first"
+    assert parts.store is not None, "the coordinator needs the store service first"
+    market = parts.settings.market
+    tariff = parts.settings.tariff
+    houses = {h.account: h.id for h in parts.houses if h.account is not None}
+    houses |= {k.address: h for h, k in hub.demo_keys.items()}
+    store = open_store(parts.store_url) if parts.store_url else parts.store
+    return Coordinator(
+        hub.market,
+        coordinator_key(parts),
+        houses,
+        mode=market.design,  # type: ignore[arg-type]
+        mechanism=market.mechanism,
+        grid=GridPrices(tariff.import_wei_per_kwh, tariff.feed_in_wei_per_kwh),
+        gate_s=market.gate_s,
+        now=lambda: int(parts.clock.timestamp()),
+        store=store,
+        chain_lock=hub.lock,
+    )
+
+
+@contextlib.asynccontextmanager
+async def coordinator(parts: Parts) -> AsyncIterator[None]:
+    """Start the coordinator (and its MQTT intake) on entry, stop it on exit."""
+    if parts.settings.market.design == "decentralized":
+        yield
+        return
+    try:
+        coord = build(parts)
+    except ValueError as exc:
+        log.warning("the coordinator is not running (orders are not settled): %s", exc)
+        yield
+        return
+    intake = None
+    if parts.broker is not None:
+        from gridpeer.coordinator.mqtt_intake import MqttIntake
+
+        intake = MqttIntake(coord, parts.broker, parts.settings.community)
+        await asyncio.to_thread(intake.start)
+    await asyncio.to_thread(coord.start, POLL_S)
+    log.info(
+        "coordinator: %s market, gate closure %d s before each window",
+        coord.mode,
+        coord.gate_s,
+    )
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(coord.stop)
+        if intake is not None:
+            await asyncio.to_thread(intake.stop)
+        if coord.store is not parts.store:
+            coord.store.close()
