@@ -8,7 +8,8 @@ One JSON object, the same over HTTP (``POST /api/orders``) and MQTT
      "signature": "0x<r 32 B><s 32 B><v 1 B>"}
 
 ``order`` holds the EIP-712 ``Order`` message field by field (energy Wh, price wei per
-kWh, times UTC unix seconds; every integer a JSON number, never a string);
+kWh, times UTC unix seconds; every integer is sent as a JSON number, and read from a
+JSON number or a decimal string);
 ``signature`` is the maker's EIP-712 signature as 65 bytes in hex (r, s, v with
 v = 27 or 28; 0 or 1 are read as 27 or 28). docs/market.md ("Wire format") is the
 reference; this module is its one implementation.
@@ -123,8 +124,10 @@ def encode(signed: SignedOrder) -> bytes:
 
 
 def _uint(name: str, value: object) -> int:
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)  # a decimal string is read too (what a JavaScript client may send)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise WireError(f"order.{name} must be a JSON integer, got {value!r}")
+        raise WireError(f"order.{name} must be a JSON integer or decimal string, got {value!r}")
     if not 0 <= value < 1 << _BITS[name]:
         raise WireError(f"order.{name} = {value} does not fit in uint{_BITS[name]}")
     return value

@@ -60,7 +60,8 @@ def _wire(**order: object) -> dict[str, object]:
         (b"{not json", "not JSON"),
         (b"[]", "JSON object"),
         (json.dumps({"order": {}}), "JSON object"),
-        (_wire(price="150"), "order.price must be a JSON integer"),
+        (_wire(price="1.5"), "order.price must be a JSON integer"),
+        (_wire(price="-150"), "order.price must be a JSON integer"),
         (_wire(wh=True), "order.wh must be a JSON integer"),
         (_wire(wh=2**32), "uint32"),
         (_wire(start=-1), "uint40"),
@@ -75,6 +76,11 @@ def _wire(**order: object) -> dict[str, object]:
 def test_malformed_payloads_are_refused_with_the_reason(payload: object, why: str) -> None:
     with pytest.raises(WireError, match=why):
         order_wire.decode(payload)  # type: ignore[arg-type]
+
+
+def test_decimal_strings_are_read_as_integers() -> None:
+    signed = order_wire.sign(KEY, DOMAIN, TERMS)
+    assert order_wire.decode(_wire(price=str(PRICE), wh="500")) == signed
 
 
 def test_v_zero_or_one_reads_as_27_or_28() -> None:

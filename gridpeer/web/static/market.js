@@ -279,7 +279,7 @@
   function clearingText(c) {
     $("st-clearing").textContent = !c ? "none yet"
       : `${c.trades} trade${c.trades === 1 ? "" : "s"}, ${energy(c.volume_wh)}` + (c.price_wei_per_kwh == null ? "" : ` at ${price(c.price_wei_per_kwh)}`)
-        + ` for ${windowText(c.window_start, c.window_end)}` + (c.mined_at ? "" : " (settling on chain)");
+        + ` for ${windowText(c.window_start, c.window_end)}` + (c.tx ? ` (tx ${c.tx.slice(0, 10)}…)` : "");
   }
   const STATES = { accepted: "accepted: waiting for gate closure", matched: "matched: settling on chain", settled: "settled on chain", dropped: "dropped" };
   function signedRows(rows) {
@@ -342,7 +342,7 @@
     $("st-session").textContent = !s.session ? "—"
       : (s.session.bid_open ? span("bidding", s.session.bid_open, s.session.start) + "; " : "") + span("delivery", s.session.start, s.session.end);
     if (SIGNED) {
-      const gate = s.gate_closes_at;
+      const gate = s.gate_closes_at == null ? null : Math.floor(Date.parse(s.gate_closes_at) / 1000);
       $("st-gate").textContent = gate == null ? "no window takes orders now"
         : gate <= s.now ? "closed" : `in ${duration(gate - s.now)} model time` + (sp === 1 ? "" : ` (${duration((gate - s.now) / sp)} real)`) + `, at ${local(gate)} local`;
     }
