@@ -185,7 +185,7 @@
       const order = { maker, sell, wh, price: p, start, end, nonce: await nextNonce(maker), expiry: start };
       const signature = await signOrder(order);
       const out = await api("/api/orders", `{"order":${orderJson(order)},"signature":"${signature}"}`);
-      say(`Signed ${sell ? "sell" : "buy"} order for ${energy(wh)} at ${price(p)} submitted: ${out.state} (order ${out.id}).`, true);
+      say(`Signed ${sell ? "sell" : "buy"} order for ${energy(wh)} at ${price(p)} submitted: ${out.state} (order ${out.id.slice(0, 10)}…).`, true);
       setTimeout(refresh, 500);
     } catch (e) { say("Order: " + (e.message || String(e)), false); }
     finally { busy = false; }
