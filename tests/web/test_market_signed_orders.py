@@ -19,6 +19,7 @@ from gridpeer.chain.accounts import dev_account
 from gridpeer.chain.anvil import AnvilNode
 from tests.web.demoproc import DemoProcess, start_demo
 from tests.web.liveserver import shots_dir
+from tests.web.test_accessibility import _audit
 from tests.web.wallet import InjectedWallet
 
 pytestmark = [pytest.mark.browser, pytest.mark.anvil]
@@ -175,3 +176,37 @@ def test_member_signs_order_sees_it_matched_at_gate_closure_and_settled(
     assert seller_wallet.sent == []
     seller.context.close()
     buyer.context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
+def test_centralized_page_has_no_wcag_violations(
+    demo: DemoProcess, anvil: str, chromium: Any, width: int
+) -> None:
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    InjectedWallet(anvil, dev_account("h2")).install(context)
+    page = context.new_page()
+    try:
+        page.goto(demo.url + "/market")
+        page.select_option("#signer", "demo:h2")  # a demo house: the tables fill in
+        page.wait_for_function("Number(document.body.dataset.refreshes || 0) >= 2")
+        violations = _audit(page)
+        assert violations == [], "\n".join(str(v) for v in violations)
+    finally:
+        context.close()
+
+
+def test_order_form_is_reachable_by_keyboard(demo: DemoProcess, chromium: Any) -> None:
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(demo.url + "/market")
+        wanted = {"order-side", "order-wh", "order-price", "order-submit", "deposit-submit"}
+        reached: set[str] = set()
+        for _ in range(80):
+            page.keyboard.press("Tab")
+            key = page.evaluate("document.activeElement.dataset.testid || ''")
+            reached |= {key} & wanted
+            if reached == wanted:
+                break
+        assert reached == wanted, f"not reachable with Tab: {wanted - reached}"
+    finally:
+        page.close()
