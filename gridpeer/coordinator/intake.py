@@ -22,13 +22,14 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 
 from gridpeer.chain.client import MarketClient
-from gridpeer.chain.types import SignedOrder, cost_wei
+from gridpeer.chain.types import Schedule, SignedOrder, cost_wei
 from gridpeer.coordinator.batch import signer_of
 from gridpeer.coordinator.wire import BadOrder, body_json, order_digest, parse_body
 from gridpeer.market.calendar import refusal
 from gridpeer.store.base import OrderRecord, Store
 
 OPEN_STATES = ("accepted", "matched")
+SCHEDULE_TTL_S = 5.0
 MAX_NONCE = (1 << 31) - 1
 
 
@@ -75,6 +76,14 @@ class Intake:
 
     def __post_init__(self) -> None:
         self.houses = {to_checksum_address(a): h for a, h in self.houses.items()}
+        self._schedule: tuple[float, Schedule] | None = None
+
+    def schedule(self) -> Schedule:
+        """The chain's trading schedule, read at most every :data:`SCHEDULE_TTL_S` s (a
+        change in between is caught on chain at settlement and reported per order)."""
+        if self._schedule is None or time.monotonic() - self._schedule[0] > SCHEDULE_TTL_S:
+            self._schedule = (time.monotonic(), self.market.schedule())
+        return self._schedule[1]
 
     def accept_json(self, body: Any) -> OrderRecord:
         """Parse a JSON body (``{"order", "signature"}``) and :meth:`accept` it."""
@@ -112,13 +121,13 @@ class Intake:
         typed = self.market.typed_order(t)
         if signer_of(signed, typed) != maker:
             raise OrderRejected(400, f"the signature is not {maker}'s (wrong key or altered terms)")
-        _idx, active, last_nonce = self.market.member(maker)
+        idx, active, last_nonce = self.market.member(maker)
         if not active:
             raise OrderRejected(400, f"{maker} is not a member of the community")
         now = self.now()
         gate = t.start - self.gate_s
         why = refusal(
-            self.market.schedule().calendar(),
+            self.schedule().calendar(),
             datetime.fromtimestamp(now, UTC),
             datetime.fromtimestamp(t.start, UTC),
             datetime.fromtimestamp(t.end, UTC),
@@ -140,7 +149,7 @@ class Intake:
                 409, f"nonce {t.nonce} is already used (your last used nonce is {last_nonce})"
             )
         if not t.sell:
-            self._check_credit(maker, cost_wei(t.wh, t.price))
+            self._check_credit(maker, idx, cost_wei(t.wh, t.price))
         return OrderRecord(
             id=order_digest(typed),
             seq=0,
@@ -157,8 +166,8 @@ class Intake:
             created_at=int(time.time() * 1000),
         )
 
-    def _check_credit(self, maker: str, cost: int) -> None:
-        credit = self.market.credit(maker)
+    def _check_credit(self, maker: str, idx: int, cost: int) -> None:
+        credit = self.market.credit_of_index(idx)
         reserved = sum(
             cost_wei(o.wh, o.price)
             for o in self.store.orders(maker=maker, states=OPEN_STATES)

@@ -54,7 +54,13 @@ from gridpeer.chain import errors
 from gridpeer.chain.client import MarketClient
 from gridpeer.chain.events import AdminEvent, TradeCreated
 from gridpeer.chain.types import SignedOrder, batch_trade_id
-from gridpeer.coordinator.batch import Batch, build_batch, to_market_order, unfunded
+from gridpeer.coordinator.batch import (
+    Batch,
+    build_batch,
+    buyer_debits,
+    to_market_order,
+    unfunded,
+)
 from gridpeer.coordinator.intake import Intake, OrderRejected, utc_text, wei_text
 from gridpeer.coordinator.wire import parse_body
 from gridpeer.market.clearing import GridPrices, Mechanism
@@ -149,6 +155,10 @@ class Coordinator:
         """Test points ``before`` (plan stored, not sent), ``during`` (mined, not yet
         recorded) and ``after`` (recorded) of each batch."""
         self._books: dict[Window, _Book] = {}
+        self._members: dict[str, tuple[int, bool, int]] = {}
+        self._credit: dict[str, int] = {}
+        """Chain reads cached while a window is closed (cleared at each close and after a
+        refusal; updated with what our own mined batches changed)."""
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -278,6 +288,8 @@ class Coordinator:
         """Settle ``window`` in rounds until none of its orders is open (module doc)."""
         with self._lock, self._chain():
             self._reconcile_window(window)
+            self._members.clear()
+            self._credit.clear()
             mined: list[BatchResult] = []
             for _round in range(len(self.orders(window)) * 2 + 2):
                 recs = self.orders(window)
@@ -309,7 +321,9 @@ class Coordinator:
     def _precheck(self, recs: Sequence[OrderRecord]) -> list[OrderRecord]:
         """Drop the orders the chain would refuse now; return the rest."""
         now = self._now()
-        members = {m: self.market.member(m) for m in {r.maker for r in recs}}
+        for m in {r.maker for r in recs} - set(self._members):
+            self._members[m] = self.market.member(m)
+        members = self._members
         live: list[OrderRecord] = []
         for r in recs:
             _idx, active, last = members[r.maker]
@@ -331,11 +345,14 @@ class Coordinator:
         """The batch of ``live``; None after dropping the buy orders of buyers whose
         credit does not cover it (the caller matches again)."""
         signed = {r.id: self.signed(r) for r in live}
-        batch = build_batch(signed, self._match(window, live), self.block_gas)
+        rank = {m: self._members[m][0] for m in {r.maker for r in live}}
+        batch = build_batch(signed, self._match(window, live), self.block_gas, rank)
         if not batch.matches:
             return batch
         buyers = {str(to_checksum_address(o.terms.maker)) for o in batch.orders if not o.terms.sell}
-        credit: dict[str, int] = {a: self.market.credit(a) for a in buyers}
+        for a in buyers - set(self._credit):
+            self._credit[a] = self.market.credit_of_index(self._members[a][0])
+        credit = self._credit
         short = unfunded(batch.orders, batch.matches, credit)
         if not short:
             return batch
@@ -380,8 +397,11 @@ class Coordinator:
         try:
             batch_id = self.market.settle_batch(self.key, batch.orders, batch.matches)
         except errors.ContractRevert as exc:
+            self._members.clear()
+            self._credit.clear()
             self._refused(window, batch, rec, recs, exc)
             return None
+        self._after_mined(batch)
         receipt = self.market.last_receipt
         tx = "0x" + receipt.tx_hash.hex() if receipt is not None else ""
         self._hook("during", rec)
@@ -399,6 +419,17 @@ class Coordinator:
             "window %s: batch %s mined, %d trades, %d Wh", window, batch_id, len(batch.kept), volume
         )
         return result
+
+    def _after_mined(self, batch: Batch) -> None:
+        """Update the cached nonces and credits with what the mined ``batch`` changed."""
+        for o in batch.orders:
+            m = str(to_checksum_address(o.terms.maker))
+            if m in self._members:
+                idx, active, last = self._members[m]
+                self._members[m] = (idx, active, max(last, o.terms.nonce))
+        for m, d in buyer_debits(batch.orders, batch.matches).items():
+            if m in self._credit:
+                self._credit[m] -= d
 
     def _hook(self, point: str, rec: BatchRecord) -> None:
         fn = self.hooks.get(point)
