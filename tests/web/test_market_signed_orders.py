@@ -1,8 +1,9 @@
-"""End to end in Chromium, centralized market: two members trade through an EIP-1193
+"""End to end in Chromium, centralized and hybrid markets: two members trade through an EIP-1193
 wallet injected into the page (signs locally, forwards JSON-RPC to a real anvil). The
 buyer deposits credit from the page; each member signs an order with
-``eth_signTypedData_v4`` and submits it to the coordinator; at gate closure the
-coordinator clears the window (uniform price) and settles the batch on chain; both see
+``eth_signTypedData_v4`` and submits it to the coordinator, which matches them (at gate
+closure at a uniform price, or on arrival in the hybrid market) and settles the batch on
+chain at gate closure; both see
 their order matched and settled with its trade, the last clearing's price and volume,
 and the trade delivered and paid by the oracle. Screenshots go to a temp dir (or
 docs/screenshots with GRIDPEER_UPDATE_SCREENSHOTS=1)."""
@@ -36,20 +37,26 @@ WATCH_JS = """() => { window.__states = [];
 }"""
 
 
+@pytest.fixture(scope="module", params=["centralized", "hybrid"])
+def design(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def anvil() -> Iterator[str]:
-    """An anvil of our own: the demo moves its chain time to the model clock."""
+def anvil(design: str) -> Iterator[str]:
+    """An anvil of our own per design: the demo moves its chain time to the model clock
+    (which never goes back, so each demo needs a fresh chain)."""
     with AnvilNode() as node:
         yield node.url
 
 
 @pytest.fixture(scope="module")
-def demo(anvil: str) -> Iterator[DemoProcess]:
+def demo(anvil: str, design: str) -> Iterator[DemoProcess]:
     # 10:33 local (UTC-4): orders for delivery 13:00-14:00 are taken for 49 s of wall time
     # at 180x (an hour is 20 s), until the gate closes 60 model s (1/3 s) before 13:00.
     # Agents off: two people trade by hand (agents would share their keys and nonces).
     d = start_demo(
-        "--chain", anvil, "--design", "centralized", "--speed", "180", "--start-hour", "14.55",
+        "--chain", anvil, "--design", design, "--speed", "180", "--start-hour", "14.55",
         "--no-agents",
     )  # fmt: skip
     yield d
@@ -93,7 +100,7 @@ def _sign(page: Any, side: str, wh: int, price_clp: int) -> str:
 
 
 def test_member_signs_order_sees_it_matched_at_gate_closure_and_settled(
-    demo: DemoProcess, anvil: str, chromium: Any
+    demo: DemoProcess, design: str, anvil: str, chromium: Any
 ) -> None:
     seller_wallet = InjectedWallet(anvil, dev_account("h1"))
     buyer_wallet = InjectedWallet(anvil, dev_account("h4"))
@@ -102,7 +109,7 @@ def test_member_signs_order_sees_it_matched_at_gate_closure_and_settled(
 
     # The page shows the design, the gate-closure countdown and the signed-order form,
     # not the decentralized forms.
-    assert seller.inner_text("#st-design").startswith("Centralized")
+    assert seller.inner_text("#st-design").startswith(design.capitalize())
     seller.wait_for_function(
         "document.querySelector('[data-testid=gate-countdown]').textContent.startsWith('in ')",
         timeout=30_000,
@@ -141,8 +148,11 @@ def test_member_signs_order_sees_it_matched_at_gate_closure_and_settled(
     for page in (seller, buyer):
         page.wait_for_selector("#signed tr[data-state]", timeout=30_000)
 
-    # At gate closure the coordinator clears the window at one price (uniform auction,
-    # midpoint of 150..170) and settles the batch: both orders settled with their trade.
+    # Centralized: at gate closure the coordinator clears the window at one price (uniform
+    # auction, midpoint of 150..170). Hybrid: the buy order matched the resting sell order
+    # on arrival, at its price (150). Either way the batch is settled at gate closure:
+    # both orders settled with their trade.
+    price = 160 if design == "centralized" else 150
     for page in (seller, buyer):
         page.wait_for_selector("#signed tr[data-state='settled']", timeout=90_000)
         row = page.inner_text("#signed tr[data-state='settled']")
@@ -154,18 +164,18 @@ def test_member_signs_order_sees_it_matched_at_gate_closure_and_settled(
             "[data-testid=last-clearing] >> text=1 trade, 300 Wh", timeout=30_000
         )
     clearing = buyer.inner_text("[data-testid=last-clearing]")
-    assert "160.00 CLP/kWh" in clearing
+    assert f"{price}.00 CLP/kWh" in clearing
     [c] = httpx.get(demo.url + "/api/market/clearings", timeout=10).json()
-    assert (c["volume_wh"], int(c["price_wei_per_kwh"]), c["trades"]) == (300, 160 * CLP, 1)
+    assert (c["volume_wh"], int(c["price_wei_per_kwh"]), c["trades"]) == (300, price * CLP, 1)
     trade = buyer.wait_for_selector("#trades tr[data-trade]", timeout=30_000)
     assert "300 Wh" in trade.inner_text() and "bought" in trade.inner_text()
-    buyer.screenshot(path=str(SHOTS / "market-centralized.png"), full_page=True)
+    buyer.screenshot(path=str(SHOTS / f"market-{design}.png"), full_page=True)
 
     # The trade is delivered in its window and the oracle settles it on chain.
     buyer.wait_for_selector("#trades tr[data-phase='settled']", timeout=120_000)
     h4 = dev_account("h4").address
     [tr] = httpx.get(demo.url + "/api/market/trades", params={"account": h4}, timeout=10).json()
-    assert tr["price"] == str(160 * CLP) and tr["wh"] == 300
+    assert tr["price"] == str(price * CLP) and tr["wh"] == 300
     assert 0 < tr["delivered_wh"] <= 300
     assert int(tr["seller_paid"]) + int(tr["buyer_refund"]) == int(tr["escrow"])
     seller.wait_for_function(
