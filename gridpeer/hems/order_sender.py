@@ -1,7 +1,7 @@
 """Hands the houses' signed orders to the coordinator's MQTT intake (centralized and
 hybrid markets): each order in the wire format (:mod:`gridpeer.chain.order_wire`) at
-QoS 1 on ``gridpeer/<community>/orders/<house>``. The coordinator's answers on
-``…/<house>/ack`` are kept per house and logged."""
+QoS 1 on ``gridpeer/<community>/orders/<house>``, over a persistent session. The
+coordinator's answers on ``…/<house>/ack`` are kept per house and logged."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import paho.mqtt.client as mqtt
+
 from gridpeer.chain import order_wire
 from gridpeer.chain.types import SignedOrder
-from gridpeer.core.mqtt import BrokerAddress, MqttClient
+from gridpeer.core.mqtt import QOS, BrokerAddress, MqttClient
 from gridpeer.telemetry.order_topics import ack_topic, order_topic
 
 log = logging.getLogger(__name__)
@@ -25,19 +27,24 @@ class OrderSender:
         acks: the coordinator's last answer (raw payload) per house.
     """
 
-    def __init__(self, client: MqttClient, community: str, timeout_s: float = 5.0) -> None:
-        self.client, self.community, self.timeout_s = client, community, timeout_s
+    def __init__(self, client: MqttClient, community: str) -> None:
+        self.client, self.community = client, community
         self.acks: dict[str, bytes] = {}
 
     def __call__(self, house: str, signed: SignedOrder) -> None:
-        """Publish ``signed`` for ``house``; returns once the broker has it (QoS 1).
+        """Queue ``signed`` for ``house`` at QoS 1 and return at once: the network thread
+        sends it, and again after a reconnection until the broker has it (the session is
+        persistent); the coordinator answers a repeat with 409 and stores it once. An agent
+        calls this while holding the chain lock, which the coordinator's intake may need
+        to answer: waiting here for the broker would stall both.
 
         Raises:
-            ConnectionError: the broker did not acknowledge within ``timeout_s``.
+            ConnectionError: paho refused to queue the message (e.g. its queue is full).
         """
         topic = order_topic(self.community, house)
-        if not self.client.publish(topic, order_wire.encode(signed), timeout=self.timeout_s):
-            raise ConnectionError(f"order of {house} not acknowledged by the broker on {topic}")
+        info = self.client.paho.publish(topic, order_wire.encode(signed), qos=QOS)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            raise ConnectionError(f"order of {house} not queued on {topic}: {info.rc}")
 
     def on_ack(self, topic: str, payload: bytes) -> None:
         """Keep and log the coordinator's answer to a house's order."""
@@ -58,7 +65,6 @@ async def mqtt_order_sender(
         broker,
         subscriptions=[ack_topic(community, h) for h in houses],
         on_message=lambda t, p: holder[0].on_ack(t, p),
-        clean_session=True,
     )
     sender = OrderSender(client, community)
     holder.append(sender)

@@ -8,7 +8,9 @@ into orders on the market the community runs.
   order and posts the rest at the new price;
 * centralized / hybrid – signs one order (EIP-712) per window and side, at the price of
   its first round, and hands it to the coordinator (e.g. through its MQTT intake,
-  :mod:`gridpeer.hems.order_sender`); the order expires at the window's start.
+  :mod:`gridpeer.hems.order_sender`); the order expires at the window's start. Before a
+  buy order it deposits the credit the order may cost at its limit price (the
+  coordinator refuses a buy order its maker's credit does not cover).
 
 Owners change :attr:`TradingAgent.settings` at any time (override or switch off).
 Units: energy Wh, prices wei per kWh, times UTC unix seconds.
@@ -24,7 +26,7 @@ from eth_account.signers.local import LocalAccount
 
 from gridpeer.chain.client import MarketClient
 from gridpeer.chain.errors import ContractRevert
-from gridpeer.chain.types import Order, OrderTerms, SignedOrder
+from gridpeer.chain.types import Order, OrderTerms, SignedOrder, cost_wei
 from gridpeer.hems.trading_agent import Intent, OwnerSettings, SlotView, decide
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,8 @@ class TradingAgent:
     traded: dict[tuple[Window, str], int] = field(default_factory=dict)
     signed: set[tuple[Window, str]] = field(default_factory=set)
     """(window, side) of the orders signed and handed to the coordinator."""
+    held: dict[Window, int] = field(default_factory=dict)
+    """Worst-case cost (wei) of the buy orders signed per window not yet started."""
     _nonce: int = 0
 
     def act(self, window: Window, view: SlotView) -> list[Intent]:
@@ -83,9 +87,22 @@ class TradingAgent:
                 self._nonce,
                 window[0],
             )
+            if not terms.sell:
+                self._fund(window, cost_wei(terms.wh, terms.price))
             self.submit(self.market.sign_order(self.key, terms))
             self.signed.add((window, i.side))
         return intents
+
+    def _fund(self, window: Window, cost: int) -> None:
+        """Deposit what a buy order of ``cost`` wei (its limit price, the worst case) needs
+        on top of this house's other buy orders still waiting for their window: the
+        coordinator accepts a buy order only when the maker's credit covers them all."""
+        now = self.market.now()
+        self.held = {w: c for w, c in self.held.items() if w[0] > now}  # settled or dropped
+        need = cost + sum(self.held.values()) - self.market.credit(self.key.address)
+        if need > 0:
+            self.market.deposit(self.key, need)
+        self.held[window] = self.held.get(window, 0) + cost
 
     def _take(self, window: Window, intent: Intent, want: int) -> int:
         """Take acceptable counter-orders from the book; returns the Wh traded."""

@@ -13,7 +13,7 @@ import pytest
 from gridpeer.chain import order_wire
 from gridpeer.chain.accounts import dev_account
 from gridpeer.chain.events import OrderPosted
-from gridpeer.chain.types import SignedOrder
+from gridpeer.chain.types import SignedOrder, cost_wei
 from gridpeer.coordinator.service import Coordinator
 from gridpeer.core.mqtt import MqttClient
 from gridpeer.hems.order_sender import mqtt_order_sender
@@ -64,8 +64,11 @@ async def test_agents_sign_one_order_per_window_and_side(design: str) -> None:
         assert (t.start, t.end, t.expiry, t.nonce) == (*W, W[0], 1)
         assert order_wire.recover(hub.market.domain(), signed) == hub.demo_keys[house].address
         assert PRICES.feed_in_wei_per_kwh <= t.price <= PRICES.import_wei_per_kwh
-    # nothing went on chain: the coordinator settles
+    # nothing was posted on chain (the coordinator settles); the buyer deposited what its
+    # order may cost at its limit price, so the coordinator's credit check passes
     assert not [e for e in hub.market.events(0) if isinstance(e, OrderPosted)]
+    assert hub.market.credit(hub.demo_keys["h2"].address) == cost_wei(800, buy.price)
+    assert hub.market.credit(hub.demo_keys["h1"].address) == 0
 
 
 async def test_centralized_agents_need_a_sender() -> None:
