@@ -6,11 +6,12 @@ into orders on the market the community runs.
   it, best price first), then posts the rest as an offer or an escrowed request; when
   its price changes across the bidding window (ramping strategy) it cancels its unfilled
   order and posts the rest at the new price;
-* centralized / hybrid – signs one order (EIP-712) per window and side, at the price of
-  its first round, and hands it to the coordinator (e.g. through its MQTT intake,
-  :mod:`gridpeer.hems.order_sender`); the order expires at the window's start. Before a
-  buy order it deposits the credit the order may cost at its limit price (the
-  coordinator refuses a buy order its maker's credit does not cover).
+* centralized / hybrid – signs one order (EIP-712) per window and side, priced at
+  :data:`SIGNED_AT` of its price plan (or later in the window), and hands it to the
+  coordinator (e.g. through its MQTT intake, :mod:`gridpeer.hems.order_sender`); the
+  order expires at the window's start. Before a buy order it deposits the credit the
+  order may cost at its limit price (the coordinator refuses a buy order its maker's
+  credit does not cover).
 
 Owners change :attr:`TradingAgent.settings` at any time (override or switch off).
 Units: energy Wh, prices wei per kWh, times UTC unix seconds.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from eth_account.signers.local import LocalAccount
 
@@ -33,6 +34,10 @@ log = logging.getLogger(__name__)
 
 Window = tuple[int, int]
 Book = Callable[[Window], Sequence[Order]]
+SIGNED_AT = 0.5
+"""Share of the price plan (0..1) at which a signed order is priced: it is the house's one
+limit for the window, so seller and buyer each concede half of their ramp (with the
+default plans 114 and 126 CLP/kWh between tariffs of 60 and 180: the orders cross)."""
 
 
 @dataclass
@@ -65,9 +70,10 @@ class TradingAgent:
 
     def act(self, window: Window, view: SlotView) -> list[Intent]:
         """Decide for ``window`` now and trade what changed; returns the intents acted on."""
-        intents = decide(self.settings, view)
         if self.mode == "decentralized":
-            return [i for i in intents if self._trade(window, i)]
+            return [i for i in decide(self.settings, view) if self._trade(window, i)]
+        # one sealed order per window: priced where the price plan has come halfway
+        intents = decide(self.settings, replace(view, progress=max(view.progress, SIGNED_AT)))
         intents = [i for i in intents if (window, i.side) not in self.signed]
         if not intents:
             return []

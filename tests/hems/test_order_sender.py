@@ -59,6 +59,8 @@ async def test_agents_sign_one_order_per_window_and_side(design: str) -> None:
     sell, buy = by_house["h1"].terms, by_house["h2"].terms
     assert (sell.sell, sell.wh) == (True, 2500)  # h1's surplus over the hour
     assert (buy.sell, buy.wh) == (False, 800)  # h2's deficit
+    # one sealed order each, priced halfway along their ramps: 114 and 126 CLP/kWh cross
+    assert (sell.price, buy.price) == (114 * 10**12, 126 * 10**12)
     for house, signed in sent:
         t = signed.terms
         assert (t.start, t.end, t.expiry, t.nonce) == (*W, W[0], 1)
