@@ -305,7 +305,13 @@ class Coordinator:
                 if batch is None:
                     continue
                 if not batch.matches:
-                    self._drop(live, "no matching order at gate closure")
+                    why = "no matching order at gate closure"
+                    if batch.refused:
+                        why += (
+                            f" (the {self.mode} clearing's matches broke the signed limits: "
+                            "price outside a limit, or a house trading with itself)"
+                        )
+                    self._drop(live, why)
                     break
                 result = self._send(window, batch, {r.id: r for r in live})
                 if result is not None:

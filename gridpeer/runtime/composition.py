@@ -29,6 +29,7 @@ from gridpeer.web.models import HouseInfo
 if TYPE_CHECKING:  # heavy stacks (web3, paho): imported by the services that start them
     from gridpeer.chain import Chain
     from gridpeer.chain.hub import ChainHub
+    from gridpeer.coordinator.service import Coordinator
     from gridpeer.hems.host import AgentHost
     from gridpeer.hems.monitoring import Monitoring
     from gridpeer.hems.trading_live import TradingAgent
@@ -60,6 +61,8 @@ class Parts:
         ingest: the home agents' ingest of real sensor nodes (serve).
         delivery: the oracle and the houses' delivery agents in this process (demo).
         oracle: the oracle alone (serve: the delivery agents run at the houses).
+        coordinator: the coordinator of the centralized/hybrid designs (``coordinator``
+            service); agents hand it signed orders with ``accept``.
         trading: each house's trading agent, by house id (demo with agents).
         url: base URL of the web app (``web`` service).
     """
@@ -80,6 +83,7 @@ class Parts:
     ingest: AgentHost | None = None
     delivery: DeliveryRuntime | None = None
     oracle: Oracle | None = None
+    coordinator: Coordinator | None = None
     trading: dict[str, TradingAgent] | None = None
     url: str | None = None
 

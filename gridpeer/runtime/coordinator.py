@@ -6,7 +6,8 @@ settles each window's batch on chain. Nothing runs for the decentralized design.
 Needs ``parts.hub`` (the market and the chain lock), ``parts.store``/``parts.store_url``,
 and the coordinator key: the dev key (demo, ``parts.chain``) or ``[chain]
 coordinator_key`` (serve). With ``parts.broker`` it also listens on
-``gridpeer/<community>/orders/<house>``.
+``gridpeer/<community>/orders/<house>``. Sets ``parts.coordinator`` (in-process agents
+hand it signed orders with ``accept``).
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ async def coordinator(parts: Parts) -> AsyncIterator[None]:
         intake = MqttIntake(coord, parts.broker, parts.settings.community)
         await asyncio.to_thread(intake.start)
     await asyncio.to_thread(coord.start, POLL_S)
+    parts.coordinator = coord
     log.info(
         "coordinator: %s market, gate closure %d s before each window",
         coord.mode,
@@ -99,6 +101,7 @@ async def coordinator(parts: Parts) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        parts.coordinator = None
         await asyncio.to_thread(coord.stop)
         if intake is not None:
             await asyncio.to_thread(intake.stop)

@@ -17,7 +17,7 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from eth_utils.address import is_address, to_checksum_address
+from eth_utils.address import to_checksum_address
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from gridpeer.chain.client import MarketClient
@@ -42,8 +42,12 @@ Ctx = Annotated[WebContext, Depends(get_context)]
 COORDINATED = ("centralized", "hybrid")
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "refused: not a member, window closed, credit…"},
-    409: {"model": Problem, "description": "nonce already used, order already submitted"},
-    503: {"model": Problem, "description": "no coordinator (decentralized design) or no chain"},
+    409: {
+        "model": Problem,
+        "description": "nonce already used, order already submitted, or the market's "
+        "design (decentralized) takes no signed orders",
+    },
+    503: {"model": Problem, "description": "this server runs without a blockchain"},
 }
 _READ_ERRORS: dict[int | str, dict[str, Any]] = {503: {"model": Problem}}
 
@@ -57,7 +61,7 @@ def typed_data(market: MarketClient) -> dict[str, Any]:
 def _coordinated(ctx: WebContext) -> None:
     if ctx.design not in COORDINATED:
         raise HTTPException(
-            503,
+            409,
             f"this market's design is {ctx.design}: no coordinator takes signed orders "
             "(post offers and requests instead)",
         )
@@ -131,14 +135,15 @@ async def post_order(body: SignedOrderIn, ctx: Ctx) -> OrderAccepted:
 )
 def list_orders(
     ctx: Ctx,
-    maker: Annotated[str | None, Query(description="only this member's orders (0x…)")] = None,
+    maker: Annotated[
+        str | None,
+        Query(pattern=r"^0x[0-9a-fA-F]{40}$", description="only this member's orders (0x…)"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="newest N orders")] = 200,
 ) -> list[SignedOrderOut]:
     """Orders newest first: accepted, matched, settled (with trade ids) or dropped (with
     the reason)."""
-    if maker is not None and not is_address(maker):
-        raise HTTPException(422, f"{maker!r} is not an Ethereum address (0x + 40 hex digits)")
-    who = None if maker is None else to_checksum_address(maker)
+    who = None if maker is None else to_checksum_address(maker.lower())
     rows = ctx.store.orders(maker=who)
     return [order_out(r) for r in reversed(rows[-limit:])]
 

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 
 from gridpeer.chain.client import MarketClient
+from gridpeer.chain.events import TradeCreated
 from gridpeer.store.base import Store
 
 
@@ -34,10 +35,14 @@ def check(market: MarketClient, store: Store, accepted: set[str] | None = None) 
     assert all(n == 1 for n in planned.values()), "an order is in two mined batches"
     ids = [b.batch_id for b in mined]
     assert len(ids) == len(set(ids))
+    on_chain = Counter(
+        ev.trade.id for ev in market.events(0) if isinstance(ev, TradeCreated) and not ev.order_id
+    )
+    assert all(n == 1 for n in on_chain.values()), "a batch trade was created twice"
+    assert set(trade_owners) == set(on_chain), "settled orders and batch trades differ"
     escrow = 0
-    for tid in trade_owners:
-        t = market.trade(tid)
-        assert t is not None, f"trade {tid} of a settled order is not on chain"
-        escrow += t.escrow
+    for tid in on_chain:
+        t = market.trade(tid)  # None once the oracle settled it
+        escrow += 0 if t is None else t.escrow
     credits = sum(market.credit_of_index(i) for i in range(1, market.member_count() + 1))
     assert market.balance() == credits + escrow

@@ -4,13 +4,16 @@ revert nobody could foresee, and recovery from a crash at every point of a batch
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 from eth_account.signers.local import LocalAccount
 
 from gridpeer.chain import Schedule, open_chain
+from gridpeer.chain.open import Chain
 from gridpeer.chain.types import OrderTerms, SignedOrder
+from gridpeer.chain.web3_backend import Web3Backend
 from gridpeer.coordinator.service import Coordinator, Mode
 from gridpeer.store.base import BatchRecord, Store
 from gridpeer.store.factory import open_store
@@ -25,17 +28,24 @@ class Crash(BaseException):
 
 
 class Env:
-    def __init__(self, mode: Mode, houses: int = 4, store: Store | None = None) -> None:
+    def __init__(
+        self, mode: Mode, houses: int = 4, store: Store | None = None, chain: str = "revm"
+    ) -> None:
         self.mode = mode
-        self.chain = open_chain("revm", genesis_time=T_NOW)
+        if chain == "revm":
+            self.chain = open_chain("revm", genesis_time=T_NOW)
+            t0 = T_NOW
+        else:  # a JSON-RPC node (anvil: its time follows the wall clock)
+            self.chain = Chain(Web3Backend.rpc(chain))
+            t0 = max(self.chain.backend.now(), int(time.time()))
         self.market = self.chain.deploy_market(grace_s=3600)
         self.market.set_schedule(self.chain.admin, Schedule("open"))
         self.h = self.chain.houses(houses, self.market)
         self.names: dict[str, str] = {k.address: f"h{i + 1}" for i, k in enumerate(self.h)}
-        self.clock = T_NOW + 10
+        self.clock = t0 + 10
         self.store = store or open_store("sqlite:///:memory:")
         self.coord = self.coordinator()
-        self.start, self.end = T_NOW + 3600, T_NOW + 7200
+        self.start, self.end = t0 + 3600, t0 + 7200
         self.nonce = {k.address: 0 for k in self.h}
         self.accepted: set[str] = set()
 
@@ -76,9 +86,26 @@ class Env:
         check(self.market, self.store, self.accepted)
 
 
+@pytest.fixture(
+    params=["revm", pytest.param("anvil+postgres", marks=[pytest.mark.anvil, pytest.mark.postgres])]
+)
+def where(request: pytest.FixtureRequest) -> tuple[str, Store | None]:
+    """The chain and store: pyrevm + in-memory SQLite, or a real anvil + PostgreSQL."""
+    if request.param == "revm":
+        return "revm", None
+    url = request.getfixturevalue("anvil_url")
+    return url, open_store(request.getfixturevalue("postgres_url"))
+
+
+def make(where: tuple[str, Store | None], mode: Mode, houses: int = 4) -> Env:
+    return Env(mode, houses, store=where[1], chain=where[0])
+
+
 @pytest.mark.parametrize("mode", ["centralized", "hybrid"])
-def test_a_window_settles_and_unmatched_orders_are_dropped(mode: Mode) -> None:
-    env = Env(mode)
+def test_a_window_settles_and_unmatched_orders_are_dropped(
+    where: tuple[str, Store | None], mode: Mode
+) -> None:
+    env = make(where, mode)
     s1, s2, b1, b2 = env.h
     env.market.deposit(b1, 10**18)
     env.market.deposit(b2, 10**18)
@@ -98,8 +125,8 @@ def test_a_window_settles_and_unmatched_orders_are_dropped(mode: Mode) -> None:
     env.check()
 
 
-def test_an_unfunded_buyer_is_dropped_and_the_rest_settles() -> None:
-    env = Env("centralized")
+def test_an_unfunded_buyer_is_dropped_and_the_rest_settles(where: tuple[str, Store | None]) -> None:
+    env = make(where, "centralized")
     s1, _, b1, b2 = env.h
     env.market.deposit(b1, 10**18)
     env.market.deposit(b2, 10**18)
@@ -115,8 +142,10 @@ def test_an_unfunded_buyer_is_dropped_and_the_rest_settles() -> None:
     env.check()
 
 
-def test_a_sellers_orders_matched_out_of_nonce_order_settle_in_one_batch() -> None:
-    env = Env("centralized")
+def test_a_sellers_orders_matched_out_of_nonce_order_settle_in_one_batch(
+    where: tuple[str, Store | None],
+) -> None:
+    env = make(where, "centralized")
     s1, _, b1, _ = env.h
     env.market.deposit(b1, 10**18)
     dear = env.put(s1, True, 100, 3 * PRICE)  # nonce 1
@@ -129,8 +158,8 @@ def test_a_sellers_orders_matched_out_of_nonce_order_settle_in_one_batch() -> No
     env.check()
 
 
-def test_a_revoked_order_is_dropped_before_sending() -> None:
-    env = Env("hybrid")
+def test_a_revoked_order_is_dropped_before_sending(where: tuple[str, Store | None]) -> None:
+    env = make(where, "hybrid")
     s1, s2, b1, _ = env.h
     env.market.deposit(b1, 10**18)
     revoked = env.put(s1, True, 100, PRICE)
@@ -145,8 +174,10 @@ def test_a_revoked_order_is_dropped_before_sending() -> None:
     env.check()
 
 
-def test_a_window_larger_than_a_block_is_split_into_batches() -> None:
-    env = Env("centralized", houses=12)
+def test_a_window_larger_than_a_block_is_split_into_batches(
+    where: tuple[str, Store | None],
+) -> None:
+    env = make(where, "centralized", houses=12)
     env.coord.block_gas = 450_000  # fits 4 orders + 2 matches (420,000 gas), not 6 + 3
     sellers, buyers = env.h[:6], env.h[6:]
     for b in buyers:
@@ -161,8 +192,10 @@ def test_a_window_larger_than_a_block_is_split_into_batches() -> None:
     env.check()
 
 
-def test_a_revert_nobody_foresaw_drops_the_offender_and_retries() -> None:
-    env = Env("centralized")
+def test_a_revert_nobody_foresaw_drops_the_offender_and_retries(
+    where: tuple[str, Store | None],
+) -> None:
+    env = make(where, "centralized")
     s1, s2, b1, _ = env.h
     env.market.deposit(b1, 10**18)
     sneaky = env.put(s1, True, 100, PRICE)

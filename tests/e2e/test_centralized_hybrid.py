@@ -1,5 +1,7 @@
-"""Centralized and hybrid markets end to end on anvil: signed orders → coordinator →
-batch on chain → oracle → relays and meters → confirmation of every batch trade."""
+"""Centralized and hybrid markets end to end on anvil, Mosquitto and PostgreSQL: signed
+orders → coordinator (orders kept in PostgreSQL) → batch on chain → oracle → relays and
+meters → confirmation of every batch trade; then the coordinator's invariants (every
+order settled once or dropped with a reason, money conserved)."""
 
 from __future__ import annotations
 
@@ -10,16 +12,27 @@ import pytest
 from gridpeer.chain.types import OrderTerms
 from gridpeer.coordinator.service import Coordinator
 from gridpeer.oracle.rules import payment_wei
+from gridpeer.store.factory import open_store
+from tests.coordinator.invariants import check
 from tests.e2e.rig import PRICE, Community, wait_for
 
-pytestmark = [pytest.mark.mosquitto, pytest.mark.anvil]
+pytestmark = [pytest.mark.mosquitto, pytest.mark.anvil, pytest.mark.postgres]
 
 
 @pytest.mark.parametrize("mode", ["centralized", "hybrid"])
-def test_batch_trades_are_delivered_and_settled(tmp_path: Path, mode: str) -> None:
+def test_batch_trades_are_delivered_and_settled(
+    tmp_path: Path, mode: str, postgres_url: str
+) -> None:
     com = Community(tmp_path, 4)
-    names = {a: h for h, a in com.houses.items()}
-    coord = Coordinator(com.market, com.chain.coordinator, names, mode)  # type: ignore[arg-type]
+    names: dict[str, str] = {a: h for h, a in com.houses.items()}
+    store = open_store(postgres_url)
+    coord = Coordinator(
+        com.market,
+        com.chain.coordinator,
+        names,
+        mode,  # type: ignore[arg-type]
+        store=store,
+    )
     try:
         com.start()
         for b in ("h3", "h4"):
@@ -52,5 +65,8 @@ def test_batch_trades_are_delivered_and_settled(tmp_path: Path, mode: str) -> No
                 for t, m in zip(batch.trade_ids, batch.matches, strict=True)
                 if m.seller == h
             )
+        assert {o.state for o in store.orders()} == {"settled"}
+        check(com.market, store)
     finally:
         com.stop()
+        store.close()
