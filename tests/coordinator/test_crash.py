@@ -43,7 +43,9 @@ def wait_for(cond: object, timeout: float, what: str) -> None:
 
 
 class Rig:
-    def __init__(self, tmp: Path, anvil_url: str, broker: MosquittoBroker, pg: str) -> None:
+    def __init__(
+        self, tmp: Path, anvil_url: str, broker: MosquittoBroker, pg: str, design: str
+    ) -> None:
         self.tmp, self.pg = tmp, pg
         self.chain = Chain(Web3Backend.rpc(anvil_url))
         self.market = self.chain.deploy_market(60)
@@ -59,7 +61,7 @@ class Rig:
             f'community = "crash"\nstore_url = "{pg}"\n'
             f'[chain]\nrpc_url = "{anvil_url}"\ncontract_address = "{self.market.address}"\n'
             f'[mqtt]\nembedded = false\nhost = "{addr.host}"\nport = {addr.port}\n'
-            '[market]\ndesign = "centralized"\ngate_s = 20\n' + accounts
+            f'[market]\ndesign = "{design}"\ngate_s = 20\n' + accounts
         )
         self.env = {
             **os.environ,
@@ -122,14 +124,27 @@ class Rig:
 
 @pytest.fixture
 def rig(
-    tmp_path: Path, anvil_url: str, mosquitto: MosquittoBroker, postgres_url: str
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    anvil_url: str,
+    mosquitto: MosquittoBroker,
+    postgres_url: str,
 ) -> Iterator[Rig]:
-    r = Rig(tmp_path, anvil_url, mosquitto, postgres_url)
+    r = Rig(tmp_path, anvil_url, mosquitto, postgres_url, request.param)
     yield r
     r.stop()
 
 
-@pytest.mark.parametrize("point", ["before", "during", "after"])
+@pytest.mark.parametrize(
+    ("rig", "point"),
+    [
+        ("centralized", "before"),
+        ("centralized", "during"),
+        ("centralized", "after"),
+        ("hybrid", "during"),
+    ],
+    indirect=["rig"],
+)
 def test_kill_9_at_any_point_of_a_batch_loses_and_doubles_nothing(rig: Rig, point: str) -> None:
     rig.spawn(point, str(rig.tmp / "marker"))
     for b in ("h3", "h4"):
