@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from eth_abi.abi import encode
-from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 
+from gridpeer.chain import order_wire
 from gridpeer.chain.artifact import load_artifact
 from gridpeer.chain.backend import Backend, Receipt, Reverted
 from gridpeer.chain.codec import decode_output, decode_revert, encode_call
@@ -341,53 +340,15 @@ class MarketClient:
     # ------------------------------------------------------------------ batch settlement
     def domain(self) -> dict[str, Any]:
         """The EIP-712 domain of this contract."""
-        return {
-            "name": "gridpeer",
-            "version": "1",
-            "chainId": self.backend.chain_id,
-            "verifyingContract": self.address,
-        }
+        return order_wire.domain(self.backend.chain_id, self.address)
 
     def typed_order(self, terms: OrderTerms) -> dict[str, Any]:
         """EIP-712 typed data of ``terms`` (for ``eth_signTypedData_v4`` in a wallet)."""
-        return {
-            "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                    {"name": "verifyingContract", "type": "address"},
-                ],
-                "Order": [
-                    {"name": "maker", "type": "address"},
-                    {"name": "sell", "type": "bool"},
-                    {"name": "wh", "type": "uint32"},
-                    {"name": "price", "type": "uint64"},
-                    {"name": "start", "type": "uint40"},
-                    {"name": "end", "type": "uint40"},
-                    {"name": "nonce", "type": "uint32"},
-                    {"name": "expiry", "type": "uint40"},
-                ],
-            },
-            "primaryType": "Order",
-            "domain": self.domain(),
-            "message": {
-                "maker": to_checksum_address(terms.maker),
-                "sell": terms.sell,
-                "wh": terms.wh,
-                "price": terms.price,
-                "start": terms.start,
-                "end": terms.end,
-                "nonce": terms.nonce,
-                "expiry": terms.expiry,
-            },
-        }
+        return order_wire.typed_data(self.domain(), terms)
 
     def sign_order(self, key: LocalAccount, terms: OrderTerms) -> SignedOrder:
         """Sign order terms with ``key`` (EIP-712)."""
-        msg = encode_typed_data(full_message=self.typed_order(terms))
-        sig = Account.sign_message(msg, key.key)
-        return SignedOrder(terms, sig.v, sig.r.to_bytes(32, "big"), sig.s.to_bytes(32, "big"))
+        return order_wire.sign(key, self.domain(), terms)
 
     def settle_batch(
         self, coordinator: LocalAccount, orders: Sequence[SignedOrder], matches: Sequence[Match]

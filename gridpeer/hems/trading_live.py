@@ -6,8 +6,12 @@ into orders on the market the community runs.
   it, best price first), then posts the rest as an offer or an escrowed request; when
   its price changes across the bidding window (ramping strategy) it cancels its unfilled
   order and posts the rest at the new price;
-* centralized / hybrid – signs the order (EIP-712) once per window and hands it to the
-  coordinator.
+* centralized / hybrid – signs one order (EIP-712) per window and side, priced at
+  :data:`SIGNED_AT` of its price plan (or later in the window), and hands it to the
+  coordinator (e.g. through its MQTT intake, :mod:`gridpeer.hems.order_sender`); the
+  order expires at the window's start. Before a buy order it deposits the credit the
+  order may cost at its limit price (the coordinator refuses a buy order its maker's
+  credit does not cover).
 
 Owners change :attr:`TradingAgent.settings` at any time (override or switch off).
 Units: energy Wh, prices wei per kWh, times UTC unix seconds.
@@ -17,19 +21,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from eth_account.signers.local import LocalAccount
 
 from gridpeer.chain.client import MarketClient
 from gridpeer.chain.errors import ContractRevert
-from gridpeer.chain.types import Order, OrderTerms, SignedOrder
+from gridpeer.chain.types import Order, OrderTerms, SignedOrder, cost_wei
 from gridpeer.hems.trading_agent import Intent, OwnerSettings, SlotView, decide
 
 log = logging.getLogger(__name__)
 
 Window = tuple[int, int]
 Book = Callable[[Window], Sequence[Order]]
+SIGNED_AT = 0.5
+"""Share of the price plan (0..1) at which a signed order is priced: it is the house's one
+limit for the window, so seller and buyer each concede half of their ramp (with the
+default plans 114 and 126 CLP/kWh between tariffs of 60 and 180: the orders cross)."""
 
 
 @dataclass
@@ -54,22 +62,27 @@ class TradingAgent:
     posted: dict[tuple[Window, str], tuple[int, int, int]] = field(default_factory=dict)
     """(window, side) → (order id, price, Wh open when last seen)."""
     traded: dict[tuple[Window, str], int] = field(default_factory=dict)
-    signed: set[Window] = field(default_factory=set)
+    signed: set[tuple[Window, str]] = field(default_factory=set)
+    """(window, side) of the orders signed and handed to the coordinator."""
+    held: dict[Window, int] = field(default_factory=dict)
+    """Worst-case cost (wei) of the buy orders signed per window not yet started."""
     _nonce: int = 0
 
     def act(self, window: Window, view: SlotView) -> list[Intent]:
         """Decide for ``window`` now and trade what changed; returns the intents acted on."""
-        intents = decide(self.settings, view)
         if self.mode == "decentralized":
-            return [i for i in intents if self._trade(window, i)]
-        if window in self.signed or not intents:
+            return [i for i in decide(self.settings, view) if self._trade(window, i)]
+        # one sealed order per window: priced where the price plan has come halfway
+        intents = decide(self.settings, replace(view, progress=max(view.progress, SIGNED_AT)))
+        intents = [i for i in intents if (window, i.side) not in self.signed]
+        if not intents:
             return []
         if self.submit is None:
             raise ValueError(f"{self.mode} market needs a coordinator submit function")
         if self._nonce == 0:
             self._nonce = self.market.member(self.key.address)[2]
-        for i in intents:
-            self._nonce += 1
+        for i in intents:  # one signed order per window and side; a failed one is retried
+            self._nonce += 1  # (with a new nonce: the contract accepts gaps)
             terms = OrderTerms(
                 self.key.address,
                 i.side == "sell",
@@ -80,9 +93,22 @@ class TradingAgent:
                 self._nonce,
                 window[0],
             )
+            if not terms.sell:
+                self._fund(window, cost_wei(terms.wh, terms.price))
             self.submit(self.market.sign_order(self.key, terms))
-        self.signed.add(window)
+            self.signed.add((window, i.side))
         return intents
+
+    def _fund(self, window: Window, cost: int) -> None:
+        """Deposit what a buy order of ``cost`` wei (its limit price, the worst case) needs
+        on top of this house's other buy orders still waiting for their window: the
+        coordinator accepts a buy order only when the maker's credit covers them all."""
+        now = self.market.now()
+        self.held = {w: c for w, c in self.held.items() if w[0] > now}  # settled or dropped
+        need = cost + sum(self.held.values()) - self.market.credit(self.key.address)
+        if need > 0:
+            self.market.deposit(self.key, need)
+        self.held[window] = self.held.get(window, 0) + cost
 
     def _take(self, window: Window, intent: Intent, want: int) -> int:
         """Take acceptable counter-orders from the book; returns the Wh traded."""

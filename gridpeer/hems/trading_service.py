@@ -3,10 +3,12 @@
 Every ``every_s`` model seconds, for each delivery window whose bidding is open on chain
 (the contract's schedule), each house's :class:`~gridpeer.hems.trading_live.TradingAgent`
 forecasts its surplus / deficit for the window from its simulated day (the window's own
-day: a perfect forecast), and trades on the decentralized market: it takes
+day: a perfect forecast), and trades on the community's market: decentralized, it takes
 acceptable orders from the book and posts the rest, prices ramping across the bidding
-window, against the configured grid prices. Owners switch a house's agent off or override
-it through ``agents[house].settings`` (an :class:`~gridpeer.hems.trading_agent.OwnerSettings`).
+window, against the configured grid prices; centralized or hybrid, it signs one order
+per window and side (EIP-712) and sends it to the coordinator. Owners switch a house's
+agent off or override it through ``agents[house].settings`` (an
+:class:`~gridpeer.hems.trading_agent.OwnerSettings`).
 Units: energy Wh, prices wei per kWh, times UTC unix seconds.
 """
 
@@ -14,15 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 
 from gridpeer.chain.hub import ChainHub
-from gridpeer.chain.types import Order, Schedule
+from gridpeer.chain.types import Order, Schedule, SignedOrder
 from gridpeer.core.clock import Clock
 from gridpeer.devices.trace import HouseTrace, TraceSource, as_source
 from gridpeer.hems.trading_agent import SlotView
@@ -108,6 +111,8 @@ async def trading_agents(
     stop: asyncio.Event,
     prices: GridPrices,
     every_s: float = 900.0,
+    design: str = "decentralized",
+    send: Callable[[str, SignedOrder], object] | None = None,
 ) -> AsyncIterator[dict[str, TradingAgent]]:
     """Run every house's trading agent every ``every_s`` model seconds until exit.
 
@@ -117,6 +122,13 @@ async def trading_agents(
         clock: model time.
         stop: set when the run stops (a round leaves off between houses).
         prices: grid import / feed-in prices, wei per kWh.
+        every_s: model seconds between rounds.
+        design: the market design, ``decentralized``, ``centralized`` or ``hybrid``.
+        send: centralized/hybrid: ``send(house, signed_order)`` hands a house's signed
+            order to the coordinator (e.g. :class:`~gridpeer.hems.order_sender.OrderSender`).
+
+    Raises:
+        ValueError: a centralized or hybrid design without ``send``.
 
     Yields:
         the agents by house id (owners' settings can be changed while they run).
@@ -126,7 +138,14 @@ async def trading_agents(
     def book(window: tuple[int, int]) -> list[Order]:
         return [o for o in list(hub.orders.values()) if (o.start, o.end) == window]
 
-    agents = {h: TradingAgent(market, hub.demo_keys[h], book=book) for h in houses}
+    if design != "decentralized" and send is None:
+        raise ValueError(f"the {design} market needs a sender of signed orders")
+
+    def agent(house: str) -> TradingAgent:
+        submit = None if send is None else functools.partial(send, house)
+        return TradingAgent(market, hub.demo_keys[house], design, book=book, submit=submit)
+
+    agents = {h: agent(h) for h in houses}
 
     def round_() -> None:
         with lock:

@@ -22,6 +22,16 @@ becomes three packets: PUBLISH (sender → broker), PUBACK (broker → sender, c
 the TCP ACK), and the sender's pure TCP ACK of the PUBACK (delayed ACKs time out long
 before the next publish). TCP retransmission and congestion control are not modelled.
 
+Market orders are gridpeer's real serialised orders (docs/market.md, "Wire format"):
+
+* centralized / hybrid: the signed order in the wire format (JSON ``{"order",
+  "signature"}``, EIP-712) published at QoS 1 on the coordinator's intake topic
+  ``gridpeer/<community>/orders/<house>``;
+* decentralized: the house's raw signed ``postOffer`` transaction, sent to an Ethereum
+  node with JSON-RPC ``eth_sendRawTransaction`` over HTTP/1.1 (minimal headers); its
+  three packets are the request, the response carrying the transaction hash, and the
+  client's TCP ACK.
+
 Sizes in bytes (B), intervals in seconds (s).
 """
 
@@ -31,7 +41,16 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
+from eth_utils.crypto import keccak
+
+from gridpeer.chain import order_wire
+from gridpeer.chain.accounts import dev_account
+from gridpeer.chain.client import GAS
+from gridpeer.chain.codec import encode_call
+from gridpeer.chain.types import OrderTerms
+from gridpeer.telemetry.order_topics import order_topic as intake_topic
 from gridpeer.telemetry.schemas import TOPIC_ROOT, BESSReading, MeterReading, PVReading
 
 
@@ -160,38 +179,96 @@ def sample_readings() -> dict[str, bytes]:
     }
 
 
-def sample_order(centralized: bool) -> bytes:
-    """A representative gridpeer market order body (JSON), as a peer would publish it.
+SAMPLE_CHAIN_ID = 31337
+"""Chain id of the sample orders (anvil's and the demo's)."""
+SAMPLE_CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+"""Market contract of the sample orders: the first contract anvil's first account deploys."""
+SAMPLE_NODE = "127.0.0.1:8545"
+"""JSON-RPC node a house sends its decentralized order to (``Host`` header)."""
+_WINDOW = (1_736_946_000, 1_736_949_600)  # 2025-01-15 13:00-14:00 UTC
+_SAMPLE_WH, _SAMPLE_PRICE, _SAMPLE_NONCE = 1500, 120_000_000_000_000, 42
 
-    Fields follow the data contract: Wh and wei per kWh as integers, UTC window. A
-    centralized/hybrid order also carries the peer's EIP-712 signature (65 B, hex).
-    """
-    order: dict[str, object] = {
-        "order_id": "0x9f3c2a71d04e5b68",
-        "house": SAMPLE_HOUSE,
-        "side": "sell",
-        "energy_wh": 1500,
-        "price_wei_per_kwh": 120_000_000_000_000,
-        "window_start": "2025-01-15T13:00:00Z",
-        "window_end": "2025-01-15T14:00:00Z",
-        "ts": "2025-01-15T12:41:07.250000Z",
+
+def sample_signed_order() -> bytes:
+    """A centralized/hybrid order exactly as a house sends it to the coordinator: the wire
+    format of :mod:`gridpeer.chain.order_wire` (JSON ``{"order", "signature"}``, signed
+    with dev house ``h1``'s key; 1,500 Wh at 120 CLP/kWh for 13:00-14:00 UTC)."""
+    terms = OrderTerms(
+        dev_account("h1").address,
+        True,
+        _SAMPLE_WH,
+        _SAMPLE_PRICE,
+        *_WINDOW,
+        _SAMPLE_NONCE,
+        _WINDOW[0],
+    )
+    dom = order_wire.domain(SAMPLE_CHAIN_ID, SAMPLE_CONTRACT)
+    return order_wire.encode(order_wire.sign(dev_account("h1"), dom, terms))
+
+
+def sample_offer_tx() -> bytes:
+    """A decentralized order exactly as a house sends it: the raw signed ``postOffer``
+    transaction (legacy type, RLP) for the same offer as :func:`sample_signed_order`."""
+    tx: dict[str, Any] = {
+        "to": SAMPLE_CONTRACT,
+        "data": encode_call("postOffer", _SAMPLE_WH, _SAMPLE_PRICE, *_WINDOW),
+        "value": 0,
+        "gas": GAS["postOffer"],
+        "gasPrice": 10**9,
+        "nonce": _SAMPLE_NONCE,
+        "chainId": SAMPLE_CHAIN_ID,
     }
-    if centralized:
-        order["signature"] = "0x" + "ab" * 65
-    return json.dumps(order, separators=(",", ":")).encode()
+    return bytes(dev_account("h1").sign_transaction(tx).raw_transaction)
+
+
+def json_rpc_http(body: bytes, response: bool = False) -> bytes:
+    """``body`` in a minimal HTTP/1.1 JSON-RPC request (POST /) or response (200 OK)."""
+    head = "HTTP/1.1 200 OK\r\n" if response else f"POST / HTTP/1.1\r\nHost: {SAMPLE_NODE}\r\n"
+    head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    return head.encode() + body
+
+
+def send_raw_transaction_exchange(name: str, raw_tx: bytes) -> MqttExchange:
+    """``eth_sendRawTransaction`` of ``raw_tx`` over HTTP/1.1: the request, the response
+    carrying the transaction hash, and the client's TCP ACK (B, as UDP payload sizes)."""
+    request = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "eth_sendRawTransaction",
+            "params": ["0x" + raw_tx.hex()],
+        },
+        separators=(",", ":"),
+    ).encode()
+    reply = json.dumps(
+        {"jsonrpc": "2.0", "id": 1, "result": "0x" + keccak(raw_tx).hex()}, separators=(",", ":")
+    ).encode()
+    return MqttExchange(
+        name,
+        len(request),
+        udp_equivalent_b(len(json_rpc_http(request))),
+        udp_equivalent_b(len(json_rpc_http(reply, response=True))),
+        udp_equivalent_b(0),
+    )
+
+
+def order_topic(community: str = SAMPLE_COMMUNITY, house: str = SAMPLE_HOUSE) -> str:
+    """The coordinator's intake topic of a house's signed orders."""
+    return intake_topic(community, house)
 
 
 def gridpeer_exchanges() -> dict[str, MqttExchange]:
-    """gridpeer's messages as MQTT exchanges: readings, and both kinds of market order."""
+    """gridpeer's messages as three-packet exchanges: readings (MQTT), a decentralized order
+    (``eth_sendRawTransaction`` over HTTP) and a centralized/hybrid signed order (MQTT to
+    the coordinator)."""
     out = {
         dev: MqttExchange.of(dev, reading_topic(dev), body)
         for dev, body in sample_readings().items()
     }
-    market_topic = f"{TOPIC_ROOT}/{SAMPLE_COMMUNITY}/{SAMPLE_HOUSE}/market/order"
-    out["market-decentralized"] = MqttExchange.of(
-        "market-decentralized", market_topic, sample_order(False)
+    out["market-decentralized"] = send_raw_transaction_exchange(
+        "market-decentralized", sample_offer_tx()
     )
     out["market-centralized"] = MqttExchange.of(
-        "market-centralized", market_topic, sample_order(True)
+        "market-centralized", order_topic(), sample_signed_order()
     )
     return out

@@ -344,8 +344,19 @@ async def trading(parts: Parts) -> AsyncIterator[None]:
         for h, trace in zip(parts.houses, parts.traces, strict=True)
     }
     prices = GridPrices(tariff.import_wei_per_kwh, tariff.feed_in_wei_per_kwh)
-    async with trading_agents(parts.hub, houses, parts.clock, parts.stop, prices) as agents:
-        parts.trading = agents
+    design: str = parts.settings.market.design
+    async with contextlib.AsyncExitStack() as stack:
+        send = None
+        if design != "decentralized":  # signed orders go to the coordinator's MQTT intake
+            from gridpeer.hems.order_sender import mqtt_order_sender
+
+            assert parts.broker is not None, "signed orders need the broker"
+            send = await stack.enter_async_context(
+                mqtt_order_sender(parts.broker, parts.settings.community, list(houses))
+            )
+        parts.trading = await stack.enter_async_context(
+            trading_agents(parts.hub, houses, parts.clock, parts.stop, prices, 900.0, design, send)
+        )
         yield
 
 

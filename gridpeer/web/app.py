@@ -25,6 +25,7 @@ from gridpeer.web import (
     api_orders,
     api_statement,
     api_telemetry,
+    api_wallet,
     pages,
 )
 from gridpeer.web.context import WebContext
@@ -73,6 +74,7 @@ def create_app(ctx: WebContext) -> FastAPI:
 
     app.include_router(api_telemetry.router)
     app.include_router(api_market.router)
+    app.include_router(api_wallet.router)
     app.include_router(api_orders.router)
     app.include_router(api_orders.clearings_router)
     app.include_router(api_auth.router)

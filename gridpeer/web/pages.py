@@ -82,7 +82,9 @@ def pv_page(house: str, request: Request, ctx: Ctx) -> HTMLResponse:
 
 @router.get("/market", response_class=HTMLResponse)
 def market_page(request: Request, ctx: Ctx) -> HTMLResponse:
-    """Energy market: sell/request forms, offers, requests, my trades, balance, wallet."""
+    """Energy market of the community's design: decentralized – sell/request forms,
+    offers, requests; centralized/hybrid – gate closure, last clearing, a signed-order
+    form and the member's signed orders, deposit; both – my trades, balance, wallet."""
     accounts = {h.id: h.account for h in ctx.houses if h.account}
     capacity = {h.id: {"pv_kwp": h.pv_kwp, "bess_kwh": h.bess_kwh} for h in ctx.houses}
     return _page(
@@ -93,6 +95,7 @@ def market_page(request: Request, ctx: Ctx) -> HTMLResponse:
         capacity=capacity,
         connection_w=limits.CONNECTION_W,
         demo=ctx.chain is not None and bool(ctx.chain.demo_keys),
+        design=ctx.design,
     )
 
 

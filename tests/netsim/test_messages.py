@@ -5,19 +5,29 @@ from __future__ import annotations
 import json
 
 import pytest
+from eth_account import Account
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gridpeer.chain import order_wire
+from gridpeer.chain.accounts import dev_account
+from gridpeer.chain.codec import encode_call
 from gridpeer.netsim.messages import (
+    SAMPLE_CHAIN_ID,
+    SAMPLE_CONTRACT,
     THESIS_AGENT_AGGREGATE,
     THESIS_HAN,
     THESIS_MARKET_CENTRALIZED,
     THESIS_MARKET_DECENTRALIZED,
     MqttExchange,
     gridpeer_exchanges,
+    json_rpc_http,
     mqtt_publish_b,
+    order_topic,
     reading_topic,
+    sample_offer_tx,
     sample_readings,
+    sample_signed_order,
     udp_equivalent_b,
 )
 from gridpeer.telemetry.schemas import READING_TYPES, Device
@@ -85,5 +95,38 @@ def test_gridpeer_exchange_sizes() -> None:
     assert (meter.puback_b, meter.ack_b) == (4 + 24, 24)
     # JSON + MQTT + TCP make gridpeer's messages several times the thesis's 40 B
     assert meter.publish_b > 4 * 40
-    assert ex["market-centralized"].publish_b > ex["market-decentralized"].publish_b
     assert MqttExchange.of("x", "t", b"").publish_b == udp_equivalent_b(mqtt_publish_b("t", 0))
+
+
+def test_centralized_order_is_a_real_signed_order_on_the_intake_topic() -> None:
+    body = sample_signed_order()
+    signed = order_wire.decode(body)
+    dom = order_wire.domain(SAMPLE_CHAIN_ID, SAMPLE_CONTRACT)
+    assert order_wire.recover(dom, signed) == dev_account("h1").address
+    assert order_wire.encode(signed) == body
+    assert (signed.terms.wh, signed.terms.sell) == (1500, True)
+    ex = gridpeer_exchanges()["market-centralized"]
+    assert order_topic() == "gridpeer/valparaiso/orders/house-1"
+    assert ex.payload_b == len(body)
+    assert ex.publish_b == udp_equivalent_b(mqtt_publish_b(order_topic(), len(body)))
+    assert (ex.puback_b, ex.ack_b) == (4 + 24, 24)
+    # the EIP-712 signature alone (65 B as 130 hex digits) is 2.5x the thesis's 52 B
+    assert len(json.loads(body)["signature"]) == 132
+
+
+def test_decentralized_order_is_the_raw_post_offer_transaction() -> None:
+    raw = sample_offer_tx()
+    assert Account.recover_transaction(raw) == dev_account("h1").address
+    assert encode_call("postOffer", 1500, 120 * 10**12, 1_736_946_000, 1_736_949_600).hex() in (
+        raw.hex()
+    )
+    ex = gridpeer_exchanges()["market-decentralized"]
+    request = {"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction"}
+    request["params"] = ["0x" + raw.hex()]
+    body = json.dumps(request, separators=(",", ":")).encode()
+    assert ex.payload_b == len(body)
+    assert ex.publish_b == udp_equivalent_b(len(json_rpc_http(body)))
+    assert json_rpc_http(body).startswith(b"POST / HTTP/1.1\r\n")
+    # the reply carries the 32-byte transaction hash in hex
+    assert ex.puback_b > udp_equivalent_b(66)
+    assert ex.ack_b == 24

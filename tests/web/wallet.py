@@ -1,6 +1,7 @@
 """A test EIP-1193 provider for Playwright pages: ``window.ethereum.request`` forwards to a
 real JSON-RPC node (anvil); accounts, ``personal_sign`` and ``eth_sendTransaction`` are
-handled with a local key, like a wallet extension does."""
+handled with a local key, like a wallet extension does; ``eth_signTypedData_v4`` signs
+EIP-712 typed data (signed orders of the centralized and hybrid markets)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import urllib.request
 from typing import Any
 
 from eth_account import Account
-from eth_account.messages import encode_defunct
+from eth_account.messages import encode_defunct, encode_typed_data
 from eth_account.signers.local import LocalAccount
 
 PROVIDER_JS = """
@@ -34,6 +35,7 @@ class InjectedWallet:
     def __init__(self, rpc_url: str, key: LocalAccount, chain_id: int | None = None) -> None:
         self.rpc_url, self.key, self.chain_id = rpc_url, key, chain_id
         self.sent: list[str] = []
+        self.typed: list[dict[str, Any]] = []
 
     def rpc(self, method: str, params: list[Any]) -> Any:
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
@@ -62,6 +64,13 @@ class InjectedWallet:
         if method == "personal_sign":
             msg = encode_defunct(hexstr=params[0])
             return "0x" + self.key.sign_message(msg).signature.hex().removeprefix("0x")
+        if method == "eth_signTypedData_v4":
+            if params[0].lower() != self.key.address.lower():
+                raise RuntimeError("typed data for an account this wallet does not hold")
+            data = json.loads(params[1]) if isinstance(params[1], str) else params[1]
+            sig = self.key.sign_message(encode_typed_data(full_message=data))
+            self.typed.append(data)
+            return "0x" + sig.signature.hex().removeprefix("0x")
         if method == "eth_sendTransaction":
             tx = params[0]
             if tx["from"].lower() != self.key.address.lower():

@@ -1,9 +1,13 @@
 // Energy Market page: status + countdown, forms, offers/requests/trades, balance, wallet.
 // Actions go to /api/market/*: as a demo house the server signs with its dev key; with a
 // wallet the server returns an unsigned tx and the EIP-1193 provider (MetaMask…) sends it.
+// The forms fit the community's market design (window.GP_DESIGN): decentralized – post
+// offers/requests and take each other's; centralized/hybrid – sign an order (EIP-712,
+// eth_signTypedData_v4 in the wallet) and submit it to the coordinator (/api/orders).
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
+  const DESIGN = window.GP_DESIGN || "decentralized", SIGNED = DESIGN !== "decentralized";
   const signerSel = $("signer"), msg = $("msg");
   let status = null, session = null, busy = false;
   const short = (a) => a ? a.slice(0, 6) + "…" + a.slice(-4) : "—";
@@ -122,7 +126,7 @@
     const micro = BigInt(Math.round(Number(value) * 1e6));
     return (micro * BigInt(status.currency.wei_per_unit)) / 1000000n;
   }
-  for (const form of [$("sell-form"), $("request-form")]) {
+  for (const form of [$("sell-form"), $("request-form")].filter(Boolean)) {
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
       const f = new FormData(form);
@@ -136,6 +140,58 @@
     });
   }
   $("withdraw").addEventListener("click", () => act("/api/market/withdraw", "", "withdraw"));
+
+  // ---------- centralized / hybrid: deposit credit, sign an order, submit it
+  if ($("deposit-form")) $("deposit-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const v = toWei(new FormData(ev.target).get("amount"));
+    if (v < 1n) { say("Deposit must be above zero.", false); return; }
+    act("/api/market/deposit", `"value":${v}`, "Deposited " + money(v));
+  });
+  // The wire format (docs/market.md): every integer a JSON number; the price may exceed
+  // 2^53, so its digits come from a BigInt, never through a double.
+  const orderJson = (o) => `{"maker":"${o.maker}","sell":${o.sell},"wh":${o.wh},"price":${o.price},"start":${o.start},"end":${o.end},"nonce":${o.nonce},"expiry":${o.expiry}}`;
+  async function nextNonce(maker) {
+    const [chain, mine] = await Promise.all([api(`/api/market/nonce/${maker}`), api(`/api/orders?maker=${maker}`)]);
+    let n = Number(chain.last_consumed);
+    for (const o of mine) n = Math.max(n, Number(o.order.nonce));
+    return n + 1;
+  }
+  async function signOrder(order) {
+    const signer = signerSel.value;
+    if (signer !== "wallet") {
+      const out = await api("/api/market/orders/demo-signature", `{"signer":"${signer}","order":${orderJson(order)}}`);
+      return out.signature;
+    }
+    if (!(await checkChain())) throw new Error("wrong network");
+    const td = await api("/api/orders/typed-data");
+    const message = { ...order, price: order.price.toString() };
+    return window.ethereum.request({ method: "eth_signTypedData_v4", params: [order.maker, JSON.stringify({ ...td, message })] });
+  }
+  if ($("order-form")) $("order-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (busy) return;
+    const f = new FormData(ev.target);
+    const maker = me();
+    if (!maker) { say("Connect your wallet and sign in first.", false); return; }
+    if (!f.get("window")) { say("No delivery window is open for bids now.", false); return; }
+    const [start, end] = String(f.get("window")).split("-").map(Number);
+    const wh = parseInt(String(f.get("wh")), 10);
+    if (!(wh >= 1)) { say("Energy must be a whole number of Wh, at least 1.", false); return; }
+    const p = toWei(f.get("price"));
+    if (p < 1n) { say("Price must be above zero.", false); return; }
+    const sell = f.get("side") === "sell";
+    busy = true;
+    try {
+      // the order expires at its window's start: it is worth nothing once delivery began
+      const order = { maker, sell, wh, price: p, start, end, nonce: await nextNonce(maker), expiry: start };
+      const signature = await signOrder(order);
+      const out = await api("/api/orders", `{"order":${orderJson(order)},"signature":"${signature}"}`);
+      say(`Signed ${sell ? "sell" : "buy"} order for ${energy(wh)} at ${price(p)} submitted: ${out.state} (order ${out.id.slice(0, 10)}…).`, true);
+      setTimeout(refresh, 500);
+    } catch (e) { say("Order: " + (e.message || String(e)), false); }
+    finally { busy = false; }
+  });
   $("connect").addEventListener("click", connect);
   signerSel.addEventListener("change", () => {
     showWho();
@@ -222,6 +278,28 @@
       };
     }, [8, "no trades yet"]);
   }
+  function clearingText(c) {
+    $("st-clearing").textContent = !c ? "none yet"
+      : `${c.trades} trade${c.trades === 1 ? "" : "s"}, ${energy(c.volume_wh)}` + (c.price_wei_per_kwh == null ? "" : ` at ${price(c.price_wei_per_kwh)}`)
+        + ` for ${windowText(c.window_start, c.window_end)}` + (c.tx ? ` (tx ${c.tx.slice(0, 10)}…)` : "");
+  }
+  const STATES = { accepted: "accepted: waiting for gate closure", matched: "matched: settling on chain", settled: "settled on chain", dropped: "dropped" };
+  function signedRows(rows) {
+    const all = rows.slice().sort((a, b) => b.order.start - a.order.start || b.order.nonce - a.order.nonce);
+    syncRows($("signed"), all, (o) => String(o.id), (o) => ({
+      attrs: { "data-signed": String(o.id), "data-state": o.state },
+      cells: [`<span class="tid">#${o.order.nonce}</span>`, o.order.sell ? "sell" : "buy", energy(o.order.wh),
+        `${o.order.sell ? "≥" : "≤"} ${price(o.order.price)}`, windowText(o.order.start, o.order.end),
+        `<span class="state" data-testid="state-${o.order.nonce}">${STATES[o.state] || o.state}</span>` + (o.reason ? `: ${esc(o.reason)}` : ""),
+        (o.trade_ids || []).map((t) => `<span class="tid" title="id ${t}">${batchLabel(t)}</span>`).join(" ") || "—"],
+    }), [7, "no signed orders yet"]);
+  }
+  // trade j (0-based) of batch b has id (b << 16 | j) << 2: label B<b>.<j+1> (web/units.py)
+  function batchLabel(t) {
+    const v = BigInt(t);
+    return (v & 3n) === 0n ? `B${v >> 18n}.${((v >> 2n) & 0xffffn) + 1n}` : String(v);
+  }
+  const esc = (t) => t.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   function span(what, a, b) {
     const sp = status.speed || 1;
     const real = sp === 1 ? "" : ` = ${duration((b - a) / sp)} real at ×${sp}`;
@@ -231,7 +309,9 @@
   function hints() {
     if (!status) return;
     const range = `Price ${price(status.tariff_feed_in)}–${price(status.tariff_import)} (the grid's tariff range).`;
-    for (const [form, hint, sell] of [["sell-form", "sell-hint", true], ["request-form", "request-hint", false]]) {
+    const forms = SIGNED ? [["order-form", "order-hint", $("order-form").elements.side.value === "sell"]]
+      : [["sell-form", "sell-hint", true], ["request-form", "request-hint", false]];
+    for (const [form, hint, sell] of forms) {
       const w = String(new FormData($(form)).get("window") || "").split("-");
       const hours = w.length === 2 ? (Number(w[1]) - Number(w[0])) / 3600 : 1;
       const house = signerSel.value.startsWith("demo:") ? signerSel.value.slice(5) : null;
@@ -249,6 +329,7 @@
   }
   for (const el of document.querySelectorAll("select.windows")) el.addEventListener("change", hints);
   signerSel.addEventListener("change", hints);
+  if ($("order-form")) $("order-form").elements.side.addEventListener("change", hints);
   function renderStatus() {
     const s = status;
     const open = $("st-open");
@@ -262,6 +343,11 @@
     $("st-schedule").textContent = s.schedule;
     $("st-session").textContent = !s.session ? "—"
       : (s.session.bid_open ? span("bidding", s.session.bid_open, s.session.start) + "; " : "") + span("delivery", s.session.start, s.session.end);
+    if (SIGNED) {
+      const gate = s.gate_closes_at == null ? null : Math.floor(Date.parse(s.gate_closes_at) / 1000);
+      $("st-gate").textContent = gate == null ? "no window takes orders now"
+        : gate <= s.now ? "closed" : `in ${duration(gate - s.now)} model time` + (sp === 1 ? "" : ` (${duration((gate - s.now) / sp)} real)`) + `, at ${local(gate)} local`;
+    }
     $("st-last").textContent = s.last_trade ? `${energy(s.last_trade.wh)} at ${price(s.last_trade.price)} (trade ${s.last_trade.label})` : "none yet";
     $("st-tariff").textContent = `${price(s.tariff_feed_in)} (feed-in) to ${price(s.tariff_import)} (import)`;
     document.querySelectorAll(".cur").forEach((el) => { el.textContent = s.currency.code; });
@@ -278,14 +364,20 @@
       renderStatus();
       showWho();
       const addr = me();
-      const [offers, requests, trades] = await Promise.all([
-        api("/api/market/offers?state=all"), api("/api/market/requests?state=all"),
-        addr ? api(`/api/market/trades?account=${addr}`) : Promise.resolve([]),
-      ]);
-      orderRows($("offers"), offers.filter((o) => o.bidding_open), "Buy", "buy");
-      orderRows($("requests"), requests.filter((o) => o.bidding_open), "Sell", "sell");
-      closedRows(offers.concat(requests).filter((o) => !o.bidding_open));
-      tradeRows(trades);
+      const trades = addr ? api(`/api/market/trades?account=${addr}`) : Promise.resolve([]);
+      if (SIGNED) {
+        const [clearings, signed] = await Promise.all([
+          api("/api/market/clearings?limit=1"), addr ? api(`/api/orders?maker=${addr}`) : Promise.resolve([]),
+        ]);
+        clearingText(clearings[0]);
+        signedRows(signed);
+      } else {
+        const [offers, requests] = await Promise.all([api("/api/market/offers?state=all"), api("/api/market/requests?state=all")]);
+        orderRows($("offers"), offers.filter((o) => o.bidding_open), "Buy", "buy");
+        orderRows($("requests"), requests.filter((o) => o.bidding_open), "Sell", "sell");
+        closedRows(offers.concat(requests).filter((o) => !o.bidding_open));
+      }
+      tradeRows(await trades);
       if (addr) {
         const a = await api(`/api/market/accounts/${addr}`);
         credit = a.credit;
