@@ -32,18 +32,22 @@ log = logging.getLogger(__name__)
 
 GROUP_ABOVE = 50
 """Communities of more houses than this share sensor nodes and agent hosts by groups of
-this many houses (one MQTT session per group and role), unless every house has its own
-MQTT credentials: 1,000 houses then need 40 sessions and ~60 threads, not 2,000 and
-~4,000."""
+houses (one MQTT session per group and role), unless every house has its own MQTT
+credentials."""
+MAX_GROUPS = 10
+"""At most this many groups: a group is :data:`GROUP_ABOVE` houses, or more when the
+community is bigger than ``GROUP_ABOVE × MAX_GROUPS``. 1,000 houses: 10 groups of 100,
+~60 threads in the demo's process instead of ~4,000."""
 
 
 def house_groups(houses: Sequence[str], per_house_credentials: bool) -> list[list[str]]:
     """The houses served together by one sensor node and one agent host: each alone up
-    to :data:`GROUP_ABOVE` houses or with per-house credentials, else in groups of
-    :data:`GROUP_ABOVE` (in order)."""
+    to :data:`GROUP_ABOVE` houses or with per-house credentials, else in at most
+    :data:`MAX_GROUPS` groups of at least :data:`GROUP_ABOVE` (in order)."""
     if per_house_credentials or len(houses) <= GROUP_ABOVE:
         return [[h] for h in houses]
-    return [list(houses[k : k + GROUP_ABOVE]) for k in range(0, len(houses), GROUP_ABOVE)]
+    size = max(GROUP_ABOVE, -(-len(houses) // MAX_GROUPS))
+    return [list(houses[k : k + size]) for k in range(0, len(houses), size)]
 
 
 class Monitoring:

@@ -39,6 +39,8 @@ def test_house_groups() -> None:
     assert [len(g) for g in groups] == [GROUP_ABOVE, GROUP_ABOVE, 3]
     assert [h for g in groups for h in g] == many
     assert house_groups(many, True) == [[h] for h in many]  # per-house credentials
+    big = [f"h{k}" for k in range(1000)]
+    assert [len(g) for g in house_groups(big, False)] == [100] * 10  # at most 10 groups
 
 
 @pytest.mark.mosquitto
