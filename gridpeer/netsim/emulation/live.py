@@ -70,17 +70,37 @@ class Measured:
     Attributes:
         published: house → readings its sensor node published.
         stored: house → readings the ingest stored.
-        reading_delay_ms: each reading's arrival at the broker minus its timestamp, ms.
-        command_ms: each delivery command's arrival at its house minus its arrival at the
-            broker, ms (one QoS-1 delivery across the house's link).
+        readings: (arrival at the broker, s; delay = arrival minus the reading's
+            timestamp, ms) of each reading.
+        commands: (arrival at the broker, s; latency = arrival at its house minus arrival
+            at the broker, ms: one QoS-1 delivery across the house's link) of each
+            delivery command.
         commands_missing: commands that reached the broker but not their house.
     """
 
     published: dict[str, int] = field(default_factory=dict)
     stored: dict[str, int] = field(default_factory=dict)
-    reading_delay_ms: list[float] = field(default_factory=list)
-    command_ms: list[float] = field(default_factory=list)
+    readings: list[tuple[float, float]] = field(default_factory=list)
+    commands: list[tuple[float, float]] = field(default_factory=list)
     commands_missing: int = 0
+
+    @property
+    def reading_delay_ms(self) -> list[float]:
+        """Every reading's delay to the broker, ms."""
+        return [d for _, d in self.readings]
+
+    @property
+    def command_ms(self) -> list[float]:
+        """Every delivery command's latency across its link, ms."""
+        return [d for _, d in self.commands]
+
+    def reading_delays_between(self, t0: float, t1: float) -> list[float]:
+        """Delays (ms) of the readings that arrived in [t0, t1) (wall s)."""
+        return [d for t, d in self.readings if t0 <= t < t1]
+
+    def command_ms_between(self, t0: float, t1: float) -> list[float]:
+        """Latencies (ms) of the commands the broker saw in [t0, t1) (wall s)."""
+        return [d for t, d in self.commands if t0 <= t < t1]
 
     @property
     def readings_lost(self) -> int:
@@ -272,7 +292,7 @@ class LiveCommunity:
         self._tap.wait(30)
         m = Measured()
         tap = json.loads((self.tmp / "tap.json").read_text())
-        m.reading_delay_ms = [float(x) for x in tap["reading_delay_ms"]]
+        m.readings = [(float(t), float(d)) for t, d in tap["readings"]]
         store = SQLiteStore(self.tmp / "ingest.db")
         try:
             for h in self.names:
@@ -287,7 +307,8 @@ class LiveCommunity:
                     if at_house is None:
                         m.commands_missing += 1
                     else:
-                        m.command_ms.append((float(at_house) - float(at_broker)) * 1000.0)
+                        ms = (float(at_house) - float(at_broker)) * 1000.0
+                        m.commands.append((float(at_broker), ms))
         finally:
             store.close()
         self.measured = m

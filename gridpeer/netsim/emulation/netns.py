@@ -29,9 +29,7 @@ NETNS_DIR = "/var/run/netns"
 
 def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run ``ip ARGS…`` (iproute2), raising on failure if ``check``."""
-    return subprocess.run(
-        ["ip", *args], check=check, capture_output=True, text=True, timeout=30
-    )
+    return subprocess.run(["ip", *args], check=check, capture_output=True, text=True, timeout=30)
 
 
 def namespaces() -> list[str]:
@@ -97,7 +95,7 @@ def in_netns(ns: str, fn: Callable[[], T]) -> T:
                 err = ctypes.get_errno()
                 raise OSError(err, f"setns({ns}): {os.strerror(err)}")
             box["result"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+        except BaseException as exc:
             box["error"] = exc
         finally:
             os.close(nsfd)

@@ -5,10 +5,10 @@
 The ingest (:class:`~gridpeer.hems.host.AgentHost`, one persistent QoS-1 session for the
 houses, acknowledging only stored readings) into a SQLite store, and a watcher on the
 broker's loopback noting when each reading and each delivery command reached the broker.
-On SIGTERM it writes ``{"reading_delay_ms": [...], "commands": {"<house>/<trade>/<dir>":
-wall time s}}`` to ``--out``: a reading's delay is its arrival at the broker minus its
-timestamp (the sensor's clock is the wall clock), a command's time is when the oracle's
-publish reached the broker.
+On SIGTERM it writes ``{"readings": [[arrival s, delay ms], ...], "commands":
+{"<house>/<trade>/<dir>": wall time s}}`` to ``--out``: a reading's delay is its arrival
+at the broker minus its timestamp (the sensor's clock is the wall clock), a command's time
+is when the oracle's publish reached the broker.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class BrokerWatch:
     """Arrival times at the broker of readings and delivery commands."""
 
     def __init__(self, community: str, houses: list[str], broker: BrokerAddress) -> None:
-        self.delays_ms: list[float] = []
+        self.readings: list[tuple[float, float]] = []  # (arrival s, delay ms)
         self.commands: dict[str, float] = {}
         self.lock = threading.Lock()
         subs = [house_filter(community, h) for h in houses]
@@ -51,7 +51,7 @@ class BrokerWatch:
             return
         ts = datetime.fromisoformat(str(json.loads(payload)["ts"]).replace("Z", "+00:00"))
         with self.lock:
-            self.delays_ms.append((now - ts.timestamp()) * 1000.0)
+            self.readings.append((now, (now - ts.timestamp()) * 1000.0))
 
 
 def main() -> None:
@@ -78,7 +78,7 @@ def main() -> None:
     host.stop()
     store.close()
     with watch.lock:
-        out = {"reading_delay_ms": watch.delays_ms, "commands": watch.commands}
+        out = {"readings": watch.readings, "commands": watch.commands}
     args.out.write_text(json.dumps(out))
 
 
