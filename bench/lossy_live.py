@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 LOSSES = (0.0, 0.01, 0.05, 0.20)
 DELAYS_MS = (20.0, 200.0, 800.0)
 SLOT_S = 3
+LEAD_S = 10  # s from booking to the first window (booking 10 trades takes a few s)
 WH = 10  # per trade: 1 s of the agents' 36 kW (10 Wh/s)
 
 
@@ -57,6 +58,7 @@ class Point:
     settled_full: int
     short: int
     reclaimed: int
+    windows: dict[int, tuple[str, str, int]]  # trade id -> seller, buyer, window start (s)
 
 
 def run_point(com: LiveCommunity, loss: float, delay_ms: float, slots: int) -> Point:
@@ -67,16 +69,18 @@ def run_point(com: LiveCommunity, loss: float, delay_ms: float, slots: int) -> P
 
     com.rig.set_link(LinkParams(loss, delay_ms, delay_ms / 10))
     t_a = time.time()
-    t0 = com.now() + 6
+    t0 = com.now() + LEAD_S
     n = len(com.names)
     trades: dict[int, int] = {}  # trade id -> booked Wh
     buyers: dict[int, str] = {}
+    windows: dict[int, tuple[str, str, int]] = {}
     for k in range(slots):
         start = t0 + SLOT_S * k
         for j in (0, 2):
             seller, buyer = com.names[(k + j) % n], com.names[(k + j + 1) % n]
             tid = com.trade(seller, buyer, WH, start, start + SLOT_S)
             trades[tid], buyers[tid] = WH, buyer
+            windows[tid] = (seller, buyer, start)
     end = t0 + SLOT_S * slots
     with contextlib.suppress(AssertionError):  # still open: reclaimed below
         wait_for(
@@ -93,7 +97,30 @@ def run_point(com: LiveCommunity, loss: float, delay_ms: float, slots: int) -> P
     conf = com.confirmations()
     full = sum(1 for t, wh in trades.items() if t in conf and conf[t][0] == wh)
     short = sum(1 for t, wh in trades.items() if t in conf and conf[t][0] < wh)
-    return Point(loss, delay_ms, t_a, time.time(), len(trades), full, short, reclaimed)
+    return Point(loss, delay_ms, t_a, time.time(), len(trades), full, short, reclaimed, windows)
+
+
+def late(p: Point, arrivals: dict[str, float]) -> int:
+    """Trades of ``p`` with a command that reached its house after the window's start
+    (or never): their window was (partly) missed."""
+    n = 0
+    for tid, (seller, buyer, start) in p.windows.items():
+        at = [arrivals.get(f"{seller}/{tid}/out"), arrivals.get(f"{buyer}/{tid}/in")]
+        n += any(a is None or a > start for a in at)
+    return n
+
+
+def ns3_p99(points: list[tuple[float, float]]) -> dict[tuple[float, float], float | None]:
+    """ns-3's predicted p99 latency (ms) of a small TCP message on each (loss, delay ms)
+    link (:mod:`gridpeer.netsim.emulation.predict`); empty without ns-3."""
+    from gridpeer.netsim.commands import ns3_available
+
+    if not ns3_available():
+        print("ns-3 not installed: no prediction", file=sys.stderr)
+        return {}
+    from gridpeer.netsim.emulation.predict import message_latencies_ms
+
+    return {(lo, d): p99(message_latencies_ms(lo, d)) for lo, d in points}
 
 
 def main() -> int:
@@ -102,6 +129,7 @@ def main() -> int:
     parser.add_argument("--houses", type=int, default=5)
     parser.add_argument("--slots", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="only 5 % loss × 200 ms")
+    parser.add_argument("--no-ns3", action="store_true", help="skip the ns-3 prediction")
     args = parser.parse_args()
     if os.geteuid() != 0 or not Path("/dev/net/tun").exists() or not shutil.which("ip"):
         print("needs root, iproute2 and /dev/net/tun", file=sys.stderr)
@@ -120,12 +148,17 @@ def main() -> int:
         print(f"started in {time.perf_counter() - t_start:.0f} s", flush=True)
         for loss, delay in points:
             rows.append(run_point(com, loss, delay, args.slots))
-            print(f"  {rows[-1]}", flush=True)
+            r = rows[-1]
+            print(
+                f"  {r.loss:.0%} {r.delay_ms:.0f} ms: {r.settled_full}/{r.booked} in full",
+                flush=True,
+            )
         com.rig.set_link(LinkParams())  # a clean link for the last acknowledgements
         m = com.finish()
+    predicted = {} if args.no_ns3 else ns3_p99([(r.loss, r.delay_ms) for r in rows])
     print(
         f"{'loss':>5} {'delay':>6} {'cmd p99 ms':>10} {'read p99 ms':>11} "
-        f"{'booked':>6} {'full':>4} {'short':>5} {'reclaim':>7}"
+        f"{'booked':>6} {'full':>4} {'short':>5} {'reclaim':>7} {'late cmd':>8} {'ns-3 p99 ms':>11}"
     )
     ref: tuple[Point, float | None] | None = None
     for r in rows:
@@ -135,7 +168,8 @@ def main() -> int:
             ref = (r, cmd)
         print(
             f"{r.loss:>5.0%} {r.delay_ms:>6.0f} {cmd!s:>10} {read!s:>11} "
-            f"{r.booked:>6} {r.settled_full:>4} {r.short:>5} {r.reclaimed:>7}"
+            f"{r.booked:>6} {r.settled_full:>4} {r.short:>5} {r.reclaimed:>7} "
+            f"{late(r, m.arrivals):>8} {predicted.get((r.loss, r.delay_ms))!s:>11}"
         )
     print(
         f"readings published {sum(m.published.values())}, lost {m.readings_lost}; "

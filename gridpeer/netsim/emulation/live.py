@@ -76,6 +76,8 @@ class Measured:
             at the broker, ms: one QoS-1 delivery across the house's link) of each
             delivery command.
         commands_missing: commands that reached the broker but not their house.
+        arrivals: ``"<house>/<trade>/<direction>"`` → first arrival of that command at
+            its house, wall s.
     """
 
     published: dict[str, int] = field(default_factory=dict)
@@ -83,6 +85,7 @@ class Measured:
     readings: list[tuple[float, float]] = field(default_factory=list)
     commands: list[tuple[float, float]] = field(default_factory=list)
     commands_missing: int = 0
+    arrivals: dict[str, float] = field(default_factory=dict)
 
     @property
     def reading_delay_ms(self) -> list[float]:
@@ -307,6 +310,7 @@ class LiveCommunity:
                     if at_house is None:
                         m.commands_missing += 1
                     else:
+                        m.arrivals[key] = float(at_house)
                         ms = (float(at_house) - float(at_broker)) * 1000.0
                         m.commands.append((float(at_broker), ms))
         finally:
