@@ -12,6 +12,7 @@ tests.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sqlite3
@@ -289,7 +290,17 @@ class LiveCommunity:
             proc.terminate()
         for proc in self._nodes.values():
             proc.wait(180)
-        time.sleep(1.0)  # the ingest's last batch
+        counts = {h: json.loads((self.tmp / f"node-{h}.json").read_text()) for h in self.names}
+
+        def stored_all() -> bool:  # the broker has them all: wait for the ingest's batches
+            store = SQLiteStore(self.tmp / "ingest.db")
+            try:
+                return all(store.count(h) >= counts[h]["published"] for h in self.names)
+            finally:
+                store.close()
+
+        with contextlib.suppress(AssertionError):  # what is missing then counts as lost
+            wait_for(stored_all, 60, "every acknowledged reading stored")
         assert self._tap is not None
         self._tap.terminate()
         self._tap.wait(30)
