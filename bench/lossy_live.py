@@ -129,6 +129,9 @@ def main() -> int:
     parser.add_argument("--houses", type=int, default=5)
     parser.add_argument("--slots", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="only 5 % loss × 200 ms")
+    parser.add_argument(
+        "--tcp-nodelay", action="store_true", help="Mosquitto's set_tcp_nodelay (Nagle off)"
+    )
     parser.add_argument("--no-ns3", action="store_true", help="skip the ns-3 prediction")
     args = parser.parse_args()
     if os.geteuid() != 0 or not Path("/dev/net/tun").exists() or not shutil.which("ip"):
@@ -143,7 +146,7 @@ def main() -> int:
     rows: list[Point] = []
     with (
         tempfile.TemporaryDirectory(prefix="gp-lossy-") as tmp,
-        LiveCommunity(Path(tmp), args.houses) as com,
+        LiveCommunity(Path(tmp), args.houses, tcp_nodelay=args.tcp_nodelay) as com,
     ):
         print(f"started in {time.perf_counter() - t_start:.0f} s", flush=True)
         for loss, delay in points:

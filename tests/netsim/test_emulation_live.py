@@ -75,3 +75,16 @@ def test_a_house_cut_off_refunds_its_buyers(tmp_path: Path) -> None:
         m = com.finish()
         assert m.readings_lost == 0
     assert ours() == []
+
+
+def test_back_to_back_windows_over_a_slow_link(tmp_path: Path) -> None:
+    # 1 s each way: a result's acknowledgement takes 2 s, longer than the gap between
+    # two windows; the agents must not stop metering while they wait for it
+    with LiveCommunity(tmp_path, 2, LinkParams(delay_ms=1000, jitter_ms=50)) as com:
+        t0 = com.now() + 8
+        a = com.trade("h1", "h2", WH, t0, t0 + 3)
+        b = com.trade("h2", "h1", WH, t0 + 3, t0 + 6)
+        wait_for(lambda: {a, b} <= set(com.confirmations()), 60, "both trades confirmed")
+        assert com.confirmations()[a][0] == WH
+        assert com.confirmations()[b][0] == WH
+    assert ours() == []

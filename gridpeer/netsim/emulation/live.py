@@ -122,6 +122,9 @@ class LiveCommunity:
         grace_s: the contract's grace (s); the oracle decides at half of it.
         powers: house → simulated meter power, W (default :data:`POWER_W`).
         seed: the link emulator's seed.
+        tcp_nodelay: Mosquitto's ``set_tcp_nodelay`` (off by default, as in Mosquitto:
+            Nagle's algorithm then holds a small message while an earlier one is
+            unacknowledged, one round trip).
     """
 
     def __init__(
@@ -132,8 +135,10 @@ class LiveCommunity:
         grace_s: int = 8,
         powers: dict[str, float] | None = None,
         seed: int = 1,
+        tcp_nodelay: bool = False,
     ) -> None:
         self.tmp = tmp
+        self.tcp_nodelay = tcp_nodelay
         self.n = n
         self.names = [f"h{i + 1}" for i in range(n)]
         self.grace_s = grace_s
@@ -184,6 +189,7 @@ class LiveCommunity:
             f"listener {MQTT_PORT} 0.0.0.0\nallow_anonymous true\npersistence true\n"
             f"persistence_location {mosq}/\nautosave_interval 1\nautosave_on_changes true\n"
             "max_queued_messages 0\nlog_dest stderr\nlog_type error\nuser root\n"
+            + ("set_tcp_nodelay true\n" if self.tcp_nodelay else "")
         )
         self._mosquitto = self.rig.popen(b, [MOSQUITTO, "-c", str(conf)], self._log("mosquitto"))
         wait_for(lambda: in_netns(b, lambda: _listening(MQTT_PORT)), 15, "mosquitto listening")
