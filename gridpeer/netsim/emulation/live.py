@@ -33,7 +33,7 @@ from gridpeer.chain.web3_backend import Web3Backend
 from gridpeer.netsim.emulation.link import LinkParams
 from gridpeer.netsim.emulation.netns import in_netns
 from gridpeer.netsim.emulation.relay import Relay
-from gridpeer.netsim.emulation.rig import BROKER_IP, NetRig
+from gridpeer.netsim.emulation.rig import NetRig
 from gridpeer.store.sqlite import SQLiteStore
 
 MOSQUITTO = "/usr/sbin/mosquitto"
@@ -125,6 +125,7 @@ class LiveCommunity:
         tcp_nodelay: Mosquitto's ``set_tcp_nodelay`` (off by default, as in Mosquitto:
             Nagle's algorithm then holds a small message while an earlier one is
             unacknowledged, one round trip).
+        engine, tech, spacing_m: the rig's link engine (:class:`NetRig`).
     """
 
     def __init__(
@@ -136,6 +137,9 @@ class LiveCommunity:
         powers: dict[str, float] | None = None,
         seed: int = 1,
         tcp_nodelay: bool = False,
+        engine: str = "userspace",
+        tech: str = "802.11g",
+        spacing_m: float = 30.0,
     ) -> None:
         self.tmp = tmp
         self.tcp_nodelay = tcp_nodelay
@@ -143,7 +147,9 @@ class LiveCommunity:
         self.names = [f"h{i + 1}" for i in range(n)]
         self.grace_s = grace_s
         self.powers = powers or {}
-        self.rig = NetRig(self.names, params, seed)
+        self.rig = NetRig(
+            self.names, params, seed, engine, tech, spacing_m, log=tmp / "ns3link.log"
+        )
         self.anvil = AnvilNode(_free_port(), log=tmp / "anvil.log", accounts=12)
         self.relay: Relay | None = None
         self.market: MarketClient
@@ -257,7 +263,7 @@ class LiveCommunity:
                 "--house",
                 h,
                 "--host",
-                BROKER_IP,
+                self.rig.broker_ip,
                 "--port",
                 str(MQTT_PORT),
                 "--state",
@@ -277,7 +283,7 @@ class LiveCommunity:
                 "--community",
                 COMMUNITY,
                 "--host",
-                BROKER_IP,
+                self.rig.broker_ip,
                 "--out",
                 str(self.tmp / f"node-{h}.json"),
             ]

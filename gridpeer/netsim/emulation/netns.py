@@ -22,6 +22,7 @@ T = TypeVar("T")
 
 TUNSETIFF = 0x400454CA
 IFF_TUN = 0x0001
+IFF_TAP = 0x0002
 IFF_NO_PI = 0x1000
 CLONE_NEWNET = 0x40000000
 NETNS_DIR = "/var/run/netns"
@@ -38,32 +39,40 @@ def namespaces() -> list[str]:
     return [line.split()[0] for line in out.splitlines() if line.strip()]
 
 
-def open_tun(name: str) -> int:
-    """Create TUN device ``name`` (≤ 15 characters, no packet-info header) in the caller's
-    namespace; returns its file descriptor (closing it removes the device)."""
+def open_tun(name: str, tap: bool = False) -> int:
+    """Create TUN device ``name`` (≤ 15 characters, no packet-info header; a TAP device,
+    Ethernet frames, if ``tap``) in the caller's namespace; returns its file descriptor
+    (non-blocking for a TUN, blocking for a TAP; closing it removes the device)."""
     if len(name) > 15:
         raise ValueError(f"interface name {name!r} is longer than 15 characters")
     fd = os.open("/dev/net/tun", os.O_RDWR)
     try:
-        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TUN | IFF_NO_PI))
+        fcntl.ioctl(
+            fd,
+            TUNSETIFF,
+            struct.pack("16sH", name.encode(), (IFF_TAP if tap else IFF_TUN) | IFF_NO_PI),
+        )
     except OSError:
         os.close(fd)
         raise
-    os.set_blocking(fd, False)
+    os.set_blocking(fd, tap)
     return fd
 
 
-def add_namespace(ns: str, tun: str, address: str) -> int:
+def add_namespace(ns: str, tun: str, address: str, gateway: str | None = None) -> int:
     """Make namespace ``ns`` with loopback up and TUN device ``tun`` holding ``address``
-    (CIDR, e.g. ``10.77.0.2/16``); IPv6 off so only IPv4 crosses the link. Returns the
-    TUN's file descriptor."""
+    (CIDR, e.g. ``10.77.0.2/16``); IPv6 off so only IPv4 crosses the link. With a
+    ``gateway`` the device is a TAP and the namespace's default route goes through that
+    address. Returns the device's file descriptor."""
     ip("netns", "add", ns)
-    fd = open_tun(tun)
+    fd = open_tun(tun, tap=gateway is not None)
     try:
         ip("link", "set", tun, "netns", ns)
         ip("-n", ns, "link", "set", "lo", "up")
         ip("-n", ns, "addr", "add", address, "dev", tun)
         ip("-n", ns, "link", "set", tun, "up")
+        if gateway is not None:
+            ip("-n", ns, "route", "add", "default", "via", gateway)
         for key in ("all", "default", "lo"):
             subprocess.run(
                 ["ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{key}.disable_ipv6=1"],

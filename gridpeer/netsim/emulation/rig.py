@@ -1,8 +1,10 @@
 """The rig: one namespace for the broker's side and one per house, each with a TUN
 device on ``10.77.0.0/16`` (broker ``10.77.0.1``, house *k* ``10.77.0.(k+1)``), joined by
-the :class:`~gridpeer.netsim.emulation.emulator.Emulator`. Namespaces are named
-``gpl-<pid>-…`` so parallel runs never clash; they are always removed (context manager,
-and ``atexit`` if the process ends without leaving it).
+the :class:`~gridpeer.netsim.emulation.emulator.Emulator` — or, with ``engine="ns3"``,
+each with a TAP device (broker ``10.78.0.2``, house *k* ``10.78.k.2``) joined by ns-3 in
+real time (:mod:`gridpeer.netsim.emulation.ns3link`: the study's Wi-Fi channel).
+Namespaces are named ``gpl-<pid>-…`` so parallel runs never clash; they are always
+removed (context manager, and ``atexit`` if the process ends without leaving it).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import atexit
 import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -33,16 +37,36 @@ class NetRig:
         houses: house ids (namespace names are ``gpl-<pid>-<house>``; short ids please).
         params: initial link of every house.
         seed: the emulator's RNG seed.
+        engine: ``"userspace"`` (the link emulator, ``params``) or ``"ns3"`` (ns-3 in real
+            time over ``tech`` with ``spacing_m`` metres between neighbours).
     """
 
     _count = 0
 
-    def __init__(self, houses: list[str], params: LinkParams | None = None, seed: int = 1):
+    def __init__(
+        self,
+        houses: list[str],
+        params: LinkParams | None = None,
+        seed: int = 1,
+        engine: str = "userspace",
+        tech: str = "802.11g",
+        spacing_m: float = 30.0,
+        log: Path | None = None,
+    ):
+        if engine not in ("userspace", "ns3"):
+            raise ValueError(f"engine must be 'userspace' or 'ns3', got {engine!r}")
+        self.engine, self.tech, self.spacing_m = engine, tech, spacing_m
+        self.log = log
         NetRig._count += 1
         self.tag = f"{rig_prefix()}{NetRig._count}"
         self.broker_ns = f"{self.tag}-b"
         self.house_ns = {h: f"{self.tag}-{h}" for h in houses}
-        self.house_ip = {h: f"10.77.0.{k + 2}" for k, h in enumerate(houses)}
+        ns3 = engine == "ns3"
+        self.broker_ip = "10.78.0.2" if ns3 else BROKER_IP
+        self.house_ip = {
+            h: f"10.78.{k + 1}.2" if ns3 else f"10.77.0.{k + 2}" for k, h in enumerate(houses)
+        }
+        self.ns3: subprocess.Popen[bytes] | None = None
         self.params = params or LinkParams()
         self.seed = seed
         self._fds: list[int] = []
@@ -68,6 +92,9 @@ class NetRig:
         return f"gpl{os.getpid() % 10**6}{NetRig._count % 100}t{k}"[:15]
 
     def _open(self) -> None:
+        if self.engine == "ns3":
+            self._open_ns3()
+            return
         self._made.append(self.broker_ns)
         hub = add_namespace(self.broker_ns, self._dev(0), f"{BROKER_IP}/16")
         self._fds.append(hub)
@@ -80,9 +107,31 @@ class NetRig:
         self.emulator = Emulator((hub, BROKER_IP), houses, self.seed)
         self.emulator.start()
 
+    def _open_ns3(self) -> None:
+        for i, ns in enumerate([self.broker_ns, *self.house_ns.values()]):
+            self._made.append(ns)
+            self._fds.append(add_namespace(ns, self._dev(i), f"10.78.{i}.2/24", f"10.78.{i}.1"))
+        log = self.log or Path(os.devnull)
+        argv = [sys.executable, "-m", "gridpeer.netsim.emulation.ns3link"]
+        argv += ["--tech", self.tech, "--spacing", str(self.spacing_m)]
+        for fd in self._fds:
+            argv += ["--fd", str(fd)]
+        with log.open("ab") as out:
+            self.ns3 = subprocess.Popen(
+                argv, stdout=out, stderr=subprocess.STDOUT, pass_fds=self._fds
+            )
+        self.children.append(self.ns3)
+        deadline = time.monotonic() + 180
+        while self.log is not None and b" ready" not in self.log.read_bytes():
+            if self.ns3.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"ns-3 emulation did not start: see {self.log}")
+            time.sleep(0.2)
+
     def set_link(self, params: LinkParams, house: str | None = None) -> None:
-        """Impair one house's link (both directions), or every house's."""
-        assert self.emulator is not None
+        """Impair one house's link (both directions), or every house's (userspace
+        engine only: ns-3's links follow from the Wi-Fi model)."""
+        if self.emulator is None:
+            raise RuntimeError("set_link needs the userspace engine")
         if house is None:
             self.emulator.set_all(params)
         else:
