@@ -13,7 +13,11 @@ reclaimed. Over the run: readings lost (published by the sensor nodes, never sto
 With ``--json`` the last line is ``{"points", "readings_lost", "cmd_p99_ms_at_5pct_200ms",
 "settled_ratio_at_5pct_200ms", "s"}``.
 
-Usage: ``python bench/lossy_live.py [--json] [--houses 5] [--slots 5] [--quick]``
+``--engine ns3`` runs one point over ns-3's simulated Wi-Fi in real time instead (the
+houses along a road, ``--spacing`` metres apart, ``--tech`` standard).
+
+Usage: ``python bench/lossy_live.py [--json] [--houses 5] [--slots 5] [--quick]
+[--tcp-nodelay] [--engine ns3 --tech 802.11b --spacing 60]``
 """
 
 from __future__ import annotations
@@ -67,7 +71,8 @@ def run_point(com: LiveCommunity, loss: float, delay_ms: float, slots: int) -> P
     from gridpeer.netsim.emulation.link import LinkParams
     from gridpeer.netsim.emulation.live import wait_for
 
-    com.rig.set_link(LinkParams(loss, delay_ms, delay_ms / 10))
+    if com.rig.engine == "userspace":
+        com.rig.set_link(LinkParams(loss, delay_ms, delay_ms / 10))
     t_a = time.time()
     t0 = com.now() + LEAD_S
     n = len(com.names)
@@ -132,6 +137,14 @@ def main() -> int:
     parser.add_argument(
         "--tcp-nodelay", action="store_true", help="Mosquitto's set_tcp_nodelay (Nagle off)"
     )
+    parser.add_argument(
+        "--engine",
+        choices=["userspace", "ns3"],
+        default="userspace",
+        help="ns3: one point, the links are ns-3's Wi-Fi in real time (--tech, --spacing)",
+    )
+    parser.add_argument("--tech", default="802.11g", help="Wi-Fi standard (--engine ns3)")
+    parser.add_argument("--spacing", type=float, default=30.0, help="m between houses (ns3)")
     parser.add_argument("--no-ns3", action="store_true", help="skip the ns-3 prediction")
     args = parser.parse_args()
     if os.geteuid() != 0 or not Path("/dev/net/tun").exists() or not shutil.which("ip"):
@@ -142,11 +155,20 @@ def main() -> int:
     from gridpeer.netsim.emulation.live import LiveCommunity
 
     points = [(0.05, 200.0)] if args.quick else [(lo, d) for lo in LOSSES for d in DELAYS_MS]
+    if args.engine == "ns3":
+        points, args.no_ns3 = [(0.0, 0.0)], True  # loss and delay: whatever the channel does
     t_start = time.perf_counter()
     rows: list[Point] = []
     with (
         tempfile.TemporaryDirectory(prefix="gp-lossy-") as tmp,
-        LiveCommunity(Path(tmp), args.houses, tcp_nodelay=args.tcp_nodelay) as com,
+        LiveCommunity(
+            Path(tmp),
+            args.houses,
+            tcp_nodelay=args.tcp_nodelay,
+            engine=args.engine,
+            tech=args.tech,
+            spacing_m=args.spacing,
+        ) as com,
     ):
         print(f"started in {time.perf_counter() - t_start:.0f} s", flush=True)
         for loss, delay in points:
@@ -156,7 +178,8 @@ def main() -> int:
                 f"  {r.loss:.0%} {r.delay_ms:.0f} ms: {r.settled_full}/{r.booked} in full",
                 flush=True,
             )
-        com.rig.set_link(LinkParams())  # a clean link for the last acknowledgements
+        if args.engine == "userspace":
+            com.rig.set_link(LinkParams())  # a clean link for the last acknowledgements
         m = com.finish()
     predicted = {} if args.no_ns3 else ns3_p99([(r.loss, r.delay_ms) for r in rows])
     print(
