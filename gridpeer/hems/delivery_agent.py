@@ -19,19 +19,25 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from gridpeer.core.clock import Clock
-from gridpeer.core.mqtt import BrokerAddress, MqttClient, MqttTls
+from gridpeer.core.mqtt import QOS, BrokerAddress, MqttClient, MqttTls
 from gridpeer.hems.delivery import DeliveryExecutor, Phase, Task
 from gridpeer.hems.delivery_power import PowerSource
 from gridpeer.hems.delivery_store import DeliveryStore
 from gridpeer.telemetry.delivery import DeliveryCommand, Direction, command_topic, result_topic
 
 log = logging.getLogger(__name__)
+
+RESEND_S = 30.0
+"""Wall seconds after which a result the broker has not acknowledged is published again
+(paho already re-sends unacknowledged QoS-1 messages on every reconnection)."""
 
 
 class DeliveryAgent:
@@ -84,6 +90,7 @@ class DeliveryAgent:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last = clock.now()
+        self._inflight: dict[int, tuple[Any, float]] = {}  # trade id -> (paho info, sent at)
         self.link = link or MqttClient(
             f"gridpeer-agent-{community}-{house}",
             BrokerAddress(host, port, tls=tls).with_credentials(credentials),
@@ -149,15 +156,33 @@ class DeliveryAgent:
             ]
             self._check_reports = bool(unreported)  # look again until all are reported
         for task in unreported:
-            result = task.result()
-            topic = result_topic(self.community, self.house, result.trade_id)
-            if self.link.publish(topic, result.model_dump_json(), retain=True, timeout=2.0):
-                self._store.mark_reported(result.trade_id)
-                self._reported.add(result.trade_id)
-                log.info(
-                    "%s: trade %s done, %s Wh", self.house, result.trade_id, result.measured_wh
-                )
+            self._report(task)
         return changed
+
+    def _report(self, task: Task) -> None:
+        """Publish ``task``'s result (retained, QoS 1) without waiting for the broker:
+        a later tick marks it reported once acknowledged. Waiting here would stall the
+        relays and meters for a round trip per result (on a slow link, past the next
+        window's start)."""
+        tid = task.command.trade_id
+        sent = self._inflight.get(tid)
+        if sent is not None:
+            if sent[0].is_published():
+                self._store.mark_reported(tid)
+                self._reported.add(tid)
+                del self._inflight[tid]
+                log.info("%s: trade %s done, %s Wh", self.house, tid, task.measured_wh)
+                return
+            if time.monotonic() - sent[1] < RESEND_S:
+                return
+        result = task.result()
+        topic = result_topic(self.community, self.house, result.trade_id)
+        try:
+            info = self.link.paho.publish(topic, result.model_dump_json(), qos=QOS, retain=True)
+        except (RuntimeError, ValueError) as exc:
+            log.warning("MQTT publish to %s failed: %s", topic, exc)
+            return
+        self._inflight[tid] = (info, time.monotonic())
 
     def _run(self) -> None:
         while not self._stop.wait(self.tick_s):
