@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -84,6 +85,19 @@ class Web3Backend:
         return self._nonces[address]
 
     def send(self, key: LocalAccount, to: str | None, data: bytes, value: int, gas: int) -> Receipt:
+        return self.send_signed(key, to, data, value, gas, None)
+
+    def send_signed(
+        self,
+        key: LocalAccount,
+        to: str | None,
+        data: bytes,
+        value: int,
+        gas: int,
+        on_signed: Callable[[bytes], None] | None,
+    ) -> Receipt:
+        """:meth:`send`, calling ``on_signed(tx_hash)`` after signing and before the node
+        sees the transaction (again with the new hash if a nonce clash makes it re-sign)."""
         tx: dict[str, Any] = {
             "from": key.address,
             "data": data,
@@ -96,7 +110,10 @@ class Web3Backend:
             tx["to"] = to
         for attempt in range(NONCE_RETRIES + 1):
             tx["nonce"] = self._nonce(key.address)
-            raw = key.sign_transaction(tx).raw_transaction
+            signed = key.sign_transaction(tx)
+            raw = signed.raw_transaction
+            if on_signed is not None:
+                on_signed(bytes(signed.hash))
             try:
                 h = self.w3.eth.send_raw_transaction(raw)
                 break
