@@ -176,7 +176,7 @@ class MarketClient:
         send_signed = getattr(self.backend, "send_signed", None)  # Web3Backend
         if on_signed is not None and send_signed is not None:
             try:
-                r = send_signed(key, self.address, data, value, gas, on_signed)
+                r: Receipt = send_signed(key, self.address, data, value, gas, on_signed)
             except Reverted as exc:
                 raise decode_revert(exc.data) from None
         else:
