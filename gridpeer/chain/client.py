@@ -354,8 +354,6 @@ class MarketClient:
         Raises:
             errors.EmptyBatch: no deliveries.
         """
-        from gridpeer.chain.codec import decode_event
-
         ids = [t for t, _ in deliveries]
         whs = [w for _, w in deliveries]
         r = self._send(
@@ -366,6 +364,19 @@ class MarketClient:
             gas=confirm_batch_gas(max(len(ids), 1)),
             on_signed=on_signed,
         )
+        return self._outcome(r)
+
+    def batch_outcome(self, tx_hash: bytes) -> BatchOutcome | None:
+        """What a ``confirmBatch`` sent earlier did, from its receipt's events; None if the
+        node does not know the transaction or the backend cannot look receipts up."""
+        lookup = getattr(self.backend, "receipt", None)  # Web3Backend
+        r = lookup(tx_hash) if lookup is not None else None
+        return None if r is None else self._outcome(r)
+
+    @staticmethod
+    def _outcome(r: Receipt) -> BatchOutcome:
+        from gridpeer.chain.codec import decode_event
+
         confirmed: list[int] = []
         skipped: dict[int, int] = {}
         for log in r.logs:

@@ -15,7 +15,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 from web3 import Web3
-from web3.exceptions import ContractLogicError
+from web3.exceptions import ContractLogicError, TransactionNotFound
 from web3.types import Wei
 
 from gridpeer.chain.backend import RawLog, Receipt, Reverted
@@ -138,6 +138,24 @@ class Web3Backend:
             block_hash=bytes(r["blockHash"]),
             gas_used=int(r["gasUsed"]),
             logs=tuple(self._raw(log) for log in r["logs"]),
+            contract_address=r.get("contractAddress"),
+            fee_wei=int(r["gasUsed"]) * int(r.get("effectiveGasPrice", self._gas_price)),
+        )
+
+    def receipt(self, tx_hash: bytes) -> Receipt | None:
+        """The receipt of a mined transaction (logs empty if it failed); None if the node
+        does not know it (never sent, dropped, or still pending)."""
+        try:
+            r = self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
+        logs = r["logs"] if r["status"] == 1 else []
+        return Receipt(
+            tx_hash=bytes(r["transactionHash"]),
+            block_number=int(r["blockNumber"]),
+            block_hash=bytes(r["blockHash"]),
+            gas_used=int(r["gasUsed"]),
+            logs=tuple(self._raw(log) for log in logs),
             contract_address=r.get("contractAddress"),
             fee_wei=int(r["gasUsed"]) * int(r.get("effectiveGasPrice", self._gas_price)),
         )

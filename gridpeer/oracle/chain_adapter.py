@@ -156,3 +156,12 @@ class MarketChainView:
         self._send(send)
         assert out is not None
         return BatchResult("0x" + out.tx_hash.hex(), out.confirmed, dict(out.skipped))
+
+    def batch_outcome(self, tx_hash: str) -> BatchResult | None:
+        """What the ``confirmBatch`` ``tx_hash`` did (its receipt's DeliveryConfirmed and
+        ConfirmSkipped events); None if the node does not know it (never sent, dropped)."""
+        with self._lock:
+            out = self.market.batch_outcome(bytes.fromhex(tx_hash.removeprefix("0x")))
+        if out is None:
+            return None
+        return BatchResult(tx_hash, out.confirmed, dict(out.skipped))

@@ -50,6 +50,7 @@ from gridpeer.oracle.ports import (
     SKIPPED_OUTSIDE_WINDOW,
     SKIPPED_TOO_MUCH,
     BatchConfirmer,
+    BatchResult,
     BlockRef,
     ChainView,
 )
@@ -346,9 +347,8 @@ class Oracle:
         sent = 0
         batched = self._batcher() is not None
         to_confirm: list[TradeRow] = []
-        for trade in self.state.trades(TradeState.CONFIRMING):
-            if not self._due(trade.trade_id):
-                continue
+        confirming = [t for t in self.state.trades(TradeState.CONFIRMING) if self._due(t.trade_id)]
+        for trade in self._reconcile(confirming) if batched else confirming:
             # left from an earlier tick or run: its tx may have been mined (crash, node
             # gone before the receipt): ask the chain before sending again
             if self.chain.is_settled(trade.trade_id):
@@ -509,23 +509,68 @@ class Oracle:
             if not type(exc).__module__.startswith("gridpeer.chain"):
                 raise  # the node is unreachable: the tick fails (one outage log line)
             return 0
-        by_id = {t.trade_id: t for t in trades}
         for tid in ids:
             self._retry_at.pop(tid, None)
+        self._apply(result, trades)
+        return 1
+
+    def _reconcile(self, trades: list[TradeRow]) -> list[TradeRow]:
+        """Trades left ``confirming`` from an earlier tick or run with a batch's tx hash:
+        settle them from that transaction's receipt (its DeliveryConfirmed and
+        ConfirmSkipped events). Returns the trades it did not decide (no hash, unknown tx,
+        or not in it): they are checked on chain and sent again."""
+        lookup = getattr(self.chain, "batch_outcome", None)
+        if lookup is None:
+            return trades
+        rest: list[TradeRow] = []
+        groups: dict[str, list[TradeRow]] = {}
+        for t in trades:
+            if t.confirm_tx:
+                groups.setdefault(t.confirm_tx, []).append(t)
+            else:
+                rest.append(t)
+        for tx, group in groups.items():
+            outcome: BatchResult | None = lookup(tx)
+            if outcome is None:
+                rest += group
+                continue
+            # a trade skipped as not yet confirmable (3) is sent again, not decided here
+            known = set(outcome.confirmed) | {
+                t for t, why in outcome.skipped.items() if why != SKIPPED_OUTSIDE_WINDOW
+            }
+            mine = [t for t in group if t.trade_id in known]
+            if mine:
+                log.info("batch %s: %s trades reconciled from its receipt", tx, len(mine))
+                self._apply(
+                    BatchResult(
+                        tx,
+                        outcome.confirmed,
+                        {t: w for t, w in outcome.skipped.items() if t in known},
+                    ),
+                    mine,
+                )
+            rest += [t for t in group if t.trade_id not in known]
+        return rest
+
+    def _apply(self, result: BatchResult, trades: list[TradeRow]) -> None:
+        """Record what a mined ``confirmBatch`` did to ``trades``: confirmed ones become
+        ``confirmed``; skipped ones ``expired`` or retried, by the contract's reason."""
+        by_id = {t.trade_id: t for t in trades}
+        ok = [by_id[t] for t in result.confirmed if t in by_id]
         self.state.set_states(
-            list(result.confirmed), TradeState.CONFIRMING, confirm_tx=result.tx_hash
+            [t.trade_id for t in ok], TradeState.CONFIRMING, confirm_tx=result.tx_hash
         )
-        self._finish_many([by_id[t] for t in result.confirmed], TradeState.CONFIRMED)
+        self._finish_many(ok, TradeState.CONFIRMED)
         log.info(
             "%s trades confirmed in one transaction (tx %s), %s skipped",
-            len(result.confirmed),
+            len(ok),
             result.tx_hash,
             len(result.skipped),
         )
         expired: list[TradeRow] = []
         for tid, reason in result.skipped.items():
             trade = by_id.get(tid)
-            if trade is None:
+            if trade is None or tid in result.confirmed:  # listed twice: settled once
                 continue
             if reason == SKIPPED_TOO_MUCH:
                 log.error(
@@ -542,7 +587,6 @@ class Oracle:
                 log.warning("trade %s already closed on chain (skipped in batch)", tid)
                 expired.append(trade)
         self._finish_many(expired, TradeState.EXPIRED)
-        return 1
 
     def _finish_many(self, trades: Sequence[TradeRow], state: TradeState) -> None:
         """:meth:`_finish` for many trades: retained results cleared together, one

@@ -144,7 +144,7 @@ def test_a_trade_the_contract_skips_does_not_block_the_others(tmp_path: Path) ->
     assert [e.delivered_wh for e in conf if e.trade_id == gone] == [1]
 
 
-def test_a_restart_after_the_batch_was_mined_confirms_nothing_twice(tmp_path: Path) -> None:
+def test_a_restart_after_the_batch_was_mined_reconciles_from_its_receipt(tmp_path: Path) -> None:
     rig = Rig(tmp_path, 8)
     o = rig.oracle
     assert o.run_once()
@@ -157,6 +157,8 @@ def test_a_restart_after_the_batch_was_mined_confirms_nothing_twice(tmp_path: Pa
         sent.append(real(*args, **kw))  # type: ignore[arg-type]
         raise SystemExit("killed before the receipt was recorded")
 
+    gone = rig.ids[3]  # closed behind the oracle's back: the batch skips it
+    rig.market.confirm_delivery(rig.chain.oracle, gone, 2)
     rig.view.confirm_batch = mined_then_crash  # type: ignore[method-assign]
     with contextlib.suppress(SystemExit):
         o.run_once()
@@ -164,10 +166,22 @@ def test_a_restart_after_the_batch_was_mined_confirms_nothing_twice(tmp_path: Pa
     rows = o.state.trades()
     assert {r.state for r in rows} == {TradeState.CONFIRMING}
     assert {r.confirm_tx for r in rows} == {sent[0].tx_hash}  # stored before it was sent
+    assert sent[0].skipped == {gone: 1}
     o.state.close()
+    asked: list[int] = []
+    real_settled = rig.view.is_settled
+
+    def is_settled(trade_id: int) -> bool:
+        asked.append(trade_id)
+        return real_settled(trade_id)
+
+    rig.view.is_settled = is_settled  # type: ignore[method-assign]
     o2 = rig.new_oracle()  # the restart: the stored state only
     assert o2.run_once()
-    assert {r.state for r in o2.state.trades()} == {TradeState.CONFIRMED}
+    states = {r.trade_id: r.state for r in o2.state.trades()}
+    assert states.pop(gone) is TradeState.EXPIRED  # the receipt's ConfirmSkipped
+    assert set(states.values()) == {TradeState.CONFIRMED}
+    assert asked == []  # decided from the batch's receipt, not trade by trade
     conf = rig.confirmations()
-    assert sorted(e.trade_id for e in conf) == sorted(rig.ids)
-    assert len({e.meta.tx_hash for e in conf}) == 1
+    assert sorted(e.trade_id for e in conf) == sorted(rig.ids)  # each exactly once
+    assert len({e.meta.tx_hash for e in conf if e.trade_id != gone}) == 1
