@@ -38,6 +38,7 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -422,7 +423,10 @@ class Oracle:
                 delivered_wh=[wh for _, wh, _ in decided],
                 reasons=[why for _, _, why in decided],
             )
-            to_confirm += [self.state.trade(t.trade_id) or t for t, _, _ in decided]
+            to_confirm += [
+                replace(t, state=TradeState.CONFIRMING, delivered_wh=wh, reason=why)
+                for t, wh, why in decided
+            ]
         cap = self.config.confirm_batch_max
         for i in range(0, len(to_confirm), cap):
             sent += self._confirm_batch(to_confirm[i : i + cap])
