@@ -131,6 +131,32 @@ def measure_batch(size: int, orders_per_trade: str) -> int:
     return gas(m) // size
 
 
+def measure_confirm_batch(sizes: tuple[int, ...]) -> tuple[int, dict[str, int]]:
+    """Gas per trade of the oracle's settlement: one ``confirmDelivery`` per trade (mean
+    over 10) and one ``confirmBatch`` of each size in ``sizes``, on the same kind of trades
+    (book trades, full delivery, between houses whose credit is already non-zero: a
+    warm-up trade is confirmed first, as in a running community)."""
+    ch, m, (s, b, *_), start, end = setup("embedded", 2)
+    n_single = 10
+    tids = [
+        m.buy(b, m.post_offer(s, 1000, PRICE, start, end), 1000, price=PRICE)
+        for _ in range(1 + n_single + sum(sizes))
+    ]
+    m.set_time(start + 60)
+    m.confirm_delivery(ch.oracle, tids.pop(0), 1000)  # warm-up: credits become non-zero
+    single = 0
+    for _ in range(n_single):
+        m.confirm_delivery(ch.oracle, tids.pop(0), 1000)
+        single += gas(m)
+    per_batch: dict[str, int] = {}
+    for size in sizes:
+        part, tids = tids[:size], tids[size:]
+        out = m.confirm_batch(ch.oracle, [(t, 1000) for t in part])
+        assert len(out.confirmed) == size and not out.skipped
+        per_batch[str(size)] = gas(m) // size
+    return single // n_single, per_batch
+
+
 def throughput_revm_raw(n: int) -> float:
     """Raw pyrevm message calls/s: view calls of ``tradeOf`` on the real bytecode."""
     _ch, m, (s, b, *_), start, end = setup("revm", 2)
@@ -168,6 +194,8 @@ def main() -> None:
         log(f"measuring batch settlement, {size} trades...")
         batch[str(size)] = measure_batch(size, "auction")
         batch_pairs[str(size)] = measure_batch(size, "pairs")
+    log("measuring the oracle's confirmations: one tx per trade vs confirmBatch...")
+    confirm_single, confirm_batch = measure_confirm_batch((1, 10, 50, 100))
     log("measuring throughput...")
     raw = throughput_revm_raw(20 * reps)
     revm_tx = throughput_tx("revm", reps)
@@ -198,6 +226,10 @@ def main() -> None:
     for n in batch:
         print(f"{'batch/trade, ' + n + ' trades (auction)':<34}{batch[n]:>10,}")
         print(f"{'batch/trade, ' + n + ' trades (pairs)':<34}{batch_pairs[n]:>10,}")
+    print(f"{'confirmDelivery/trade, 1 per tx':<34}{confirm_single:>10,}")
+    for n, v in confirm_batch.items():
+        label = f"confirmBatch/trade, {n} trades"
+        print(f"{label:<34}{v:>10,}{'':>10}{v / confirm_single:>8.2f}")
     print(f"{'pyrevm raw calls/s':<34}{raw:>10,.0f}")
     print(f"{'pyrevm client tx/s':<34}{revm_tx:>10,.0f}")
     print(f"{'embedded client tx/s':<34}{emb_tx:>10,.0f}")
@@ -223,6 +255,8 @@ def main() -> None:
             "invalidate_nonce": g["invalidate_nonce"],
             "batch_per_trade": batch,
             "batch_per_trade_pairs": batch_pairs,
+            "confirm_single_per_trade": confirm_single,
+            "confirm_batch_per_trade": confirm_batch,
             "pyrevm_calls_per_s": round(raw),
             "pyrevm_tx_per_s": round(revm_tx),
             "embedded_tx_per_s": round(emb_tx),

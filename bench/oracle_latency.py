@@ -183,13 +183,153 @@ def run_node(
             anvil.stop()
 
 
+class _AckLink:
+    """The oracle's broker link in the confirmation run: every publish acknowledged (the
+    MQTT path is measured by run_node; here only the chain's part)."""
+
+    def publish(self, topic: str, payload: Any, retain: bool = False, timeout: float = 5) -> bool:
+        return True
+
+    def publish_many(self, messages: Any, timeout: float = 5.0) -> list[bool]:
+        return [True] * len(messages)
+
+
+class _FixedClock(Clock):
+    def __init__(self, at: datetime) -> None:
+        super().__init__(start=at)
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+def run_confirm(trades: int, batched: bool, tmp: Path, batch_max: int = 100) -> dict[str, Any]:
+    """Confirmation latency on anvil: ``trades`` trades of one window (one coordinator
+    batch), both meters of every trade reporting at once at the window's end; latency =
+    the receipt of the trade's confirmation − the moment the results were handed to the
+    oracle. ``batched``: confirmBatch (``batch_max`` per tx); else one confirmDelivery per
+    trade (the same oracle on a chain view without confirm_batch)."""
+    from gridpeer.chain import Match, OrderTerms, batch_trade_id
+    from gridpeer.chain.open import Chain
+    from gridpeer.oracle.chain_adapter import MarketChainView
+    from gridpeer.oracle.ports import BatchResult
+    from gridpeer.oracle.service import Oracle
+    from gridpeer.oracle.settings import OracleSettings
+    from gridpeer.oracle.state import OracleState, TradeState
+    from gridpeer.telemetry.delivery import DeliveryResult, Direction
+
+    with AnvilNode() as node:
+        chain = Chain(open_chain(node.url).backend)
+        m = chain.deploy_market(grace_s=3600)
+        m.set_schedule(chain.admin, Schedule("open"))
+        s, b = chain.houses(2, m)
+        start = m.now() + 30
+        end = start + 60
+        m.deposit(b, 10**18)
+        total = trades * 10
+        orders = [
+            m.sign_order(s, OrderTerms(s.address, True, total, PRICE, start, end, 1, start)),
+            m.sign_order(b, OrderTerms(b.address, False, total, PRICE, start, end, 1, start)),
+        ]
+        batch = m.settle_batch(chain.coordinator, orders, [Match(0, 1, 10, PRICE)] * trades)
+        ids = [batch_trade_id(batch, i) for i in range(trades)]
+        done: dict[int, float] = {}
+
+        class View(MarketChainView):
+            def confirm_delivery(self, trade_id: int, delivered_wh: int) -> str:
+                tx = super().confirm_delivery(trade_id, delivered_wh)
+                done[trade_id] = time.perf_counter()
+                return tx
+
+            def confirm_batch(self, deliveries: Any, on_signed: Any) -> BatchResult:
+                r = super().confirm_batch(deliveries, on_signed)
+                t = time.perf_counter()
+                done.update((tid, t) for tid in r.confirmed)
+                return r
+
+        class SingleView(View):
+            confirm_batch = property()  # type: ignore[assignment]  # hasattr() is False
+
+        view = (View if batched else SingleView)(
+            m, chain.oracle, {s.address: "h1", b.address: "h2"}
+        )
+        cfg = OracleSettings(
+            community="bench", lead_s=600.0, result_grace_s=300.0, confirm_batch_max=batch_max
+        )
+        clock = _FixedClock(datetime.fromtimestamp(start - 5, UTC))
+        state = OracleState(f"sqlite:///{tmp}/confirm-{'batch' if batched else 'single'}.db")
+        o = Oracle(view, state, "127.0.0.1", 1, clock, cfg)
+        o.link = _AckLink()  # type: ignore[assignment]
+        o.tick()  # follow + command
+        m.set_time(end + 1)
+        clock.at = datetime.fromtimestamp(end + 1, UTC)
+        for tid in ids:
+            for house, d in (("h1", Direction.OUT), ("h2", Direction.IN)):
+                o._results.put(
+                    DeliveryResult(
+                        trade_id=tid,
+                        house=house,
+                        direction=d,
+                        measured_wh=10,
+                        target_wh=10,
+                        closed_at=None,
+                        opened_at=clock.at,
+                        reason="target",
+                    )
+                )
+        t0 = time.perf_counter()
+        txs_before = m.backend.block_number()
+        deadline = time.monotonic() + 120
+        while len(done) < trades and time.monotonic() < deadline:
+            o.tick()
+        txs = m.backend.block_number() - txs_before  # anvil automine: one block per tx
+        lat = [(done[t] - t0) * 1000 for t in ids if t in done]
+        confirmed = sum(1 for r in state.trades() if r.state is TradeState.CONFIRMED)
+        state.close()
+        chain.backend.close()
+    return {
+        "path": "confirmBatch" if batched else "confirmDelivery",
+        "trades": trades,
+        "confirmed": confirmed,
+        "transactions": txs,
+        "trades_per_tx": round(confirmed / txs, 1) if txs else None,
+        "p50_ms": round(pct(lat, 0.5), 1) if lat else None,
+        "p99_ms": round(pct(lat, 0.99), 1) if lat else None,
+    }
+
+
+def confirm_report(trades: int, tmp: Path) -> dict[str, Any]:
+    """Both confirmation paths in the same run, and their ratio."""
+    single = run_confirm(trades, False, tmp)
+    batched = run_confirm(trades, True, tmp)
+    ratio = (single["p99_ms"] or 0) / (batched["p99_ms"] or 1)
+    for r in (single, batched):
+        print(
+            f"confirm {r['path']:15s} trades={r['trades']} confirmed={r['confirmed']} "
+            f"txs={r['transactions']} trades/tx={r['trades_per_tx']} "
+            f"p50={r['p50_ms']} ms p99={r['p99_ms']} ms"
+        )
+    print(f"confirm p99 per-trade / batched = {ratio:.1f}x")
+    return {"confirm_single": single, "confirm_batched": batched, "p99_ratio": round(ratio, 1)}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--trades", type=int, default=200, help="trades per node")
     p.add_argument("--houses", type=int, default=10, help="houses (half sell, half buy)")
     p.add_argument("--gap", type=float, default=0.02, help="wall seconds between trades")
     p.add_argument("--json", action="store_true", help="last line as JSON")
+    p.add_argument(
+        "--confirm-trades", type=int, default=200, help="trades per window, confirmation run"
+    )
+    p.add_argument("--confirm-only", action="store_true", help="only the confirmation run (anvil)")
     a = p.parse_args()
+    if a.confirm_only:
+        with tempfile.TemporaryDirectory() as d:
+            rep = confirm_report(a.confirm_trades, Path(d))
+        if a.json:
+            print(json.dumps(rep))
+        return
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         broker = MosquittoBroker(free_port(), tmp / "mosq")
@@ -212,8 +352,10 @@ def main() -> None:
                 )
         finally:
             broker.stop()
+        confirm = confirm_report(a.confirm_trades, tmp)
     if a.json:
         print(json.dumps(results[0]))
+        print(json.dumps(confirm))
         print(json.dumps(results[-1]))
 
 

@@ -13,7 +13,7 @@ custom error. ``build_tx`` returns unsigned ``{to, data, value}`` for a browser 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -75,6 +75,26 @@ ACTIONS = (
 Role = Literal["admin", "oracle", "coordinator"]
 ROLES: tuple[Role, ...] = ("admin", "oracle", "coordinator")
 """Role names in the contract's numbering (0 admin, 1 oracle, 2 coordinator)."""
+
+
+CONFIRM_BATCH_MAX = 100
+"""Most trades one ``confirmBatch`` transaction carries by default (gas ~1.5 M)."""
+
+
+def confirm_batch_gas(trades: int) -> int:
+    """Gas limit for ``confirmBatch`` of ``trades`` trades (measured ~14-30k per trade:
+    bench/gas.py; this bound covers cold storage and events with room to spare)."""
+    return 60_000 + 40_000 * trades
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What one ``confirmBatch`` did: trade ids settled (DeliveryConfirmed) and skipped
+    ({trade id: ConfirmSkipped reason}, see :data:`gridpeer.chain.events.SKIP_REASONS`)."""
+
+    tx_hash: bytes
+    confirmed: tuple[int, ...]
+    skipped: dict[int, int]
 
 
 def batch_gas(orders: int, matches: int) -> int:
@@ -142,10 +162,24 @@ class MarketClient:
             raise decode_revert(exc.data) from None
 
     def _send(
-        self, key: LocalAccount, fn: str, *args: Any, value: int = 0, gas: int = 0
+        self,
+        key: LocalAccount,
+        fn: str,
+        *args: Any,
+        value: int = 0,
+        gas: int = 0,
+        on_signed: Callable[[bytes], None] | None = None,
     ) -> Receipt:
         gas = gas or GAS.get(fn, GAS["admin"])
-        r = self._send_raw(self.backend, key, self.address, encode_call(fn, *args), value, gas)
+        data = encode_call(fn, *args)
+        send_signed = getattr(self.backend, "send_signed", None)  # Web3Backend
+        if on_signed is not None and send_signed is not None:
+            try:
+                r: Receipt = send_signed(key, self.address, data, value, gas, on_signed)
+            except Reverted as exc:
+                raise decode_revert(exc.data) from None
+        else:
+            r = self._send_raw(self.backend, key, self.address, data, value, gas)
         self.last_receipt = r
         return r
 
@@ -302,6 +336,58 @@ class MarketClient:
         """Oracle: settle a trade for the metered ``delivered_wh``."""
         tx = self.build_tx("confirm_delivery", trade_id=trade_id, delivered_wh=delivered_wh)
         self.send_tx(oracle, tx)
+
+    def confirm_batch(
+        self,
+        oracle: LocalAccount,
+        deliveries: Sequence[tuple[int, int]],
+        on_signed: Callable[[bytes], None] | None = None,
+    ) -> BatchOutcome:
+        """Oracle: settle many trades in one transaction, ``(trade_id, delivered_wh)`` each.
+
+        A trade the contract refuses (unknown or settled, too many Wh, outside its
+        settlement time) is skipped, not reverted: see :attr:`BatchOutcome.skipped`.
+        ``on_signed(tx_hash)`` is called once the transaction is signed, before it is sent
+        (backends that sign locally), so a caller can record the hash crash-safely.
+
+        Raises:
+            errors.EmptyBatch: no deliveries.
+        """
+        ids = [t for t, _ in deliveries]
+        whs = [w for _, w in deliveries]
+        r = self._send(
+            oracle,
+            "confirmBatch",
+            ids,
+            whs,
+            gas=confirm_batch_gas(max(len(ids), 1)),
+            on_signed=on_signed,
+        )
+        return self._outcome(r)
+
+    def batch_outcome(self, tx_hash: bytes) -> BatchOutcome | None:
+        """What a ``confirmBatch`` sent earlier did, from its receipt's events; None if the
+        node does not know the transaction or the backend cannot look receipts up."""
+        lookup = getattr(self.backend, "receipt", None)  # Web3Backend
+        r = lookup(tx_hash) if lookup is not None else None
+        return None if r is None else self._outcome(r)
+
+    @staticmethod
+    def _outcome(r: Receipt) -> BatchOutcome:
+        from gridpeer.chain.codec import decode_event
+
+        confirmed: list[int] = []
+        skipped: dict[int, int] = {}
+        for log in r.logs:
+            dec = decode_event(log.topics, log.data)
+            if dec is None:
+                continue
+            name, f = dec
+            if name == "DeliveryConfirmed":
+                confirmed.append(int(f["tradeId"]))
+            elif name == "ConfirmSkipped":
+                skipped.setdefault(int(f["tradeId"]), int(f["reason"]))
+        return BatchOutcome(r.tx_hash, tuple(confirmed), skipped)
 
     def open_dispute(
         self, oracle: LocalAccount, trade_id: int, seller_wh: int, buyer_wh: int

@@ -124,7 +124,11 @@ class InsufficientCredit(ContractRevert):
 
 
 class EmptyBatch(ContractRevert):
-    meaning = "a batch needs at least one order and one match"
+    meaning = "a batch needs at least one order and one match (confirmBatch: one trade)"
+
+
+class LengthMismatch(ContractRevert):
+    meaning = "confirmBatch needs as many delivered Wh as trade ids"
 
 
 class BadSignature(ContractRevert):

@@ -63,6 +63,21 @@ class DeliveryConfirmed:
     buyer_refund: int
 
 
+SKIP_REASONS = {1: "unknown or already settled", 2: "delivered too much", 3: "outside window"}
+"""``ConfirmSkipped.reason`` codes of ``confirmBatch``."""
+
+
+@dataclass(frozen=True)
+class ConfirmSkipped:
+    """``confirmBatch`` left ``trade_id`` as it was; ``reason`` is a key of
+    :data:`SKIP_REASONS` (1 unknown or already settled, 2 delivered more Wh than
+    contracted, 3 outside the trade's settlement time)."""
+
+    meta: LogMeta
+    trade_id: int
+    reason: int
+
+
 @dataclass(frozen=True)
 class Reclaimed:
     """The buyer took back the escrow of an unconfirmed trade after window + grace."""
@@ -126,6 +141,7 @@ Event = (
     OrderPosted
     | TradeCreated
     | DeliveryConfirmed
+    | ConfirmSkipped
     | Reclaimed
     | Cancelled
     | MoneyMoved
@@ -166,6 +182,8 @@ def decode_logs(logs: list[RawLog], member: Callable[[int], str]) -> list[Event]
             out.append(
                 DeliveryConfirmed(meta, f["tradeId"], x & M32, (x >> 32) & M96, (x >> 128) & M96)
             )
+        elif name == "ConfirmSkipped":
+            out.append(ConfirmSkipped(meta, f["tradeId"], f["reason"]))
         elif name == "Reclaimed":
             out.append(Reclaimed(meta, f["tradeId"], f["refund"]))
         elif name == "DisputeOpened":

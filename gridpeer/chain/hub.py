@@ -32,6 +32,7 @@ from gridpeer.chain.client import MarketClient
 from gridpeer.chain.events import (
     AdminEvent,
     Cancelled,
+    ConfirmSkipped,
     DeliveryConfirmed,
     DisputeOpened,
     DisputeResolved,
@@ -383,6 +384,8 @@ class ChainHub:
         elif isinstance(ev, MoneyMoved):
             name = "Withdrawn" if ev.kind == "withdraw" else "Deposited"
             fields = {"member": ev.member, "amount": ev.amount}
+        elif isinstance(ev, ConfirmSkipped):
+            name, fields = "ConfirmSkipped", {"trade": ev.trade_id, "reason": ev.reason}
         elif isinstance(ev, DisputeOpened | DisputeResolved):
             row = self._row(ev.trade_id, changed)
             if row is not None:

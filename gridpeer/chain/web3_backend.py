@@ -15,6 +15,7 @@ import ast
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -127,12 +128,22 @@ class Web3Backend:
         tx["maxFeePerGas"], tx["maxPriorityFeePerGas"] = fees.max_fee, fees.priority
         return bytes(key.sign_transaction(tx).raw_transaction)
 
-    def _submit(self, key: LocalAccount, tx: dict[str, Any], fees: Fees) -> bytes:
-        """Send ``tx`` at the next nonce; the nonce cache advances once the node accepts it."""
+    def _submit(
+        self,
+        key: LocalAccount,
+        tx: dict[str, Any],
+        fees: Fees,
+        on_signed: Callable[[bytes], None] | None = None,
+    ) -> bytes:
+        """Send ``tx`` at the next nonce; the nonce cache advances once the node accepts it.
+        ``on_signed(tx_hash)`` runs after signing, before the node sees the transaction."""
         for attempt in range(NONCE_RETRIES + 1):
             tx["nonce"] = self._nonce(key.address)
+            raw = self._signed(key, tx, fees)
+            if on_signed is not None:
+                on_signed(bytes(Web3.keccak(raw)))
             try:
-                h = bytes(self.w3.eth.send_raw_transaction(self._signed(key, tx, fees)))
+                h = bytes(self.w3.eth.send_raw_transaction(raw))
             except Exception:
                 self._nonces.pop(key.address, None)
                 # Another process sent with this key (the demo's web app and a house's
@@ -150,7 +161,14 @@ class Web3Backend:
         except TransactionNotFound:
             return None
 
-    def _mined(self, key: LocalAccount, tx: dict[str, Any], fees: Fees, first: bytes) -> TxReceipt:
+    def _mined(
+        self,
+        key: LocalAccount,
+        tx: dict[str, Any],
+        fees: Fees,
+        first: bytes,
+        on_signed: Callable[[bytes], None] | None = None,
+    ) -> TxReceipt:
         """Wait for one version of ``tx`` to be mined, replacing it when it is stuck.
 
         Raises:
@@ -179,10 +197,11 @@ class Web3Backend:
             if now >= replace_at:
                 new = bump(fees, self.suggested_fees(fresh=True), policy)
                 if new != fees:
+                    raw = self._signed(key, tx, new)
+                    if on_signed is not None:
+                        on_signed(bytes(Web3.keccak(raw)))
                     try:
-                        hashes.append(
-                            bytes(self.w3.eth.send_raw_transaction(self._signed(key, tx, new)))
-                        )
+                        hashes.append(bytes(self.w3.eth.send_raw_transaction(raw)))
                     except Exception as exc:  # e.g. "nonce too low": a version was mined
                         log.info("replacement of nonce %s refused: %s", tx["nonce"], exc)
                     else:
@@ -211,6 +230,20 @@ class Web3Backend:
             )
 
     def send(self, key: LocalAccount, to: str | None, data: bytes, value: int, gas: int) -> Receipt:
+        return self.send_signed(key, to, data, value, gas, None)
+
+    def send_signed(
+        self,
+        key: LocalAccount,
+        to: str | None,
+        data: bytes,
+        value: int,
+        gas: int,
+        on_signed: Callable[[bytes], None] | None,
+    ) -> Receipt:
+        """:meth:`send`, calling ``on_signed(tx_hash)`` after signing each version of the
+        transaction and before the node sees it (a nonce clash that makes it re-sign, or a
+        fee replacement, gives a new hash)."""
         tx: dict[str, Any] = {
             "from": key.address,
             "data": data,
@@ -222,10 +255,10 @@ class Web3Backend:
         if to is not None:
             tx["to"] = to
         fees = self.suggested_fees()
-        h = self._submit(key, tx, fees)
+        h = self._submit(key, tx, fees, on_signed)
         self.in_flight += 1
         try:
-            r = self._mined(key, tx, fees, h)
+            r = self._mined(key, tx, fees, h, on_signed)
         except Exception:
             # given up or the node went away: ask it for the nonce again next time
             self._nonces.pop(key.address, None)
@@ -242,6 +275,23 @@ class Web3Backend:
             logs=tuple(self._raw(log) for log in r["logs"]),
             contract_address=r.get("contractAddress"),
             fee_wei=int(r["gasUsed"]) * int(r["effectiveGasPrice"]),
+        )
+
+    def receipt(self, tx_hash: bytes) -> Receipt | None:
+        """The receipt of a mined transaction (logs empty if it failed); None if the node
+        does not know it (never sent, dropped, or still pending)."""
+        r = self._receipt(tx_hash)
+        if r is None:
+            return None
+        logs = r["logs"] if r["status"] == 1 else []
+        return Receipt(
+            tx_hash=bytes(r["transactionHash"]),
+            block_number=int(r["blockNumber"]),
+            block_hash=bytes(r["blockHash"]),
+            gas_used=int(r["gasUsed"]),
+            logs=tuple(self._raw(log) for log in logs),
+            contract_address=r.get("contractAddress"),
+            fee_wei=int(r["gasUsed"]) * int(r.get("effectiveGasPrice", 0)),
         )
 
     def _raise_replay(self, tx: dict[str, Any], block: int) -> None:

@@ -26,6 +26,7 @@ import logging
 import os
 import ssl
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -217,6 +218,32 @@ class MqttClient:
         except (RuntimeError, ValueError) as exc:
             log.warning("MQTT publish to %s failed: %s", topic, exc)
             return False
+
+    def publish_many(
+        self, messages: Sequence[tuple[str, bytes | str, bool]], timeout: float = 5.0
+    ) -> list[bool]:
+        """Publish ``(topic, payload, retain)`` messages with QoS 1 all at once, then wait
+        for the broker's acknowledgements (``timeout`` s in all); True per acknowledged
+        message. One round trip's wait for the lot instead of one per message."""
+        infos: list[Any] = []
+        for topic, payload, retain in messages:
+            try:
+                infos.append(self.paho.publish(topic, payload, qos=QOS, retain=retain))
+            except (RuntimeError, ValueError) as exc:
+                log.warning("MQTT publish to %s failed: %s", topic, exc)
+                infos.append(None)
+        deadline = time.monotonic() + timeout
+        acked: list[bool] = []
+        for info in infos:
+            if info is None:
+                acked.append(False)
+                continue
+            try:
+                info.wait_for_publish(max(deadline - time.monotonic(), 0.0))
+                acked.append(bool(info.is_published()))
+            except (RuntimeError, ValueError):
+                acked.append(False)
+        return acked
 
     def stop(self) -> None:
         """Disconnect cleanly and join the network thread."""

@@ -9,7 +9,7 @@ every backend: JSON-RPC nodes (anvil, Hardhat, geth), the embedded web3 tester, 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from eth_account.signers.local import LocalAccount
@@ -19,7 +19,7 @@ from gridpeer.chain.client import MarketClient
 from gridpeer.chain.events import TradeCreated, decode_logs
 from gridpeer.chain.fairlock import FairLock
 from gridpeer.chain.web3_backend import Web3Backend
-from gridpeer.oracle.ports import BlockRef, TradeEvent
+from gridpeer.oracle.ports import BatchResult, BlockRef, TradeEvent
 
 
 def _utc(ts: int) -> datetime:
@@ -140,3 +140,28 @@ class MarketChainView:
         return self._send(
             lambda: self.market.open_dispute(self.oracle, trade_id, seller_wh, buyer_wh)
         )
+
+    def confirm_batch(
+        self, deliveries: Sequence[tuple[int, int]], on_signed: Callable[[str], None]
+    ) -> BatchResult:
+        """``confirmBatch`` as the oracle; ``on_signed("0x…")`` before the node sees it."""
+        out = None
+
+        def send() -> None:
+            nonlocal out
+            out = self.market.confirm_batch(
+                self.oracle, deliveries, on_signed=lambda h: on_signed("0x" + h.hex())
+            )
+
+        self._send(send)
+        assert out is not None
+        return BatchResult("0x" + out.tx_hash.hex(), out.confirmed, dict(out.skipped))
+
+    def batch_outcome(self, tx_hash: str) -> BatchResult | None:
+        """What the ``confirmBatch`` ``tx_hash`` did (its receipt's DeliveryConfirmed and
+        ConfirmSkipped events); None if the node does not know it (never sent, dropped)."""
+        with self._lock:
+            out = self.market.batch_outcome(bytes.fromhex(tx_hash.removeprefix("0x")))
+        if out is None:
+            return None
+        return BatchResult(tx_hash, out.confirmed, dict(out.skipped))

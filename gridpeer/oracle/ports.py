@@ -7,7 +7,7 @@ Units: energy Wh, price wei per kWh, times UTC-aware datetimes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -90,4 +90,35 @@ class ChainView(Protocol):
         """Confirm ``delivered_wh`` Wh for ``trade_id`` (oracle role); returns the tx hash.
 
         Must raise if the chain rejects it (e.g. already settled)."""
+        ...
+
+
+SKIPPED_UNKNOWN_OR_SETTLED = 1
+SKIPPED_TOO_MUCH = 2
+SKIPPED_OUTSIDE_WINDOW = 3
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """One mined ``confirmBatch``: its tx hash, the trade ids it settled and the ones it
+    skipped ({trade id: reason}: 1 unknown or already settled, 2 more Wh than contracted,
+    3 outside the trade's settlement time)."""
+
+    tx_hash: str
+    confirmed: tuple[int, ...]
+    skipped: dict[int, int]
+
+
+class BatchConfirmer(Protocol):
+    """A chain that settles many trades in one transaction (``confirmBatch``)."""
+
+    def confirm_batch(
+        self, deliveries: Sequence[tuple[int, int]], on_signed: Callable[[str], None]
+    ) -> BatchResult:
+        """Confirm ``(trade_id, delivered_wh)`` pairs in one transaction (oracle role).
+
+        ``on_signed(tx_hash)`` is called once the transaction is signed and before it is
+        sent (if the chain signs locally), so the caller can record it first. A trade the
+        contract refuses is skipped (see :class:`BatchResult`), the others settle. Raises
+        if the transaction itself fails (node unreachable, wrong key)."""
         ...

@@ -37,14 +37,24 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import ValidationError
 
 from gridpeer.core.clock import Clock
 from gridpeer.core.mqtt import BrokerAddress, MqttClient, MqttTls
 from gridpeer.oracle.follower import common_ancestor, next_range
-from gridpeer.oracle.ports import BlockRef, ChainView
+from gridpeer.oracle.ports import (
+    SKIPPED_OUTSIDE_WINDOW,
+    SKIPPED_TOO_MUCH,
+    BatchConfirmer,
+    BatchResult,
+    BlockRef,
+    ChainView,
+)
 from gridpeer.oracle.recovery import Backoff, Outage
 from gridpeer.oracle.rules import Action, Reading, attribute, settle
 from gridpeer.oracle.settings import OracleSettings
@@ -63,6 +73,10 @@ log = logging.getLogger(__name__)
 
 OracleConfig = OracleSettings
 """Former name of :class:`~gridpeer.oracle.settings.OracleSettings`."""
+
+
+class _OutsideWindow(Exception):
+    """Stands for the contract's OutsideWindow refusal (a skipped trade's reason 3)."""
 
 
 class Oracle:
@@ -162,8 +176,15 @@ class Oracle:
             new += self.state.apply_range(BlockRef(b, end_hash), events)
         return new
 
-    def _command(self, trade: TradeRow, sides: tuple[bool, bool] = (True, True)) -> bool:
-        ok = True
+    def _messages(
+        self, trade: TradeRow, sides: tuple[bool, bool] = (True, True)
+    ) -> list[tuple[str, bytes | str, bool]]:
+        """The delivery commands of ``trade`` for the sides asked: (topic, payload, retain).
+
+        Raises:
+            ValueError: a member that is not a known house.
+        """
+        out: list[tuple[str, bytes | str, bool]] = []
         for house, direction, send in (
             (trade.seller, Direction.OUT, sides[0]),
             (trade.buyer, Direction.IN, sides[1]),
@@ -178,30 +199,52 @@ class Oracle:
                 window_start=trade.window_start,
                 window_end=trade.window_end,
             )
-            topic = command_topic(self.config.community, house)
-            ok = self.link.publish(topic, cmd.model_dump_json(), timeout=2.0) and ok
-        return ok
+            out.append((command_topic(self.config.community, house), cmd.model_dump_json(), False))
+        return out
+
+    def _publish_all(self, messages: Sequence[tuple[str, bytes | str, bool]]) -> list[bool]:
+        """Publish all messages, then wait once for the broker's acknowledgements."""
+        many = getattr(self.link, "publish_many", None)
+        if many is not None:
+            return list(many(messages, timeout=2.0))
+        return [self.link.publish(t, p, retain=r, timeout=2.0) for t, p, r in messages]
+
+    def _command(self, trade: TradeRow, sides: tuple[bool, bool] = (True, True)) -> bool:
+        return all(self._publish_all(self._messages(trade, sides)))
 
     def command(self, now: datetime) -> int:
-        """Publish commands of trades whose window is near; returns how many trades."""
-        sent = 0
+        """Publish the commands of all trades whose window is near together (one wait for
+        the broker's acknowledgements, one database transaction); returns how many trades
+        became ``commanded`` (both commands acknowledged)."""
         lead = timedelta(seconds=self.config.lead_s)
+        ready: list[tuple[TradeRow, int]] = []  # trade, its number of messages
+        messages: list[tuple[str, bytes | str, bool]] = []
+        expired: list[int] = []
         for trade in self.state.trades(TradeState.SEEN):
             if trade.window_start - lead > now:
                 continue
             try:
-                ok = self._command(trade)
+                msgs = self._messages(trade)
             except ValueError as exc:  # e.g. a member that is not a known house
                 log.error(
                     "trade %s cannot be delivered (%s); buyer may reclaim", trade.trade_id, exc
                 )
-                self.state.set_state(trade.trade_id, TradeState.EXPIRED)
+                expired.append(trade.trade_id)
                 continue
-            if ok:
-                self.state.set_state(trade.trade_id, TradeState.COMMANDED)
-                self._resend_at[trade.trade_id] = time.monotonic() + self.config.resend_s
-                sent += 1
-        return sent
+            ready.append((trade, len(msgs)))
+            messages += msgs
+        self.state.set_states(expired, TradeState.EXPIRED)
+        acked = self._publish_all(messages) if messages else []
+        done: list[int] = []
+        i = 0
+        for trade, k in ready:
+            if all(acked[i : i + k]):
+                done.append(trade.trade_id)
+            i += k
+        self.state.set_states(done, TradeState.COMMANDED)
+        for tid in done:
+            self._resend_at[tid] = time.monotonic() + self.config.resend_s
+        return len(done)
 
     def resend(self, now: datetime) -> int:
         """During a trade's window, re-publish the command of each side that has not
@@ -293,14 +336,26 @@ class Oracle:
     def _due(self, trade_id: int) -> bool:
         return self._retry_at.get(trade_id, 0.0) <= time.monotonic()
 
+    def _batcher(self) -> BatchConfirmer | None:
+        return self.chain if hasattr(self.chain, "confirm_batch") else None  # type: ignore[return-value]
+
     def settle(self, now: datetime) -> int:
-        """Apply the settlement rule; returns the confirm/dispute transactions sent."""
+        """Apply the settlement rule; returns the confirm/dispute transactions sent.
+
+        On a chain with ``confirmBatch`` every trade ready to confirm in this tick goes in
+        one transaction (``confirm_batch_max`` trades each); a lone trade uses
+        ``confirmDelivery``."""
         sent = 0
-        for trade in self.state.trades(TradeState.CONFIRMING):
-            if not self._due(trade.trade_id):
-                continue
+        batched = self._batcher() is not None
+        to_confirm: list[TradeRow] = []
+        confirming = [t for t in self.state.trades(TradeState.CONFIRMING) if self._due(t.trade_id)]
+        for trade in self._reconcile(confirming) if batched else confirming:
+            # left from an earlier tick or run: its tx may have been mined (crash, node
+            # gone before the receipt): ask the chain before sending again
             if self.chain.is_settled(trade.trade_id):
                 self._finish(trade, TradeState.CONFIRMED)
+            elif batched:
+                to_confirm.append(trade)
             else:
                 sent += self._confirm(trade, trade.delivered_wh or 0)
         for trade in self.state.trades(TradeState.DISPUTING):
@@ -334,6 +389,7 @@ class Oracle:
                 for t in pending
             ]
         )
+        decided: list[tuple[TradeRow, int, str]] = []
         for trade in (t for t in pending if t.state is TradeState.COMMANDED):
             seller_wh, buyer_wh = readings[trade.trade_id]
             verdict = settle(
@@ -346,7 +402,9 @@ class Oracle:
                 and time.monotonic() >= self._results_ready_at,
                 tolerance=self.config.tolerance,
             )
-            if verdict.action is Action.CONFIRM:
+            if verdict.action is Action.CONFIRM and batched:
+                decided.append((trade, verdict.delivered_wh, verdict.reason))
+            elif verdict.action is Action.CONFIRM:
                 self.state.set_state(
                     trade.trade_id,
                     TradeState.CONFIRMING,
@@ -358,6 +416,20 @@ class Oracle:
                 self.state.set_state(trade.trade_id, TradeState.DISPUTING, reason=verdict.reason)
                 log.warning("trade %s: %s; opening a dispute", trade.trade_id, verdict.reason)
                 sent += self._dispute(trade)
+        if decided:  # recorded as confirming (one transaction) before anything is sent
+            self.state.set_states(
+                [t.trade_id for t, _, _ in decided],
+                TradeState.CONFIRMING,
+                delivered_wh=[wh for _, wh, _ in decided],
+                reasons=[why for _, _, why in decided],
+            )
+            to_confirm += [
+                replace(t, state=TradeState.CONFIRMING, delivered_wh=wh, reason=why)
+                for t, wh, why in decided
+            ]
+        cap = self.config.confirm_batch_max
+        for i in range(0, len(to_confirm), cap):
+            sent += self._confirm_batch(to_confirm[i : i + cap])
         return sent
 
     def deadline(self, trade: TradeRow) -> datetime:
@@ -418,6 +490,120 @@ class Oracle:
         log.info("trade %s confirmed: %s Wh (tx %s)", trade.trade_id, wh, tx)
         self._finish(trade, TradeState.CONFIRMED)
         return 1
+
+    def _confirm_batch(self, trades: list[TradeRow]) -> int:
+        """Confirm ``trades`` (state ``confirming``, ``delivered_wh`` set) in one
+        ``confirmBatch``; returns 1 if it was sent. The batch's tx hash is stored with its
+        trades before the node sees it; a restart finds them ``confirming`` and asks the
+        chain which ones settled (the contract settles a trade once: a repeat is skipped)."""
+        chain = self._batcher()
+        if len(trades) == 1 or chain is None:
+            return sum(self._confirm(t, t.delivered_wh or 0) for t in trades)
+        ids = [t.trade_id for t in trades]
+        pairs = [(t.trade_id, t.delivered_wh or 0) for t in trades]
+        try:
+            result = chain.confirm_batch(
+                pairs,
+                on_signed=lambda h: self.state.set_states(ids, TradeState.CONFIRMING, confirm_tx=h),
+            )
+        except Exception as exc:
+            log.warning("confirming %s trades failed, will retry: %s", len(ids), exc)
+            for tid in ids:
+                self._retry_at[tid] = time.monotonic() + self.config.retry_s
+            if not type(exc).__module__.startswith("gridpeer.chain"):
+                raise  # the node is unreachable: the tick fails (one outage log line)
+            return 0
+        for tid in ids:
+            self._retry_at.pop(tid, None)
+        self._apply(result, trades)
+        return 1
+
+    def _reconcile(self, trades: list[TradeRow]) -> list[TradeRow]:
+        """Trades left ``confirming`` from an earlier tick or run with a batch's tx hash:
+        settle them from that transaction's receipt (its DeliveryConfirmed and
+        ConfirmSkipped events). Returns the trades it did not decide (no hash, unknown tx,
+        or not in it): they are checked on chain and sent again."""
+        lookup = getattr(self.chain, "batch_outcome", None)
+        if lookup is None:
+            return trades
+        rest: list[TradeRow] = []
+        groups: dict[str, list[TradeRow]] = {}
+        for t in trades:
+            if t.confirm_tx:
+                groups.setdefault(t.confirm_tx, []).append(t)
+            else:
+                rest.append(t)
+        for tx, group in groups.items():
+            outcome: BatchResult | None = lookup(tx)
+            if outcome is None:
+                rest += group
+                continue
+            # a trade skipped as not yet confirmable (3) is sent again, not decided here
+            known = set(outcome.confirmed) | {
+                t for t, why in outcome.skipped.items() if why != SKIPPED_OUTSIDE_WINDOW
+            }
+            mine = [t for t in group if t.trade_id in known]
+            if mine:
+                log.info("batch %s: %s trades reconciled from its receipt", tx, len(mine))
+                self._apply(
+                    BatchResult(
+                        tx,
+                        outcome.confirmed,
+                        {t: w for t, w in outcome.skipped.items() if t in known},
+                    ),
+                    mine,
+                )
+            rest += [t for t in group if t.trade_id not in known]
+        return rest
+
+    def _apply(self, result: BatchResult, trades: list[TradeRow]) -> None:
+        """Record what a mined ``confirmBatch`` did to ``trades``: confirmed ones become
+        ``confirmed``; skipped ones ``expired`` or retried, by the contract's reason."""
+        by_id = {t.trade_id: t for t in trades}
+        ok = [by_id[t] for t in result.confirmed if t in by_id]
+        self.state.set_states(
+            [t.trade_id for t in ok], TradeState.CONFIRMING, confirm_tx=result.tx_hash
+        )
+        self._finish_many(ok, TradeState.CONFIRMED)
+        log.info(
+            "%s trades confirmed in one transaction (tx %s), %s skipped",
+            len(ok),
+            result.tx_hash,
+            len(result.skipped),
+        )
+        expired: list[TradeRow] = []
+        for tid, reason in result.skipped.items():
+            trade = by_id.get(tid)
+            if trade is None or tid in result.confirmed:  # listed twice: settled once
+                continue
+            if reason == SKIPPED_TOO_MUCH:
+                log.error(
+                    "trade %s: contract refused %s Wh; buyer may reclaim", tid, trade.delivered_wh
+                )
+                expired.append(trade)
+            elif reason == SKIPPED_OUTSIDE_WINDOW and not self._too_late(trade, _OutsideWindow()):
+                log.warning("trade %s: not yet confirmable on chain, will retry", tid)
+                self._retry_at[tid] = time.monotonic() + self.config.retry_s
+            elif reason == SKIPPED_OUTSIDE_WINDOW:
+                log.warning("trade %s: too late to confirm; buyer may reclaim", tid)
+                expired.append(trade)
+            else:
+                log.warning("trade %s already closed on chain (skipped in batch)", tid)
+                expired.append(trade)
+        self._finish_many(expired, TradeState.EXPIRED)
+
+    def _finish_many(self, trades: Sequence[TradeRow], state: TradeState) -> None:
+        """:meth:`_finish` for many trades: retained results cleared together, one
+        database transaction."""
+        if not trades:
+            return
+        clears: list[tuple[str, Any, bool]] = [
+            (result_topic(self.config.community, house, t.trade_id), b"", True)
+            for t in trades
+            for house in (t.seller, t.buyer)
+        ]
+        self._publish_all(clears)
+        self.state.set_states([t.trade_id for t in trades], state)
 
     def _dispute(self, trade: TradeRow) -> int:
         seller_wh, buyer_wh = trade.seller_out_wh or 0, trade.buyer_in_wh or 0

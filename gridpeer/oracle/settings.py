@@ -52,6 +52,9 @@ class OracleSettings(BaseModel):
         start_block: first block to read on a fresh state.
         retry_s: wall s before a failed chain transaction is retried.
         resend_s: wall s between re-sends of an unanswered command during its window.
+        confirm_batch_max: most trades per ``confirmBatch`` transaction (~7.1k gas per
+            trade at 100, so 100 fit in ~0.8 M gas; more trades ready in one tick go in
+            several transactions).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -69,6 +72,7 @@ class OracleSettings(BaseModel):
     start_block: int = Field(0, ge=0)
     retry_s: float = Field(1.0, ge=0)
     resend_s: float = Field(2.0, ge=0)
+    confirm_batch_max: int = Field(100, ge=1, le=500)
 
     @model_validator(mode="after")
     def _schedule(self) -> OracleSettings:

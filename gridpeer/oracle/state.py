@@ -8,7 +8,8 @@ range changes nothing.
 
 Trade states: ``seen`` → ``commanded`` (both commands published) → then, by the
 settlement rule (:mod:`gridpeer.oracle.rules`), either ``confirming`` (confirmation tx
-about to be sent) → ``confirmed``, or ``disputing`` (dispute tx about to be sent) →
+about to be sent; a ``confirmBatch``'s trades get its hash in ``confirm_tx`` once it is
+signed, before the node sees it) → ``confirmed``, or ``disputing`` (dispute tx about to be sent) →
 ``disputed`` (frozen on chain) → ``resolved`` (the admin or a community meter settled
 it); ``expired`` when the trade could not be settled in time (undeliverable, or the
 contract closed): the buyer reclaims the escrow. Energies in Wh, prices in wei/kWh,
@@ -393,6 +394,34 @@ class OracleState:
                 "reason = COALESCE(?, reason) WHERE trade_id = ?",
                 (state.value, delivered_wh, confirm_tx, reason, trade_id),
             )
+
+    def set_states(
+        self,
+        trade_ids: Sequence[int],
+        state: TradeState,
+        *,
+        delivered_wh: Sequence[int | None] | None = None,
+        confirm_tx: str | None = None,
+        reasons: Sequence[str | None] | None = None,
+    ) -> None:
+        """:meth:`set_state` for many trades in one transaction (a batch's trades move
+        together or not at all); ``delivered_wh`` / ``reasons`` per trade when given."""
+        n = len(trade_ids)
+        whs = list(delivered_wh) if delivered_wh is not None else [None] * n
+        why = list(reasons) if reasons is not None else [None] * n
+        if len(whs) != n or len(why) != n:
+            raise ValueError("one delivered Wh and one reason per trade")
+        if not n:
+            return
+        with self._tx() as tx:
+            for tid, wh, reason in zip(trade_ids, whs, why, strict=True):
+                tx.execute(
+                    "UPDATE oracle_trades SET state = ?, "
+                    "delivered_wh = COALESCE(?, delivered_wh), "
+                    "confirm_tx = COALESCE(?, confirm_tx), "
+                    "reason = COALESCE(?, reason) WHERE trade_id = ?",
+                    (state.value, wh, confirm_tx, reason, tid),
+                )
 
     def record_result(self, trade_id: int, seller_side: bool, measured_wh: int) -> TradeRow | None:
         """Store one house's measured Wh (first report wins); returns the updated trade."""

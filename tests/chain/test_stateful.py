@@ -284,6 +284,59 @@ class MarketMachine(RuleBasedStateMachine):
         if expect is None and t:
             self._pay(tid, t, delivered)
 
+    @rule(
+        ks=st.lists(PICK, min_size=1, max_size=6),
+        shorts=st.lists(st.integers(0, 3000), min_size=6, max_size=6),
+        by_oracle=st.booleans(),
+    )
+    def confirm_batch(self, ks: list[int], shorts: list[int], by_oracle: bool) -> None:
+        """confirmBatch over a mix of due, early, late, settled, unknown, over-delivered and
+        repeated trades: each due one settles as confirmDelivery would, the others are
+        skipped with their reason and nothing else moves."""
+        md = self.model
+        pool = sorted(md.trades) + sorted(md.settled) + [batch_trade_id(999, 0)]
+        items: list[tuple[int, int]] = []
+        for k, short in zip(ks, shorts, strict=False):
+            tid = (self._due(k, "confirm") if k % 2 else None) or pool[k % len(pool)]
+            t = md.trades.get(tid)
+            delivered = max(0, t.wh - short) if t else 1
+            if short % 7 == 0 and t:
+                delivered = t.wh + 1
+            items.append((tid, delivered))
+        who = md.roles[1] if by_oracle else self.houses[0]
+        if not by_oracle:
+            self._run(errors.WrongRole, lambda m: m.confirm_batch(who, items))
+            return
+        confirmed: list[int] = []
+        skipped: dict[int, int] = {}
+        pays: list[tuple[int, MTrade, int]] = []
+        done: set[int] = set()
+        for tid, delivered in items:
+            t = md.trades.get(tid)
+            reason = 0
+            if t is None or tid in done:
+                reason = 1
+            elif delivered > t.wh:
+                reason = 2
+            elif md.now < t.start or (md.now > t.end + t.grace and not t.disputed):
+                reason = 3
+            if reason:
+                skipped.setdefault(tid, reason)
+            else:
+                assert t is not None
+                confirmed.append(tid)
+                pays.append((tid, t, delivered))
+                done.add(tid)
+
+        def go(m: MarketClient) -> tuple[tuple[int, ...], dict[int, int]]:
+            out = m.confirm_batch(who, items)
+            return out.confirmed, out.skipped
+
+        (got,) = set(map(repr, self._run(None, go)))
+        assert got == repr((tuple(confirmed), skipped))
+        for tid, t, delivered in pays:
+            self._pay(tid, t, delivered)
+
     def _pay(self, tid: int, t: MTrade, delivered: int) -> None:
         md = self.model
         paid = cost(delivered, t.price)
@@ -523,6 +576,7 @@ class MarketMachine(RuleBasedStateMachine):
             self._run(errors.NotDisputed, lambda m: m.resolve_dispute(admin, tid, 0))
             if admin.address != md.roles[1].address:
                 self._run(errors.WrongRole, lambda m: m.confirm_delivery(admin, tid, 0))
+                self._run(errors.WrongRole, lambda m: m.confirm_batch(admin, [(tid, 0)]))
         book = md.offers | md.requests
         mine = sorted(i for i, o in book.items() if o[1] > 0 and md.active[o[0]])
         if mine:

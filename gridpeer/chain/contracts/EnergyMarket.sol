@@ -54,6 +54,7 @@ contract EnergyMarket {
     error TooEarly(uint256 nowTs, uint256 eta);
     error StaleNonce(uint256 lastNonce);
     error NotDisputed(uint256 tradeId);
+    error LengthMismatch(uint256 ids, uint256 amounts);
 
     // ------------------------------------------------------------------ events
     event MemberAdded(address indexed member, uint256 idx);
@@ -77,6 +78,9 @@ contract EnergyMarket {
     /// settlement: deliveredWh | sellerPaid<<32 | buyerRefund<<128
     event DeliveryConfirmed(uint256 indexed tradeId, uint256 settlement);
     event Reclaimed(uint256 indexed tradeId, uint256 refund);
+    /// confirmBatch left trade `tradeId` open or untouched; reason: 1 unknown or already
+    /// settled, 2 delivered more than contracted, 3 outside its settlement time.
+    event ConfirmSkipped(uint256 indexed tradeId, uint256 reason);
     /// The oracle's two meters disagree: seller metered `sellerWh`, buyer `buyerWh`.
     event DisputeOpened(uint256 indexed tradeId, uint256 sellerWh, uint256 buyerWh);
     event DisputeResolved(uint256 indexed tradeId, uint256 deliveredWh);
@@ -467,6 +471,41 @@ contract EnergyMarket {
         _settle(tradeId, t, deliveredWh);
     }
 
+    /// Oracle: confirmDelivery for many trades in one transaction, `deliveredWh[i]` Wh for
+    /// `tradeIds[i]`. Each trade is checked by confirmDelivery's rules; one that fails them
+    /// (unknown or already settled, too many Wh, outside its settlement time) is skipped
+    /// with ConfirmSkipped(tradeId, reason) instead of reverting the batch, so the other
+    /// trades settle and the oracle learns from the receipt which ones did not. A trade
+    /// listed twice settles once (the second is skipped as settled). Reverts only for the
+    /// caller's role, unequal array lengths or an empty batch.
+    function confirmBatch(uint256[] calldata tradeIds, uint256[] calldata deliveredWh)
+        external
+    {
+        if (msg.sender != oracle) revert WrongRole(msg.sender);
+        uint256 n = tradeIds.length;
+        if (n != deliveredWh.length) revert LengthMismatch(n, deliveredWh.length);
+        if (n == 0) revert EmptyBatch();
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 tradeId = tradeIds[i];
+            uint256 delivered = deliveredWh[i];
+            (bool open, uint256 t, uint256 start, uint256 end, uint256 grace) =
+                _peekTrade(tradeId);
+            uint256 reason = 0;
+            if (!open) {
+                reason = 1;
+            } else if (delivered > _tradeWh(t)) {
+                reason = 2;
+            } else if (
+                block.timestamp < start
+                    || (block.timestamp > end + grace && !_disputed[tradeId])
+            ) {
+                reason = 3;
+            }
+            if (reason == 0) _settle(tradeId, t, delivered);
+            else emit ConfirmSkipped(tradeId, reason);
+        }
+    }
+
     /// Oracle: the seller's and the buyer's meters disagree beyond the oracle's tolerance.
     /// The trade must be open and not yet reclaimable; from now on the buyer cannot reclaim
     /// it, and only the admin (resolveDispute) or the oracle (confirmDelivery) settles it.
@@ -762,6 +801,23 @@ contract EnergyMarket {
         t = _book[tradeId];
         if (!_isTrade(t)) _missingTrade(tradeId, t);
         return (t, _tradeStart(t), _tradeEnd(t), _tradeGrace(t));
+    }
+
+    /// Like _openTrade without reverting: open = false if the trade is unknown or settled.
+    function _peekTrade(uint256 tradeId)
+        private
+        view
+        returns (bool open, uint256 t, uint256 s, uint256 e, uint256 grace)
+    {
+        if (tradeId & 3 == 0) {
+            uint256 h = _batchHeader[_batchOf(tradeId)];
+            if (h == 0 || _indexInBatch(tradeId) >= _headerCount(h)) return (false, 0, 0, 0, 0);
+            t = _batchRecord(tradeId);
+            return (t != 0, t, _headerStart(h), _headerEnd(h), _headerGrace(h));
+        }
+        t = _book[tradeId];
+        if (!_isTrade(t)) return (false, 0, 0, 0, 0);
+        return (true, t, _tradeStart(t), _tradeEnd(t), _tradeGrace(t));
     }
 
     /// The record of batch trade `tradeId` (0 once settled).
