@@ -50,6 +50,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MAX_DELIVERY_HOUSES = 800
+"""Most houses whose deliveries one process drives: each keeps its SQLite state file open,
+and paho's network loop uses ``select()``, which fails for sockets numbered 1024 or more."""
+
 _RANGE = re.compile(r"^(?P<prefix>.*?)(?P<first>\d+)-(?P=prefix)?(?P<last>\d+)$")
 
 
@@ -163,18 +167,33 @@ class AgentsProcess:
             )
             for group in groups_of(ingest, group_size)
         ]
+        if delivery and len(self.houses) > MAX_DELIVERY_HOUSES:
+            raise ValueError(
+                f"{len(self.houses)} houses' deliveries in one process: at most "
+                f"{MAX_DELIVERY_HOUSES} (one open state file each, and paho's MQTT sockets "
+                "must stay below file descriptor 1024); split --houses across processes"
+            )
         self.device_powers: list[DevicePower] = []
         self.delivery_hosts: list[DeliveryHost] = []
-        if delivery:
-            power = {h: self._power(settings, h, simulated_meter) for h in self.houses}
-            state_dir.mkdir(parents=True, exist_ok=True)
-            for group in groups_of(self.houses, group_size):
-                hosted = {h: (state_dir / f"agent-{h}.db", power[h]) for h in group}
-                self.delivery_hosts.append(
-                    DeliveryHost(
-                        c, hosted, self.broker, clock, client_id=f"gp-{c}-delivery-{group[0]}"
-                    )
+        self._clock, self._state_dir, self._group_size = clock, state_dir, group_size
+        self._power_of: dict[str, PowerSource] = (
+            {h: self._power(settings, h, simulated_meter) for h in self.houses} if delivery else {}
+        )
+
+    def _delivery_hosts(self) -> list[DeliveryHost]:
+        """The delivery hosts (opening every house's state file: after the ingest sessions
+        are connected, so their sockets keep low file descriptors)."""
+        c = self.community
+        self._state_dir.mkdir(parents=True, exist_ok=True)
+        out = []
+        for group in groups_of(list(self._power_of), self._group_size):
+            hosted = {h: (self._state_dir / f"agent-{h}.db", self._power_of[h]) for h in group}
+            out.append(
+                DeliveryHost(
+                    c, hosted, self.broker, self._clock, client_id=f"gp-{c}-delivery-{group[0]}"
                 )
+            )
+        return out
 
     def _power(
         self, settings: Settings, house: str, simulated: tuple[float, float] | None
@@ -228,6 +247,8 @@ class AgentsProcess:
             for dp in self.device_powers:
                 dp.start()
                 started.append(dp)
+            if self._power_of:
+                self.delivery_hosts = self._delivery_hosts()
             for dh in self.delivery_hosts:
                 dh.start()
                 started.append(dh)
