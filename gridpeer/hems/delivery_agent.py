@@ -144,8 +144,9 @@ class DeliveryAgent:
             result = task.result()
             topic = result_topic(self.community, self.house, result.trade_id)
             if self.link.publish(topic, result.model_dump_json(), retain=True, timeout=2.0):
-                self._store.mark_reported(result.trade_id)
+                # in memory first: a repeated command arriving meanwhile must see it sent
                 self._reported.add(result.trade_id)
+                self._store.mark_reported(result.trade_id)
                 log.info(
                     "%s: trade %s done, %s Wh", self.house, result.trade_id, result.measured_wh
                 )
