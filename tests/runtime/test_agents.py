@@ -256,3 +256,30 @@ def test_one_process_serves_500_houses_with_bounded_threads(
     finally:
         agents.stop()
     assert agents.proc is not None and agents.proc.returncode == 0
+
+
+@pytest.mark.mosquitto
+def test_serve_hosts_children_restarted_after_kill_store_everything_once(
+    mosquitto: MosquittoBroker, postgres_url: str, tmp_path: Path, publisher: MqttClient
+) -> None:
+    from gridpeer.runtime.agents import AgentProcesses
+
+    config = _config(tmp_path, mosquitto, postgres_url)
+    children = AgentProcesses(config, HOUSES, 2)  # what serve --hosts 2 runs
+    children.start()
+    try:
+        assert len(children.procs) == 2
+        first = _publish(publisher, range(0, 5))
+        assert _wait_count(postgres_url, first) == first
+        children.procs[0].kill()  # SIGKILL
+        children.procs[0].wait()
+        second = _publish(publisher, range(5, 10))
+        children.check()  # the supervisor's round: the dead shard is started again
+        assert children.restarts == 1
+        total = first + second
+        assert _wait_count(postgres_url, total) == total
+        time.sleep(1.0)
+        assert _count(postgres_url) == total
+    finally:
+        children.stop()
+    assert all(p.returncode == 0 for p in children.procs)  # SIGTERM: flushed, clean exit
