@@ -90,6 +90,7 @@ def main() -> None:
     ap.add_argument("--hosts", type=int, default=2)
     ap.add_argument("--speed", type=float, default=10.0)
     ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--group-size", type=int, default=100, help="houses per MQTT session")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -136,6 +137,8 @@ def main() -> None:
                     "--member",
                     str(k),
                     "--simulated-meter",
+                    "--group-size",
+                    str(args.group_size),
                     "--speed",
                     str(args.speed),
                     "--clock-start",

@@ -301,7 +301,7 @@ class AgentProcesses:
         self.procs: list[subprocess.Popen[str]] = []
         self.restarts = 0
 
-    def _spawn(self, k: int, timeout_s: float) -> subprocess.Popen[str]:
+    def _spawn(self, k: int) -> subprocess.Popen[str]:
         proc = subprocess.Popen(self.commands[k], stdout=subprocess.PIPE, text=True)
         assert proc.stdout is not None
         line = proc.stdout.readline()  # blocks until ready (or the child exits)
@@ -311,17 +311,17 @@ class AgentProcesses:
             raise ConnectionError(f"agent host {k + 1} did not start (exit {proc.returncode})")
         return proc
 
-    def start(self, timeout_s: float = 30.0) -> None:
-        """Start every child and wait until each is subscribed."""
+    def start(self) -> None:
+        """Start every child and wait until each is subscribed (or has exited)."""
         for k in range(len(self.commands)):
-            self.procs.append(self._spawn(k, timeout_s))
+            self.procs.append(self._spawn(k))
 
     def check(self) -> None:
         """Restart any child that died."""
         for k, proc in enumerate(self.procs):
             if proc.poll() is not None:
                 log.warning("agent host %d exited (%s); restarting it", k + 1, proc.returncode)
-                self.procs[k] = self._spawn(k, 30.0)
+                self.procs[k] = self._spawn(k)
                 self.restarts += 1
 
     def stop(self, timeout_s: float = 20.0) -> None:

@@ -31,7 +31,7 @@ def agents(
         str | None,
         typer.Option(
             help="Houses of this process: ids and ranges, e.g. h1-h500 or h1,h7,h20-h29 "
-            "[default: all].",
+            "(default: all).",
         ),
     ] = None,
     share: Annotated[
@@ -46,7 +46,7 @@ def agents(
         str | None,
         typer.Option(
             help="This process's stable name in the --share group (its persistent MQTT "
-            "sessions); restart a dead member under the same name [default: host name].",
+            "sessions); restart a dead member under the same name (default: the host name).",
         ),
     ] = None,
     delivery: Annotated[
@@ -58,9 +58,7 @@ def agents(
     ] = True,
     state_dir: Annotated[
         Path | None,
-        typer.Option(
-            help="Folder of the delivery agents' state files [default: <data_dir>/agents]."
-        ),
+        typer.Option(help="Folder of the delivery agents' state files (default: data_dir/agents)."),
     ] = None,
     simulated_meter: Annotated[
         bool,
