@@ -283,3 +283,19 @@ def test_serve_hosts_children_restarted_after_kill_store_everything_once(
     finally:
         children.stop()
     assert all(p.returncode == 0 for p in children.procs)  # SIGTERM: flushed, clean exit
+
+
+@pytest.mark.parametrize("hosts", [None, 0, 3])
+def test_serve_composition_ingest_in_serve_in_children_or_nowhere(hosts: int | None) -> None:
+    from functools import partial
+
+    from gridpeer.runtime.agents import agent_processes
+    from gridpeer.runtime.serve import ingest, serve_composition
+
+    comp = serve_composition(hosts)
+    service = dict(comp.services)["ingest"]
+    if hosts is None:
+        assert service is ingest
+    else:
+        assert isinstance(service, partial) and service.func is agent_processes
+        assert service.keywords == {"n": hosts}
