@@ -96,6 +96,13 @@ def agents(
     except (OSError, ValidationError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    if share and delivery and not houses:
+        typer.echo(
+            "error: --share needs --houses (the deliveries this member drives: each house's "
+            "relays need exactly one driver) or --no-delivery",
+            err=True,
+        )
+        raise typer.Exit(2)
     if settings.store_url is None:
         typer.echo(f"error: gridpeer agents needs store_url in {config}", err=True)
         raise typer.Exit(2)

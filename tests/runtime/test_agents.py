@@ -299,3 +299,16 @@ def test_serve_composition_ingest_in_serve_in_children_or_nowhere(hosts: int | N
     else:
         assert isinstance(service, partial) and service.func is agent_processes
         assert service.keywords == {"n": hosts}
+
+
+def test_agents_share_without_houses_refused(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('community = "x"\nstore_url = "sqlite:///x.db"\n[[accounts]]\nid = "h1"\n')
+    out = subprocess.run(
+        [sys.executable, "-m", "gridpeer.cli", "agents", "-c", str(config), "--share", "g"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 2
+    assert "--share needs --houses" in out.stderr
