@@ -17,6 +17,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -190,6 +191,7 @@ def main() -> None:
     store.close()
     pg.remove()
     broker.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
     result = {
         "houses": args.houses,
         "readings_per_s": round(stored / elapsed, 1),
