@@ -168,8 +168,9 @@ class DeliveryAgent:
         sent = self._inflight.get(tid)
         if sent is not None:
             if sent[0].is_published():
-                self._store.mark_reported(tid)
+                # in memory first: a repeated command arriving meanwhile must see it sent
                 self._reported.add(tid)
+                self._store.mark_reported(tid)
                 del self._inflight[tid]
                 log.info("%s: trade %s done, %s Wh", self.house, tid, task.measured_wh)
                 return

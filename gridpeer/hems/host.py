@@ -44,6 +44,9 @@ class AgentHost:
         idle_flush_s: also flush when nothing arrived for this long (wall seconds): a broker
             that limits unacknowledged messages in flight (Mosquitto's default
             ``max_inflight_messages 20``) then waits only this long for the acks.
+        share: subscribe as a member of the MQTT shared subscription group of this name
+            (``$share/<share>/<filter>``): the broker hands each message to one member
+            only, so several hosts (processes, machines) can share the same houses.
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class AgentHost:
         batch_size: int = 1000,
         flush_interval_s: float = 0.2,
         idle_flush_s: float = 0.02,
+        share: str | None = None,
     ) -> None:
         if not houses:
             raise ValueError("an agent host needs at least one house")
@@ -69,6 +73,7 @@ class AgentHost:
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
         self.idle_flush_s = idle_flush_s
+        self.share = share
         self._last_message_at = 0.0  # time.monotonic() of the last accepted message
         self.unrouted = AgentMetrics("*")  # messages for houses this host does not serve
         self.stored = 0
@@ -97,7 +102,8 @@ class AgentHost:
     def _subscribe(self) -> None:
         with self.lock:
             self._session += 1
-        filters = [(f, QOS) for a in self.agents.values() for f in a.subscriptions]
+        prefix = f"$share/{self.share}/" if self.share else ""
+        filters = [(prefix + f, QOS) for a in self.agents.values() for f in a.subscriptions]
         for k in range(0, len(filters), 100):  # stay well inside packet size limits
             _, mid = self.mqtt.paho.subscribe(filters[k : k + 100])
             if mid is not None:

@@ -98,8 +98,25 @@ def register(app: typer.Typer) -> None:
             Path,
             typer.Option("--config", "-c", help="Community TOML (see community.example.toml)."),
         ],
+        hosts: Annotated[
+            int | None,
+            typer.Option(
+                "--hosts",
+                min=0,
+                help="Ingest the houses' readings in N child 'gridpeer agents' processes "
+                "(static shards, restarted if one dies) instead of in serve's own "
+                "[default: in serve].",
+            ),
+        ] = None,
+        no_agents: Annotated[
+            bool,
+            typer.Option(
+                "--no-agents",
+                help="Ingest nothing here: separate 'gridpeer agents' processes do it.",
+            ),
+        ] = False,
     ) -> None:
         """Run the community against real parts: Mosquitto, PostgreSQL, an Ethereum node."""
         from gridpeer.runtime.run import serve_main
 
-        raise typer.Exit(serve_main(config))
+        raise typer.Exit(serve_main(config, hosts=0 if no_agents else hosts))

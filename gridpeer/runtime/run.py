@@ -106,8 +106,9 @@ def _errors(exc: ValidationError) -> str:
     )
 
 
-def serve_main(config: Path) -> int:
-    """Run ``gridpeer serve --config``; returns the exit code."""
+def serve_main(config: Path, hosts: int | None = None) -> int:
+    """Run ``gridpeer serve --config``; returns the exit code. ``hosts``: the ingest in
+    that many ``gridpeer agents`` child processes (0: none), ``None``: in this one."""
     try:
         settings = load_settings(config)
     except (FileNotFoundError, ValidationError) as exc:
@@ -147,7 +148,7 @@ def serve_main(config: Path) -> int:
         typer.echo(f"Open {p.url}/  (Ctrl-C stops)")
 
     try:
-        run_loop(run_until_stopped(parts, serve_composition(), on_ready=ready))
+        run_loop(run_until_stopped(parts, serve_composition(hosts), on_ready=ready))
     except (OSError, ConnectionError, ConfigError) as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2

@@ -257,10 +257,11 @@ async def single_instance(parts: Parts) -> AsyncIterator[None]:
         yield
 
 
-def serve_composition() -> Composition:
+def serve_composition(hosts: int | None = None) -> Composition:
     """instance (the one serve of its community), store, ingest (agents), chain (deployed
     market), oracle, coordinator (centralized/hybrid designs), p2p_state (houses' P2P
-    totals), thingspeak (optional uplink), web."""
+    totals), thingspeak (optional uplink), web. ``hosts``: the ingest in that many
+    ``gridpeer agents`` child processes (0: none), ``None``: in this process."""
     from gridpeer.runtime import services
     from gridpeer.runtime.coordinator import coordinator
     from gridpeer.runtime.p2p_state import p2p_state
@@ -269,7 +270,14 @@ def serve_composition() -> Composition:
     comp = Composition()
     comp.add("instance", single_instance)
     comp.add("store", services.store)
-    comp.add("ingest", ingest)
+    if hosts is None:
+        comp.add("ingest", ingest)
+    else:
+        from functools import partial
+
+        from gridpeer.runtime.agents import agent_processes
+
+        comp.add("ingest", partial(agent_processes, n=hosts))
     comp.add("chain", rpc_chain)
     comp.add("oracle", oracle)
     comp.add("coordinator", coordinator)  # centralized/hybrid designs only
