@@ -17,6 +17,7 @@ Runnable as its own process (so tests can ``kill -9`` it)::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -111,9 +112,16 @@ class DeliveryAgent:
                 # a result already sent was lost (e.g. a broker restart without
                 # persistence, or a cleared retained message), so the next tick sends
                 # the stored result again, unchanged
-                resend = not new and task.phase is Phase.DONE and cmd.trade_id in self._reported
+                # (also when it is still in flight: the oracle asked after it was sent)
+                tid = cmd.trade_id
+                resend = (
+                    not new
+                    and task.phase is Phase.DONE
+                    and (tid in self._reported or tid in self._inflight)
+                )
                 if resend:
-                    self._reported.discard(cmd.trade_id)
+                    self._reported.discard(tid)
+                    self._inflight.pop(tid, None)  # the next tick publishes it again
                     self._check_reports = True
                     self.republished += 1
         except (ValidationError, ValueError) as exc:
@@ -199,12 +207,26 @@ class DeliveryAgent:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop stepping, disconnect, close the state file."""
+        """Stop stepping, record the results the broker acknowledged meanwhile (waiting up
+        to 2 s for those in flight), disconnect, close the state file."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        self.drain_reports(2.0)
         self.link.stop()
         self.close()
+
+    def drain_reports(self, timeout_s: float) -> None:
+        """Wait up to ``timeout_s`` for the results in flight and record those the broker
+        acknowledged (else a restart would send them once more)."""
+        deadline = time.monotonic() + timeout_s
+        for tid, (info, _) in list(self._inflight.items()):
+            with contextlib.suppress(RuntimeError, ValueError):
+                info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+            if info.is_published():
+                self._reported.add(tid)
+                self._store.mark_reported(tid)
+                self._inflight.pop(tid, None)
 
     def close(self) -> None:
         """Close the state file (a hosted agent: its host stops the session)."""

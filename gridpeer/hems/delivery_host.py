@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -112,6 +113,9 @@ class DeliveryHost:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        deadline = time.monotonic() + 2.0
+        for agent in self.agents.values():
+            agent.drain_reports(max(0.0, deadline - time.monotonic()))
         self.link.stop()
         for agent in self.agents.values():
             agent.close()
