@@ -32,7 +32,10 @@ from gridpeer.store.base import (
 from gridpeer.store.rows import (
     SAMPLE_COLUMNS,
     agg_bucket,
+    aggregate_resolution,
+    group_buckets,
     raw_bucket,
+    rollup_all_query,
     rollup_bounds,
     rollup_query,
     row_sample,
@@ -56,6 +59,8 @@ CREATE TABLE IF NOT EXISTS aggregates_1min (
     n BIGINT NOT NULL, sum_v DOUBLE PRECISION, sum_i DOUBLE PRECISION,
     sum_p DOUBLE PRECISION, sum_soc DOUBLE PRECISION, sum_p_grid DOUBLE PRECISION,
     PRIMARY KEY (house, device, start_ms));
+-- history_all: every house's buckets of a time range in one query
+CREATE INDEX IF NOT EXISTS aggregates_1min_start ON aggregates_1min (start_ms);
 """
 _STAGING = f"CREATE TEMP TABLE IF NOT EXISTS staging ({_SAMPLE_DDL}) ON COMMIT DELETE ROWS"
 
@@ -281,6 +286,16 @@ class PostgresStore:
         a, b = rollup_bounds(res, lo, hi)
         rows = self._query(rollup_query(res, "%s"), (house, device, a, b))
         return [agg_bucket(res, r) for r in rows]
+
+    def history_all(
+        self, start: datetime, end: datetime, resolution: Resolution = Resolution.MIN15
+    ) -> dict[tuple[str, str], list[Bucket]]:
+        """Aggregates of every (house, device) in [start, end), in one query (see the
+        protocol)."""
+        res = aggregate_resolution(resolution)
+        a, b = rollup_bounds(res, to_ms(start), to_ms(end))
+        rows = self._query(rollup_all_query(res, "%s"), (a, b))
+        return group_buckets(res, rows)
 
     def count(self, house: str | None = None, device: str | None = None) -> int:
         """Number of stored raw samples, optionally filtered."""

@@ -45,6 +45,39 @@ def rollup_query(res: Resolution, ph: str) -> str:
     )
 
 
+def rollup_all_query(res: Resolution, ph: str) -> str:
+    """SQL summing 1-min rows into ``res`` buckets for EVERY (house, device) over a start_ms
+    range ``[ph, ph)``: one statement for the whole community, ordered by house, device,
+    bucket. Row layout as :func:`agg_bucket` expects."""
+    ms = BUCKET_MS[res]
+    mod = "%%" if ph == "%s" else "%"
+    return (
+        f"SELECT house, device, start_ms - start_ms {mod} {ms} AS b, sum(n), sum(sum_v), "
+        "sum(sum_i), sum(sum_p), sum(sum_soc), sum(sum_p_grid) FROM aggregates_1min "
+        f"WHERE start_ms >= {ph} AND start_ms < {ph} "
+        "GROUP BY house, device, b ORDER BY house, device, b"
+    )
+
+
+def group_buckets(
+    res: Resolution, rows: Sequence[Sequence[Any]]
+) -> dict[tuple[str, str], list[Bucket]]:
+    """Rows of :func:`rollup_all_query` → buckets per (house, device), each list by time."""
+    out: dict[tuple[str, str], list[Bucket]] = {}
+    for r in rows:
+        b = agg_bucket(res, r)
+        out.setdefault((b.house, b.device), []).append(b)
+    return out
+
+
+def aggregate_resolution(resolution: Resolution) -> Resolution:
+    """``resolution`` checked to be an aggregate one (not RAW). Raises ValueError."""
+    res = Resolution(resolution)
+    if res is Resolution.RAW:
+        raise ValueError("history_all gives aggregates only (1min, 15min, 1d), not raw")
+    return res
+
+
 SAMPLE_COLUMNS = ("house", "device", "ts_ms", "v", "i", "p", "e_wh", "p_grid", "soc")
 
 

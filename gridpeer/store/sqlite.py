@@ -28,7 +28,10 @@ from gridpeer.store.base import (
 from gridpeer.store.rows import (
     SAMPLE_COLUMNS,
     agg_bucket,
+    aggregate_resolution,
+    group_buckets,
     raw_bucket,
+    rollup_all_query,
     rollup_bounds,
     rollup_query,
     row_sample,
@@ -52,6 +55,8 @@ CREATE TABLE IF NOT EXISTS aggregates_1min (
     house TEXT NOT NULL, device TEXT NOT NULL, start_ms INTEGER NOT NULL,
     n INTEGER NOT NULL, sum_v REAL, sum_i REAL, sum_p REAL, sum_soc REAL, sum_p_grid REAL,
     PRIMARY KEY (house, device, start_ms)) WITHOUT ROWID;
+-- history_all: every house's buckets of a time range in one query
+CREATE INDEX IF NOT EXISTS aggregates_1min_start ON aggregates_1min (start_ms);
 CREATE TEMP TABLE IF NOT EXISTS staging (
     house TEXT NOT NULL, device TEXT NOT NULL, ts_ms INTEGER NOT NULL,
     v REAL, i REAL, p REAL, e_wh INTEGER, p_grid REAL, soc REAL);
@@ -181,6 +186,17 @@ class SQLiteStore:
             a, b = rollup_bounds(res, lo, hi)
             rows = self._db.execute(rollup_query(res, "?"), (house, device, a, b)).fetchall()
         return [agg_bucket(res, r) for r in rows]
+
+    def history_all(
+        self, start: datetime, end: datetime, resolution: Resolution = Resolution.MIN15
+    ) -> dict[tuple[str, str], list[Bucket]]:
+        """Aggregates of every (house, device) in [start, end), in one query (see the
+        protocol)."""
+        res = aggregate_resolution(resolution)
+        a, b = rollup_bounds(res, to_ms(start), to_ms(end))
+        with self._lock:
+            rows = self._db.execute(rollup_all_query(res, "?"), (a, b)).fetchall()
+        return group_buckets(res, rows)
 
     def count(self, house: str | None = None, device: str | None = None) -> int:
         """Number of stored raw samples, optionally filtered."""
