@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from gridpeer.core.clock import Clock
@@ -25,6 +25,7 @@ from gridpeer.web.models import (
     HouseNow,
     Overview,
 )
+from gridpeer.web.today import TodayEnergy, TodayEnergyTracker, energy_of
 
 log = logging.getLogger(__name__)
 
@@ -107,17 +108,8 @@ def bucket_energy_wh(b: Bucket, resolution: Resolution, now: datetime) -> float:
     return (b.p or 0.0) * bucket_hours(b.start, resolution, now)
 
 
-def house_now(
-    info: HouseInfo,
-    latest: Iterable[Sample],
-    today: dict[str, Sequence[Bucket]],
-    now: datetime,
-) -> HouseNow:
-    """Combine a house's latest samples (per device) and today's 15-min buckets up to ``now``.
-
-    ``today`` maps device (``meter``/``pv``/``bess``) to its buckets since midnight.
-    Import/export energy is split per bucket from the mean net grid power (W → Wh).
-    """
+def house_row(info: HouseInfo, latest: Iterable[Sample], energy: TodayEnergy) -> HouseNow:
+    """A house's row: its latest samples (per device) and its energy since midnight (Wh)."""
     row = HouseNow(id=info.id, name=info.name, kind=info.kind)
     newest: datetime | None = None
     for s in latest:
@@ -129,19 +121,26 @@ def house_now(
         elif s.device == "bess":
             row.bess_w, row.bess_v, row.soc = s.p, s.v, s.soc
     row.ts = newest
-    res = Resolution.MIN15
-    meter = today.get("meter", ())
-    row.today_load_wh = sum(bucket_energy_wh(b, res, now) for b in meter)
-    row.today_pv_wh = sum(bucket_energy_wh(b, res, now) for b in today.get("pv", ()))
-    for b in meter:
-        if b.p_grid is None:
-            continue
-        wh = b.p_grid * bucket_hours(b.start, res, now)
-        if wh >= 0:
-            row.today_import_wh += wh
-        else:
-            row.today_export_wh -= wh
+    row.today_load_wh, row.today_pv_wh = energy.load_wh, energy.pv_wh
+    row.today_import_wh, row.today_export_wh = energy.import_wh, energy.export_wh
     return row
+
+
+def house_now(
+    info: HouseInfo,
+    latest: Iterable[Sample],
+    today: dict[str, Sequence[Bucket]],
+    now: datetime,
+) -> HouseNow:
+    """Combine a house's latest samples (per device) and today's 15-min buckets up to ``now``.
+
+    ``today`` maps device (``meter``/``pv``/``bess``) to its buckets since midnight.
+    Import/export energy is split per bucket from the mean net grid power (W → Wh).
+    """
+    energy = TodayEnergy()
+    for device, buckets in today.items():
+        energy = energy + energy_of(device, buckets, now)
+    return house_row(info, latest, energy)
 
 
 def totals(houses: Sequence[HouseNow]) -> CommunityTotals:
@@ -163,7 +162,7 @@ def totals(houses: Sequence[HouseNow]) -> CommunityTotals:
 
 def flows(
     day: date,
-    per_house: Iterable[dict[str, Sequence[Bucket]]],
+    per_house: Iterable[Mapping[str, Sequence[Bucket]]],
     resolution: Resolution,
     tz: tzinfo = UTC,
 ) -> Flows:
@@ -217,6 +216,11 @@ class LiveCache:
     is the calendar day in the community's time zone ``tz``.
 
     ``version`` increases on each refresh; ``changed`` is set then (for the live stream).
+
+    Each refresh makes two store queries whatever the number of houses: the latest values
+    and the day's changed buckets (:class:`~gridpeer.web.today.TodayEnergyTracker`, one
+    ``history_all`` over the last half hour, the rest of the day kept as sums).
+    ``queries`` counts the store calls of all refreshes so far.
     """
 
     def __init__(
@@ -231,6 +235,8 @@ class LiveCache:
         self.store, self.clock, self.houses = store, clock, list(houses)
         self.community, self.refresh_s, self.tz = community, refresh_s, tz
         self.version = 0
+        self.today = TodayEnergyTracker(store, tz)
+        self.queries = 0
         self.overview = self.compute()
         self.overview_json = self.overview.model_dump_json()
         self.house_json = _house_json(self.overview)
@@ -240,19 +246,43 @@ class LiveCache:
         self._changed = asyncio.Condition()
 
     def compute(self) -> Overview:
-        """Read the store once and build the overview (synchronous, a few ms)."""
+        """Read the store (two queries) and build the overview (synchronous)."""
+        now = self.clock.now().astimezone(self.tz)
+        latest = self._latest()
+        energy = self.today.update(now)
+        self.queries += 1
+        none = TodayEnergy()
+        rows = [
+            house_row(info, latest.get(info.id, ()), energy.get(info.id, none))
+            for info in self.houses
+        ]
+        return self._overview(now, rows)
+
+    def compute_per_house(self) -> Overview:
+        """The overview the way it was built before ``history_all``: one ``history`` query
+        per house and device (1 + Σ devices queries). Same result as :meth:`compute`; kept
+        for the benchmark's before/after comparison."""
         now = self.clock.now().astimezone(self.tz)
         start, _ = day_bounds(now.date(), self.tz)
-        latest: dict[str, list[Sample]] = {}
-        for s in self.store.latest():
-            latest.setdefault(s.house, []).append(s)
+        latest = self._latest()
         rows = []
         for info in self.houses:
             today = {
                 d: self.store.history(info.id, d, start, now, Resolution.MIN15)
                 for d in devices_of(info)
             }
+            self.queries += len(today)
             rows.append(house_now(info, latest.get(info.id, ()), today, now))
+        return self._overview(now, rows)
+
+    def _latest(self) -> dict[str, list[Sample]]:
+        latest: dict[str, list[Sample]] = {}
+        for s in self.store.latest():
+            latest.setdefault(s.house, []).append(s)
+        self.queries += 1
+        return latest
+
+    def _overview(self, now: datetime, rows: list[HouseNow]) -> Overview:
         return Overview(
             community=self.community,
             now=now,
