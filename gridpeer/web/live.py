@@ -25,6 +25,7 @@ from gridpeer.web.models import (
     HouseNow,
     Overview,
 )
+from gridpeer.web.summary import summarize
 from gridpeer.web.today import TodayEnergy, TodayEnergyTracker, energy_of
 
 log = logging.getLogger(__name__)
@@ -211,6 +212,14 @@ def _house_json(overview: Overview) -> dict[str, str]:
     return {h.id: h.model_dump_json() for h in overview.houses}
 
 
+def _summary_json(overview: Overview) -> tuple[str, str]:
+    """The community summary as JSON: with rankings, and without (private communities)."""
+    return (
+        summarize(overview).model_dump_json(),
+        summarize(overview, rankings=False).model_dump_json(),
+    )
+
+
 class LiveCache:
     """The overview, recomputed from the store every ``refresh_s`` wall seconds; "today"
     is the calendar day in the community's time zone ``tz``.
@@ -240,6 +249,7 @@ class LiveCache:
         self.overview = self.compute()
         self.overview_json = self.overview.model_dump_json()
         self.house_json = _house_json(self.overview)
+        self.summary_json, self.summary_private_json = _summary_json(self.overview)
         self.running = False
         self.store_down = False  # the last refresh found the store unavailable
         self._memo: dict[tuple[object, ...], str] = {}
@@ -308,7 +318,9 @@ class LiveCache:
             log.info("live view: the store is back")
             self.store_down = False
         overview_json, house_json = overview.model_dump_json(), _house_json(overview)
+        summary = _summary_json(overview)
         self.overview, self.overview_json, self.house_json = overview, overview_json, house_json
+        self.summary_json, self.summary_private_json = summary
         self._memo = {}
         self.version += 1
 
