@@ -59,8 +59,6 @@ CREATE TABLE IF NOT EXISTS aggregates_1min (
     n BIGINT NOT NULL, sum_v DOUBLE PRECISION, sum_i DOUBLE PRECISION,
     sum_p DOUBLE PRECISION, sum_soc DOUBLE PRECISION, sum_p_grid DOUBLE PRECISION,
     PRIMARY KEY (house, device, start_ms));
--- history_all: every house's buckets of a time range in one query
-CREATE INDEX IF NOT EXISTS aggregates_1min_start ON aggregates_1min (start_ms);
 """
 _STAGING = f"CREATE TEMP TABLE IF NOT EXISTS staging ({_SAMPLE_DDL}) ON COMMIT DELETE ROWS"
 

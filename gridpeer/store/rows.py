@@ -48,14 +48,21 @@ def rollup_query(res: Resolution, ph: str) -> str:
 def rollup_all_query(res: Resolution, ph: str) -> str:
     """SQL summing 1-min rows into ``res`` buckets for EVERY (house, device) over a start_ms
     range ``[ph, ph)``: one statement for the whole community, ordered by house, device,
-    bucket. Row layout as :func:`agg_bucket` expects."""
+    bucket. Row layout as :func:`agg_bucket` expects.
+
+    It walks the (house, device) pairs of ``latest`` (every pair with aggregates has a
+    latest value) and reads each pair's range from the primary key (house, device,
+    start_ms), as one ``history`` query per pair would, so rows arrive grouped and no
+    index on ``start_ms`` alone is needed."""
     ms = BUCKET_MS[res]
     mod = "%%" if ph == "%s" else "%"
     return (
-        f"SELECT house, device, start_ms - start_ms {mod} {ms} AS b, sum(n), sum(sum_v), "
-        "sum(sum_i), sum(sum_p), sum(sum_soc), sum(sum_p_grid) FROM aggregates_1min "
-        f"WHERE start_ms >= {ph} AND start_ms < {ph} "
-        "GROUP BY house, device, b ORDER BY house, device, b"
+        f"SELECT a.house, a.device, a.start_ms - a.start_ms {mod} {ms} AS b, sum(a.n), "
+        "sum(a.sum_v), sum(a.sum_i), sum(a.sum_p), sum(a.sum_soc), sum(a.sum_p_grid) "
+        "FROM latest l CROSS JOIN aggregates_1min a "  # SQLite: this join order, as said
+        "WHERE a.house = l.house AND a.device = l.device "
+        f"AND a.start_ms >= {ph} AND a.start_ms < {ph} "
+        "GROUP BY a.house, a.device, b ORDER BY a.house, a.device, b"
     )
 
 

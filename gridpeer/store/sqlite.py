@@ -55,8 +55,6 @@ CREATE TABLE IF NOT EXISTS aggregates_1min (
     house TEXT NOT NULL, device TEXT NOT NULL, start_ms INTEGER NOT NULL,
     n INTEGER NOT NULL, sum_v REAL, sum_i REAL, sum_p REAL, sum_soc REAL, sum_p_grid REAL,
     PRIMARY KEY (house, device, start_ms)) WITHOUT ROWID;
--- history_all: every house's buckets of a time range in one query
-CREATE INDEX IF NOT EXISTS aggregates_1min_start ON aggregates_1min (start_ms);
 CREATE TEMP TABLE IF NOT EXISTS staging (
     house TEXT NOT NULL, device TEXT NOT NULL, ts_ms INTEGER NOT NULL,
     v REAL, i REAL, p REAL, e_wh INTEGER, p_grid REAL, soc REAL);
