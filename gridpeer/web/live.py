@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
 
 from gridpeer.core.clock import Clock
 from gridpeer.store.base import Bucket, Resolution, Sample, Store, StoreUnavailable
@@ -110,20 +111,26 @@ def bucket_energy_wh(b: Bucket, resolution: Resolution, now: datetime) -> float:
 
 
 def house_row(info: HouseInfo, latest: Iterable[Sample], energy: TodayEnergy) -> HouseNow:
-    """A house's row: its latest samples (per device) and its energy since midnight (Wh)."""
-    row = HouseNow(id=info.id, name=info.name, kind=info.kind)
+    """A house's row: its latest samples (per device) and its energy since midnight (Wh).
+
+    Built with ``model_construct`` (no validation: every value comes from the store as a
+    float or None), a tenth of the cost, which counts at 1,000 houses per refresh."""
+    f: dict[str, Any] = {
+        "today_load_wh": energy.load_wh,
+        "today_pv_wh": energy.pv_wh,
+        "today_import_wh": energy.import_wh,
+        "today_export_wh": energy.export_wh,
+    }
     newest: datetime | None = None
     for s in latest:
         newest = s.ts if newest is None or s.ts > newest else newest
         if s.device == "meter":
-            row.load_w, row.meter_v, row.meter_i, row.grid_w = s.p, s.v, s.i, s.p_grid
+            f.update(load_w=s.p, meter_v=s.v, meter_i=s.i, grid_w=s.p_grid)
         elif s.device == "pv":
-            row.pv_w, row.pv_v, row.pv_i = s.p, s.v, s.i
+            f.update(pv_w=s.p, pv_v=s.v, pv_i=s.i)
         elif s.device == "bess":
-            row.bess_w, row.bess_v, row.soc = s.p, s.v, s.soc
-    row.ts = newest
-    row.today_load_wh, row.today_pv_wh = energy.load_wh, energy.pv_wh
-    row.today_import_wh, row.today_export_wh = energy.import_wh, energy.export_wh
+            f.update(bess_w=s.p, bess_v=s.v, soc=s.soc)
+    row = HouseNow.model_construct(id=info.id, name=info.name, kind=info.kind, ts=newest, **f)
     return row
 
 
@@ -214,10 +221,11 @@ def _house_json(overview: Overview) -> dict[str, str]:
 
 def _summary_json(overview: Overview) -> tuple[str, str]:
     """The community summary as JSON: with rankings, and without (private communities)."""
-    return (
-        summarize(overview).model_dump_json(),
-        summarize(overview, rankings=False).model_dump_json(),
+    full = summarize(overview)
+    private = full.model_copy(
+        update={"top_exporters": [], "top_importers": [], "top_pv": [], "lowest_load": []}
     )
+    return full.model_dump_json(), private.model_dump_json()
 
 
 class LiveCache:
@@ -244,7 +252,8 @@ class LiveCache:
         self.store, self.clock, self.houses = store, clock, list(houses)
         self.community, self.refresh_s, self.tz = community, refresh_s, tz
         self.version = 0
-        self.today = TodayEnergyTracker(store, tz)
+        recheck = max(timedelta(minutes=5), timedelta(seconds=20 * clock.speed))
+        self.today = TodayEnergyTracker(store, tz, recheck)
         self.queries = 0
         self.overview = self.compute()
         self.overview_json = self.overview.model_dump_json()

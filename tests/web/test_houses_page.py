@@ -85,7 +85,7 @@ def test_houses_list_searches_and_pages(url: str, chromium: Any) -> None:
         assert page.locator("#house-rows tr").count() == 50
         page.click("[data-testid=next]")
         status.filter(has_text=f"Houses 51–100 of {N}").wait_for()
-        assert page.inner_text("#house-rows tr:first-child th a") == "House 51"
+        assert page.text_content("#house-rows tr:first-child th a") == "House 51"
         page.fill("[data-testid=house-q]", "h12")
         status.filter(has_text="of 11 matching").wait_for()  # h12, h120..h129
         assert page.locator("#house-rows tr").count() == 11
