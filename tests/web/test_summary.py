@@ -11,6 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gridpeer.web.api_telemetry import _overview_for
+from gridpeer.web.app import create_app
+from gridpeer.web.auth import Auth
+from gridpeer.web.context import WebContext
 from gridpeer.web.models import HouseKind, HouseNow
 from gridpeer.web.summary import GRID_BINS_W, grid_distribution, search_houses
 
@@ -100,3 +103,16 @@ def test_stream_filters_rows(client: TestClient) -> None:
     assert [h["id"] for h in one["houses"]] == ["h2"]
     assert json.loads(_overview_for(ctx, None, rows="none"))["houses"] == []
     assert json.loads(_overview_for(ctx, None))["totals"] == one["totals"]
+
+
+def test_private_community_hides_rankings_and_other_houses_readings(
+    ctx: WebContext,
+) -> None:
+    ctx.auth = Auth(secret=b"s" * 32)  # a configured secret: private telemetry
+    client = TestClient(create_app(ctx))
+    body = client.get("/api/community").json()
+    assert body["top_exporters"] == [] and body["lowest_load"] == []
+    assert body["houses"] == 3 and body["totals"]["today_import_wh"] == pytest.approx(800.0)
+    page = client.get("/api/houses/live", params={"sort": "export"}).json()
+    assert [h["id"] for h in page["houses"]] == ["h1", "h2", "h3"]  # no ranking leaks
+    assert all(h["load_w"] is None and h["today_export_wh"] == 0.0 for h in page["houses"])
