@@ -185,6 +185,14 @@ class Store(Protocol):
         """Samples (RAW: one bucket per reading, n=1) or aggregates in [start, end)."""
         ...
 
+    def history_all(
+        self, start: datetime, end: datetime, resolution: Resolution = Resolution.MIN15
+    ) -> dict[tuple[str, str], list[Bucket]]:
+        """Aggregates (1min, 15min or 1d; not RAW) of EVERY house and device whose buckets
+        start in [start, end), in ONE query: (house, device) → buckets by time. Pairs
+        without data in the range are absent. Raises ValueError for RAW."""
+        ...
+
     def count(self, house: str | None = None, device: str | None = None) -> int:
         """Number of stored raw samples."""
         ...

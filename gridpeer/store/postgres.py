@@ -32,7 +32,10 @@ from gridpeer.store.base import (
 from gridpeer.store.rows import (
     SAMPLE_COLUMNS,
     agg_bucket,
+    aggregate_resolution,
+    group_buckets,
     raw_bucket,
+    rollup_all_query,
     rollup_bounds,
     rollup_query,
     row_sample,
@@ -282,6 +285,16 @@ class PostgresStore:
         a, b = rollup_bounds(res, lo, hi)
         rows = self._query(rollup_query(res, "%s"), (house, device, a, b))
         return [agg_bucket(res, r) for r in rows]
+
+    def history_all(
+        self, start: datetime, end: datetime, resolution: Resolution = Resolution.MIN15
+    ) -> dict[tuple[str, str], list[Bucket]]:
+        """Aggregates of every (house, device) in [start, end), in one query (see the
+        protocol)."""
+        res = aggregate_resolution(resolution)
+        a, b = rollup_bounds(res, to_ms(start), to_ms(end))
+        rows = self._query(rollup_all_query(res, "%s"), (a, b))
+        return group_buckets(res, rows)
 
     def count(self, house: str | None = None, device: str | None = None) -> int:
         """Number of stored raw samples, optionally filtered."""

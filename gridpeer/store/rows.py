@@ -45,6 +45,66 @@ def rollup_query(res: Resolution, ph: str) -> str:
     )
 
 
+def rollup_all_query(res: Resolution, ph: str) -> str:
+    """SQL summing 1-min rows into ``res`` buckets for EVERY (house, device) over a start_ms
+    range ``[ph, ph)``: one statement for the whole community, ordered by house, device,
+    bucket. Row layout as :func:`agg_bucket` expects.
+
+    It walks the (house, device) pairs of ``latest`` (every pair with aggregates has a
+    latest value) and reads each pair's range from the primary key (house, device,
+    start_ms), as one ``history`` query per pair would, so rows arrive grouped and no
+    index on ``start_ms`` alone is needed."""
+    ms = BUCKET_MS[res]
+    mod = "%%" if ph == "%s" else "%"
+    return (
+        f"SELECT a.house, a.device, a.start_ms - a.start_ms {mod} {ms} AS b, sum(a.n), "
+        "sum(a.sum_v), sum(a.sum_i), sum(a.sum_p), sum(a.sum_soc), sum(a.sum_p_grid) "
+        "FROM latest l CROSS JOIN aggregates_1min a "  # SQLite: this join order, as said
+        "WHERE a.house = l.house AND a.device = l.device "
+        f"AND a.start_ms >= {ph} AND a.start_ms < {ph} "
+        "GROUP BY a.house, a.device, b ORDER BY a.house, a.device, b"
+    )
+
+
+UNION_MAX = 16
+"""Ranges of at most this many buckets are read bucket by bucket (:func:`rollup_each_query`)."""
+
+
+def rollup_each_query(n_buckets: int) -> str:
+    """SQLite: like :func:`rollup_all_query` for ``n_buckets`` buckets, as a ``UNION ALL`` of
+    one grouping per bucket (parameters per bucket: start, start, end in ms). Each part
+    groups rows that arrive in primary-key order, so SQLite needs no temporary B-tree to
+    sort them: about 4× faster for the live view's last few buckets. Rows come bucket by
+    bucket (per pair in time order)."""
+    part = (
+        "SELECT l.house, l.device, ? AS b, sum(a.n), sum(a.sum_v), sum(a.sum_i), "
+        "sum(a.sum_p), sum(a.sum_soc), sum(a.sum_p_grid) "
+        "FROM latest l CROSS JOIN aggregates_1min a "
+        "WHERE a.house = l.house AND a.device = l.device "
+        "AND a.start_ms >= ? AND a.start_ms < ? GROUP BY l.house, l.device"
+    )
+    return " UNION ALL ".join([part] * n_buckets)
+
+
+def group_buckets(
+    res: Resolution, rows: Sequence[Sequence[Any]]
+) -> dict[tuple[str, str], list[Bucket]]:
+    """Rows of :func:`rollup_all_query` → buckets per (house, device), each list by time."""
+    out: dict[tuple[str, str], list[Bucket]] = {}
+    for r in rows:
+        b = agg_bucket(res, r)
+        out.setdefault((b.house, b.device), []).append(b)
+    return out
+
+
+def aggregate_resolution(resolution: Resolution) -> Resolution:
+    """``resolution`` checked to be an aggregate one (not RAW). Raises ValueError."""
+    res = Resolution(resolution)
+    if res is Resolution.RAW:
+        raise ValueError("history_all gives aggregates only (1min, 15min, 1d), not raw")
+    return res
+
+
 SAMPLE_COLUMNS = ("house", "device", "ts_ms", "v", "i", "p", "e_wh", "p_grid", "soc")
 
 

@@ -26,10 +26,16 @@ from gridpeer.store.base import (
     Sample,
 )
 from gridpeer.store.rows import (
+    BUCKET_MS,
     SAMPLE_COLUMNS,
+    UNION_MAX,
     agg_bucket,
+    aggregate_resolution,
+    group_buckets,
     raw_bucket,
+    rollup_all_query,
     rollup_bounds,
+    rollup_each_query,
     rollup_query,
     row_sample,
     sample_row,
@@ -181,6 +187,28 @@ class SQLiteStore:
             a, b = rollup_bounds(res, lo, hi)
             rows = self._db.execute(rollup_query(res, "?"), (house, device, a, b)).fetchall()
         return [agg_bucket(res, r) for r in rows]
+
+    def history_all(
+        self, start: datetime, end: datetime, resolution: Resolution = Resolution.MIN15
+    ) -> dict[tuple[str, str], list[Bucket]]:
+        """Aggregates of every (house, device) in [start, end), in one query (see the
+        protocol)."""
+        res = aggregate_resolution(resolution)
+        a, b = rollup_bounds(res, to_ms(start), to_ms(end))
+        step = BUCKET_MS[res]
+        n = (b - a) // step
+        if n <= 0:
+            return {}
+        if n <= UNION_MAX:
+            sql = rollup_each_query(n)
+            args: tuple[int, ...] = tuple(
+                x for k in range(a, b, step) for x in (k, k, min(k + step, b))
+            )
+        else:
+            sql, args = rollup_all_query(res, "?"), (a, b)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return group_buckets(res, rows)
 
     def count(self, house: str | None = None, device: str | None = None) -> int:
         """Number of stored raw samples, optionally filtered."""

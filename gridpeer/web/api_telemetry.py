@@ -30,7 +30,18 @@ from gridpeer.web.live import (
     flows,
     local_days,
 )
-from gridpeer.web.models import Flows, History, HistoryPoint, HouseInfo, HouseNow, Overview, Problem
+from gridpeer.web.models import (
+    CommunitySummary,
+    Flows,
+    History,
+    HistoryPoint,
+    HouseInfo,
+    HouseNow,
+    HousePage,
+    Overview,
+    Problem,
+)
+from gridpeer.web.summary import search_houses
 
 router = APIRouter(prefix="/api", tags=["telemetry"])
 Ctx = Annotated[WebContext, Depends(get_context)]
@@ -97,15 +108,35 @@ def _check_reader(ctx: WebContext, request: Request, house: str) -> None:
     raise HTTPException(403, f"only members of house {house} may read its telemetry")
 
 
-def _overview_for(ctx: WebContext, allowed: frozenset[str] | None) -> str:
-    """The overview JSON with the readings of houses outside ``allowed`` left null."""
+def _visible_rows(ctx: WebContext, allowed: frozenset[str] | None) -> list[HouseNow]:
+    """The overview's rows, readings of houses outside ``allowed`` left null."""
+    rows = ctx.cache.overview.houses
     if allowed is None:
+        return rows
+    return [h if h.id in allowed else HouseNow(id=h.id, name=h.name, kind=h.kind) for h in rows]
+
+
+def _overview_for(
+    ctx: WebContext,
+    allowed: frozenset[str] | None,
+    house: str | None = None,
+    rows: str = "all",
+) -> str:
+    """The overview JSON with the readings of houses outside ``allowed`` left null; only
+    ``house``'s row if given, no rows with ``rows="none"``."""
+    if allowed is None and house is None and rows == "all":
         return ctx.cache.overview_json
     ov = ctx.cache.overview
-    rows = [
-        h if h.id in allowed else HouseNow(id=h.id, name=h.name, kind=h.kind) for h in ov.houses
-    ]
-    return ov.model_copy(update={"houses": rows}).model_dump_json()
+    if rows == "none":
+        picked: list[HouseNow] = []
+    else:
+        picked = [h for h in ov.houses if house is None or h.id == house]
+        if allowed is not None:
+            picked = [
+                h if h.id in allowed else HouseNow(id=h.id, name=h.name, kind=h.kind)
+                for h in picked
+            ]
+    return ov.model_copy(update={"houses": picked}).model_dump_json()
 
 
 @router.get("/overview", response_model=Overview, responses=_DOWN, summary="The community now")
@@ -122,6 +153,47 @@ async def overview(request: Request, ctx: Ctx) -> Response:
 def houses(ctx: Ctx) -> list[HouseInfo]:
     """The community's houses: id, name, kind, PV kWp, battery kWh, demo account."""
     return ctx.houses
+
+
+@router.get(
+    "/community",
+    response_model=CommunitySummary,
+    responses=_DOWN,
+    summary="The community summarized",
+)
+async def community(request: Request, ctx: Ctx) -> Response:
+    """Totals, houses reporting, the distribution of net grid power now and today's top
+    and bottom houses: the same size for 5 or 10,000 houses. Served from the live cache
+    (refreshed about once a second); no rankings in a private community."""
+    _store_up(ctx)
+    private = readable(ctx, request) is not None
+    return _json(ctx.cache.summary_private_json if private else ctx.cache.summary_json)
+
+
+@router.get(
+    "/houses/live",
+    response_model=HousePage,
+    responses=_DOWN,
+    summary="Search and page the houses, with their readings now",
+)
+async def houses_live(
+    request: Request,
+    ctx: Ctx,
+    q: Annotated[
+        str, Query(max_length=100, description="part of a house's id or name (any case)")
+    ] = "",
+    limit: Annotated[int, Query(ge=1, le=200, description="houses per page")] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000, description="houses to skip")] = 0,
+    sort: Annotated[
+        Literal["id", "name", "export", "import", "pv", "load"],
+        Query(description="id (h2 before h10), name, or today's energy, largest first"),
+    ] = "id",
+) -> HousePage:
+    """One page of the houses whose id or name contains ``q``, with ``total`` matches:
+    latest power (W), SoC and today's energy (Wh) from the live cache. In a private
+    community other houses' readings are null (and sort as zero)."""
+    _store_up(ctx)
+    return search_houses(_visible_rows(ctx, readable(ctx, request)), q, limit, offset, sort)
 
 
 @router.get(
@@ -230,8 +302,9 @@ def community_flows(
     the_day = _check_day(day or ctx.today())
     start, end = day_bounds(the_day, ctx.tz)
     res = Resolution(resolution)
+    every = ctx.store.history_all(start, end, res)  # one query for the whole community
     per_house = [
-        {d: ctx.store.history(h.id, d, start, end, res) for d in devices_of(h)} for h in ctx.houses
+        {d: every[(h.id, d)] for d in devices_of(h) if (h.id, d) in every} for h in ctx.houses
     ]
     return flows(the_day, per_house, res, ctx.tz)
 
@@ -242,9 +315,17 @@ def community_flows(
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-async def stream(request: Request, ctx: Ctx) -> StreamingResponse:
+async def stream(
+    request: Request,
+    ctx: Ctx,
+    house: Annotated[str | None, Query(max_length=100, description="only this house's row")] = None,
+    rows: Annotated[
+        Literal["all", "none"], Query(description="none: totals only, no house rows")
+    ] = "all",
+) -> StreamingResponse:
     """``event: overview`` with the overview JSON on every refresh, until the server stops
-    (as ``/api/overview``: other houses' readings null in a private community)."""
+    (as ``/api/overview``: other houses' readings null in a private community). A page
+    of one house asks for its row only, a large community's overview for none."""
     allowed = readable(ctx, request)
 
     async def events() -> AsyncIterator[str]:
@@ -252,7 +333,7 @@ async def stream(request: Request, ctx: Ctx) -> StreamingResponse:
         while not ctx.stop.is_set():
             if ctx.cache.version != version:
                 version = ctx.cache.version
-                yield f"event: overview\ndata: {_overview_for(ctx, allowed)}\n\n"
+                yield f"event: overview\ndata: {_overview_for(ctx, allowed, house, rows)}\n\n"
             else:
                 yield ": keep-alive\n\n"
             waiter = asyncio.create_task(ctx.stop.wait())

@@ -124,3 +124,50 @@ class Problem(BaseModel):
     """An error: what was wrong, in words."""
 
     detail: str
+
+
+class HouseRank(BaseModel):
+    """A house in a ranking of today's energy (Wh)."""
+
+    id: str
+    name: str
+    kind: HouseKind
+    wh: float = Field(description="the ranked energy today, Wh")
+
+
+class DistributionBin(BaseModel):
+    """How many houses' net grid power now falls in ``[lo_w, hi_w)`` (W, + import)."""
+
+    label: str
+    lo_w: float | None = Field(None, description="lower bound, W (None: unbounded)")
+    hi_w: float | None = Field(None, description="upper bound, W (None: unbounded)")
+    houses: int
+
+
+class CommunitySummary(BaseModel):
+    """The community in numbers, the same size for 5 or 10,000 houses: totals, how many
+    houses report, the distribution of net grid power now, and today's top and bottom
+    houses (rankings empty in a private community)."""
+
+    community: str
+    now: datetime = Field(description="model time, in the community's time zone")
+    tz: str = "UTC"
+    speed: float
+    houses: int = Field(description="houses in the community")
+    reporting: int = Field(description="houses with any reading today")
+    kinds: dict[str, int] = Field(description="houses per kind")
+    totals: CommunityTotals
+    grid_distribution: list[DistributionBin]
+    top_exporters: list[HouseRank] = Field(description="most energy fed in today")
+    top_importers: list[HouseRank] = Field(description="most energy bought from the grid today")
+    top_pv: list[HouseRank] = Field(description="most PV produced today")
+    lowest_load: list[HouseRank] = Field(description="least consumption today (reporting houses)")
+
+
+class HousePage(BaseModel):
+    """One page of the houses list, with their live readings."""
+
+    total: int = Field(description="houses matching the search")
+    offset: int
+    limit: int
+    houses: list[HouseNow]

@@ -16,6 +16,9 @@ _HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=_HERE / "templates")
 router = APIRouter(include_in_schema=False)
 Ctx = Annotated[WebContext, Depends(get_context)]
+CARDS_MAX = 60
+"""The overview shows a card per house up to this many houses; a larger community gets
+its summary only (distribution, top and bottom houses) and the searchable houses list."""
 
 
 def _plotly_js() -> Path:
@@ -41,7 +44,13 @@ def _page(
     return templates.TemplateResponse(
         request,
         name,
-        {"community": ctx.community, "houses": ctx.houses, "page": name.split(".")[0], **extra},
+        {
+            "community": ctx.community,
+            "houses": ctx.houses,
+            "page": name.split(".")[0],
+            "cards_max": CARDS_MAX,
+            **extra,
+        },
         status_code=status_code,
     )
 
@@ -58,8 +67,15 @@ def error_page(request: Request, ctx: WebContext, status: int, detail: str) -> H
 
 @router.get("/", response_class=HTMLResponse)
 def overview_page(request: Request, ctx: Ctx) -> HTMLResponse:
-    """Community overview: every house's live power, SoC and today's energy."""
+    """Community overview: totals, the community at a glance (distribution, top and bottom
+    houses) and, up to :data:`CARDS_MAX` houses, a card per house."""
     return _page(request, ctx, "overview.html")
+
+
+@router.get("/houses", response_class=HTMLResponse)
+def houses_page(request: Request, ctx: Ctx) -> HTMLResponse:
+    """Every house, searched and paged on the server (``/api/houses/live``)."""
+    return _page(request, ctx, "houses.html")
 
 
 @router.get("/houses/{house}/meter", response_class=HTMLResponse)

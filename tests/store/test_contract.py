@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gridpeer.store.base import Nonce, NonceLimits, Resolution, Sample, Store
+from gridpeer.store.base import Bucket, Nonce, NonceLimits, Resolution, Sample, Store
 from gridpeer.store.factory import open_store
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -133,6 +133,64 @@ def test_counts_equal_distinct_keys_whatever_the_batching(
     ]
     assert sum(b.n for b in day) == len(keys)
     s.close()
+
+
+def _same(a: Sequence[Bucket], b: Sequence[Bucket]) -> bool:
+    """Equal buckets, means up to float summation order (PostgreSQL may sum differently)."""
+
+    def key(x: Bucket) -> tuple[object, ...]:
+        return (x.house, x.device, x.start, x.n)
+
+    def nums(x: Bucket) -> list[float]:
+        return [-1e99 if v is None else v for v in (x.v, x.i, x.p, x.soc, x.energy_wh, x.p_grid)]
+
+    return [key(x) for x in a] == [key(y) for y in b] and all(
+        nums(x) == pytest.approx(nums(y), rel=1e-9, abs=1e-9) for x, y in zip(a, b, strict=True)
+    )
+
+
+def test_history_all_gives_every_house_and_device_in_one_call(store: Store) -> None:
+    pv = [Sample("h2", "pv", T0 + timedelta(minutes=m), 300.0, 1.0, 300.0) for m in range(40)]
+    store.write([meter("h1", 60 * m, p=100.0 + m) for m in range(40)] + pv)
+    store.write([meter("h3", -3600, p=5.0)])  # before the range: absent
+    end = T0 + timedelta(minutes=30)
+    got = store.history_all(T0, end, Resolution.MIN15)
+    assert set(got) == {("h1", "meter"), ("h2", "pv")}
+    for (house, device), buckets in got.items():
+        assert _same(buckets, store.history(house, device, T0, end, Resolution.MIN15))
+    assert [b.n for b in got[("h2", "pv")]] == [15, 15]
+    with pytest.raises(ValueError, match="raw"):
+        store.history_all(T0, end, Resolution.RAW)
+
+
+_READINGS = st.lists(
+    st.tuples(
+        st.sampled_from(["h1", "h2", "h10"]),
+        st.sampled_from(["meter", "pv", "bess"]),
+        st.integers(0, 3 * 3600),
+        st.integers(-3000, 3000),
+    ),
+    max_size=40,
+)
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(readings=_READINGS, lo=st.integers(0, 3 * 3600), span=st.integers(0, 3 * 3600))
+def test_history_all_equals_history_per_house_and_device(
+    store: Store, readings: list[tuple[str, str, int, int]], lo: int, span: int
+) -> None:
+    store.write(
+        [Sample(h, d, T0 + timedelta(seconds=t), 230.0, 1.0, float(p)) for h, d, t, p in readings]
+    )
+    start, end = T0 + timedelta(seconds=lo), T0 + timedelta(seconds=lo + span)
+    for res in (Resolution.MIN1, Resolution.MIN15):
+        every = store.history_all(start, end, res)
+        for h in ("h1", "h2", "h10"):
+            for d in ("meter", "pv", "bess"):
+                one = list(store.history(h, d, start, end, res))
+                assert _same(every.get((h, d), []), one)
 
 
 def _nonce(n: str, client: str = "10.0.0.1", address: str = "0xa", exp: int = 1000) -> Nonce:

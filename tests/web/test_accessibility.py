@@ -15,7 +15,7 @@ from tests.web.demoproc import DemoProcess, start_demo
 
 pytestmark = pytest.mark.browser
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-PAGES = ["/", "/houses/h1/meter", "/houses/h1/pv", "/market", "/explorer"]
+PAGES = ["/", "/houses", "/houses/h1/meter", "/houses/h1/pv", "/market", "/explorer"]
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 

@@ -27,7 +27,7 @@ const gp = (() => {
   }
   function connect() {
     const dot = document.getElementById("live-dot");
-    const es = new EventSource("/api/stream");
+    const es = new EventSource(document.body.dataset.stream || "/api/stream");
     es.addEventListener("overview", (e) => {
       last = JSON.parse(e.data);
       setClock(last);

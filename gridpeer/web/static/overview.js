@@ -112,3 +112,27 @@
   dateInput.addEventListener("change", draw);
   compare.addEventListener("change", draw);
 })();
+// The community at a glance (/api/community): the same size for 5 or 1,000 houses.
+(() => {
+  let last = 0;
+  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const rank = (id, list) => {
+    const el = document.getElementById(id);
+    el.innerHTML = list.length ? list.map((r) => `<li><a href="/houses/${encodeURIComponent(r.id)}/meter">${esc(r.name)}</a> ${gp.fmtWh(r.wh)}</li>`).join("")
+      : '<li class="empty">not shown</li>';
+  };
+  async function glance() {
+    last = Date.now();
+    let s;
+    try { s = await gp.getJSON("/api/community"); } catch (e) { console.error(e); return; }
+    document.querySelector("[data-s=reporting]").textContent = String(s.reporting);
+    const most = Math.max(1, ...s.grid_distribution.map((b) => b.houses));
+    document.getElementById("grid-dist").innerHTML = s.grid_distribution.map((b) =>
+      `<li><span class="dist-label">${esc(b.label)}</span> <span class="bar" aria-hidden="true"><span class="bar-fill" style="width:${Math.round(100 * b.houses / most)}%"></span></span> ${b.houses} ${b.houses === 1 ? "house" : "houses"}</li>`).join("");
+    rank("top-exporters", s.top_exporters);
+    rank("top-importers", s.top_importers);
+    rank("top-pv", s.top_pv);
+    rank("lowest-load", s.lowest_load);
+  }
+  gp.onOverview(() => { if (Date.now() - last > 3000) glance(); });
+})();
