@@ -112,7 +112,7 @@ def mosquitto_conf(
     anonymous access only without a password file, persistence, payloads up to
     ``message_size_limit`` bytes (a client sending a larger packet is disconnected), and
     no limits on queued or in-flight QoS-1 messages (home agents acknowledge a message only
-    once it is stored, in batches)."""
+    once it is stored, in batches), and ``set_tcp_nodelay``."""
     lines = [
         f"listener {port} {host}",
         *(tls.conf_lines() if tls is not None else []),
@@ -125,6 +125,10 @@ def mosquitto_conf(
         "max_queued_messages 0",  # persistent sessions: never drop queued QoS-1 messages
         "max_queued_bytes 0",
         "max_inflight_messages 0",
+        # no Nagle delay: a small PUBLISH (a delivery command) is not held back while an
+        # earlier one is unacknowledged; measured over an emulated 200 ms link with 5 %
+        # loss (bench/lossy_live.py): command p99 627 -> 348 ms
+        "set_tcp_nodelay true",
         f"log_dest file {log_file}" if log_file else "log_dest stderr",
         "log_type error",
         "log_type warning",
