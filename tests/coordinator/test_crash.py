@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from gridpeer.chain.anvil import AnvilNode
 from gridpeer.chain.open import Chain
 from gridpeer.chain.types import OrderTerms, Schedule
 from gridpeer.chain.web3_backend import Web3Backend
@@ -126,13 +127,19 @@ class Rig:
 def rig(
     request: pytest.FixtureRequest,
     tmp_path: Path,
-    anvil_url: str,
     mosquitto: MosquittoBroker,
     postgres_url: str,
 ) -> Iterator[Rig]:
-    r = Rig(tmp_path, anvil_url, mosquitto, postgres_url, request.param)
-    yield r
-    r.stop()
+    # an anvil of its own: the coordinator's clock is wall time, and the session's anvil
+    # may have been moved hours ahead by earlier tests (its windows were then never due)
+    node = AnvilNode(log=tmp_path / "anvil.log")
+    node.start()
+    try:
+        r = Rig(tmp_path, node.url, mosquitto, postgres_url, request.param)
+        yield r
+        r.stop()
+    finally:
+        node.stop()
 
 
 @pytest.mark.parametrize(
