@@ -19,7 +19,7 @@ from gridpeer.core.help import FlagHelpGroup
 from gridpeer.hems import commands as hems_commands
 from gridpeer.netsim import commands as netsim_commands
 from gridpeer.oracle import commands as oracle_commands
-from gridpeer.runtime import admin_commands, agents_commands
+from gridpeer.runtime import admin_commands, agents_commands, homeassistant_commands
 from gridpeer.runtime import commands as runtime_commands
 from gridpeer.sim import commands as sim_commands
 from gridpeer.telemetry import commands as telemetry_commands
@@ -65,6 +65,7 @@ for register in (
     chain_commands.register,  # contracts
     admin_commands.register,  # admin
     agents_commands.register,  # agents
+    homeassistant_commands.register,  # homeassistant
 ):
     register(app)
 

@@ -312,6 +312,20 @@ class MarketSettings(BaseModel):
     delivery window starts; the coordinator stops taking orders for it and settles it."""
 
 
+class HomeAssistantSettings(BaseModel):
+    """``[homeassistant]``: publish MQTT discovery configs so that each member's Home
+    Assistant shows its house's consumption, PV, battery and P2P trading (off by default).
+
+    Attributes:
+        enabled: serve publishes the configs (retained; again on Home Assistant's birth
+            message).
+        prefix: Home Assistant's discovery prefix.
+    """
+
+    enabled: bool = False
+    prefix: str = Field("homeassistant", pattern=r"^[A-Za-z0-9_-]+$")
+
+
 class Settings(BaseSettings):
     """Everything a running community needs. Defaults are the embedded demo."""
 
@@ -345,6 +359,8 @@ class Settings(BaseSettings):
     ``confirmations``, … — :class:`gridpeer.oracle.settings.OracleSettings`). ``serve``
     validates them, and refuses timings that cannot settle a trade within the contract's
     grace."""
+    homeassistant: HomeAssistantSettings = HomeAssistantSettings()
+    """Home Assistant MQTT discovery (``[homeassistant]``), off by default."""
     thingspeak: dict[str, Any] = {}
     """The optional ThingSpeak uplink (``[thingspeak]``: ``enabled``, ``min_interval_s``,
     ``[[thingspeak.channels]]`` with ``house``, ``write_key``, ``fields`` —

@@ -69,11 +69,13 @@ def write_acl(
     houses: Mapping[str, str],
     services: Mapping[str, str],
     device_topics: Mapping[str, Sequence[str]] | None = None,
+    service_topics: Sequence[str] = (),
 ) -> None:
     """Write a Mosquitto ACL file: each house user (named like the house) may read and write
     only ``gridpeer/<community>/<house>/#`` and its own devices' topics
     (``device_topics[house]``: a smart plug's ``tele/…``, ``cmnd/…``); service users
-    (agents host, oracle, web) the whole community. Passwords are not written here (see
+    (agents host, oracle, web) the whole community and ``service_topics`` (e.g. Home
+    Assistant's ``homeassistant/#``). Passwords are not written here (see
     :func:`write_passwords`)."""
     lines = []
     for house in houses:
@@ -81,7 +83,9 @@ def write_acl(
         lines += [f"topic readwrite {t}" for t in (device_topics or {}).get(house, ())]
         lines.append("")
     for user in services:
-        lines += [f"user {user}", f"topic readwrite {TOPIC_ROOT}/{community}/#", ""]
+        lines += [f"user {user}", f"topic readwrite {TOPIC_ROOT}/{community}/#"]
+        lines += [f"topic readwrite {t}" for t in service_topics]
+        lines.append("")
     path.write_text("\n".join(lines))
 
 

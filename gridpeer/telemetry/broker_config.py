@@ -84,7 +84,9 @@ def write_broker_config(settings: Settings, out: Path, *, client_certs: bool = F
         ]
         for a in settings.accounts
     }
-    write_acl(out / "acl", settings.community, houses, services, devices)
+    ha = settings.homeassistant
+    extra = [f"{ha.prefix}/#"] if ha.enabled else []  # discovery configs, birth message
+    write_acl(out / "acl", settings.community, houses, services, devices, extra)
     tls = None
     if m.tls:
         from gridpeer.telemetry.broker_tls import (
