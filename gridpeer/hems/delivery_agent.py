@@ -179,7 +179,7 @@ class DeliveryAgent:
                 # in memory first: a repeated command arriving meanwhile must see it sent
                 self._reported.add(tid)
                 self._store.mark_reported(tid)
-                del self._inflight[tid]
+                self._inflight.pop(tid, None)  # on_message may have taken it already
                 log.info("%s: trade %s done, %s Wh", self.house, tid, task.measured_wh)
                 return
             if time.monotonic() - sent[1] < RESEND_S:
