@@ -11,17 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from gridpeer.chain.index import ReorgTooDeep, next_chunk
+from gridpeer.chain.index import common_ancestor as chain_ancestor
 from gridpeer.oracle.ports import BlockRef
 
-
-class ReorgTooDeep(RuntimeError):
-    """No remembered block is canonical any more: the reorg is deeper than the history."""
+__all__ = ["ReorgTooDeep", "common_ancestor", "next_range"]
 
 
 def common_ancestor(
     history: Sequence[BlockRef], canonical_hash: Callable[[int], str | None]
 ) -> BlockRef | None:
-    """The block to rewind to, or None when the newest remembered block is canonical.
+    """The block to rewind to, or None when the newest remembered block is canonical
+    (:func:`gridpeer.chain.index.common_ancestor` on the oracle's block refs).
 
     Args:
         history: remembered processed blocks, oldest first.
@@ -30,17 +31,8 @@ def common_ancestor(
     Raises:
         ReorgTooDeep: if none of the remembered blocks is canonical.
     """
-    if not history:
-        return None
-    newest = history[-1]
-    if canonical_hash(newest.number) == newest.hash:
-        return None
-    for ref in reversed(history[:-1]):
-        if canonical_hash(ref.number) == ref.hash:
-            return ref
-    raise ReorgTooDeep(
-        f"none of the {len(history)} remembered blocks (from #{history[0].number}) is canonical"
-    )
+    number = chain_ancestor([(b.number, b.hash) for b in history], canonical_hash)
+    return None if number is None else next(b for b in history if b.number == number)
 
 
 def next_range(last: int, head: int, confirmations: int, max_span: int) -> tuple[int, int] | None:
@@ -53,9 +45,4 @@ def next_range(last: int, head: int, confirmations: int, max_span: int) -> tuple
             (0 = read the head itself).
         max_span: most blocks read at once (>= 1).
     """
-    if confirmations < 0 or max_span < 1:
-        raise ValueError("confirmations must be >= 0 and max_span >= 1")
-    safe = head - confirmations
-    if safe <= last:
-        return None
-    return last + 1, min(safe, last + max_span)
+    return next_chunk(last + 1, head, confirmations, max_span)
