@@ -9,6 +9,8 @@ defaults below (the zero-setup demo). Secrets that still hold a placeholder from
 from __future__ import annotations
 
 import re
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -168,7 +170,8 @@ class MqttSettings(BaseModel):
     certificate) and every gridpeer client verifies it; off = plain TCP (tests, demo)."""
     ca_file: Path | None = None
     """PEM CA that signed the broker's certificate (broker-config: ``<out>/ca.crt``); unset
-    with ``tls = true``: the system's trusted CAs."""
+    with ``tls = true``: the system's trusted CAs. Relative paths (here and in
+    ``cert_file``/``key_file``) are relative to the config file."""
     cert_file: Path | None = None
     """This client's certificate (PEM), when the broker requires client certificates."""
     key_file: Path | None = None
@@ -401,7 +404,8 @@ class Settings(BaseSettings):
         if not self.mqtt.embedded and self.mqtt.port == 0:
             raise ValueError("mqtt.port is required for an external broker")
         base = type(self).toml_path
-        if base is not None:  # keystore paths are relative to the config file
+        if base is not None:  # keystore and TLS paths are relative to the config file
+            self.mqtt = _tls_relative_to(self.mqtt, base)
             for key in self.keys.values():
                 key.keystore = base.parent / key.keystore
                 if key.password_file is not None:
@@ -435,3 +439,66 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     cls = type("FileSettings", (Settings,), {"toml_path": config})
     settings: Settings = cls(**{k: v for k, v in overrides.items() if v is not None})
     return settings
+
+
+@dataclass(frozen=True)
+class HouseConfig:
+    """One house's view of a community TOML, as a house's own machine (its delivery agent)
+    needs it: the community id, the broker (without the services' credentials) and the
+    house's account. Other houses' entries and the services' secrets are not read, so a
+    house's copy of the config may keep placeholders there."""
+
+    community: str
+    mqtt: MqttSettings
+    account: HouseAccount
+
+    def broker(self) -> BrokerAddress:
+        """The broker's address with this house's credentials (user = house id, its
+        ``mqtt_password``; none when the config has no password) and TLS settings."""
+        address = self.mqtt.address()
+        password = self.account.mqtt_password
+        if password is None:
+            return address
+        return address.as_user(self.account.id, password.get_secret_value())
+
+
+def load_house_config(config: Path, house: str) -> HouseConfig:
+    """The view of ``house`` in the community TOML ``config``: ``community``, ``[mqtt]``
+    (its ``username``/``password`` belong to the services and are ignored) and the house's
+    ``[[accounts]]`` entry, validated by the same models as :func:`load_settings`.
+    Relative TLS file paths are relative to the TOML.
+
+    Raises:
+        FileNotFoundError: no such file.
+        tomllib.TOMLDecodeError: not TOML.
+        ConfigError: ``house`` is not in ``[[accounts]]``.
+        pydantic.ValidationError: a value of this house or of ``[mqtt]`` is invalid (e.g.
+            the house's password still holds a placeholder).
+    """
+    with config.open("rb") as f:
+        doc = tomllib.load(f)
+    mqtt = {k: v for k, v in doc.get("mqtt", {}).items() if k not in ("username", "password")}
+    entry = next((a for a in doc.get("accounts", []) if a.get("id") == house), None)
+    if entry is None:
+        raise ConfigError(f"house {house!r} is not in {config} ([[accounts]] id = …)")
+    community = str(doc.get("community", "demo"))
+    if not re.match(_NAME, community):
+        raise ConfigError(f"community {community!r}: use 1-32 letters, digits, '-' or '_'")
+    return HouseConfig(
+        community, _tls_relative_to(MqttSettings(**mqtt), config), HouseAccount(**entry)
+    )
+
+
+def _tls_relative_to(mqtt: MqttSettings, config: Path) -> MqttSettings:
+    """``mqtt`` with relative ``ca_file``/``cert_file``/``key_file`` taken relative to the
+    directory of the TOML ``config`` (absolute paths unchanged)."""
+
+    def rel(p: Path | None) -> Path | None:
+        return None if p is None or p.is_absolute() else config.parent / p
+
+    changes = {
+        name: rel(getattr(mqtt, name))
+        for name in ("ca_file", "cert_file", "key_file")
+        if rel(getattr(mqtt, name)) is not None
+    }
+    return mqtt.model_copy(update=changes)

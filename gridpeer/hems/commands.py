@@ -13,55 +13,19 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from gridpeer.core.cli_options import MqttCa, MqttCert, MqttKey, MqttTlsFlag, MqttUser
 from gridpeer.core.help import FlagHelpCommand
 
 if TYPE_CHECKING:
-    from gridpeer.core.mqtt import MqttTls
+    from gridpeer.core.settings import HouseConfig
 
 log = logging.getLogger(__name__)
-
-
-def _config_devices(config: Path, house: str) -> list[dict[str, Any]]:
-    """The ``[[accounts.devices]]`` tables of ``house`` in a community TOML."""
-    with config.open("rb") as f:
-        doc = tomllib.load(f)
-    for account in doc.get("accounts", []):
-        if account.get("id") == house:
-            devices = account.get("devices", [])
-            if not isinstance(devices, list):
-                raise ValueError(f"accounts[{house}].devices must be an array of tables")
-            return devices
-    raise ValueError(f"house {house!r} is not in {config} ([[accounts]] id = …)")
-
-
-def _config_broker(config: Path, house: str) -> tuple[str, str, int, str | None, MqttTls | None]:
-    """(community, broker host, broker port, the house's MQTT password, TLS) from a
-    community TOML (``community``, ``[mqtt]`` host/port/tls/ca_file, the house's
-    ``mqtt_password``); relative ``ca_file`` paths are relative to the TOML."""
-    from gridpeer.core.mqtt import MqttTls
-
-    with config.open("rb") as f:
-        doc = tomllib.load(f)
-    mqtt = doc.get("mqtt", {})
-    account: dict[str, Any] = next((a for a in doc.get("accounts", []) if a.get("id") == house), {})
-    tls = None
-    if mqtt.get("tls"):
-        ca = mqtt.get("ca_file")
-        tls = MqttTls(str(config.parent / ca) if ca else None)
-    return (
-        str(doc.get("community", "demo")),
-        str(mqtt.get("host", "127.0.0.1")),
-        int(mqtt.get("port", 1883)),
-        account.get("mqtt_password"),
-        tls,
-    )
 
 
 def delivery_agent(
@@ -122,33 +86,22 @@ def delivery_agent(
     ] = None,
     speed: Annotated[float, typer.Option(help="Model seconds per wall second.")] = 1.0,
     tick: Annotated[float, typer.Option(help="Wall seconds between metering steps.")] = 0.05,
-    mqtt_user: Annotated[
-        str | None,
-        typer.Option(help="MQTT user (its password from GRIDPEER_MQTT_PASSWORD)."),
-    ] = None,
-    mqtt_tls: Annotated[
-        bool, typer.Option(help="TLS to the broker, verified with the system's CAs.")
-    ] = False,
-    mqtt_ca: Annotated[
-        str | None,
-        typer.Option(
-            help="TLS to the broker, verified with this CA (PEM; broker-config's ca.crt)."
-        ),
-    ] = None,
-    mqtt_cert: Annotated[
-        str | None, typer.Option(help="Client certificate (PEM), if the broker requires one.")
-    ] = None,
-    mqtt_key: Annotated[
-        str | None, typer.Option(help="The client certificate's key (PEM).")
-    ] = None,
+    mqtt_user: MqttUser = None,
+    mqtt_tls: MqttTlsFlag = False,
+    mqtt_ca: MqttCa = None,
+    mqtt_cert: MqttCert = None,
+    mqtt_key: MqttKey = None,
 ) -> None:
     """Run one house's delivery agent until SIGTERM / SIGINT: switch the delivery relays
     the oracle commands, meter the Wh through them, report the metered results."""
+    import tomllib
+
     from pydantic import ValidationError
 
     from gridpeer.core.clock import Clock, epoch_clock
     from gridpeer.core.mqtt import mqtt_credentials
     from gridpeer.core.mqtt import mqtt_tls as mqtt_tls_settings
+    from gridpeer.core.settings import ConfigError, load_house_config
     from gridpeer.hems.delivery_agent import DeliveryAgent
     from gridpeer.hems.delivery_power import ConstantPower, PowerSource
     from gridpeer.hems.device_power import DevicePower, device_relays
@@ -156,16 +109,14 @@ def delivery_agent(
     from gridpeer.telemetry.adapters.config import house_devices, parse_device
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    password: str | None = None
-    cfg_tls: MqttTls | None = None
+    house_cfg: HouseConfig | None = None
     try:
         if config is not None:
-            cfg_community, cfg_host, cfg_port, password, cfg_tls = _config_broker(config, house)
-            community, host, port = community or cfg_community, host or cfg_host, port or cfg_port
-        entries: list[Any] = _config_devices(config, house) if config is not None else []
+            house_cfg = load_house_config(config, house)
+        entries: list[Any] = list(house_cfg.account.devices) if house_cfg else []
         entries += [parse_device(spec) for spec in device or []]
         devices = house_devices(entries)
-    except (OSError, tomllib.TOMLDecodeError, ValidationError, ValueError) as exc:
+    except (OSError, tomllib.TOMLDecodeError, ValidationError, ValueError, ConfigError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     relays = device_relays(devices)
@@ -184,12 +135,18 @@ def delivery_agent(
         )
         raise typer.Exit(2)
 
-    community, host, port = community or "demo", host or "127.0.0.1", port or 1883
-    if mqtt_user is None and password:  # the house's own account from the config
-        credentials: tuple[str, str] | None = (house, password)
+    cfg_broker = house_cfg.broker() if house_cfg else None
+    community = community or (house_cfg.community if house_cfg else "demo")
+    host = host or (cfg_broker.host if cfg_broker else "127.0.0.1")
+    port = port or (cfg_broker.port if cfg_broker else 0) or 1883
+    credentials: tuple[str, str] | None
+    if mqtt_user is None and cfg_broker and cfg_broker.username and cfg_broker.password:
+        credentials = (cfg_broker.username, cfg_broker.password)  # the house's own account
     else:
         credentials = mqtt_credentials(mqtt_user)
-    tls = mqtt_tls_settings(mqtt_tls, mqtt_ca, mqtt_cert, mqtt_key) or cfg_tls
+    tls = mqtt_tls_settings(mqtt_tls, mqtt_ca, mqtt_cert, mqtt_key) or (
+        cfg_broker.tls if cfg_broker else None
+    )
     start = datetime.fromisoformat(clock_start) if clock_start else datetime.now(UTC)
     clock = (
         epoch_clock(start, speed, clock_wall0)

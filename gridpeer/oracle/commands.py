@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from gridpeer.core.cli_options import MqttCa, MqttCert, MqttKey, MqttTlsFlag, MqttUser
 from gridpeer.core.help import FlagHelpCommand
 
 
@@ -68,25 +69,11 @@ def oracle(
     start_block: Annotated[
         int, typer.Option(help="First block to follow when the state is fresh.")
     ] = 0,
-    mqtt_user: Annotated[
-        str | None,
-        typer.Option(help="MQTT user (its password from GRIDPEER_MQTT_PASSWORD)."),
-    ] = None,
-    mqtt_tls: Annotated[
-        bool, typer.Option(help="TLS to the broker, verified with the system's CAs.")
-    ] = False,
-    mqtt_ca: Annotated[
-        str | None,
-        typer.Option(
-            help="TLS to the broker, verified with this CA (PEM; broker-config's ca.crt)."
-        ),
-    ] = None,
-    mqtt_cert: Annotated[
-        str | None, typer.Option(help="Client certificate (PEM), if the broker requires one.")
-    ] = None,
-    mqtt_key: Annotated[
-        str | None, typer.Option(help="The client certificate's key (PEM).")
-    ] = None,
+    mqtt_user: MqttUser = None,
+    mqtt_tls: MqttTlsFlag = False,
+    mqtt_ca: MqttCa = None,
+    mqtt_cert: MqttCert = None,
+    mqtt_key: MqttKey = None,
 ) -> None:
     """Run the oracle until SIGTERM / SIGINT: chain trades → delivery commands →
     metered results → on-chain settlement."""
