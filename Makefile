@@ -62,7 +62,7 @@ slither: $(NODESTAMP)
 	bash tools/slither.sh
 
 test: $(DEVSTAMP) $(SYSSTAMP) $(NODESTAMP) lint slither
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=30
 
 bench: $(DEVSTAMP) $(SYSSTAMP) $(NODESTAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
