@@ -181,26 +181,17 @@ class Calendar(_Strict):
     mode: Literal["continuous", "thesis-windows"] = "continuous"
 
 
-FEEDER_PRESETS = (
-    "kerber-landnetz-freileitung-1",
-    "kerber-landnetz-kabel-1",
-    "kerber-dorfnetz",
-    "kerber-vorstadtnetz-kabel-1",
-    "cigre-lv",
-)
-"""pandapower's shipped low-voltage test feeders, by the name a scenario uses."""
-
-
 class Feeder(_Strict):
     """The community's low-voltage network (optional; needs pandapower).
 
-    ``network`` is one of :data:`FEEDER_PRESETS` or the path of a pandapower network
-    file (``.json``, ``.p``/``.pkl``, ``.xlsx``; relative to the scenario file). Houses
-    are mapped to buses: ``mapping = "round-robin"`` spreads house k over the network's
-    load buses in order (house k on load bus ``k mod n``), ``"random"`` draws a load
-    bus per house from the seed, and an explicit ``buses`` list (bus indices of the
-    network) puts house k on ``buses[k mod len(buses)]``. The network's own loads are
-    switched off unless ``keep_network_loads`` (then they stay as non-member load).
+    ``network`` is one of :data:`gridpeer.core.defaults.FEEDER_PRESETS` or the path of
+    a pandapower network file (``.json``, ``.p``/``.pkl``, ``.xlsx``; relative to the
+    scenario file). Houses are mapped to buses: ``mapping = "round-robin"`` spreads
+    house k over the network's load buses in order (house k on load bus ``k mod n``),
+    ``"random"`` draws a load bus per house from the seed, and an explicit ``buses``
+    list (bus indices of the network) puts house k on ``buses[k mod len(buses)]``. The
+    network's own loads are switched off unless ``keep_network_loads`` (then they stay
+    as non-member load).
     ``power_factor`` (0..1, lagging for consumption) sets each house's reactive power
     from its net active power. Limits: voltage within ``1 ± voltage_band`` per unit,
     line and transformer loading at most ``max_loading_pct`` %.
