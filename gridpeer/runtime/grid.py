@@ -121,7 +121,9 @@ def grid_status(
     found: list[tuple[float, GridViolation]] = []
 
     def add(kind: ViolationKind, element: str, value: float, limit: float) -> None:
-        excess = abs(value - limit) / limit  # worst first: relative excess over the limit
+        # worst first: how far past the limit, relative to the allowed deviation from
+        # 1 p.u. (voltages) or to the loading limit (lines, transformers)
+        excess = abs(value - limit) / (band if kind.endswith("voltage") else limit)
         found.append((excess, GridViolation(kind=kind, element=element, value=value, limit=limit)))
 
     for i, v in enumerate(vm.tolist()):

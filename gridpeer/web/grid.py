@@ -85,7 +85,8 @@ class GridStatus(BaseModel):
     worst_line: BranchState | None = Field(None, description="the most loaded line")
     worst_trafo: BranchState | None = Field(None, description="the most loaded transformer")
     violations: list[GridViolation] = Field(
-        description=f"the violations, worst first (at most {MAX_VIOLATIONS})"
+        description=f"the violations, worst first (at most {MAX_VIOLATIONS}): by how far "
+        "past its limit, relative to the voltage band or the loading limit"
     )
     violation_count: int = Field(description="all violations (the list may be shorter)")
 
