@@ -171,3 +171,25 @@ def test_serve_stops_on_a_bus_the_network_does_not_have(network_file: Path) -> N
 
     with pytest.raises(ConfigError, match="house h1 is on bus 42"):
         asyncio.run(start())
+
+
+def test_the_example_configs_grid_section_works() -> None:
+    import tomllib
+
+    example = Path(__file__).resolve().parents[2] / "community.example.toml"
+    lines = example.read_text().splitlines()
+    start = lines.index(next(x for x in lines if x.startswith("# [grid]")))
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("#"):
+            break
+        block.append(line[2:])
+    grid = GridSettings.model_validate(tomllib.loads("\n".join(block))["grid"])
+    live = live_feeder(grid, ["h1", "h2", "h3"])
+    assert live.flow.bus_of_house[:2].tolist() == [3, int(_bus(live, "loadbus_1_3"))]
+    assert live({"h1": 2000.0}, AT).converged
+
+
+def _bus(live: Any, name: str) -> int:
+    bus = live.flow.net.bus
+    return int(bus.index[bus.name == name][0])
