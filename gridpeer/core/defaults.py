@@ -30,5 +30,12 @@ FEEDER_PRESETS = (
 the community config's ``[grid]`` use."""
 FEEDER_FILE_SUFFIXES = (".json", ".p", ".pkl", ".xlsx")
 """pandapower network files gridpeer reads."""
-DEMO_FEEDER = "kerber-landnetz-kabel-1"
-"""The demo's feeder: a Kerber cable network with 8 load buses (100 kVA transformer)."""
+DEMO_FEEDERS = (
+    (8, "kerber-landnetz-kabel-1"),
+    (57, "kerber-dorfnetz"),
+    (146, "kerber-vorstadtnetz-kabel-1"),
+)
+"""The demo's feeder by community size: (load buses, preset), smallest first; the demo
+takes the first with a load bus per house (else the largest)."""
+DEMO_FEEDER = DEMO_FEEDERS[0][1]
+"""The 5-house demo's feeder: a Kerber cable network with 8 load buses (100 kVA)."""

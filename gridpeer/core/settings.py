@@ -435,7 +435,7 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings | None = None
     grid: GridSettings | None = None
     """The community's feeder (``[grid]``): the overview's live power flow; none when unset
-    (the demo uses :data:`~gridpeer.core.defaults.DEMO_FEEDER`)."""
+    (the demo picks one of :data:`~gridpeer.core.defaults.DEMO_FEEDERS`)."""
 
     @field_validator("timezone")
     @classmethod

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gridpeer.core.defaults import DEMO_FEEDER
+from gridpeer.core.defaults import DEMO_FEEDERS
 from gridpeer.core.settings import ConfigError, GridSettings
 from gridpeer.runtime.composition import Parts
 from gridpeer.web.grid import (
@@ -44,10 +44,14 @@ def pandapower_installed() -> bool:
     return importlib.util.find_spec("pandapower") is not None
 
 
-def demo_grid() -> dict[str, str] | None:
-    """The demo's ``[grid]``: :data:`~gridpeer.core.defaults.DEMO_FEEDER`, houses on its
-    load buses in turn; None without pandapower."""
-    return {"network": DEMO_FEEDER} if pandapower_installed() else None
+def demo_grid(houses: int) -> dict[str, str] | None:
+    """The demo's ``[grid]`` for ``houses`` houses: the smallest of
+    :data:`~gridpeer.core.defaults.DEMO_FEEDERS` with a load bus per house (else the
+    largest), houses on its load buses in turn; None without pandapower."""
+    if not pandapower_installed():
+        return None
+    network = next((n for buses, n in DEMO_FEEDERS if houses <= buses), DEMO_FEEDERS[-1][1])
+    return {"network": network}
 
 
 class LiveFeeder:

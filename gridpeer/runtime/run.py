@@ -69,7 +69,7 @@ def demo_main(
             chain={"rpc_url": chain},
             agents=agents,
             market={"design": design},
-            grid=demo_grid(),  # the overview's feeder panel (None without pandapower)
+            grid=demo_grid(houses),  # the overview's feeder panel (None without pandapower)
         )
     except ValidationError as exc:
         typer.echo(f"error: {_errors(exc)}", err=True)

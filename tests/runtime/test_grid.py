@@ -193,3 +193,11 @@ def test_the_example_configs_grid_section_works() -> None:
 def _bus(live: Any, name: str) -> int:
     bus = live.flow.net.bus
     return int(bus.index[bus.name == name][0])
+
+
+def test_the_demo_picks_a_feeder_with_a_load_bus_per_house() -> None:
+    from gridpeer.runtime.grid import demo_grid
+
+    assert demo_grid(5) == {"network": "kerber-landnetz-kabel-1"}
+    assert demo_grid(50) == {"network": "kerber-dorfnetz"}
+    assert demo_grid(1000) == {"network": "kerber-vorstadtnetz-kabel-1"}
