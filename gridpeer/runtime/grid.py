@@ -15,10 +15,11 @@ import asyncio
 import contextlib
 import importlib.util
 import math
-from collections.abc import AsyncIterator, Mapping
+import random
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -186,7 +187,7 @@ def live_feeder(settings: GridSettings, houses: list[str]) -> LiveFeeder:
     )
 
     try:
-        net = load_network(settings.network)
+        net = _same_each_start(load_network, settings.network)
     except FeederError as exc:
         raise ConfigError(f"[grid] {exc}") from None
     except Exception as exc:  # pandapower's readers raise anything on a bad file
@@ -200,6 +201,18 @@ def live_feeder(settings: GridSettings, houses: list[str]) -> LiveFeeder:
     limits = FeederLimits(settings.voltage_band, settings.max_loading_pct)
     flow = FeederFlow(net, buses, limits, settings.power_factor, settings.keep_network_loads)
     return LiveFeeder(flow, settings, houses)
+
+
+def _same_each_start(load: Callable[[str], Any], network: str) -> Any:
+    """``load(network)`` with Python's ``random`` seeded (its state restored after):
+    pandapower draws the Kerber feeders' branch-out cables with it, and a community's
+    feeder must not change from one start of ``serve`` to the next."""
+    state = random.getstate()
+    random.seed(f"gridpeer feeder {network}")
+    try:
+        return load(network)
+    finally:
+        random.setstate(state)
 
 
 def live_grid(parts: Parts) -> LiveGrid | None:
