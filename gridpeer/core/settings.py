@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationInfo,
@@ -36,6 +37,8 @@ from gridpeer.core.defaults import (
     DEFAULT_IMPORT_WEI_PER_KWH,
     DEFAULT_SPEED,
     DEFAULT_WEI_PER_UNIT,
+    FEEDER_FILE_SUFFIXES,
+    FEEDER_PRESETS,
 )
 
 if TYPE_CHECKING:
@@ -329,6 +332,67 @@ class HomeAssistantSettings(BaseModel):
     prefix: str = Field("homeassistant", pattern=r"^[A-Za-z0-9_-]+$")
 
 
+class GridSettings(BaseModel):
+    """``[grid]``: the community's low-voltage feeder, for the live power flow of the
+    overview (``/api/grid``; needs pandapower, ``pip install gridpeer[sim]``).
+
+    Attributes:
+        network: one of pandapower's shipped LV test feeders
+            (:data:`~gridpeer.core.defaults.FEEDER_PRESETS`) or a pandapower network file
+            (``.json``, ``.p``/``.pkl``, ``.xlsx``; relative to the config file).
+        buses: house id → its bus: the bus's index in the network (``net.bus``) or its
+            name. Houses not listed take the network's load buses in turn, in
+            ``[[accounts]]`` order (house k on load bus k mod n).
+        voltage_band: bus voltages within ``1 ± voltage_band`` per unit are fine
+            (EN 50160: ±10 %).
+        max_loading_pct: most loading of a line or transformer, % of its rating.
+        power_factor: the houses' reactive power, Q = P·tan(acos(pf)).
+        keep_network_loads: the network file's own loads stay as non-member load (off:
+            only the members' houses load the feeder).
+        refresh_s: wall seconds between two live power flows (at most; none while nobody
+            looks at the overview).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    network: str
+    buses: dict[str, int | str] = {}
+    voltage_band: float = Field(0.10, gt=0, lt=1)
+    max_loading_pct: float = Field(100.0, gt=0)
+    power_factor: float = Field(1.0, gt=0, le=1)
+    keep_network_loads: bool = False
+    refresh_s: float = Field(10.0, ge=0, le=3600)
+
+    @field_validator("network")
+    @classmethod
+    def _network(cls, value: str) -> str:
+        if value in FEEDER_PRESETS or Path(value).suffix.lower() in FEEDER_FILE_SUFFIXES:
+            return value
+        import difflib
+
+        close = difflib.get_close_matches(value, FEEDER_PRESETS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(
+            f"unknown feeder {value!r}{hint}: use one of pandapower's LV test feeders "
+            f"({', '.join(FEEDER_PRESETS)}) or a pandapower network file "
+            f"({', '.join(FEEDER_FILE_SUFFIXES)})"
+        )
+
+    @field_validator("buses")
+    @classmethod
+    def _buses(cls, value: dict[str, int | str]) -> dict[str, int | str]:
+        for house, bus in value.items():
+            if isinstance(bus, int) and bus < 0:
+                raise ValueError(f"house {house}: bus {bus} is negative (bus indices are >= 0)")
+            if isinstance(bus, str) and not bus.strip():
+                raise ValueError(f"house {house}: empty bus name")
+        return value
+
+    def network_file(self) -> Path | None:
+        """The network file (None for a shipped feeder)."""
+        return None if self.network in FEEDER_PRESETS else Path(self.network)
+
+
 class Settings(BaseSettings):
     """Everything a running community needs. Defaults are the embedded demo."""
 
@@ -372,6 +436,9 @@ class Settings(BaseSettings):
     keys: dict[str, KeySettings] = {}
     """Encrypted keystores by name (``admin``, ``oracle``, ``coordinator``, …)."""
     schedule: ScheduleSettings | None = None
+    grid: GridSettings | None = None
+    """The community's feeder (``[grid]``): the overview's live power flow; none when unset
+    (the demo picks one of :data:`~gridpeer.core.defaults.DEMO_FEEDERS`)."""
 
     @field_validator("timezone")
     @classmethod
@@ -410,7 +477,25 @@ class Settings(BaseSettings):
                 key.keystore = base.parent / key.keystore
                 if key.password_file is not None:
                     key.password_file = base.parent / key.password_file
+        if self.grid is not None:
+            self._check_grid(self.grid, base)
         return self
+
+    def _check_grid(self, grid: GridSettings, base: Path | None) -> None:
+        file = grid.network_file()
+        if file is not None:
+            if base is not None and not file.is_absolute():
+                file = base.parent / file  # relative to the config file
+                grid.network = str(file)
+            if not file.is_file():
+                raise ValueError(f"grid.network: the network file {file} does not exist")
+        ids = [a.id for a in self.accounts]
+        unknown = [h for h in grid.buses if ids and h not in ids]
+        if unknown:
+            raise ValueError(
+                f"grid.buses: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} "
+                f"not a house of [[accounts]] ({', '.join(ids)})"
+            )
 
     @classmethod
     def settings_customise_sources(

@@ -7,8 +7,10 @@ flat market when not hierarchical). What is left after that goes to / comes from
 grid. Fees (wei/kWh, paid by the buyer to the grid operator, ``wh * fee // 1000`` per
 match): ``feeder_fee`` on feeder-market trades and on preferred trades within one
 feeder, ``community_fee`` on community trades and on preferred trades across feeders.
-Per match the buyer pays payment + fee, the seller receives the payment, the operator
-the fee (paid == received + fees).
+With a per-zone ``fee_matrix`` (wei/kWh, ``[seller zone, buyer zone]``) every match
+pays the fee of its zone pair instead, whatever the stage (the path the energy takes,
+not the market it was matched in). Per match the buyer pays payment + fee, the seller
+receives the payment, the operator the fee (paid == received + fees).
 """
 
 from __future__ import annotations
@@ -35,12 +37,25 @@ class Structure:
         zone: feeder (zone) per house index.
         hierarchical: True for feeder markets below the community market.
         feeder_fee, community_fee: wei/kWh per level (see module doc).
+        fee_matrix: wei/kWh per zone pair, ``[seller zone, buyer zone]`` (zones × zones,
+            >= 0); when set, it replaces the level fees.
     """
 
     zone: IntArray
     hierarchical: bool = True
     feeder_fee: int = 0
     community_fee: int = 0
+    fee_matrix: IntArray | None = None
+
+    def __post_init__(self) -> None:
+        f = self.fee_matrix
+        if f is None:
+            return
+        zones = int(self.zone.max()) + 1 if self.zone.size else 0
+        if f.ndim != 2 or f.shape[0] != f.shape[1] or f.shape[0] < zones:
+            raise ValueError(f"fee_matrix must be square, at least {zones} x {zones}")
+        if (f < 0).any():
+            raise ValueError("fee_matrix entries must be >= 0")
 
 
 def clear_structured(
@@ -70,13 +85,21 @@ def clear_structured(
             parts.append(part)
     everyone = np.arange(n, dtype=np.int64)
     parts.append(clear_mapped(mechanism, book, everyone, left, grid, 2, structure.community_fee))
-    return concat(parts)
+    out = concat(parts)
+    if structure.fee_matrix is None:
+        return out
+    m = out.matches
+    rate = level_fee_rate(structure, book.house[m.buy], book.house[m.sell], out.level)
+    return LeveledMatches(m, out.level, payments_wei_array(m.energy_wh, rate))
 
 
 def level_fee_rate(
     structure: Structure, buyer: IntArray, seller: IntArray, level: IntArray
 ) -> IntArray:
     """Fee per match, wei/kWh, from its level and houses (module doc)."""
+    if structure.fee_matrix is not None:
+        z = structure.zone
+        return structure.fee_matrix[z[seller], z[buyer]].astype(np.int64)
     same = structure.zone[buyer] == structure.zone[seller]
     local = (level == 1) | ((level == 0) & same)
     return np.where(local, structure.feeder_fee, structure.community_fee).astype(np.int64)

@@ -51,6 +51,8 @@ def demo_main(
 ) -> int:
     """Run ``gridpeer demo``; returns the exit code."""
     require("demo", "gridpeer demo")
+    from gridpeer.runtime.grid import demo_grid
+
     if duration_h is not None and duration_h <= 0:
         typer.echo("error: --duration must be > 0 model hours", err=True)
         return 2
@@ -67,6 +69,7 @@ def demo_main(
             chain={"rpc_url": chain},
             agents=agents,
             market={"design": design},
+            grid=demo_grid(houses),  # the overview's feeder panel (None without pandapower)
         )
     except ValidationError as exc:
         typer.echo(f"error: {_errors(exc)}", err=True)

@@ -264,6 +264,7 @@ def serve_composition(hosts: int | None = None) -> Composition:
     ``gridpeer agents`` child processes (0: none), ``None``: in this process."""
     from gridpeer.runtime import services
     from gridpeer.runtime.coordinator import coordinator
+    from gridpeer.runtime.grid import grid_check
     from gridpeer.runtime.homeassistant import homeassistant
     from gridpeer.runtime.p2p_state import p2p_state
     from gridpeer.runtime.thingspeak import thingspeak
@@ -285,6 +286,7 @@ def serve_composition(hosts: int | None = None) -> Composition:
     comp.add("p2p_state", p2p_state)  # each house's P2P totals, retained, for Home Assistant
     comp.add("homeassistant", homeassistant)  # discovery configs, off unless enabled
     comp.add("thingspeak", thingspeak)  # optional uplink, off unless [thingspeak] enabled
+    comp.add("grid", grid_check)  # [grid]: the feeder and the houses' buses, checked
     comp.add("web", services.web)
     return comp
 

@@ -313,6 +313,9 @@ async def web(parts: Parts) -> AsyncIterator[None]:
     ctx.members = {h.account.lower(): h.id for h in parts.houses if h.account is not None}
     if parts.ingest is not None:
         ctx.checks["broker"] = _broker_check(parts.ingest.mqtt)
+    from gridpeer.runtime.grid import live_grid
+
+    ctx.grid = live_grid(parts)  # [grid]: the feeder's live power flow (/api/grid)
     sock = bind(parts.settings.web.host, parts.settings.web.port)
     try:
         app = create_app(ctx)

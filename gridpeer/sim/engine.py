@@ -589,11 +589,22 @@ def slot_structure(
             raise ValueError(f"market_structure.partners: unknown house in {buyer} = {seller}")
         partner[index[buyer]] = index[seller]
         kind[index[buyer]] = Preference.PARTNER
+    fee_matrix = None
+    if ms is not None and ms.fee_matrix is not None:
+        zones = ms.zones if isinstance(ms.zones, int) else int(zone.max()) + 1
+        if len(ms.fee_matrix) != zones:
+            n = len(ms.fee_matrix)
+            raise ValueError(
+                f"market_structure.fee_matrix is {n} x {n} but the feeder network has "
+                f"{zones} zones (branches leaving its transformers)"
+            )
+        fee_matrix = np.rint(np.asarray(ms.fee_matrix, dtype=np.float64) * wpu).astype(np.int64)
     structure = Structure(
         zone=zone,
         hierarchical=ms is not None and ms.hierarchical,
         feeder_fee=0 if ms is None else round(ms.feeder_fee * wpu),
         community_fee=0 if ms is None else round(ms.community_fee * wpu),
+        fee_matrix=fee_matrix,
     )
     return SlotStructure(structure, kind, partner, premium, green)
 

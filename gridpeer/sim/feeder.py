@@ -19,6 +19,7 @@ bus's nominal voltage, loading in % of the element's rating.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import time
@@ -30,8 +31,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from gridpeer.core.defaults import FEEDER_PRESETS
 from gridpeer.market.grid_aware import LinearFeeder
-from gridpeer.sim.scenario import FEEDER_PRESETS, Feeder
+from gridpeer.sim.scenario import Feeder
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -97,6 +99,58 @@ def house_buses(net: Any, spec: Feeder, houses: int, seed: int) -> I64:
         rng = np.random.default_rng([seed, 11])
         return pool[rng.integers(0, pool.size, houses)]
     return pool[np.arange(houses) % pool.size]
+
+
+def named_house_buses(net: Any, houses: list[str], buses: dict[str, int | str]) -> I64:
+    """The bus index (``net.bus`` index) of each house of ``houses``: ``buses[house]`` (a
+    bus index or a bus name) when given, else the network's load buses in turn (house k
+    on load bus ``k mod n``, ``k`` its position in ``houses``).
+
+    Raises:
+        FeederError: a bus the network does not have, or no load buses for the houses
+            without one (the message names the house and the network's buses).
+    """
+    index = [int(b) for b in net.bus.index.tolist()]
+    names = {str(n): int(b) for b, n in zip(index, net.bus["name"].tolist(), strict=True) if n}
+    pool = list(dict.fromkeys(int(b) for b in net.load.bus.tolist()))
+    out = []
+    for k, house in enumerate(houses):
+        bus = buses.get(house)
+        if bus is None:
+            if not pool:
+                raise FeederError(
+                    f"house {house} has no bus and the network has no loads to spread the "
+                    "houses over: give every house its bus in [grid] buses"
+                )
+            out.append(pool[k % len(pool)])
+        elif isinstance(bus, int) or (bus.isdigit() and bus not in names):
+            if int(bus) not in index:
+                raise FeederError(
+                    f"house {house} is on bus {bus}, which the network does not have "
+                    f"(its buses: {_ranges(index)}; load buses: {_ranges(pool) or 'none'})"
+                )
+            out.append(int(bus))
+        elif bus in names:
+            out.append(names[bus])
+        else:
+            close = difflib.get_close_matches(bus, list(names), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise FeederError(
+                f"house {house} is on bus {bus!r}, but no bus of the network has that "
+                f"name{hint}; give a bus name or index (its buses: {_ranges(index)})"
+            )
+    return np.asarray(out, dtype=np.int64)
+
+
+def _ranges(values: list[int]) -> str:
+    """``[0, 1, 2, 5, 7, 8]`` → ``"0-2, 5, 7-8"``."""
+    runs: list[list[int]] = []
+    for v in sorted(set(values)):
+        if runs and runs[-1][1] == v - 1:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 @dataclass
@@ -249,10 +303,25 @@ class FeederFlow:
             self.solves += 1
             self.solve_s += time.perf_counter() - t0
 
+    def solve_power(self, injection_w: F64) -> SlotFlow:
+        """AC power flow of the houses' net injections now (W per house, + = into the
+        feeder), e.g. the live meters' readings."""
+        t0 = time.perf_counter()
+        try:
+            p_mw = np.bincount(self.house_element, injection_w, self.elements.size) / 1e6
+            return self._solve_mw(p_mw)
+        finally:
+            self.solves += 1
+            self.solve_s += time.perf_counter() - t0
+
     def _solve(self, injection_wh: I64) -> SlotFlow:
+        p_mw = np.bincount(self.house_element, injection_wh, self.elements.size) / SLOT_H / 1e6
+        return self._solve_mw(p_mw)
+
+    def _solve_mw(self, p_mw: F64) -> SlotFlow:
+        """The flow with ``p_mw`` injected at each house bus's load element, MW."""
         import pandapower as pp
 
-        p_mw = np.bincount(self.house_element, injection_wh, self.elements.size) / SLOT_H / 1e6
         net = self.net
         net.load.loc[self.elements, "p_mw"] = -p_mw
         net.load.loc[self.elements, "q_mvar"] = -p_mw * self.tan_phi

@@ -181,26 +181,17 @@ class Calendar(_Strict):
     mode: Literal["continuous", "thesis-windows"] = "continuous"
 
 
-FEEDER_PRESETS = (
-    "kerber-landnetz-freileitung-1",
-    "kerber-landnetz-kabel-1",
-    "kerber-dorfnetz",
-    "kerber-vorstadtnetz-kabel-1",
-    "cigre-lv",
-)
-"""pandapower's shipped low-voltage test feeders, by the name a scenario uses."""
-
-
 class Feeder(_Strict):
     """The community's low-voltage network (optional; needs pandapower).
 
-    ``network`` is one of :data:`FEEDER_PRESETS` or the path of a pandapower network
-    file (``.json``, ``.p``/``.pkl``, ``.xlsx``; relative to the scenario file). Houses
-    are mapped to buses: ``mapping = "round-robin"`` spreads house k over the network's
-    load buses in order (house k on load bus ``k mod n``), ``"random"`` draws a load
-    bus per house from the seed, and an explicit ``buses`` list (bus indices of the
-    network) puts house k on ``buses[k mod len(buses)]``. The network's own loads are
-    switched off unless ``keep_network_loads`` (then they stay as non-member load).
+    ``network`` is one of :data:`gridpeer.core.defaults.FEEDER_PRESETS` or the path of
+    a pandapower network file (``.json``, ``.p``/``.pkl``, ``.xlsx``; relative to the
+    scenario file). Houses are mapped to buses: ``mapping = "round-robin"`` spreads
+    house k over the network's load buses in order (house k on load bus ``k mod n``),
+    ``"random"`` draws a load bus per house from the seed, and an explicit ``buses``
+    list (bus indices of the network) puts house k on ``buses[k mod len(buses)]``. The
+    network's own loads are switched off unless ``keep_network_loads`` (then they stay
+    as non-member load).
     ``power_factor`` (0..1, lagging for consumption) sets each house's reactive power
     from its net active power. Limits: voltage within ``1 ± voltage_band`` per unit,
     line and transformer loading at most ``max_loading_pct`` %.
@@ -235,6 +226,12 @@ class MarketStructure(_Strict):
     to the house it prefers to buy from (e.g. ``{h3 = "h1"}``), with its group's
     ``premium``; household groups may prefer ``local`` (same zone) or ``green``
     energy (from groups with ``green``).
+
+    ``fee_matrix`` (currency per kWh, one row per seller zone, one column per buyer
+    zone: zones × zones, every entry >= 0) charges each trade the fee of its zone pair
+    instead of ``feeder_fee`` / ``community_fee`` (so it goes without them), whatever
+    the stage that matched it; with ``zones = "feeder"`` its size must equal the number
+    of the network's branches (checked when the network is built).
     """
 
     hierarchical: bool = False
@@ -242,6 +239,37 @@ class MarketStructure(_Strict):
     feeder_fee: float = Field(default=0.0, ge=0)
     community_fee: float = Field(default=0.0, ge=0)
     partners: dict[str, str] = {}
+    fee_matrix: tuple[tuple[float, ...], ...] | None = None
+
+    @model_validator(mode="after")
+    def _fee_matrix(self) -> MarketStructure:
+        f = self.fee_matrix
+        if f is None:
+            return self
+        if self.feeder_fee or self.community_fee:
+            raise ValueError(
+                "fee_matrix replaces feeder_fee and community_fee: set one or the other"
+            )
+        n = len(f)
+        if n == 0 or any(len(row) != n for row in f):
+            sizes = ", ".join(str(len(row)) for row in f) or "none"
+            raise ValueError(
+                f"fee_matrix must be square (one row and one column per zone): {n} rows "
+                f"of {sizes} entries"
+            )
+        if isinstance(self.zones, int) and n != self.zones:
+            raise ValueError(
+                f"fee_matrix is {n} x {n} but there are {self.zones} zones: one row "
+                "(seller zone) and one column (buyer zone) per zone"
+            )
+        bad = [(i, j, v) for i, row in enumerate(f) for j, v in enumerate(row)]
+        bad = [(i, j, v) for i, j, v in bad if not v >= 0 or v == float("inf")]
+        if bad:
+            i, j, v = bad[0]
+            raise ValueError(
+                f"fee_matrix[{i}][{j}] = {v}: fees are finite and >= 0 (currency per kWh)"
+            )
+        return self
 
 
 class Weather(_Strict):

@@ -20,6 +20,7 @@ from gridpeer import __version__
 from gridpeer.web import (
     api_auth,
     api_explorer,
+    api_grid,
     api_health,
     api_market,
     api_orders,
@@ -80,6 +81,7 @@ def create_app(ctx: WebContext) -> FastAPI:
     app.include_router(api_auth.router)
     app.include_router(api_explorer.router)
     app.include_router(api_statement.router)
+    app.include_router(api_grid.router)
     app.include_router(pages.router)
     api_health.install(app)  # /healthz, /readyz; 503 while the store or chain is down
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")

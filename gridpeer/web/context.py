@@ -19,6 +19,7 @@ from gridpeer.core.defaults import (
 )
 from gridpeer.store.base import Store
 from gridpeer.web.auth import Auth
+from gridpeer.web.grid import LiveGrid
 from gridpeer.web.live import LiveCache, local_day
 from gridpeer.web.models import HouseInfo
 from gridpeer.web.models_market import Currency
@@ -48,6 +49,7 @@ class WebContext:
             built-in ``store`` and ``chain`` checks.
         members: member account (lower-case 0x…) → house id; with ``auth.private`` a
             house's telemetry is readable only by its members.
+        grid: the feeder's live power flow (``[grid]``), or None without a feeder.
     """
 
     store: Store
@@ -69,6 +71,7 @@ class WebContext:
     gate_s: int = 60
     checks: dict[str, Callable[[], None]] = field(default_factory=dict)
     members: dict[str, str] = field(default_factory=dict)
+    grid: LiveGrid | None = None
 
     @classmethod
     def create(

@@ -185,3 +185,43 @@ def test_structured_conserves_energy_and_money(
     # without preferences and hierarchy: the plain mechanism
     flat = clear_structured(get_mechanism(name), b, GRID, Structure(zone, False))
     assert triples(flat.matches) == triples(get_mechanism(name).clear(b, GRID).matches)
+
+
+@props(100)
+@given(
+    st.data(),
+    books(),
+    st.lists(st.integers(0, 2), min_size=HOUSES, max_size=HOUSES),
+    st.sampled_from(sorted(MECHANISMS)),
+    st.booleans(),
+    st.lists(st.integers(0, 60), min_size=9, max_size=9),
+)
+def test_zone_fee_matrix_charges_each_pair_and_conserves(
+    data: st.DataObject,
+    b: OrderArrays,
+    zones: list[int],
+    name: str,
+    hierarchical: bool,
+    fees: list[int],
+) -> None:
+    p = data.draw(preferences(b))
+    zone = np.array(zones, dtype=np.int64)
+    p = Preferences(p.kind, p.partner, p.premium, zone, p.green)
+    matrix = np.array(fees, dtype=np.int64).reshape(3, 3)
+    s = Structure(zone, hierarchical, fee_matrix=matrix)
+    res = clear_structured(get_mechanism(name), b, GRID, s, p)
+    _check_conservation(b, res)  # paid == received + fees, energy within the orders
+    m = res.matches
+    rate = matrix[zone[b.house[m.sell]], zone[b.house[m.buy]]]
+    assert (res.fee_wei == m.energy_wh * rate // 1000).all()
+    # the matrix changes fees only: the same matches as without fees
+    plain = clear_structured(get_mechanism(name), b, GRID, Structure(zone, hierarchical), p)
+    assert triples(res.matches) == triples(plain.matches)
+
+
+def test_zone_fee_matrix_is_checked() -> None:
+    zone = np.array([0, 1, 2], dtype=np.int64)
+    with pytest.raises(ValueError, match="square"):
+        Structure(zone, fee_matrix=np.zeros((2, 2), dtype=np.int64))
+    with pytest.raises(ValueError, match=">= 0"):
+        Structure(zone, fee_matrix=-np.ones((3, 3), dtype=np.int64))

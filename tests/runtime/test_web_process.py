@@ -16,6 +16,7 @@ import psutil
 from gridpeer.chain.client import MarketClient
 from gridpeer.chain.events import OrderPosted
 from gridpeer.chain.web3_backend import Web3Backend
+from gridpeer.core.defaults import DEMO_FEEDER
 from gridpeer.runtime.web_process import shareable
 from tests.web.demoproc import DemoProcess, start_demo
 
@@ -70,6 +71,15 @@ def test_web_app_runs_in_its_own_process_and_trades_over_json_rpc() -> None:
             offers = _call(demo.url + "/api/market/offers")[1]
             time.sleep(0.2)
         assert [o["remaining_wh"] for o in offers] == [321]
+        # the demo's default feeder: the live power flow of its houses (loaded in the
+        # background of the web process: 503 until then)
+        deadline = time.monotonic() + 60
+        status, grid = _call(demo.url + "/api/grid")
+        while status == 503 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            status, grid = _call(demo.url + "/api/grid")
+        assert status == 200, grid
+        assert (grid["network"], grid["houses"], grid["converged"]) == (DEMO_FEEDER, 5, True)
     finally:
         assert demo.stop() == 0, "".join(demo.lines)
     assert not web.is_running() or web.status() == psutil.STATUS_ZOMBIE

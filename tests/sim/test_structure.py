@@ -122,5 +122,47 @@ def test_zones_from_the_feeders_branches() -> None:
     assert len(set(zones.tolist())) == 6
     with pytest.raises(ValueError, match="needs a \\[feeder\\]"):
         _run(_with(ms))
+    two = MarketStructure(zones="feeder", fee_matrix=((0.0, 1.0), (1.0, 0.0)))
+    with pytest.raises(ValueError, match="has 7 zones"):
+        simulate(make_config(sc.model_copy(update={"market_structure": two}), houses=60, days=1))
     with pytest.raises(ValueError, match="zones"):
         MarketStructure(zones=0)
+
+
+def test_zone_fee_matrix_in_the_simulator() -> None:
+    # one fee everywhere: the same ledgers as the level fees set to that fee
+    same = MarketStructure(hierarchical=True, zones=2, fee_matrix=((4.0, 4.0), (4.0, 4.0)))
+    levels = MarketStructure(hierarchical=True, zones=2, feeder_fee=4.0, community_fee=4.0)
+    a, b = _run(_with(same)), _run(_with(levels))
+    _check(a)
+    assert a.ledger.house["network_fee_wei"].sum() > 0
+    for key, arr in b.ledger.house.items():
+        np.testing.assert_array_equal(a.ledger.house[key], arr, err_msg=key)
+    # fees only across zones (diagonal 0): less than the flat fee, but not nothing
+    across = MarketStructure(zones=2, fee_matrix=((0.0, 9.0), (9.0, 0.0)))
+    c = _run(_with(across))
+    _check(c)
+    fees = int(c.ledger.house["network_fee_wei"].sum())
+    p2p = int(c.ledger.house["p2p_bought_wh"].sum())
+    assert 0 < fees < p2p * 9 * BASE.tariff.wei_per_unit // 1000
+    # zones are house k mod 2: only odd-even pairs pay, so the houses' energy is the
+    # same as without fees (fees are money only)
+    np.testing.assert_array_equal(
+        c.ledger.house["p2p_bought_wh"], _run(BASE).ledger.house["p2p_bought_wh"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        ({"zones": 2, "fee_matrix": ((0.0, 1.0),)}, "square"),
+        ({"zones": 3, "fee_matrix": ((0.0, 1.0), (1.0, 0.0))}, "3 zones"),
+        ({"zones": 2, "fee_matrix": ((0.0, -1.0), (1.0, 0.0))}, r"fee_matrix\[0\]\[1\]"),
+        ({"zones": 1, "fee_matrix": ((1.0,),), "feeder_fee": 1.0}, "one or the other"),
+    ],
+)
+def test_zone_fee_matrix_is_validated(values: dict[str, object], match: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=match):
+        MarketStructure.model_validate(values)

@@ -136,3 +136,55 @@
   }
   gp.onOverview(() => { if (Date.now() - last > 3000) glance(); });
 })();
+// The feeder now (/api/grid): voltages and loadings of an AC power flow, violations
+// highlighted; the section stays hidden when the community has no [grid].
+(() => {
+  let last = 0, absent = false;
+  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const label = (kind, e) => e ? `${kind} ${kind === "bus" ? e.bus : e.index}${e.name ? " (" + e.name + ")" : ""}` : "";
+  const pu = (v) => v == null ? "—" : v.toFixed(3) + " p.u.";
+  const pct = (v) => v == null ? "—" : v.toFixed(0) + " %";
+  const words = { overvoltage: "Overvoltage", undervoltage: "Undervoltage", line_overload: "Line overloaded", trafo_overload: "Transformer overloaded" };
+  // a red border for a figure outside its limits (the list below says it in words)
+  function mark(key, bad) {
+    const el = document.querySelector(`#feeder [data-r=${key}]`);
+    el.className = "reading " + (bad ? "bad" : "ok");
+    el.dataset.violation = String(bad);
+  }
+  function render(g) {
+    const band = g.voltage_band, lim = g.max_loading_pct;
+    const show = {
+      network: g.network, reporting: String(g.reporting), houses: String(g.houses),
+      band: band.toFixed(2), limit: lim.toFixed(0) + " %",
+      vmin: pu(g.vmin_pu), vmin_bus: label("bus", g.lowest_bus),
+      vmax: pu(g.vmax_pu), vmax_bus: label("bus", g.highest_bus),
+      line: pct(g.worst_line && g.worst_line.loading_pct), line_name: label("line", g.worst_line),
+      trafo: pct(g.worst_trafo && g.worst_trafo.loading_pct), trafo_name: label("trafo", g.worst_trafo),
+      count: String(g.violation_count),
+      flow: g.converged ? `grid ${gp.fmtW(g.grid_w)} · losses ${gp.fmtW(g.losses_w)}` : "the power flow did not converge",
+    };
+    document.querySelectorAll("#feeder [data-g]").forEach((el) => { el.textContent = show[el.dataset.g]; });
+    mark("vmin", g.vmin_pu != null && g.vmin_pu < 1 - band);
+    mark("vmax", g.vmax_pu != null && g.vmax_pu > 1 + band);
+    mark("line", !!g.worst_line && g.worst_line.loading_pct > lim);
+    mark("trafo", !!g.worst_trafo && g.worst_trafo.loading_pct > lim);
+    mark("count", g.violation_count > 0 || !g.converged);
+    const unit = (v) => v.kind.endsWith("voltage") ? pu(v.value) + ` (limit ${v.limit.toFixed(3)})` : pct(v.value) + ` (limit ${v.limit.toFixed(0)} %)`;
+    const list = document.getElementById("feeder-violations");
+    list.innerHTML = g.violations.length
+      ? g.violations.map((v) => `<li data-kind="${esc(v.kind)}">⚠ ${esc(words[v.kind])}: ${esc(v.element)} at ${esc(unit(v))}</li>`).join("")
+        + (g.violation_count > g.violations.length ? `<li>… and ${g.violation_count - g.violations.length} more</li>` : "")
+      : '<li class="none">No violations: every voltage and loading within its limits.</li>';
+    document.getElementById("feeder").hidden = false;
+  }
+  async function feeder() {
+    last = Date.now();
+    try {
+      const r = await fetch("/api/grid");
+      if (r.status === 404) { absent = true; return; }  // no [grid]: nothing to show
+      if (!r.ok) return;  // the model is loading: next time
+      render(await r.json());
+    } catch (e) { console.error(e); }
+  }
+  gp.onOverview(() => { if (!absent && Date.now() - last > 3000) feeder(); });
+})();
