@@ -27,9 +27,11 @@ import numpy as np
 from gridpeer.chain.hub import ChainHub
 from gridpeer.chain.types import Order, Schedule, SignedOrder
 from gridpeer.core.clock import Clock
+from gridpeer.devices.scheduled import ScheduledBattery
 from gridpeer.devices.trace import HouseTrace, TraceSource, as_source
 from gridpeer.hems.trading_agent import SlotView
 from gridpeer.hems.trading_live import TradingAgent
+from gridpeer.hems.trading_mpc import MpcHouse
 from gridpeer.market.clearing import GridPrices
 
 log = logging.getLogger(__name__)
@@ -113,6 +115,7 @@ async def trading_agents(
     every_s: float = 900.0,
     design: str = "decentralized",
     send: Callable[[str, SignedOrder], object] | None = None,
+    mpc: Mapping[str, MpcHouse] | None = None,
 ) -> AsyncIterator[dict[str, TradingAgent]]:
     """Run every house's trading agent every ``every_s`` model seconds until exit.
 
@@ -126,6 +129,11 @@ async def trading_agents(
         design: the market design, ``decentralized``, ``centralized`` or ``hybrid``.
         send: centralized/hybrid: ``send(house, signed_order)`` hands a house's signed
             order to the coordinator (e.g. :class:`~gridpeer.hems.order_sender.OrderSender`).
+        mpc: houses run by model-predictive control (``[market] strategy = "mpc"``):
+            at the start of each round each reads its new readings from the store,
+            re-plans its rolling horizon, sets its battery's set points (a
+            :class:`~gridpeer.devices.scheduled.ScheduledBattery` trace) and then orders
+            what its plan buys and sells in each open window.
 
     Raises:
         ValueError: a centralized or hybrid design without ``send``.
@@ -143,7 +151,24 @@ async def trading_agents(
 
     def agent(house: str) -> TradingAgent:
         submit = None if send is None else functools.partial(send, house)
-        return TradingAgent(market, hub.demo_keys[house], design, book=book, submit=submit)
+        strategy = mpc[house].intents if mpc is not None and house in mpc else None
+        return TradingAgent(
+            market, hub.demo_keys[house], design, book=book, submit=submit, strategy=strategy
+        )
+
+    def replan(now: int) -> None:
+        for house, m in (mpc or {}).items():
+            if stop.is_set():
+                return
+            source = as_source(houses[house][0])
+            try:
+                m.observe(now)
+                at = source.locate(now)
+                plan = m.replan(now, float(at.trace.soc[at.index]))
+                if plan is not None and isinstance(source, ScheduledBattery):
+                    source.set_points(plan.set_points(), now)
+            except Exception as exc:  # one house's failed plan never stops the others
+                log.warning("MPC agent %s: %s", house, exc)
 
     agents = {h: agent(h) for h in houses}
 
@@ -151,6 +176,7 @@ async def trading_agents(
         with lock:
             schedule = market.schedule()
             now = max(market.now(), int(clock.timestamp()))
+        replan(now)
         for w in open_windows(schedule, now):
             for house, agent in agents.items():
                 if stop.is_set():  # the run is stopping: leave the rest of the round

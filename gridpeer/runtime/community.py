@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import date
 
 from gridpeer.devices.house import HouseConfig, simulate_house, thesis_lab_houses
+from gridpeer.devices.scheduled import ScheduledBattery
 from gridpeer.devices.trace import DailyTraces, DaySimulator, HouseTrace
 from gridpeer.web.models import HouseInfo, HouseKind
 
@@ -45,11 +46,14 @@ def house_days(
     seed: int = 0,
     step_s: int = 60,
     progress: Callable[[int, int], None] | None = None,
-) -> list[DailyTraces]:
+    scheduled: bool = False,
+) -> list[DailyTraces | ScheduledBattery]:
     """Every house's flows day after day (W, ``step_s`` steps): day ``first`` simulated now,
     each later day on first use. Weather depends on (``seed``, date), loads on (``seed``,
     house, date), so every day differs and a run is reproducible; the battery's SoC
-    carries over midnight. The load bank is cached on disk (``~/.cache/gridpeer``)."""
+    carries over midnight. The load bank is cached on disk (``~/.cache/gridpeer``).
+    With ``scheduled``, a house's battery follows its home agent's set points instead
+    (:class:`~gridpeer.devices.scheduled.ScheduledBattery`, for MPC agents)."""
     from gridpeer.profiles.load import default_cache_dir, richardson_bank
 
     bank = richardson_bank(cache_dir=default_cache_dir(), progress=progress)
@@ -65,7 +69,14 @@ def house_days(
 
         return simulate
 
-    days = [DailyTraces(c.house, first, simulator(c), step_s) for c in configs]
+    days: list[DailyTraces | ScheduledBattery] = []
+    for c in configs:
+        if scheduled and c.battery is not None:
+            bare = simulator(dataclasses.replace(c, battery=None))
+            base = DailyTraces(c.house, first, bare, step_s)
+            days.append(ScheduledBattery(base, c.battery))
+        else:
+            days.append(DailyTraces(c.house, first, simulator(c), step_s))
     for d in days:
         d.period(0)
     return days

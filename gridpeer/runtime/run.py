@@ -48,6 +48,7 @@ def demo_main(
     chain: str = "embedded",
     agents: bool = True,
     design: str = "decentralized",
+    strategy: str = "rule",
 ) -> int:
     """Run ``gridpeer demo``; returns the exit code."""
     require("demo", "gridpeer demo")
@@ -66,7 +67,7 @@ def demo_main(
             web={"port": port},
             chain={"rpc_url": chain},
             agents=agents,
-            market={"design": design},
+            market={"design": design, "strategy": strategy},
         )
     except ValidationError as exc:
         typer.echo(f"error: {_errors(exc)}", err=True)

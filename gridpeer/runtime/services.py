@@ -19,6 +19,7 @@ from gridpeer.chain.hub import ChainHub
 
 if TYPE_CHECKING:
     from gridpeer.chain.anvil import AnvilNode
+    from gridpeer.hems.trading_mpc import MpcHouse
 from gridpeer.chain.types import Schedule
 from gridpeer.core.mqtt import MqttClient
 from gridpeer.market.calendar import zone
@@ -354,10 +355,31 @@ async def trading(parts: Parts) -> AsyncIterator[None]:
             send = await stack.enter_async_context(
                 mqtt_order_sender(parts.broker, parts.settings.community, list(houses))
             )
+        mpc = _mpc_houses(parts, prices) if parts.settings.market.strategy == "mpc" else None
         parts.trading = await stack.enter_async_context(
-            trading_agents(parts.hub, houses, parts.clock, parts.stop, prices, 900.0, design, send)
+            trading_agents(
+                parts.hub, houses, parts.clock, parts.stop, prices, 900.0, design, send, mpc
+            )
         )
         yield
+
+
+def _mpc_houses(parts: Parts, prices: GridPrices) -> dict[str, MpcHouse]:
+    """Every house's MPC agent (``[market] strategy = "mpc"``): reading its history from
+    the store, scheduling its battery when its flows have one that follows set points."""
+    from gridpeer.devices.scheduled import ScheduledBattery
+    from gridpeer.hems.trading_mpc import MpcHouse
+
+    assert parts.store is not None, "MPC agents read their history from the store"
+    return {
+        h.id: MpcHouse(
+            h.id,
+            trace.battery if isinstance(trace, ScheduledBattery) else None,
+            prices,
+            parts.store,
+        )
+        for h, trace in zip(parts.houses, parts.traces, strict=True)
+    }
 
 
 def _broker_check(client: MqttClient) -> Callable[[], None]:

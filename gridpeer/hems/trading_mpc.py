@@ -1,0 +1,259 @@
+"""Model-predictive trading for a live house (``[market] strategy = "mpc"``).
+
+The same strategy as the simulator's MPC agents (:mod:`gridpeer.sim.mpc`), for one house
+of a running community:
+
+1. **History**: every round, :meth:`MpcHouse.observe` reads the house's *stored*
+   readings (its meter's consumption and its PV, 15-minute means from the telemetry
+   store) for every slot completed since the last round into a
+   :class:`~gridpeer.hems.forecasting.HouseForecaster` (``sarima`` by default). Nothing
+   from the future: only slots that ended before now.
+2. **Plan** (:meth:`MpcHouse.replan`): from the next slot on, over a rolling horizon of
+   up to 96 slots (as far as the forecaster reaches), the cheapest operation of the
+   battery with :func:`gridpeer.devices.schedule.solve` (HiGHS, the simulator's LP)
+   against the expected prices per Wh: buying ``import − (import − mid)·share``, selling
+   ``feed_in + (mid − feed_in)·share`` (``mid`` the tariffs' midpoint, ``share`` the part
+   of a trade the P2P market is expected to take, default 0.5). A house without a
+   battery has nothing to schedule: its plan is its forecast net (``imp = max(0, load −
+   pv)``, ``exp = max(0, pv − load)``).
+3. **Battery**: the plan's battery power per slot becomes the set points of the
+   house's :class:`~gridpeer.devices.scheduled.ScheduledBattery` (clipped there to the
+   physical limits).
+4. **Orders** (:meth:`MpcHouse.intents`): for a delivery window, sell the plan's
+   exports and buy its imports over the window's slots (whole Wh), priced like the
+   rule-based agent (fixed or ramping plan across the bidding window); the owner's
+   switch and overrides apply as for the rule-based agent.
+
+Units: energy Wh, power W, prices wei per kWh (the LP's per Wh, normalised), SoC 0..1,
+times UTC unix seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import numpy.typing as npt
+
+from gridpeer.devices.battery import BatterySpec, one_way_efficiency
+from gridpeer.devices.schedule import FlexProblem, solve
+from gridpeer.hems.forecasting import SLOT_S, HouseForecaster
+from gridpeer.hems.strategy import house_order_price
+from gridpeer.hems.trading_agent import Intent, OwnerSettings, SlotView
+from gridpeer.market.clearing import GridPrices
+from gridpeer.store.base import Resolution, Store
+
+log = logging.getLogger(__name__)
+
+F64 = npt.NDArray[np.float64]
+DT_H = SLOT_S / 3600.0
+Window = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class LivePlan:
+    """A house's schedule from ``start`` (UTC s, a slot start), one entry per slot.
+
+    Attributes:
+        start: first slot's start, UTC s.
+        pv_wh, load_wh: forecast generation and load, Wh per slot.
+        imp_wh, exp_wh: planned energy bought and sold, Wh per slot.
+        bess_w: battery power, W (+ discharge, − charge).
+        soc: planned SoC at the end of each slot, 0..1 (0 without a battery).
+    """
+
+    start: int
+    pv_wh: F64
+    load_wh: F64
+    imp_wh: F64
+    exp_wh: F64
+    bess_w: F64
+    soc: F64
+
+    @property
+    def end(self) -> int:
+        """End of the last slot, UTC s."""
+        return self.start + SLOT_S * int(self.imp_wh.size)
+
+    def covers(self, window: Window) -> bool:
+        """True if the plan holds every slot of ``window``."""
+        return self.start <= window[0] and window[1] <= self.end
+
+    def window_wh(self, window: Window) -> tuple[int, int]:
+        """``(sell_wh, buy_wh)``: the plan's exports and imports over ``window``, whole Wh."""
+        a = (window[0] - self.start) // SLOT_S
+        b = -(-(window[1] - self.start) // SLOT_S)
+        sell = int(np.floor(self.exp_wh[a:b].sum() + 1e-6))
+        buy = int(np.floor(self.imp_wh[a:b].sum() + 1e-6))
+        return sell, buy
+
+    def set_points(self) -> dict[int, float]:
+        """Battery power per slot start (UTC s → W, + discharge)."""
+        return {self.start + SLOT_S * i: float(w) for i, w in enumerate(self.bess_w)}
+
+
+def expected_prices(prices: GridPrices, share: float) -> tuple[float, float]:
+    """Expected (buy, sell) price, wei per kWh: the grid's, moved toward the tariffs'
+    midpoint by the ``share`` (0..1) of a trade the P2P market is expected to take."""
+    imp, fi = float(prices.import_wei_per_kwh), float(prices.feed_in_wei_per_kwh)
+    mid = (imp + fi) / 2.0
+    return imp - (imp - mid) * share, fi + (mid - fi) * share
+
+
+def plan_house(
+    start: int,
+    pv_wh: F64,
+    load_wh: F64,
+    battery: BatterySpec | None,
+    soc: float,
+    prices: GridPrices,
+    share: float = 0.5,
+) -> LivePlan:
+    """The cheapest schedule of one house from ``start`` given its forecasts (Wh per
+    slot), its battery at ``soc`` now and the expected prices (see the module docstring)."""
+    h = int(pv_wh.size)
+    pv, load = np.clip(pv_wh, 0.0, None), np.clip(load_wh, 0.0, None)
+    if battery is None or h == 0:
+        net = pv - load
+        z = np.zeros(h)
+        return LivePlan(start, pv, load, np.clip(-net, 0, None), np.clip(net, 0, None), z, z)
+    buy, sell = expected_prices(prices, share)
+    top = max(buy, 1.0)
+    one = np.ones(1)
+    z1, zh = np.zeros(1), np.zeros((1, h))
+    b = battery
+    p = FlexProblem(
+        dt_h=DT_H,
+        pv_wh=pv[None, :],
+        load_wh=load[None, :],
+        buy_price=np.full((1, h), buy / top / 1000.0),
+        sell_price=np.full((1, h), sell / top / 1000.0),
+        batt_wh=one * b.capacity_wh,
+        batt_power_w=one * min(b.max_charge_w, b.max_discharge_w),
+        batt_eff=one * float(one_way_efficiency(b.round_trip_efficiency)),
+        batt_soc_min=one * b.soc_min,
+        batt_soc_max=one * b.soc_max,
+        batt_start_wh=one * soc * b.capacity_wh,
+        ev_wh=z1,
+        ev_power_w=z1,
+        ev_eff=one,
+        ev_v2g=np.zeros(1, dtype=np.bool_),
+        ev_start_wh=z1,
+        ev_home=np.ones((1, h), dtype=np.bool_),
+        ev_trip_wh=zh,
+        ev_need_wh=zh,
+        hp_heat_max_w=zh,
+        hp_cop=np.ones((1, h)),
+        heat_demand_w=zh,
+        tank_wh=z1,
+        tank_loss_per_h=z1,
+        tank_start_wh=z1,
+    )
+    s = solve(p)
+    return LivePlan(
+        start,
+        pv,
+        load,
+        s["imp"][0].copy(),
+        s["exp"][0].copy(),
+        (s["bd"][0] - s["bc"][0]) / DT_H,
+        s["sb"][0] / b.capacity_wh,
+    )
+
+
+@dataclass
+class MpcHouse:
+    """One live house's MPC agent (see the module docstring).
+
+    Attributes:
+        house: house id.
+        battery: its battery (None: nothing to schedule).
+        prices: grid tariffs, wei/kWh.
+        store: the telemetry store its readings are read back from.
+        model: forecast model (``persistence``, ``sarima``, ``gbm``).
+        share: expected share of a trade the P2P market takes, 0..1.
+        history_days: days of readings read back at the first round.
+    """
+
+    house: str
+    battery: BatterySpec | None
+    prices: GridPrices
+    store: Store
+    model: str = "sarima"
+    share: float = 0.5
+    history_days: int = 14
+    forecaster: HouseForecaster = field(init=False)
+    plan: LivePlan | None = None
+    observed_until: int = 0
+    """Slots before this UTC s have been read from the store."""
+    posted: list[tuple[Window, LivePlan, list[Intent]]] = field(default_factory=list)
+    """The last orders decided per round: window, the plan they came from, the intents."""
+    solves: int = 0
+
+    def __post_init__(self) -> None:
+        self.forecaster = HouseForecaster(self.model, days=self.history_days)
+
+    def observe(self, now: float) -> int:
+        """Read the slots completed since the last call (before ``now``) from the store
+        into the forecaster; returns how many slots were observed."""
+        end = int(now) // SLOT_S * SLOT_S
+        start = self.observed_until or end - self.history_days * 86_400
+        if end <= start:
+            return 0
+        t0, t1 = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
+        meter = self.store.history(self.house, "meter", t0, t1, Resolution.MIN15)
+        pv = {
+            int(x.start.timestamp()): x.energy_wh
+            for x in self.store.history(self.house, "pv", t0, t1, Resolution.MIN15)
+        }
+        seen = 0
+        for m in meter:
+            ts = int(m.start.timestamp())
+            if start <= ts < end:
+                self.forecaster.observe(ts, float(pv.get(ts, 0.0)), float(m.energy_wh))
+                seen += 1
+        self.observed_until = end
+        return seen
+
+    def replan(self, now: float, soc: float) -> LivePlan | None:
+        """Plan from the next slot on (battery at ``soc`` now), as far as the forecaster
+        reaches; None before any reading."""
+        start = -(-int(now) // SLOT_S) * SLOT_S
+        h = min(96, self.forecaster.horizon(start))
+        if h <= 0:
+            return None
+        pv, load = self.forecaster.forecast_slots(start, h)
+        self.plan = plan_house(start, pv, load, self.battery, soc, self.prices, self.share)
+        self.solves += self.battery is not None
+        return self.plan
+
+    def intents(self, window: Window, settings: OwnerSettings, view: SlotView) -> list[Intent]:
+        """Orders for ``window`` from the current plan (none without a plan covering it)."""
+        plan = self.plan
+        if not settings.enabled or plan is None or not plan.covers(window):
+            return []
+        sell, buy = plan.window_wh(window)
+        if settings.sell_wh is not None:
+            sell = settings.sell_wh
+        if settings.buy_wh is not None:
+            buy = settings.buy_wh
+        out: list[Intent] = []
+        for side, wh in (("sell", sell), ("buy", buy)):
+            if wh < max(1, settings.min_order_wh):
+                continue
+            price = settings.price_wei_per_kwh
+            if price is None:
+                price = house_order_price(
+                    side,
+                    view.feed_in,
+                    view.import_price,
+                    view.progress,
+                    settings.strategy,
+                    settings.spread,
+                )
+            out.append(Intent(side, int(wh), int(price)))
+        self.posted.append((window, plan, out))
+        del self.posted[:-200]
+        return out

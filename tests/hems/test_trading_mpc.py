@@ -1,0 +1,103 @@
+"""The live house's MPC agent: plans within limits and balanced, orders equal to its plan,
+history read from the store with nothing from the future."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gridpeer.devices.battery import BatterySpec
+from gridpeer.hems.forecasting import SLOT_S
+from gridpeer.hems.trading_agent import OwnerSettings, SlotView
+from gridpeer.hems.trading_mpc import MpcHouse, plan_house
+from gridpeer.market.clearing import GridPrices
+from gridpeer.store.base import Sample, Store
+from gridpeer.store.factory import open_store
+
+DAY0 = 1_736_121_600  # 2025-01-06 00:00 UTC
+SPEC = BatterySpec(5_000.0, 2_500.0, 2_500.0, soc_min=0.1, soc_max=0.95)
+PRICES = GridPrices(180 * 10**12, 60 * 10**12)
+
+
+def _profile(k: int) -> tuple[float, float]:
+    """PV and load of slot ``k``, W (a sunny noon, a flat load)."""
+    s = k % 96
+    return max(0.0, 3000.0 * np.sin(np.pi * (s - 28) / 48)), 500.0
+
+
+def _view(progress: float = 0.0) -> SlotView:
+    return SlotView(0.0, 0.0, 0.0, 0.5, 5000.0, 12.0, 60 * 10**12, 180 * 10**12, progress)
+
+
+def test_plan_stores_surplus_for_the_evening_within_limits() -> None:
+    pv = np.array([_profile(k)[0] for k in range(40, 96)]) * 0.25
+    load = np.full(56, 500.0 * 0.25)
+    plan = plan_house(DAY0 + 40 * SLOT_S, pv, load, SPEC, 0.1, PRICES)
+    # balance per slot: pv − load + battery = exports − imports (Wh)
+    np.testing.assert_allclose(pv - load + plan.bess_w * 0.25, plan.exp_wh - plan.imp_wh, atol=1e-6)
+    assert np.all(plan.soc >= SPEC.soc_min - 1e-9) and np.all(plan.soc <= SPEC.soc_max + 1e-9)
+    assert np.all(np.abs(plan.bess_w) <= 2_500.0 + 1e-6)
+    assert plan.soc.max() > 0.5  # it charged from the noon surplus ...
+    night = slice(40, 56)  # 20:00-24:00: no PV, the battery covers the load
+    assert plan.imp_wh[night].sum() < load[night].sum() * 0.5
+    # without a battery the plan is the forecast net
+    bare = plan_house(DAY0, pv, load, None, 0.0, PRICES)
+    np.testing.assert_allclose(bare.exp_wh - bare.imp_wh, pv - load)
+
+
+def _store_with_history(tmp_path: Path, slots: int, future: float = 0.0) -> Store:
+    store = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    rows = []
+    for k in range(slots + 8):  # readings every 5 min; the last 8 slots are the future
+        pv, load = _profile(k)
+        if k >= slots:
+            pv, load = pv + future, load + future
+        for m in range(3):
+            ts = datetime.fromtimestamp(DAY0 + k * SLOT_S + m * 300, UTC)
+            rows += [Sample("h1", "meter", ts, p=load), Sample("h1", "pv", ts, p=pv)]
+    store.write(rows)
+    return store
+
+
+@pytest.mark.parametrize("model", ["persistence", "sarima"])
+def test_agent_reads_its_stored_history_and_orders_its_plan(tmp_path: Path, model: str) -> None:
+    slots = 5 * 96 + 40  # five days and ten hours of readings
+    now = DAY0 + slots * SLOT_S + 60
+    store = _store_with_history(tmp_path, slots)
+    house = MpcHouse("h1", SPEC, PRICES, store, model=model)
+    assert house.observe(now) == slots  # every completed slot, none after now
+    assert house.observe(now) == 0
+    plan = house.replan(now, 0.3)
+    assert plan is not None and plan.start == DAY0 + (slots + 1) * SLOT_S
+    # a periodic house is forecast exactly: its PV at noon is the real one
+    k = 48 - 41
+    assert plan.pv_wh[k] == pytest.approx(_profile(48)[0] * 0.25, abs=1.0)
+    window = (plan.start + 4 * SLOT_S, plan.start + 8 * SLOT_S)
+    intents = house.intents(window, OwnerSettings(), _view(0.5))
+    sell, buy = plan.window_wh(window)
+    assert {i.side: i.energy_wh for i in intents} == {
+        s: w for s, w in (("sell", sell), ("buy", buy)) if w >= 10
+    }
+    assert sell + buy > 0
+    assert house.posted[-1][0] == window
+    assert house.intents(window, OwnerSettings(enabled=False), _view()) == []
+    assert house.intents((plan.end, plan.end + SLOT_S), OwnerSettings(), _view()) == []
+
+
+def test_readings_after_now_are_never_read(tmp_path: Path) -> None:
+    slots = 4 * 96 + 30
+    now = DAY0 + slots * SLOT_S + 30
+    plans = []
+    for i, future in enumerate((0.0, 5_000.0)):
+        d = tmp_path / str(i)
+        d.mkdir()
+        house = MpcHouse("h1", SPEC, PRICES, _store_with_history(d, slots, future))
+        house.observe(now)
+        plans.append(house.replan(now, 0.5))
+    a, b = plans
+    assert a is not None and b is not None
+    np.testing.assert_array_equal(a.pv_wh, b.pv_wh)
+    np.testing.assert_array_equal(a.bess_w, b.bess_w)
