@@ -140,4 +140,6 @@ class ScheduledBattery(TraceSource):
             soc=soc,
             grid_w=base.load_w - base.pv_w - bess,
             mains_v=base.mains_v,
+            ev_w=base.ev_w,
+            ev_soc=base.ev_soc,
         )

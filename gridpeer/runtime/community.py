@@ -6,19 +6,25 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
+from gridpeer.devices.ev import EvSpec
 from gridpeer.devices.house import HouseConfig, simulate_house, thesis_lab_houses
 from gridpeer.devices.scheduled import ScheduledBattery
 from gridpeer.devices.trace import DailyTraces, DaySimulator, HouseTrace
 from gridpeer.web.models import HouseInfo, HouseKind
 
+EV_HOUSE = 2
+"""Index in the lab's mix of the house that also charges an electric car (h3: PV + EV)."""
+
 
 def lab_configs(n: int) -> list[HouseConfig]:
-    """``n`` houses h1..hn in the lab's mix (2 PV + battery, 1 PV, 2 consumers), repeated."""
+    """``n`` houses h1..hn in the lab's mix (2 PV + battery, 1 PV with an EV, 2 consumers),
+    repeated."""
     if n < 1:
         raise ValueError(f"need at least one house, got {n}")
     lab = thesis_lab_houses()
+    lab[EV_HOUSE] = dataclasses.replace(lab[EV_HOUSE], ev=EvSpec())
     return [dataclasses.replace(lab[k % len(lab)], house=f"h{k + 1}") for k in range(n)]
 
 
@@ -36,6 +42,7 @@ def house_info(config: HouseConfig, account: str | None = None) -> HouseInfo:
         kind=kind,
         pv_kwp=config.pv.kwp if config.pv else 0.0,
         bess_kwh=config.battery.capacity_wh / 1000.0 if config.battery else 0.0,
+        ev_kwh=config.ev.capacity_wh / 1000.0 if config.ev else 0.0,
         account=account,
     )
 
@@ -59,13 +66,19 @@ def house_days(
     bank = richardson_bank(cache_dir=default_cache_dir(), progress=progress)
 
     def simulator(config: HouseConfig) -> DaySimulator:
+        car_end: dict[date, float] = {}  # the EV's SoC at the end of each day simulated
+
         def simulate(day: date, soc0: float | None) -> HouseTrace:
             c = config
             if soc0 is not None and c.battery is not None:
                 b = c.battery
                 soc = min(max(soc0, b.soc_min), b.soc_max)
                 c = dataclasses.replace(c, battery=dataclasses.replace(b, soc_initial=soc))
-            return simulate_house(c, day, step_s=step_s, seed=seed, bank=bank)
+            car = car_end.get(day - timedelta(days=1))  # days run in order: the car carries
+            trace = simulate_house(c, day, step_s=step_s, seed=seed, bank=bank, ev_soc=car)
+            if trace.ev_soc is not None:
+                car_end[day] = float(trace.ev_soc[-1])
+            return trace
 
         return simulate
 

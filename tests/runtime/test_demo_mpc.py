@@ -3,7 +3,8 @@ embedded broker, sensor nodes and home agents, embedded chain, trading agents; n
 web process nor the oracle) with every home agent running MPC. The houses forecast from
 their own stored readings, schedule their batteries with HiGHS, and post what their
 schedules buy and sell for the day's second delivery window (16:30-17:30 local = 20:30
-UTC, the evening); the batteries follow their set points and stay within their limits."""
+UTC, the evening); the batteries follow their set points and stay within their limits.
+The lab's EV house (h3) sends its charger's readings over MQTT into the store."""
 
 from __future__ import annotations
 
@@ -121,6 +122,16 @@ async def test_mpc_houses_post_their_schedules_and_batteries_stay_in_limits(
                 stored = store.history(house, "bess", t1, clock.now())
             socs = [x.soc for x in stored if x.soc is not None]
             assert socs and b.soc_min - 1e-3 <= min(socs) <= max(socs) <= b.soc_max + 1e-3
+        # the EV house (h3) reported its charger over MQTT like the other devices
+        with contextlib.closing(open_store(str(parts.store_url))) as store:
+            t1 = clock.start + timedelta(minutes=15)
+            ev = {x.start: x for x in store.history("h3", "ev", t1, clock.now())}
+            meter = {x.start: x for x in store.history("h3", "meter", t1, clock.now())}
+        assert ev and set(ev) <= set(meter)
+        for at, x in ev.items():  # the car's charging is part of the house's load
+            assert x.soc is not None and 0.0 <= x.soc <= 1.0
+            assert x.p is not None and 0.0 <= x.p <= 7_400.0 + 1e-6
+            assert x.p <= (meter[at].p or 0.0) + 1e-3
     finally:
         parts.stop.set()
         with contextlib.suppress(asyncio.CancelledError):
