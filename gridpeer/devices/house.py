@@ -90,7 +90,8 @@ def thesis_lab_houses(lab_scale: bool = False, site: Site = VALPARAISO) -> list[
     ]
 
 
-def _house_seed(seed: int, house: str) -> int:
+def house_seed(seed: int, house: str) -> int:
+    """The seed of one house's load and car sessions, from the run's ``seed``."""
     return (seed * 1_000_003 + zlib.crc32(house.encode())) % 2**63
 
 
@@ -130,8 +131,8 @@ def simulate_house(
         raise ValueError(f"days must be in 1..3660, got {days}")
     first = _utc_midnight(start)
     bank = bank if bank is not None else richardson_bank()
-    house_seed = _house_seed(seed, config.house)
-    rng = np.random.default_rng([house_seed, 5])
+    hseed = house_seed(seed, config.house)
+    rng = np.random.default_rng([hseed, 5])
     household = rng.integers(0, bank.households, 1)
     shift = rng.integers(-MAX_SHIFT_MIN, MAX_SHIFT_MIN + 1, 1)
     daily_wh = np.array([config.annual_load_kwh * 1000.0 / 365.0])
@@ -150,13 +151,13 @@ def simulate_house(
             shift,
             daily_wh,
             utc_offset_h=config.site.utc_offset_h,
-            seed=house_seed,
+            seed=hseed,
             step_s=step_s,
         ).astype(np.float64)
         pv_p, pv_v, pv_i = _pv(config, day, seed, step_s, load.shape[1])
         if ev is not None:
             fleet = ev.fleet()
-            sessions = draw_sessions(fleet, day, house_seed, config.site.utc_offset_h)
+            sessions = draw_sessions(fleet, day, hseed, config.site.utc_offset_h)
             car = charge_uncontrolled(fleet, sessions, car_soc)
             car_soc = car.soc[:, -1]
             ev_w = from_minutes(np.repeat(car.power_w[0], 15), step_s)

@@ -13,11 +13,15 @@ of a running community:
    battery with :func:`gridpeer.devices.schedule.solve` (HiGHS, the simulator's LP)
    against the expected prices per Wh: buying ``import − (import − mid)·share``, selling
    ``feed_in + (mid − feed_in)·share`` (``mid`` the tariffs' midpoint, ``share`` the part
-   of a trade the P2P market is expected to take, default 0.5). A house without a
-   battery has nothing to schedule: its plan is its forecast net (``imp = max(0, load −
-   pv)``, ``exp = max(0, pv − load)``).
-3. **Battery**: the plan's battery power per slot becomes the set points of the
-   house's :class:`~gridpeer.devices.scheduled.ScheduledBattery` (clipped there to the
+   of a trade the P2P market is expected to take, default 0.5). A car (an EV house) is
+   scheduled in the same LP from its sessions (its owner's plan: plugged in, trips,
+   departures, as the simulator's agents know them), its SoC now, and the requirement
+   ``E ≥ min_soc·capacity`` at the end of the slot before each departure and of the
+   horizon (capped by what the charger can reach). A house with neither has nothing to
+   schedule: its plan is its forecast net (``imp = max(0, load − pv)``,
+   ``exp = max(0, pv − load)``). The forecast load is the meter's minus the car's.
+3. **Devices**: the plan's battery and car power per slot become the set points of the
+   house's :class:`~gridpeer.devices.scheduled.ScheduledHouse` (clipped there to the
    physical limits).
 4. **Orders** (:meth:`MpcHouse.intents`): for a delivery window, sell the plan's
    exports and buy its imports over the window's slots (whole Wh), priced like the
@@ -31,14 +35,17 @@ times UTC unix seconds.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import numpy as np
 import numpy.typing as npt
 
 from gridpeer.devices.battery import BatterySpec, one_way_efficiency
+from gridpeer.devices.ev import EvSessions, EvSpec
 from gridpeer.devices.schedule import FlexProblem, solve
+from gridpeer.devices.scheduled import ScheduledHouse
 from gridpeer.hems.forecasting import SLOT_S, HouseForecaster
 from gridpeer.hems.strategy import house_order_price
 from gridpeer.hems.trading_agent import Intent, OwnerSettings, SlotView
@@ -62,6 +69,8 @@ class LivePlan:
         imp_wh, exp_wh: planned energy bought and sold, Wh per slot.
         bess_w: battery power, W (+ discharge, − charge).
         soc: planned SoC at the end of each slot, 0..1 (0 without a battery).
+        ev_w: the car's charger power, W (+ charging, − V2G; 0 without a car).
+        ev_soc: the car's planned SoC at the end of each slot, 0..1.
     """
 
     start: int
@@ -71,6 +80,8 @@ class LivePlan:
     exp_wh: F64
     bess_w: F64
     soc: F64
+    ev_w: F64 | None = None
+    ev_soc: F64 | None = None
 
     @property
     def end(self) -> int:
@@ -93,6 +104,56 @@ class LivePlan:
         """Battery power per slot start (UTC s → W, + discharge)."""
         return {self.start + SLOT_S * i: float(w) for i, w in enumerate(self.bess_w)}
 
+    def ev_points(self) -> dict[int, float]:
+        """The car's charger power per slot start (UTC s → W, + charging); empty without."""
+        if self.ev_w is None:
+            return {}
+        return {self.start + SLOT_S * i: float(w) for i, w in enumerate(self.ev_w)}
+
+
+@dataclass(frozen=True)
+class CarHorizon:
+    """A car over a plan's slots: its spec, stored energy now (Wh), plugged in per slot,
+    driving energy per slot (Wh, at arrival) and the energy required at the end of each
+    slot (Wh, 0 where none)."""
+
+    spec: EvSpec
+    start_wh: float
+    home: npt.NDArray[np.bool_]
+    trip_wh: F64
+    need_wh: F64
+
+
+def car_horizon(
+    spec: EvSpec, sessions: Callable[[date], EvSessions], start: int, slots: int, soc: float
+) -> CarHorizon:
+    """The car's :class:`CarHorizon` for ``slots`` slots from ``start`` (UTC s) from its
+    daily sessions (UTC days of 96 slots), at SoC ``soc`` now."""
+    first = start // SLOT_S
+    days: dict[int, EvSessions] = {}
+    home = np.zeros(slots, dtype=np.bool_)
+    trip = np.zeros(slots)
+    departs = np.zeros(slots, dtype=np.bool_)
+    for j in range(slots):
+        d, t = divmod(first + j, 96)
+        if d not in days:
+            days[d] = sessions(datetime.fromtimestamp(d * 86_400, UTC).date())
+        sess = days[d]
+        home[j] = bool(sess.home[0, t])
+        trip[j] = float(sess.trip_wh[0, t])
+        departs[j] = int(sess.departure[0]) == t
+    e0 = soc * spec.capacity_wh
+    per_slot = spec.charger_w * DT_H * spec.efficiency
+    reach = np.minimum(e0 + per_slot * np.cumsum(home), spec.capacity_wh)
+    want = spec.min_soc_departure * spec.capacity_wh
+    need = np.zeros(slots)
+    before = np.flatnonzero(departs) - 1  # the slot before each departure
+    before = before[before >= 0]
+    need[before] = np.minimum(want, reach[before])
+    low = max(0.0, e0 - float(trip.sum()))
+    need[-1] = max(need[-1], min(want, low + per_slot * float(home.sum()), spec.capacity_wh))
+    return CarHorizon(spec, e0, home, trip, need)
+
 
 def expected_prices(prices: GridPrices, share: float) -> tuple[float, float]:
     """Expected (buy, sell) price, wei per kWh: the grid's, moved toward the tariffs'
@@ -110,12 +171,14 @@ def plan_house(
     soc: float,
     prices: GridPrices,
     share: float = 0.5,
+    car: CarHorizon | None = None,
 ) -> LivePlan:
     """The cheapest schedule of one house from ``start`` given its forecasts (Wh per
-    slot), its battery at ``soc`` now and the expected prices (see the module docstring)."""
+    slot), its battery at ``soc`` now, its car (if any) and the expected prices (see the
+    module docstring)."""
     h = int(pv_wh.size)
     pv, load = np.clip(pv_wh, 0.0, None), np.clip(load_wh, 0.0, None)
-    if battery is None or h == 0:
+    if (battery is None and car is None) or h == 0:
         net = pv - load
         z = np.zeros(h)
         return LivePlan(start, pv, load, np.clip(-net, 0, None), np.clip(net, 0, None), z, z)
@@ -123,19 +186,9 @@ def plan_house(
     top = max(buy, 1.0)
     one = np.ones(1)
     z1, zh = np.zeros(1), np.zeros((1, h))
-    b = battery
-    p = FlexProblem(
-        dt_h=DT_H,
-        pv_wh=pv[None, :],
-        load_wh=load[None, :],
-        buy_price=np.full((1, h), buy / top / 1000.0),
-        sell_price=np.full((1, h), sell / top / 1000.0),
-        batt_wh=one * b.capacity_wh,
-        batt_power_w=one * min(b.max_charge_w, b.max_discharge_w),
-        batt_eff=one * float(one_way_efficiency(b.round_trip_efficiency)),
-        batt_soc_min=one * b.soc_min,
-        batt_soc_max=one * b.soc_max,
-        batt_start_wh=one * soc * b.capacity_wh,
+    b = battery or BatterySpec(1.0, 0.0, 0.0)  # a battery of 0 W: switched off below
+    has_b = 1.0 if battery is not None else 0.0
+    ev_args: dict[str, object] = dict(
         ev_wh=z1,
         ev_power_w=z1,
         ev_eff=one,
@@ -144,14 +197,44 @@ def plan_house(
         ev_home=np.ones((1, h), dtype=np.bool_),
         ev_trip_wh=zh,
         ev_need_wh=zh,
+    )
+    if car is not None:
+        c = car.spec
+        ev_args = dict(
+            ev_wh=one * c.capacity_wh,
+            ev_power_w=one * c.charger_w,
+            ev_eff=one * c.efficiency,
+            ev_v2g=np.array([c.v2g]),
+            ev_start_wh=one * car.start_wh,
+            ev_home=car.home[None, :],
+            ev_trip_wh=car.trip_wh[None, :],
+            ev_need_wh=car.need_wh[None, :],
+        )
+    p = FlexProblem(
+        dt_h=DT_H,
+        pv_wh=pv[None, :],
+        load_wh=load[None, :],
+        buy_price=np.full((1, h), buy / top / 1000.0),
+        sell_price=np.full((1, h), sell / top / 1000.0),
+        batt_wh=one * b.capacity_wh * has_b,
+        batt_power_w=one * min(b.max_charge_w, b.max_discharge_w),
+        batt_eff=one * float(one_way_efficiency(b.round_trip_efficiency)),
+        batt_soc_min=one * b.soc_min,
+        batt_soc_max=one * b.soc_max,
+        batt_start_wh=one * soc * b.capacity_wh * has_b,
         hp_heat_max_w=zh,
         hp_cop=np.ones((1, h)),
         heat_demand_w=zh,
         tank_wh=z1,
         tank_loss_per_h=z1,
         tank_start_wh=z1,
+        **ev_args,  # type: ignore[arg-type]
     )
     s = solve(p)
+    ev_w = ev_soc = None
+    if car is not None:
+        ev_w = (s["ec"][0] - s["ed"][0]) / DT_H
+        ev_soc = s["se"][0] / car.spec.capacity_wh
     return LivePlan(
         start,
         pv,
@@ -159,7 +242,9 @@ def plan_house(
         s["imp"][0].copy(),
         s["exp"][0].copy(),
         (s["bd"][0] - s["bc"][0]) / DT_H,
-        s["sb"][0] / b.capacity_wh,
+        s["sb"][0] / b.capacity_wh * has_b,
+        ev_w,
+        ev_soc,
     )
 
 
@@ -172,6 +257,7 @@ class MpcHouse:
         battery: its battery (None: nothing to schedule).
         prices: grid tariffs, wei/kWh.
         store: the telemetry store its readings are read back from.
+        car: the house's flows with its car (sessions and spec), or None.
         model: forecast model (``persistence``, ``sarima``, ``gbm``).
         share: expected share of a trade the P2P market takes, 0..1.
         history_days: days of readings read back at the first round.
@@ -181,6 +267,7 @@ class MpcHouse:
     battery: BatterySpec | None
     prices: GridPrices
     store: Store
+    car: ScheduledHouse | None = None
     model: str = "sarima"
     share: float = 0.5
     history_days: int = 14
@@ -204,29 +291,36 @@ class MpcHouse:
             return 0
         t0, t1 = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
         meter = self.store.history(self.house, "meter", t0, t1, Resolution.MIN15)
-        pv = {
-            int(x.start.timestamp()): x.energy_wh
-            for x in self.store.history(self.house, "pv", t0, t1, Resolution.MIN15)
-        }
+        pv, car = (
+            {
+                int(x.start.timestamp()): x.energy_wh
+                for x in self.store.history(self.house, device, t0, t1, Resolution.MIN15)
+            }
+            for device in ("pv", "ev")
+        )
         seen = 0
         for m in meter:
             ts = int(m.start.timestamp())
-            if start <= ts < end:
-                self.forecaster.observe(ts, float(pv.get(ts, 0.0)), float(m.energy_wh))
+            if start <= ts < end:  # the inflexible load: the meter's minus the car's
+                load = max(0.0, float(m.energy_wh) - float(car.get(ts, 0.0)))
+                self.forecaster.observe(ts, float(pv.get(ts, 0.0)), load)
                 seen += 1
         self.observed_until = end
         return seen
 
-    def replan(self, now: float, soc: float) -> LivePlan | None:
-        """Plan from the next slot on (battery at ``soc`` now), as far as the forecaster
-        reaches; None before any reading."""
+    def replan(self, now: float, soc: float, ev_soc: float = 0.0) -> LivePlan | None:
+        """Plan from the next slot on (battery at ``soc``, car at ``ev_soc`` now), as far
+        as the forecaster reaches; None before any reading."""
         start = -(-int(now) // SLOT_S) * SLOT_S
         h = min(96, self.forecaster.horizon(start))
         if h <= 0:
             return None
         pv, load = self.forecaster.forecast_slots(start, h)
-        self.plan = plan_house(start, pv, load, self.battery, soc, self.prices, self.share)
-        self.solves += self.battery is not None
+        car = None
+        if self.car is not None and self.car.ev is not None:
+            car = car_horizon(self.car.ev, self.car.sessions, start, h, ev_soc)
+        self.plan = plan_house(start, pv, load, self.battery, soc, self.prices, self.share, car=car)
+        self.solves += self.battery is not None or car is not None
         return self.plan
 
     def intents(self, window: Window, settings: OwnerSettings, view: SlotView) -> list[Intent]:

@@ -27,7 +27,7 @@ import numpy as np
 from gridpeer.chain.hub import ChainHub
 from gridpeer.chain.types import Order, Schedule, SignedOrder
 from gridpeer.core.clock import Clock
-from gridpeer.devices.scheduled import ScheduledBattery
+from gridpeer.devices.scheduled import ScheduledHouse
 from gridpeer.devices.trace import HouseTrace, TraceSource, as_source
 from gridpeer.hems.trading_agent import SlotView
 from gridpeer.hems.trading_live import TradingAgent
@@ -131,8 +131,8 @@ async def trading_agents(
             order to the coordinator (e.g. :class:`~gridpeer.hems.order_sender.OrderSender`).
         mpc: houses run by model-predictive control (``[market] strategy = "mpc"``):
             at the start of each round each reads its new readings from the store,
-            re-plans its rolling horizon, sets its battery's set points (a
-            :class:`~gridpeer.devices.scheduled.ScheduledBattery` trace) and then orders
+            re-plans its rolling horizon, sets its battery's and car's set points (a
+            :class:`~gridpeer.devices.scheduled.ScheduledHouse` trace) and then orders
             what its plan buys and sells in each open window.
 
     Raises:
@@ -164,9 +164,11 @@ async def trading_agents(
             try:
                 m.observe(now)
                 at = source.locate(now)
-                plan = m.replan(now, float(at.trace.soc[at.index]))
-                if plan is not None and isinstance(source, ScheduledBattery):
-                    source.set_points(plan.set_points(), now)
+                car = at.trace.ev_soc
+                ev_soc = float(car[at.index]) if car is not None else 0.0
+                plan = m.replan(now, float(at.trace.soc[at.index]), ev_soc)
+                if plan is not None and isinstance(source, ScheduledHouse):
+                    source.set_points(plan.set_points(), now, ev=plan.ev_points())
             except Exception as exc:  # one house's failed plan never stops the others
                 log.warning("MPC agent %s: %s", house, exc)
 

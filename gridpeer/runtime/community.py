@@ -9,8 +9,8 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 from gridpeer.devices.ev import EvSpec
-from gridpeer.devices.house import HouseConfig, simulate_house, thesis_lab_houses
-from gridpeer.devices.scheduled import ScheduledBattery
+from gridpeer.devices.house import HouseConfig, house_seed, simulate_house, thesis_lab_houses
+from gridpeer.devices.scheduled import ScheduledHouse
 from gridpeer.devices.trace import DailyTraces, DaySimulator, HouseTrace
 from gridpeer.web.models import HouseInfo, HouseKind
 
@@ -54,13 +54,13 @@ def house_days(
     step_s: int = 60,
     progress: Callable[[int, int], None] | None = None,
     scheduled: bool = False,
-) -> list[DailyTraces | ScheduledBattery]:
+) -> list[DailyTraces | ScheduledHouse]:
     """Every house's flows day after day (W, ``step_s`` steps): day ``first`` simulated now,
     each later day on first use. Weather depends on (``seed``, date), loads on (``seed``,
     house, date), so every day differs and a run is reproducible; the battery's SoC
     carries over midnight. The load bank is cached on disk (``~/.cache/gridpeer``).
-    With ``scheduled``, a house's battery follows its home agent's set points instead
-    (:class:`~gridpeer.devices.scheduled.ScheduledBattery`, for MPC agents)."""
+    With ``scheduled``, a house's battery and car follow its home agent's set points
+    instead (:class:`~gridpeer.devices.scheduled.ScheduledHouse`, for MPC agents)."""
     from gridpeer.profiles.load import default_cache_dir, richardson_bank
 
     bank = richardson_bank(cache_dir=default_cache_dir(), progress=progress)
@@ -82,12 +82,13 @@ def house_days(
 
         return simulate
 
-    days: list[DailyTraces | ScheduledBattery] = []
+    days: list[DailyTraces | ScheduledHouse] = []
     for c in configs:
-        if scheduled and c.battery is not None:
-            bare = simulator(dataclasses.replace(c, battery=None))
+        if scheduled and (c.battery is not None or c.ev is not None):
+            bare = simulator(dataclasses.replace(c, battery=None, ev=None))
             base = DailyTraces(c.house, first, bare, step_s)
-            days.append(ScheduledBattery(base, c.battery))
+            hs = house_seed(seed, c.house)
+            days.append(ScheduledHouse(base, c.battery, c.ev, hs, c.site.utc_offset_h))
         else:
             days.append(DailyTraces(c.house, first, simulator(c), step_s))
     for d in days:

@@ -366,20 +366,19 @@ async def trading(parts: Parts) -> AsyncIterator[None]:
 
 def _mpc_houses(parts: Parts, prices: GridPrices) -> dict[str, MpcHouse]:
     """Every house's MPC agent (``[market] strategy = "mpc"``): reading its history from
-    the store, scheduling its battery when its flows have one that follows set points."""
-    from gridpeer.devices.scheduled import ScheduledBattery
+    the store, scheduling its battery and car when its flows have them run by set points
+    (:class:`~gridpeer.devices.scheduled.ScheduledHouse`)."""
+    from gridpeer.devices.scheduled import ScheduledHouse
     from gridpeer.hems.trading_mpc import MpcHouse
 
     assert parts.store is not None, "MPC agents read their history from the store"
-    return {
-        h.id: MpcHouse(
-            h.id,
-            trace.battery if isinstance(trace, ScheduledBattery) else None,
-            prices,
-            parts.store,
-        )
-        for h, trace in zip(parts.houses, parts.traces, strict=True)
-    }
+    out = {}
+    for h, trace in zip(parts.houses, parts.traces, strict=True):
+        flex = trace if isinstance(trace, ScheduledHouse) else None
+        battery = flex.battery if flex is not None else None
+        car = flex if flex is not None and flex.ev is not None else None
+        out[h.id] = MpcHouse(h.id, battery, prices, parts.store, car=car)
+    return out
 
 
 def _broker_check(client: MqttClient) -> Callable[[], None]:

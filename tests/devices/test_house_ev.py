@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from gridpeer.devices.balance import check_balance, flows_wh
 from gridpeer.devices.ev import EvSpec, draw_sessions
-from gridpeer.devices.house import HouseConfig, _house_seed, simulate_house, thesis_lab_houses
+from gridpeer.devices.house import HouseConfig, house_seed, simulate_house, thesis_lab_houses
 from gridpeer.profiles.load import LoadBank, richardson_bank
 from gridpeer.runtime.community import EV_HOUSE, house_days, house_info, lab_configs
 from gridpeer.store.base import Sample
@@ -51,7 +51,7 @@ def test_ev_house_balances_and_stays_in_limits(
     assert np.all(tr.ev_w <= tr.load_w + 1e-9)
     assert np.all((tr.ev_soc >= 0.0) & (tr.ev_soc <= 1.0))
     # sessions are the simulator's: the car charges only while plugged in at home
-    sess = draw_sessions(SPEC.fleet(), day, _house_seed(seed, cfg.house), cfg.site.utc_offset_h)
+    sess = draw_sessions(SPEC.fleet(), day, house_seed(seed, cfg.house), cfg.site.utc_offset_h)
     slot_w = tr.ev_w.reshape(96, 15).mean(axis=1)
     assert np.all(slot_w[~sess.home[0]] == 0.0)
     # energy per slot: stored Wh change = eta * charged Wh - trip (+ what was charged

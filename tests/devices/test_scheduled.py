@@ -1,17 +1,23 @@
-"""A battery run by set points: limits, balance per step, and readings that never change
-once their slot has started."""
+"""A battery and a car run by set points: limits, balance per step, the car only at home,
+the rule-based charging without set points, and readings that never change once their
+slot has started."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridpeer.devices.battery import BatterySpec, one_way_efficiency
-from gridpeer.devices.scheduled import SLOT_S, ScheduledBattery
+from gridpeer.devices.ev import EvSpec
+from gridpeer.devices.house import HouseConfig, house_seed, simulate_house, thesis_lab_houses
+from gridpeer.devices.scheduled import SLOT_S, ScheduledBattery, ScheduledHouse
 from gridpeer.devices.trace import DailyTraces, HouseTrace
+from gridpeer.profiles.load import LoadBank, richardson_bank
 
 DAY0 = date(2025, 1, 6)
 T0 = int(datetime(2025, 1, 6, tzinfo=UTC).timestamp())
@@ -88,3 +94,58 @@ def test_past_readings_never_change_and_only_future_slots_are_set() -> None:
     later = house.span(T0 + 41 * SLOT_S, T0 + 42 * SLOT_S)
     assert np.all(later.bess_w == -1_000.0) or later.soc[-1] >= SPEC.soc_max - 1e-9
     _check_physics(house.period(0), SPEC.soc_initial)
+
+
+# ---------------------------------------------------------------- the car
+
+
+def _ev_house(bank: LoadBank) -> tuple[HouseConfig, ScheduledHouse]:
+    cfg = dataclasses.replace(
+        thesis_lab_houses()[2], ev=EvSpec(capacity_wh=40_000.0, charger_w=7_400.0, soc_initial=0.3)
+    )
+    bare = dataclasses.replace(cfg, ev=None)
+
+    def simulate(day: date, soc0: float | None) -> HouseTrace:
+        return simulate_house(bare, day, seed=0, bank=bank)
+
+    base = DailyTraces(cfg.house, DAY0, simulate, 60)
+    return cfg, ScheduledHouse(base, None, cfg.ev, house_seed(0, cfg.house), cfg.site.utc_offset_h)
+
+
+@pytest.fixture(scope="module")
+def bank() -> LoadBank:
+    return richardson_bank(households=3, days=7, seed=0)
+
+
+def test_car_without_set_points_charges_like_the_simulated_house(bank: LoadBank) -> None:
+    cfg, house = _ev_house(bank)
+    day = house.period(0)
+    alone = simulate_house(cfg, DAY0, seed=0, bank=bank)  # the rule: full power until full
+    assert day.ev_w is not None and alone.ev_w is not None
+    np.testing.assert_allclose(day.ev_w, alone.ev_w)
+    np.testing.assert_allclose(day.load_w, alone.load_w)
+    np.testing.assert_allclose(day.load_w, day.pv_w + day.bess_w + day.grid_w)
+
+
+@settings(max_examples=25, deadline=None)
+@given(points=st.lists(st.floats(-9_000.0, 9_000.0), min_size=96, max_size=96))
+def test_car_set_points_within_limits_and_only_at_home(bank: LoadBank, points: list[float]) -> None:
+    cfg, house = _ev_house(bank)
+    assert cfg.ev is not None
+    house.set_points({}, T0, ev={T0 + SLOT_S * i: w for i, w in enumerate(points)})
+    day = house.period(0)
+    assert day.ev_w is not None and day.ev_soc is not None
+    sess = house.sessions(DAY0)
+    slot_w = day.ev_w.reshape(96, 15)[:, 0]
+    assert np.all(slot_w[~sess.home[0]] == 0.0)  # away: no charging
+    assert np.all((slot_w >= 0.0) & (slot_w <= cfg.ev.charger_w + 1e-9))  # no V2G allowed
+    assert np.all((day.ev_soc >= 0.0) & (day.ev_soc <= 1.0 + 1e-12))
+    np.testing.assert_allclose(day.load_w, day.pv_w + day.bess_w + day.grid_w)
+    # a feasible set point is followed exactly
+    soc_end = day.ev_soc.reshape(96, 15)[:, 0]
+    for t, w in enumerate(points):
+        if sess.home[0, t] and 0.0 <= w <= cfg.ev.charger_w and soc_end[t] < 0.999:
+            assert slot_w[t] == pytest.approx(w)
+    # the meter counts the car: consumption before day 1 includes its charging
+    car_wh = float(np.sum(day.ev_w)) / 60.0
+    assert house.load_wh_before(1) == pytest.approx(house.base.load_wh_before(1) + car_wh)

@@ -3,16 +3,17 @@ history read from the store with nothing from the future."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from gridpeer.devices.battery import BatterySpec
+from gridpeer.devices.ev import EvSessions, EvSpec, draw_sessions
 from gridpeer.hems.forecasting import SLOT_S
 from gridpeer.hems.trading_agent import OwnerSettings, SlotView
-from gridpeer.hems.trading_mpc import MpcHouse, plan_house
+from gridpeer.hems.trading_mpc import MpcHouse, car_horizon, plan_house
 from gridpeer.market.clearing import GridPrices
 from gridpeer.store.base import Sample, Store
 from gridpeer.store.factory import open_store
@@ -101,3 +102,29 @@ def test_readings_after_now_are_never_read(tmp_path: Path) -> None:
     assert a is not None and b is not None
     np.testing.assert_array_equal(a.pv_wh, b.pv_wh)
     np.testing.assert_array_equal(a.bess_w, b.bess_w)
+
+
+def test_car_is_ready_at_departure_and_charges_only_at_home() -> None:
+    car = EvSpec(capacity_wh=40_000.0, charger_w=7_400.0, min_soc_departure=0.6)
+    fleet_day = draw_sessions(car.fleet(), date(2025, 1, 7), 11, -4.0)
+    assert int(fleet_day.departure[0]) > 0  # the car drives on this Tuesday
+
+    def sessions(day: date) -> EvSessions:
+        return draw_sessions(car.fleet(), day, 11, -4.0)
+
+    start = DAY0 + 64 * SLOT_S  # Monday 16:00 UTC, a day ahead
+    horizon = car_horizon(car, sessions, start, 96, 0.2)
+    pv = np.array([_profile(k)[0] for k in range(64, 160)]) * 0.25
+    load = np.full(96, 500.0 * 0.25)
+    plan = plan_house(start, pv, load, SPEC, 0.5, PRICES, car=horizon)
+    assert plan.ev_w is not None and plan.ev_soc is not None
+    assert np.all(plan.ev_w[~horizon.home] == 0.0)
+    assert np.all((plan.ev_w >= -1e-6) & (plan.ev_w <= car.charger_w + 1e-6))
+    dep = np.flatnonzero(horizon.need_wh[:-1])  # the slot before Tuesday's departure
+    assert dep.size == 1
+    assert plan.ev_soc[dep[0]] * car.capacity_wh >= horizon.need_wh[dep[0]] - 1e-3
+    assert horizon.need_wh[dep[0]] == pytest.approx(0.6 * car.capacity_wh)
+    # balance per slot with the car: pv − load + battery − car = exports − imports (Wh)
+    net = pv - load + (plan.bess_w - plan.ev_w) * 0.25
+    np.testing.assert_allclose(net, plan.exp_wh - plan.imp_wh, atol=1e-6)
+    assert plan.ev_points() and all(ts >= start for ts in plan.ev_points())

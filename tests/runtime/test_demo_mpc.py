@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from gridpeer.core.settings import Settings
-from gridpeer.devices.scheduled import SLOT_S, ScheduledBattery
+from gridpeer.devices.scheduled import SLOT_S, ScheduledHouse
 from gridpeer.hems.trading_mpc import MpcHouse
 from gridpeer.runtime import services
 from gridpeer.runtime.composition import Composition, Parts
@@ -48,8 +49,10 @@ async def test_mpc_houses_post_their_schedules_and_batteries_stay_in_limits(
     first = demo_clock(1.0, START_HOUR).start.date() - timedelta(days=1)  # a day of history
     infos, traces = await asyncio.to_thread(demo_houses, settings, first)
     clock = demo_clock(SPEED, START_HOUR)  # starts once the houses are simulated
-    batteries = {t.house: t for t in traces if isinstance(t, ScheduledBattery)}
+    flex = {t.house: t for t in traces if isinstance(t, ScheduledHouse)}
+    batteries = {h: t for h, t in flex.items() if t.battery is not None}
     assert sorted(batteries) == ["h1", "h2"]  # the lab's PV + battery houses
+    assert [h for h, t in flex.items() if t.ev is not None] == ["h3"]  # and its EV house
     parts = Parts(settings=settings, clock=clock, data_dir=tmp_path, houses=infos, traces=traces)
     window_start = int(clock.start.timestamp()) + round((WINDOW_HOUR - START_HOUR) * 3600)
     window = (window_start, window_start + 3600)
@@ -92,6 +95,7 @@ async def test_mpc_houses_post_their_schedules_and_batteries_stay_in_limits(
         # and stay within their limits
         for house, trace in batteries.items():
             b = trace.battery
+            assert b is not None
             plan = mpc[house].plan
             assert plan is not None and mpc[house].solves > 0
             for ts, watts in plan.set_points().items():  # the last plan's set points are set
@@ -122,13 +126,42 @@ async def test_mpc_houses_post_their_schedules_and_batteries_stay_in_limits(
                 stored = store.history(house, "bess", t1, clock.now())
             socs = [x.soc for x in stored if x.soc is not None]
             assert socs and b.soc_min - 1e-3 <= min(socs) <= max(socs) <= b.soc_max + 1e-3
+        # the EV house (h3) scheduled its car: the charger follows the set points while
+        # the car is home (never beyond its power, never above full), and the car is
+        # ready at its next departure as the plan requires (within one slot's charge:
+        # the slot in progress at the last plan ran on the plan before)
+        car, ev = flex["h3"], flex["h3"].ev
+        plan = mpc["h3"].plan
+        assert ev is not None and plan is not None and plan.ev_w is not None
+        assert mpc["h3"].car is car and mpc["h3"].solves > 0
+        for ts, watts in plan.ev_points().items():
+            assert car.ev_point(ts) == watts
+        t0 = int(clock.start.timestamp()) // SLOT_S * SLOT_S
+        span = car.span(t0, plan.end)
+        assert span.ev_w is not None and span.ev_soc is not None
+        per = SLOT_S // span.step_s
+        slot_w, slot_soc = span.ev_w[::per], span.ev_soc[::per]
+        assert np.all((slot_w >= 0.0) & (slot_w <= ev.charger_w + 1e-9))
+        assert np.all((slot_soc >= 0.0) & (slot_soc <= 1.0 + 1e-12))
+        np.testing.assert_allclose(span.load_w, span.pv_w + span.bess_w + span.grid_w)
+        for k in range(len(slot_w)):
+            slot = t0 // SLOT_S + k
+            day = datetime.fromtimestamp(slot * SLOT_S, UTC).date()
+            sp = car.ev_point(slot * SLOT_S)
+            if not car.sessions(day).home[0, slot % 96]:
+                assert slot_w[k] == 0.0  # away
+            elif sp is not None and slot_soc[k] < 0.999:
+                assert slot_w[k] == pytest.approx(sp, abs=1e-6)
+        planned = slot_soc[(plan.start - t0) // SLOT_S :]
+        assert plan.ev_soc is not None and planned.size == plan.ev_soc.size
+        assert np.all(np.abs(planned - plan.ev_soc) <= 0.05)  # the car's day goes as planned
         # the EV house (h3) reported its charger over MQTT like the other devices
         with contextlib.closing(open_store(str(parts.store_url))) as store:
             t1 = clock.start + timedelta(minutes=15)
-            ev = {x.start: x for x in store.history("h3", "ev", t1, clock.now())}
+            sent = {x.start: x for x in store.history("h3", "ev", t1, clock.now())}
             meter = {x.start: x for x in store.history("h3", "meter", t1, clock.now())}
-        assert ev and set(ev) <= set(meter)
-        for at, x in ev.items():  # the car's charging is part of the house's load
+        assert sent and set(sent) <= set(meter)
+        for at, x in sent.items():  # the car's charging is part of the house's load
             assert x.soc is not None and 0.0 <= x.soc <= 1.0
             assert x.p is not None and 0.0 <= x.p <= 7_400.0 + 1e-6
             assert x.p <= (meter[at].p or 0.0) + 1e-3
