@@ -169,3 +169,15 @@ async def test_mpc_houses_post_their_schedules_and_batteries_stay_in_limits(
         parts.stop.set()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(run, 60)
+
+
+def test_cli_offers_the_strategy_and_refuses_an_unknown_one() -> None:
+    from typer.testing import CliRunner
+
+    from gridpeer.cli import app
+
+    shown = CliRunner().invoke(app, ["demo", "--help"])
+    assert shown.exit_code == 0 and "--strategy" in shown.output
+    bad = CliRunner().invoke(app, ["demo", "--port", "0", "--strategy", "greedy"])
+    assert bad.exit_code == 2 and "strategy" in bad.output, bad.output
+    assert Settings().market.strategy == "rule"  # rule-based stays the default
