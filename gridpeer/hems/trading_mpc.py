@@ -35,7 +35,7 @@ times UTC unix seconds.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -163,6 +163,24 @@ def expected_prices(prices: GridPrices, share: float) -> tuple[float, float]:
     return imp - (imp - mid) * share, fi + (mid - fi) * share
 
 
+@dataclass(frozen=True)
+class PlanInput:
+    """What one house plans from: the first slot (UTC s), its forecasts (Wh per slot),
+    its battery and SoC now, its car over the horizon."""
+
+    start: int
+    pv_wh: F64
+    load_wh: F64
+    battery: BatterySpec | None
+    soc: float
+    car: CarHorizon | None = None
+
+    @property
+    def key(self) -> tuple[int, int, bool, bool]:
+        """Houses with equal keys can share one solve (same slots, same devices)."""
+        return self.start, int(self.pv_wh.size), self.battery is not None, self.car is not None
+
+
 def plan_house(
     start: int,
     pv_wh: F64,
@@ -176,54 +194,75 @@ def plan_house(
     """The cheapest schedule of one house from ``start`` given its forecasts (Wh per
     slot), its battery at ``soc`` now, its car (if any) and the expected prices (see the
     module docstring)."""
-    h = int(pv_wh.size)
-    pv, load = np.clip(pv_wh, 0.0, None), np.clip(load_wh, 0.0, None)
-    if (battery is None and car is None) or h == 0:
-        net = pv - load
+    return plan_houses([PlanInput(start, pv_wh, load_wh, battery, soc, car)], prices, share)[0]
+
+
+def plan_houses(
+    inputs: Sequence[PlanInput], prices: GridPrices, share: float = 0.5
+) -> list[LivePlan]:
+    """:func:`plan_house` for several houses of the same :attr:`PlanInput.key` in ONE
+    HiGHS solve (a block-diagonal LP, like the simulator's batches)."""
+    if not inputs:
+        return []
+    if len({i.key for i in inputs}) != 1:
+        raise ValueError("a batch needs houses with the same slots and devices")
+    start, h, has_battery, has_car = inputs[0].key
+    n = len(inputs)
+    pv = np.clip(np.array([i.pv_wh for i in inputs], dtype=np.float64), 0.0, None)
+    load = np.clip(np.array([i.load_wh for i in inputs], dtype=np.float64), 0.0, None)
+    if not (has_battery or has_car) or h == 0:
         z = np.zeros(h)
-        return LivePlan(start, pv, load, np.clip(-net, 0, None), np.clip(net, 0, None), z, z)
+        return [
+            LivePlan(start, g, d, np.clip(d - g, 0, None), np.clip(g - d, 0, None), z, z)
+            for g, d in zip(pv, load, strict=True)
+        ]
     buy, sell = expected_prices(prices, share)
     top = max(buy, 1.0)
-    one = np.ones(1)
-    z1, zh = np.zeros(1), np.zeros((1, h))
-    b = battery or BatterySpec(1.0, 0.0, 0.0)  # a battery of 0 W: switched off below
-    has_b = 1.0 if battery is not None else 0.0
+    one, z1, zh = np.ones(n), np.zeros(n), np.zeros((n, h))
+    off = BatterySpec(1.0, 0.0, 0.0)  # a battery of 0 Wh: switched off below
+    bats = [i.battery or off for i in inputs]
+    has_b = np.array([i.battery is not None for i in inputs], dtype=np.float64)
+    cap = np.array([b.capacity_wh for b in bats]) * has_b
+
+    def arr(f: Callable[[BatterySpec], float]) -> F64:
+        return np.array([f(b) for b in bats], dtype=np.float64)
+
     ev_args: dict[str, object] = dict(
         ev_wh=z1,
         ev_power_w=z1,
         ev_eff=one,
-        ev_v2g=np.zeros(1, dtype=np.bool_),
+        ev_v2g=np.zeros(n, dtype=np.bool_),
         ev_start_wh=z1,
-        ev_home=np.ones((1, h), dtype=np.bool_),
+        ev_home=np.ones((n, h), dtype=np.bool_),
         ev_trip_wh=zh,
         ev_need_wh=zh,
     )
-    if car is not None:
-        c = car.spec
+    if has_car:
+        cars = [i.car for i in inputs if i.car is not None]
         ev_args = dict(
-            ev_wh=one * c.capacity_wh,
-            ev_power_w=one * c.charger_w,
-            ev_eff=one * c.efficiency,
-            ev_v2g=np.array([c.v2g]),
-            ev_start_wh=one * car.start_wh,
-            ev_home=car.home[None, :],
-            ev_trip_wh=car.trip_wh[None, :],
-            ev_need_wh=car.need_wh[None, :],
+            ev_wh=np.array([c.spec.capacity_wh for c in cars]),
+            ev_power_w=np.array([c.spec.charger_w for c in cars]),
+            ev_eff=np.array([c.spec.efficiency for c in cars]),
+            ev_v2g=np.array([c.spec.v2g for c in cars]),
+            ev_start_wh=np.array([c.start_wh for c in cars]),
+            ev_home=np.array([c.home for c in cars]),
+            ev_trip_wh=np.array([c.trip_wh for c in cars]),
+            ev_need_wh=np.array([c.need_wh for c in cars]),
         )
     p = FlexProblem(
         dt_h=DT_H,
-        pv_wh=pv[None, :],
-        load_wh=load[None, :],
-        buy_price=np.full((1, h), buy / top / 1000.0),
-        sell_price=np.full((1, h), sell / top / 1000.0),
-        batt_wh=one * b.capacity_wh * has_b,
-        batt_power_w=one * min(b.max_charge_w, b.max_discharge_w),
-        batt_eff=one * float(one_way_efficiency(b.round_trip_efficiency)),
-        batt_soc_min=one * b.soc_min,
-        batt_soc_max=one * b.soc_max,
-        batt_start_wh=one * soc * b.capacity_wh * has_b,
+        pv_wh=pv,
+        load_wh=load,
+        buy_price=np.full((n, h), buy / top / 1000.0),
+        sell_price=np.full((n, h), sell / top / 1000.0),
+        batt_wh=cap,
+        batt_power_w=arr(lambda b: min(b.max_charge_w, b.max_discharge_w)),
+        batt_eff=np.asarray(one_way_efficiency(arr(lambda b: b.round_trip_efficiency))),
+        batt_soc_min=arr(lambda b: b.soc_min),
+        batt_soc_max=arr(lambda b: b.soc_max),
+        batt_start_wh=np.array([i.soc for i in inputs]) * cap,
         hp_heat_max_w=zh,
-        hp_cop=np.ones((1, h)),
+        hp_cop=np.ones((n, h)),
         heat_demand_w=zh,
         tank_wh=z1,
         tank_loss_per_h=z1,
@@ -231,21 +270,18 @@ def plan_house(
         **ev_args,  # type: ignore[arg-type]
     )
     s = solve(p)
-    ev_w = ev_soc = None
-    if car is not None:
-        ev_w = (s["ec"][0] - s["ed"][0]) / DT_H
-        ev_soc = s["se"][0] / car.spec.capacity_wh
-    return LivePlan(
-        start,
-        pv,
-        load,
-        s["imp"][0].copy(),
-        s["exp"][0].copy(),
-        (s["bd"][0] - s["bc"][0]) / DT_H,
-        s["sb"][0] / b.capacity_wh * has_b,
-        ev_w,
-        ev_soc,
-    )
+    out = []
+    for r, i in enumerate(inputs):
+        ev_w = ev_soc = None
+        if i.car is not None:
+            ev_w = (s["ec"][r] - s["ed"][r]) / DT_H
+            ev_soc = s["se"][r] / i.car.spec.capacity_wh
+        soc = s["sb"][r] / cap[r] if cap[r] > 0 else np.zeros(h)
+        bess = (s["bd"][r] - s["bc"][r]) / DT_H
+        out.append(
+            LivePlan(start, pv[r], load[r], s["imp"][r], s["exp"][r], bess, soc, ev_w, ev_soc)
+        )
+    return out
 
 
 @dataclass
@@ -308,9 +344,9 @@ class MpcHouse:
         self.observed_until = end
         return seen
 
-    def replan(self, now: float, soc: float, ev_soc: float = 0.0) -> LivePlan | None:
-        """Plan from the next slot on (battery at ``soc``, car at ``ev_soc`` now), as far
-        as the forecaster reaches; None before any reading."""
+    def prepare(self, now: float, soc: float, ev_soc: float = 0.0) -> PlanInput | None:
+        """What to plan from at ``now`` (battery at ``soc``, car at ``ev_soc``): from the
+        next slot on, as far as the forecaster reaches; None before any reading."""
         start = -(-int(now) // SLOT_S) * SLOT_S
         h = min(96, self.forecaster.horizon(start))
         if h <= 0:
@@ -319,9 +355,22 @@ class MpcHouse:
         car = None
         if self.car is not None and self.car.ev is not None:
             car = car_horizon(self.car.ev, self.car.sessions, start, h, ev_soc)
-        self.plan = plan_house(start, pv, load, self.battery, soc, self.prices, self.share, car=car)
-        self.solves += self.battery is not None or car is not None
-        return self.plan
+        return PlanInput(start, pv, load, self.battery, soc, car)
+
+    def adopt(self, plan: LivePlan, solved: bool = True) -> None:
+        """Take ``plan`` as the current one (``solved``: it came from the LP)."""
+        self.plan = plan
+        self.solves += int(solved)
+
+    def replan(self, now: float, soc: float, ev_soc: float = 0.0) -> LivePlan | None:
+        """Plan this house alone (see :meth:`prepare`); :func:`replan_all` plans many
+        houses in a few solves."""
+        inp = self.prepare(now, soc, ev_soc)
+        if inp is None:
+            return None
+        plan = plan_houses([inp], self.prices, self.share)[0]
+        self.adopt(plan, inp.battery is not None or inp.car is not None)
+        return plan
 
     def intents(self, window: Window, settings: OwnerSettings, view: SlotView) -> list[Intent]:
         """Orders for ``window`` from the current plan (none without a plan covering it)."""
@@ -351,3 +400,33 @@ class MpcHouse:
         self.posted.append((window, plan, out))
         del self.posted[:-200]
         return out
+
+
+MPC_BATCH = 25
+"""Houses per HiGHS solve when planning a community (as the simulator's agents)."""
+
+
+def replan_all(
+    inputs: Mapping[str, PlanInput], houses: Mapping[str, MpcHouse]
+) -> dict[str, LivePlan]:
+    """Plan every house of ``inputs`` (house → its :meth:`MpcHouse.prepare`), houses with
+    the same slots and devices together, :data:`MPC_BATCH` per solve; each house adopts
+    its plan. A batch whose solve fails is logged and keeps its previous plans."""
+    groups: dict[tuple[int, int, bool, bool, float], list[str]] = {}
+    for house, inp in inputs.items():
+        groups.setdefault((*inp.key, houses[house].share), []).append(house)
+    out: dict[str, LivePlan] = {}
+    for key, names in groups.items():
+        flexible = key[2] or key[3]
+        step = MPC_BATCH if flexible else len(names)
+        for lo in range(0, len(names), step):
+            batch = names[lo : lo + step]
+            try:
+                plans = plan_houses([inputs[h] for h in batch], houses[batch[0]].prices, key[4])
+            except RuntimeError as exc:
+                log.warning("MPC plan of %s: %s", ", ".join(batch), exc)
+                continue
+            for house, plan in zip(batch, plans, strict=True):
+                houses[house].adopt(plan, flexible)
+                out[house] = plan
+    return out

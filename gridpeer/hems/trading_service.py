@@ -31,7 +31,7 @@ from gridpeer.devices.scheduled import ScheduledHouse
 from gridpeer.devices.trace import HouseTrace, TraceSource, as_source
 from gridpeer.hems.trading_agent import SlotView
 from gridpeer.hems.trading_live import TradingAgent
-from gridpeer.hems.trading_mpc import MpcHouse
+from gridpeer.hems.trading_mpc import MpcHouse, PlanInput, replan_all
 from gridpeer.market.clearing import GridPrices
 
 log = logging.getLogger(__name__)
@@ -157,20 +157,29 @@ async def trading_agents(
         )
 
     def replan(now: int) -> None:
-        for house, m in (mpc or {}).items():
+        """Every MPC house reads its new readings, then all plan together (a few HiGHS
+        solves) and set their devices' set points."""
+        if not mpc:
+            return
+        inputs: dict[str, PlanInput] = {}
+        for house, m in mpc.items():
             if stop.is_set():
                 return
-            source = as_source(houses[house][0])
             try:
                 m.observe(now)
-                at = source.locate(now)
+                at = as_source(houses[house][0]).locate(now)
                 car = at.trace.ev_soc
                 ev_soc = float(car[at.index]) if car is not None else 0.0
-                plan = m.replan(now, float(at.trace.soc[at.index]), ev_soc)
-                if plan is not None and isinstance(source, ScheduledHouse):
-                    source.set_points(plan.set_points(), now, ev=plan.ev_points())
-            except Exception as exc:  # one house's failed plan never stops the others
+                inp = m.prepare(now, float(at.trace.soc[at.index]), ev_soc)
+            except Exception as exc:  # one house's failure never stops the others
                 log.warning("MPC agent %s: %s", house, exc)
+                continue
+            if inp is not None:
+                inputs[house] = inp
+        for house, plan in replan_all(inputs, mpc).items():
+            source = houses[house][0]
+            if isinstance(source, ScheduledHouse):
+                source.set_points(plan.set_points(), now, ev=plan.ev_points())
 
     agents = {h: agent(h) for h in houses}
 

@@ -13,7 +13,15 @@ from gridpeer.devices.battery import BatterySpec
 from gridpeer.devices.ev import EvSessions, EvSpec, draw_sessions
 from gridpeer.hems.forecasting import SLOT_S
 from gridpeer.hems.trading_agent import OwnerSettings, SlotView
-from gridpeer.hems.trading_mpc import MpcHouse, car_horizon, plan_house
+from gridpeer.hems.trading_mpc import (
+    LivePlan,
+    MpcHouse,
+    PlanInput,
+    car_horizon,
+    expected_prices,
+    plan_house,
+    plan_houses,
+)
 from gridpeer.market.clearing import GridPrices
 from gridpeer.store.base import Sample, Store
 from gridpeer.store.factory import open_store
@@ -128,3 +136,27 @@ def test_car_is_ready_at_departure_and_charges_only_at_home() -> None:
     net = pv - load + (plan.bess_w - plan.ev_w) * 0.25
     np.testing.assert_allclose(net, plan.exp_wh - plan.imp_wh, atol=1e-6)
     assert plan.ev_points() and all(ts >= start for ts in plan.ev_points())
+
+
+def test_houses_planned_together_cost_what_they_cost_alone() -> None:
+    buy, sell = expected_prices(PRICES, 0.5)
+    rng = np.random.default_rng(4)
+    start = DAY0 + 40 * SLOT_S
+    inputs = []
+    for i in range(4):
+        pv = np.array([_profile(k)[0] for k in range(40, 136)]) * 0.25 * (0.5 + i / 4)
+        load = 100.0 + 60.0 * rng.random(96)
+        inputs.append(PlanInput(start, pv, load, SPEC, 0.1 + 0.2 * i))
+
+    def cost(plan: LivePlan) -> float:  # the LP's objective, wei (per Wh prices x Wh)
+        stored = plan.soc[-1] * SPEC.capacity_wh
+        return float(buy * plan.imp_wh.sum() - sell * plan.exp_wh.sum() - sell * stored) / 1000
+
+    together = plan_houses(inputs, PRICES)
+    alone = [plan_houses([i], PRICES)[0] for i in inputs]
+    for a, b in zip(together, alone, strict=True):
+        assert cost(a) == pytest.approx(cost(b), rel=1e-6, abs=1e-3)
+    with pytest.raises(ValueError, match="same slots"):
+        plan_houses(
+            [inputs[0], PlanInput(start, inputs[0].pv_wh, inputs[0].load_wh, None, 0)], PRICES
+        )
