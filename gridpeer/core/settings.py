@@ -316,6 +316,12 @@ class MarketSettings(BaseModel):
     gate_s: int = Field(60, ge=1, le=86_400)
     """Gate closure of the centralized and hybrid designs: seconds (model time) before a
     delivery window starts; the coordinator stops taking orders for it and settles it."""
+    strategy: Literal["rule", "mpc"] = "rule"
+    """The demo's home agents: ``rule`` (forecast of the window from the house's simulated
+    day, battery self-consumption, the rule-based quantities and prices) or ``mpc``
+    (forecasts from the house's own stored readings, a rolling battery schedule solved
+    with HiGHS like the simulator's MPC agents, orders from the schedule:
+    :mod:`gridpeer.hems.trading_mpc`)."""
 
 
 class HomeAssistantSettings(BaseModel):

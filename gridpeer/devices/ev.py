@@ -68,6 +68,48 @@ class EvFleet:
 
 
 @dataclass(frozen=True)
+class EvSpec:
+    """One house's car (the live demo's EV house; the simulator uses :class:`EvFleet`).
+
+    Attributes:
+        capacity_wh: usable battery energy, Wh (> 0).
+        charger_w: home charger power limit (AC side), W (> 0).
+        v2g: whether the car may discharge into the house.
+        min_soc_departure: required SoC when the car leaves, 0..1.
+        efficiency: charger efficiency one way, (0, 1].
+        consumption_wh_per_km: driving consumption, Wh/km.
+        soc_initial: SoC at the start of a run, 0..1.
+    """
+
+    capacity_wh: float = 40_000.0
+    charger_w: float = 7_400.0
+    v2g: bool = False
+    min_soc_departure: float = 0.6
+    efficiency: float = 0.92
+    consumption_wh_per_km: float = 180.0
+    soc_initial: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.capacity_wh <= 0.0 or self.charger_w <= 0.0:
+            raise ValueError("an EV needs capacity > 0 Wh and charger power > 0 W")
+        if not 0.0 < self.efficiency <= 1.0:
+            raise ValueError(f"efficiency must be in (0, 1], got {self.efficiency}")
+        if not (0.0 <= self.min_soc_departure <= 1.0 and 0.0 <= self.soc_initial <= 1.0):
+            raise ValueError("SoC values must be within 0..1")
+
+    def fleet(self) -> EvFleet:
+        """This car as a fleet of one."""
+        return EvFleet(
+            capacity_wh=np.array([self.capacity_wh]),
+            charger_w=np.array([self.charger_w]),
+            v2g=np.array([self.v2g]),
+            min_soc_departure=np.array([self.min_soc_departure]),
+            efficiency=np.array([self.efficiency]),
+            consumption_wh_per_km=np.array([self.consumption_wh_per_km]),
+        )
+
+
+@dataclass(frozen=True)
 class EvSessions:
     """One UTC day of sessions, shape ``(houses, 96)``.
 

@@ -20,6 +20,7 @@ from gridpeer.devices.battery import (
     dispatch_self_consumption,
     terminal_voltage_v,
 )
+from gridpeer.devices.ev import EvSpec, charge_uncontrolled, draw_sessions
 from gridpeer.devices.pv import PVArray, array_output
 from gridpeer.devices.trace import FloatArray, HouseTrace
 from gridpeer.profiles.load import MAX_SHIFT_MIN, LoadBank, house_loads_w, richardson_bank
@@ -41,6 +42,7 @@ class HouseConfig:
         annual_load_kwh: mean yearly consumption, kWh.
         site: where the house stands.
         mains_nominal_v: nominal mains voltage, V (Chile: 220 V).
+        ev: an electric car charged at home, or None.
     """
 
     house: str
@@ -49,6 +51,7 @@ class HouseConfig:
     annual_load_kwh: float = 3_000.0
     site: Site = field(default=VALPARAISO)
     mains_nominal_v: float = 220.0
+    ev: EvSpec | None = None
 
     def __post_init__(self) -> None:
         if not self.house:
@@ -87,7 +90,8 @@ def thesis_lab_houses(lab_scale: bool = False, site: Site = VALPARAISO) -> list[
     ]
 
 
-def _house_seed(seed: int, house: str) -> int:
+def house_seed(seed: int, house: str) -> int:
+    """The seed of one house's load and car sessions, from the run's ``seed``."""
     return (seed * 1_000_003 + zlib.crc32(house.encode())) % 2**63
 
 
@@ -110,24 +114,32 @@ def simulate_house(
     seed: int = 0,
     *,
     bank: LoadBank | None = None,
+    ev_soc: float | None = None,
 ) -> HouseTrace:
     """Simulate one house from UTC midnight ``start`` for ``days`` days at ``step_s`` s.
 
     ``seed`` drives the weather (shared by houses at the same site with the same seed) and,
-    mixed with the house id, the household's load. Deterministic for equal inputs.
+    mixed with the house id, the household's load and its car's sessions. A car
+    (``config.ev``, starting at SoC ``ev_soc``, default its initial one) plugs in per the
+    simulator's session model (:func:`gridpeer.devices.ev.draw_sessions`) and charges at
+    full power until full (:func:`~gridpeer.devices.ev.charge_uncontrolled`); its power
+    is part of the house's load (the meter measures it), so the battery and the grid
+    supply it like any load. Deterministic for equal inputs.
     """
     check_step(step_s)
     if not 1 <= days <= 3660:
         raise ValueError(f"days must be in 1..3660, got {days}")
     first = _utc_midnight(start)
     bank = bank if bank is not None else richardson_bank()
-    house_seed = _house_seed(seed, config.house)
-    rng = np.random.default_rng([house_seed, 5])
+    hseed = house_seed(seed, config.house)
+    rng = np.random.default_rng([hseed, 5])
     household = rng.integers(0, bank.households, 1)
     shift = rng.integers(-MAX_SHIFT_MIN, MAX_SHIFT_MIN + 1, 1)
     daily_wh = np.array([config.annual_load_kwh * 1000.0 / 365.0])
     batteries = BatteryBank.of([config.battery])
     soc = np.array([config.battery.soc_initial if config.battery else 0.0])
+    ev = config.ev
+    car_soc = np.array([ev.soc_initial if ev_soc is None else ev_soc]) if ev else np.zeros(1)
 
     parts: dict[str, list[FloatArray]] = {k: [] for k in HouseTrace.__dataclass_fields__}
     for i in range(days):
@@ -139,10 +151,19 @@ def simulate_house(
             shift,
             daily_wh,
             utc_offset_h=config.site.utc_offset_h,
-            seed=house_seed,
+            seed=hseed,
             step_s=step_s,
         ).astype(np.float64)
         pv_p, pv_v, pv_i = _pv(config, day, seed, step_s, load.shape[1])
+        if ev is not None:
+            fleet = ev.fleet()
+            sessions = draw_sessions(fleet, day, hseed, config.site.utc_offset_h)
+            car = charge_uncontrolled(fleet, sessions, car_soc)
+            car_soc = car.soc[:, -1]
+            ev_w = from_minutes(np.repeat(car.power_w[0], 15), step_s)
+            load = load + ev_w[None, :]
+            parts["ev_w"].append(ev_w)
+            parts["ev_soc"].append(from_minutes(np.repeat(car.soc[0], 15), step_s))
         dispatch = dispatch_self_consumption(pv_p[None, :], load, batteries, step_s, soc)
         soc = dispatch.soc[:, -1].astype(np.float64)
         bess_w = dispatch.bess_w[0].astype(np.float64)

@@ -48,6 +48,9 @@ class HouseTrace:
         soc: battery state of charge at the end of each step, 0..1.
         grid_w: net grid power, W, positive = import, negative = export.
         mains_v: mains voltage at the meter, V.
+        ev_w: an EV's charging power, W (+ charging, − V2G), part of ``load_w``; None
+            without a car.
+        ev_soc: the EV's state of charge at the end of each step, 0..1 (None without).
     """
 
     house: str
@@ -62,6 +65,8 @@ class HouseTrace:
     soc: FloatArray
     grid_w: FloatArray
     mains_v: FloatArray
+    ev_w: FloatArray | None = None
+    ev_soc: FloatArray | None = None
 
     def __len__(self) -> int:
         return int(self.load_w.shape[0])
@@ -103,6 +108,11 @@ class TraceSource(ABC):
     def has_pv(self) -> bool:
         """True if the house has PV (judged on period 0, once)."""
         return self._devices()[0]
+
+    @property
+    def has_ev(self) -> bool:
+        """True if the house has an EV charger (judged on period 0)."""
+        return self.period(0).ev_w is not None
 
     @property
     def has_battery(self) -> bool:
@@ -154,12 +164,13 @@ class TraceSource(ABC):
         t0 = self.start.timestamp()
         times = np.arange(start_ts, end_ts, self.step_s, dtype=np.float64)
         ks = np.floor((times - t0) / self.period_s).astype(np.int64)
-        parts: dict[str, list[FloatArray]] = {f: [] for f in _FIELDS}
+        fields = _FIELDS + (("ev_w", "ev_soc") if self.has_ev else ())
+        parts: dict[str, list[FloatArray]] = {f: [] for f in fields}
         for k in np.unique(ks):
             trace = self.period(int(k))
             rem = times[ks == k] - t0 - int(k) * self.period_s
             idx = np.minimum((rem // self.step_s).astype(np.int64), len(trace) - 1)
-            for f in _FIELDS:
+            for f in fields:
                 parts[f].append(np.asarray(getattr(trace, f), dtype=np.float64)[idx])
         arrays = {f: np.concatenate(v) if v else np.zeros(0) for f, v in parts.items()}
         return HouseTrace(

@@ -70,8 +70,24 @@ class HouseForecaster:
         within the 96 slots after the last observation), Wh."""
         if self.first < 0:
             return 0.0, 0.0
+        slots = -(-end // SLOT_S) - start // SLOT_S
+        pv, load = self.forecast_slots(start, slots)
+        return float(pv.sum()), float(load.sum())
+
+    def horizon(self, start: int) -> int:
+        """How many slots from ``start`` (UTC s) can be forecast: up to a day after the
+        last observation (0 if nothing was observed yet)."""
+        if self.first < 0:
+            return 0
+        return max(0, SLOTS_PER_DAY - (start // SLOT_S - self.first - self.known))
+
+    def forecast_slots(self, start: int, slots: int) -> tuple[F64, F64]:
+        """Forecast PV and load of each of ``slots`` slots from ``start`` (UTC s), Wh per
+        slot (within the 96 slots after the last observation; zeros before any)."""
+        if self.first < 0:
+            return np.zeros(slots), np.zeros(slots)
         first = start // SLOT_S - self.first
-        last = -(-end // SLOT_S) - self.first
+        last = first + slots
         now = self.known
         if first < now:
             raise ValueError("the window starts before the last observed slot")
@@ -91,4 +107,6 @@ class HouseForecaster:
             mean = h.mean(axis=1) if now else np.zeros(2)
             pv, load = np.full(horizon, mean[0]), np.full(horizon, mean[1])
         sel = slice(first - now, last - now)
-        return float(pv[sel].sum()), float(load[sel].sum())
+        out_pv: F64 = np.asarray(pv[sel], dtype=np.float64)
+        out_load: F64 = np.asarray(load[sel], dtype=np.float64)
+        return out_pv, out_load

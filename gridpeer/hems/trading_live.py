@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 Window = tuple[int, int]
 Book = Callable[[Window], Sequence[Order]]
+Strategy = Callable[[Window, OwnerSettings, SlotView], list[Intent]]
+"""Decides a window's orders instead of the rule-based :func:`decide` (e.g.
+:meth:`gridpeer.hems.trading_mpc.MpcHouse.intents`)."""
 SIGNED_AT = 0.5
 """Share of the price plan (0..1) at which a signed order is priced: it is the house's one
 limit for the window, so seller and buyer each concede half of their ramp (with the
@@ -51,6 +54,7 @@ class TradingAgent:
         settings: the owner's settings (change them to override or switch off).
         book: open orders of a window (decentralized), e.g. from the web app's chain hub.
         submit: for centralized/hybrid, hands a signed order to the coordinator.
+        strategy: decides the orders instead of the rule-based :func:`decide` (MPC).
     """
 
     market: MarketClient
@@ -59,6 +63,7 @@ class TradingAgent:
     settings: OwnerSettings = field(default_factory=OwnerSettings)
     book: Book | None = None
     submit: Callable[[SignedOrder], object] | None = None
+    strategy: Strategy | None = None
     posted: dict[tuple[Window, str], tuple[int, int, int]] = field(default_factory=dict)
     """(window, side) → (order id, price, Wh open when last seen)."""
     traded: dict[tuple[Window, str], int] = field(default_factory=dict)
@@ -71,9 +76,9 @@ class TradingAgent:
     def act(self, window: Window, view: SlotView) -> list[Intent]:
         """Decide for ``window`` now and trade what changed; returns the intents acted on."""
         if self.mode == "decentralized":
-            return [i for i in decide(self.settings, view) if self._trade(window, i)]
+            return [i for i in self._decide(window, view) if self._trade(window, i)]
         # one sealed order per window: priced where the price plan has come halfway
-        intents = decide(self.settings, replace(view, progress=max(view.progress, SIGNED_AT)))
+        intents = self._decide(window, replace(view, progress=max(view.progress, SIGNED_AT)))
         intents = [i for i in intents if (window, i.side) not in self.signed]
         if not intents:
             return []
@@ -98,6 +103,11 @@ class TradingAgent:
             self.submit(self.market.sign_order(self.key, terms))
             self.signed.add((window, i.side))
         return intents
+
+    def _decide(self, window: Window, view: SlotView) -> list[Intent]:
+        if self.strategy is not None:
+            return self.strategy(window, self.settings, view)
+        return decide(self.settings, view)
 
     def _fund(self, window: Window, cost: int) -> None:
         """Deposit what a buy order of ``cost`` wei (its limit price, the worst case) needs

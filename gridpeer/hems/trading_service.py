@@ -27,9 +27,11 @@ import numpy as np
 from gridpeer.chain.hub import ChainHub
 from gridpeer.chain.types import Order, Schedule, SignedOrder
 from gridpeer.core.clock import Clock
+from gridpeer.devices.scheduled import ScheduledHouse
 from gridpeer.devices.trace import HouseTrace, TraceSource, as_source
 from gridpeer.hems.trading_agent import SlotView
 from gridpeer.hems.trading_live import TradingAgent
+from gridpeer.hems.trading_mpc import MpcHouse, PlanInput, replan_all
 from gridpeer.market.clearing import GridPrices
 
 log = logging.getLogger(__name__)
@@ -113,6 +115,7 @@ async def trading_agents(
     every_s: float = 900.0,
     design: str = "decentralized",
     send: Callable[[str, SignedOrder], object] | None = None,
+    mpc: Mapping[str, MpcHouse] | None = None,
 ) -> AsyncIterator[dict[str, TradingAgent]]:
     """Run every house's trading agent every ``every_s`` model seconds until exit.
 
@@ -126,6 +129,11 @@ async def trading_agents(
         design: the market design, ``decentralized``, ``centralized`` or ``hybrid``.
         send: centralized/hybrid: ``send(house, signed_order)`` hands a house's signed
             order to the coordinator (e.g. :class:`~gridpeer.hems.order_sender.OrderSender`).
+        mpc: houses run by model-predictive control (``[market] strategy = "mpc"``):
+            at the start of each round each reads its new readings from the store,
+            re-plans its rolling horizon, sets its battery's and car's set points (a
+            :class:`~gridpeer.devices.scheduled.ScheduledHouse` trace) and then orders
+            what its plan buys and sells in each open window.
 
     Raises:
         ValueError: a centralized or hybrid design without ``send``.
@@ -143,7 +151,35 @@ async def trading_agents(
 
     def agent(house: str) -> TradingAgent:
         submit = None if send is None else functools.partial(send, house)
-        return TradingAgent(market, hub.demo_keys[house], design, book=book, submit=submit)
+        strategy = mpc[house].intents if mpc is not None and house in mpc else None
+        return TradingAgent(
+            market, hub.demo_keys[house], design, book=book, submit=submit, strategy=strategy
+        )
+
+    def replan(now: int) -> None:
+        """Every MPC house reads its new readings, then all plan together (a few HiGHS
+        solves) and set their devices' set points."""
+        if not mpc:
+            return
+        inputs: dict[str, PlanInput] = {}
+        for house, m in mpc.items():
+            if stop.is_set():
+                return
+            try:
+                m.observe(now)
+                at = as_source(houses[house][0]).locate(now)
+                car = at.trace.ev_soc
+                ev_soc = float(car[at.index]) if car is not None else 0.0
+                inp = m.prepare(now, float(at.trace.soc[at.index]), ev_soc)
+            except Exception as exc:  # one house's failure never stops the others
+                log.warning("MPC agent %s: %s", house, exc)
+                continue
+            if inp is not None:
+                inputs[house] = inp
+        for house, plan in replan_all(inputs, mpc).items():
+            source = houses[house][0]
+            if isinstance(source, ScheduledHouse):
+                source.set_points(plan.set_points(), now, ev=plan.ev_points())
 
     agents = {h: agent(h) for h in houses}
 
@@ -151,6 +187,7 @@ async def trading_agents(
         with lock:
             schedule = market.schedule()
             now = max(market.now(), int(clock.timestamp()))
+        replan(now)
         for w in open_windows(schedule, now):
             for house, agent in agents.items():
                 if stop.is_set():  # the run is stopping: leave the rest of the round

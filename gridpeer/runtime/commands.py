@@ -74,6 +74,14 @@ def register(app: typer.Typer) -> None:
                 "(signed orders cleared at gate closure) or hybrid (matched on arrival).",
             ),
         ] = "decentralized",
+        strategy: Annotated[
+            str,
+            typer.Option(
+                "--strategy",
+                help="Home agents: rule (rule-based, the default) or mpc (forecasts from each "
+                "house's stored readings, battery scheduled over a rolling horizon with HiGHS).",
+            ),
+        ] = "rule",
     ) -> None:
         """Run a whole community on this machine: broker, houses, agents, store, web UI."""
         from gridpeer.runtime.run import demo_main
@@ -89,6 +97,7 @@ def register(app: typer.Typer) -> None:
                 chain=chain,
                 agents=agents,
                 design=design,
+                strategy=strategy,
             )
         )
 

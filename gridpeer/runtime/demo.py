@@ -42,11 +42,13 @@ def demo_houses(
     settings: Settings, day: date
 ) -> tuple[list[HouseInfo], list[HouseTrace | TraceSource]]:
     """The demo community: the thesis lab's mix of houses and their flows day after day
-    (``day`` simulated now, each later day when it is first needed; every day differs)."""
+    (``day`` simulated now, each later day when it is first needed; every day differs);
+    with ``[market] strategy = "mpc"`` the batteries follow their agents' schedules."""
     from gridpeer.runtime.community import house_days, house_info, lab_configs
 
     configs = lab_configs(settings.houses)
-    return [house_info(c) for c in configs], list(house_days(configs, day))
+    mpc = settings.market.strategy == "mpc"
+    return [house_info(c) for c in configs], list(house_days(configs, day, scheduled=mpc))
 
 
 def demo_composition() -> Composition:

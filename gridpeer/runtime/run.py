@@ -48,6 +48,7 @@ def demo_main(
     chain: str = "embedded",
     agents: bool = True,
     design: str = "decentralized",
+    strategy: str = "rule",
 ) -> int:
     """Run ``gridpeer demo``; returns the exit code."""
     require("demo", "gridpeer demo")
@@ -68,7 +69,7 @@ def demo_main(
             web={"port": port},
             chain={"rpc_url": chain},
             agents=agents,
-            market={"design": design},
+            market={"design": design, "strategy": strategy},
             grid=demo_grid(houses),  # the overview's feeder panel (None without pandapower)
         )
     except ValidationError as exc:

@@ -19,6 +19,7 @@ from gridpeer.chain.hub import ChainHub
 
 if TYPE_CHECKING:
     from gridpeer.chain.anvil import AnvilNode
+    from gridpeer.hems.trading_mpc import MpcHouse
 from gridpeer.chain.types import Schedule
 from gridpeer.core.mqtt import MqttClient
 from gridpeer.market.calendar import zone
@@ -357,10 +358,30 @@ async def trading(parts: Parts) -> AsyncIterator[None]:
             send = await stack.enter_async_context(
                 mqtt_order_sender(parts.broker, parts.settings.community, list(houses))
             )
+        mpc = _mpc_houses(parts, prices) if parts.settings.market.strategy == "mpc" else None
         parts.trading = await stack.enter_async_context(
-            trading_agents(parts.hub, houses, parts.clock, parts.stop, prices, 900.0, design, send)
+            trading_agents(
+                parts.hub, houses, parts.clock, parts.stop, prices, 900.0, design, send, mpc
+            )
         )
         yield
+
+
+def _mpc_houses(parts: Parts, prices: GridPrices) -> dict[str, MpcHouse]:
+    """Every house's MPC agent (``[market] strategy = "mpc"``): reading its history from
+    the store, scheduling its battery and car when its flows have them run by set points
+    (:class:`~gridpeer.devices.scheduled.ScheduledHouse`)."""
+    from gridpeer.devices.scheduled import ScheduledHouse
+    from gridpeer.hems.trading_mpc import MpcHouse
+
+    assert parts.store is not None, "MPC agents read their history from the store"
+    out = {}
+    for h, trace in zip(parts.houses, parts.traces, strict=True):
+        flex = trace if isinstance(trace, ScheduledHouse) else None
+        battery = flex.battery if flex is not None else None
+        car = flex if flex is not None and flex.ev is not None else None
+        out[h.id] = MpcHouse(h.id, battery, prices, parts.store, car=car)
+    return out
 
 
 def _broker_check(client: MqttClient) -> Callable[[], None]:

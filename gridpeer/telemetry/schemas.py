@@ -1,16 +1,18 @@
 """Telemetry message schemas (data contract v1).
 
 Topic: ``gridpeer/<community>/<house>/<device>/<kind>`` with ``device`` one of
-``meter`` | ``pv`` | ``bess`` and ``kind`` ``reading``. JSON body fields, units explicit:
+``meter`` | ``pv`` | ``bess`` | ``ev`` and ``kind`` ``reading``. JSON body fields, units explicit:
 
 * ``ts``   – UTC timestamp of the measurement (ISO 8601 with offset, or POSIX seconds).
 * ``v``    – voltage in volts (V).
 * ``i``    – current in amperes (A); for the battery positive = discharging.
-* ``p``    – power in watts (W); meter: household consumption (>= 0); pv: production
-             (>= 0); bess: positive = discharging, negative = charging.
+* ``p``    – power in watts (W); meter: household consumption (>= 0, an EV charger's
+             power included); pv: production (>= 0); bess: positive = discharging,
+             negative = charging; ev: the EV charger, positive = charging the car,
+             negative = discharging it into the house (V2G).
 * ``e_wh`` – meter only: cumulative household consumption in watt-hours (Wh, integer).
 * ``p_grid`` – meter only: net grid power in W, positive = import, negative = export.
-* ``soc``  – bess only: state of charge, 0..1.
+* ``soc``  – bess and ev: state of charge (of the battery, of the car), 0..1.
 
 A message that fails validation is rejected with a reason; it never reaches the store.
 """
@@ -37,6 +39,7 @@ class Device(StrEnum):
     METER = "meter"
     PV = "pv"
     BESS = "bess"
+    EV = "ev"
 
 
 class _Reading(BaseModel):
@@ -85,9 +88,21 @@ class BESSReading(_Reading):
     soc: Annotated[float, Field(strict=True, ge=0.0, le=1.0, allow_inf_nan=False)]
 
 
-Reading = MeterReading | PVReading | BESSReading
-READING_TYPES: dict[Device, type[MeterReading] | type[PVReading] | type[BESSReading]] = {
+class EVReading(_Reading):
+    """EV charger: power (W, + charging the car, − V2G) and the car's SoC 0..1 (the
+    charger reads it from the car while plugged in; the last value otherwise)."""
+
+    device: Literal[Device.EV] = Device.EV
+    p: Annotated[float, Field(strict=True, ge=-100_000.0, le=100_000.0, allow_inf_nan=False)]
+    soc: Annotated[float, Field(strict=True, ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+Reading = MeterReading | PVReading | BESSReading | EVReading
+READING_TYPES: dict[
+    Device, type[MeterReading] | type[PVReading] | type[BESSReading] | type[EVReading]
+] = {
     Device.METER: MeterReading,
     Device.PV: PVReading,
     Device.BESS: BESSReading,
+    Device.EV: EVReading,
 }

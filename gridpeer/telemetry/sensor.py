@@ -40,7 +40,8 @@ class TraceSampler:
     :class:`HouseTrace` repeats after its end); the cumulative meter energy counts from the
     source's start, across days.
 
-    Devices present: the meter always, PV if the house has PV, BESS if it has a battery.
+    Devices present: the meter always, PV if the house has PV, BESS if it has a battery,
+    the EV charger if it has a car.
     """
 
     def __init__(self, trace: HouseTrace | TraceSource) -> None:
@@ -50,6 +51,8 @@ class TraceSampler:
             self.devices += (Device.PV,)
         if self.source.has_battery:
             self.devices += (Device.BESS,)
+        if self.source.has_ev:
+            self.devices += (Device.EV,)
 
     def readings(self, ts_ms: int) -> list[tuple[Device, Payload]]:
         """Payload per present device at model time ``ts_ms`` (POSIX ms). Units: V, A, W,
@@ -96,6 +99,17 @@ class TraceSampler:
                         "i": round(bw / bv, 3) if bv > 0 else 0.0,
                         "p": round(bw, 1),
                         "soc": round(float(t.soc[idx]), 4),
+                    },
+                )
+            )
+        if Device.EV in self.devices and t.ev_w is not None and t.ev_soc is not None:
+            out.append(
+                (
+                    Device.EV,
+                    {
+                        "ts": ts,
+                        "p": round(float(t.ev_w[idx]), 1),
+                        "soc": round(float(t.ev_soc[idx]), 4),
                     },
                 )
             )

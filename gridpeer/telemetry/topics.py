@@ -1,7 +1,7 @@
 """MQTT topic scheme (data contract v1): ``gridpeer/<community>/<house>/<device>/<kind>``.
 
 Names (community, house) are 1–32 characters of ``[A-Za-z0-9_-]``; ``device`` is one of
-``meter`` | ``pv`` | ``bess``; telemetry uses ``kind = "reading"``.
+``meter`` | ``pv`` | ``bess`` | ``ev``; telemetry uses ``kind = "reading"``.
 """
 
 from __future__ import annotations

@@ -19,7 +19,13 @@ from enum import StrEnum
 from pydantic import ValidationError
 
 from gridpeer.store.base import Sample
-from gridpeer.telemetry.schemas import READING_TYPES, BESSReading, MeterReading, Reading
+from gridpeer.telemetry.schemas import (
+    READING_TYPES,
+    BESSReading,
+    EVReading,
+    MeterReading,
+    Reading,
+)
 from gridpeer.telemetry.topics import TopicError, parse_topic
 
 MAX_PAYLOAD_BYTES = 1024
@@ -76,6 +82,8 @@ def to_sample(house: str, reading: Reading) -> Sample:
         )
     if isinstance(reading, BESSReading):
         return Sample(house, "bess", reading.ts, reading.v, reading.i, reading.p, soc=reading.soc)
+    if isinstance(reading, EVReading):
+        return Sample(house, "ev", reading.ts, p=reading.p, soc=reading.soc)
     return Sample(house, "pv", reading.ts, reading.v, reading.i, reading.p)
 
 

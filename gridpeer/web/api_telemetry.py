@@ -222,7 +222,7 @@ async def house_history(
     house: str,
     request: Request,
     ctx: Ctx,
-    device: Annotated[Literal["meter", "pv", "bess"], Query()] = "meter",
+    device: Annotated[Literal["meter", "pv", "bess", "ev"], Query()] = "meter",
     day: Annotated[
         date | None,
         Query(alias="date", description="day in the community's time zone; today if unset"),

@@ -130,6 +130,8 @@ def house_row(info: HouseInfo, latest: Iterable[Sample], energy: TodayEnergy) ->
             f.update(pv_w=s.p, pv_v=s.v, pv_i=s.i)
         elif s.device == "bess":
             f.update(bess_w=s.p, bess_v=s.v, soc=s.soc)
+        elif s.device == "ev":
+            f.update(ev_w=s.p, ev_soc=s.soc)
     row = HouseNow.model_construct(id=info.id, name=info.name, kind=info.kind, ts=newest, **f)
     return row
 
@@ -207,12 +209,13 @@ def flows(
 
 
 def devices_of(info: HouseInfo) -> tuple[str, ...]:
-    """Measured devices of a house, by kind."""
+    """Measured devices of a house, by kind (and its EV charger, if any)."""
+    ev: tuple[str, ...] = ("ev",) if info.ev_kwh > 0 else ()
     if info.kind == "pv_bess":
-        return ("meter", "pv", "bess")
+        return ("meter", "pv", "bess", *ev)
     if info.kind == "pv":
-        return ("meter", "pv")
-    return ("meter",)
+        return ("meter", "pv", *ev)
+    return ("meter", *ev)
 
 
 def _house_json(overview: Overview) -> dict[str, str]:

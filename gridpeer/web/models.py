@@ -26,6 +26,7 @@ class HouseInfo(BaseModel):
     kind: HouseKind
     pv_kwp: float = Field(0.0, description="PV peak power, kWp")
     bess_kwh: float = Field(0.0, description="battery capacity, kWh")
+    ev_kwh: float = Field(0.0, description="electric car battery charged at home, kWh (0: none)")
     account: str | None = Field(None, description="demo dev account address (0x…), if any")
 
 
@@ -46,6 +47,10 @@ class HouseNow(BaseModel):
     bess_w: float | None = Field(None, description="battery power, W (+ discharge, - charge)")
     bess_v: float | None = Field(None, description="battery voltage, V")
     soc: float | None = Field(None, description="battery state of charge, 0..1")
+    ev_w: float | None = Field(
+        None, description="EV charging power, W (+ charging, - V2G), part of load_w"
+    )
+    ev_soc: float | None = Field(None, description="EV state of charge, 0..1")
     today_load_wh: float = Field(0.0, description="consumption since local midnight, Wh")
     today_pv_wh: float = Field(0.0, description="PV production since local midnight, Wh")
     today_import_wh: float = Field(0.0, description="energy bought from the grid today, Wh")

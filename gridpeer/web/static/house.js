@@ -5,7 +5,7 @@
   const kind = document.body.dataset.kind;
   const fmt = { load_w: gp.fmtW, grid_w: gp.fmtW, pv_w: gp.fmtW, bess_w: gp.fmtBess,
     meter_v: gp.fmtV, meter_i: gp.fmtA, pv_v: gp.fmtV, pv_i: gp.fmtA, bess_v: gp.fmtV,
-    soc: gp.fmtPct, today_load_wh: gp.fmtWh };
+    soc: gp.fmtPct, today_load_wh: gp.fmtWh, ev_w: gp.fmtW, ev_soc: gp.fmtPct };
   // [ok-low, ok-high, watch-low, watch-high]: inside ok → green, inside watch → amber, else red.
   const ranges = { soc: [0.3, 0.95, 0.15, 1.0], bess_v: [46, 56, 44, 58], pv_v: [150, 450, 50, 500],
     pv_w: [500, 1e9, 50, 1e9] };
@@ -54,6 +54,9 @@
       // are the same numbers, and both stay visible
       traces = [Object.assign(line(m, "p", "Consumption (W)", "#1f5fbf"), { fill: "tozeroy", fillcolor: "rgba(31,95,191,0.22)" }),
         line(m, "p_grid", "Grid (W, + import)", "#6b3fa0", "y", 1, { dash: "dash", width: 2 })];
+      if (document.querySelector("[data-f=ev_w]")) {  // an EV house: its charger too
+        traces.push(line(await hist("ev", day, "15min"), "p", "EV charging (W)", "#137a43", "y", 1, { dash: "dot", width: 2 }));
+      }
       layout = gp.plotLayout({ yaxis: { title: { text: "W" } }, xaxis: { type: "date", range }, uirevision: day });
     } else {
       const pv = await hist("pv", day, "15min");
