@@ -3,7 +3,8 @@ host's): house ``h<k>`` has one relay metering a constant 3,600 W (1 Wh per seco
 a Shelly Plus 1PM ``shellyplus1pm-h<k>`` for every tenth house, a Tasmota plug
 ``p2p-h<k>`` for the others.
 
-``python -m tests.runtime.device_farm PORT N`` prints ``ready`` once every device is
+``python -m tests.runtime.device_farm PORT N [FIRST]`` (houses ``h<FIRST>`` …, default
+``h1``) prints ``ready`` once every device is
 connected; each line ``state`` on stdin is answered by one JSON line ``{device: [relay
 on, consumed Wh]}``; end of stdin stops the devices.
 """
@@ -27,9 +28,9 @@ def device(k: int) -> tuple[str, str]:
     return "tasmota", f"p2p-h{k}"
 
 
-def main(port: int, n: int) -> None:
+def main(port: int, n: int, first: int = 1) -> None:
     devices: dict[str, TasmotaEmulator | ShellyEmulator] = {}
-    for k in range(1, n + 1):
+    for k in range(first, first + n):
         kind, topic = device(k)
         ch = [Channel(constant(POWER_W))]
         devices[topic] = (
@@ -55,4 +56,4 @@ def main(port: int, n: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), int(sys.argv[2]))
+    main(*(int(a) for a in sys.argv[1:4]))
