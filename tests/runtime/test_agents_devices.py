@@ -177,3 +177,19 @@ def test_210_houses_real_relays_one_host_bounded_threads_each_delivery_once(
     assert threading.active_count() <= before  # every thread of the host ended
     relays = farm.state()
     assert not [t for t, (on, _wh) in relays.items() if on]  # every relay open again
+
+
+def test_too_many_groups_for_one_process_are_refused(tmp_path: Path) -> None:
+    """The bound is on sessions and state files (paho's select() below descriptor 1024),
+    not on houses: the same 210 houses in groups of 50 pass, in groups of 2 they do not."""
+    assert descriptors(5, 5, True) == 60 and descriptors(5, 0, False) == 15
+    settings = load_settings(_config(tmp_path, 1))
+    store = open_store(f"sqlite:///{tmp_path}/store.db")
+    houses = [f"h{k}" for k in range(1, N + 1)]
+    try:
+        ok = AgentsProcess(settings, houses, store, Clock(), tmp_path / "a", group_size=GROUP)
+        assert len(ok.device_powers) == N and len(ok.device_sessions) == 5
+        with pytest.raises(ValueError, match="file descriptors"):
+            AgentsProcess(settings, houses, store, Clock(), tmp_path / "a", group_size=2)
+    finally:
+        store.close()
