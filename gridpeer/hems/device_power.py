@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from gridpeer.hems.relay_watchdog import RelayWatchdog
 from gridpeer.telemetry.adapters.bridge import DeviceBridge
 from gridpeer.telemetry.adapters.config import DeviceConfig
 from gridpeer.telemetry.adapters.readings import ChannelReading
@@ -114,6 +115,8 @@ class DevicePower:
         resend_s: unconfirmed commands are re-sent this often, s.
         counters: meter from the devices' energy counters where they have them
             (otherwise only by integrating power).
+        watchdog: the thread running the dead-man switch (:meth:`check`), shared by
+            many houses; by default one of its own, every ``resend_s / 4`` s.
     """
 
     def __init__(
@@ -124,6 +127,7 @@ class DevicePower:
         hold_s: float = 5.0,
         resend_s: float = 2.0,
         counters: bool = True,
+        watchdog: RelayWatchdog | None = None,
     ) -> None:
         self.bridge, self.relays = bridge, dict(relays)
         self.stale_s, self.hold_s, self.resend_s = stale_s, hold_s, resend_s
@@ -133,8 +137,8 @@ class DevicePower:
         self._polled: dict[Direction, float] = {}
         self._sent: dict[Direction, tuple[bool, float]] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="relay-watchdog", daemon=True)
+        self.watchdog = watchdog if watchdog is not None else RelayWatchdog(max(resend_s / 4, 0.01))
+        self._stopped = False
 
     def _confirmed(self, dev: DeviceConfig) -> bool | None:
         state = self.bridge.relay(dev.topic, dev.channel)
@@ -211,9 +215,11 @@ class DevicePower:
 
     def check(self) -> None:
         """The dead-man switch: open relays nobody holds any more (also called by the
-        watchdog thread every ``resend_s / 4`` s)."""
+        watchdog's thread, by default every ``resend_s / 4`` s)."""
         mono = time.monotonic()
         with self._lock:
+            if self._stopped:  # a shared watchdog's round may still reach a stopped house
+                return
             for direction, dev in self.relays.items():
                 if (
                     self._holder.get(direction)
@@ -226,24 +232,18 @@ class DevicePower:
                 if not self._holder.get(direction) and self._confirmed(dev) is not False:
                     self._command(direction, False, mono)
 
-    def _watch(self) -> None:
-        while not self._stop.wait(self.resend_s / 4):
-            try:
-                self.check()
-            except Exception:
-                log.exception("relay watchdog failed")
-
     def start(self) -> None:
         """Connect to the devices and start the watchdog (it opens every relay first)."""
         self.bridge.start()
-        self._thread.start()
+        with self._lock:
+            self._stopped = False
+        self.watchdog.add(self)
 
     def stop(self) -> None:
         """Open every relay, stop the watchdog, disconnect."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
+        self.watchdog.remove(self)
         with self._lock:
+            self._stopped = True
             for direction in self.relays:
                 self._holder[direction] = frozenset()
                 self._sent.pop(direction, None)

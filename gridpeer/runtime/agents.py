@@ -16,9 +16,10 @@ community in one of two ways:
   a dead member's share of the readings — and its unacknowledged ones — are stored when
   it comes back under the same ``--member`` name (see docs/scale.md).
 
-The process is bounded in threads: one ingest host (2 threads) and one delivery host
-(2 threads) per group of ``group_size`` houses; with real relays each house's device
-bridge adds one MQTT thread (``--simulated-meter`` has none).
+The process is bounded in threads and sockets by groups, not houses: one ingest host
+(2 threads) and one delivery host (2 threads) per group of ``group_size`` houses; with
+real relays, one device session per group (the group's houses' device bridges share one
+MQTT connection: 1 thread) and one relay watchdog thread for the whole process.
 """
 
 from __future__ import annotations
@@ -42,19 +43,38 @@ from gridpeer.hems.delivery_host import DeliveryHost
 from gridpeer.hems.delivery_power import ConstantPower, PowerSource
 from gridpeer.hems.host import AgentHost
 from gridpeer.hems.monitoring import GROUP_ABOVE
+from gridpeer.hems.relay_watchdog import RelayWatchdog
 from gridpeer.store.base import Store
 
 if TYPE_CHECKING:
     from gridpeer.hems.device_power import DevicePower
     from gridpeer.runtime.composition import Parts
+    from gridpeer.telemetry.adapters.session import DeviceSession
 
 log = logging.getLogger(__name__)
 
-MAX_DELIVERY_HOUSES = 800
-"""Most houses whose deliveries one process drives: each keeps its SQLite state file open,
-and paho's network loop uses ``select()``, which fails for sockets numbered 1024 or more."""
+MAX_DESCRIPTORS = 900
+"""Most file descriptors one process's hosts may hold (:func:`descriptors`): paho's network
+loop uses ``select()``, which fails for sockets numbered 1024 or more (the rest is left
+for the interpreter, the store and the log)."""
+
+
+def descriptors(ingest_groups: int, delivery_groups: int, devices: bool) -> int:
+    """File descriptors the hosts of one process hold: 3 per MQTT session (its socket and
+    the socket pair that wakes paho's loop), one session per ingest group; per delivery
+    group a session, its SQLite state file (3 in WAL mode) and, with real ``devices``,
+    the group's device session."""
+    return 3 * ingest_groups + delivery_groups * (6 + (3 if devices else 0))
+
 
 _RANGE = re.compile(r"^(?P<prefix>.*?)(?P<first>\d+)-(?P=prefix)?(?P<last>\d+)$")
+
+
+def device_client_id(community: str, first: str) -> str:
+    """The MQTT client id of the device session of the group whose first house is
+    ``first``; also the Shelly RPC ``src``: the group's Shellys answer on
+    ``gridpeer-dev-<community>-<first>/rpc``."""
+    return f"gridpeer-dev-{community}-{first}"
 
 
 def select_houses(spec: str | None, known: Sequence[str]) -> list[str]:
@@ -167,14 +187,19 @@ class AgentsProcess:
             )
             for group in groups_of(ingest, group_size)
         ]
-        if delivery and simulated_meter is None and len(self.houses) > MAX_DELIVERY_HOUSES:
+        delivery_groups = len(groups_of(self.houses, group_size)) if delivery else 0
+        fds = descriptors(len(self.hosts), delivery_groups, simulated_meter is None)
+        if fds > MAX_DESCRIPTORS:
             raise ValueError(
-                f"{len(self.houses)} houses' relays in one process: at most "
-                f"{MAX_DELIVERY_HOUSES} (each house's devices hold an MQTT connection, and "
-                "paho's sockets must stay below file descriptor 1024); split --houses "
+                f"{len(self.houses)} houses in groups of {group_size} hold about {fds} "
+                f"file descriptors in one process: at most {MAX_DESCRIPTORS} (paho's "
+                "sockets must stay below 1024); raise the group size or split --houses "
                 "across processes"
             )
         self.device_powers: list[DevicePower] = []
+        self.device_sessions: dict[str, DeviceSession] = {}  # first house of the group →
+        self._session_of = {h: g[0] for g in groups_of(self.houses, group_size) for h in g}
+        self._watchdog = RelayWatchdog(name="relay-watchdog")  # one for every house's relays
         self.delivery_hosts: list[DeliveryHost] = []
         self._clock, self._state_dir, self._group_size = clock, state_dir, group_size
         self._power_of: dict[str, PowerSource] = (
@@ -214,6 +239,7 @@ class AgentsProcess:
         from gridpeer.hems.device_power import DevicePower, device_relays
         from gridpeer.telemetry.adapters.bridge import DeviceBridge
         from gridpeer.telemetry.adapters.config import house_devices
+        from gridpeer.telemetry.adapters.session import DeviceSession
 
         account = next(a for a in settings.accounts if a.id == house)
         devices = house_devices(account.devices)
@@ -223,19 +249,13 @@ class AgentsProcess:
                 f"house {house} has no delivery relay ([[accounts.devices]] with role 'out' "
                 "/ 'in'): configure one, or run a simulation with --simulated-meter"
             )
-        b = self.broker
-        credentials = (b.username, b.password) if b.username and b.password else None
-        bridge = DeviceBridge(
-            b.host,
-            b.port,
-            devices,
-            client_id=f"gridpeer-dev-{self.community}-{house}",
-            community=self.community,
-            house=house,
-            credentials=credentials,
-            tls=b.tls,
-        )
-        dp = DevicePower(bridge, relays)
+        first = self._session_of[house]
+        session = self.device_sessions.get(first)
+        if session is None:  # the group's devices share one MQTT session
+            session = DeviceSession(self.broker, device_client_id(self.community, first))
+            self.device_sessions[first] = session
+        bridge = DeviceBridge.on_session(session, devices, self.community, house)
+        dp = DevicePower(bridge, relays, watchdog=self._watchdog)
         self.device_powers.append(dp)
         return dp
 

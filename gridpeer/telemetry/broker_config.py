@@ -4,7 +4,9 @@ Users: one per house (named like the house, ``[[accounts]] mqtt_password``), all
 read and write only ``gridpeer/<community>/<house>/#`` and the topics of the house's own
 smart plugs and meters (``[[accounts.devices]]``, which connect with the house's account),
 and the services account (``[mqtt] username/password``: ingest, oracle, web) for the whole
-community.
+community — and every house's devices, which ``gridpeer agents`` drives on the services
+account (a shared device session per group of houses, whose Shellys answer on
+``gridpeer-dev-<community>-<first house of the group>/rpc``).
 
 With ``[mqtt] tls = true`` the listener speaks TLS only: the directory gets the
 community's CA (``ca.crt``, ``ca.key``), the broker's certificate for ``[mqtt] host`` and
@@ -86,6 +88,7 @@ def write_broker_config(settings: Settings, out: Path, *, client_certs: bool = F
     }
     ha = settings.homeassistant
     extra = [f"{ha.prefix}/#"] if ha.enabled else []  # discovery configs, birth message
+    extra += sorted({t for topics in devices.values() for t in topics})  # gridpeer agents
     write_acl(out / "acl", settings.community, houses, services, devices, extra)
     tls = None
     if m.tls:

@@ -120,6 +120,10 @@ def test_generated_config_gives_each_house_only_its_own_topics(tmp_path: Path) -
         plug.c.publish("cmnd/plug-h1/POWER", b"ON", qos=1).wait_for_publish(5)
         time.sleep(1.0)
         assert [p for _, p in plug.messages] == [b"ON"]
+        # so may the services account (gridpeer agents drives the houses' relays)
+        services.c.publish("cmnd/plug-h1/POWER", b"OFF", qos=1).wait_for_publish(5)
+        time.sleep(1.0)
+        assert [p for _, p in plug.messages] == [b"ON", b"OFF"]
     finally:
         for c in clients:
             c.close()

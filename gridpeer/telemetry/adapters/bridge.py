@@ -1,4 +1,6 @@
-"""MQTT I/O for the device adapters: one connection to the broker for a house's devices.
+"""MQTT I/O for the device adapters: a house's devices on the broker, on a connection of
+their own or on a :class:`~gridpeer.telemetry.adapters.session.DeviceSession` shared with
+other houses (one session for a whole group of houses: same semantics per house).
 
 :class:`DeviceBridge` subscribes to every configured device's topics, feeds each
 message to that device's pure adapter (:mod:`.tasmota`, :mod:`.shelly`), keeps the
@@ -24,6 +26,7 @@ from datetime import UTC, datetime
 from gridpeer.core.mqtt import BrokerAddress, MqttClient, MqttTls
 from gridpeer.telemetry.adapters.config import DeviceConfig
 from gridpeer.telemetry.adapters.readings import AdapterReject, ChannelReading, RejectCounts
+from gridpeer.telemetry.adapters.session import DeviceSession
 from gridpeer.telemetry.adapters.shelly import ShellyAdapter
 from gridpeer.telemetry.adapters.tasmota import TasmotaAdapter
 from gridpeer.telemetry.schemas import Device
@@ -45,17 +48,21 @@ class Seen:
 
 
 class DeviceBridge:
-    """The devices of one house on one MQTT connection.
+    """The devices of one house on one MQTT connection (its own, or ``session``).
 
     Args:
-        host, port: the broker.
+        host, port: the broker (unused with ``session``).
         devices: the house's devices.
         client_id: MQTT client id; also the Shelly RPC ``src`` (answers on ``<id>/rpc``).
+            With ``session``: the session's client id (use :meth:`on_session`).
         community, house: with both, the ``house`` device's readings are republished as
             gridpeer meter readings.
         credentials: MQTT (user, password).
         tls: TLS to the broker (its certificate verified), None for plain TCP.
         on_reading: optional hook called with each new reading (paho's thread).
+        session: share this MQTT session with other houses' bridges instead of opening
+            a connection; it connects with its first started bridge and disconnects with
+            its last stopped one.
     """
 
     def __init__(
@@ -69,7 +76,12 @@ class DeviceBridge:
         credentials: tuple[str, str] | None = None,
         tls: MqttTls | None = None,
         on_reading: Callable[[DeviceConfig, ChannelReading], None] | None = None,
+        session: DeviceSession | None = None,
     ) -> None:
+        if session is not None and client_id != session.client_id:
+            raise ValueError("a bridge on a shared session uses the session's client id")
+        self.session = session
+        self._joined = False
         self.devices = list(devices)
         self.community, self.house = community, house
         self.on_reading = on_reading
@@ -97,12 +109,45 @@ class DeviceBridge:
         if telemetry and community is not None and house is not None:
             self._meter_topic = reading_topic(community, house, Device.METER)
             subs.append(self._meter_topic)
+        self._subscriptions = sorted(set(subs))
+        if session is not None:
+            self.link = session.link
+            return
         self.link = MqttClient(
             client_id,
             BrokerAddress(host, port, tls=tls).with_credentials(credentials),
-            subscriptions=sorted(set(subs)),
+            subscriptions=self._subscriptions,
             on_message=self._on_message,
         )
+
+    @classmethod
+    def on_session(
+        cls,
+        session: DeviceSession,
+        devices: Sequence[DeviceConfig],
+        community: str | None = None,
+        house: str | None = None,
+        on_reading: Callable[[DeviceConfig, ChannelReading], None] | None = None,
+    ) -> DeviceBridge:
+        """A house's bridge on the shared ``session`` (attached to it at once: a device
+        another house of the session holds raises :class:`ValueError`)."""
+        bridge = cls(
+            session.link.broker.host,
+            session.link.broker.port,
+            devices,
+            session.client_id,
+            community,
+            house,
+            on_reading=on_reading,
+            session=session,
+        )
+        bridge._attach()
+        return bridge
+
+    def _attach(self) -> None:
+        assert self.session is not None
+        shellies = [a.prefix for a in self.adapters.values() if isinstance(a, ShellyAdapter)]
+        self.session.attach(self._on_message, self._subscriptions, shellies)
 
     def _route(self, topic: str, payload: bytes) -> TasmotaAdapter | ShellyAdapter | None:
         if topic == self._rpc_topic:  # every Shelly answers here: pick it by ``src``
@@ -227,12 +272,25 @@ class DeviceBridge:
         return self.adapters[device].online
 
     def start(self, wait_s: float = 10.0) -> None:
-        """Connect, then ask every Shelly for its full status."""
-        self.link.start(wait_s)
+        """Connect (or join the shared session), then ask every Shelly for its full
+        status."""
+        if self.session is not None:
+            if not self._joined:
+                self._attach()  # again, after a stop
+                self.session.acquire(wait_s)
+                self._joined = True
+        else:
+            self.link.start(wait_s)
         for name, adapter in self.adapters.items():
             if isinstance(adapter, ShellyAdapter):
                 self.request_status(name)
 
     def stop(self) -> None:
-        """Disconnect."""
-        self.link.stop()
+        """Disconnect (on a shared session: receive nothing more, and leave it)."""
+        if self.session is not None:
+            if self._joined:
+                self._joined = False
+                self.session.detach(self._on_message)
+                self.session.release()
+        else:
+            self.link.stop()
