@@ -56,3 +56,45 @@ def test_orders_over_mqtt_are_stored_and_acknowledged(mosquitto: MosquittoBroker
     finally:
         house.stop()
         intake.stop()
+
+
+def test_a_repeated_order_is_answered_again_off_the_network_thread(
+    mosquitto: MosquittoBroker,
+) -> None:
+    env = Env("hybrid")
+    s1, _, _, _ = env.h
+    intake = MqttIntake(env.coord, mosquitto.address, "lab")
+    threads: list[threading.Thread] = []
+    accept = env.coord.accept
+
+    def spy(signed):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread())
+        return accept(signed)
+
+    env.coord.accept = spy  # type: ignore[method-assign]
+    acks: list[dict[str, object]] = []
+    got = threading.Condition()
+
+    def on_ack(topic: str, payload: bytes) -> None:
+        with got:
+            acks.append(json.loads(payload))
+            got.notify_all()
+
+    house = MqttClient(
+        "h-test2", mosquitto.address, subscriptions=[ack_topic("lab", "h1")], on_message=on_ack
+    )
+    intake.start()
+    house.start()
+    try:
+        signed = env.sign(s1, True, 100, PRICE)
+        body = json.dumps({"order": terms_json(signed.terms), "signature": signature_hex(signed)})
+        house.publish(orders_topic("lab", "h1"), body)
+        house.publish(orders_topic("lab", "h1"), body)  # a retry: same order, same signature
+        with got:
+            assert got.wait_for(lambda: len(acks) == 2, 20)
+        [stored] = env.store.orders()
+        assert acks == [{"id": stored.id, "state": "accepted"}] * 2
+        assert intake._worker is not None and set(threads) == {intake._worker}
+    finally:
+        house.stop()
+        intake.stop()
