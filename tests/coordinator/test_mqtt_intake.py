@@ -98,3 +98,53 @@ def test_a_repeated_order_is_answered_again_off_the_network_thread(
     finally:
         house.stop()
         intake.stop()
+
+
+def test_an_order_not_stored_is_not_acknowledged_and_comes_again(
+    mosquitto: MosquittoBroker,
+) -> None:
+    """The coordinator fails before storing (store down, then a restart): the broker got
+    no PUBACK, so it delivers the order again to the next coordinator session."""
+    env = Env("hybrid")
+    s1, _, _, _ = env.h
+    failed = threading.Event()
+    accept = env.coord.accept
+
+    def store_down(signed):  # type: ignore[no-untyped-def]
+        failed.set()
+        raise RuntimeError("store unavailable")
+
+    env.coord.accept = store_down  # type: ignore[method-assign]
+    first = MqttIntake(env.coord, mosquitto.address, "lab")
+    acks: list[dict[str, object]] = []
+    got = threading.Condition()
+
+    def on_ack(topic: str, payload: bytes) -> None:
+        with got:
+            acks.append(json.loads(payload))
+            got.notify_all()
+
+    house = MqttClient(
+        "h-test3", mosquitto.address, subscriptions=[ack_topic("lab", "h1")], on_message=on_ack
+    )
+    first.start()
+    house.start()
+    second: MqttIntake | None = None
+    try:
+        signed = env.sign(s1, True, 100, PRICE)
+        body = json.dumps({"order": terms_json(signed.terms), "signature": signature_hex(signed)})
+        house.publish(orders_topic("lab", "h1"), body)
+        assert failed.wait(20)
+        first.stop()
+        assert acks == [] and env.store.orders() == []
+        env.coord.accept = accept  # type: ignore[method-assign]
+        second = MqttIntake(env.coord, mosquitto.address, "lab")  # same client id: session
+        second.start()
+        with got:
+            assert got.wait_for(lambda: len(acks) == 1, 20)
+        [stored] = env.store.orders()
+        assert acks == [{"id": stored.id, "state": "accepted"}]
+    finally:
+        house.stop()
+        if second is not None:
+            second.stop()
