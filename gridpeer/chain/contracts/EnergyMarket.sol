@@ -5,11 +5,12 @@ pragma solidity 0.8.30;
 /// @notice Units: energy in Wh (uint32), prices in wei per kWh (uint64), times in UTC unix
 /// seconds (uint40), money in wei. The cost of `wh` Wh at `price` wei/kWh is
 /// floor(wh * price / 1000) wei.
-/// @dev Storage is packed: one 32-byte word per order or trade, two batch trades per word,
-/// members addressed by a 16-bit index, credits next to the member's address. History is in
-/// events; the Python client (gridpeer.chain) decodes the packed words. Every packed word is
-/// read and written only through the named helpers of the "storage layout" section at the
-/// end, which is the one place that states each word's fields, bit offsets and widths.
+/// @dev Storage is packed: one 32-byte word per order or trade, four batch trades per word
+/// (two when the batch's trades have different prices), members addressed by a 16-bit
+/// index, credits next to the member's address. History is in events; the Python client
+/// (gridpeer.chain) decodes the packed words. Every packed word is read and written only
+/// through the named helpers of the "storage layout" section at the end, which is the one
+/// place that states each word's fields, bit offsets and widths.
 ///
 /// Ids are tagged in their two low bits: offer `n<<2|1`, request `n<<2|2`, trade split off an
 /// order `((n<<1|isRequest)<<16|fill)<<2|3`, batch trade `(batch<<16|i)<<2`. A purchase or fill
@@ -617,7 +618,8 @@ contract EnergyMarket {
             ord[b] = _sideTake(ob, wh);
             debit[b] += wh * price / 1000;
             uint256 record = _packRecord(_sideMember(os), _sideMember(ob), wh, price);
-            words[_wordOfRecord(j, uniform)] |= _recordIn(_storedRecord(record, uniform), j, uniform);
+            uint256 stored = _storedRecord(record, uniform);
+            words[_wordOfRecord(j, uniform)] |= _recordIn(stored, j, uniform);
         }
         for (uint256 i = 0; i < no; ++i) {
             uint256 d = debit[i];
