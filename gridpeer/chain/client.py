@@ -21,7 +21,7 @@ from eth_abi.abi import encode
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 
-from gridpeer.chain import order_wire
+from gridpeer.chain import errors, order_wire
 from gridpeer.chain.artifact import load_artifact
 from gridpeer.chain.backend import Backend, Receipt, Reverted
 from gridpeer.chain.codec import decode_output, decode_revert, encode_call
@@ -37,6 +37,8 @@ from gridpeer.chain.types import (
     cost_wei,
     decode_order_word,
     id_kind,
+    pack_match,
+    pack_signed_order,
 )
 
 # Explicit gas limits (estimating on every call halves throughput); generous upper bounds.
@@ -56,8 +58,6 @@ GAS = {
     "deposit": 80_000,
     "admin": 200_000,
 }
-_ORDER_T = "(address,bool,uint32,uint64,uint40,uint40,uint32,uint40,uint8,bytes32,bytes32)[]"
-_MATCH_T = "(uint16,uint16,uint32,uint64)[]"
 ACTIONS = (
     "post_offer",
     "post_request",
@@ -441,27 +441,20 @@ class MarketClient:
     ) -> int:
         """Coordinator: verify the signed orders, escrow from buyers' credit, record trades.
 
-        Returns the batch id; trade i has id ``batch_trade_id(batch, i)``.
+        Returns the batch id; trade i has id ``batch_trade_id(batch, i)``. Every order must
+        be for the first one's window (:class:`~gridpeer.chain.errors.WindowMismatch`
+        otherwise, raised before sending: the contract takes the window once per batch).
         """
-        enc_orders = [
-            (
-                to_checksum_address(o.terms.maker),
-                o.terms.sell,
-                o.terms.wh,
-                o.terms.price,
-                o.terms.start,
-                o.terms.end,
-                o.terms.nonce,
-                o.terms.expiry,
-                o.v,
-                o.r,
-                o.s,
-            )
-            for o in orders
-        ]
-        enc_matches = [(m.sell_index, m.buy_index, m.wh, m.price) for m in matches]
+        if not orders:
+            raise errors.EmptyBatch()
+        start, end = orders[0].terms.start, orders[0].terms.end
+        for i, o in enumerate(orders):
+            if (o.terms.start, o.terms.end) != (start, end):
+                raise errors.WindowMismatch({"orderIndex": i})
+        enc_orders = [pack_signed_order(o) for o in orders]
+        enc_matches = [pack_match(m) for m in matches]
         gas = batch_gas(len(orders), len(matches))
-        r = self._send(coordinator, "settleBatch", enc_orders, enc_matches, gas=gas)
+        r = self._send(coordinator, "settleBatch", start, end, enc_orders, enc_matches, gas=gas)
         return self._event_field(r, "batchId")
 
     # ------------------------------------------------------------------ views

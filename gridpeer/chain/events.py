@@ -9,17 +9,15 @@ from typing import Any
 from gridpeer.chain.backend import RawLog
 from gridpeer.chain.codec import decode_event
 from gridpeer.chain.types import (
-    M16,
     M32,
-    M40,
-    M64,
     M96,
-    M128,
     Order,
     Side,
     Trade,
     batch_trade_id,
     cost_wei,
+    decode_batch_header,
+    decode_batch_trades,
     decode_order_word,
     decode_trade_word,
 )
@@ -196,24 +194,19 @@ def decode_logs(logs: list[RawLog], member: Callable[[int], str]) -> list[Event]
             kind = "deposit" if name == "Deposited" else "withdraw"
             out.append(MoneyMoved(meta, kind, f["member"], f["amount"]))
         elif name == "BatchSettled":
-            h = f["header"]
-            start, end, count = h & M40, (h >> 40) & M40, (h >> 80) & M16
-            grace = (h >> 96) & M32
-            out.append(AdminEvent(meta, name, {"batchId": f["batchId"], "count": count}))
-            words: list[int] = f["trades"]
-            for i in range(count):
-                r = (words[i // 2] >> (128 * (i % 2))) & M128
-                wh, price = (r >> 32) & M32, (r >> 64) & M64
+            h = decode_batch_header(f["header"])
+            out.append(AdminEvent(meta, name, {"batchId": f["batchId"], "count": h.count}))
+            for i, (s, b, wh, price) in enumerate(decode_batch_trades(h, f["trades"])):
                 t = Trade(
                     batch_trade_id(f["batchId"], i),
-                    member(r & M16),
-                    member((r >> 16) & M16),
+                    member(s),
+                    member(b),
                     wh,
                     price,
-                    start,
-                    end,
+                    h.start,
+                    h.end,
                     cost_wei(wh, price),
-                    grace_s=grace,
+                    grace_s=h.grace_s,
                 )
                 out.append(TradeCreated(meta, t, 0))
         else:

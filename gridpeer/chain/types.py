@@ -211,3 +211,68 @@ def decode_trade_word(t: int) -> tuple[int, int, int, int, int, int, int, int]:
         cost_wei(wh, price) + ((t >> 254) & 1),
         (t >> 224) & M20,
     )
+
+
+@dataclass(frozen=True)
+class BatchHeader:
+    """A ``BatchSettled`` header: window (UTC unix s), trade count, grace (s) and the
+    batch's one price (wei/kWh; 0 when each trade record carries its own)."""
+
+    start: int
+    end: int
+    count: int
+    grace_s: int
+    price: int
+
+
+def decode_batch_header(h: int) -> BatchHeader:
+    """The fields of a batch header word (start 0/40 | end 40/40 | count 80/16 |
+    grace 96/32 | price 128/64)."""
+    return BatchHeader(h & M40, (h >> 40) & M40, (h >> 80) & M16, (h >> 96) & M32, (h >> 128) & M64)
+
+
+def decode_batch_trades(header: BatchHeader, words: list[int]) -> list[tuple[int, int, int, int]]:
+    """(seller idx, buyer idx, Wh, price) of each trade of a batch from its record words.
+
+    A one-price batch (``header.price`` != 0) holds four 64-bit records per word
+    (seller 0/16 | buyer 16/16 | Wh 32/32), record i at bit (i % 4) * 64 of word i // 4;
+    otherwise two 128-bit records (… | price 64/64), record i at bit (i % 2) * 128 of
+    word i // 2.
+    """
+    bits = 64 if header.price else 128
+    per = 256 // bits
+    mask = (1 << bits) - 1
+    out = []
+    for i in range(header.count):
+        r = (words[i // per] >> (bits * (i % per))) & mask
+        price = header.price or (r >> 64) & M64
+        out.append((r & M16, (r >> 16) & M16, (r >> 32) & M32, price))
+    return out
+
+
+def pack_signed_order(o: SignedOrder) -> tuple[int, int, bytes, bytes]:
+    """``settleBatch``'s calldata words of a signed order: (head, terms, r, s) with head =
+    maker 0/160 | Wh 160/32 | nonce 192/32 | sell 224/1 | v - 27 225/1 and terms =
+    price 0/64 | expiry 64/40 (the window is the batch's)."""
+    t = o.terms
+    _fits(wh=(t.wh, 32), nonce=(t.nonce, 32), price=(t.price, 64), expiry=(t.expiry, 40))
+    if o.v not in (27, 28):
+        raise ValueError(f"signature v must be 27 or 28, got {o.v}")
+    head = int(t.maker, 16) | t.wh << 160 | t.nonce << 192 | int(t.sell) << 224
+    head |= (o.v - 27) << 225
+    return head, t.price | t.expiry << 64, o.r, o.s
+
+
+def pack_match(m: Match) -> int:
+    """``settleBatch``'s match word: sell order index 0/16 | buy order index 16/16 |
+    Wh 32/32 | price 64/64."""
+    _fits(sell_index=(m.sell_index, 16), buy_index=(m.buy_index, 16), wh=(m.wh, 32))
+    _fits(price=(m.price, 64))
+    return m.sell_index | m.buy_index << 16 | m.wh << 32 | m.price << 64
+
+
+def _fits(**fields: tuple[int, int]) -> None:
+    """Raise ValueError unless each ``name=(value, bits)`` is an unsigned ``bits``-bit int."""
+    for name, (value, bits) in fields.items():
+        if not 0 <= value < 1 << bits:
+            raise ValueError(f"{name} = {value} does not fit in uint{bits}")

@@ -7,7 +7,8 @@ above the maker's last used one and not taken by another stored order, and (buy 
 credit on the contract covering the order's worst-case cost on top of the maker's other
 open buy orders. It is acknowledged only once stored, so an accepted order survives any
 crash. Refusals carry an HTTP-like status (400 refused, 409 conflict, 422 invalid) and a
-reason in the member's units.
+reason in the member's units. Submitting an already stored order again is not a
+conflict: the answer is the stored record (idempotent retries).
 Units: energy Wh, prices wei/kWh, money wei, times UTC unix seconds.
 """
 
@@ -96,9 +97,17 @@ class Intake:
     def accept(self, signed: SignedOrder) -> OrderRecord:
         """Check ``signed`` and store it; returns the stored record (state ``accepted``).
 
+        Idempotent: the same signed order again (same terms and signature, e.g. a retry
+        after a lost acknowledgement) returns the stored record in its current state,
+        whatever happened to it since (matched, settled, dropped); only another order with
+        the same nonce, or the same terms with another signature, is a conflict (409).
+
         Raises:
             OrderRejected: with the status and the reason.
         """
+        known = self.known(signed)
+        if known is not None:
+            return known
         if self.chain_lock is None:
             record = self._check(signed)
         else:
@@ -106,8 +115,19 @@ class Intake:
                 record = self._check(signed)
         stored, why = self.store.add_order(record)
         if stored is None:
+            known = self.known(signed)  # the same order stored meanwhile by another thread
+            if known is not None:
+                return known
             raise OrderRejected(409, why)
         return stored
+
+    def known(self, signed: SignedOrder) -> OrderRecord | None:
+        """The stored record of exactly this signed order (same id and signature), or None."""
+        oid = order_digest(self.market.typed_order(signed.terms))
+        found = self.store.orders(ids=[oid])
+        if found and found[0].body == body_json(signed):
+            return found[0]
+        return None
 
     def _check(self, signed: SignedOrder) -> OrderRecord:
         t = signed.terms

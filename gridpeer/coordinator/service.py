@@ -25,12 +25,13 @@ it is open:
    ``settled`` with their trade ids, in one transaction with the batch. Reverted: the
    offending order is dropped with the contract's reason and the round repeats.
 
-Orders left without a match are dropped ("no matching order"); a window whose delivery
-starts before its batch is mined is dropped too (the contract takes batches only before
-the window). After a crash, :meth:`Coordinator.reconcile` looks for each ``sending``
-plan among the chain's ``BatchSettled`` events: found, its orders are settled; not found,
-they are open again. The contract's per-maker nonces make settling an order twice
-impossible; the reconciliation makes the store agree with the chain.
+Orders left without a match are dropped ("no matching order"); the matched orders of a
+window whose delivery starts before its batch is mined are dropped too, saying so (the
+contract takes batches only before the window). After a crash,
+:meth:`Coordinator.reconcile` looks for each ``sending`` plan among the chain's
+``BatchSettled`` events: found, its orders are settled; not found, they are open again.
+The contract's per-maker nonces make settling an order twice impossible; the
+reconciliation makes the store agree with the chain.
 
 Units: energy Wh, prices wei per kWh, money wei, times UTC unix seconds.
 """
@@ -72,6 +73,10 @@ from gridpeer.store.base import BatchRecord, OrderRecord, OrderUpdate, Store
 __all__ = ["BatchResult", "Coordinator", "Mode", "OrderRejected"]
 
 log = logging.getLogger(__name__)
+NO_MATCH = "no matching order at gate closure"
+"""Reason of an order dropped because no order matched it."""
+LATE = "the delivery window started before its batch was mined"
+"""Reason of a matched order dropped because its window started before settlement."""
 
 Mode = Literal["centralized", "hybrid"]
 Window = tuple[int, int]
@@ -296,7 +301,7 @@ class Coordinator:
                 if not recs:
                     break
                 if self._now() >= window[0]:
-                    self._drop(recs, "the delivery window started before its batch was mined")
+                    self._drop_late(window, recs)
                     break
                 live = self._precheck(recs)
                 if not live:
@@ -305,7 +310,7 @@ class Coordinator:
                 if batch is None:
                     continue
                 if not batch.matches:
-                    why = "no matching order at gate closure"
+                    why = NO_MATCH
                     if batch.refused:
                         why += (
                             f" (the {self.mode} clearing's matches broke the signed limits: "
@@ -318,6 +323,13 @@ class Coordinator:
                     mined.append(result)
             self._books.pop(window, None)
             return mined
+
+    def _drop_late(self, window: Window, recs: Sequence[OrderRecord]) -> None:
+        """The window started with ``recs`` open: none can be settled any more. Orders in
+        a match were too late for a batch; the others had nothing to match."""
+        matched = {k for m in self._match(window, recs) for k in (m.sell_order, m.buy_order)}
+        self._drop([r for r in recs if r.id in matched], LATE)
+        self._drop([r for r in recs if r.id not in matched], NO_MATCH)
 
     def _drop(self, recs: Sequence[OrderRecord], reason: str) -> None:
         if recs:

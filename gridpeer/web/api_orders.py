@@ -44,8 +44,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "refused: not a member, window closed, credit…"},
     409: {
         "model": Problem,
-        "description": "nonce already used, order already submitted, or the market's "
-        "design (decentralized) takes no signed orders",
+        "description": "nonce already used (by another order, or the same terms with "
+        "another signature), or the market's design (decentralized) takes no signed orders",
     },
     503: {"model": Problem, "description": "this server runs without a blockchain"},
 }
@@ -106,8 +106,9 @@ def get_typed_data(ctx: Ctx) -> dict[str, Any]:
 )
 async def post_order(body: SignedOrderIn, ctx: Ctx) -> OrderAccepted:
     """Check a signed order (signature, membership, window, nonce, credit) and store it;
-    202 once stored. 400: refused (reason in the member's units); 409: the nonce or the
-    order is already used; 422: malformed terms or signature."""
+    202 once stored, and again for the same signed order resubmitted (idempotent: its
+    current state). 400: refused (reason in the member's units); 409: the nonce is used
+    by another order; 422: malformed terms or signature."""
     _coordinated(ctx)
     hub = hub_of(ctx)
     intake = Intake(
@@ -124,7 +125,7 @@ async def post_order(body: SignedOrderIn, ctx: Ctx) -> OrderAccepted:
         raise HTTPException(exc.status, exc.reason) from None
     except BadOrder as exc:
         raise HTTPException(422, str(exc)) from None
-    return OrderAccepted(id=rec.id)
+    return OrderAccepted(id=rec.id, state=rec.state)
 
 
 @router.get(

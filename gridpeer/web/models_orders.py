@@ -34,10 +34,13 @@ class SignedOrderIn(BaseModel):
 
 class OrderAccepted(BaseModel):
     """An order the coordinator stored; it will be matched and settled, or dropped with a
-    reason (see ``GET /api/orders``)."""
+    reason (see ``GET /api/orders``). Submitting a stored order again (same signature)
+    answers 202 again, with the order's state now."""
 
     id: str = Field(description="the order's EIP-712 digest (0x…)")
-    state: Literal["accepted"] = "accepted"
+    state: Literal["accepted", "matched", "settled", "dropped"] = Field(
+        "accepted", description="accepted when new; a resubmitted order's current state"
+    )
 
 
 class SignedOrderOut(BaseModel):

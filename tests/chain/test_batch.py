@@ -8,6 +8,8 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from gridpeer.chain import Match, OrderTerms, SignedOrder, batch_trade_id, cost_wei, errors
+from gridpeer.chain.codec import decode_event
+from gridpeer.chain.types import decode_batch_header
 from tests.chain.conftest import PRICE, Env, money_in_contract
 
 
@@ -60,6 +62,59 @@ def test_batch_escrows_from_deposits_and_settles_like_any_trade(env: Env) -> Non
     env.goto(trades[0].end + m.grace_seconds() + 1)  # type: ignore[union-attr]
     m.reclaim(b1, tids[0])
     assert m.balance() == money_in_contract(env, [tids[2]], [])
+
+
+@pytest.mark.parametrize("one_price", [True, False])
+def test_one_price_and_mixed_batches_store_every_trade_and_settle_each_once(
+    env: Env, one_price: bool
+) -> None:
+    """A one-price batch keeps the price in its header and four 64-bit records per word;
+    a mixed one two 128-bit records per word. Nine trades span three (resp. five) words,
+    every record reads back, settles once, and settling one leaves its neighbours."""
+    m, co, (s1, s2, b1, b2) = env.market, env.chain.coordinator, env.h
+    _funded(env)
+    orders = [
+        _order(env, s1, True, 5000, PRICE, 1),
+        _order(env, s2, True, 5000, PRICE, 1),
+        _order(env, b1, False, 5000, 3 * PRICE, 1),
+        _order(env, b2, False, 5000, 3 * PRICE, 1),
+    ]
+    n = 9
+    prices = [PRICE if one_price else PRICE + 7 * k for k in range(n)]
+    matches = [Match(k % 2, 2 + (k // 2) % 2, 100 + k, prices[k]) for k in range(n)]
+    batch = m.settle_batch(co, orders, matches)
+    assert m.last_receipt is not None
+    [(_, raw)] = [
+        d
+        for log in m.last_receipt.logs
+        if (d := decode_event(log.topics, log.data)) and d[0] == "BatchSettled"
+    ]
+    header = decode_batch_header(raw["header"])
+    assert (header.count, header.price) == (n, PRICE if one_price else 0)
+    assert len(raw["trades"]) == (3 if one_price else 5)  # records per word: 4 or 2
+    tids = [batch_trade_id(batch, k) for k in range(n)]
+    want = [
+        (orders[x.sell_index].terms.maker, orders[x.buy_index].terms.maker, x.wh, x.price)
+        for x in matches
+    ]
+    trades = [m.trade(t) for t in tids]
+    assert [(t.seller, t.buyer, t.wh, t.price) for t in trades if t] == want
+    assert m.trade(batch_trade_id(batch, n)) is None
+    assert m.balance() == money_in_contract(env, tids, [])
+    start = trades[0].start  # type: ignore[union-attr]
+    env.goto(start)
+    settle = [4, 0, 8, 3]  # middle, first, last, and a neighbour of the middle
+    out = m.confirm_batch(env.chain.oracle, [(tids[k], 50) for k in [*settle, 4]])
+    assert list(out.confirmed) == [tids[k] for k in settle] and out.skipped == {tids[4]: 1}
+    left = [k for k in range(n) if k not in settle]
+    assert [m.trade(tids[k]) for k in left] == [trades[k] for k in left]
+    assert all(m.trade(tids[k]) is None for k in settle)
+    assert m.balance() == money_in_contract(env, [tids[k] for k in left], [])
+    env.goto(trades[0].end + m.grace_seconds() + 1)  # type: ignore[union-attr]
+    m.reclaim(b1, tids[5])  # trade 5: s2 -> b1
+    with pytest.raises(errors.AlreadySettled):
+        m.reclaim(b1, tids[5])
+    assert m.trade(tids[6]) == trades[6]
 
 
 def test_replay_double_fill_and_tampering_are_refused(env: Env) -> None:

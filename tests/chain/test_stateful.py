@@ -31,7 +31,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from gridpeer.chain import MarketClient, Match, OrderTerms, Schedule, batch_trade_id, errors
 from gridpeer.chain.errors import ContractRevert
-from gridpeer.chain.events import LogMeta
+from gridpeer.chain.events import LogMeta, TradeCreated
 from gridpeer.chain.open import Chain, open_chain
 
 TICK = 900
@@ -392,13 +392,21 @@ class MarketMachine(RuleBasedStateMachine):
         for m in self.markets:
             m.set_time(self.model.now)
 
-    @rule(s=HOUSE, b=HOUSE, wh=WH, w=st.integers(0, 3), deposit=st.booleans(), data=st.data())
-    def batch(self, s: int, b: int, wh: int, w: int, deposit: bool, data: st.DataObject) -> None:
+    @rule(s=HOUSE, b=HOUSE, w=st.integers(0, 3), deposit=st.booleans(), data=st.data())
+    def batch(self, s: int, b: int, w: int, deposit: bool, data: st.DataObject) -> None:
+        """settleBatch of one sell and one buy order with 1-6 matches between them, at one
+        price (stored once in the batch header, four trades per word) or at the sell and
+        the buy limit mixed (each record with its price, two per word)."""
         md = self.model
-        price = data.draw(st.sampled_from([1, 1_500, 200_000_000_000_000]))
+        lo = data.draw(st.sampled_from([1, 1_500, 200_000_000_000_000]))
+        hi = data.draw(st.sampled_from([lo, lo + 1, 3 * lo]))
+        parts = data.draw(st.lists(st.integers(1, 800), min_size=1, max_size=6))
+        prices = [data.draw(st.sampled_from([lo, hi])) for _ in parts]
+        wh = sum(parts) + data.draw(st.integers(0, 5))  # both orders; the rest lapses
+        need = sum(cost(x, p) for x, p in zip(parts, prices, strict=True))
         start, end = self._window(w)
         if deposit and md.active[b]:
-            amount = cost(wh, price) + 1
+            amount = need + 1
             self._run(None, lambda m: m.deposit(self.houses[b], amount))
             md.credit[b] += amount
         expect: Any = None
@@ -410,26 +418,40 @@ class MarketMachine(RuleBasedStateMachine):
             expect = errors.NonceUsed  # same maker, same nonce twice in one batch
         elif not md.active[b]:
             expect = errors.NotMember
-        elif md.credit[b] < cost(wh, price):
+        elif md.credit[b] < need:
             expect = errors.InsufficientCredit
         ns, nb = md.nonce[s] + 1, md.nonce[b] + 1
 
-        def go(m: MarketClient) -> int:
+        def go(m: MarketClient) -> tuple[int, list[tuple[int, str, str, int, int, int]]]:
             expiry = md.now + 86_400
-            sell = OrderTerms(self.houses[s].address, True, wh, price, start, end, ns, expiry)
-            buy = OrderTerms(self.houses[b].address, False, wh, price, start, end, nb, expiry)
+            sell = OrderTerms(self.houses[s].address, True, wh, lo, start, end, ns, expiry)
+            buy = OrderTerms(self.houses[b].address, False, wh, hi, start, end, nb, expiry)
             orders = [m.sign_order(self.houses[s], sell), m.sign_order(self.houses[b], buy)]
-            return m.settle_batch(md.roles[2], orders, [Match(0, 1, wh, price)])
+            matches = [Match(0, 1, x, p) for x, p in zip(parts, prices, strict=True)]
+            batch_id = m.settle_batch(md.roles[2], orders, matches)
+            trades = [
+                (e.trade.id, e.trade.seller, e.trade.buyer, e.trade.wh, e.trade.price, e.order_id)
+                for e in m.receipt_events()
+                if isinstance(e, TradeCreated)
+            ]
+            return batch_id, trades
 
         res = self._run(expect, go)
         if expect is None:
             md.n_batch += 1
-            assert res[0] == md.n_batch
+            batch_id, created = res[0]
+            assert batch_id == md.n_batch
             md.nonce[s], md.nonce[b] = ns, nb
-            md.credit[b] -= cost(wh, price)
-            md.trades[batch_trade_id(md.n_batch, 0)] = MTrade(
-                s, b, wh, price, start, end, cost(wh, price), md.grace
-            )
+            md.credit[b] -= need
+            sa, ba = self.houses[s].address, self.houses[b].address
+            assert created == [
+                (batch_trade_id(batch_id, j), sa, ba, x, p, 0)
+                for j, (x, p) in enumerate(zip(parts, prices, strict=True))
+            ], "BatchSettled decodes to other trades than were matched"
+            for j, (x, p) in enumerate(zip(parts, prices, strict=True)):
+                md.trades[batch_trade_id(batch_id, j)] = MTrade(
+                    s, b, x, p, start, end, cost(x, p), md.grace
+                )
 
     # ------------------------------------------------------------------ disputes
     def _open_pick(self, k: int) -> int:
@@ -620,6 +642,7 @@ class MarketMachine(RuleBasedStateMachine):
                 assert ct is not None and ct.wh == t.wh and ct.escrow == t.escrow
                 assert (ct.grace_s, ct.disputed) == (t.grace, t.disputed)
                 assert ct.seller == self.houses[t.seller].address
+                assert (ct.buyer, ct.price) == (self.houses[t.buyer].address, t.price)
             for tid in list(self.model.settled)[-3:]:
                 assert m.trade(tid) is None
 

@@ -90,13 +90,33 @@ def test_hybrid_matches_on_arrival_and_settles_signed_matches() -> None:
     )
 
 
+def test_resubmitting_an_accepted_order_is_idempotent_in_every_state() -> None:
+    env = Env("hybrid")
+    s1, _, b1, _ = env.h
+    env.fund(b1, 10**18)
+    sell = env.order(s1, True, 100, 2 * PRICE)
+    rec = env.coord.accept(sell)
+    assert env.coord.accept(sell) == rec  # a retry after a lost acknowledgement
+    other = env.market.sign_order(s1, replace(sell.terms, wh=50))  # same nonce
+    with pytest.raises(OrderRejected) as exc:
+        env.coord.accept(other)
+    assert exc.value.status == 409
+    env.coord.submit(env.order(b1, False, 100, 5 * PRICE))
+    assert env.coord.accept(sell).state == "matched"
+    env.clock = env.start - 1
+    env.coord.tick()
+    again = env.coord.accept(sell)  # nonce consumed on chain, window closed: still no 409
+    assert (again.id, again.state, len(again.trade_ids)) == (rec.id, "settled", 1)
+    assert len(env.coord.store.orders()) == 2
+
+
 def test_bad_orders_are_rejected_with_a_reason() -> None:
     env = Env("hybrid")
     s1, s2, _, _ = env.h
     good = env.order(s1, True, 100, PRICE)
     env.coord.submit(good)
-    with pytest.raises(OrderRejected, match="already submitted"):
-        env.coord.submit(good)
+    first = env.coord.accept(good)  # the same signed order again: idempotent, no conflict
+    assert (first.state, len(env.coord.store.orders())) == ("accepted", 1)
     forged = replace(good, terms=replace(good.terms, wh=999, nonce=7))
     with pytest.raises(OrderRejected, match="signature"):
         env.coord.submit(forged)

@@ -56,3 +56,95 @@ def test_orders_over_mqtt_are_stored_and_acknowledged(mosquitto: MosquittoBroker
     finally:
         house.stop()
         intake.stop()
+
+
+def test_a_repeated_order_is_answered_again_off_the_network_thread(
+    mosquitto: MosquittoBroker,
+) -> None:
+    env = Env("hybrid")
+    s1, _, _, _ = env.h
+    intake = MqttIntake(env.coord, mosquitto.address, "lab")
+    threads: list[threading.Thread] = []
+    accept = env.coord.accept
+
+    def spy(signed):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread())
+        return accept(signed)
+
+    env.coord.accept = spy  # type: ignore[method-assign]
+    acks: list[dict[str, object]] = []
+    got = threading.Condition()
+
+    def on_ack(topic: str, payload: bytes) -> None:
+        with got:
+            acks.append(json.loads(payload))
+            got.notify_all()
+
+    house = MqttClient(
+        "h-test2", mosquitto.address, subscriptions=[ack_topic("lab", "h1")], on_message=on_ack
+    )
+    intake.start()
+    house.start()
+    try:
+        signed = env.sign(s1, True, 100, PRICE)
+        body = json.dumps({"order": terms_json(signed.terms), "signature": signature_hex(signed)})
+        house.publish(orders_topic("lab", "h1"), body)
+        house.publish(orders_topic("lab", "h1"), body)  # a retry: same order, same signature
+        with got:
+            assert got.wait_for(lambda: len(acks) == 2, 20)
+        [stored] = env.store.orders()
+        assert acks == [{"id": stored.id, "state": "accepted"}] * 2
+        assert intake._worker is not None and set(threads) == {intake._worker}
+    finally:
+        house.stop()
+        intake.stop()
+
+
+def test_an_order_not_stored_is_not_acknowledged_and_comes_again(
+    mosquitto: MosquittoBroker,
+) -> None:
+    """The coordinator fails before storing (store down, then a restart): the broker got
+    no PUBACK, so it delivers the order again to the next coordinator session."""
+    env = Env("hybrid")
+    s1, _, _, _ = env.h
+    failed = threading.Event()
+    accept = env.coord.accept
+
+    def store_down(signed):  # type: ignore[no-untyped-def]
+        failed.set()
+        raise RuntimeError("store unavailable")
+
+    env.coord.accept = store_down  # type: ignore[method-assign]
+    first = MqttIntake(env.coord, mosquitto.address, "lab")
+    acks: list[dict[str, object]] = []
+    got = threading.Condition()
+
+    def on_ack(topic: str, payload: bytes) -> None:
+        with got:
+            acks.append(json.loads(payload))
+            got.notify_all()
+
+    house = MqttClient(
+        "h-test3", mosquitto.address, subscriptions=[ack_topic("lab", "h1")], on_message=on_ack
+    )
+    first.start()
+    house.start()
+    second: MqttIntake | None = None
+    try:
+        signed = env.sign(s1, True, 100, PRICE)
+        body = json.dumps({"order": terms_json(signed.terms), "signature": signature_hex(signed)})
+        house.publish(orders_topic("lab", "h1"), body)
+        assert failed.wait(20)
+        first.stop()
+        assert acks == [] and env.store.orders() == []
+        env.coord.accept = accept  # type: ignore[method-assign]
+        second = MqttIntake(env.coord, mosquitto.address, "lab")  # same client id: session
+        second.start()
+        with got:
+            assert got.wait_for(lambda: len(acks) == 1, 20)
+        [stored] = env.store.orders()
+        assert acks == [{"id": stored.id, "state": "accepted"}]
+    finally:
+        house.stop()
+        if second is not None:
+            second.stop()

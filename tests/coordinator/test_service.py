@@ -14,7 +14,7 @@ from gridpeer.chain import Schedule, open_chain
 from gridpeer.chain.open import Chain
 from gridpeer.chain.types import OrderTerms, SignedOrder
 from gridpeer.chain.web3_backend import Web3Backend
-from gridpeer.coordinator.service import Coordinator, Mode
+from gridpeer.coordinator.service import LATE, NO_MATCH, Coordinator, Mode
 from gridpeer.store.base import BatchRecord, Store
 from gridpeer.store.factory import open_store
 from tests.coordinator.invariants import check
@@ -214,6 +214,40 @@ def test_a_revert_nobody_foresaw_drops_the_offender_and_retries(
     state, reason = env.state(sneaky)
     assert state == "dropped" and "NonceUsed" in reason
     assert len(env.store.batches(states=["mined"])) == 1
+    env.check()
+
+
+@pytest.mark.parametrize("mode", ["centralized", "hybrid"])
+def test_a_window_that_started_unsettled_says_which_orders_had_a_match(mode: Mode) -> None:
+    env = Env(mode)
+    s1, s2, b1, _ = env.h
+    env.market.deposit(b1, 10**18)
+    a = env.put(s1, True, 300, PRICE)
+    lonely = env.put(s2, True, 300, 9 * PRICE)  # too dear for anyone
+    c = env.put(b1, False, 200, 4 * PRICE)
+    env.clock = env.start  # the coordinator was down through gate closure
+    env.coord.tick()
+    assert env.state(a) == env.state(c) == ("dropped", LATE)
+    assert env.state(lonely) == ("dropped", NO_MATCH)
+    env.check()
+
+
+@pytest.mark.parametrize("mode", ["centralized", "hybrid"])
+def test_unmatched_orders_left_after_a_batch_mined_late_say_no_order_matched(mode: Mode) -> None:
+    env = Env(mode)
+    s1, s2, b1, _ = env.h
+    env.market.deposit(b1, 10**18)
+    a = env.put(s1, True, 300, PRICE)
+    lonely = env.put(s2, True, 300, 9 * PRICE)
+    c = env.put(b1, False, 200, 4 * PRICE)
+
+    def window_starts(rec: BatchRecord) -> None:
+        env.clock = env.start  # mining took until the window began
+
+    env.coord.hooks["after"] = window_starts
+    env.gate()
+    assert env.state(a)[0] == env.state(c)[0] == "settled"
+    assert env.state(lonely) == ("dropped", NO_MATCH)
     env.check()
 
 

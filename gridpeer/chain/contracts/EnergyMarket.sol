@@ -5,11 +5,12 @@ pragma solidity 0.8.30;
 /// @notice Units: energy in Wh (uint32), prices in wei per kWh (uint64), times in UTC unix
 /// seconds (uint40), money in wei. The cost of `wh` Wh at `price` wei/kWh is
 /// floor(wh * price / 1000) wei.
-/// @dev Storage is packed: one 32-byte word per order or trade, two batch trades per word,
-/// members addressed by a 16-bit index, credits next to the member's address. History is in
-/// events; the Python client (gridpeer.chain) decodes the packed words. Every packed word is
-/// read and written only through the named helpers of the "storage layout" section at the
-/// end, which is the one place that states each word's fields, bit offsets and widths.
+/// @dev Storage is packed: one 32-byte word per order or trade, four batch trades per word
+/// (two when the batch's trades have different prices), members addressed by a 16-bit
+/// index, credits next to the member's address. History is in events; the Python client
+/// (gridpeer.chain) decodes the packed words. Every packed word is read and written only
+/// through the named helpers of the "storage layout" section at the end, which is the one
+/// place that states each word's fields, bit offsets and widths.
 ///
 /// Ids are tagged in their two low bits: offer `n<<2|1`, request `n<<2|2`, trade split off an
 /// order `((n<<1|isRequest)<<16|fill)<<2|3`, batch trade `(batch<<16|i)<<2`. A purchase or fill
@@ -43,7 +44,6 @@ contract EnergyMarket {
     error BadSignature(uint256 orderIndex);
     error OrderExpired(uint256 orderIndex);
     error NonceUsed(uint256 orderIndex);
-    error WindowMismatch(uint256 orderIndex);
     error WrongSide(uint256 matchIndex);
     error PriceOutOfLimit(uint256 matchIndex);
     error Overfill(uint256 matchIndex);
@@ -84,8 +84,10 @@ contract EnergyMarket {
     /// The oracle's two meters disagree: seller metered `sellerWh`, buyer `buyerWh`.
     event DisputeOpened(uint256 indexed tradeId, uint256 sellerWh, uint256 buyerWh);
     event DisputeResolved(uint256 indexed tradeId, uint256 deliveredWh);
-    /// header: start | end<<40 | count<<80 | grace<<96; trades: two records (seller|buyer<<16|wh<<32|price<<64)
-    /// per word, record i in word i/2 at bit (i%2)*128.
+    /// header: start | end<<40 | count<<80 | grace<<96 | price<<128. price != 0 (one price for
+    /// every trade): four records (seller | buyer<<16 | wh<<32) per word, record i in word i/4
+    /// at bit (i%4)*64; price 0: two records (seller | buyer<<16 | wh<<32 | price<<64) per
+    /// word, record i in word i/2 at bit (i%2)*128.
     event BatchSettled(uint256 indexed batchId, uint256 header, uint256[] trades);
     /// The member revoked every signed order with a nonce below `below`.
     event NonceInvalidated(address indexed member, uint256 below);
@@ -125,26 +127,16 @@ contract EnergyMarket {
         uint96 credit; // wei withdrawable
     }
 
-    /// An order signed off-chain (EIP-712) by its maker, settled by the coordinator.
+    /// An order signed off-chain (EIP-712 `Order`) by its maker, settled by the coordinator,
+    /// in four calldata words. Its window (start, end) is the batch's: an order signed for
+    /// another window fails the signature check. Fields: see "signed order words" in the
+    /// storage layout section (_soMaker, _soWh, _soNonce, _soSells, _soV, _soPrice,
+    /// _soExpiry).
     struct SignedOrder {
-        address maker;
-        bool sell;
-        uint32 wh;
-        uint64 price;
-        uint40 start;
-        uint40 end;
-        uint32 nonce;
-        uint40 expiry;
-        uint8 v;
+        uint256 head; // maker 0/160 | wh 160/32 | nonce 192/32 | sell 224/1 | v - 27 225/1
+        uint256 terms; // price wei/kWh 0/64 | expiry 64/40
         bytes32 r;
         bytes32 s;
-    }
-
-    struct Match {
-        uint16 sellOrder; // index into the orders array
-        uint16 buyOrder;
-        uint32 wh;
-        uint64 price; // wei per kWh, between the sell limit and the buy limit
     }
 
     // ------------------------------------------------------------------ constants
@@ -556,21 +548,24 @@ contract EnergyMarket {
     }
 
     // ------------------------------------------------------------------ batch settlement
-    /// Coordinator: record matches between orders the members signed off-chain (EIP-712).
-    /// Every order must be for the same delivery window, unexpired, with a nonce above the
-    /// maker's last consumed one (an order is consumed by the batch that includes it, its
-    /// unmatched rest lapses). Buyers' escrow is taken from their deposited credit.
-    function settleBatch(SignedOrder[] calldata orders, Match[] calldata matches)
-        external
-        returns (uint256 batchId)
-    {
+    /// Coordinator: record matches between orders the members signed off-chain (EIP-712)
+    /// for delivery in [start, end). Every order must be signed for that window, unexpired,
+    /// with a nonce above the maker's last consumed one (an order is consumed by the batch
+    /// that includes it, its unmatched rest lapses). Buyers' escrow is taken from their
+    /// deposited credit. `matches[j]` is a match word (see the storage layout section):
+    /// order indices, Wh and a price between the sell limit and the buy limit. A batch whose
+    /// matches all have one price stores it once in its header and four trades per word.
+    function settleBatch(
+        uint256 start,
+        uint256 end,
+        SignedOrder[] calldata orders,
+        uint256[] calldata matches
+    ) external returns (uint256 batchId) {
         if (msg.sender != coordinator) revert WrongRole(msg.sender);
         uint256 no = orders.length;
         uint256 nm = matches.length;
         if (nm == 0 || no == 0) revert EmptyBatch();
         if (nm > M16 || no > M16) revert AmountOverflow();
-        uint256 start = orders[0].start;
-        uint256 end = orders[0].end;
         _checkWindow(market, start, end);
         bytes32 domain = DOMAIN_SEPARATOR();
         // ord[i]: the order's side word (see _packSide)
@@ -580,6 +575,8 @@ contract EnergyMarket {
         for (uint256 i = 0; i < no; ++i) {
             SignedOrder calldata o = orders[i];
             uint256 idx = _verify(o, i, start, end, domain);
+            uint256 head = o.head;
+            uint256 nonce = _soNonce(head);
             // nonces: one cached storage word per 8 members, written back when it changes
             uint256 key = _nonceKey(idx);
             if (key != nkey) {
@@ -587,24 +584,32 @@ contract EnergyMarket {
                 nkey = key;
                 nword = _nonces[key];
             }
-            if (o.nonce <= _nonceAt(nword, idx)) revert NonceUsed(i);
-            if (o.nonce > M31) revert AmountOverflow();
-            nword = _withNonce(nword, idx, o.nonce);
-            ord[i] = _packSide(idx, o.sell, o.price, o.wh);
+            if (nonce <= _nonceAt(nword, idx)) revert NonceUsed(i);
+            if (nonce > M31) revert AmountOverflow();
+            nword = _withNonce(nword, idx, nonce);
+            ord[i] = _packSide(idx, _soSells(head), _soPrice(o.terms), _soWh(head));
         }
         _nonces[nkey] = nword;
+        // one price for every match: kept once in the header (records without price)
+        uint256 uniform = _matchPrice(matches[0]);
+        for (uint256 j = 1; j < nm; ++j) {
+            if (_matchPrice(matches[j]) != uniform) {
+                uniform = 0;
+                break;
+            }
+        }
         uint256[] memory debit = new uint256[](no);
-        uint256[] memory words = new uint256[](_wordOfRecord(nm + 1));
+        uint256[] memory words = new uint256[](_wordOfRecord(nm - 1, uniform) + 1);
         for (uint256 j = 0; j < nm; ++j) {
-            Match calldata x = matches[j];
-            uint256 s = x.sellOrder;
-            uint256 b = x.buyOrder;
+            uint256 x = matches[j];
+            uint256 s = _matchSellOrder(x);
+            uint256 b = _matchBuyOrder(x);
             if (s >= no || b >= no) revert WrongSide(j);
             uint256 os = ord[s];
             uint256 ob = ord[b];
             if (!_sideSells(os) || _sideSells(ob)) revert WrongSide(j);
-            uint256 wh = x.wh;
-            uint256 price = x.price;
+            uint256 wh = _matchWh(x);
+            uint256 price = _matchPrice(x);
             if (wh == 0) revert ZeroAmount();
             if (wh > _sideLeft(os) || wh > _sideLeft(ob)) revert Overfill(j);
             if (price < _sideLimit(os) || price > _sideLimit(ob)) revert PriceOutOfLimit(j);
@@ -612,7 +617,9 @@ contract EnergyMarket {
             ord[s] = _sideTake(os, wh);
             ord[b] = _sideTake(ob, wh);
             debit[b] += wh * price / 1000;
-            words[_wordOfRecord(j)] |= _inHalf(_packRecord(_sideMember(os), _sideMember(ob), wh, price), j);
+            uint256 record = _packRecord(_sideMember(os), _sideMember(ob), wh, price);
+            uint256 stored = _storedRecord(record, uniform);
+            words[_wordOfRecord(j, uniform)] |= _recordIn(stored, j, uniform);
         }
         for (uint256 i = 0; i < no; ++i) {
             uint256 d = debit[i];
@@ -630,7 +637,7 @@ contract EnergyMarket {
         for (uint256 k = 0; k < words.length; ++k) {
             _batchTrades[_batchWordKey(batchId, k)] = words[k];
         }
-        uint256 header = _packHeader(start, end, nm, mk.graceSeconds);
+        uint256 header = _packHeader(start, end, nm, mk.graceSeconds, uniform);
         _batchHeader[batchId] = header;
         emit BatchSettled(batchId, header, words);
     }
@@ -685,7 +692,7 @@ contract EnergyMarket {
             if (h == 0 || _indexInBatch(tradeId) >= _headerCount(h)) {
                 return (0, 0, 0, 0, 0, 0, 0, false, 0);
             }
-            t = _batchRecord(tradeId);
+            t = _batchRecord(tradeId, h);
             (start, end, grace) = (_headerStart(h), _headerEnd(h), _headerGrace(h));
         } else {
             t = _book[tradeId];
@@ -794,7 +801,7 @@ contract EnergyMarket {
         if (tradeId & 3 == 0) {
             uint256 h = _batchHeader[_batchOf(tradeId)];
             if (h == 0 || _indexInBatch(tradeId) >= _headerCount(h)) revert UnknownId(tradeId);
-            t = _batchRecord(tradeId);
+            t = _batchRecord(tradeId, h);
             if (t == 0) revert AlreadySettled(tradeId);
             return (t, _headerStart(h), _headerEnd(h), _headerGrace(h));
         }
@@ -812,7 +819,7 @@ contract EnergyMarket {
         if (tradeId & 3 == 0) {
             uint256 h = _batchHeader[_batchOf(tradeId)];
             if (h == 0 || _indexInBatch(tradeId) >= _headerCount(h)) return (false, 0, 0, 0, 0);
-            t = _batchRecord(tradeId);
+            t = _batchRecord(tradeId, h);
             return (t != 0, t, _headerStart(h), _headerEnd(h), _headerGrace(h));
         }
         t = _book[tradeId];
@@ -820,16 +827,22 @@ contract EnergyMarket {
         return (true, t, _tradeStart(t), _tradeEnd(t), _tradeGrace(t));
     }
 
-    /// The record of batch trade `tradeId` (0 once settled).
-    function _batchRecord(uint256 tradeId) private view returns (uint256) {
+    /// The record of batch trade `tradeId` (batch header `h`) with its price, as the low
+    /// 128 bits of a trade word (0 once settled).
+    function _batchRecord(uint256 tradeId, uint256 h) private view returns (uint256) {
         uint256 j = _indexInBatch(tradeId);
-        return _half(_batchTrades[_batchWordKey(_batchOf(tradeId), _wordOfRecord(j))], j);
+        uint256 uniform = _headerPrice(h);
+        uint256 word = _batchTrades[_batchWordKey(_batchOf(tradeId), _wordOfRecord(j, uniform))];
+        return _fullRecord(_recordAt(word, j, uniform), uniform);
     }
 
     function _closeTrade(uint256 tradeId) private {
         if (tradeId & 3 == 0) {
+            uint256 batchId = _batchOf(tradeId);
             uint256 j = _indexInBatch(tradeId);
-            _batchTrades[_batchWordKey(_batchOf(tradeId), _wordOfRecord(j))] &= ~_inHalf(M128, j);
+            uint256 uniform = _headerPrice(_batchHeader[batchId]);
+            _batchTrades[_batchWordKey(batchId, _wordOfRecord(j, uniform))] &=
+                ~_recordIn(_recordMask(uniform), j, uniform);
         } else {
             delete _book[tradeId];
         }
@@ -871,9 +884,11 @@ contract EnergyMarket {
         view
         returns (uint256 idx)
     {
-        if (o.start != start || o.end != end) revert WindowMismatch(i);
-        if (block.timestamp > o.expiry) revert OrderExpired(i);
-        if (o.wh == 0 || o.price == 0) revert ZeroAmount();
+        uint256 head = o.head;
+        uint256 terms = o.terms;
+        if (block.timestamp > _soExpiry(terms)) revert OrderExpired(i);
+        if (_soWh(head) == 0 || _soPrice(terms) == 0) revert ZeroAmount();
+        address maker = _soMaker(head);
         bytes32 digest = keccak256(
             abi.encodePacked(
                 "\x19\x01",
@@ -881,21 +896,21 @@ contract EnergyMarket {
                 keccak256(
                     abi.encode(
                         ORDER_TYPEHASH,
-                        o.maker,
-                        o.sell,
-                        o.wh,
-                        o.price,
-                        o.start,
-                        o.end,
-                        o.nonce,
-                        o.expiry
+                        maker,
+                        _soSells(head),
+                        _soWh(head),
+                        _soPrice(terms),
+                        start,
+                        end,
+                        _soNonce(head),
+                        _soExpiry(terms)
                     )
                 )
             )
         );
         if (uint256(o.s) > HALF_N) revert BadSignature(i);
-        address signer = ecrecover(digest, o.v, o.r, o.s);
-        if (signer == address(0) || signer != o.maker) revert BadSignature(i);
+        address signer = ecrecover(digest, _soV(head), o.r, o.s);
+        if (signer == address(0) || signer != maker) revert BadSignature(i);
         Member memory m = memberOf[signer];
         if (!m.active) revert NotMember(signer);
         return m.idx;
@@ -927,9 +942,18 @@ contract EnergyMarket {
     // trade word, _book[trade id]:
     //   seller idx 0/16 | buyer idx 16/16 | Wh 32/32 | price 64/64 | start 128/40 | end 168/40
     //   | fills 208/16 (of the order it was) | grace s 224/20 | EXTRA 254 | TRADE 255
-    // batch record (128 bits, two per _batchTrades word, record i in half i % 2):
-    //   the low 128 bits of a trade word: seller 0/16 | buyer 16/16 | Wh 32/32 | price 64/64
+    // batch record: the low 128 bits of a trade word: seller 0/16 | buyer 16/16 | Wh 32/32
+    //   | price 64/64. Stored in _batchTrades[batch << 16 | w] as the batch header says:
+    //   header price 0: two 128-bit records per word, record i in word i / 2 at bit (i % 2) * 128;
+    //   header price p != 0 (every trade of the batch at p): four 64-bit records without
+    //   price (seller 0/16 | buyer 16/16 | Wh 32/32) per word, record i in word i / 4 at bit
+    //   (i % 4) * 64. A settled record is 0 (Wh is never 0).
     // batch header, _batchHeader[batch]: start 0/40 | end 40/40 | count 80/16 | grace s 96/32
+    //   | price 128/64 (the batch's one price, wei/kWh; 0 = each record has its own)
+    // signed order words (settleBatch calldata, SignedOrder): head: maker 0/160 | Wh 160/32
+    //   | nonce 192/32 | sell 224/1 | v - 27 225/1; terms: price 0/64 | expiry 64/40
+    // match word (settleBatch calldata): sell order index 0/16 | buy order index 16/16
+    //   | Wh 32/32 | price 64/64
     // nonce word, _nonces[idx / 8]: last nonce of member idx at bit (idx % 8) * 31, 31 bits;
     //   NONCE_PRIMED (bit 255) set at registration so batches never pay for a fresh slot
     // side word (memory, settleBatch): member idx 0/16 | sells 16/1 | limit price 17/64
@@ -1057,21 +1081,57 @@ contract EnergyMarket {
         return seller | buyer << 16 | wh << 32 | price << 64;
     }
 
-    /// Record `i`'s half of a two-record word, and a record placed in that half.
-    function _half(uint256 word, uint256 i) private pure returns (uint256) {
-        return (word >> ((i & 1) * 128)) & M128;
+    /// Bits of one stored batch record: 64 in a one-price batch (`uniform` != 0), else 128.
+    function _recordBits(uint256 uniform) private pure returns (uint256) {
+        return uniform == 0 ? 128 : 64;
     }
 
-    function _inHalf(uint256 record, uint256 i) private pure returns (uint256) {
-        return record << ((i & 1) * 128);
+    function _recordMask(uint256 uniform) private pure returns (uint256) {
+        return uniform == 0 ? M128 : M64;
     }
 
-    function _packHeader(uint256 start, uint256 end, uint256 count, uint256 grace)
+    /// Record `record` (a trade word's low 128 bits) as stored: without its price when the
+    /// batch has one price.
+    function _storedRecord(uint256 record, uint256 uniform) private pure returns (uint256) {
+        return record & _recordMask(uniform);
+    }
+
+    /// A stored record with its price again (0 stays 0: settled).
+    function _fullRecord(uint256 stored, uint256 uniform) private pure returns (uint256) {
+        return stored == 0 ? 0 : stored | uniform << 64;
+    }
+
+    /// Index of the word of a batch that holds record `i`.
+    function _wordOfRecord(uint256 i, uint256 uniform) private pure returns (uint256) {
+        return i / (256 / _recordBits(uniform));
+    }
+
+    /// Bit offset of record `i` in its word.
+    function _recordShift(uint256 i, uint256 uniform) private pure returns (uint256) {
+        uint256 bits = _recordBits(uniform);
+        return (i % (256 / bits)) * bits;
+    }
+
+    /// Record `i` of the word that holds it, and a record placed at its offset.
+    function _recordAt(uint256 word, uint256 i, uint256 uniform) private pure returns (uint256) {
+        return (word >> _recordShift(i, uniform)) & _recordMask(uniform);
+    }
+
+    function _recordIn(uint256 record, uint256 i, uint256 uniform) private pure returns (uint256) {
+        return record << _recordShift(i, uniform);
+    }
+
+    function _packHeader(uint256 start, uint256 end, uint256 count, uint256 grace, uint256 price)
         private
         pure
         returns (uint256)
     {
-        return start | end << 40 | count << 80 | grace << 96;
+        return start | end << 40 | count << 80 | grace << 96 | price << 128;
+    }
+
+    /// The batch's one price (wei/kWh), 0 if its records carry their own.
+    function _headerPrice(uint256 h) private pure returns (uint256) {
+        return (h >> 128) & M64;
     }
 
     function _headerStart(uint256 h) private pure returns (uint256) {
@@ -1121,9 +1181,49 @@ contract EnergyMarket {
         return batchId << 16 | w;
     }
 
-    /// Index of the word of a batch that holds record `i`.
-    function _wordOfRecord(uint256 i) private pure returns (uint256) {
-        return i >> 1;
+    function _soMaker(uint256 head) private pure returns (address) {
+        return address(uint160(head));
+    }
+
+    function _soWh(uint256 head) private pure returns (uint256) {
+        return (head >> 160) & M32;
+    }
+
+    function _soNonce(uint256 head) private pure returns (uint256) {
+        return (head >> 192) & M32;
+    }
+
+    function _soSells(uint256 head) private pure returns (bool) {
+        return (head >> 224) & 1 == 1;
+    }
+
+    /// Signature v (27 or 28).
+    function _soV(uint256 head) private pure returns (uint8) {
+        return uint8(27 + ((head >> 225) & 1));
+    }
+
+    function _soPrice(uint256 terms) private pure returns (uint256) {
+        return terms & M64;
+    }
+
+    function _soExpiry(uint256 terms) private pure returns (uint256) {
+        return (terms >> 64) & M40;
+    }
+
+    function _matchSellOrder(uint256 x) private pure returns (uint256) {
+        return x & M16;
+    }
+
+    function _matchBuyOrder(uint256 x) private pure returns (uint256) {
+        return (x >> 16) & M16;
+    }
+
+    function _matchWh(uint256 x) private pure returns (uint256) {
+        return (x >> 32) & M32;
+    }
+
+    function _matchPrice(uint256 x) private pure returns (uint256) {
+        return (x >> 64) & M64;
     }
 
     function _nonceKey(uint256 idx) private pure returns (uint256) {
