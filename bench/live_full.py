@@ -48,6 +48,7 @@ class Run:
     settled: int = 0
     disputed: int = 0
     ready_wall: float = 0.0
+    web_thread: threading.Thread | None = None
 
 
 def _p99(xs: list[float]) -> float | None:
@@ -138,6 +139,7 @@ def _probe(run: Run, args: argparse.Namespace, pg_pids: Callable[[], list[int]])
             daemon=True,
         )
         web.start()
+        run.web_thread = web
         hub = parts.hub
 
         def settled() -> bool:
@@ -258,6 +260,12 @@ def full(args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.time()
         asyncio.run(run_demo(settings, START_H, args.hours, composition=comp))
         wall = time.time() - t0
+        if run.web_thread is not None:  # a load phase the run outlasted ends in errors
+            run.web_thread.join(120)
+        skipped = 0
+        if run.monitoring is not None:  # periods a late sensor node left out (CPU-starved)
+            nodes = {id(n): n for n in run.monitoring.sensors.values()}.values()
+            skipped = sum(n.skipped * len(n.houses) * 3 for n in nodes)
         published = sum(run.monitoring.published().values()) if run.monitoring else 0
         start_ms = int(run.start.timestamp() * 1000)
         with psycopg.connect(url) as conn:
@@ -276,6 +284,7 @@ def full(args: argparse.Namespace) -> dict[str, Any]:
         "houses": args.houses,
         "readings_per_s": round(stored / live_s, 1) if live_s > 0 else None,
         "published": published,
+        "skipped_late": skipped,
         "lost": published - stored,
         "trades": run.trades,
         "settled": run.settled,
