@@ -11,6 +11,7 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -279,6 +280,7 @@ def full(args: argparse.Namespace) -> dict[str, Any]:
         live_s = span_ms / 1000 / args.speed + READING_EVERY_WALL_S
     finally:
         pg.remove()
+        shutil.rmtree(tmp, ignore_errors=True)
     web = run.web
     result: dict[str, Any] = {
         "houses": args.houses,
