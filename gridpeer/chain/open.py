@@ -40,11 +40,12 @@ class Chain:
 
     def houses(self, n: int, market: MarketClient | None = None) -> list[LocalAccount]:
         """Dev houses h1..hN, funded, and registered as members of ``market`` if given."""
+        from gridpeer.chain.pipeline import add_members, fund_many
+
         hs = dev_houses(n)
-        self.fund(*hs, wei=HOUSE_FUNDS_WEI)
-        if market is not None:
-            for h in hs:
-                market.add_member(self.admin, h.address)
+        fund_many(self.backend, [h.address for h in hs], HOUSE_FUNDS_WEI)
+        if market is not None:  # pipelined on a JSON-RPC node: ~1,000 in seconds
+            add_members(market, self.admin, [h.address for h in hs])
         return hs
 
 

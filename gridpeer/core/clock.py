@@ -24,7 +24,9 @@ class Clock:
 
     start: datetime = field(default_factory=lambda: datetime.now(UTC))
     speed: float = 1.0
-    _wall0: float = field(default_factory=time.monotonic, repr=False)
+    _wall0: float = field(default_factory=lambda: time.monotonic(), repr=False)
+    _held: tuple[float, float] | None = field(default=None, repr=False)
+    """(wall0, monotonic time) while held: model time stands still (:meth:`hold`)."""
 
     def __post_init__(self) -> None:
         if self.speed <= 0:
@@ -34,7 +36,28 @@ class Clock:
 
     def now(self) -> datetime:
         """Current model time (UTC-aware)."""
+        held = self._held  # one read: hold/release swap it whole
+        if held is not None:
+            return self.start + timedelta(seconds=(held[1] - held[0]) * self.speed)
         return self.start + timedelta(seconds=(time.monotonic() - self._wall0) * self.speed)
+
+    @property
+    def held(self) -> bool:
+        """Whether model time stands still (between :meth:`hold` and :meth:`release`)."""
+        return self._held is not None
+
+    def hold(self) -> None:
+        """Stop model time where it is (e.g. while a big demo sets up), until
+        :meth:`release`. Sleeps still take wall time."""
+        if self._held is None:
+            self._held = (self._wall0, time.monotonic())
+
+    def release(self) -> None:
+        """Let model time run again from where :meth:`hold` stopped it."""
+        held = self._held
+        if held is not None:
+            self._wall0 = held[0] + (time.monotonic() - held[1])
+            self._held = None
 
     def timestamp(self) -> float:
         """Current model time as a POSIX timestamp in seconds."""

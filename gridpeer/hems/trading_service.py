@@ -192,6 +192,8 @@ async def trading_agents(
             for house, agent in agents.items():
                 if stop.is_set():  # the run is stopping: leave the rest of the round
                     return
+                if clock.timestamp() >= w.start:  # bidding is over (a round of 1,000
+                    break  # houses outlasts a session at 60x): the contract would refuse
                 trace, capacity_wh = houses[house]
                 view = window_view(
                     trace, w, now, capacity_wh, schedule.tz_minutes, w.progress(now), prices

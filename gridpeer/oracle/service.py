@@ -249,8 +249,11 @@ class Oracle:
     def resend(self, now: datetime) -> int:
         """During a trade's window, re-publish the command of each side that has not
         reported yet, every ``resend_s`` (an agent that first connected after the
-        command, or lost its session, still gets it; agents run it once)."""
+        command, or lost its session, still gets it; agents run it once). All of a tick's
+        repeats are published together, with one wait for the broker's acknowledgements
+        (one wait per trade took ~0.3 s a tick with 150 trades in their window)."""
         n = 0
+        messages: list[tuple[str, bytes | str, bool]] = []
         for trade in self.state.trades(TradeState.COMMANDED):
             if not trade.window_start <= now <= trade.window_end:
                 continue
@@ -258,9 +261,11 @@ class Oracle:
                 continue
             sides = (trade.seller_out_wh is None, trade.buyer_in_wh is None)
             if any(sides):
-                self._command(trade, sides)
+                messages += self._messages(trade, sides)
                 n += 1
             self._resend_at[trade.trade_id] = time.monotonic() + self.config.resend_s
+        if messages:
+            self._publish_all(messages)
         return n
 
     def ask_again(self, now: datetime) -> int:

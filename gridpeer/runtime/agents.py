@@ -320,10 +320,22 @@ def agents_command(config: Path, houses: Sequence[str], *extra: str) -> list[str
 
 class AgentProcesses:
     """``n`` ingest-only ``gridpeer agents`` child processes, one per static shard of the
-    houses, restarted when one dies (its persistent sessions resume where it stopped)."""
+    houses — or, with ``share``, ``n`` members ``serve-1``..``serve-N`` of that MQTT
+    shared-subscription group, each subscribed to every house — restarted when one dies
+    (its persistent sessions resume where it stopped, under the same member name)."""
 
-    def __init__(self, config: Path, houses: Sequence[str], n: int) -> None:
-        self.commands = [agents_command(config, s, "--no-delivery") for s in shards(houses, n)]
+    def __init__(
+        self, config: Path, houses: Sequence[str], n: int, share: str | None = None
+    ) -> None:
+        if share is None:
+            self.commands = [agents_command(config, s, "--no-delivery") for s in shards(houses, n)]
+        else:
+            self.commands = [
+                agents_command(
+                    config, houses, "--no-delivery", "--share", share, "--member", f"serve-{k}"
+                )
+                for k in range(1, n + 1)
+            ]
         self.procs: list[subprocess.Popen[str]] = []
         self.restarts = 0
 
@@ -366,9 +378,10 @@ class AgentProcesses:
 
 
 @contextlib.asynccontextmanager
-async def agent_processes(parts: Parts, n: int) -> AsyncIterator[None]:
+async def agent_processes(parts: Parts, n: int, share: str | None = None) -> AsyncIterator[None]:
     """``serve --hosts N``: the ingest in ``n`` child processes instead of in serve's own
-    (``n = 0``: none, separate ``gridpeer agents`` processes do it)."""
+    (``n = 0``: none, separate ``gridpeer agents`` processes do it); static shards, or
+    members of the shared subscription ``share`` (``serve --hosts N --share GROUP``)."""
     if n == 0:
         log.info("--no-agents: the houses' readings are ingested by gridpeer agents processes")
         yield
@@ -376,7 +389,7 @@ async def agent_processes(parts: Parts, n: int) -> AsyncIterator[None]:
     config = type(parts.settings).toml_path
     if config is None:
         raise ValueError("serve --hosts needs the community config file")
-    children = AgentProcesses(Path(config), [h.id for h in parts.houses], n)
+    children = AgentProcesses(Path(config), [h.id for h in parts.houses], n, share)
     await asyncio.to_thread(children.start)
 
     async def supervise() -> None:

@@ -124,8 +124,17 @@ def register(app: typer.Typer) -> None:
                 help="Ingest nothing here: separate 'gridpeer agents' processes do it.",
             ),
         ] = False,
+        share: Annotated[
+            str | None,
+            typer.Option(
+                "--share",
+                metavar="GROUP",
+                help="With --hosts: the children share every house's readings as members "
+                "of this MQTT shared subscription ($share/GROUP/...) instead of static shards.",
+            ),
+        ] = None,
     ) -> None:
         """Run the community against real parts: Mosquitto, PostgreSQL, an Ethereum node."""
         from gridpeer.runtime.run import serve_main
 
-        raise typer.Exit(serve_main(config, hosts=0 if no_agents else hosts))
+        raise typer.Exit(serve_main(config, hosts=0 if no_agents else hosts, share=share))

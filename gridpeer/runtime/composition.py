@@ -144,17 +144,24 @@ async def run_until_stopped(
     duration_h: float | None = None,
     on_ready: Callable[[Parts], None] | None = None,
 ) -> None:
-    """Run ``composition`` until Ctrl-C/SIGTERM or ``duration_h`` model hours."""
+    """Run ``composition`` until Ctrl-C/SIGTERM or ``duration_h`` model hours (counted from
+    when every service is up)."""
     import signal
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, parts.stop.set)
-    timer = None
-    if duration_h is not None:
-        timer = loop.call_later(parts.clock.wall_seconds(duration_h * 3600.0), parts.stop.set)
+    timer: asyncio.TimerHandle | None = None
+
+    def ready(p: Parts) -> None:
+        nonlocal timer
+        if duration_h is not None:
+            timer = loop.call_later(p.clock.wall_seconds(duration_h * 3600.0), p.stop.set)
+        if on_ready is not None:
+            on_ready(p)
+
     try:
-        await composition.run(parts, on_ready)
+        await composition.run(parts, ready)
     finally:
         if timer is not None:
             timer.cancel()

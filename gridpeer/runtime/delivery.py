@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+from gridpeer.chain.client import MarketClient
+from gridpeer.chain.fairlock import FairLock
 from gridpeer.devices.trace import as_source
 from gridpeer.hems.delivery_power import P2PLine, PowerSource, TracePower
 from gridpeer.oracle.service import OracleConfig
@@ -40,8 +42,9 @@ async def delivery(parts: Parts) -> AsyncIterator[None]:
     )
     state_dir = parts.data_dir / "delivery"
     state_dir.mkdir(parents=True, exist_ok=True)
+    market, lock = _oracle_market(parts)
     rt = DeliveryRuntime(
-        hub.market,
+        market,
         chain.oracle,
         houses,
         broker.host,
@@ -50,7 +53,7 @@ async def delivery(parts: Parts) -> AsyncIterator[None]:
         parts.clock,
         config,
         power=power,
-        lock=hub.lock,
+        lock=lock,
     )
     await asyncio.to_thread(rt.start)
     parts.delivery = rt
@@ -58,3 +61,19 @@ async def delivery(parts: Parts) -> AsyncIterator[None]:
         yield
     finally:
         await asyncio.to_thread(rt.stop)
+
+
+def _oracle_market(parts: Parts) -> tuple[MarketClient, FairLock | None]:
+    """The market as the oracle reaches it: on a JSON-RPC node (anvil for a big demo) its
+    own connection and no shared lock — behind the hub's lock it waited its turn after
+    each of 1,000 trading agents' transactions, and missed the settlement grace; on the
+    in-process chain the shared connection and lock (eth-tester is not thread-safe)."""
+    from gridpeer.chain.web3_backend import Web3Backend
+
+    hub = parts.hub
+    assert hub is not None
+    backend = hub.market.backend
+    if isinstance(backend, Web3Backend) and backend.kind == "rpc" and parts.chain_url:
+        own = Web3Backend.rpc(parts.chain_url, fees=backend.fee_policy)
+        return MarketClient(own, hub.market.address), None
+    return hub.market, hub.lock

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from gridpeer.core.settings import Settings
 from gridpeer.devices.trace import HouseTrace, TraceSource
 from gridpeer.runtime.composition import Composition, Parts, run_until_stopped
 from gridpeer.web.models import HouseInfo
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -76,8 +79,19 @@ def demo_composition() -> Composition:
     comp.add("coordinator", coordinator)  # centralized/hybrid designs only
     comp.add("trading", services.trading)
     comp.add("metrics", metrics_endpoint)  # relayed by the web process's /metrics
+    comp.add("clock", release_clock)  # before "web": the web process copies the clock
     comp.add("web", web)
     return comp
+
+
+@contextlib.asynccontextmanager
+async def release_clock(parts: Parts) -> AsyncIterator[None]:
+    """Start model time: :func:`run_demo` holds the clock at its start while the demo sets
+    up (a 1,000-house demo takes minutes to simulate, deploy and register its houses: at
+    60× the first trading windows were over before the agents were ready)."""
+    parts.clock.release()
+    log.info("model clock running from %s at %g×", parts.clock.now(), parts.clock.speed)
+    yield
 
 
 async def run_demo(
@@ -89,7 +103,8 @@ async def run_demo(
 ) -> None:
     """Run the demo until Ctrl-C/SIGTERM or ``duration_h`` model hours."""
     houses, traces = demo_houses(settings, demo_clock(1.0, start_hour).start.date())
-    clock = demo_clock(settings.speed, start_hour)  # starts once the houses are simulated
+    clock = demo_clock(settings.speed, start_hour)
+    clock.hold()  # model time starts when everything is up (the "clock" service)
     with data_directory(settings.data_dir) as data_dir:
         parts = Parts(
             settings=settings, clock=clock, data_dir=data_dir, houses=houses, traces=traces

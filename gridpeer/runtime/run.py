@@ -110,9 +110,13 @@ def _errors(exc: ValidationError) -> str:
     )
 
 
-def serve_main(config: Path, hosts: int | None = None) -> int:
+def serve_main(config: Path, hosts: int | None = None, share: str | None = None) -> int:
     """Run ``gridpeer serve --config``; returns the exit code. ``hosts``: the ingest in
-    that many ``gridpeer agents`` child processes (0: none), ``None``: in this one."""
+    that many ``gridpeer agents`` child processes (0: none), ``None``: in this one;
+    ``share``: those children as members of that MQTT shared subscription, not shards."""
+    if share is not None and not hosts:
+        typer.echo("error: --share needs --hosts N (the children that share the houses)", err=True)
+        return 2
     try:
         settings = load_settings(config)
     except (FileNotFoundError, ValidationError) as exc:
@@ -152,7 +156,7 @@ def serve_main(config: Path, hosts: int | None = None) -> int:
         typer.echo(f"Open {p.url}/  (Ctrl-C stops)")
 
     try:
-        run_loop(run_until_stopped(parts, serve_composition(hosts), on_ready=ready))
+        run_loop(run_until_stopped(parts, serve_composition(hosts, share), on_ready=ready))
     except (OSError, ConnectionError, ConfigError) as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2

@@ -257,7 +257,7 @@ async def single_instance(parts: Parts) -> AsyncIterator[None]:
         yield
 
 
-def serve_composition(hosts: int | None = None) -> Composition:
+def serve_composition(hosts: int | None = None, share: str | None = None) -> Composition:
     """instance (the one serve of its community), store, ingest (agents), chain (deployed
     market), oracle, coordinator (centralized/hybrid designs), p2p_state (houses' P2P
     totals), thingspeak (optional uplink), web. ``hosts``: the ingest in that many
@@ -279,7 +279,7 @@ def serve_composition(hosts: int | None = None) -> Composition:
 
         from gridpeer.runtime.agents import agent_processes
 
-        comp.add("ingest", partial(agent_processes, n=hosts))
+        comp.add("ingest", partial(agent_processes, n=hosts, share=share))
     comp.add("chain", rpc_chain)
     comp.add("oracle", oracle)
     comp.add("coordinator", coordinator)  # centralized/hybrid designs only

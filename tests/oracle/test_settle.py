@@ -10,6 +10,7 @@ import pytest
 from gridpeer.core.clock import Clock
 from gridpeer.oracle.service import Oracle, OracleConfig
 from gridpeer.oracle.state import OracleState, TradeState
+from gridpeer.telemetry.delivery import command_topic
 from tests.oracle.fakechain import FakeChain
 
 T0 = datetime(2026, 6, 1, 13, tzinfo=UTC)
@@ -144,3 +145,37 @@ def test_a_community_meter_settles_a_dispute(tmp_path: Path) -> None:
     assert t is not None and t.state is TradeState.CONFIRMED and t.delivered_wh == 55
     assert chain.settled == {1: 55} and chain.disputed == {1: (80, 20)}
     assert t.reason == "dispute settled by community meter (55 Wh)"
+
+
+class RecordingLink:
+    """The oracle's MQTT link, recording each batch it is asked to publish."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[tuple[str, bytes | str, bool]]] = []
+
+    def publish_many(
+        self, messages: list[tuple[str, bytes | str, bool]], timeout: float
+    ) -> list[bool]:
+        self.batches.append(list(messages))
+        return [True] * len(messages)
+
+
+def test_repeated_commands_of_a_tick_go_out_together(tmp_path: Path) -> None:
+    """During their window, every trade a side has not reported for gets its command
+    again, in one batch (one wait for the broker), only for the sides still silent."""
+    chain = FakeChain()
+    o = make(tmp_path, chain, T0 + timedelta(minutes=5))  # inside trade 1's window
+    chain.mine([(k, f"s{k}", f"b{k}", 50, T0, T0 + timedelta(minutes=10)) for k in range(2, 31)])
+    o.follow()
+    o.state.set_states(list(range(2, 31)), TradeState.COMMANDED)
+    o.state.record_result(2, True, 10)  # trade 2's seller has reported
+    link = RecordingLink()
+    o.link = link  # type: ignore[assignment]
+
+    assert o.resend(o.clock.now()) == 30
+    assert len(link.batches) == 1
+    topics = [t for t, _, _ in link.batches[0]]
+    assert len(topics) == 2 * 30 - 1  # both sides of 30 trades, less trade 2's seller
+    assert command_topic("c", "s2") not in topics and command_topic("c", "b2") in topics
+    assert o.resend(o.clock.now()) == 30  # resend_s = 0: again next tick, still one batch
+    assert len(link.batches) == 2

@@ -285,6 +285,33 @@ def test_serve_hosts_children_restarted_after_kill_store_everything_once(
     assert all(p.returncode == 0 for p in children.procs)  # SIGTERM: flushed, clean exit
 
 
+@pytest.mark.mosquitto
+def test_serve_hosts_shared_members_restarted_after_kill_store_everything_once(
+    mosquitto: MosquittoBroker, postgres_url: str, tmp_path: Path, publisher: MqttClient
+) -> None:
+    from gridpeer.runtime.agents import AgentProcesses
+
+    config = _config(tmp_path, mosquitto, postgres_url)
+    children = AgentProcesses(config, HOUSES, 2, share="ingest")  # serve --hosts 2 --share
+    assert [c[c.index("--member") + 1] for c in children.commands] == ["serve-1", "serve-2"]
+    children.start()
+    try:
+        first = _publish(publisher, range(0, 5))
+        assert _wait_count(postgres_url, first) == first
+        children.procs[1].kill()  # SIGKILL: its share is queued in its persistent session
+        children.procs[1].wait()
+        second = _publish(publisher, range(5, 10))
+        children.check()  # restarted under the same member name: the queue is delivered
+        assert children.restarts == 1
+        total = first + second
+        assert _wait_count(postgres_url, total) == total
+        time.sleep(1.0)
+        assert _count(postgres_url) == total
+    finally:
+        children.stop()
+    assert all(p.returncode == 0 for p in children.procs)
+
+
 @pytest.mark.parametrize("hosts", [None, 0, 3])
 def test_serve_composition_ingest_in_serve_in_children_or_nowhere(hosts: int | None) -> None:
     from functools import partial
@@ -298,7 +325,7 @@ def test_serve_composition_ingest_in_serve_in_children_or_nowhere(hosts: int | N
         assert service is ingest
     else:
         assert isinstance(service, partial) and service.func is agent_processes
-        assert service.keywords == {"n": hosts}
+        assert service.keywords == {"n": hosts, "share": None}
 
 
 def test_agents_share_without_houses_refused(tmp_path: Path) -> None:
