@@ -6,12 +6,15 @@ milliseconds of Python and the rest is ns-3's C++ event loop.
 
 Models (all documented in docs/netsim.md):
 
-* Wi-Fi: YANS channel, ``LogDistancePropagationLossModel`` (exponent 3.0, reference
-  loss = free space at 1 m for the carrier), constant-speed propagation delay, ns-3's
-  default PHY (16.0206 dBm transmit power, 7 dB noise figure), ``AdhocWifiMac``,
-  ``IdealWifiManager`` rate control; antennas 1.5 m above ground.
+* Wi-Fi: YANS channel, ``LogDistancePropagationLossModel`` (exponent 3.0, 2.0 on the
+  rural road; reference loss = free space at 1 m for the carrier), constant-speed
+  propagation delay, ns-3's default PHY (16.0206 dBm transmit power, 7 dB noise
+  figure) with noise-limited preamble detection (SNR >= 4 dB, power >= -101 dBm; see
+  :mod:`gridpeer.netsim.radio`), ``AdhocWifiMac`` or an access point with stations,
+  ``IdealWifiManager`` or Minstrel rate control; antennas 1.5 m above ground.
 * ARP caches are filled before the run (``NeighborCacheHelper``), and during the 1 s
-  warm-up one probe packet per directed link teaches the rate control that link;
+  warm-up (3 s with an access point, for association) one probe packet per directed
+  link teaches the rate control that link;
   FlowMonitor counts only from the end of the warm-up. The study measures
   steady-state delay, not address resolution or rate learning.
 * Ethernet: one learning switch (``BridgeNetDevice``) at the hub, a CSMA link of the
