@@ -13,11 +13,16 @@ reclaimed. Over the run: readings lost (published by the sensor nodes, never sto
 With ``--json`` the last line is ``{"points", "readings_lost", "cmd_p99_ms_at_5pct_200ms",
 "settled_ratio_at_5pct_200ms", "s"}``.
 
+Writes ``--out`` (default ``lossy-live-results/``): ``emulation.csv``, ``emulation.md``
+and PNG plots of command latency p99 (with ns-3's prediction), settled ratio and
+reading delay p99 against loss, one line per delay
+(:mod:`gridpeer.netsim.emulation.report`).
+
 ``--engine ns3`` runs one point over ns-3's simulated Wi-Fi in real time instead (the
 houses along a road, ``--spacing`` metres apart, ``--tech`` standard).
 
 Usage: ``python bench/lossy_live.py [--json] [--houses 5] [--slots 5] [--quick]
-[--tcp-nodelay] [--engine ns3 --tech 802.11b --spacing 60]``
+[--tcp-nodelay] [--out DIR] [--engine ns3 --tech 802.11b --spacing 60]``
 """
 
 from __future__ import annotations
@@ -146,6 +151,12 @@ def main() -> int:
     parser.add_argument("--tech", default="802.11g", help="Wi-Fi standard (--engine ns3)")
     parser.add_argument("--spacing", type=float, default=30.0, help="m between houses (ns3)")
     parser.add_argument("--no-ns3", action="store_true", help="skip the ns-3 prediction")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("lossy-live-results"),
+        help="report folder: emulation.csv/.md and PNG plots (created)",
+    )
     args = parser.parse_args()
     if os.geteuid() != 0 or not Path("/dev/net/tun").exists() or not shutil.which("ip"):
         print("needs root, iproute2 and /dev/net/tun", file=sys.stderr)
@@ -153,6 +164,7 @@ def main() -> int:
 
     from gridpeer.netsim.emulation.link import LinkParams
     from gridpeer.netsim.emulation.live import LiveCommunity
+    from gridpeer.netsim.emulation.report import EmulationPoint, write_emulation_report
 
     points = [(0.05, 200.0)] if args.quick else [(lo, d) for lo in LOSSES for d in DELAYS_MS]
     if args.engine == "ns3":
@@ -187,11 +199,25 @@ def main() -> int:
         f"{'booked':>6} {'full':>4} {'short':>5} {'reclaim':>7} {'late cmd':>8} {'ns-3 p99 ms':>11}"
     )
     ref: tuple[Point, float | None] | None = None
+    report: list[EmulationPoint] = []
     for r in rows:
         cmd = p99(m.command_ms_between(r.t_a, r.t_b))
         read = p99(m.reading_delays_between(r.t_a, r.t_b))
         if (r.loss, r.delay_ms) == (0.05, 200.0):
             ref = (r, cmd)
+        report.append(
+            EmulationPoint(
+                r.loss,
+                r.delay_ms,
+                cmd,
+                read,
+                r.booked,
+                r.settled_full,
+                r.short,
+                r.reclaimed,
+                predicted.get((r.loss, r.delay_ms)),
+            )
+        )
         print(
             f"{r.loss:>5.0%} {r.delay_ms:>6.0f} {cmd!s:>10} {read!s:>11} "
             f"{r.booked:>6} {r.settled_full:>4} {r.short:>5} {r.reclaimed:>7} "
@@ -201,6 +227,8 @@ def main() -> int:
         f"readings published {sum(m.published.values())}, lost {m.readings_lost}; "
         f"commands missing {m.commands_missing}"
     )
+    paths = write_emulation_report(report, args.out)
+    print(f"report: {', '.join(str(p) for p in paths)}")
     out = {
         "points": len(rows),
         "readings_lost": m.readings_lost,

@@ -7,11 +7,12 @@ import time
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 
 import typer
 
 from gridpeer.core.help import FlagHelpCommand
+from gridpeer.netsim.radio import RateControl, Topology
 
 INSTALL_HINT = (
     "ns-3 is not installed. It is an optional extra (~500 MB):\n"
@@ -78,10 +79,35 @@ _SPACING = typer.Option(
     None,
     "--spacing",
     min=1.0,
+    max=10_000.0,
     metavar="M",
     show_default="the circle of --radius",
     help="Rural road layout: houses along a road this far apart, either side of the "
-    "community node (m; e.g. 30-300).",
+    "community node (m; e.g. 30-300; docs use 60), an access point at the community "
+    "node, free-space propagation.",
+)
+_TOPOLOGY = typer.Option(
+    None,
+    "--topology",
+    metavar="NAME",
+    show_default="ap with --spacing, else adhoc",
+    help="Wi-Fi network: adhoc (every node one hop from every other) or ap (an access "
+    "point at the community node relays house-to-house frames).",
+)
+_RATE = typer.Option(
+    "ideal",
+    "--rate-control",
+    metavar="NAME",
+    help="Wi-Fi rate adaptation: ideal (ns-3 IdealWifiManager) or minstrel (Minstrel/HT).",
+)
+_EXPONENT = typer.Option(
+    None,
+    "--exponent",
+    min=1.5,
+    max=6.0,
+    metavar="N",
+    show_default="2 on the road, 3 otherwise",
+    help="Log-distance path-loss exponent (2 = free space, Friis).",
 )
 _PATTERN = typer.Option(
     "smooth",
@@ -109,6 +135,15 @@ _OUT = typer.Option(
     help="Output folder (created): results.csv, results.md, PNG plots.",
 )
 _ALL = typer.Option(False, "--all", help="The whole study: ignore the selection options.")
+
+
+class NetworkOptions(TypedDict):
+    """The Wi-Fi network options passed to :func:`~gridpeer.netsim.study.study_grid`."""
+
+    spacing_m: float | None
+    topology: Topology
+    rate_control: RateControl
+    exponent: float | None
 
 
 def ns3_available() -> bool:
@@ -147,6 +182,9 @@ def register(app: typer.Typer) -> None:
         radius: float = _RADIUS,
         layout: Path | None = _LAYOUT,
         spacing: float | None = _SPACING,
+        topology: str | None = _TOPOLOGY,
+        rate_control: str = _RATE,
+        exponent: float | None = _EXPONENT,
         pattern: str = _PATTERN,
         burst_ms: float = _BURST_MS,
         thesis: bool = _THESIS,
@@ -168,7 +206,7 @@ def register(app: typer.Typer) -> None:
 
         require("netsim", "gridpeer netsim")
 
-        from gridpeer.netsim.layout import MAX_HOUSES, load_layout, rural_road
+        from gridpeer.netsim.layout import load_layout
         from gridpeer.netsim.messages import Traffic
         from gridpeer.netsim.report import write_report
         from gridpeer.netsim.results import RunResult
@@ -182,6 +220,14 @@ def register(app: typer.Typer) -> None:
             if layout is not None and spacing is not None:
                 raise ValueError("give --layout or --spacing, not both")
             patterns = parse_choices(pattern, Pattern)
+            network = NetworkOptions(
+                spacing_m=spacing,
+                topology=Topology(topology)
+                if topology is not None
+                else (Topology.AP if spacing is not None else Topology.ADHOC),
+                rate_control=RateControl(rate_control),
+                exponent=exponent,
+            )
             if thesis:
                 grid = study_grid(
                     (ScenarioKind.NAN_TRADING,),
@@ -190,9 +236,12 @@ def register(app: typer.Typer) -> None:
                     seed=seed,
                     patterns=tuple(Pattern),
                     burst_ms=burst_ms,
+                    **network,
                 )
             elif all_:
-                grid = study_grid(seconds=seconds, seed=seed, patterns=patterns, burst_ms=burst_ms)
+                grid = study_grid(
+                    seconds=seconds, seed=seed, patterns=patterns, burst_ms=burst_ms, **network
+                )
             else:
                 grid = study_grid(
                     parse_choices(scenario, ScenarioKind),
@@ -204,10 +253,9 @@ def register(app: typer.Typer) -> None:
                     seed,
                     patterns,
                     burst_ms,
+                    **network,
                 )
             village = load_layout(layout) if layout is not None else None
-            if spacing is not None:
-                village = rural_road(MAX_HOUSES, spacing)
         except (ValueError, OSError) as exc:
             raise typer.BadParameter(str(exc)) from exc
         if not ns3_available():

@@ -6,12 +6,15 @@ milliseconds of Python and the rest is ns-3's C++ event loop.
 
 Models (all documented in docs/netsim.md):
 
-* Wi-Fi: YANS channel, ``LogDistancePropagationLossModel`` (exponent 3.0, reference
-  loss = free space at 1 m for the carrier), constant-speed propagation delay, ns-3's
-  default PHY (16.0206 dBm transmit power, 7 dB noise figure), ``AdhocWifiMac``,
-  ``IdealWifiManager`` rate control; antennas 1.5 m above ground.
+* Wi-Fi: YANS channel, ``LogDistancePropagationLossModel`` (exponent 3.0, 2.0 on the
+  rural road; reference loss = free space at 1 m for the carrier), constant-speed
+  propagation delay, ns-3's default PHY (16.0206 dBm transmit power, 7 dB noise
+  figure) with noise-limited preamble detection (SNR >= 4 dB, power >= -101 dBm; see
+  :mod:`gridpeer.netsim.radio`), ``AdhocWifiMac`` or an access point with stations,
+  ``IdealWifiManager`` or Minstrel rate control; antennas 1.5 m above ground.
 * ARP caches are filled before the run (``NeighborCacheHelper``), and during the 1 s
-  warm-up one probe packet per directed link teaches the rate control that link;
+  warm-up (3 s with an access point, for association) one probe packet per directed
+  link teaches the rate control that link;
   FlowMonitor counts only from the end of the warm-up. The study measures
   steady-state delay, not address resolution or rate learning.
 * Ethernet: one learning switch (``BridgeNetDevice``) at the hub, a CSMA link of the
@@ -26,38 +29,81 @@ from typing import Any
 from ns import ns
 
 from gridpeer.netsim.layout import distance_m
+from gridpeer.netsim.radio import (
+    DEFAULT_EXPONENT,
+    MIN_RSSI_DBM,
+    PREAMBLE_SNR_DB,
+    RateControl,
+    Topology,
+    rate_manager,
+)
 from gridpeer.netsim.results import FlowTotals, RunResult
-from gridpeer.netsim.scenario import WARMUP_NS, Scenario
+from gridpeer.netsim.scenario import Scenario
 from gridpeer.netsim.technology import TECH_SPECS, TechSpec
 
 PORT = 9
 ANTENNA_HEIGHT_M = 1.5
-PATH_LOSS_EXPONENT = 3.0
+PATH_LOSS_EXPONENT = DEFAULT_EXPONENT
+SSID = "gridpeer"
 CABLE_NS_PER_M = 5.0
 RNG_STREAM_BASE = 1000
 PROBE_START_NS = 100_000_000
+PROBE_START_AP_NS = 2_000_000_000
+"""With an AP, probes start once every station has associated (see ``AP_WARMUP_NS``)."""
 PROBE_GAP_NS = 5_000_000
 
 
-def _wifi_devices(spec: TechSpec, nodes: Any) -> Any:
+def _wifi_devices(
+    spec: TechSpec,
+    nodes: Any,
+    *,
+    ap: int | None = None,
+    rate_control: RateControl = RateControl.IDEAL,
+    exponent: float = PATH_LOSS_EXPONENT,
+) -> Any:
+    """Wi-Fi devices on ``nodes`` (in node order): ad hoc, or with node ``ap`` the access
+    point and every other node a station of its network."""
     wifi = ns.WifiHelper()
     wifi.SetStandard(getattr(ns, spec.standard))
-    wifi.SetRemoteStationManager("ns3::IdealWifiManager")
+    wifi.SetRemoteStationManager(rate_manager(rate_control, spec.tech))
     channel = ns.YansWifiChannelHelper()
     channel.SetPropagationDelay("ns3::ConstantSpeedPropagationDelayModel")
     channel.AddPropagationLoss(
         "ns3::LogDistancePropagationLossModel",
         "Exponent",
-        ns.DoubleValue(PATH_LOSS_EXPONENT),
+        ns.DoubleValue(exponent),
         "ReferenceLoss",
         ns.DoubleValue(spec.reference_loss_db),
     )
     phy = ns.YansWifiPhyHelper()
     phy.SetChannel(channel.Create())
+    # ns-3's default preamble detection drops every frame below -82 dBm (the 802.11
+    # standard's worst-case OFDM sensitivity) whatever its SNR: a hard range of 85 m at
+    # 2.4 GHz and 51 m at 5 GHz (exponent 3). Receivers are limited by noise instead.
+    phy.SetPreambleDetectionModel(
+        "ns3::ThresholdPreambleDetectionModel",
+        "MinimumRssi",
+        ns.DoubleValue(MIN_RSSI_DBM),
+        "Threshold",
+        ns.DoubleValue(PREAMBLE_SNR_DB),
+    )
     phy.Set("ChannelSettings", ns.StringValue(spec.channel))
     mac = ns.WifiMacHelper()
-    mac.SetType("ns3::AdhocWifiMac")
-    devices = wifi.Install(phy, mac, nodes)
+    if ap is None:
+        mac.SetType("ns3::AdhocWifiMac")
+        devices = wifi.Install(phy, mac, nodes)
+    else:
+        ssid = ns.SsidValue(ns.Ssid(SSID))
+        by_node: dict[int, Any] = {}
+        mac.SetType("ns3::ApWifiMac", "Ssid", ssid)
+        by_node[ap] = wifi.Install(phy, mac, nodes.Get(ap)).Get(0)
+        mac.SetType("ns3::StaWifiMac", "Ssid", ssid)
+        for k in range(nodes.GetN()):
+            if k != ap:
+                by_node[k] = wifi.Install(phy, mac, nodes.Get(k)).Get(0)
+        devices = ns.NetDeviceContainer()
+        for k in range(nodes.GetN()):
+            devices.Add(by_node[k])
     wifi.AssignStreams(devices, RNG_STREAM_BASE)
     return devices
 
@@ -82,14 +128,24 @@ def _ethernet_devices(spec: TechSpec, scenario: Scenario, nodes: Any) -> Any:
     return hosts
 
 
-def _positions(scenario: Scenario, nodes: Any) -> None:
+def _positions(points: list[tuple[float, float]], nodes: Any) -> None:
     alloc = ns.ListPositionAllocator()
-    for node in scenario.nodes:
-        alloc.Add(ns.Vector(node.pos[0], node.pos[1], ANTENNA_HEIGHT_M))
+    for x, y in points:
+        alloc.Add(ns.Vector(x, y, ANTENNA_HEIGHT_M))
     mobility = ns.MobilityHelper()
     mobility.SetPositionAllocator(alloc)
     mobility.SetMobilityModel("ns3::ConstantPositionMobilityModel")
     mobility.Install(nodes)
+
+
+def access_point(scenario: Scenario) -> int | None:
+    """Index of the scenario node that is the access point (the community node or the
+    home agent standing at the hub), or None if the AP must be a node of its own (the
+    decentralized market has no community node)."""
+    for k, node in enumerate(scenario.nodes):
+        if node.name in ("community", "agent") and node.pos == scenario.hub:
+            return k
+    return None
 
 
 def _applications(scenario: Scenario, nodes: Any, addresses: list[Any]) -> None:
@@ -107,12 +163,12 @@ def _applications(scenario: Scenario, nodes: Any, addresses: list[Any]) -> None:
         app.Stop(stop)
 
 
-def _probes(scenario: Scenario, nodes: Any, addresses: list[Any]) -> None:
-    """One packet per directed pair during the warm-up, 5 ms apart, not counted: rate
-    control learns every link before the measured traffic starts."""
+def _probes(scenario: Scenario, nodes: Any, addresses: list[Any], start_ns: int) -> None:
+    """One packet per directed pair during the warm-up, 5 ms apart from ``start_ns``, not
+    counted: rate control learns every link before the measured traffic starts."""
     pairs = sorted({(f.src, f.dst, f.size_b) for f in scenario.flows})
     seen: set[tuple[int, int]] = set()
-    at = PROBE_START_NS
+    at = start_ns
     for src, dst, size in pairs:
         if (src, dst) in seen:
             continue
@@ -122,9 +178,9 @@ def _probes(scenario: Scenario, nodes: Any, addresses: list[Any]) -> None:
         client.SetAttribute("PacketSize", ns.UintegerValue(size))
         app = client.Install(nodes.Get(src))
         app.Start(ns.NanoSeconds(at))
-        app.Stop(ns.NanoSeconds(WARMUP_NS))
+        app.Stop(ns.NanoSeconds(scenario.config.warmup_ns))
         at += PROBE_GAP_NS
-    if at > WARMUP_NS // 2:
+    if at > scenario.config.warmup_ns - PROBE_START_NS:
         raise ValueError(f"{len(seen)} links need more probing time than the warm-up")
 
 
@@ -152,10 +208,23 @@ def simulate(scenario: Scenario) -> RunResult:
     ns.RngSeedManager.SetSeed(scenario.config.seed)
     ns.RngSeedManager.SetRun(1)
     ns.Ipv4AddressGenerator.Reset()
+    config = scenario.config
+    points = [node.pos for node in scenario.nodes]
+    ap: int | None = None
+    if spec.wifi and config.topology is Topology.AP:
+        ap = access_point(scenario)
+        if ap is None:  # an access point of its own at the hub, after the scenario's nodes
+            ap = len(points)
+            points.append(scenario.hub)
     nodes = ns.NodeContainer()
-    nodes.Create(len(scenario.nodes))
-    _positions(scenario, nodes)
-    devices = _wifi_devices(spec, nodes) if spec.wifi else _ethernet_devices(spec, scenario, nodes)
+    nodes.Create(len(points))
+    _positions(points, nodes)
+    if spec.wifi:
+        devices = _wifi_devices(
+            spec, nodes, ap=ap, rate_control=config.rate_control, exponent=config.path_loss_exponent
+        )
+    else:
+        devices = _ethernet_devices(spec, scenario, nodes)
     ns.InternetStackHelper().Install(nodes)
     ipv4 = ns.Ipv4AddressHelper()
     ipv4.SetBase(ns.Ipv4Address("10.1.0.0"), ns.Ipv4Mask("255.255.0.0"))
@@ -163,9 +232,9 @@ def simulate(scenario: Scenario) -> RunResult:
     addresses = [interfaces.GetAddress(k) for k in range(len(scenario.nodes))]
     ns.NeighborCacheHelper().PopulateNeighborCache()
     _applications(scenario, nodes, addresses)
-    _probes(scenario, nodes, addresses)
+    _probes(scenario, nodes, addresses, PROBE_START_NS if ap is None else PROBE_START_AP_NS)
     helper = ns.FlowMonitorHelper()
-    helper.SetMonitorAttribute("StartTime", ns.TimeValue(ns.NanoSeconds(WARMUP_NS)))
+    helper.SetMonitorAttribute("StartTime", ns.TimeValue(ns.NanoSeconds(config.warmup_ns)))
     monitor = helper.InstallAll()
     ns.Simulator.Stop(ns.NanoSeconds(scenario.stop_ns))
     ns.Simulator.Run()

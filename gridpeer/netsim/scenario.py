@@ -35,7 +35,14 @@ import random
 from dataclasses import dataclass
 from enum import StrEnum
 
-from gridpeer.netsim.layout import MAX_HOUSES, Layout, Point, home_layout, rural_cluster
+from gridpeer.netsim.layout import (
+    MAX_HOUSES,
+    Layout,
+    Point,
+    home_layout,
+    rural_cluster,
+    rural_road,
+)
 from gridpeer.netsim.messages import (
     THESIS_AGENT_AGGREGATE,
     THESIS_HAN,
@@ -46,10 +53,15 @@ from gridpeer.netsim.messages import (
     Traffic,
     gridpeer_exchanges,
 )
+from gridpeer.netsim.radio import DEFAULT_EXPONENT, RURAL_ROAD_EXPONENT, RateControl, Topology
 from gridpeer.netsim.technology import Tech
 
 NS_PER_S = 1_000_000_000
 WARMUP_NS = 1 * NS_PER_S
+AP_WARMUP_NS = 3 * NS_PER_S
+"""Warm-up with an access point, ns: stations hear a beacon (every 102.4 ms) and
+associate; requests that collide (every station answers the same beacon) are retried
+after 0.5 s, so 1 s left late stations dropping or holding their first packets."""
 DRAIN_NS = 1 * NS_PER_S
 ACK_GAP_NS = 2_000_000
 """Offset of the PUBACK (and of the final TCP ACK) after its PUBLISH, 2 ms."""
@@ -83,7 +95,12 @@ class RunConfig:
     """One point of the study. ``peers`` is 1 for ``han``; ``market`` only for trading.
 
     ``seconds`` is simulated traffic time (s); ``pattern`` when flows send within their
-    period; ``burst_ms`` the spread of a burst (ms, ``burst`` only).
+    period; ``burst_ms`` the spread of a burst (ms, ``burst`` only). ``spacing_m``, if
+    set, puts the village on the rural road (:func:`~gridpeer.netsim.layout.rural_road`,
+    houses that many metres apart) instead of the caller's layout; ``topology``,
+    ``rate_control`` and ``exponent`` (log-distance path-loss exponent; None: the
+    layout's, see :attr:`path_loss_exponent`) shape the Wi-Fi network
+    (:mod:`gridpeer.netsim.radio`; ignored for Ethernet).
     """
 
     kind: ScenarioKind
@@ -95,6 +112,10 @@ class RunConfig:
     seed: int = 1
     pattern: Pattern = Pattern.SMOOTH
     burst_ms: float = 1.0
+    spacing_m: float | None = None
+    topology: Topology = Topology.ADHOC
+    rate_control: RateControl = RateControl.IDEAL
+    exponent: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind is ScenarioKind.HAN:
@@ -110,12 +131,37 @@ class RunConfig:
             raise ValueError("seed must be >= 1")
         if not 0 < self.burst_ms <= 1000:
             raise ValueError(f"burst_ms must be in (0, 1000], got {self.burst_ms}")
+        if self.spacing_m is not None and not 1.0 <= self.spacing_m <= 10_000.0:
+            raise ValueError(f"spacing_m must be in [1, 10000] m, got {self.spacing_m}")
+        if self.exponent is not None and not 1.5 <= self.exponent <= 6.0:
+            raise ValueError(f"exponent must be in [1.5, 6], got {self.exponent}")
+
+    @property
+    def path_loss_exponent(self) -> float:
+        """``exponent`` if given, else 2.0 (free space) on the rural road and 3.0 on the
+        circle or a layout file."""
+        if self.exponent is not None:
+            return self.exponent
+        return RURAL_ROAD_EXPONENT if self.spacing_m is not None else DEFAULT_EXPONENT
+
+    @property
+    def warmup_ns(self) -> int:
+        """Simulated time before the measured traffic starts, ns (longer with an AP)."""
+        return AP_WARMUP_NS if self.topology is Topology.AP else WARMUP_NS
 
     @property
     def label(self) -> str:
         """Short unique name, e.g. ``nan-trading/decentralized/802.11g/5p/thesis``."""
         parts = [str(self.kind), *([str(self.market)] if self.market else [])]
         tail = [str(self.traffic)] + (["burst"] if self.pattern is Pattern.BURST else [])
+        if self.spacing_m is not None:
+            tail.append(f"road{self.spacing_m:g}m")
+        if self.topology is not Topology.ADHOC:
+            tail.append(str(self.topology))
+        if self.rate_control is not RateControl.IDEAL:
+            tail.append(str(self.rate_control))
+        if self.exponent is not None:
+            tail.append(f"n{self.exponent:g}")
         return "/".join([*parts, str(self.tech), f"{self.peers}p", *tail])
 
 
@@ -180,7 +226,8 @@ class _FlowMaker:
         self._burst_ns = (
             max(1, round(config.burst_ms * 1e6)) if config.pattern is Pattern.BURST else None
         )
-        self.end_ns = WARMUP_NS + round(config.seconds * NS_PER_S)
+        self._warmup_ns = config.warmup_ns
+        self.end_ns = self._warmup_ns + round(config.seconds * NS_PER_S)
         self.flows: list[Flow] = []
 
     def message(self, msg: Message, src: int, dst: int) -> None:
@@ -200,21 +247,24 @@ class _FlowMaker:
         ends = f"{self._nodes[src].name}/{self._nodes[dst].name}"
         rng = random.Random(f"{self._key}/{name}/{ends}")
         spread = interval_ns if self._burst_ns is None else min(self._burst_ns, interval_ns)
-        return WARMUP_NS + rng.randrange(spread)
+        return self._warmup_ns + rng.randrange(spread)
 
     def _add(self, name: str, src: int, dst: int, size: int, interval: int, start: int) -> None:
         packets = max(0, -(-(self.end_ns - start) // interval))  # sends at start + k*interval < end
         self.flows.append(Flow(name, src, dst, size, interval, start, packets))
 
 
-def _village(layout: Layout | None, radius_m: float) -> Layout:
+def _village(config: RunConfig, layout: Layout | None, radius_m: float) -> Layout:
+    if config.spacing_m is not None:
+        return rural_road(MAX_HOUSES, config.spacing_m)
     return layout if layout is not None else rural_cluster(MAX_HOUSES, radius_m)
 
 
 def build_scenario(
     config: RunConfig, layout: Layout | None = None, radius_m: float = 25.0
 ) -> Scenario:
-    """Nodes and flows of ``config`` on ``layout`` (default: :func:`rural_cluster`)."""
+    """Nodes and flows of ``config`` on ``layout`` (default: :func:`rural_cluster`;
+    the rural road if ``config.spacing_m`` is set)."""
     nodes: list[Node] = []
     maker = _FlowMaker(config, nodes)
     gp = gridpeer_exchanges() if config.traffic is Traffic.GRIDPEER else {}
@@ -232,7 +282,7 @@ def build_scenario(
             else:
                 maker.exchange(gp[dev], 1.0, k, 0)
     else:
-        village = _village(layout, radius_m).first(config.peers)
+        village = _village(config, layout, radius_m).first(config.peers)
         nodes += [Node(f"house-{k + 1}", p) for k, p in enumerate(village.houses)]
         coord = len(nodes)
         nodes.append(Node("community", village.coordinator))
@@ -268,6 +318,8 @@ def build_scenario(
                             other,
                         )
     hub = (
-        nodes[0].pos if config.kind is ScenarioKind.HAN else _village(layout, radius_m).coordinator
+        nodes[0].pos
+        if config.kind is ScenarioKind.HAN
+        else _village(config, layout, radius_m).coordinator
     )
     return Scenario(config, tuple(nodes), tuple(maker.flows), maker.end_ns + DRAIN_NS, hub)

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from gridpeer.netsim.layout import MAX_HOUSES
 from gridpeer.netsim.messages import Traffic
+from gridpeer.netsim.radio import RateControl, Topology
 from gridpeer.netsim.scenario import MIN_PEERS, Market, Pattern, RunConfig, ScenarioKind
 from gridpeer.netsim.technology import ALL_TECHS, Tech
 
@@ -45,11 +46,18 @@ def study_grid(
     seed: int = 1,
     patterns: Sequence[Pattern] = (Pattern.SMOOTH,),
     burst_ms: float = 1.0,
+    *,
+    spacing_m: float | None = None,
+    topology: Topology = Topology.ADHOC,
+    rate_control: RateControl = RateControl.IDEAL,
+    exponent: float | None = None,
 ) -> list[RunConfig]:
     """All study points, ordered pattern → traffic → scenario → market → technology →
     peers.
 
     ``han`` is one house, so it gets one point per technology whatever ``peers`` says.
+    ``spacing_m`` (the rural road), ``topology``, ``rate_control`` and ``exponent`` are
+    the same for every point (see :class:`RunConfig`).
     """
     peer_list = tuple(peers)
     out: list[RunConfig] = []
@@ -60,7 +68,21 @@ def study_grid(
                 for tech in techs:
                     counts = (1,) if kind is ScenarioKind.HAN else peer_list
                     out.extend(
-                        RunConfig(kind, tech, n, market, traffic, seconds, seed, pattern, burst_ms)
+                        RunConfig(
+                            kind,
+                            tech,
+                            n,
+                            market,
+                            traffic,
+                            seconds,
+                            seed,
+                            pattern,
+                            burst_ms,
+                            spacing_m,
+                            topology,
+                            rate_control,
+                            exponent,
+                        )
                         for n in counts
                     )
     return out

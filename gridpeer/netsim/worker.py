@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 
 from gridpeer.netsim.layout import Layout
 from gridpeer.netsim.messages import Traffic
+from gridpeer.netsim.radio import RateControl, Topology
 from gridpeer.netsim.results import FlowTotals, RunResult
 from gridpeer.netsim.scenario import Market, Pattern, RunConfig, ScenarioKind, build_scenario
 from gridpeer.netsim.technology import TECH_SPECS, Tech
@@ -49,6 +50,9 @@ def _warm_up() -> None:
 
     for tech in (Tech.WIFI_G, Tech.ETH_100M):
         ns3run.simulate(build_scenario(RunConfig(ScenarioKind.HAN, tech, seconds=0.05)))
+    # the access point's and stations' MACs (else every forked child compiles them, ~1 s)
+    ap = RunConfig(ScenarioKind.HAN, Tech.WIFI_N_5, seconds=0.05, topology=Topology.AP)
+    ns3run.simulate(build_scenario(ap))
 
 
 def _read_all(fd: int) -> bytes:
@@ -102,6 +106,10 @@ def _result(data: dict[str, Any]) -> RunResult:
         c["seed"],
         Pattern(c.get("pattern", "smooth")),
         c.get("burst_ms", 1.0),
+        c.get("spacing_m"),
+        Topology(c.get("topology", "adhoc")),
+        RateControl(c.get("rate_control", "ideal")),
+        c.get("exponent"),
     )
     return RunResult(config, FlowTotals(**data["totals"]), data["offered_bps"], data["wall_s"])
 

@@ -1,6 +1,7 @@
 """ns-3 in real time as the link emulator: the houses' and the broker's packets cross
 the study's simulated Wi-Fi channel (:mod:`gridpeer.netsim.ns3run`'s model: YANS,
-log-distance exponent 3, ideal rate control, ad-hoc MAC). Run by
+ideal rate control, noise-limited preamble detection; by default the rural road's
+access point on the broker's node and free-space loss, exponent 2). Run by
 :class:`~gridpeer.netsim.emulation.rig.NetRig` (``engine="ns3"``) as a child process
 that inherits the namespaces' TAP descriptors::
 
@@ -9,13 +10,15 @@ that inherits the namespaces' TAP descriptors::
 Descriptor *i* (0 = the broker's namespace, *k* = house *k*) is an ns-3 ``FdNetDevice``
 on router node *i* (``10.78.i.1/24``; the namespace holds ``10.78.i.2`` with its default
 route via ``.1``); the router nodes share one Wi-Fi channel, node *i* at ``i × spacing``
-metres along a road, and forward by global routing. Runs until killed.
+metres along a road, node 0 the access point (``--topology ap``) or every node one hop
+from every other (``adhoc``), and forward by global routing. Runs until killed.
 """
 
 from __future__ import annotations
 
 import argparse
 
+from gridpeer.netsim.radio import RURAL_ROAD_EXPONENT, Topology
 from gridpeer.netsim.technology import TECH_SPECS, Tech
 
 
@@ -24,6 +27,8 @@ def main() -> None:
     p.add_argument("--tech", default=Tech.WIFI_G.value, choices=[t.value for t in Tech])
     p.add_argument("--spacing", type=float, default=30.0, help="metres between nodes")
     p.add_argument("--fd", type=int, action="append", required=True, help="TAP descriptor")
+    p.add_argument("--topology", default=Topology.AP.value, choices=[t.value for t in Topology])
+    p.add_argument("--exponent", type=float, default=RURAL_ROAD_EXPONENT, help="path loss")
     args = p.parse_args()
     spec = TECH_SPECS[Tech(args.tech)]
     if not spec.wifi:
@@ -48,7 +53,8 @@ def main() -> None:
     mobility.Install(nodes)
     air = ns.Ipv4AddressHelper()
     air.SetBase(ns.Ipv4Address("10.78.250.0"), ns.Ipv4Mask("255.255.255.0"))
-    air.Assign(_wifi_devices(spec, nodes))
+    ap = 0 if args.topology == Topology.AP.value else None
+    air.Assign(_wifi_devices(spec, nodes, ap=ap, exponent=args.exponent))
     for i, fd in enumerate(args.fd):
         devices = ns.FdNetDeviceHelper().Install(nodes.Get(i))
         device = ns.DynamicCast[ns.FdNetDevice](devices.Get(0))
