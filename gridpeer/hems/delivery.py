@@ -21,6 +21,7 @@ integrating, whole Wh once done), power W, times UTC (model time).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -128,7 +129,13 @@ class DeliveryExecutor:
             key=lambda t: t.command.trade_id,
         )
 
-    def step(self, now: datetime, power_w: dict[Direction, float], dt_s: float) -> list[Task]:
+    def step(
+        self,
+        now: datetime,
+        power_w: dict[Direction, float],
+        dt_s: float,
+        trade_wh: Mapping[Direction, Mapping[int, float]] | None = None,
+    ) -> list[Task]:
         """Advance to ``now``.
 
         Args:
@@ -136,6 +143,9 @@ class DeliveryExecutor:
             power_w: metered power through each closed relay over the last ``dt_s``
                 seconds, W (>= 0; missing directions count as 0).
             dt_s: model seconds since the previous step (>= 0).
+            trade_wh: for a direction whose meter tells trades apart, each trade's metered
+                energy over the step, Wh (>= 0; used instead of splitting ``power_w`` pro
+                rata to the contracts; each trade still capped at its contract).
 
         Returns:
             The tasks that changed (closed or finished), in trade id order.
@@ -147,12 +157,16 @@ class DeliveryExecutor:
             active = self._active(direction)
             if not active:
                 continue
-            p = max(0.0, float(power_w.get(direction, 0.0)))
-            parts = share_energy(
-                p * dt_s / 3600.0,
-                [float(t.command.target_wh) for t in active],
-                [t.measured_wh for t in active],
-            )
+            per_trade = trade_wh.get(direction) if trade_wh is not None else None
+            if per_trade is not None:
+                parts = [max(0.0, float(per_trade.get(t.command.trade_id, 0.0))) for t in active]
+            else:
+                p = max(0.0, float(power_w.get(direction, 0.0)))
+                parts = share_energy(
+                    p * dt_s / 3600.0,
+                    [float(t.command.target_wh) for t in active],
+                    [t.measured_wh for t in active],
+                )
             ending: list[Task] = []
             for t, part in zip(active, parts, strict=True):
                 t = replace(t, measured_wh=min(float(t.command.target_wh), t.measured_wh + part))

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from gridpeer.core.clock import Clock
 from gridpeer.core.mqtt import QOS, BrokerAddress, MqttClient, MqttTls
 from gridpeer.hems.delivery import DeliveryExecutor, Phase, Task
-from gridpeer.hems.delivery_power import PowerSource
+from gridpeer.hems.delivery_power import PowerSource, TradeMeter
 from gridpeer.hems.delivery_store import DeliveryStore
 from gridpeer.telemetry.delivery import DeliveryCommand, Direction, command_topic, result_topic
 
@@ -79,6 +79,7 @@ class DeliveryAgent:
     ) -> None:
         self.community, self.house = community, house
         self.clock, self.power, self.tick_s = clock, power, tick_s
+        self._trade_meter = power if isinstance(power, TradeMeter) else None
         self.on_command = on_command
         self.rejected = 0
         self.republished = 0
@@ -146,12 +147,18 @@ class DeliveryAgent:
                 return []
             dt = max(0.0, (now - self._last).total_seconds())
             self._last = now
-            power = {
-                d: self.power.power_w(d, now, shares)
-                for d in Direction
-                if (shares := self.executor.shares(d))
-            }
-            changed = self.executor.step(now, power, dt)
+            power: dict[Direction, float] = {}
+            per_trade: dict[Direction, dict[int, float]] = {}
+            for d in Direction:
+                if not (shares := self.executor.shares(d)):
+                    continue
+                meter = self._trade_meter
+                counted = meter.trade_wh(d, now, shares) if meter is not None else None
+                if counted is None:
+                    power[d] = self.power.power_w(d, now, shares)
+                else:  # the meter counts each trade: no pro-rata convention needed
+                    per_trade[d] = counted
+            changed = self.executor.step(now, power, dt, per_trade)
             for t in changed:  # both relays open when their trade is done
                 if t.phase is Phase.DONE:
                     self.power.release(t.command.trade_id)

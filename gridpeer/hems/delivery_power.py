@@ -22,7 +22,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from gridpeer.devices.trace import HouseTrace, TraceSource, as_source
 from gridpeer.telemetry.delivery import Direction
@@ -40,6 +40,20 @@ class PowerSource(Protocol):
 
     def release(self, trade_id: int) -> None:
         """The relay of ``trade_id`` opened: nothing flows for it any more."""
+        ...
+
+
+@runtime_checkable
+class TradeMeter(Protocol):
+    """A power source that meters each trade on its own (a line with per-trade counters),
+    so a house with several trades in a window needs no pro-rata convention."""
+
+    def trade_wh(
+        self, direction: Direction, now: datetime, trades: Mapping[int, float]
+    ) -> dict[int, float] | None:
+        """Energy each of ``trades`` carried through the relay of ``direction`` since this
+        house's previous reading of that trade, Wh (0 at a trade's first reading); None
+        when this source cannot tell trades apart (the caller splits :meth:`power_w`)."""
         ...
 
 
@@ -176,22 +190,43 @@ class TracePower:
         """
         if self.line is None or trades is None:
             return self.line_max_w if direction is Direction.IN else self.available_w(now)
-        if direction is Direction.OUT:
-            out = self.available_w(now)
-            for tid, share in trades.items():
-                self.line.push(tid, out * share, now)
-        else:
-            for tid in trades:
-                self.line.draw(tid, now)
-        delta_wh = 0.0
-        for tid in trades:
-            wh = self.line.carried_wh(tid, now)
-            delta_wh += wh - self._seen.get(tid, wh)
-            self._seen[tid], self._dirs[tid] = wh, direction
+        delta_wh = sum(self._read_line(self.line, direction, now, trades).values())
         prev = self._prev.get(direction)
         self._prev[direction] = now
         dt = (now - prev).total_seconds() if prev is not None else 0.0
         return delta_wh * 3600.0 / dt if delta_wh > 0 and dt > 0 else 0.0
+
+    def trade_wh(
+        self, direction: Direction, now: datetime, trades: Mapping[int, float]
+    ) -> dict[int, float] | None:
+        """On a shared line: each trade's Wh since this house's previous reading of it,
+        from the line's per-trade counters — the same counter the other house reads, so
+        both meters of a trade agree even when each house has several trades (a seller
+        with two buyers, each with another seller). Without a line: None."""
+        if self.line is None:
+            return None
+        deltas = self._read_line(self.line, direction, now, trades)
+        self._prev[direction] = now
+        return deltas
+
+    def _read_line(
+        self, line: P2PLine, direction: Direction, now: datetime, trades: Mapping[int, float]
+    ) -> dict[int, float]:
+        """Push (seller: ``available_w`` split by ``trades``' shares) or draw (buyer), then
+        read each trade's counter: its Wh since this house's previous reading."""
+        if direction is Direction.OUT:
+            out = self.available_w(now)
+            for tid, share in trades.items():
+                line.push(tid, out * share, now)
+        else:
+            for tid in trades:
+                line.draw(tid, now)
+        deltas: dict[int, float] = {}
+        for tid in trades:
+            wh = line.carried_wh(tid, now)
+            deltas[tid] = wh - self._seen.get(tid, wh)
+            self._seen[tid], self._dirs[tid] = wh, direction
+        return deltas
 
     def release(self, trade_id: int) -> None:
         """The relay of ``trade_id`` opened (seller's or buyer's): its flow stops."""

@@ -3,10 +3,10 @@ PostgreSQL and anvil, for the last minutes of a bidding session and its one-hour
 window (four 15-minute slots) at 120× — every reading stored once, every trade delivered
 and confirmed once.
 
-"Confirmed" is the settlement rule's outcome: the oracle confirms what the meters agree
-on; where the seller's and the buyer's meters disagree beyond the tolerance it opens a
-dispute instead (the documented rule: no party is paid on a meter the other contradicts).
-Every trade gets exactly one of the two, in time — none is left for the buyer to reclaim.
+Every trade is confirmed, none disputed: the demo's houses share one simulated P2P line
+that counts each trade's Wh, and both agents of a trade read that counter, also when a
+seller has several buyers who each have other sellers (a pro-rata split of each house's
+total made ~3 % of these trades disagree beyond the tolerance and be disputed).
 
 The demo's own services run unchanged except the web app (not under test here). A probe,
 the last service, watches the run: it stops it once every trade's window has passed and
@@ -130,15 +130,14 @@ def test_thousand_houses_trade_deliver_and_store_everything_once(
     assert seen.created, "no trade in the bidding session"
     ids = [e.trade.id for e in seen.created]
     assert len(set(ids)) == len(ids)
-    outcomes = Counter(e.trade_id for e in seen.confirmed) + Counter(
-        e.trade_id for e in seen.disputed
-    )
-    assert set(outcomes) == set(ids), "a trade was neither confirmed nor disputed"
-    assert set(outcomes.values()) == {1}, "a trade was settled twice"
+    assert not seen.disputed, f"{len(seen.disputed)} of {len(ids)} trades disputed"
+    outcomes = Counter(e.trade_id for e in seen.confirmed)
+    assert set(outcomes) == set(ids), "a trade was not confirmed"
+    assert set(outcomes.values()) == {1}, "a trade was confirmed twice"
     wh = {e.trade.id: e.trade.wh for e in seen.created}
     delivered = {e.trade_id: e.delivered_wh for e in seen.confirmed}
-    assert all(0 < d <= wh[t] for t, d in delivered.items()), "a trade delivered nothing"
-    assert len(delivered) >= 0.9 * len(ids), f"{len(seen.disputed)} of {len(ids)} disputed"
+    assert all(0 <= d <= wh[t] for t, d in delivered.items())
+    assert sum(delivered.values()) > 0.5 * sum(wh.values()), "the trades delivered little"
 
     # readings: every one the houses' sensor nodes published is in PostgreSQL, once
     mon = seen.monitoring  # type: ignore[attr-defined]
@@ -151,5 +150,10 @@ def test_thousand_houses_trade_deliver_and_store_everything_once(
             " WHERE ts_ms >= %s",
             (start_ms,),
         ).fetchone() or (0, 0)
+        by_device = conn.execute(
+            "SELECT device, count(*), min(ts_ms) - %s, max(ts_ms) - %s FROM samples"
+            " WHERE ts_ms >= %s GROUP BY device ORDER BY device",
+            (start_ms, start_ms, start_ms),
+        ).fetchall()
     assert published > 0
-    assert stored == distinct == published
+    assert stored == distinct == published, (stored, distinct, published, by_device)

@@ -251,6 +251,10 @@ class LiveCommunity:
             ],
             self._log("tap"),
         )
+        # the ingest subscribes before any node publishes: a reading published while no
+        # session is subscribed is dropped by the broker (no subscriber, not retained) —
+        # the first readings of the fastest house went missing that way
+        wait_for(lambda: self._ready("tap"), 90, "tap ready")
         for h in self.names:
             ns = self.rig.house_ns[h]
             p = str(self.powers.get(h, POWER_W))
@@ -288,7 +292,7 @@ class LiveCommunity:
                 str(self.tmp / f"node-{h}.json"),
             ]
             self._nodes[h] = self.rig.popen(ns, node, self._log(f"node-{h}"))
-        names = ["oracle", "tap", *(f"agent-{h}" for h in self.names)]
+        names = ["oracle", *(f"agent-{h}" for h in self.names)]
         names += [f"node-{h}" for h in self.names]
         for name in names:
             wait_for(lambda n=name: self._ready(n), 90, f"{name} ready")  # type: ignore[misc]
