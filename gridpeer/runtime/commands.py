@@ -115,8 +115,33 @@ def register(app: typer.Typer) -> None:
                 help="Ingest nothing here: separate 'gridpeer agents' processes do it.",
             ),
         ] = False,
+        speed: Annotated[
+            float,
+            typer.Option(
+                "--speed",
+                min=0.001,
+                help="TESTS AND BENCHMARKS ONLY: model seconds per wall second (the dev "
+                "chain's time is pushed along; refused on other chains).",
+            ),
+        ] = 1.0,
+        clock_start: Annotated[
+            str | None,
+            typer.Option(
+                "--clock-start",
+                help="TESTS ONLY: model time (ISO 8601, UTC) at --clock-wall0 [default: now].",
+            ),
+        ] = None,
+        clock_wall0: Annotated[
+            float | None,
+            typer.Option(
+                "--clock-wall0",
+                help="TESTS ONLY: POSIX wall time at which the model clock is --clock-start "
+                "(give the same to the agents so that every process agrees) [default: now].",
+            ),
+        ] = None,
     ) -> None:
         """Run the community against real parts: Mosquitto, PostgreSQL, an Ethereum node."""
-        from gridpeer.runtime.run import serve_main
+        from gridpeer.runtime.run import model_clock, serve_main
 
-        raise typer.Exit(serve_main(config, hosts=0 if no_agents else hosts))
+        clock = model_clock(speed, clock_start, clock_wall0)
+        raise typer.Exit(serve_main(config, hosts=0 if no_agents else hosts, clock=clock))

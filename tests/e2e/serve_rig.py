@@ -4,8 +4,13 @@ so a kill -9 loses at most the last second), the market contract, ``serve`` with
 oracle, one ``delivery-agent`` per house, and a sensor that publishes every house's meter
 readings at QoS 1. Every part can be ``kill -9``-ed and restarted on the same port and data.
 
-Model time is the chain's time (anvil follows the wall clock), so windows are seconds long
-and agents meter large constant powers (7.2 kW = 2 Wh/s).
+At ``speed`` 1 model time is the chain's time (anvil follows the wall clock), so windows
+are seconds long and agents meter large constant powers (7.2 kW = 2 Wh/s). At a higher
+``speed`` every process runs on one accelerated model clock (``serve --speed
+--clock-start --clock-wall0``, the same options for the agents, the sensor's timestamps,
+and anvil's time pushed along by serve's chain clock): every timing below is still given
+in wall seconds and scaled by ``speed``, and the agents meter ``7200 / speed`` W (still
+2 Wh per wall second).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from gridpeer.chain.events import DeliveryConfirmed, DisputeOpened, Reclaimed
 from gridpeer.chain.open import Chain
 from gridpeer.chain.types import Schedule
 from gridpeer.chain.web3_backend import Web3Backend
+from gridpeer.core.clock import Clock, epoch_clock
 from gridpeer.telemetry.schemas import Device
 from gridpeer.telemetry.topics import reading_topic
 from tests.e2e.procs import Child, Mosquitto
@@ -107,6 +113,7 @@ class Sensor:
     port: int
     houses: list[str]
     period_s: float = 0.2
+    clock: Clock | None = None  # the readings' timestamps (model time); wall time if None
     acked: set[tuple[str, int]] = field(default_factory=set)  # (house, ts ms)
     sent: int = 0
     _pending: dict[int, tuple[str, int]] = field(default_factory=dict)
@@ -141,7 +148,7 @@ class Sensor:
     def _run(self) -> None:
         e_wh = 0
         while not self._stop.wait(self.period_s):
-            ts_ms = int(time.time() * 1000)
+            ts_ms = int((self.clock.timestamp() if self.clock else time.time()) * 1000)
             e_wh += 1
             for h in self.houses:
                 ts = datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat()
@@ -177,10 +184,20 @@ class Sensor:
 class ServeCommunity:
     """The services, the market and ``n`` houses h1..hn run by ``gridpeer serve``."""
 
-    def __init__(self, tmp: Path, n: int = 2, grace_s: int = 40) -> None:
+    def __init__(self, tmp: Path, n: int = 2, grace_s: int = 40, speed: float = 1.0) -> None:
         import psycopg
 
         self.tmp = tmp
+        self.speed = speed
+        wall0 = time.time()
+        self.clock = epoch_clock(datetime.fromtimestamp(wall0, UTC), speed, wall0)
+        self.clock_args = (
+            []
+            if speed == 1.0
+            else ["--speed", repr(speed), "--clock-start", self.clock.start.isoformat()]
+            + ["--clock-wall0", repr(wall0)]
+        )
+        grace_s = int(grace_s * speed)  # model s from here on
         self.pg = PgServer(durable=True)
         with psycopg.connect(f"{self.pg.url}/postgres", autocommit=True) as conn:
             conn.execute("CREATE DATABASE gridpeer")
@@ -198,9 +215,11 @@ class ServeCommunity:
         self.base = f"http://127.0.0.1:{self.web_port}"
         cfg = tmp / "community.toml"
         cfg.write_text(self._config())
-        self.serve = Child("gridpeer.cli", ["serve", "--config", str(cfg)], tmp / "serve.log")
+        serve_args = ["serve", "--config", str(cfg), *self.clock_args]
+        self.serve = Child("gridpeer.cli", serve_args, tmp / "serve.log")
         self.agents = {h: self._agent(h) for h in self.keys}
-        self.sensor = Sensor(self.broker.port, list(self.keys))
+        clock = self.clock if speed != 1.0 else None
+        self.sensor = Sensor(self.broker.port, list(self.keys), clock=clock)
         self.trades: dict[int, tuple[str, str, int, int]] = {}  # id → seller, buyer, Wh, end
 
     def _config(self) -> str:
@@ -222,7 +241,7 @@ contract_address = "{self.market.address}"
 operator_key = "{oracle_key}"
 tx_replace_after_s = 5.0
 [oracle]
-lead_s = 60.0
+lead_s = {60.0 * self.speed}
 result_grace_s = {self.grace_s / 2}
 settle_margin_s = {self.grace_s / 4}
 {accounts}"""
@@ -230,7 +249,8 @@ settle_margin_s = {self.grace_s / 4}
     def _agent(self, house: str) -> Child:
         args = ["delivery-agent", "--community", COMMUNITY, "--house", house]
         args += ["--port", str(self.broker.port), "--state", str(self.tmp / f"{house}.db")]
-        args += ["--simulated-meter", "--out-w", str(POWER_W), "--in-w", str(POWER_W)]
+        power = str(POWER_W / self.speed)
+        args += ["--simulated-meter", "--out-w", power, "--in-w", power, *self.clock_args]
         return Child("gridpeer.cli", args, self.tmp / f"{house}.log")
 
     # -- life cycle -------------------------------------------------------------------
@@ -297,13 +317,16 @@ settle_margin_s = {self.grace_s / 4}
 
     # -- trading ----------------------------------------------------------------------
     def now(self) -> int:
-        return max(self.market.now(), int(time.time()))
+        """Model time, POSIX s (never behind the chain's)."""
+        return max(self.market.now(), int(self.clock.timestamp()))
 
     def trade(self, seller: str, buyer: str, wh: int, lead_s: int = 4, span_s: int = 8) -> int:
-        start = self.now() + lead_s
-        oid = self.market.post_offer(self.keys[seller], wh, PRICE, start, start + span_s)
+        """A trade whose window opens ``lead_s`` and lasts ``span_s`` wall seconds."""
+        start = self.now() + int(lead_s * self.speed)
+        end = start + int(span_s * self.speed)
+        oid = self.market.post_offer(self.keys[seller], wh, PRICE, start, end)
         tid = self.market.buy(self.keys[buyer], oid, wh)
-        self.trades[tid] = (seller, buyer, wh, start + span_s)
+        self.trades[tid] = (seller, buyer, wh, end)
         return tid
 
     def delivering(self, tid: int) -> bool:
