@@ -191,12 +191,8 @@ class ServeCommunity:
         self.speed = speed
         wall0 = time.time()
         self.clock = epoch_clock(datetime.fromtimestamp(wall0, UTC), speed, wall0)
-        self.clock_args = (
-            []
-            if speed == 1.0
-            else ["--speed", repr(speed), "--clock-start", self.clock.start.isoformat()]
-            + ["--clock-wall0", repr(wall0)]
-        )
+        at = ["--clock-start", self.clock.start.isoformat(), "--clock-wall0", repr(wall0)]
+        self.clock_args = [] if speed == 1.0 else ["--speed", repr(speed), *at]
         grace_s = int(grace_s * speed)  # model s from here on
         self.pg = PgServer(durable=True)
         with psycopg.connect(f"{self.pg.url}/postgres", autocommit=True) as conn:
