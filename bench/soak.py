@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -53,9 +54,13 @@ def soak(
     fault_every_h: float = 6.0,
     faults: int | None = None,
     seed: int = 1,
+    sensor_period_s: float = 0.5,
+    logs: Path | None = None,
 ) -> dict[str, Any]:
     """Run the soak for ``days`` simulated days at ``speed``× with a fault every
-    ``fault_every_h`` simulated hours on average; returns the figures (see module docs)."""
+    ``fault_every_h`` simulated hours on average, every house's meter read every
+    ``sensor_period_s`` wall s; returns the figures (see module docs). ``logs``: copy every
+    process's log there at the end."""
     rng = random.Random(seed)
     recoveries: list[tuple[str, float]] = []
     report: dict[str, int] = {}
@@ -67,7 +72,7 @@ def soak(
         return rng.uniform(0.5, 1.5) * fault_every_h * 3600 / speed
 
     with tempfile.TemporaryDirectory(prefix="gp-soak-") as tmp:
-        com = ServeCommunity(Path(tmp), houses, speed=speed)
+        com = ServeCommunity(Path(tmp), houses, speed=speed, sensor_period_s=sensor_period_s)
         try:
             com.start()
             t0 = time.monotonic()
@@ -100,11 +105,26 @@ def soak(
         except AssertionError as exc:
             print(f"soak: {exc}", file=sys.stderr)
             try:
+                now = com.now()
+                for tid in sorted(com.open_trades()):
+                    seller, buyer, wh, end = com.trades[tid]
+                    print(
+                        f"soak: trade {tid} {seller}->{buyer} {wh} Wh open, window end "
+                        f"{(now - end) / 3600:+.1f} model h ago",
+                        file=sys.stderr,
+                    )
+            except Exception as why:
+                print(f"soak: open trades unknown ({why})", file=sys.stderr)
+            try:
                 report = com.report()
             except Exception as why:
                 print(f"soak: no report ({why})", file=sys.stderr)
         finally:
             com.stop()
+            if logs is not None:
+                logs.mkdir(parents=True, exist_ok=True)
+                for f in Path(tmp).glob("*.log"):
+                    shutil.copy(f, logs / f.name)
     return {
         "days": round(elapsed / 86_400, 3),
         "faults": len(recoveries),
@@ -150,9 +170,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--faults", type=int, default=None, help="stop after this many faults")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--sensor-period", type=float, default=0.5, help="wall s between a house's readings"
+    )
+    ap.add_argument("--logs", type=Path, default=None, help="copy the processes' logs here")
     ap.add_argument("--json", action="store_true", help="last line: the figures as JSON")
     args = ap.parse_args(argv)
-    r = soak(args.houses, args.days, args.speed, args.fault_every_h, args.faults, args.seed)
+    r = soak(
+        args.houses,
+        args.days,
+        args.speed,
+        args.fault_every_h,
+        args.faults,
+        args.seed,
+        args.sensor_period,
+        args.logs,
+    )
     print(
         f"soak: {r['houses']} houses, {r['days']} simulated days at {r['speed']:g}x in "
         f"{r['wall_s']} wall s, {r['faults']} faults {r['faults_by_part']}, "

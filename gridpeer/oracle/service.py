@@ -122,6 +122,9 @@ class Oracle:
         self.chain_outage = Outage("chain node", log)
         self._backoff = Backoff(first_s=0.2, max_s=5.0)
         self._results_ready_at = 0.0  # monotonic s: retained results have arrived by then
+        # check once that what we confirmed is on chain (a node restarted from an older
+        # state while we were away), and again after every rewind
+        self._recheck_confirmed = True
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.link = MqttClient(
@@ -161,6 +164,10 @@ class Oracle:
         if ancestor is not None:
             dropped = self.state.rewind(ancestor)
             log.warning("reorg: rewound to block %s, dropped %s trades", ancestor.number, dropped)
+            self._recheck_confirmed = True
+        if self._recheck_confirmed:  # until it succeeded (the node may fail again meanwhile)
+            self.reopen_lost_confirmations()
+            self._recheck_confirmed = False
         new = 0
         head = self.head_seen = self.chain.head()
         while (
@@ -175,6 +182,26 @@ class Oracle:
                 break  # the chain moved under us; retry next tick
             new += self.state.apply_range(BlockRef(b, end_hash), events)
         return new
+
+    def reopen_lost_confirmations(self) -> int:
+        """After the chain went back (a reorg, or a node restarted from a state saved before
+        our last transactions): every trade this oracle confirmed whose grace is not over but
+        that is open on chain again lost its confirmation; it goes back to ``confirming``
+        (its delivered Wh kept) and the next settle step sends it again. Returns how many."""
+        now = self.clock.now()
+        reopened = 0
+        for trade in self.state.trades(TradeState.CONFIRMED):
+            grace = trade.grace_s if trade.grace_s is not None else self.grace_s
+            if now > trade.window_end + timedelta(seconds=grace):
+                continue  # past its grace: no confirmation can be sent any more
+            if not self.chain.is_settled(trade.trade_id):
+                self.state.set_state(trade.trade_id, TradeState.CONFIRMING)
+                log.warning(
+                    "trade %s: its confirmation is no longer on chain; sending it again",
+                    trade.trade_id,
+                )
+                reopened += 1
+        return reopened
 
     def _messages(
         self, trade: TradeRow, sides: tuple[bool, bool] = (True, True)

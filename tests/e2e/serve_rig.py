@@ -16,6 +16,7 @@ in wall seconds and scaled by ``speed``, and the agents meter ``7200 / speed`` W
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
 import signal
 import subprocess
@@ -88,6 +89,20 @@ class StatefulAnvil:
         self.proc.kill()
         self.proc.wait(10)
         self.proc = None
+
+    def snapshot(self) -> bytes:
+        """The node's whole state now (``anvil_dumpState``), for :meth:`restart_from`."""
+        got = rpc(self.url, "anvil_dumpState")
+        assert isinstance(got, str)
+        raw = bytes.fromhex(got.removeprefix("0x"))
+        return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+
+    def restart_from(self, state: bytes) -> None:
+        """``kill -9`` the node and start it again from an older ``state``: it has lost
+        every block (and transaction) since, as a node that saved its state late."""
+        self.kill9()
+        self.state.write_bytes(state)
+        self.start()
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -184,7 +199,14 @@ class Sensor:
 class ServeCommunity:
     """The services, the market and ``n`` houses h1..hn run by ``gridpeer serve``."""
 
-    def __init__(self, tmp: Path, n: int = 2, grace_s: int = 40, speed: float = 1.0) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        n: int = 2,
+        grace_s: int = 40,
+        speed: float = 1.0,
+        sensor_period_s: float = 0.2,
+    ) -> None:
         import psycopg
 
         self.tmp = tmp
@@ -215,8 +237,9 @@ class ServeCommunity:
         self.serve = Child("gridpeer.cli", serve_args, tmp / "serve.log")
         self.agents = {h: self._agent(h) for h in self.keys}
         clock = self.clock if speed != 1.0 else None
-        self.sensor = Sensor(self.broker.port, list(self.keys), clock=clock)
+        self.sensor = Sensor(self.broker.port, list(self.keys), sensor_period_s, clock=clock)
         self.trades: dict[int, tuple[str, str, int, int]] = {}  # id → seller, buyer, Wh, end
+        self._closed: set[int] = set()  # trades seen closed on chain (until the node goes back)
 
     def _config(self) -> str:
         accounts = "".join(
@@ -298,6 +321,7 @@ settle_margin_s = {self.grace_s / 4}
             time.sleep(down_s)
             self.anvil.start()
             self.chain.backend.close()  # re-read nonces: the node may have lost a second
+            self._closed.clear()
         elif what == "serve":
             self.serve.kill9()
             time.sleep(down_s)
@@ -337,7 +361,21 @@ settle_margin_s = {self.grace_s / 4}
         return row is not None and row[0] == "closed"
 
     def open_trades(self) -> set[int]:
-        return {t for t in self.trades if self.market.trade(t) is not None}
+        """Trades still open on chain (those once seen closed are not asked again)."""
+        out = set()
+        for t in set(self.trades) - self._closed:
+            if self.market.trade(t) is None:
+                self._closed.add(t)
+            else:
+                out.add(t)
+        return out
+
+    def node_back_from(self, state: bytes) -> None:
+        """anvil ``kill -9``-ed and restarted from an older ``state`` (see
+        :meth:`StatefulAnvil.restart_from`): our nonces and closed trades are read again."""
+        self.anvil.restart_from(state)
+        self.chain.backend.close()
+        self._closed.clear()
 
     def settle_all(self, timeout: float = 120.0) -> None:
         """Wait until every trade is confirmed or disputed; resolve the disputes as the
@@ -386,7 +424,8 @@ settle_margin_s = {self.grace_s / 4}
         stored = self.stored_readings()
         conf = self.confirmations()
         now = self.now()
-        open_ = {t: self.market.trade(t) for t in self.trades}
+        still = self.open_trades()
+        open_ = {t: self.market.trade(t) for t in still}
         escrow = sum(t.escrow for t in open_.values() if t is not None)
         credits = sum(self.market.credit(k.address) for k in self.keys.values())
         return {
