@@ -128,7 +128,7 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--clock-start",
-                help="TESTS ONLY: model time (ISO 8601, UTC) at --clock-wall0 [default: now].",
+                help="TESTS ONLY: model time (ISO 8601, UTC) at --clock-wall0 (default: now).",
             ),
         ] = None,
         clock_wall0: Annotated[
@@ -136,7 +136,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--clock-wall0",
                 help="TESTS ONLY: POSIX wall time at which the model clock is --clock-start "
-                "(give the same to the agents so that every process agrees) [default: now].",
+                "(give the same to the agents so that every process agrees; default: now).",
             ),
         ] = None,
     ) -> None:
