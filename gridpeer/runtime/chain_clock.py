@@ -65,8 +65,8 @@ async def chain_clock(parts: Parts, interval_s: float = 0.1) -> AsyncIterator[No
     if follows_wall(parts.clock) or c.contract_address is None:
         yield
         return
+    from gridpeer.chain.dev_chains import DEV_CHAIN_IDS
     from gridpeer.chain.web3_backend import Web3Backend
-    from gridpeer.runtime.serve import DEV_CHAIN_IDS
 
     backend = await asyncio.to_thread(Web3Backend.rpc, c.rpc_url, 10.0)
     if backend.chain_id not in DEV_CHAIN_IDS:
