@@ -122,6 +122,9 @@ class Oracle:
         self.chain_outage = Outage("chain node", log)
         self._backoff = Backoff(first_s=0.2, max_s=5.0)
         self._results_ready_at = 0.0  # monotonic s: retained results have arrived by then
+        # check once that what we confirmed is on chain (a node restarted from an older
+        # state while we were away), and again after every rewind
+        self._recheck_confirmed = True
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.link = MqttClient(
@@ -161,6 +164,10 @@ class Oracle:
         if ancestor is not None:
             dropped = self.state.rewind(ancestor)
             log.warning("reorg: rewound to block %s, dropped %s trades", ancestor.number, dropped)
+            self._recheck_confirmed = True
+        if self._recheck_confirmed:  # until it succeeded (the node may fail again meanwhile)
+            self.reopen_lost_confirmations()
+            self._recheck_confirmed = False
         new = 0
         head = self.head_seen = self.chain.head()
         while (
@@ -175,6 +182,43 @@ class Oracle:
                 break  # the chain moved under us; retry next tick
             new += self.state.apply_range(BlockRef(b, end_hash), events)
         return new
+
+    def reopen_lost_confirmations(self) -> int:
+        """After the chain went back (a reorg, or a node restarted from a state saved before
+        our last transactions): every trade this oracle confirmed whose grace is not over but
+        that is open on chain again lost its confirmation; it goes back to ``confirming``
+        (its delivered Wh kept) and the next settle step sends it again. A trade it disputed
+        that is open but not disputed on chain goes back to ``disputing`` the same way.
+        Runs on start, after a rewind, when the node is back after an outage, and when the
+        node's nonce shows it lost our transactions. Returns how many trades it reopened."""
+        now = self.clock.now()
+        reopened = 0
+        for trade in self.state.trades(TradeState.CONFIRMED, TradeState.DISPUTED):
+            grace = trade.grace_s if trade.grace_s is not None else self.grace_s
+            past = now > trade.window_end + timedelta(seconds=grace)
+            if (trade.state is TradeState.CONFIRMED and past) or self.chain.is_settled(
+                trade.trade_id
+            ):
+                continue  # settled, or past its grace: no confirmation can be sent any more
+            if trade.state is TradeState.CONFIRMED:
+                self.state.set_state(trade.trade_id, TradeState.CONFIRMING)
+            elif not self.chain.is_disputed(trade.trade_id):
+                self.state.set_state(trade.trade_id, TradeState.DISPUTING)
+            else:
+                continue
+            log.warning(
+                "trade %s: its %s is no longer on chain; sending it again",
+                trade.trade_id,
+                "confirmation" if trade.state is TradeState.CONFIRMED else "dispute",
+            )
+            reopened += 1
+        return reopened
+
+    def _node_lost_ours(self, exc: Exception) -> None:
+        """A transaction failed because the node's nonce is below ours (``NonceGap``): it
+        lost transactions we saw mined; what we settled is checked on the next tick."""
+        if type(exc).__name__ == "NonceGap":
+            self._recheck_confirmed = True
 
     def _messages(
         self, trade: TradeRow, sides: tuple[bool, bool] = (True, True)
@@ -478,6 +522,7 @@ class Oracle:
         try:
             tx = self.chain.confirm_delivery(trade.trade_id, wh)
         except Exception as exc:
+            self._node_lost_ours(exc)
             if self.chain.is_settled(trade.trade_id):
                 log.warning("trade %s already closed on chain (%s)", trade.trade_id, exc)
                 self._finish(trade, TradeState.EXPIRED)
@@ -512,6 +557,7 @@ class Oracle:
                 on_signed=lambda h: self.state.set_states(ids, TradeState.CONFIRMING, confirm_tx=h),
             )
         except Exception as exc:
+            self._node_lost_ours(exc)
             log.warning("confirming %s trades failed, will retry: %s", len(ids), exc)
             for tid in ids:
                 self._retry_at[tid] = time.monotonic() + self.config.retry_s
@@ -615,6 +661,7 @@ class Oracle:
         try:
             tx = self.chain.open_dispute(trade.trade_id, seller_wh, buyer_wh)
         except Exception as exc:
+            self._node_lost_ours(exc)
             if self.chain.is_settled(trade.trade_id):
                 log.warning("trade %s already closed on chain (%s)", trade.trade_id, exc)
                 self._finish(trade, TradeState.EXPIRED)
@@ -665,6 +712,8 @@ class Oracle:
                 log.debug("oracle tick failed", exc_info=True)
             self.chain_outage.failed(exc)
         else:
+            if self.chain_outage.down:  # the node is back: it may have lost our last txs
+                self._recheck_confirmed = True
             self.db_outage.ok()
             self.chain_outage.ok()
             self._backoff.succeeded()

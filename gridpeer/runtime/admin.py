@@ -555,7 +555,8 @@ def trades_since(market: MarketClient, from_block: int) -> tuple[list[Trade], in
 
 def state(settings: Settings, now: int | None = None) -> list[str]:
     """The community's state as text lines: market and roles, schedule, members with
-    their houses, credit and ether, open trades and pending deliveries."""
+    their houses, credit and ether, open trades and pending deliveries (from the chain,
+    and as the oracle sees them in its state table when ``store_url`` is set)."""
     market = open_market(settings)
     backend = market.backend
     t = market.now() if now is None else now
@@ -591,6 +592,15 @@ def state(settings: Settings, now: int | None = None) -> list[str]:
     lines.append(f"pending deliveries ({len(pending)}): window begun, not settled")
     for tr in pending:
         lines.append(f"  trade {tr.id}: {_phase(tr, t)}")
+    if settings.store_url is not None:  # the oracle's own view, from its state table
+        from gridpeer.runtime.admin_oracle import oracle_lines, read_oracle_trades
+
+        try:
+            rows = read_oracle_trades(settings.store_url)
+        except Exception as exc:  # the store is down: the chain's view above still holds
+            lines.append(f"oracle's view: cannot read the store ({exc})")
+        else:
+            lines += oracle_lines(rows, datetime.fromtimestamp(t, UTC), houses_of(settings))
     return lines
 
 

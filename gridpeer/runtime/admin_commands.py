@@ -308,7 +308,8 @@ def register(app: typer.Typer) -> None:
         dry_run: DryRun = False,
     ) -> None:
         """Show the market: roles, schedule, members and their houses, balances, open
-        trades and pending deliveries (reads only; --dry-run is accepted and changes
+        trades and pending deliveries, from the chain and, with store_url, as the oracle
+        sees them (reads only; --dry-run is accepted and changes
         nothing either)."""
         from gridpeer.runtime.admin import state as run
 

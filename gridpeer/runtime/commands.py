@@ -133,8 +133,34 @@ def register(app: typer.Typer) -> None:
                 "of this MQTT shared subscription ($share/GROUP/...) instead of static shards.",
             ),
         ] = None,
+        speed: Annotated[
+            float,
+            typer.Option(
+                "--speed",
+                min=0.001,
+                help="TESTS AND BENCHMARKS ONLY: model seconds per wall second (the dev "
+                "chain's time is pushed along; refused on other chains).",
+            ),
+        ] = 1.0,
+        clock_start: Annotated[
+            str | None,
+            typer.Option(
+                "--clock-start",
+                help="TESTS ONLY: model time (ISO 8601, UTC) at --clock-wall0 (default: now).",
+            ),
+        ] = None,
+        clock_wall0: Annotated[
+            float | None,
+            typer.Option(
+                "--clock-wall0",
+                help="TESTS ONLY: POSIX wall time at which the model clock is --clock-start "
+                "(give the same to the agents so that every process agrees; default: now).",
+            ),
+        ] = None,
     ) -> None:
         """Run the community against real parts: Mosquitto, PostgreSQL, an Ethereum node."""
-        from gridpeer.runtime.run import serve_main
+        from gridpeer.runtime.run import model_clock, serve_main
 
-        raise typer.Exit(serve_main(config, hosts=0 if no_agents else hosts, share=share))
+        clock = model_clock(speed, clock_start, clock_wall0)
+        hosts = 0 if no_agents else hosts
+        raise typer.Exit(serve_main(config, hosts=hosts, share=share, clock=clock))

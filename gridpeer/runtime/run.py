@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 from pydantic import ValidationError
 
+from gridpeer.core.clock import Clock, epoch_clock
 from gridpeer.core.extras import require
 from gridpeer.core.settings import ConfigError, Settings, load_settings
 from gridpeer.runtime.composition import Parts
@@ -110,10 +113,26 @@ def _errors(exc: ValidationError) -> str:
     )
 
 
-def serve_main(config: Path, hosts: int | None = None, share: str | None = None) -> int:
+def model_clock(speed: float, start: str | None, wall0: float | None) -> Clock | None:
+    """``serve``'s model clock from ``--speed``, ``--clock-start`` (ISO 8601, UTC) and
+    ``--clock-wall0`` (POSIX s): model time is ``start`` at ``wall0``, running ``speed``×;
+    None (the wall clock) when none is given. Tests and benchmarks only."""
+    if speed == 1.0 and start is None and wall0 is None:
+        return None
+    t0 = datetime.fromisoformat(start) if start else datetime.now(UTC)
+    if t0.tzinfo is None:
+        t0 = t0.replace(tzinfo=UTC)
+    return epoch_clock(t0, speed, time.time() if wall0 is None else wall0)
+
+
+def serve_main(
+    config: Path, hosts: int | None = None, share: str | None = None, clock: Clock | None = None
+) -> int:
     """Run ``gridpeer serve --config``; returns the exit code. ``hosts``: the ingest in
     that many ``gridpeer agents`` child processes (0: none), ``None``: in this one;
-    ``share``: those children as members of that MQTT shared subscription, not shards."""
+    ``share``: those children as members of that MQTT shared subscription, not shards.
+    ``clock``: an accelerated/shifted model clock (tests and benchmarks; see
+    :mod:`gridpeer.runtime.chain_clock`), else the wall clock."""
     if share is not None and not hosts:
         typer.echo("error: --share needs --hosts N (the children that share the houses)", err=True)
         return 2
@@ -137,6 +156,9 @@ def serve_main(config: Path, hosts: int | None = None, share: str | None = None)
         missing.append("chain.rpc_url (a JSON-RPC URL)")
     if not settings.accounts:
         missing.append("[[accounts]] (the houses)")
+    if clock is not None and hosts:
+        typer.echo("error: --hosts cannot run on --speed/--clock-start's clock", err=True)
+        return 2
     if missing:
         typer.echo(f"error: serve needs {', '.join(missing)} in {config}", err=True)
         return 2
@@ -145,7 +167,7 @@ def serve_main(config: Path, hosts: int | None = None, share: str | None = None)
     from gridpeer.web.server import run_loop
 
     _quiet_libraries()
-    parts = serve_parts(settings)
+    parts = serve_parts(settings, clock)
 
     def ready(p: Parts) -> None:
         typer.echo(f"gridpeer serve: {len(p.houses)} houses of {settings.community!r}")

@@ -259,10 +259,12 @@ async def single_instance(parts: Parts) -> AsyncIterator[None]:
 
 def serve_composition(hosts: int | None = None, share: str | None = None) -> Composition:
     """instance (the one serve of its community), store, ingest (agents), chain (deployed
-    market), oracle, coordinator (centralized/hybrid designs), p2p_state (houses' P2P
+    market; chain_clock before it pushes a dev chain's time on an accelerated model clock),
+    oracle, coordinator (centralized/hybrid designs), p2p_state (houses' P2P
     totals), thingspeak (optional uplink), web. ``hosts``: the ingest in that many
     ``gridpeer agents`` child processes (0: none), ``None``: in this process."""
     from gridpeer.runtime import services
+    from gridpeer.runtime.chain_clock import chain_clock
     from gridpeer.runtime.coordinator import coordinator
     from gridpeer.runtime.grid import grid_check
     from gridpeer.runtime.homeassistant import homeassistant
@@ -280,6 +282,7 @@ def serve_composition(hosts: int | None = None, share: str | None = None) -> Com
         from gridpeer.runtime.agents import agent_processes
 
         comp.add("ingest", partial(agent_processes, n=hosts, share=share))
+    comp.add("chain_clock", chain_clock)  # dev chain time on an accelerated clock (tests)
     comp.add("chain", rpc_chain)
     comp.add("oracle", oracle)
     comp.add("coordinator", coordinator)  # centralized/hybrid designs only
@@ -291,11 +294,12 @@ def serve_composition(hosts: int | None = None, share: str | None = None) -> Com
     return comp
 
 
-def serve_parts(settings: Settings) -> Parts:
-    """Shared state of a served community (real-time clock, houses from the config)."""
+def serve_parts(settings: Settings, clock: Clock | None = None) -> Parts:
+    """Shared state of a served community (houses from the config) on ``clock``: the
+    wall clock unless given (an accelerated one is for tests and benchmarks only)."""
     return Parts(
         settings=settings,
-        clock=Clock(start=datetime.now(UTC), speed=1.0),
+        clock=clock or Clock(start=datetime.now(UTC), speed=1.0),
         data_dir=settings.data_dir or Path("."),
         houses=served_houses(settings),
         traces=[],

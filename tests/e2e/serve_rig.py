@@ -4,13 +4,19 @@ so a kill -9 loses at most the last second), the market contract, ``serve`` with
 oracle, one ``delivery-agent`` per house, and a sensor that publishes every house's meter
 readings at QoS 1. Every part can be ``kill -9``-ed and restarted on the same port and data.
 
-Model time is the chain's time (anvil follows the wall clock), so windows are seconds long
-and agents meter large constant powers (7.2 kW = 2 Wh/s).
+At ``speed`` 1 model time is the chain's time (anvil follows the wall clock), so windows
+are seconds long and agents meter large constant powers (7.2 kW = 2 Wh/s). At a higher
+``speed`` every process runs on one accelerated model clock (``serve --speed
+--clock-start --clock-wall0``, the same options for the agents, the sensor's timestamps,
+and anvil's time pushed along by serve's chain clock): every timing below is still given
+in wall seconds and scaled by ``speed``, and the agents meter ``7200 / speed`` W (still
+2 Wh per wall second).
 """
 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
 import signal
 import subprocess
@@ -32,6 +38,7 @@ from gridpeer.chain.events import DeliveryConfirmed, DisputeOpened, Reclaimed
 from gridpeer.chain.open import Chain
 from gridpeer.chain.types import Schedule
 from gridpeer.chain.web3_backend import Web3Backend
+from gridpeer.core.clock import Clock, epoch_clock
 from gridpeer.telemetry.schemas import Device
 from gridpeer.telemetry.topics import reading_topic
 from tests.e2e.procs import Child, Mosquitto
@@ -83,6 +90,20 @@ class StatefulAnvil:
         self.proc.wait(10)
         self.proc = None
 
+    def snapshot(self) -> bytes:
+        """The node's whole state now (``anvil_dumpState``), for :meth:`restart_from`."""
+        got = rpc(self.url, "anvil_dumpState")
+        assert isinstance(got, str)
+        raw = bytes.fromhex(got.removeprefix("0x"))
+        return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+
+    def restart_from(self, state: bytes) -> None:
+        """``kill -9`` the node and start it again from an older ``state``: it has lost
+        every block (and transaction) since, as a node that saved its state late."""
+        self.kill9()
+        self.state.write_bytes(state)
+        self.start()
+
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.terminate()
@@ -107,6 +128,7 @@ class Sensor:
     port: int
     houses: list[str]
     period_s: float = 0.2
+    clock: Clock | None = None  # the readings' timestamps (model time); wall time if None
     acked: set[tuple[str, int]] = field(default_factory=set)  # (house, ts ms)
     sent: int = 0
     _pending: dict[int, tuple[str, int]] = field(default_factory=dict)
@@ -141,7 +163,7 @@ class Sensor:
     def _run(self) -> None:
         e_wh = 0
         while not self._stop.wait(self.period_s):
-            ts_ms = int(time.time() * 1000)
+            ts_ms = int((self.clock.timestamp() if self.clock else time.time()) * 1000)
             e_wh += 1
             for h in self.houses:
                 ts = datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat()
@@ -177,10 +199,23 @@ class Sensor:
 class ServeCommunity:
     """The services, the market and ``n`` houses h1..hn run by ``gridpeer serve``."""
 
-    def __init__(self, tmp: Path, n: int = 2, grace_s: int = 40) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        n: int = 2,
+        grace_s: int = 40,
+        speed: float = 1.0,
+        sensor_period_s: float = 0.2,
+    ) -> None:
         import psycopg
 
         self.tmp = tmp
+        self.speed = speed
+        wall0 = time.time()
+        self.clock = epoch_clock(datetime.fromtimestamp(wall0, UTC), speed, wall0)
+        at = ["--clock-start", self.clock.start.isoformat(), "--clock-wall0", repr(wall0)]
+        self.clock_args = [] if speed == 1.0 else ["--speed", repr(speed), *at]
+        grace_s = int(grace_s * speed)  # model s from here on
         self.pg = PgServer(durable=True)
         with psycopg.connect(f"{self.pg.url}/postgres", autocommit=True) as conn:
             conn.execute("CREATE DATABASE gridpeer")
@@ -198,10 +233,13 @@ class ServeCommunity:
         self.base = f"http://127.0.0.1:{self.web_port}"
         cfg = tmp / "community.toml"
         cfg.write_text(self._config())
-        self.serve = Child("gridpeer.cli", ["serve", "--config", str(cfg)], tmp / "serve.log")
+        serve_args = ["serve", "--config", str(cfg), *self.clock_args]
+        self.serve = Child("gridpeer.cli", serve_args, tmp / "serve.log")
         self.agents = {h: self._agent(h) for h in self.keys}
-        self.sensor = Sensor(self.broker.port, list(self.keys))
+        clock = self.clock if speed != 1.0 else None
+        self.sensor = Sensor(self.broker.port, list(self.keys), sensor_period_s, clock=clock)
         self.trades: dict[int, tuple[str, str, int, int]] = {}  # id → seller, buyer, Wh, end
+        self._closed: set[int] = set()  # trades seen closed on chain (until the node goes back)
 
     def _config(self) -> str:
         accounts = "".join(
@@ -222,7 +260,7 @@ contract_address = "{self.market.address}"
 operator_key = "{oracle_key}"
 tx_replace_after_s = 5.0
 [oracle]
-lead_s = 60.0
+lead_s = {60.0 * self.speed}
 result_grace_s = {self.grace_s / 2}
 settle_margin_s = {self.grace_s / 4}
 {accounts}"""
@@ -230,7 +268,8 @@ settle_margin_s = {self.grace_s / 4}
     def _agent(self, house: str) -> Child:
         args = ["delivery-agent", "--community", COMMUNITY, "--house", house]
         args += ["--port", str(self.broker.port), "--state", str(self.tmp / f"{house}.db")]
-        args += ["--simulated-meter", "--out-w", str(POWER_W), "--in-w", str(POWER_W)]
+        power = str(POWER_W / self.speed)
+        args += ["--simulated-meter", "--out-w", power, "--in-w", power, *self.clock_args]
         return Child("gridpeer.cli", args, self.tmp / f"{house}.log")
 
     # -- life cycle -------------------------------------------------------------------
@@ -282,6 +321,7 @@ settle_margin_s = {self.grace_s / 4}
             time.sleep(down_s)
             self.anvil.start()
             self.chain.backend.close()  # re-read nonces: the node may have lost a second
+            self._closed.clear()
         elif what == "serve":
             self.serve.kill9()
             time.sleep(down_s)
@@ -297,13 +337,16 @@ settle_margin_s = {self.grace_s / 4}
 
     # -- trading ----------------------------------------------------------------------
     def now(self) -> int:
-        return max(self.market.now(), int(time.time()))
+        """Model time, POSIX s (never behind the chain's)."""
+        return max(self.market.now(), int(self.clock.timestamp()))
 
     def trade(self, seller: str, buyer: str, wh: int, lead_s: int = 4, span_s: int = 8) -> int:
-        start = self.now() + lead_s
-        oid = self.market.post_offer(self.keys[seller], wh, PRICE, start, start + span_s)
+        """A trade whose window opens ``lead_s`` and lasts ``span_s`` wall seconds."""
+        start = self.now() + int(lead_s * self.speed)
+        end = start + int(span_s * self.speed)
+        oid = self.market.post_offer(self.keys[seller], wh, PRICE, start, end)
         tid = self.market.buy(self.keys[buyer], oid, wh)
-        self.trades[tid] = (seller, buyer, wh, start + span_s)
+        self.trades[tid] = (seller, buyer, wh, end)
         return tid
 
     def delivering(self, tid: int) -> bool:
@@ -318,7 +361,21 @@ settle_margin_s = {self.grace_s / 4}
         return row is not None and row[0] == "closed"
 
     def open_trades(self) -> set[int]:
-        return {t for t in self.trades if self.market.trade(t) is not None}
+        """Trades still open on chain (those once seen closed are not asked again)."""
+        out = set()
+        for t in set(self.trades) - self._closed:
+            if self.market.trade(t) is None:
+                self._closed.add(t)
+            else:
+                out.add(t)
+        return out
+
+    def node_back_from(self, state: bytes) -> None:
+        """anvil ``kill -9``-ed and restarted from an older ``state`` (see
+        :meth:`StatefulAnvil.restart_from`): our nonces and closed trades are read again."""
+        self.anvil.restart_from(state)
+        self.chain.backend.close()
+        self._closed.clear()
 
     def settle_all(self, timeout: float = 120.0) -> None:
         """Wait until every trade is confirmed or disputed; resolve the disputes as the
@@ -367,7 +424,8 @@ settle_margin_s = {self.grace_s / 4}
         stored = self.stored_readings()
         conf = self.confirmations()
         now = self.now()
-        open_ = {t: self.market.trade(t) for t in self.trades}
+        still = self.open_trades()
+        open_ = {t: self.market.trade(t) for t in still}
         escrow = sum(t.escrow for t in open_.values() if t is not None)
         credits = sum(self.market.credit(k.address) for k in self.keys.values())
         return {

@@ -52,6 +52,29 @@ def test_kill9_and_restart_during_deliveries_loses_and_doubles_nothing(
         assert recovery_s <= 10.0, f"web ready {recovery_s:.1f} s after {what} restarted"
 
 
+def test_node_back_from_a_state_before_the_oracles_last_transactions(
+    com: ServeCommunity,
+) -> None:
+    """anvil restarts from a state saved before the oracle's confirmations (the node lost
+    our last transactions): serve sees the chain went back, sends the confirmations again,
+    and nothing is settled twice; the money adds up."""
+    a = com.trade("h1", "h2", 8)
+    b = com.trade("h2", "h1", 8)
+    before = com.anvil.snapshot()  # both trades in it, no confirmation yet
+    assert not {a, b} & set(com.confirmations())
+    wait_for(lambda: {a, b} <= set(com.confirmations()), 90, "both trades confirmed")
+    com.node_back_from(before)
+    assert not {a, b} & set(com.confirmations()) and com.open_trades() >= {a, b}
+    com.wait_ready(60)
+    c = com.trade("h1", "h2", 6)  # the market works on after it
+    com.settle_all()
+    conf = com.confirmations()
+    assert {a, b, c} <= set(conf) and all(len(conf[t]) == 1 for t in (a, b, c))
+    report = com.report()
+    assert report["settled_twice"] == 0 and report["stuck"] == 0
+    assert report["money_drift_wei"] == 0 and com.open_trades() == set()
+
+
 def test_every_acknowledged_reading_is_stored_once(com: ServeCommunity) -> None:
     """Last: stop the sensor, drain its queue, compare with the database."""
     wait_for(lambda: com.sensor.sent > 0, 10, "readings published")

@@ -18,7 +18,7 @@ def test_short_soak_with_two_faults_keeps_every_invariant() -> None:
     assert spec is not None and spec.loader is not None
     soak = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(soak)
-    r = soak.soak(houses=3, minutes=2.0, fault_every_s=20.0, faults=2, seed=7)
+    r = soak.soak(houses=3, days=1.0, speed=3600.0, fault_every_h=8.0, faults=2, seed=7)
     assert r["faults"] == 2 and r["trades"] > 0 and r["readings"] > 0
     for key in ("readings_lost", "readings_doubled", "settled_twice", "stuck"):
         assert r[key] == 0, (key, r)

@@ -18,6 +18,7 @@ from gridpeer.chain.keystore import keystore_address
 from gridpeer.chain.types import Schedule
 from gridpeer.chain.web3_backend import Web3Backend
 from gridpeer.cli import app
+from gridpeer.oracle.ports import BlockRef
 
 pytestmark = pytest.mark.anvil
 
@@ -99,6 +100,22 @@ def test_walk_twice(tmp_path: Path, anvil: str) -> None:
     assert not market.member(m1)[1] and "address" not in doc(tmp_path)["accounts"][0]
     state = run(tmp_path, "state")
     assert "removed" in state and "open trades (0" in state
+
+    # with the store configured, the oracle's own view of pending deliveries follows
+    from gridpeer.oracle.state import OracleState, TradeState
+    from tests.runtime.test_admin_oracle import T0, _event
+
+    db = tmp_path / "store.db"
+    st = OracleState(f"sqlite:///{db}")
+    st.apply_range(BlockRef(1, "0x01"), [_event(1, T0)])
+    st.set_state(1, TradeState.COMMANDED)
+    st.close()
+    cfg = tmp_path / "community.toml"
+    lines = [ln for ln in cfg.read_text().splitlines() if not ln.startswith("store_url")]
+    cfg.write_text(f'store_url = "sqlite:///{db}"\n' + "\n".join(lines) + "\n")
+    state = run(tmp_path, "state")
+    assert "pending deliveries, oracle's view (1; none finished):" in state
+    assert "trade 1 (10 Wh" in state and "awaiting the result of seller h1 and buyer h2" in state
 
 
 def test_refusals(tmp_path: Path, anvil: str) -> None:

@@ -1,5 +1,7 @@
 """What the emulated devices share: a metered channel behind a relay, and the MQTT
-connection with a last will (paho, MQTT 3.1.1, QoS 1)."""
+connection with a last will (paho, MQTT 3.1.1, QoS 1), over TLS verifying the broker with
+the community's CA when given one (``[mqtt] tls`` / ``ca_file``: ``tls=
+settings.mqtt.address().tls``), with the house's MQTT login when given one."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+
+from gridpeer.core.mqtt import MqttTls
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +78,9 @@ class Channel:
 
 
 class DeviceLink:
-    """The device's MQTT connection: a last will, QoS 1, a message handler."""
+    """The device's MQTT connection: a last will, QoS 1, a message handler; TLS (the
+    broker's certificate verified, ``tls.ca_file`` the community CA) unless ``tls`` is
+    None, and ``credentials`` (user, password) unless None (anonymous)."""
 
     def __init__(
         self,
@@ -84,6 +90,8 @@ class DeviceLink:
         will: tuple[str, str],
         subscriptions: list[str],
         on_message: Callable[[str, bytes], None],
+        tls: MqttTls | None = None,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         self.connected = threading.Event()
         self._subs = subscriptions
@@ -95,6 +103,10 @@ class DeviceLink:
             protocol=mqtt.MQTTv311,
         )
         self._client.will_set(will[0], will[1], qos=1, retain=True)
+        if tls is not None:
+            self._client.tls_set_context(tls.context())
+        if credentials is not None:
+            self._client.username_pw_set(*credentials)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = lambda *_: self.connected.clear()
         self._client.on_message = self._on_message

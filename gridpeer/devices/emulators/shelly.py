@@ -34,6 +34,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+from gridpeer.core.mqtt import MqttTls
 from gridpeer.devices.emulators.base import Channel, DeviceLink, Ticker, utc_now
 
 ShellyModel = Literal["plus1pm", "pro1pm", "proem", "pro3em"]
@@ -54,6 +55,9 @@ class ShellyEmulator:
         status_ntf: also publish full statuses on ``<prefix>/status/<component>``.
         now: the clock (UTC).
         tick_s: wall seconds between steps.
+        tls: TLS to the broker verifying it (``[mqtt] tls`` / ``ca_file``: the community
+            CA, as ``settings.mqtt.address().tls``); None: plain TCP.
+        credentials: the MQTT login (the house's user and password); None: anonymous.
     """
 
     def __init__(
@@ -67,6 +71,8 @@ class ShellyEmulator:
         status_ntf: bool = True,
         now: Callable[[], datetime] = utc_now,
         tick_s: float = 0.1,
+        tls: MqttTls | None = None,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         if model == "pro3em" and len(channels) != 3:
             raise ValueError("a Pro 3EM has three phase channels")
@@ -83,6 +89,7 @@ class ShellyEmulator:
         self._last_notify: datetime | None = None
         self._lock = threading.RLock()
         self._host, self._port = host, port
+        self._tls, self._credentials = tls, credentials
         self.link = self._new_link()
         self._ticker = Ticker(self.step, tick_s, f"shelly-{prefix}")
 
@@ -94,6 +101,8 @@ class ShellyEmulator:
             will=(f"{self.prefix}/online", "false"),
             subscriptions=[f"{self.prefix}/rpc"],
             on_message=self._on_rpc,
+            tls=self._tls,
+            credentials=self._credentials,
         )
 
         def connected() -> None:

@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from gridpeer.core.mqtt import MqttTls
 from gridpeer.devices.emulators.base import Channel, DeviceLink, Ticker, utc_now
 
 TOTAL_START = "2025-01-01T00:00:00"
@@ -45,6 +46,9 @@ class TasmotaEmulator:
         save_period_s: seconds between flash saves of ``Total``.
         now: the clock (UTC).
         tick_s: wall seconds between steps.
+        tls: TLS to the broker verifying it (``[mqtt] tls`` / ``ca_file``: the community
+            CA, as ``settings.mqtt.address().tls``); None: plain TCP.
+        credentials: the MQTT login (the house's user and password); None: anonymous.
     """
 
     def __init__(
@@ -60,6 +64,8 @@ class TasmotaEmulator:
         save_period_s: float = 300.0,
         now: Callable[[], datetime] = utc_now,
         tick_s: float = 0.1,
+        tls: MqttTls | None = None,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         self.topic, self.channels = topic, list(channels)
         self.tele_period_s, self.zone = tele_period_s, ZoneInfo(tz)
@@ -77,6 +83,7 @@ class TasmotaEmulator:
         self._sent_power = [0.0] * len(self.channels)
         self._lock = threading.RLock()
         self._host, self._port = host, port
+        self._tls, self._credentials = tls, credentials
         self.link = self._new_link()
         self._ticker = Ticker(self.step, tick_s, f"tasmota-{topic}")
 
@@ -88,6 +95,8 @@ class TasmotaEmulator:
             will=(f"tele/{self.topic}/LWT", "Offline"),
             subscriptions=[f"cmnd/{self.topic}/+"],
             on_message=self._on_command,
+            tls=self._tls,
+            credentials=self._credentials,
         )
         link.on_connect = lambda: link.publish(f"tele/{self.topic}/LWT", "Online", retain=True)
         return link
