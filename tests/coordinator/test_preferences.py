@@ -169,8 +169,8 @@ def test_preference_orders_settle_within_limit_plus_premium_and_paid_is_received
     settled = [o for o in env.store.orders() if o.state == "settled"]
     by_trade: dict[int, list[str]] = {}
     for o in settled:
-        for t in o.trade_ids:
-            by_trade.setdefault(t, []).append(o.maker)
+        for tid in o.trade_ids:
+            by_trade.setdefault(tid, []).append(o.maker)
     paid: dict[str, int] = {}
     for o in settled:
         if o.sell:
