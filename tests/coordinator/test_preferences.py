@@ -117,12 +117,14 @@ def test_a_window_settles_honoured_preferences_on_chain() -> None:
         if isinstance(ev, TradeCreated)
     }
     partner_trade = trades[(s2.address, b1.address)]
+    partner_id = partner_trade.id
     assert (partner_trade.wh, partner_trade.price) == (200, 2 * PRICE + premium)
     events = [ev for ev in env.market.events(0) if isinstance(ev, AdminEvent)]
     [hon] = [ev for ev in events if ev.name == "PreferencesHonoured"]
     [settled] = [ev for ev in events if ev.name == "BatchSettled"]
     codes = decode_honoured(hon.fields["honoured"], settled.fields["count"])
     assert sorted(codes) == [0] * (len(codes) - 1) + [1]
+    assert hon.fields["trades"] == {partner_id: "partner"}
     assert env.state(b_partner) == ("settled", "preference honoured: partner (200 of 200 Wh)")
     assert env.state(b_plain)[1] == ""
 
