@@ -159,6 +159,13 @@ class Overfill(ContractRevert):
     meaning = "matches exceed an order's Wh"
 
 
+class BadPreference(ContractRevert):
+    meaning = (
+        "a match claims a trading preference the buyer did not sign (or a partner match"
+        " whose seller is not the buyer's partner)"
+    )
+
+
 class Disputed(ContractRevert):
     meaning = "the trade is disputed: only the admin or the oracle can settle it"
 

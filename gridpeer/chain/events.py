@@ -9,6 +9,7 @@ from typing import Any
 from gridpeer.chain.backend import RawLog
 from gridpeer.chain.codec import decode_event
 from gridpeer.chain.types import (
+    HONOURED,
     M32,
     M96,
     Order,
@@ -18,6 +19,7 @@ from gridpeer.chain.types import (
     cost_wei,
     decode_batch_header,
     decode_batch_trades,
+    decode_honoured,
     decode_order_word,
     decode_trade_word,
 )
@@ -128,7 +130,8 @@ class MoneyMoved:
 
 @dataclass(frozen=True)
 class AdminEvent:
-    """MemberAdded, MemberRemoved, RoleSet, ScheduleSet, GraceSet, BatchSettled."""
+    """MemberAdded, MemberRemoved, RoleSet, ScheduleSet, GraceSet, BatchSettled,
+    PreferencesHonoured (fields: :func:`honoured_fields`)."""
 
     meta: LogMeta
     name: str
@@ -209,6 +212,17 @@ def decode_logs(logs: list[RawLog], member: Callable[[int], str]) -> list[Event]
                     grace_s=h.grace_s,
                 )
                 out.append(TradeCreated(meta, t, 0))
+        elif name == "PreferencesHonoured":
+            out.append(AdminEvent(meta, name, honoured_fields(f["batchId"], f["honoured"])))
         else:
             out.append(AdminEvent(meta, name, f))
     return out
+
+
+def honoured_fields(batch_id: int, words: list[int]) -> dict[str, Any]:
+    """A ``PreferencesHonoured`` event's fields: ``batchId``, ``honoured`` (the raw words)
+    and ``trades``: the honoured preference by batch trade id, e.g.
+    ``{batch_trade_id(7, 0): "partner"}`` (trades not named honoured none)."""
+    codes = decode_honoured(words, 128 * len(words))
+    trades = {batch_trade_id(batch_id, i): HONOURED[c] for i, c in enumerate(codes) if c}
+    return {"batchId": batch_id, "honoured": words, "trades": trades}

@@ -9,7 +9,9 @@ One JSON object, the same over HTTP (``POST /api/orders``) and MQTT
 
 ``order`` holds the EIP-712 ``Order`` message field by field (energy Wh, price wei per
 kWh, times UTC unix seconds; every integer is sent as a JSON number, and read from a
-JSON number or a decimal string);
+JSON number or a decimal string). The trading-preference fields ``prefs`` (bit mask:
+1 partner, 2 local, 4 green), ``premium`` (wei/kWh) and ``partner`` (member index) are
+signed too; on the wire they are sent only when not 0, and read as 0 when absent;
 ``signature`` is the maker's EIP-712 signature as 65 bytes in hex (r, s, v with
 v = 27 or 28; 0 or 1 are read as 27 or 28). docs/market.md ("Wire format") is the
 reference; this module is its one implementation.
@@ -27,7 +29,7 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 
-from gridpeer.chain.types import OrderTerms, SignedOrder
+from gridpeer.chain.types import PREF_PARTNER, OrderTerms, SignedOrder
 
 DOMAIN_TYPES: list[dict[str, str]] = [
     {"name": "name", "type": "string"},
@@ -46,11 +48,27 @@ ORDER_TYPES: list[dict[str, str]] = [
     {"name": "end", "type": "uint40"},
     {"name": "nonce", "type": "uint32"},
     {"name": "expiry", "type": "uint40"},
+    {"name": "prefs", "type": "uint8"},
+    {"name": "premium", "type": "uint64"},
+    {"name": "partner", "type": "uint16"},
 ]
 """EIP-712 ``Order``: the fields a member signs, in the contract's order."""
 
 FIELDS = tuple(f["name"] for f in ORDER_TYPES)
-_BITS = {"wh": 32, "price": 64, "start": 40, "end": 40, "nonce": 32, "expiry": 40}
+PREF_FIELDS = ("prefs", "premium", "partner")
+"""Trading-preference fields: optional on the wire (absent = 0), always signed."""
+REQUIRED = tuple(f for f in FIELDS if f not in PREF_FIELDS)
+_BITS = {
+    "wh": 32,
+    "price": 64,
+    "start": 40,
+    "end": 40,
+    "nonce": 32,
+    "expiry": 40,
+    "prefs": 3,
+    "premium": 64,
+    "partner": 16,
+}
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _SIG = re.compile(r"^0x[0-9a-fA-F]{130}$")
 SIGNATURE_B = 65
@@ -82,6 +100,9 @@ def order_message(terms: OrderTerms) -> dict[str, Any]:
         "end": terms.end,
         "nonce": terms.nonce,
         "expiry": terms.expiry,
+        "prefs": terms.prefs,
+        "premium": terms.premium,
+        "partner": terms.partner,
     }
 
 
@@ -114,8 +135,13 @@ def signature_hex(signed: SignedOrder) -> str:
 
 
 def to_wire(signed: SignedOrder) -> dict[str, Any]:
-    """The wire object ``{"order": {...}, "signature": "0x…"}`` of a signed order."""
-    return {"order": order_message(signed.terms), "signature": signature_hex(signed)}
+    """The wire object ``{"order": {...}, "signature": "0x…"}`` of a signed order (the
+    preference fields only when not 0)."""
+    order = order_message(signed.terms)
+    for name in PREF_FIELDS:
+        if not order[name]:
+            del order[name]
+    return {"order": order, "signature": signature_hex(signed)}
 
 
 def encode(signed: SignedOrder) -> bytes:
@@ -133,20 +159,40 @@ def _uint(name: str, value: object) -> int:
     return value
 
 
+def check_preferences(terms: OrderTerms) -> None:
+    """Raise :class:`WireError` unless ``terms``' trading preferences are consistent: only
+    a buy has them, a premium needs a preference, and ``partner`` is set (a member index,
+    1-based) exactly when ``prefs`` has the partner bit (1)."""
+    if terms.sell and (terms.prefs or terms.premium or terms.partner):
+        raise WireError("order.prefs, premium and partner are for buy orders (sell: false) only")
+    if terms.premium and not terms.prefs:
+        raise WireError(
+            "order.premium needs a preference (order.prefs: 1 partner, 2 local, 4 green)"
+        )
+    if bool(terms.prefs & PREF_PARTNER) != bool(terms.partner):
+        raise WireError(
+            "order.partner (a member index, from 1) must be given exactly when order.prefs "
+            f"has the partner bit (1); got prefs {terms.prefs}, partner {terms.partner}"
+        )
+
+
 def parse_terms(order: object) -> OrderTerms:
     """The :class:`OrderTerms` of a wire ``order`` object.
 
     Raises:
-        WireError: not an object, a missing or unknown field, a wrong type, out of range.
+        WireError: not an object, a missing or unknown field, a wrong type, out of range,
+            inconsistent preferences (:func:`check_preferences`).
     """
     if not isinstance(order, Mapping):
         raise WireError("order must be a JSON object")
-    missing = [f for f in FIELDS if f not in order]
+    missing = [f for f in REQUIRED if f not in order]
     extra = sorted(set(order) - set(FIELDS))
     if missing or extra:
         raise WireError(
-            "order fields must be exactly "
-            + ", ".join(FIELDS)
+            "order fields must be "
+            + ", ".join(REQUIRED)
+            + " and optionally "
+            + ", ".join(PREF_FIELDS)
             + (f"; missing {', '.join(missing)}" if missing else "")
             + (f"; unknown {', '.join(extra)}" if extra else "")
         )
@@ -155,8 +201,8 @@ def parse_terms(order: object) -> OrderTerms:
         raise WireError(f"order.maker must be a 0x address (40 hex digits), got {maker!r}")
     if not isinstance(sell, bool):
         raise WireError(f"order.sell must be true or false, got {sell!r}")
-    n = {name: _uint(name, order[name]) for name in _BITS}
-    return OrderTerms(
+    n = {name: _uint(name, order.get(name, 0)) for name in _BITS}
+    terms = OrderTerms(
         to_checksum_address(maker),
         sell,
         n["wh"],
@@ -165,7 +211,12 @@ def parse_terms(order: object) -> OrderTerms:
         n["end"],
         n["nonce"],
         n["expiry"],
+        n["prefs"],
+        n["premium"],
+        n["partner"],
     )
+    check_preferences(terms)
+    return terms
 
 
 def parse_signature(text: object) -> tuple[int, bytes, bytes]:

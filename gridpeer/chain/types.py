@@ -151,6 +151,20 @@ class OrderTerms:
     end: int
     nonce: int  # uint32, must exceed the maker's last consumed nonce
     expiry: int  # UTC unix s
+    prefs: int = 0  # trading preferences a buy asks for: PREF_PARTNER | PREF_LOCAL | PREF_GREEN
+    premium: int = 0  # wei/kWh a buy adds to the price of energy that honours a preference
+    partner: int = 0  # member index (1-based) of the named partner, 0 = none
+
+
+PREF_PARTNER = 1
+"""``OrderTerms.prefs`` bit: energy from the named partner (``partner``)."""
+PREF_LOCAL = 2
+"""``OrderTerms.prefs`` bit: energy from the buyer's own zone (feeder)."""
+PREF_GREEN = 4
+"""``OrderTerms.prefs`` bit: energy from a green house."""
+HONOURED = {0: "", 1: "partner", 2: "local", 3: "green"}
+"""Names of a match's honoured-preference code (match word bits 128/2, the
+``PreferencesHonoured`` event)."""
 
 
 @dataclass(frozen=True)
@@ -171,6 +185,16 @@ class Match:
     buy_index: int
     wh: int
     price: int  # wei/kWh
+    honoured: int = 0  # buyer preference this match honours: 0 none, 1 partner, 2 local, 3 green
+
+
+def decode_honoured(words: list[int], count: int) -> list[int]:
+    """Honoured-preference code (0 none, 1 partner, 2 local, 3 green) of each of a batch's
+    ``count`` trades from a ``PreferencesHonoured`` event's words (trade i at bits
+    (i % 128) * 2 of word i // 128); all 0 when the batch emitted none (``words`` empty)."""
+    if not words:
+        return [0] * count
+    return [(words[i // 128] >> (2 * (i % 128))) & 3 for i in range(count)]
 
 
 def decode_order_word(oid: int, w: int) -> tuple[int, int, int, int, int, int, int]:
@@ -253,22 +277,25 @@ def decode_batch_trades(header: BatchHeader, words: list[int]) -> list[tuple[int
 def pack_signed_order(o: SignedOrder) -> tuple[int, int, bytes, bytes]:
     """``settleBatch``'s calldata words of a signed order: (head, terms, r, s) with head =
     maker 0/160 | Wh 160/32 | nonce 192/32 | sell 224/1 | v - 27 225/1 and terms =
-    price 0/64 | expiry 64/40 (the window is the batch's)."""
+    price 0/64 | expiry 64/40 | premium 104/64 | prefs 168/3 | partner 171/16 (the window
+    is the batch's)."""
     t = o.terms
     _fits(wh=(t.wh, 32), nonce=(t.nonce, 32), price=(t.price, 64), expiry=(t.expiry, 40))
+    _fits(premium=(t.premium, 64), prefs=(t.prefs, 3), partner=(t.partner, 16))
     if o.v not in (27, 28):
         raise ValueError(f"signature v must be 27 or 28, got {o.v}")
     head = int(t.maker, 16) | t.wh << 160 | t.nonce << 192 | int(t.sell) << 224
     head |= (o.v - 27) << 225
-    return head, t.price | t.expiry << 64, o.r, o.s
+    terms = t.price | t.expiry << 64 | t.premium << 104 | t.prefs << 168 | t.partner << 171
+    return head, terms, o.r, o.s
 
 
 def pack_match(m: Match) -> int:
     """``settleBatch``'s match word: sell order index 0/16 | buy order index 16/16 |
-    Wh 32/32 | price 64/64."""
+    Wh 32/32 | price 64/64 | honoured preference 128/2."""
     _fits(sell_index=(m.sell_index, 16), buy_index=(m.buy_index, 16), wh=(m.wh, 32))
-    _fits(price=(m.price, 64))
-    return m.sell_index | m.buy_index << 16 | m.wh << 32 | m.price << 64
+    _fits(price=(m.price, 64), honoured=(m.honoured, 2))
+    return m.sell_index | m.buy_index << 16 | m.wh << 32 | m.price << 64 | m.honoured << 128
 
 
 def _fits(**fields: tuple[int, int]) -> None:

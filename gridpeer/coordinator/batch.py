@@ -5,7 +5,9 @@ and the matches between them. A batch built here is not refused on chain for any
 known in advance:
 
 * every match is checked as the contract checks it (sides, Wh left, price between the
-  sell limit and the buy limit, no self-trade);
+  sell limit and the buy limit — plus the buyer's premium for a match that honours a
+  preference the buyer signed, from the signed partner for a partner match —, no
+  self-trade);
 * each maker's orders appear in rising nonce order (the contract wants every order's
   nonce above the maker's last, and updates it order by order);
 * its gas limit fits the block: matches are taken in order until the next would not fit
@@ -92,6 +94,7 @@ def build_batch(
     matches: Sequence[Match],
     max_gas: int | None = None,
     rank: Mapping[str, int] | None = None,
+    honoured: Mapping[tuple[str, str], int] | None = None,
 ) -> Batch:
     """The batch of ``matches`` over ``orders`` (by id) that the contract accepts.
 
@@ -100,6 +103,9 @@ def build_batch(
     until the batch's gas limit would exceed it; the rest are ``deferred``. Orders are
     sorted by maker (by ``rank``, the member index, when given: the contract keeps 8
     members' nonces in one storage word and writes it once per run of them), then nonce.
+    ``honoured`` gives the preference code (1 partner, 2 local, 3 green) of matches that
+    honour a buyer's preference, by (buy order id, sell order id); a partner match is
+    kept only when ``rank`` (member index by address) names the seller as the partner.
 
     Raises:
         ValueError: a match names an unknown order.
@@ -109,15 +115,21 @@ def build_batch(
     refused: list[Match] = []
     deferred: list[Match] = []
     used: dict[str, None] = {}
+    codes = honoured or {}
+    ranks = rank or {}
     for m in matches:
         if m.sell_order not in orders or m.buy_order not in orders:
             raise ValueError(f"match {m} names an order that was not submitted")
         s, b = orders[m.sell_order].terms, orders[m.buy_order].terms
+        code = codes.get((m.buy_order, m.sell_order), 0)
+        cap = b.price + b.premium if code else b.price
         if (
             not s.sell
             or b.sell
             or to_checksum_address(s.maker) == to_checksum_address(b.maker)
-            or not s.price <= m.price_wei_per_kwh <= b.price
+            or not s.price <= m.price_wei_per_kwh <= cap
+            or (code and not (b.prefs >> (code - 1)) & 1)
+            or (code == 1 and ranks.get(to_checksum_address(s.maker)) != b.partner)
             or m.energy_wh > min(left[m.sell_order], left[m.buy_order])
             or m.energy_wh <= 0
         ):
@@ -135,7 +147,6 @@ def build_batch(
         used.setdefault(m.sell_order)
         used.setdefault(m.buy_order)
         kept.append(m)
-    ranks = rank or {}
 
     def key(k: str) -> tuple[int, str, int]:
         maker = to_checksum_address(orders[k].terms.maker)
@@ -144,7 +155,13 @@ def build_batch(
     ids = sorted(used, key=key)
     index = {k: i for i, k in enumerate(ids)}
     chain = [
-        ChainMatch(index[m.sell_order], index[m.buy_order], m.energy_wh, m.price_wei_per_kwh)
+        ChainMatch(
+            index[m.sell_order],
+            index[m.buy_order],
+            m.energy_wh,
+            m.price_wei_per_kwh,
+            codes.get((m.buy_order, m.sell_order), 0),
+        )
         for m in kept
     ]
     return Batch(ids, [orders[k] for k in ids], chain, kept, refused, deferred)

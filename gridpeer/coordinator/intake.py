@@ -14,6 +14,7 @@ Units: energy Wh, prices wei/kWh, money wei, times UTC unix seconds.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 
 from gridpeer.chain.client import MarketClient
+from gridpeer.chain.order_wire import WireError, check_preferences
 from gridpeer.chain.types import Schedule, SignedOrder, cost_wei
 from gridpeer.coordinator.batch import signer_of
 from gridpeer.coordinator.wire import BadOrder, body_json, order_digest, parse_body
@@ -168,8 +170,14 @@ class Intake:
             raise OrderRejected(
                 409, f"nonce {t.nonce} is already used (your last used nonce is {last_nonce})"
             )
-        if not t.sell:
-            self._check_credit(maker, idx, cost_wei(t.wh, t.price))
+        try:
+            check_preferences(t)
+        except WireError as exc:
+            raise OrderRejected(422, str(exc)) from exc
+        if t.partner and t.partner == idx:
+            raise OrderRejected(422, "order.partner is your own member index")
+        if not t.sell:  # worst case: every Wh honours a preference, at the limit + premium
+            self._check_credit(maker, idx, cost_wei(t.wh, t.price + t.premium))
         return OrderRecord(
             id=order_digest(typed),
             seq=0,
@@ -189,7 +197,7 @@ class Intake:
     def _check_credit(self, maker: str, idx: int, cost: int) -> None:
         credit = self.market.credit_of_index(idx)
         reserved = sum(
-            cost_wei(o.wh, o.price)
+            cost_wei(o.wh, o.price + _premium(o.body))
             for o in self.store.orders(maker=maker, states=OPEN_STATES)
             if not o.sell
         )
@@ -201,3 +209,9 @@ class Intake:
                 f"credit is {self.money(credit)}, of which {self.money(reserved)} is held "
                 f"for your other open buy orders; deposit at least {self.money(short)} more",
             )
+
+
+def _premium(body: str) -> int:
+    """The premium (wei/kWh, 0 if none) of a stored order's wire body."""
+    premium = json.loads(body)["order"].get("premium", 0)
+    return int(premium)

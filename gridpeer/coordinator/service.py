@@ -54,7 +54,7 @@ from eth_utils.address import to_checksum_address
 from gridpeer.chain import errors
 from gridpeer.chain.client import MarketClient
 from gridpeer.chain.events import AdminEvent, TradeCreated
-from gridpeer.chain.types import SignedOrder, batch_trade_id
+from gridpeer.chain.types import HONOURED, SignedOrder, batch_trade_id
 from gridpeer.coordinator.batch import (
     Batch,
     build_batch,
@@ -63,6 +63,7 @@ from gridpeer.coordinator.batch import (
     unfunded,
 )
 from gridpeer.coordinator.intake import Intake, OrderRejected, utc_text, wei_text
+from gridpeer.coordinator.preferences import Community, Honoured, clear_preferring
 from gridpeer.coordinator.wire import parse_body
 from gridpeer.market.clearing import GridPrices, Mechanism
 from gridpeer.market.continuous import ContinuousBook
@@ -122,6 +123,8 @@ class Coordinator:
         block_gas: the chain's block gas limit; a batch's gas limit stays below it.
         chain_lock: held around chain calls when the backend is shared with other threads.
         money: formats wei in the community's currency (for reasons).
+        community: zones and green houses for buyers' local and green preferences
+            (centralized mode; see :mod:`gridpeer.coordinator.preferences`).
     """
 
     def __init__(
@@ -138,6 +141,7 @@ class Coordinator:
         block_gas: int = BLOCK_GAS,
         chain_lock: Any = None,
         money: Callable[[int], str] = wei_text,
+        community: Community | None = None,
     ) -> None:
         if mode not in ("centralized", "hybrid"):
             raise ValueError(f"mode must be 'centralized' or 'hybrid', got {mode!r}")
@@ -154,6 +158,9 @@ class Coordinator:
         self.block_gas = block_gas
         self.chain_lock = chain_lock
         self.money = money
+        self.community = community or Community()
+        self._honoured: dict[Window, Honoured] = {}
+        """Preferences the last centralized clearing of each window honoured."""
         self.intake = Intake(market, store, gate_s, self.houses, self._now, money, chain_lock)
         self.batches: list[BatchResult] = []
         self.hooks: dict[str, Callable[[BatchRecord], None]] = {}
@@ -229,8 +236,22 @@ class Coordinator:
             return []
         if self.mode == "hybrid":
             return self._book(window, recs).matches
-        orders = [to_market_order(self.signed(r), r.house, r.seq, r.id) for r in recs]
-        return clear_orders(self.mechanism, orders, self.grid)[1]
+        signed = {r.id: self.signed(r) for r in recs}
+        orders = [to_market_order(signed[r.id], r.house, r.seq, r.id) for r in recs]
+        terms = {k: o.terms for k, o in signed.items()}
+        partners = {t.partner for t in terms.values() if t.partner}
+        if not partners and not any(t.prefs for t in terms.values()):
+            self._honoured[window] = {}
+            return clear_orders(self.mechanism, orders, self.grid)[1]
+        houses = {}
+        for idx in partners:
+            addr = str(to_checksum_address(self.market.member_address(idx)))
+            houses[idx] = self.houses.get(addr, addr)
+        matches, honoured = clear_preferring(
+            self.mechanism, orders, terms, houses, self.community, self.grid
+        )
+        self._honoured[window] = honoured
+        return matches
 
     def _book(self, window: Window, recs: Sequence[OrderRecord]) -> _Book:
         """The hybrid book of ``window`` fed with ``recs`` in arrival order; rebuilt from
@@ -322,6 +343,7 @@ class Coordinator:
                 if result is not None:
                     mined.append(result)
             self._books.pop(window, None)
+            self._honoured.pop(window, None)
             return mined
 
     def _drop_late(self, window: Window, recs: Sequence[OrderRecord]) -> None:
@@ -364,7 +386,9 @@ class Coordinator:
         credit does not cover it (the caller matches again)."""
         signed = {r.id: self.signed(r) for r in live}
         rank = {m: self._members[m][0] for m in {r.maker for r in live}}
-        batch = build_batch(signed, self._match(window, live), self.block_gas, rank)
+        matches = self._match(window, live)
+        honoured = self._honoured.get(window, {})
+        batch = build_batch(signed, matches, self.block_gas, rank, honoured)
         if not batch.matches:
             return batch
         buyers = {str(to_checksum_address(o.terms.maker)) for o in batch.orders if not o.terms.sell}
@@ -464,7 +488,8 @@ class Coordinator:
             tid = batch_trade_id(mined.batch_id, j)
             trades[ids[s]].append(tid)
             trades[ids[b]].append(tid)
-        updates = [OrderUpdate(k, "settled", "", tuple(trades[k]), wh[k]) for k in ids]
+        why = _honoured_notes(ids, plan)
+        updates = [OrderUpdate(k, "settled", why.get(k, ""), tuple(trades[k]), wh[k]) for k in ids]
         self.store.update_orders(updates, mined)
 
     def _refused(
@@ -585,6 +610,7 @@ def _plan(batch: Batch) -> dict[str, Any]:
     return {
         "orders": batch.ids,
         "matches": [[m.sell_index, m.buy_index, m.wh, m.price] for m in batch.matches],
+        "honoured": [m.honoured for m in batch.matches],
         "trades": [
             [makers[m.sell_index], makers[m.buy_index], m.wh, m.price] for m in batch.matches
         ],
@@ -598,3 +624,21 @@ def _order_wh(ids: Sequence[str], matches: Sequence[Sequence[int]]) -> dict[str,
         wh[ids[s]] += w
         wh[ids[b]] += w
     return wh
+
+
+def _honoured_notes(ids: Sequence[str], plan: Mapping[str, Any]) -> dict[str, str]:
+    """A settled buy order's note on the preferences its trades honoured, by order id,
+    e.g. ``"preference honoured: partner (200 of 300 Wh)"``."""
+    codes: list[int] = plan.get("honoured") or []
+    got: dict[str, dict[str, int]] = {}
+    total: dict[str, int] = {}
+    for (_s, b, w, _p), code in zip(plan["matches"], codes, strict=False):
+        total[ids[b]] = total.get(ids[b], 0) + w
+        if code:
+            kinds = got.setdefault(ids[b], {})
+            kinds[HONOURED[code]] = kinds.get(HONOURED[code], 0) + w
+    return {
+        k: "preference honoured: "
+        + ", ".join(f"{name} ({w} of {total[k]} Wh)" for name, w in kinds.items())
+        for k, kinds in got.items()
+    }

@@ -37,8 +37,9 @@ def parse_body(body: Any) -> SignedOrder:
 
 
 def terms_json(t: OrderTerms) -> dict[str, Any]:
-    """The JSON ``order`` object of ``t`` (price as a decimal string: it may exceed 2^53)."""
-    return {**order_message(t), "price": str(t.price)}
+    """The JSON ``order`` object of ``t`` (price and premium as decimal strings: they may
+    exceed 2^53)."""
+    return {**order_message(t), "price": str(t.price), "premium": str(t.premium)}
 
 
 def body_json(o: SignedOrder) -> str:

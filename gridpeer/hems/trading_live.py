@@ -55,6 +55,11 @@ class TradingAgent:
         book: open orders of a window (decentralized), e.g. from the web app's chain hub.
         submit: for centralized/hybrid, hands a signed order to the coordinator.
         strategy: decides the orders instead of the rule-based :func:`decide` (MPC).
+        prefs: trading preferences of its signed buy orders (centralized): bit mask
+            ``PREF_PARTNER | PREF_LOCAL | PREF_GREEN`` of :mod:`gridpeer.chain.types`;
+            0 (the default) = none.
+        premium: wei/kWh its buy orders add for energy that honours ``prefs``.
+        partner: member index of the partner house (with ``PREF_PARTNER``), else 0.
     """
 
     market: MarketClient
@@ -64,6 +69,9 @@ class TradingAgent:
     book: Book | None = None
     submit: Callable[[SignedOrder], object] | None = None
     strategy: Strategy | None = None
+    prefs: int = 0
+    premium: int = 0
+    partner: int = 0
     posted: dict[tuple[Window, str], tuple[int, int, int]] = field(default_factory=dict)
     """(window, side) → (order id, price, Wh open when last seen)."""
     traded: dict[tuple[Window, str], int] = field(default_factory=dict)
@@ -98,8 +106,10 @@ class TradingAgent:
                 self._nonce,
                 window[0],
             )
-            if not terms.sell:
-                self._fund(window, cost_wei(terms.wh, terms.price))
+            if not terms.sell and self.prefs:
+                terms = replace(terms, prefs=self.prefs, premium=self.premium, partner=self.partner)
+            if not terms.sell:  # worst case: every Wh at the limit plus the premium
+                self._fund(window, cost_wei(terms.wh, terms.price + terms.premium))
             self.submit(self.market.sign_order(self.key, terms))
             self.signed.add((window, i.side))
         return intents

@@ -46,6 +46,9 @@ class OrderNonceOut(BaseModel):
 
     address: str
     last_consumed: int
+    member_index: int = Field(
+        0, description="the member's index on the contract (0: not a member); an order's partner"
+    )
 
 
 class DemoSignIn(BaseModel):
@@ -77,8 +80,8 @@ async def deposit(body: DepositIn, ctx: Ctx, request: Request) -> ActionOut:
 async def order_nonce(address: Address, ctx: Ctx) -> OrderNonceOut:
     """The last batch-order nonce the contract consumed for ``address``."""
     hub = hub_of(ctx)
-    _idx, _active, last = await hub.call(hub.market.member, address)
-    return OrderNonceOut(address=address, last_consumed=last)
+    idx, _active, last = await hub.call(hub.market.member, address)
+    return OrderNonceOut(address=address, last_consumed=last, member_index=idx)
 
 
 @router.post(

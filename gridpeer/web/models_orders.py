@@ -23,6 +23,9 @@ class OrderTermsIn(BaseModel):
     end: Int = Field(description="delivery window end, UTC unix s")
     nonce: Int = Field(description="above the maker's last used nonce (1 … 2^31 - 1)")
     expiry: Int = Field(description="UTC unix s; at or after the window's start")
+    prefs: Int = Field(0, description="buy only: 1 partner | 2 local | 4 green (bit mask)")
+    premium: Int = Field(0, description="wei per kWh added for energy that honours prefs")
+    partner: Int = Field(0, description="the partner's member index (1-based), with prefs & 1")
 
 
 class SignedOrderIn(BaseModel):

@@ -9,7 +9,7 @@ from eth_account.signers.local import LocalAccount
 
 from gridpeer.chain import Match, OrderTerms, SignedOrder, batch_trade_id, cost_wei, errors
 from gridpeer.chain.codec import decode_event
-from gridpeer.chain.types import decode_batch_header
+from gridpeer.chain.types import decode_batch_header, decode_honoured
 from tests.chain.conftest import PRICE, Env, money_in_contract
 
 
@@ -175,3 +175,60 @@ def test_typed_data_is_wallet_ready(env: Env) -> None:
     assert td["domain"]["verifyingContract"] == m.address
     assert td["domain"]["chainId"] == m.backend.chain_id
     assert td["message"]["wh"] == 1 and td["primaryType"] == "Order"
+
+
+def _pref_buy(
+    e: Env, who: LocalAccount, limit: int, prefs: int, premium: int, partner: int
+) -> SignedOrder:
+    start, end = e.window()
+    terms = OrderTerms(
+        who.address,
+        False,
+        400,
+        limit,
+        start,
+        end,
+        1,
+        e.market.now() + 86_400,
+        prefs,
+        premium,
+        partner,
+    )
+    return e.market.sign_order(who, terms)
+
+
+def test_honoured_preferences_allow_the_premium_and_are_checked(env: Env) -> None:
+    m, co, (s1, s2, b1, _) = env.market, env.chain.coordinator, env.h
+    _funded(env)
+    idx_s1 = m.member(s1.address)[0]
+    premium = PRICE // 10
+    sells = [_order(env, s1, True, 400, PRICE, 1), _order(env, s2, True, 400, PRICE, 1)]
+    # b1 wants energy from s1 (partner) or green, paying up to PRICE + premium for it
+    buy = _pref_buy(env, b1, PRICE, 1 | 4, premium, idx_s1)
+    orders = [*sells, buy]
+    top = PRICE + premium
+    with pytest.raises(errors.PriceOutOfLimit):  # the premium is only for honoured matches
+        m.settle_batch(co, orders, [Match(0, 2, 100, top)])
+    with pytest.raises(errors.BadPreference):  # s2 is not b1's partner
+        m.settle_batch(co, orders, [Match(1, 2, 100, top, 1)])
+    with pytest.raises(errors.BadPreference):  # b1 did not ask for local energy
+        m.settle_batch(co, orders, [Match(0, 2, 100, top, 2)])
+    with pytest.raises(errors.PriceOutOfLimit):  # above the limit plus the premium
+        m.settle_batch(co, orders, [Match(0, 2, 100, top + 1, 1)])
+    with pytest.raises(errors.BadSignature):  # the coordinator dropped b1's preference
+        plain = dataclasses.replace(buy.terms, prefs=0, premium=0, partner=0)
+        m.settle_batch(co, [*sells, dataclasses.replace(buy, terms=plain)], [Match(0, 2, 1, PRICE)])
+    credit = m.credit(b1.address)
+    batch = m.settle_batch(
+        co, orders, [Match(0, 2, 200, top, 1), Match(1, 2, 100, top, 3), Match(1, 2, 100, PRICE)]
+    )
+    assert credit - m.credit(b1.address) == cost_wei(300, top) + cost_wei(100, PRICE)
+    logs = [decode_event(log.topics, log.data) for log in m.last_receipt.logs]  # type: ignore[union-attr]
+    honoured = [f for name, f in (x for x in logs if x) if name == "PreferencesHonoured"]
+    assert len(honoured) == 1 and honoured[0]["batchId"] == batch
+    assert decode_honoured(honoured[0]["honoured"], 3) == [1, 3, 0]
+    # a batch without preferences emits no PreferencesHonoured
+    again = [_order(env, s1, True, 100, PRICE, 2), _order(env, b1, False, 100, PRICE, 2)]
+    m.settle_batch(co, again, [Match(0, 1, 100, PRICE)])
+    names = [x[0] for x in (decode_event(lg.topics, lg.data) for lg in m.last_receipt.logs) if x]  # type: ignore[union-attr]
+    assert "PreferencesHonoured" not in names and "BatchSettled" in names

@@ -3,6 +3,7 @@ settle on chain (revm: the contract verifies the signature it carries)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -24,7 +25,7 @@ def test_encoding_is_compact_json_in_eip712_field_order() -> None:
     body = order_wire.encode(signed)
     obj = json.loads(body)
     assert list(obj) == ["order", "signature"]
-    assert list(obj["order"]) == [f["name"] for f in order_wire.ORDER_TYPES]
+    assert list(obj["order"]) == list(order_wire.REQUIRED)  # no preference: not sent
     assert obj["order"]["price"] == PRICE and obj["order"]["sell"] is True
     assert len(obj["signature"]) == 2 + 2 * order_wire.SIGNATURE_B
     assert b" " not in body
@@ -48,6 +49,30 @@ def test_round_trip_keeps_every_field_and_the_signer(
     assert order_wire.recover(DOMAIN, back) == KEY.address
 
 
+PREFS = st.sampled_from([(0, 0, 0), (1, 0, 3), (2, 0, 0), (4, 10**12, 0), (7, 2**64 - 1, 9)])
+
+
+@settings(max_examples=30, deadline=None)
+@given(PREFS, st.integers(1, 2**16 - 1))
+def test_preferences_round_trip_and_are_signed(pref: tuple[int, int, int], partner: int) -> None:
+    prefs, premium, part = pref
+    part = partner if prefs & 1 else 0
+    terms = dataclasses.replace(TERMS, sell=False, prefs=prefs, premium=premium, partner=part)
+    signed = order_wire.sign(KEY, DOMAIN, terms)
+    obj = json.loads(order_wire.encode(signed))
+    assert {k for k in ("prefs", "premium", "partner") if k in obj["order"]} == {
+        k for k, v in (("prefs", prefs), ("premium", premium), ("partner", part)) if v
+    }
+    assert order_wire.decode(obj) == signed
+    assert order_wire.recover(DOMAIN, signed) == KEY.address
+    # a coordinator that drops or changes a preference no longer has the member's signature
+    dropped = dataclasses.replace(terms, prefs=0, premium=0, partner=0)
+    for forged in (dropped, dataclasses.replace(terms, premium=premium ^ 1)):
+        tampered = dataclasses.replace(signed, terms=forged)
+        if forged != terms:
+            assert order_wire.recover(DOMAIN, tampered) != KEY.address
+
+
 def _wire(**order: object) -> dict[str, object]:
     obj = order_wire.to_wire(order_wire.sign(KEY, DOMAIN, TERMS))
     obj["order"] = {**obj["order"], **order}
@@ -68,6 +93,13 @@ def _wire(**order: object) -> dict[str, object]:
         (_wire(sell="yes"), "order.sell"),
         (_wire(maker="0x12"), "order.maker"),
         (_wire(extra=1), "unknown extra"),
+        (_wire(prefs=8), "uint3"),
+        (_wire(premium=-1), "order.premium = -1 does not fit in uint64"),
+        (_wire(partner=2**16), "uint16"),
+        (_wire(prefs=2), "for buy orders"),
+        (_wire(sell=False, premium=5), "premium needs a preference"),
+        (_wire(sell=False, prefs=1), "partner .* exactly when"),
+        (_wire(sell=False, prefs=2, partner=3), "partner .* exactly when"),
         ({"order": {"maker": KEY.address}, "signature": "0x" + "00" * 65}, "missing sell"),
         ({"order": TERMS.__dict__, "signature": "0x1234"}, "130 hex digits"),
         ({"order": TERMS.__dict__, "signature": "0x" + "00" * 64 + "05"}, "v must be"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gridpeer.chain import Schedule, open_chain
-from gridpeer.chain.types import SignedOrder
+from gridpeer.chain.types import PREF_PARTNER, SignedOrder, cost_wei
 from gridpeer.coordinator.service import Coordinator
 from gridpeer.hems.trading_agent import OwnerSettings, SlotView
 from gridpeer.hems.trading_live import TradingAgent
@@ -65,6 +65,42 @@ def test_centralized_signs_once_per_window_and_coordinator_accepts() -> None:
     assert len(agent.act(window, view(400.0, 0.0))) == 1
     assert agent.act(window, view(400.0, 0.5)) == []
     assert got[0].terms.wh == 400 and got[0].terms.sell and got[0].terms.nonce == 1
+
+
+def test_centralized_buy_orders_carry_the_owners_preferences() -> None:
+    chain, market, (h1, h2) = setup()
+    window = (T + 3600, T + 7200)
+    coord = Coordinator(
+        market,  # type: ignore[arg-type]
+        chain.coordinator,  # type: ignore[attr-defined]
+        {h1.address: "h1", h2.address: "h2"},  # type: ignore[attr-defined]
+        now=lambda: T + 10,
+    )
+    got: list[SignedOrder] = []
+
+    def submit(o: SignedOrder) -> None:
+        coord.submit(o)
+        got.append(o)
+
+    partner = market.member(h1.address)[0]  # type: ignore[attr-defined]
+    premium = 10 * 10**12
+    agent = TradingAgent(
+        market,  # type: ignore[arg-type]
+        h2,  # type: ignore[arg-type]
+        mode="centralized",
+        submit=submit,
+        prefs=PREF_PARTNER,
+        premium=premium,
+        partner=partner,
+    )
+    [b] = agent.act(window, view(-300.0, 0.0))
+    t = got[0].terms
+    assert b.side == "buy" and (t.prefs, t.premium, t.partner) == (PREF_PARTNER, premium, partner)
+    # it deposited the worst case: every Wh at its limit plus the premium
+    assert market.credit(h2.address) == cost_wei(t.wh, t.price + premium)  # type: ignore[attr-defined]
+    default = TradingAgent(market, h1, mode="centralized", submit=submit)  # type: ignore[arg-type]
+    default.act(window, view(-200.0, 0.0))
+    assert (got[-1].terms.prefs, got[-1].terms.premium, got[-1].terms.partner) == (0, 0, 0)
 
 
 def test_decentralized_takes_acceptable_orders_from_the_book_first() -> None:

@@ -58,7 +58,8 @@ def test_typed_data_is_what_a_wallet_signs(client: TestClient, octx: WebContext)
     assert octx.chain is not None
     assert td["domain"]["verifyingContract"] == octx.chain.market.address
     assert [f["name"] for f in td["types"]["Order"]] == [
-        "maker", "sell", "wh", "price", "start", "end", "nonce", "expiry"
+        "maker", "sell", "wh", "price", "start", "end", "nonce", "expiry", "prefs", "premium",
+        "partner",
     ]  # fmt: skip
     assert "EIP712Domain" in td["types"]
 
@@ -108,7 +109,7 @@ def test_refusals_say_why(client: TestClient, octx: WebContext) -> None:
     late["order"]["expiry"] = late["order"]["start"] - 1
     late["signature"] = signature_hex(
         octx.chain.market.sign_order(  # type: ignore[union-attr]
-            h2, OrderTerms(**{**late["order"], "price": PRICE})
+            h2, OrderTerms(**{**late["order"], "price": PRICE, "premium": 0})
         )
     )
     r = client.post("/api/orders", json=late)
@@ -140,3 +141,38 @@ def test_decentralized_market_has_no_intake(octx: WebContext) -> None:
 
 def test_clearings_start_empty(client: TestClient) -> None:
     assert client.get("/api/market/clearings").json() == []
+
+
+def test_a_buy_with_preferences_is_signed_accepted_and_listed(
+    client: TestClient, octx: WebContext
+) -> None:
+    buyer, h1 = _key(octx, "h2"), _key(octx, "h1")
+    assert octx.chain is not None
+    nonce = client.get(f"/api/market/nonce/{h1.address}").json()
+    assert nonce["member_index"] == octx.chain.market.member(h1.address)[0] > 0
+    premium = PRICE // 10
+    octx.chain.market.deposit(buyer, 100 * (PRICE + premium) // 1000)  # limit + premium
+    w = client.get("/api/market/status").json()["open_windows"][0]
+    order = {
+        "maker": buyer.address, "sell": False, "wh": 100, "price": PRICE, "start": w["start"],
+        "end": w["end"], "nonce": 10, "expiry": w["start"], "prefs": 1, "premium": premium,
+        "partner": nonce["member_index"],
+    }  # fmt: skip
+    r = client.post("/api/market/orders/demo-signature", json={"signer": "demo:h2", "order": order})
+    assert r.status_code == 200, r.text
+    body = {"order": order, "signature": r.json()["signature"]}
+    r = client.post("/api/orders", json=body)
+    assert r.status_code == 202, r.text
+    [row] = [
+        x
+        for x in client.get("/api/orders", params={"maker": buyer.address.lower()}).json()
+        if x["order"]["nonce"] == 10
+    ]
+    assert (row["order"]["prefs"], row["order"]["premium"], row["order"]["partner"]) == (
+        1, str(premium), nonce["member_index"]
+    )  # fmt: skip
+    r = client.post("/api/orders", json={**body, "order": {**order, "premium": premium - 1}})
+    assert r.status_code == 400 and "signature" in r.json()["detail"]  # the premium is signed
+    bad = {**order, "nonce": 11, "partner": 0}
+    r = client.post("/api/market/orders/demo-signature", json={"signer": "demo:h2", "order": bad})
+    assert r.status_code == 422 and "order.partner" in r.json()["detail"]

@@ -65,7 +65,9 @@ def test_bad_deposit_amounts_are_refused(wclient: TestClient, value: object) -> 
 
 def test_nonce_is_the_last_consumed(wclient: TestClient) -> None:
     h3 = dev_account("h3").address
-    assert wclient.get(f"/api/market/nonce/{h3}").json() == {"address": h3, "last_consumed": 0}
+    got = wclient.get(f"/api/market/nonce/{h3}").json()
+    assert got == {"address": h3, "last_consumed": 0, "member_index": got["member_index"]}
+    assert got["member_index"] >= 1  # h3 is a member: its index names it as an order's partner
     assert wclient.get("/api/market/nonce/0x1234").status_code == 422
 
 

@@ -86,11 +86,17 @@ def _msg_starts(page: Any, prefix: str) -> str:
     return str(page.inner_text("[data-testid=msg]"))
 
 
-def _sign(page: Any, side: str, wh: int, price_clp: int) -> str:
+def _sign(
+    page: Any, side: str, wh: int, price_clp: int, partner: str = "", premium: int = 0
+) -> str:
     page.wait_for_selector("[data-testid=order-window] option[value*='-']", state="attached")
     page.select_option("[data-testid=order-side]", side)
     page.fill("[data-testid=order-wh]", str(wh))
     page.fill("[data-testid=order-price]", str(price_clp))
+    if partner:  # trading preference: energy from this house, paying a premium for it
+        page.select_option("[data-testid=order-pref]", "1")
+        page.select_option("[data-testid=order-partner]", partner)
+        page.fill("[data-testid=order-premium]", str(premium))
     page.click("[data-testid=order-submit]")
     page.wait_for_function(  # the outcome, or the reason it was refused
         "(t => t.startsWith('Signed " + side + "') || t.startsWith('Order:'))"
@@ -128,15 +134,21 @@ def test_member_signs_order_sees_it_matched_at_gate_closure_and_settled(
         timeout=30_000,
     )
 
-    # Each signs an order with its wallet (eth_signTypedData_v4) and submits it.
+    # Each signs an order with its wallet (eth_signTypedData_v4) and submits it; the
+    # buyer prefers energy from h1 (its partner) and pays 10 CLP/kWh more for it.
     assert "accepted" in _sign(seller, "sell", 300, 150)
-    assert "accepted" in _sign(buyer, "buy", 300, 170)
+    assert "accepted" in _sign(buyer, "buy", 300, 170, partner="h1", premium=10)
     for wallet, sell, price in ((seller_wallet, True, 150), (buyer_wallet, False, 170)):
         [typed] = wallet.typed
         assert typed["primaryType"] == "Order"
         msg = typed["message"]
         assert (msg["sell"], msg["wh"], int(msg["price"])) == (sell, 300, price * CLP)
         assert msg["expiry"] == msg["start"] and msg["nonce"] == 1
+    msg = buyer_wallet.typed[0]["message"]
+    h1_idx = httpx.get(demo.url + f"/api/market/nonce/{dev_account('h1').address}", timeout=10)
+    assert (msg["prefs"], int(msg["premium"]), msg["partner"]) == (
+        1, 10 * CLP, h1_idx.json()["member_index"]
+    )  # fmt: skip
     h1 = dev_account("h1").address
     [mine] = httpx.get(demo.url + "/api/orders", params={"maker": h1}, timeout=10).json()
     assert mine["state"] in ("accepted", "matched", "settled")
@@ -149,9 +161,10 @@ def test_member_signs_order_sees_it_matched_at_gate_closure_and_settled(
     for page in (seller, buyer):
         page.wait_for_selector("#signed tr[data-state]", timeout=30_000)
 
-    # Centralized: at gate closure the coordinator clears the window at one price (uniform
-    # auction, midpoint of 150..170). Hybrid: the buy order matched the resting sell order
-    # on arrival, at its price (150). Either way the batch is settled at gate closure:
+    # Centralized: at gate closure the coordinator serves the buyer's partner preference
+    # first, at the seller's price plus the premium (150 + 10). Hybrid: the buy order
+    # matched the resting sell order on arrival, at its price (150; the continuous book
+    # does not honour preferences). Either way the batch is settled at gate closure:
     # both orders settled with their trade.
     price = 160 if design == "centralized" else 150
     for page in (seller, buyer):
@@ -164,6 +177,10 @@ def test_member_signs_order_sees_it_matched_at_gate_closure_and_settled(
         page.wait_for_selector(
             "[data-testid=last-clearing] >> text=1 trade, 300 Wh", timeout=30_000
         )
+    row = buyer.inner_text("#signed tr[data-state='settled']")
+    assert "prefers partner (+10.00 CLP/kWh)" in row
+    honoured = "preference honoured: partner (300 of 300 Wh)"
+    assert (honoured in row) == (design == "centralized")
     clearing = buyer.inner_text("[data-testid=last-clearing]")
     assert f"{price}.00 CLP/kWh" in clearing
     [c] = httpx.get(demo.url + "/api/market/clearings", timeout=10).json()

@@ -55,6 +55,7 @@ contract EnergyMarket {
     error StaleNonce(uint256 lastNonce);
     error NotDisputed(uint256 tradeId);
     error LengthMismatch(uint256 ids, uint256 amounts);
+    error BadPreference(uint256 matchIndex);
 
     // ------------------------------------------------------------------ events
     event MemberAdded(address indexed member, uint256 idx);
@@ -89,6 +90,12 @@ contract EnergyMarket {
     /// at bit (i%4)*64; price 0: two records (seller | buyer<<16 | wh<<32 | price<<64) per
     /// word, record i in word i/2 at bit (i%2)*128.
     event BatchSettled(uint256 indexed batchId, uint256 header, uint256[] trades);
+    /// Emitted after BatchSettled when a match of the batch honoured a buyer's trading
+    /// preference: the preference of trade i (0 none, 1 partner, 2 local, 3 green) in bits
+    /// (i % 128) * 2 of word i / 128. Partner is checked on chain (the seller is the buyer's
+    /// signed partner); local and green are the coordinator's claim, for members to check
+    /// against the community's zones and green houses.
+    event PreferencesHonoured(uint256 indexed batchId, uint256[] honoured);
     /// The member revoked every signed order with a nonce below `below`.
     event NonceInvalidated(address indexed member, uint256 below);
     event Deposited(address indexed member, uint256 amount);
@@ -131,10 +138,12 @@ contract EnergyMarket {
     /// in four calldata words. Its window (start, end) is the batch's: an order signed for
     /// another window fails the signature check. Fields: see "signed order words" in the
     /// storage layout section (_soMaker, _soWh, _soNonce, _soSells, _soV, _soPrice,
-    /// _soExpiry).
+    /// _soExpiry, _soPremium, _soPrefs, _soPartner).
     struct SignedOrder {
         uint256 head; // maker 0/160 | wh 160/32 | nonce 192/32 | sell 224/1 | v - 27 225/1
-        uint256 terms; // price wei/kWh 0/64 | expiry 64/40
+        // price wei/kWh 0/64 | expiry 64/40 | premium wei/kWh 104/64 | prefs 168/3
+        // | partner idx 171/16
+        uint256 terms;
         bytes32 r;
         bytes32 s;
     }
@@ -163,7 +172,7 @@ contract EnergyMarket {
     uint256 public constant MAX_GRACE = 7 days;
     bytes32 public constant ORDER_TYPEHASH = keccak256(
         "Order(address maker,bool sell,uint32 wh,uint64 price,uint40 start,uint40 end,"
-        "uint32 nonce,uint40 expiry)"
+        "uint32 nonce,uint40 expiry,uint8 prefs,uint64 premium,uint16 partner)"
     );
     bytes32 private constant DOMAIN_TYPEHASH = keccak256(
         "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
@@ -587,7 +596,7 @@ contract EnergyMarket {
             if (nonce <= _nonceAt(nword, idx)) revert NonceUsed(i);
             if (nonce > M31) revert AmountOverflow();
             nword = _withNonce(nword, idx, nonce);
-            ord[i] = _packSide(idx, _soSells(head), _soPrice(o.terms), _soWh(head));
+            ord[i] = _packSide(idx, head, o.terms);
         }
         _nonces[nkey] = nword;
         // one price for every match: kept once in the header (records without price)
@@ -600,6 +609,8 @@ contract EnergyMarket {
         }
         uint256[] memory debit = new uint256[](no);
         uint256[] memory words = new uint256[](_wordOfRecord(nm - 1, uniform) + 1);
+        uint256[] memory honoured = new uint256[]((nm + 127) >> 7);
+        bool anyHonoured = false;
         for (uint256 j = 0; j < nm; ++j) {
             uint256 x = matches[j];
             uint256 s = _matchSellOrder(x);
@@ -612,7 +623,17 @@ contract EnergyMarket {
             uint256 price = _matchPrice(x);
             if (wh == 0) revert ZeroAmount();
             if (wh > _sideLeft(os) || wh > _sideLeft(ob)) revert Overfill(j);
-            if (price < _sideLimit(os) || price > _sideLimit(ob)) revert PriceOutOfLimit(j);
+            uint256 pref = _matchPref(x);
+            uint256 cap = _sideLimit(ob);
+            if (pref != 0) {
+                // the buyer signed this preference (and, for a partner, this seller)
+                if ((_sidePrefs(ob) >> (pref - 1)) & 1 == 0) revert BadPreference(j);
+                if (pref == 1 && _sidePartner(ob) != _sideMember(os)) revert BadPreference(j);
+                cap += _sidePremium(ob);
+                honoured[j >> 7] |= pref << ((j & 127) << 1);
+                anyHonoured = true;
+            }
+            if (price < _sideLimit(os) || price > cap) revert PriceOutOfLimit(j);
             if (_sideMember(os) == _sideMember(ob)) revert SelfTrade();
             ord[s] = _sideTake(os, wh);
             ord[b] = _sideTake(ob, wh);
@@ -640,6 +661,7 @@ contract EnergyMarket {
         uint256 header = _packHeader(start, end, nm, mk.graceSeconds, uniform);
         _batchHeader[batchId] = header;
         emit BatchSettled(batchId, header, words);
+        if (anyHonoured) emit PreferencesHonoured(batchId, honoured);
     }
 
     // ------------------------------------------------------------------ views
@@ -903,7 +925,10 @@ contract EnergyMarket {
                         start,
                         end,
                         _soNonce(head),
-                        _soExpiry(terms)
+                        _soExpiry(terms),
+                        _soPrefs(terms),
+                        _soPremium(terms),
+                        _soPartner(terms)
                     )
                 )
             )
@@ -952,12 +977,15 @@ contract EnergyMarket {
     //   | price 128/64 (the batch's one price, wei/kWh; 0 = each record has its own)
     // signed order words (settleBatch calldata, SignedOrder): head: maker 0/160 | Wh 160/32
     //   | nonce 192/32 | sell 224/1 | v - 27 225/1; terms: price 0/64 | expiry 64/40
+    //   | premium wei/kWh 104/64 | prefs 168/3 (bit 0 partner, 1 local, 2 green)
+    //   | partner member idx 171/16 (0 = none)
     // match word (settleBatch calldata): sell order index 0/16 | buy order index 16/16
-    //   | Wh 32/32 | price 64/64
+    //   | Wh 32/32 | price 64/64 | honoured preference 128/2 (0 none, 1 partner, 2 local,
+    //   3 green; the price may then reach the buy limit + premium)
     // nonce word, _nonces[idx / 8]: last nonce of member idx at bit (idx % 8) * 31, 31 bits;
     //   NONCE_PRIMED (bit 255) set at registration so batches never pay for a fresh slot
     // side word (memory, settleBatch): member idx 0/16 | sells 16/1 | limit price 17/64
-    //   | Wh left 81/32
+    //   | premium 81/64 | prefs 145/3 | partner idx 148/16 | Wh left 164/32
     // settlement (DeliveryConfirmed data): delivered Wh 0/32 | seller paid 32/96
     //   | buyer refund 128/96
     // ids: offer n<<2|1, request n<<2|2, split trade ((n<<1|isRequest)<<16|fill)<<2|3,
@@ -1210,6 +1238,18 @@ contract EnergyMarket {
         return (terms >> 64) & M40;
     }
 
+    function _soPremium(uint256 terms) private pure returns (uint256) {
+        return (terms >> 104) & M64;
+    }
+
+    function _soPrefs(uint256 terms) private pure returns (uint256) {
+        return (terms >> 168) & 7;
+    }
+
+    function _soPartner(uint256 terms) private pure returns (uint256) {
+        return (terms >> 171) & M16;
+    }
+
     function _matchSellOrder(uint256 x) private pure returns (uint256) {
         return x & M16;
     }
@@ -1226,6 +1266,10 @@ contract EnergyMarket {
         return (x >> 64) & M64;
     }
 
+    function _matchPref(uint256 x) private pure returns (uint256) {
+        return (x >> 128) & 3;
+    }
+
     function _nonceKey(uint256 idx) private pure returns (uint256) {
         return idx >> 3;
     }
@@ -1239,12 +1283,11 @@ contract EnergyMarket {
         return (word & ~(M31 << shift)) | nonce << shift;
     }
 
-    function _packSide(uint256 idx, bool sells, uint256 limit, uint256 wh)
-        private
-        pure
-        returns (uint256)
-    {
-        return idx | (sells ? 1 << 16 : 0) | limit << 17 | wh << 81;
+    /// Side word of member `idx`'s signed order with calldata words `head` and `terms`.
+    function _packSide(uint256 idx, uint256 head, uint256 terms) private pure returns (uint256) {
+        return idx | (_soSells(head) ? 1 << 16 : 0) | _soPrice(terms) << 17
+            | _soPremium(terms) << 81 | _soPrefs(terms) << 145 | _soPartner(terms) << 148
+            | _soWh(head) << 164;
     }
 
     function _sideMember(uint256 x) private pure returns (uint256) {
@@ -1259,13 +1302,25 @@ contract EnergyMarket {
         return (x >> 17) & M64;
     }
 
+    function _sidePremium(uint256 x) private pure returns (uint256) {
+        return (x >> 81) & M64;
+    }
+
+    function _sidePrefs(uint256 x) private pure returns (uint256) {
+        return (x >> 145) & 7;
+    }
+
+    function _sidePartner(uint256 x) private pure returns (uint256) {
+        return (x >> 148) & M16;
+    }
+
     function _sideLeft(uint256 x) private pure returns (uint256) {
-        return x >> 81;
+        return x >> 164;
     }
 
     /// Side word `x` with `wh` fewer Wh left (the caller checked wh <= left).
     function _sideTake(uint256 x, uint256 wh) private pure returns (uint256) {
-        return x - (wh << 81);
+        return x - (wh << 164);
     }
 
     function _packSettlement(uint256 deliveredWh, uint256 paid, uint256 refund)

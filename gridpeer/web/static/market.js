@@ -150,7 +150,17 @@
   });
   // The wire format (docs/market.md): every integer a JSON number; the price may exceed
   // 2^53, so its digits come from a BigInt, never through a double.
-  const orderJson = (o) => `{"maker":"${o.maker}","sell":${o.sell},"wh":${o.wh},"price":${o.price},"start":${o.start},"end":${o.end},"nonce":${o.nonce},"expiry":${o.expiry}}`;
+  // Trading preferences (buy orders): prefs 1 partner / 2 local / 4 green, premium wei/kWh,
+  // partner member index; sent only when not 0 (the wire's rule).
+  const orderJson = (o) => `{"maker":"${o.maker}","sell":${o.sell},"wh":${o.wh},"price":${o.price},"start":${o.start},"end":${o.end},"nonce":${o.nonce},"expiry":${o.expiry}`
+    + (o.prefs ? `,"prefs":${o.prefs}` : "") + (o.premium ? `,"premium":${o.premium}` : "") + (o.partner ? `,"partner":${o.partner}` : "") + "}";
+  const PREFS = { 1: "partner", 2: "local", 4: "green" };
+  function prefText(o) {
+    const p = Number(o.prefs || 0);
+    if (!p) return "";
+    const kinds = Object.keys(PREFS).filter((b) => p & Number(b)).map((b) => PREFS[b]).join("/");
+    return ` · prefers ${kinds}` + (BigInt(o.premium || 0) > 0n ? ` (+${price(o.premium)})` : "");
+  }
   async function nextNonce(maker) {
     const [chain, mine] = await Promise.all([api(`/api/market/nonce/${maker}`), api(`/api/orders?maker=${maker}`)]);
     let n = Number(chain.last_consumed);
@@ -165,7 +175,7 @@
     }
     if (!(await checkChain())) throw new Error("wrong network");
     const td = await api("/api/orders/typed-data");
-    const message = { ...order, price: order.price.toString() };
+    const message = { ...order, price: order.price.toString(), premium: order.premium.toString() };
     return window.ethereum.request({ method: "eth_signTypedData_v4", params: [order.maker, JSON.stringify({ ...td, message })] });
   }
   if ($("order-form")) $("order-form").addEventListener("submit", async (ev) => {
@@ -181,10 +191,16 @@
     const p = toWei(f.get("price"));
     if (p < 1n) { say("Price must be above zero.", false); return; }
     const sell = f.get("side") === "sell";
+    const prefs = sell ? 0 : Number(f.get("pref") || 0);
+    const premium = prefs && f.get("premium") ? toWei(f.get("premium")) : 0n;
+    if (premium < 0n) { say("Premium must not be negative.", false); return; }
+    const partnerAddr = prefs === 1 ? (window.GP_ACCOUNTS || {})[String(f.get("partner") || "")] : null;
+    if (prefs === 1 && !partnerAddr) { say("Choose the partner house.", false); return; }
     busy = true;
     try {
+      const partner = partnerAddr ? Number((await api(`/api/market/nonce/${partnerAddr}`)).member_index) : 0;
       // the order expires at its window's start: it is worth nothing once delivery began
-      const order = { maker, sell, wh, price: p, start, end, nonce: await nextNonce(maker), expiry: start };
+      const order = { maker, sell, wh, price: p, start, end, nonce: await nextNonce(maker), expiry: start, prefs, premium, partner };
       const signature = await signOrder(order);
       const out = await api("/api/orders", `{"order":${orderJson(order)},"signature":"${signature}"}`);
       say(`Signed ${sell ? "sell" : "buy"} order for ${energy(wh)} at ${price(p)} submitted: ${out.state} (order ${out.id.slice(0, 10)}…).`, true);
@@ -288,7 +304,7 @@
     const all = rows.slice().sort((a, b) => b.order.start - a.order.start || b.order.nonce - a.order.nonce);
     syncRows($("signed"), all, (o) => String(o.id), (o) => ({
       attrs: { "data-signed": String(o.id), "data-state": o.state },
-      cells: [`<span class="tid">#${o.order.nonce}</span>`, o.order.sell ? "sell" : "buy", energy(o.order.wh),
+      cells: [`<span class="tid">#${o.order.nonce}</span>`, (o.order.sell ? "sell" : "buy") + prefText(o.order), energy(o.order.wh),
         `${o.order.sell ? "≥" : "≤"} ${price(o.order.price)}`, windowText(o.order.start, o.order.end),
         `<span class="state" data-testid="state-${o.order.nonce}">${STATES[o.state] || o.state}</span>` + (o.reason ? `: ${esc(o.reason)}` : ""),
         (o.trade_ids || []).map((t) => `<span class="tid" title="id ${t}">${batchLabel(t)}</span>`).join(" ") || "—"],
