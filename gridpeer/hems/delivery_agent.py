@@ -79,7 +79,6 @@ class DeliveryAgent:
     ) -> None:
         self.community, self.house = community, house
         self.clock, self.power, self.tick_s = clock, power, tick_s
-        self._trade_meter = power if isinstance(power, TradeMeter) else None
         self.on_command = on_command
         self.rejected = 0
         self.republished = 0
@@ -152,8 +151,8 @@ class DeliveryAgent:
             for d in Direction:
                 if not (shares := self.executor.shares(d)):
                     continue
-                meter = self._trade_meter
-                counted = meter.trade_wh(d, now, shares) if meter is not None else None
+                meter = self.power  # may be replaced (tests): looked at on every tick
+                counted = meter.trade_wh(d, now, shares) if isinstance(meter, TradeMeter) else None
                 if counted is None:
                     power[d] = self.power.power_w(d, now, shares)
                 else:  # the meter counts each trade: no pro-rata convention needed

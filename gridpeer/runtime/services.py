@@ -72,6 +72,8 @@ async def seed_history(parts: Parts) -> AsyncIterator[None]:
     from gridpeer.telemetry.sensor import TraceSampler
 
     now_ms = math.floor(parts.clock.timestamp() * 1000)
+    if parts.clock.held:  # the sensor nodes start at the model start: history ends there
+        now_ms = min(now_ms, math.floor(parts.clock.start.timestamp() * 1000))
     step_ms = history_step_s(len(parts.traces)) * 1000
     for trace in parts.traces:
         sampler = TraceSampler(trace)  # the same readings the house's sensor node sends
