@@ -51,6 +51,14 @@ class Community:
     green: Collection[str] = frozenset()
 
 
+def community_of(houses: Sequence[tuple[str, str | None, bool]]) -> Community:
+    """The :class:`Community` of ``houses``: (house id, zone or None, sells green)."""
+    return Community(
+        zones={h: zone for h, zone, _ in houses if zone is not None},
+        green=frozenset(h for h, _, green in houses if green),
+    )
+
+
 def strongest(mask: int) -> Preference:
     """The preference a bid with ``prefs`` bit mask ``mask`` is served as."""
     if mask & PREF_PARTNER:

@@ -21,6 +21,7 @@ from eth_account.signers.local import LocalAccount
 
 from gridpeer.chain.client import MarketClient
 from gridpeer.coordinator.mqtt_intake import MqttIntake
+from gridpeer.coordinator.preferences import Community, community_of
 from gridpeer.coordinator.service import Coordinator
 from gridpeer.core.mqtt import BrokerAddress
 from gridpeer.core.settings import Settings, load_settings
@@ -91,6 +92,22 @@ def build(settings: Settings) -> Coordinator:
         grid=GridPrices(t.import_wei_per_kwh, t.feed_in_wei_per_kwh),
         gate_s=settings.market.gate_s,
         store=open_store(settings.store_url),
+        community=account_community(settings),
+    )
+
+
+def account_community(settings: Settings) -> Community:
+    """Zones and green houses of the configured ``[[accounts]]`` (``zone``, ``green``; a
+    house with PV is green unless it says otherwise), for local and green preferences."""
+    return community_of(
+        [
+            (
+                a.id,
+                a.zone,
+                a.green if a.green is not None else (a.pv_kwp > 0 or a.kind != "consumer"),
+            )
+            for a in settings.accounts
+        ]
     )
 
 

@@ -149,6 +149,12 @@ class HouseAccount(BaseModel):
     pv_kwp: float = Field(0.0, ge=0.0, le=10_000.0)
     bess_kwh: float = Field(0.0, ge=0.0, le=100_000.0)
     mqtt_password: SecretStr | None = None
+    zone: str | None = Field(None, pattern=_NAME)
+    """The house's zone (its feeder or street) for buyers' *local* preference: a local buy
+    order is served first by sellers of the same zone. Unset: local to no one."""
+    green: bool | None = None
+    """Whether the house sells green energy, for buyers' *green* preference. Unset: green
+    when it has PV (``pv_kwp`` > 0 or ``kind`` pv/pv_bess)."""
     devices: list[dict[str, Any]] = []
     """The house's smart plugs and meters (``[[accounts.devices]]``): validated by
     :func:`gridpeer.telemetry.adapters.config.house_devices` (a layer above core)."""

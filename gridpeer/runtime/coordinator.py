@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 
 from eth_account.signers.local import LocalAccount
 
+from gridpeer.coordinator.preferences import Community
 from gridpeer.coordinator.service import Coordinator
 from gridpeer.market.clearing import GridPrices
 from gridpeer.runtime.composition import Parts
@@ -72,6 +73,26 @@ def build(parts: Parts) -> Coordinator:
         now=lambda: int(parts.clock.timestamp()),
         store=store,
         chain_lock=hub.lock,
+        community=preference_community(parts),
+    )
+
+
+DEMO_ZONES = 3
+"""The demo's houses lie in this many zones (round-robin, as the simulator's
+``[market_structure] zones``), for buyers' local preference."""
+
+
+def preference_community(parts: Parts) -> Community:
+    """Zones and green houses for local and green preferences: ``serve``'s
+    ``[[accounts]]`` (``zone``, ``green``), or for the demo's houses
+    :data:`DEMO_ZONES` zones round-robin and every house with PV green."""
+    from gridpeer.coordinator.preferences import community_of
+    from gridpeer.coordinator.process import account_community
+
+    if parts.settings.accounts:
+        return account_community(parts.settings)
+    return community_of(
+        [(h.id, f"zone-{i % DEMO_ZONES + 1}", h.pv_kwp > 0) for i, h in enumerate(parts.houses)]
     )
 
 
