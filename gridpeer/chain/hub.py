@@ -222,6 +222,8 @@ class ChainHub:
     def _hash(self, number: int) -> str | None:
         try:
             return "0x" + self.market.backend.block_hash(number).hex()
+        except OSError:  # the node is down (requests' ConnectionError): not a reorg
+            raise
         except Exception:  # a block the node does not have (any more)
             return None
 
@@ -245,9 +247,9 @@ class ChainHub:
         committed with its last block's hash); returns how many were applied."""
         if not self._loaded:
             self.load()
-        self._check_reorg()
         backend = self.market.backend
-        head = backend.block_number()
+        head = backend.block_number()  # raises while the node is down: no reorg check then
+        self._check_reorg()
         applied = 0
         for _ in range(self.max_chunks):
             chunk = next_chunk(self.cursor, head, self.confirmations, self.chunk_blocks)

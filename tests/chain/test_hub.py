@@ -142,3 +142,28 @@ def test_a_reorg_rolls_the_index_back_to_the_common_ancestor(
     again = hub(market, index)  # and the store holds the same after the rewind
     again.poll()
     assert set(again.trades) == {kept, replacement}
+
+
+def test_a_node_that_is_down_is_not_taken_for_a_reorg(env: Env, index: IndexStore) -> None:
+    """While the node is unreachable, poll fails (the caller retries) and the index keeps
+    everything: before, every missing block hash looked like a reorg deeper than the
+    index remembered, and each anvil restart re-indexed from the deployment block."""
+    ids = trades(env, 3)
+    h = hub(env.market, index)
+    h.poll()
+    cursor, backend = h.cursor, env.market.backend
+
+    def down(*_: Any) -> Any:
+        raise ConnectionError("Connection refused")  # what requests raises: an OSError
+
+    real_hash, real_number = backend.block_hash, backend.block_number
+    backend.block_hash = down  # type: ignore[method-assign,assignment]
+    with pytest.raises(OSError):
+        h._check_reorg()
+    backend.block_number = down  # type: ignore[method-assign]
+    with pytest.raises(OSError):
+        h.poll()
+    backend.block_hash, backend.block_number = real_hash, real_number  # type: ignore[method-assign]
+    h.poll()
+    assert h.reorgs == 0 and h.cursor >= cursor
+    assert set(ids) <= set(h.trades)
