@@ -21,6 +21,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.address import is_address, to_checksum_address
 
 from gridpeer.chain.client import MarketClient
+from gridpeer.chain.dev_chains import DEV_CHAIN_IDS
 from gridpeer.chain.events import DeliveryConfirmed, Reclaimed, TradeCreated
 from gridpeer.chain.keystore import (
     KeystoreError,
@@ -37,8 +38,6 @@ from gridpeer.core.config_file import ConfigFile
 from gridpeer.core.settings import ConfigError, Settings
 
 ROLE_KEYS = ("admin", "oracle", "coordinator")
-DEV_CHAIN_IDS = frozenset({31337, 1337})
-"""anvil and Hardhat (31337), Ganache and geth --dev (1337)."""
 LOG_SPAN = 2_000
 """Most blocks read per ``eth_getLogs``."""
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gridpeer.chain.dev_chains import DEV_CHAIN_IDS
 from gridpeer.core.clock import Clock
 from gridpeer.core.settings import ChainSettings, ConfigError, Settings
 from gridpeer.runtime.composition import Composition, Parts
@@ -173,10 +174,6 @@ def operator_account(settings: Settings) -> LocalAccount:
         return unlock_key(ref, "oracle")
     except KeystoreError as exc:
         raise ConfigError(f"[keys.oracle]: {exc}") from None
-
-
-DEV_CHAIN_IDS = frozenset({31337, 1337})
-"""anvil and Hardhat (31337), Ganache and geth --dev (1337): blocks there never reorg."""
 
 
 def fee_policy(c: ChainSettings) -> FeePolicy:
