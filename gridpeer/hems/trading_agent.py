@@ -105,6 +105,15 @@ def decide(settings: OwnerSettings, view: SlotView) -> list[Intent]:
     sell, buy = house_order_wh(
         forecast_net_wh(settings, view), view.soc, view.capacity_wh, view.hour_of_day
     )
+    return priced_intents(settings, view, sell, buy)
+
+
+def priced_intents(
+    settings: OwnerSettings, view: SlotView, sell: float, buy: float
+) -> list[Intent]:
+    """The orders for ``sell`` / ``buy`` Wh (the owner's fixed amounts override them;
+    amounts below ``min_order_wh`` are skipped), priced at the owner's fixed price or by
+    :func:`house_order_price` along the session, wei/kWh."""
     if settings.sell_wh is not None:
         sell = settings.sell_wh
     if settings.buy_wh is not None:

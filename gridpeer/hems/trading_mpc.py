@@ -47,8 +47,7 @@ from gridpeer.devices.ev import EvSessions, EvSpec
 from gridpeer.devices.schedule import FlexProblem, solve
 from gridpeer.devices.scheduled import ScheduledHouse
 from gridpeer.hems.forecasting import SLOT_S, HouseForecaster
-from gridpeer.hems.strategy import house_order_price
-from gridpeer.hems.trading_agent import Intent, OwnerSettings, SlotView
+from gridpeer.hems.trading_agent import Intent, OwnerSettings, SlotView, priced_intents
 from gridpeer.market.clearing import GridPrices
 from gridpeer.store.base import Resolution, Store
 
@@ -378,25 +377,7 @@ class MpcHouse:
         if not settings.enabled or plan is None or not plan.covers(window):
             return []
         sell, buy = plan.window_wh(window)
-        if settings.sell_wh is not None:
-            sell = settings.sell_wh
-        if settings.buy_wh is not None:
-            buy = settings.buy_wh
-        out: list[Intent] = []
-        for side, wh in (("sell", sell), ("buy", buy)):
-            if wh < max(1, settings.min_order_wh):
-                continue
-            price = settings.price_wei_per_kwh
-            if price is None:
-                price = house_order_price(
-                    side,
-                    view.feed_in,
-                    view.import_price,
-                    view.progress,
-                    settings.strategy,
-                    settings.spread,
-                )
-            out.append(Intent(side, int(wh), int(price)))
+        out = priced_intents(settings, view, sell, buy)
         self.posted.append((window, plan, out))
         del self.posted[:-200]
         return out
