@@ -185,6 +185,12 @@ async def trading_agents(
 
     def round_() -> None:
         with lock:
+            # chain time up to model time first: a round that starts as a session opens
+            # would otherwise be refused as OutsideWindow by a chain a few seconds behind
+            try:
+                hub.sync_time()
+            except Exception as exc:  # the agents' refusals below will say what it means
+                log.warning("chain time not moved to model time: %s", exc)
             schedule = market.schedule()
             now = max(market.now(), int(clock.timestamp()))
         replan(now)
