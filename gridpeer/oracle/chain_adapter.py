@@ -72,6 +72,8 @@ class MarketChainView:
                 return f"#{number}" if number <= self.market.backend.block_number() else None
             try:
                 block = self._w3.eth.get_block(number)
+            except OSError:  # the node is down (requests' ConnectionError): not a reorg
+                raise
             except Exception:  # BlockNotFound on every provider
                 return None
         return "0x" + bytes(block["hash"]).hex()
