@@ -91,6 +91,8 @@ class DeliveryAgent:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last = clock.now()
+        self._meter_of: object = None  # the power source _meter was decided for
+        self._meter: TradeMeter | None = None
         self._inflight: dict[int, tuple[Any, float]] = {}  # trade id -> (paho info, sent at)
         self.link = link or MqttClient(
             f"gridpeer-agent-{community}-{house}",
@@ -137,6 +139,15 @@ class DeliveryAgent:
         if self.on_command is not None:
             self.on_command(cmd, new)
 
+    def _trade_meter(self) -> TradeMeter | None:
+        """``self.power`` if it meters each trade, else None. ``power`` may be replaced
+        after start (tests do): decided again only when it is, since a runtime-checkable
+        Protocol's ``isinstance`` costs ~10 µs, on every delivering house's every tick."""
+        if self.power is not self._meter_of:
+            self._meter_of = self.power
+            self._meter = self.power if isinstance(self.power, TradeMeter) else None
+        return self._meter
+
     def tick(self) -> list[Task]:
         """One step at the clock's now: switch relays, meter, persist, report results."""
         now = self.clock.now()
@@ -151,8 +162,8 @@ class DeliveryAgent:
             for d in Direction:
                 if not (shares := self.executor.shares(d)):
                     continue
-                meter = self.power  # may be replaced (tests): looked at on every tick
-                counted = meter.trade_wh(d, now, shares) if isinstance(meter, TradeMeter) else None
+                meter = self._trade_meter()
+                counted = meter.trade_wh(d, now, shares) if meter is not None else None
                 if counted is None:
                     power[d] = self.power.power_w(d, now, shares)
                 else:  # the meter counts each trade: no pro-rata convention needed
