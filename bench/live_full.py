@@ -119,16 +119,6 @@ def _probe(run: Run, args: argparse.Namespace, pg_pids: Callable[[], list[int]])
         run.start, run.monitoring, run.ready_wall = parts.clock.start, parts.monitoring, time.time()
         rt = parts.delivery
         assert rt is not None and parts.hub is not None and parts.url is not None
-        oracle = rt.oracle
-        plain = oracle.run_once
-
-        def timed() -> bool:
-            t0 = time.perf_counter()
-            ok: bool = plain()
-            run.oracle_ms.append(1000 * (time.perf_counter() - t0))
-            return ok
-
-        oracle.run_once = timed  # type: ignore[method-assign]
         stop = threading.Event()
         sampler = threading.Thread(
             target=_sample, args=(run, lambda: [*pg_pids(), _self_pid()], stop), daemon=True
@@ -160,7 +150,7 @@ def _probe(run: Run, args: argparse.Namespace, pg_pids: Callable[[], list[int]])
                     done = sum(1 for t in trades if t.status == "settled")
                     print(
                         f"model {parts.clock.now():%H:%M}: {len(trades)} trades, {done} settled,"
-                        f" {len(run.oracle_ms)} oracle passes, threads {run.threads_max}, "
+                        f" threads {run.threads_max}, "
                         f"{run.rss_mb_max:.0f} MB",
                         flush=True,
                     )
@@ -173,6 +163,7 @@ def _probe(run: Run, args: argparse.Namespace, pg_pids: Callable[[], list[int]])
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            run.oracle_ms = rt.oracle_passes_ms()  # the oracle's own process, on anvil
             trades = list(hub.trades.values())
             run.trades = len(trades)
             run.settled = sum(1 for t in trades if t.status == "settled")

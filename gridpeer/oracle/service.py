@@ -37,6 +37,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -111,6 +112,8 @@ class Oracle:
             first = self.config.start_block - 1
             self.state.start_after(BlockRef(first, self.chain.block_hash(first) or ""))
         self.rejected = 0
+        self.passes_ms: deque[float] = deque(maxlen=100_000)
+        """Wall time of each pass :meth:`run_once` ran (ms), newest last."""
         self.head_seen = -1  # the chain head at the last follow (metrics: oracle lag)
         self._retry_at: dict[int, float] = {}
         self._resend_at: dict[int, float] = {}
@@ -703,6 +706,7 @@ class Oracle:
         attempt is delayed by a growing backoff. Returns True if the tick completed."""
         if not self._backoff.ready():
             return False
+        t0 = time.perf_counter()
         try:
             self.tick()
         except StateUnavailable as exc:
@@ -718,6 +722,8 @@ class Oracle:
             self.chain_outage.ok()
             self._backoff.succeeded()
             return True
+        finally:
+            self.passes_ms.append(1000 * (time.perf_counter() - t0))
         self._backoff.failed()
         return False
 

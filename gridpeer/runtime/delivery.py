@@ -4,6 +4,9 @@ metering the simulated houses (each seller limited by its real PV surplus + batt
 It needs ``parts.broker`` and, from the ``chain`` service, ``parts.chain`` (the oracle's
 key) and ``parts.hub`` (the market, the houses' dev keys and the chain lock). Sets
 ``parts.delivery`` (the :class:`~gridpeer.runtime.delivery_runtime.DeliveryRuntime`).
+On a JSON-RPC node (anvil: the demo beyond 50 houses) the oracle runs in a process of its
+own (:mod:`gridpeer.runtime.oracle_process`), its passes started by the demo's ``clock``
+service once model time runs.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ async def delivery(parts: Parts) -> AsyncIterator[None]:
     state_dir = parts.data_dir / "delivery"
     state_dir.mkdir(parents=True, exist_ok=True)
     market, lock = _oracle_market(parts)
+    rpc = parts.chain_url if lock is None else None  # a node: the oracle in its own process
     rt = DeliveryRuntime(
         market,
         chain.oracle,
@@ -54,6 +58,7 @@ async def delivery(parts: Parts) -> AsyncIterator[None]:
         config,
         power=power,
         lock=lock,
+        oracle_rpc=rpc,
     )
     await asyncio.to_thread(rt.start)
     parts.delivery = rt

@@ -7,8 +7,10 @@ per house (threads). The entry point for ``gridpeer demo`` and the benchmark::
     ...
     rt.stop()
 
-For separate processes (so each can be killed and restarted on its own) run
-``python -m gridpeer.oracle`` and ``gridpeer delivery-agent`` instead.
+With ``oracle_rpc`` the oracle runs in a process of its own
+(:mod:`gridpeer.runtime.oracle_process`, the big demo on anvil). For separate processes
+that can each be killed and restarted on its own run ``gridpeer oracle`` and
+``gridpeer delivery-agent`` (or ``gridpeer agents``) instead.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from gridpeer.hems.monitoring import house_groups
 from gridpeer.oracle.chain_adapter import MarketChainView
 from gridpeer.oracle.service import Oracle, OracleConfig
 from gridpeer.oracle.state import OracleState
+from gridpeer.runtime.oracle_process import OracleProcess, OracleSpec
 from gridpeer.telemetry.delivery import DeliveryCommand
 
 
@@ -49,6 +52,10 @@ class DeliveryRuntime:
             benchmarks an explicit ``ConstantPower``); no house is metered by default.
         lock: lock shared with other users of an in-process chain backend.
         on_command: hook ``f(command, new)`` called when an agent receives a command.
+        oracle_rpc: the chain node's JSON-RPC URL to run the oracle in a process of its
+            own (:mod:`gridpeer.runtime.oracle_process`; its passes start at
+            :meth:`run_oracle`); None runs it as a thread of this process (its passes
+            start at :meth:`start`).
     """
 
     def __init__(
@@ -66,15 +73,33 @@ class DeliveryRuntime:
         lock: threading.Lock | threading.RLock | FairLock | None = None,
         on_command: Callable[[DeliveryCommand, bool], None] | None = None,
         state_url: str | None = None,
+        oracle_rpc: str | None = None,
     ) -> None:
         """Raises: ValueError: a house has no power source (nothing is metered by default)."""
         unmetered = sorted(set(houses.values()) - set(power))
         if unmetered:
             raise ValueError(f"no power source for houses {unmetered}: nothing meters them")
         config = config or OracleConfig()
-        self.chain = MarketChainView(market, oracle_key, houses, lock)
         url = state_url or f"sqlite:///{state_dir / 'oracle.db'}"
-        self.oracle = Oracle(self.chain, OracleState(url), host, port, clock, config)
+        self.oracle: Oracle | OracleProcess
+        if oracle_rpc is not None:
+            fees = getattr(market.backend, "fee_policy", None)
+            spec = OracleSpec(
+                oracle_rpc,
+                market.address,
+                "0x" + bytes(oracle_key.key).hex(),
+                dict(houses),
+                host,
+                port,
+                url,
+                clock,
+                config,
+                fees,
+            )
+            self.oracle = OracleProcess(spec)
+        else:
+            chain = MarketChainView(market, oracle_key, houses, lock)
+            self.oracle = Oracle(chain, OracleState(url), host, port, clock, config)
         self.hosts: list[DeliveryHost] = []
         groups = house_groups(list(dict.fromkeys(houses.values())), False)
         if len(groups) == len(houses):  # small community: one agent (session) per house
@@ -104,7 +129,9 @@ class DeliveryRuntime:
             self.agents = {h: a for dh in self.hosts for h, a in dh.agents.items()}
 
     def start(self) -> None:
-        """Connect everything and start the threads (agents first)."""
+        """Connect everything and start the threads (agents first); an oracle in a
+        process of its own is spawned and connected, its passes wait for
+        :meth:`run_oracle`."""
         if self.hosts:
             for dh in self.hosts:
                 dh.start()
@@ -113,10 +140,24 @@ class DeliveryRuntime:
                 a.start()
         self.oracle.start()
 
+    def run_oracle(self, clock: Clock) -> None:
+        """Start an oracle process's passes on ``clock`` (the running model clock; the
+        process got a copy of it when it was spawned). Nothing to do for a thread."""
+        if isinstance(self.oracle, OracleProcess):
+            self.oracle.run(clock)
+
+    def oracle_passes_ms(self) -> list[float]:
+        """The oracle's passes so far: each one's wall time, ms."""
+        if isinstance(self.oracle, OracleProcess):
+            final = self.oracle.final
+            return final.passes_ms if final is not None else self.oracle.stats().passes_ms
+        return list(self.oracle.passes_ms)
+
     def stop(self) -> None:
         """Stop the oracle, then the agents; state stays on disk."""
         self.oracle.stop()
-        self.oracle.state.close()
+        if isinstance(self.oracle, Oracle):
+            self.oracle.state.close()
         if self.hosts:
             for dh in self.hosts:
                 dh.stop()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import tempfile
@@ -90,6 +91,8 @@ async def release_clock(parts: Parts) -> AsyncIterator[None]:
     up (a 1,000-house demo takes minutes to simulate, deploy and register its houses: at
     60× the first trading windows were over before the agents were ready)."""
     parts.clock.release()
+    if parts.delivery is not None:  # an oracle in its own process gets the running clock
+        await asyncio.to_thread(parts.delivery.run_oracle, parts.clock)
     log.info("model clock running from %s at %g×", parts.clock.now(), parts.clock.speed)
     yield
 

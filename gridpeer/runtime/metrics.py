@@ -105,11 +105,13 @@ class PartsCollector(Collector):
             return
         from gridpeer.oracle.state import TradeState
 
-        yield CounterMetricFamily(
-            "gridpeer_oracle_results_rejected",
-            "Delivery results the oracle rejected (malformed, or from another house's topic).",
-            value=oracle.rejected,
-        )
+        rejected = getattr(oracle, "rejected", None)  # None: the oracle's own process knows
+        if rejected is not None:
+            yield CounterMetricFamily(
+                "gridpeer_oracle_results_rejected",
+                "Delivery results the oracle rejected (malformed, or from another house's topic).",
+                value=rejected,
+            )
         try:
             counts = oracle.state.counts()
             last = oracle.state.last_block()
@@ -122,7 +124,7 @@ class PartsCollector(Collector):
         for state in TradeState:
             deliveries.add_metric([state.value], counts.get(state, 0))
         yield deliveries
-        if oracle.head_seen >= 0 and last >= 0:
+        if getattr(oracle, "head_seen", -1) >= 0 and last >= 0:
             yield GaugeMetricFamily(
                 "gridpeer_oracle_lag_blocks",
                 "Chain head at the oracle's last look minus the last block it processed.",
