@@ -7,6 +7,7 @@ pyrevm in-process. Times are UTC unix seconds; amounts wei; gas in gas units.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -63,8 +64,12 @@ class Backend(Protocol):
         """Read-only call on the latest state; raise :class:`Reverted` on failure."""
         ...
 
-    def get_logs(self, address: str, from_block: int, to_block: int) -> list[RawLog]:
-        """Logs of ``address`` in blocks [from_block, to_block] (inclusive)."""
+    def get_logs(
+        self, address: str, from_block: int, to_block: int, topics: Sequence[bytes] | None = None
+    ) -> list[RawLog]:
+        """Logs of ``address`` in blocks [from_block, to_block] (inclusive); with
+        ``topics``, only those whose first topic (the event's signature hash) is one of
+        them (filtered by the node)."""
         ...
 
     def block_number(self) -> int:

@@ -152,6 +152,11 @@ Event = (
 )
 
 
+TRADE_EVENTS = ("TradeCreated", "BatchSettled")
+"""The contract's events that create trades (:class:`TradeCreated`): a book trade, and a
+coordinator's batch of trades."""
+
+
 def decode_logs(logs: list[RawLog], member: Callable[[int], str]) -> list[Event]:
     """Decode this contract's logs; ``member(idx)`` resolves member indices to addresses.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Sequence
 
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
@@ -87,11 +88,19 @@ class RevmBackend:
             m = _REVERT.search(str(exc))
             raise Reverted(bytes.fromhex(m.group(1)) if m else b"") from exc
 
-    def get_logs(self, address: str, from_block: int, to_block: int) -> list[RawLog]:
+    def get_logs(
+        self, address: str, from_block: int, to_block: int, topics: Sequence[bytes] | None = None
+    ) -> list[RawLog]:
         addr = to_checksum_address(address)
         lo = bisect.bisect_left(self._log_blocks, from_block)
         hi = bisect.bisect_right(self._log_blocks, to_block)
-        return [log for log in self._logs[lo:hi] if log.address == addr]
+        wanted = None if topics is None else set(topics)
+        return [
+            log
+            for log in self._logs[lo:hi]
+            if log.address == addr
+            and (wanted is None or (bool(log.topics) and log.topics[0] in wanted))
+        ]
 
     def block_number(self) -> int:
         return self._number

@@ -15,7 +15,7 @@ import ast
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -336,10 +336,17 @@ class Web3Backend:
             log_index=int(log["logIndex"]),
         )
 
-    def get_logs(self, address: str, from_block: int, to_block: int) -> list[RawLog]:
-        logs = self.w3.eth.get_logs(
-            {"address": to_checksum_address(address), "fromBlock": from_block, "toBlock": to_block}
-        )
+    def get_logs(
+        self, address: str, from_block: int, to_block: int, topics: Sequence[bytes] | None = None
+    ) -> list[RawLog]:
+        params: dict[str, Any] = {
+            "address": to_checksum_address(address),
+            "fromBlock": from_block,
+            "toBlock": to_block,
+        }
+        if topics is not None:  # one position, any of these: [[t1, t2, ...]]
+            params["topics"] = [["0x" + t.hex() for t in topics]]
+        logs = self.w3.eth.get_logs(params)  # type: ignore[arg-type]
         return [self._raw(log) for log in logs]
 
     def deployment_block(self, address: str) -> int:

@@ -12,7 +12,7 @@ from eth_utils.crypto import keccak
 
 from gridpeer.chain import TxRequest, cost_wei, errors
 from gridpeer.chain.build import _NODE_COMPILE, find_solc_js
-from gridpeer.chain.codec import encode_call
+from gridpeer.chain.codec import abi, encode_call
 from gridpeer.chain.events import DeliveryConfirmed, OrderPosted, TradeCreated
 from tests.chain.conftest import PRICE, Env
 
@@ -45,6 +45,12 @@ def test_events_by_block_range_rebuild_the_history(env: Env) -> None:
     assert all(len(e.meta.block_hash) == 32 and len(e.meta.tx_hash) == 32 for e in evs)
     assert m.events(last + 1) == []
     assert all(m.backend.block_hash(e.meta.block_number) == e.meta.block_hash for e in evs)
+    # filtered by the node: only the logs whose event is asked for
+    topic = next(ev.topic for ev in abi().events.values() if ev.name == "TradeCreated")
+    only = m.backend.get_logs(m.address, cursor, last, [topic])
+    assert [(lg.block_number, lg.log_index) for lg in only] == [
+        (traded.meta.block_number, traded.meta.log_index)
+    ]
 
 
 def test_build_tx_is_an_unsigned_wallet_transaction(env: Env) -> None:

@@ -32,3 +32,27 @@ def test_block_hash_of_a_block_beyond_the_head_is_none(anvil_url: str) -> None:
     head = view.head()
     assert view.block_hash(head) is not None
     assert view.block_hash(head + 10_000) is None
+
+
+@pytest.mark.anvil
+def test_the_node_sends_the_oracle_only_the_logs_that_create_trades(anvil_url: str) -> None:
+    """Orders posted without a trade are not read by the oracle at all."""
+    from gridpeer.chain import Schedule, open_chain
+    from gridpeer.oracle.chain_adapter import TRADE_TOPICS
+
+    chain = open_chain(anvil_url)
+    market = chain.deploy_market(grace_s=900)
+    market.set_schedule(chain.admin, Schedule("open"))
+    h1, h2 = chain.houses(2, market)
+    first = market.backend.block_number() + 1
+    start = market.now() + 600
+    for _ in range(3):
+        market.post_offer(h1, 10, 10**15, start, start + 60)
+    oid = market.post_offer(h1, 10, 10**15, start, start + 60)
+    tid = market.buy(h2, oid, 10)
+    head = market.backend.block_number()
+    everything = market.backend.get_logs(market.address, first, head)
+    trades = market.backend.get_logs(market.address, first, head, TRADE_TOPICS)
+    assert len(everything) > len(trades) == 1
+    view = MarketChainView(market, chain.oracle, {h1.address: "h1", h2.address: "h2"})
+    assert [e.trade_id for e in view.trade_events(first, head)] == [tid]

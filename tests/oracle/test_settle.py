@@ -179,3 +179,27 @@ def test_repeated_commands_of_a_tick_go_out_together(tmp_path: Path) -> None:
     assert command_topic("c", "s2") not in topics and command_topic("c", "b2") in topics
     assert o.resend(o.clock.now()) == 30  # resend_s = 0: again next tick, still one batch
     assert len(link.batches) == 2
+
+
+def test_a_tick_repeats_at_most_its_cap_of_commands_longest_waiting_first(
+    tmp_path: Path,
+) -> None:
+    """150 silent trades in their window: a tick repeats 200 commands (100 trades), the
+    next one starts with the 50 left out, so every trade is repeated within two ticks."""
+    from gridpeer.oracle.service import RESEND_MAX_MESSAGES
+
+    chain = FakeChain()
+    o = make(tmp_path, chain, T0 + timedelta(minutes=5))
+    chain.mine([(k, f"s{k}", f"b{k}", 50, T0, T0 + timedelta(minutes=10)) for k in range(2, 151)])
+    o.follow()
+    o.state.set_states(list(range(1, 151)), TradeState.COMMANDED)
+    link = RecordingLink()
+    o.link = link  # type: ignore[assignment]
+
+    assert o.resend(o.clock.now()) == RESEND_MAX_MESSAGES // 2 == 100
+    assert o.resend(o.clock.now()) == 100
+    first, second = ({t for t, _, _ in batch} for batch in link.batches)
+    assert len(link.batches[0]) == len(link.batches[1]) == RESEND_MAX_MESSAGES
+    everyone = {command_topic("c", h) for k in range(2, 151) for h in (f"s{k}", f"b{k}")}
+    left_out = everyone - first
+    assert len(left_out) == 100 and left_out <= second  # the 50 left out went first
