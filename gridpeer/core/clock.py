@@ -13,26 +13,35 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 
-@dataclass
+@dataclass(init=False)
 class Clock:
     """Model time = ``start + (wall - wall_at_start) * speed``.
 
-    Attributes:
+    Args:
         start: model time at which the clock starts (UTC-aware). Defaults to now.
         speed: model seconds per wall second (1.0 = real time). Must be > 0.
+        held: start held: ``now()`` is exactly ``start`` until :meth:`release`, however
+            much wall time passes (a run that sets up first, e.g. ``gridpeer demo``).
     """
 
-    start: datetime = field(default_factory=lambda: datetime.now(UTC))
-    speed: float = 1.0
-    _wall0: float = field(default_factory=lambda: time.monotonic(), repr=False)
-    _held: tuple[float, float] | None = field(default=None, repr=False)
+    start: datetime
+    speed: float
+    _wall0: float = field(repr=False)
+    """Monotonic wall time (s) at which model time was ``start``."""
+    _held: tuple[float, float] | None = field(repr=False)
     """(wall0, monotonic time) while held: model time stands still (:meth:`hold`)."""
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self, start: datetime | None = None, speed: float = 1.0, *, held: bool = False
+    ) -> None:
+        self.start = datetime.now(UTC) if start is None else start
+        self.speed = speed
         if self.speed <= 0:
             raise ValueError(f"clock speed must be > 0, got {self.speed}")
         if self.start.tzinfo is None:
             raise ValueError("clock start must be timezone-aware (UTC)")
+        self._wall0 = time.monotonic()
+        self._held = (self._wall0, self._wall0) if held else None
 
     def now(self) -> datetime:
         """Current model time (UTC-aware)."""

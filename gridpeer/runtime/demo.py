@@ -31,15 +31,18 @@ def data_directory(configured: Path | None) -> Iterator[Path]:
         yield Path(tmp)
 
 
-def demo_clock(speed: float, start_hour: float, now: datetime | None = None) -> Clock:
+def demo_clock(
+    speed: float, start_hour: float, now: datetime | None = None, *, held: bool = False
+) -> Clock:
     """A clock starting at ``start_hour`` (UTC) model time, running ``speed``×: today if
     that is still ahead of ``now`` (wall time), else tomorrow — a dev chain's time starts
-    at wall time and only moves forward, so model time must not be behind it."""
+    at wall time and only moves forward, so model time must not be behind it. ``held``:
+    created held at that start until :meth:`~gridpeer.core.clock.Clock.release`."""
     wall = now or datetime.now(UTC)
     start = datetime.combine(wall.date(), time(0), tzinfo=UTC) + timedelta(hours=start_hour)
     if start <= wall:
         start += timedelta(days=1)
-    return Clock(start=start, speed=speed)
+    return Clock(start=start, speed=speed, held=held)
 
 
 def demo_houses(
@@ -87,9 +90,9 @@ def demo_composition() -> Composition:
 
 @contextlib.asynccontextmanager
 async def release_clock(parts: Parts) -> AsyncIterator[None]:
-    """Start model time: :func:`run_demo` holds the clock at its start while the demo sets
-    up (a 1,000-house demo takes minutes to simulate, deploy and register its houses: at
-    60× the first trading windows were over before the agents were ready)."""
+    """Start model time: :func:`run_demo` creates the clock held at its start while the
+    demo sets up (a 1,000-house demo takes minutes to simulate, deploy and register its
+    houses: at 60× the first trading windows were over before the agents were ready)."""
     parts.clock.release()
     if parts.delivery is not None:  # an oracle in its own process gets the running clock
         await asyncio.to_thread(parts.delivery.run_oracle, parts.clock)
@@ -106,8 +109,8 @@ async def run_demo(
 ) -> None:
     """Run the demo until Ctrl-C/SIGTERM or ``duration_h`` model hours."""
     houses, traces = demo_houses(settings, demo_clock(1.0, start_hour).start.date())
-    clock = demo_clock(settings.speed, start_hour)
-    clock.hold()  # model time starts when everything is up (the "clock" service)
+    # held: model time starts when everything is up (the "clock" service)
+    clock = demo_clock(settings.speed, start_hour, held=True)
     with data_directory(settings.data_dir) as data_dir:
         parts = Parts(
             settings=settings, clock=clock, data_dir=data_dir, houses=houses, traces=traces

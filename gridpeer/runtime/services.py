@@ -67,13 +67,13 @@ def history_step_s(houses: int) -> int:
 async def seed_history(parts: Parts) -> AsyncIterator[None]:
     """Write the run's history so far (readings every :func:`history_step_s` from the
     start of each house's simulated flows, e.g. yesterday's midnight, to now) into the
-    store, so charts and today's energy are full from the first page view."""
+    store, so charts and today's energy are full from the first page view. The demo's
+    clock is created held at its start (:func:`~gridpeer.runtime.demo.run_demo`), so there
+    "now" is exactly the model start, where the sensor nodes begin to publish."""
     assert parts.store is not None, "history needs the store service first"
     from gridpeer.telemetry.sensor import TraceSampler
 
     now_ms = math.floor(parts.clock.timestamp() * 1000)
-    if parts.clock.held:  # the sensor nodes start at the model start: history ends there
-        now_ms = min(now_ms, math.floor(parts.clock.start.timestamp() * 1000))
     step_ms = history_step_s(len(parts.traces)) * 1000
     for trace in parts.traces:
         sampler = TraceSampler(trace)  # the same readings the house's sensor node sends

@@ -1,7 +1,9 @@
-"""The model clock held while a run sets up: time stands still, then runs on from there."""
+"""The model clock held while a run sets up (created held, or held later): time stands
+still, then runs on from there."""
 
 from __future__ import annotations
 
+import math
 import pickle
 from datetime import UTC, datetime, timedelta
 
@@ -29,6 +31,52 @@ def wall(monkeypatch: pytest.MonkeyPatch) -> FakeWall:
     w = FakeWall()
     monkeypatch.setattr("gridpeer.core.clock.time.monotonic", w)
     return w
+
+
+@given(delay_s=st.floats(0, 1e7), after_s=st.floats(0, 1e5), speed=st.floats(1e-3, 1e4))
+def test_a_clock_created_held_is_at_its_start_until_released(
+    delay_s: float, after_s: float, speed: float
+) -> None:
+    """However long the set-up takes, a clock created held reads exactly its start, and
+    once released runs at its speed from that start."""
+    w = FakeWall()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("gridpeer.core.clock.time.monotonic", w)
+        c = Clock(start=START, speed=speed, held=True)
+        assert c.held
+        w.t += delay_s
+        assert c.now() == START
+        assert c.timestamp() == START.timestamp()
+        c.release()
+        assert not c.held
+        assert c.now() == START
+        w.t += after_s
+        ran_s = (c.now() - START).total_seconds()
+        assert math.isclose(ran_s, after_s * speed, rel_tol=1e-9, abs_tol=1e-3)  # float wall
+
+
+def test_a_clock_created_held_reads_its_start_on_the_real_wall_clock() -> None:
+    c = Clock(START, 1e9, held=True)  # a microsecond of wall time would be 1,000 s here
+    assert [c.now() for _ in range(100)] == [START] * 100
+
+
+def test_a_pickled_held_clock_stays_held_at_its_start(wall: FakeWall) -> None:
+    c = Clock(start=START, speed=120, held=True)
+    copy = pickle.loads(pickle.dumps(c))
+    wall.t += 60
+    assert copy.held
+    assert copy.now() == START
+    copy.release()
+    wall.t += 1
+    assert copy.now() == START + timedelta(minutes=2)
+    assert c.now() == START  # the original is still held
+
+
+def test_clock_refusals() -> None:
+    with pytest.raises(ValueError, match="speed"):
+        Clock(START, 0)
+    with pytest.raises(ValueError, match="timezone"):
+        Clock(datetime(2026, 11, 30, 14), held=True)
 
 
 def test_held_clock_stands_still_then_runs_on(wall: FakeWall) -> None:

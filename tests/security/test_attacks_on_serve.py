@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -34,16 +32,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import paho.mqtt.client as mqtt
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from paho.mqtt.enums import CallbackAPIVersion
 
 from gridpeer.chain import open_chain
 from gridpeer.core.mqtt import BrokerAddress, MqttTls
 from gridpeer.store.base import NonceLimits
-from gridpeer.telemetry.broker import MOSQUITTO_BINARY, wait_for_port
+from tests.services.mosquitto_tls import (
+    ConfiguredMosquitto,
+    broker_config,
+    paho_tls_client,
+    reachable_dir,
+)
 from tests.services.ports import free_port
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.anvil]
@@ -102,19 +103,16 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def live(anvil_url: str) -> Iterator[Live]:
-    d = Path(tempfile.mkdtemp(prefix="gridpeer-attacks-"))
-    d.chmod(0o755)  # Mosquitto, dropped to its own user, reaches its files under it
+    with reachable_dir("gridpeer-attacks-") as d:  # Mosquitto, as its own user, reaches it
+        yield from _live(d, anvil_url)
+
+
+def _live(d: Path, anvil_url: str) -> Iterator[Live]:
     port = free_port()
     market = open_chain(anvil_url).deploy_market()
     cfg = _config(d, port, anvil_url, market.address)
-    made = _cli("broker-config", "-c", str(cfg), "-o", str(d / "mq"))
-    assert made.returncode == 0, made.stderr
-    broker = subprocess.Popen(
-        [MOSQUITTO_BINARY, "-c", str(d / "mq" / "mosquitto.conf")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    assert wait_for_port("127.0.0.1", port, 10)
+    broker_config(cfg, d / "mq")
+    broker = ConfiguredMosquitto(d / "mq" / "mosquitto.conf", port)
     serve = subprocess.Popen(
         [sys.executable, "-m", "gridpeer.cli", "serve", "--config", str(cfg)],
         stdout=subprocess.PIPE,
@@ -141,9 +139,7 @@ def live(anvil_url: str) -> Iterator[Live]:
         serve.terminate()
         serve.wait(30)
         reader.join(5)
-        broker.terminate()
-        broker.wait(10)
-        shutil.rmtree(d, ignore_errors=True)
+        broker.stop()
     assert not [line for line in output if "Traceback" in line], "".join(output)
 
 
@@ -239,16 +235,8 @@ def test_a_house_s_telemetry_is_for_its_members_only(live: Live) -> None:
 # --- telemetry ---------------------------------------------------------------------
 
 
-def _mqtt(address: BrokerAddress, client_id: str) -> mqtt.Client:
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
-    c.username_pw_set(address.username, address.password)
-    assert address.tls is not None
-    c.tls_set_context(address.tls.context())
-    return c
-
-
 def _publish(live: Live, house: str, password: str, payload: bytes) -> None:
-    c = _mqtt(live.broker.as_user(house, password), f"attack-{house}")
+    c = paho_tls_client(live.broker.as_user(house, password), f"attack-{house}")
     c.connect(live.broker.host, live.broker.port)
     c.loop_start()
     try:
@@ -293,13 +281,13 @@ def test_implausible_times_are_rejected_counted_and_never_shown(live: Live) -> N
 
 def test_a_10_mb_payload_is_dropped_and_its_sender_cut_off(live: Live) -> None:
     got: list[int] = []
-    watcher = _mqtt(live.broker, "attack-watch")
+    watcher = paho_tls_client(live.broker, "attack-watch")
     watcher.on_message = lambda c, u, m: got.append(len(m.payload))
     watcher.connect(live.broker.host, live.broker.port)
     watcher.subscribe("gridpeer/villa/#", qos=1)
     watcher.loop_start()
     gone = threading.Event()
-    attacker = _mqtt(live.broker.as_user("h1", H1_PW), "attack-big")
+    attacker = paho_tls_client(live.broker.as_user("h1", H1_PW), "attack-big")
     attacker.on_disconnect = lambda *a: gone.set()
     attacker.connect(live.broker.host, live.broker.port)
     attacker.loop_start()

@@ -12,27 +12,19 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from gridpeer.telemetry.broker import wait_for_port
+from tests.services import mosquitto_tls
 from tests.services.ports import free_port
 
 pytestmark = pytest.mark.mosquitto
-PASSWORDS = {"h1": "h1-secret-2a", "h2": "h2-secret-7c", "services": "svc-secret-9f"}
+PASSWORDS = {**mosquitto_tls.PASSWORDS, "h2": "h2-secret-7c"}
 
 
 def _toml(path: Path, port: int, with_h2_password: bool = True) -> Path:
     h2 = f'mqtt_password = "{PASSWORDS["h2"]}"' if with_h2_password else ""
-    path.write_text(
-        f"""community = "villa"
-[mqtt]
-embedded = false
-port = {port}
-username = "services"
-password = "{PASSWORDS["services"]}"
-[[accounts]]
-id = "h1"
-mqtt_password = "{PASSWORDS["h1"]}"
-[[accounts.devices]]
+    h1_plug_and_h2 = f"""[[accounts.devices]]
 kind = "tasmota"
 topic = "plug-h1"
 role = "house"
@@ -40,8 +32,7 @@ role = "house"
 id = "h2"
 {h2}
 """
-    )
-    return path
+    return mosquitto_tls.community_toml(path, port, None, h1_plug_and_h2)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -58,9 +49,9 @@ class _Client:
         self.messages: list[tuple[str, bytes]] = []
         self.connected = threading.Event()
         self.rc: object = None
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"t-{user}")
+        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"t-{user}")
         self.c.username_pw_set(user, password)
-        self.c.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload))
+        self.c.on_message = lambda c, u, m: self.messages.append((m.topic, bytes(m.payload)))
 
         def on_connect(c: object, u: object, flags: object, rc: object, p: object) -> None:
             self.rc = rc

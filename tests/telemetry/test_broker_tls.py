@@ -9,88 +9,24 @@ from __future__ import annotations
 import os
 import pwd
 import queue
-import shutil
-import subprocess
-import sys
-import tempfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from gridpeer.core.mqtt import BrokerAddress, MqttClient, MqttTls
 from gridpeer.core.settings import load_settings
-from gridpeer.telemetry.broker import MOSQUITTO_BINARY, wait_for_port
 from gridpeer.telemetry.broker_tls import ensure_ca
+from tests.services.mosquitto_tls import (
+    PASSWORDS,
+    ConfiguredMosquitto,
+    broker_config,
+    community_toml,
+    paho_tls_client,
+)
 from tests.services.ports import free_port
 
 pytestmark = pytest.mark.mosquitto
-PASSWORDS = {"h1": "h1-secret-2a", "services": "svc-secret-9f"}
-
-
-@pytest.fixture
-def open_dir() -> Iterator[Path]:
-    """A directory the ``mosquitto`` user can reach (pytest's tmp_path is under a 0700
-    directory of root's), removed afterwards."""
-    d = Path(tempfile.mkdtemp(prefix="gridpeer-broker-"))
-    d.chmod(0o755)
-    try:
-        yield d
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
-
-
-def _toml(path: Path, port: int, ca: Path | None) -> Path:
-    ca_line = f'ca_file = "{ca}"' if ca else ""
-    path.write_text(
-        f"""community = "villa"
-[mqtt]
-embedded = false
-port = {port}
-username = "services"
-password = "{PASSWORDS["services"]}"
-tls = true
-{ca_line}
-[[accounts]]
-id = "h1"
-mqtt_password = "{PASSWORDS["h1"]}"
-"""
-    )
-    return path
-
-
-def _broker_config(toml: Path, out: Path, *extra: str) -> None:
-    cli = [sys.executable, "-m", "gridpeer.cli", "broker-config"]
-    run = subprocess.run(
-        [*cli, "-c", str(toml), "-o", str(out), *extra],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert run.returncode == 0, run.stderr
-    assert "ca.crt" in run.stdout
-
-
-class _Broker:
-    def __init__(self, conf: Path, port: int) -> None:
-        self.stderr = ""
-        self.proc = subprocess.Popen(
-            [MOSQUITTO_BINARY, "-c", str(conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        if not wait_for_port("127.0.0.1", port, 10):
-            self.stop()
-            raise AssertionError(f"mosquitto did not start: {self.stderr}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        _, err = self.proc.communicate(timeout=10)
-        self.stderr = err.decode(errors="replace")
 
 
 def _client(
@@ -109,10 +45,7 @@ def _send_huge(address: BrokerAddress, size: int) -> bool:
     """Publish ``size`` bytes (QoS 0, no retry) as an attacker would; True once the broker
     disconnected the sender."""
     gone = threading.Event()
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-attacker")
-    assert address.tls is not None and address.username is not None
-    c.username_pw_set(address.username, address.password)
-    c.tls_set_context(address.tls.context())
+    c = paho_tls_client(address, "test-attacker")
     c.on_disconnect = lambda *a: gone.set()
     c.connect(address.host, address.port)
     c.loop_start()
@@ -131,11 +64,11 @@ def _refused(address: BrokerAddress) -> str:
 
 
 def test_tls_broker_admits_only_clients_verifying_it_and_drops_huge_payloads(
-    open_dir: Path,
+    mosquitto_dir: Path,
 ) -> None:
-    port, out = free_port(), open_dir / "mq"
-    toml = _toml(open_dir / "c.toml", port, out / "ca.crt")
-    _broker_config(toml, out)
+    port, out = free_port(), mosquitto_dir / "mq"
+    toml = community_toml(mosquitto_dir / "c.toml", port, out / "ca.crt")
+    broker_config(toml, out)
     if os.geteuid() == 0:  # handed to the user Mosquitto drops to, secrets still private
         broker_uid = pwd.getpwnam("mosquitto").pw_uid
         for name in ("passwd", "acl", "server.key", "server.crt"):
@@ -146,7 +79,7 @@ def test_tls_broker_admits_only_clients_verifying_it_and_drops_huge_payloads(
     assert "message_size_limit 65536" in conf and "certfile" in conf
     assert "user root" not in conf  # started as root, it really drops to 'mosquitto'
 
-    broker = _Broker(out / "mosquitto.conf", port)
+    broker = ConfiguredMosquitto(out / "mosquitto.conf", port)
     clients: list[MqttClient] = []
     try:
         settings = load_settings(toml)
@@ -175,7 +108,7 @@ def test_tls_broker_admits_only_clients_verifying_it_and_drops_huge_payloads(
         assert "certificate verify failed" in _refused(
             services.__class__("127.0.0.1", port, "services", PASSWORDS["services"], MqttTls(None))
         )  # the system's CAs do not know the community's
-        other_ca = open_dir / "other"
+        other_ca = mosquitto_dir / "other"
         other_ca.mkdir()
         ensure_ca(other_ca, "impostor")
         wrong = BrokerAddress(
@@ -193,10 +126,10 @@ def test_tls_broker_admits_only_clients_verifying_it_and_drops_huge_payloads(
         assert out.stat().st_uid == 0 and (out / "ca.crt").stat().st_uid == 0
 
 
-def test_client_certificates_are_required_when_issued(open_dir: Path) -> None:
-    port, out = free_port(), open_dir / "mq"
-    toml = _toml(open_dir / "c.toml", port, out / "ca.crt")
-    _broker_config(toml, out, "--client-certs")
+def test_client_certificates_are_required_when_issued(mosquitto_dir: Path) -> None:
+    port, out = free_port(), mosquitto_dir / "mq"
+    toml = community_toml(mosquitto_dir / "c.toml", port, out / "ca.crt")
+    broker_config(toml, out, "--client-certs")
     assert {p.name for p in (out / "clients").iterdir()} == {
         "h1.crt",
         "h1.key",
@@ -204,9 +137,9 @@ def test_client_certificates_are_required_when_issued(open_dir: Path) -> None:
         "services.key",
     }
     first = (out / "ca.crt").read_bytes()
-    _broker_config(toml, out, "--client-certs")  # idempotent: the CA is kept
+    broker_config(toml, out, "--client-certs")  # idempotent: the CA is kept
     assert (out / "ca.crt").read_bytes() == first
-    broker = _Broker(out / "mosquitto.conf", port)
+    broker = ConfiguredMosquitto(out / "mosquitto.conf", port)
     try:
         ca, cert, key = (str(out / f) for f in ("ca.crt", "clients/h1.crt", "clients/h1.key"))
         with_cert = _client(

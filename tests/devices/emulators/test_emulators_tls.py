@@ -16,41 +16,30 @@ from gridpeer.core.settings import load_settings
 from gridpeer.devices.emulators.base import Channel, constant
 from gridpeer.devices.emulators.tasmota import TasmotaEmulator
 from gridpeer.telemetry.broker_tls import ensure_ca
+from tests.services.mosquitto_tls import (
+    PASSWORDS,
+    ConfiguredMosquitto,
+    broker_config,
+    community_toml,
+)
 from tests.services.ports import free_port
-from tests.telemetry.test_broker_tls import PASSWORDS, _Broker, _broker_config, open_dir
 
-__all__ = ["open_dir"]  # the fixture, shared with the broker's TLS tests
 pytestmark = pytest.mark.mosquitto
 TOPIC = "p2p-in-h1"
 
 
-def _toml(path: Path, port: int, ca: Path) -> Path:
-    path.write_text(
-        f"""community = "villa"
-[mqtt]
-embedded = false
-port = {port}
-username = "services"
-password = "{PASSWORDS["services"]}"
-tls = true
-ca_file = "{ca}"
-[[accounts]]
-id = "h1"
-mqtt_password = "{PASSWORDS["h1"]}"
-[[accounts.devices]]
+H1_PLUG = f"""[[accounts.devices]]
 kind = "tasmota"
 topic = "{TOPIC}"
 role = "in"
 """
-    )
-    return path
 
 
-def test_tasmota_emulator_speaks_tls_with_the_community_ca(open_dir: Path) -> None:
-    port, out = free_port(), open_dir / "mq"
-    toml = _toml(open_dir / "c.toml", port, out / "ca.crt")
-    _broker_config(toml, out)
-    broker = _Broker(out / "mosquitto.conf", port)
+def test_tasmota_emulator_speaks_tls_with_the_community_ca(mosquitto_dir: Path) -> None:
+    port, out = free_port(), mosquitto_dir / "mq"
+    toml = community_toml(mosquitto_dir / "c.toml", port, out / "ca.crt", H1_PLUG)
+    broker_config(toml, out)
+    broker = ConfiguredMosquitto(out / "mosquitto.conf", port)
     stops = []
     try:
         address = load_settings(toml).mqtt.address()
@@ -99,7 +88,7 @@ def test_tasmota_emulator_speaks_tls_with_the_community_ca(open_dir: Path) -> No
         with pytest.raises(TimeoutError):
             clear.link.start(wait_s=3)
         clear.link.stop()
-        other = open_dir / "other"
+        other = mosquitto_dir / "other"
         other.mkdir()
         ensure_ca(other, "impostor")
         fake = TasmotaEmulator(
