@@ -133,16 +133,9 @@ def _probe(run: Run, args: argparse.Namespace, pg_pids: Callable[[], list[int]])
         run.web_thread = web
         hub = parts.hub
 
-        def settled() -> bool:
-            now = parts.clock.timestamp()
-            trades = list(hub.trades.values())
-            return bool(trades) and all(
-                t.end < now and (t.status == "settled" or t.disputed) for t in trades
-            )
-
         async def watch() -> None:
             last = 0.0
-            while not (settled() and not web.is_alive()):
+            while not (hub.all_done(parts.clock.timestamp()) and not web.is_alive()):
                 await asyncio.sleep(1.0)
                 if time.time() - last > 20:
                     last = time.time()

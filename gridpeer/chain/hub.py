@@ -199,6 +199,15 @@ class ChainHub:
         got = self.index.index_row(self.index_name, "trade", trade_id)
         return TradeRow(**json.loads(got[2])) if got is not None else None
 
+    def all_done(self, now: float) -> bool:
+        """True when there are trades, every one's window ended before ``now`` (unix s)
+        and each is settled or disputed (what a run that waits for its deliveries waits
+        for; the benchmarks' and the 1,000-house test's stop condition)."""
+        trades = list(self.trades.values())
+        return bool(trades) and all(
+            t.end < now and (t.status == "settled" or t.disputed) for t in trades
+        )
+
     def load(self) -> None:
         """(Re)load the working set and the cursor from the index."""
         name = self.index_name

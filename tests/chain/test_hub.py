@@ -167,3 +167,21 @@ def test_a_node_that_is_down_is_not_taken_for_a_reorg(env: Env, index: IndexStor
     h.poll()
     assert h.reorgs == 0 and h.cursor >= cursor
     assert set(ids) <= set(h.trades)
+
+
+def test_all_done_waits_for_every_window_and_every_settlement(env: Env, index: IndexStore) -> None:
+    h = hub(env.market, index)
+    h.poll()
+    assert not h.all_done(2**40)  # no trade yet: nothing to wait for is not "done"
+    ids = trades(env, 2)
+    h.poll()
+    end = h.trades[ids[0]].end
+    assert not h.all_done(end + 1)  # windows over, nothing settled
+    env.goto(h.trades[ids[0]].start + 1)
+    env.market.confirm_delivery(env.chain.oracle, ids[0], 10)
+    h.poll()
+    assert not h.all_done(end + 1)  # one still open
+    env.market.confirm_delivery(env.chain.oracle, ids[1], 10)
+    h.poll()
+    assert not h.all_done(end)  # the window is not over yet
+    assert h.all_done(end + 1)

@@ -70,24 +70,14 @@ def _events(parts: Parts, seen: Seen) -> None:
     seen.disputed = [e for e in events if isinstance(e, DisputeOpened)]
 
 
-def _settled(parts: Parts) -> bool:
-    """Every trade's window is over and every trade is settled or disputed."""
-    hub = parts.hub
-    assert hub is not None
-    now = parts.clock.timestamp()
-    trades = list(hub.trades.values())
-    return bool(trades) and all(
-        t.end < now and (t.status == "settled" or t.disputed) for t in trades
-    )
-
-
 def probe(seen: Seen) -> object:
     @contextlib.asynccontextmanager
     async def service(parts: Parts) -> AsyncIterator[None]:
         seen.start = parts.clock.start
 
         async def watch() -> None:
-            while not _settled(parts):
+            assert parts.hub is not None
+            while not parts.hub.all_done(parts.clock.timestamp()):
                 await asyncio.sleep(1.0)
             parts.stop.set()
 
