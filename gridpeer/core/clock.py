@@ -24,11 +24,12 @@ class Clock:
             much wall time passes (a run that sets up first, e.g. ``gridpeer demo``).
     """
 
-    start: datetime
-    speed: float
-    _wall0: float = field(repr=False)
+    # defaults so that a dataclass subclass (a test's manual clock) gets a working __init__
+    start: datetime = field(default_factory=lambda: datetime.now(UTC))
+    speed: float = 1.0
+    _wall0: float = field(default_factory=time.monotonic, repr=False)
     """Monotonic wall time (s) at which model time was ``start``."""
-    _held: tuple[float, float] | None = field(repr=False)
+    _held: tuple[float, float] | None = field(default=None, repr=False)
     """(wall0, monotonic time) while held: model time stands still (:meth:`hold`)."""
 
     def __init__(
@@ -36,12 +37,15 @@ class Clock:
     ) -> None:
         self.start = datetime.now(UTC) if start is None else start
         self.speed = speed
+        self._wall0 = time.monotonic()
+        self._held = (self._wall0, self._wall0) if held else None
+        self.__post_init__()
+
+    def __post_init__(self) -> None:
         if self.speed <= 0:
             raise ValueError(f"clock speed must be > 0, got {self.speed}")
         if self.start.tzinfo is None:
             raise ValueError("clock start must be timezone-aware (UTC)")
-        self._wall0 = time.monotonic()
-        self._held = (self._wall0, self._wall0) if held else None
 
     def now(self) -> datetime:
         """Current model time (UTC-aware)."""

@@ -84,6 +84,23 @@ class MarketChainView:
                 return None
         return "0x" + bytes(block["hash"]).hex()
 
+    def head_and_hash(self, number: int) -> tuple[BlockRef, str | None]:
+        """The latest block and the canonical hash of block ``number`` (None if absent),
+        in one JSON-RPC batch on a node. Backends without blocks by hash get the stable
+        synthetic hashes of :meth:`block_hash`."""
+        with self._lock:
+            backend = self.market.backend
+            if not isinstance(backend, Web3Backend):
+                head = backend.block_number()
+                return BlockRef(head, f"#{head}"), (f"#{number}" if 0 <= number <= head else None)
+            n, h, old = backend.head_and_hash(number) if number >= 0 else (*self._head(), None)
+        return BlockRef(n, "0x" + h.hex()), None if old is None else "0x" + old.hex()
+
+    def _head(self) -> tuple[int, bytes]:
+        assert isinstance(self.market.backend, Web3Backend)
+        latest = self.market.backend.w3.eth.get_block("latest")
+        return int(latest["number"]), bytes(latest["hash"])
+
     def trade_events(self, from_block: int, to_block: int) -> list[TradeEvent]:
         """Trades created in blocks ``[from_block, to_block]``, in chain order."""
         with self._lock:

@@ -64,6 +64,11 @@ class ChainView(Protocol):
         """Canonical hash of block ``number``; None if it does not exist (any more)."""
         ...
 
+    def head_and_hash(self, number: int) -> tuple[BlockRef, str | None]:
+        """The latest block, and the canonical hash of block ``number`` (None if it does
+        not exist any more), read together (one round trip where the node can)."""
+        ...
+
     def trade_events(self, from_block: int, to_block: int) -> Sequence[TradeEvent]:
         """Trade events in blocks ``[from_block, to_block]``, in chain order."""
         ...

@@ -173,8 +173,20 @@ class Oracle:
 
     # -- steps ----------------------------------------------------------------------------
     def follow(self) -> int:
-        """Read confirmed new trade events; returns the number of new trades."""
-        ancestor = common_ancestor(self.state.history(), self.chain.block_hash)
+        """Read confirmed new trade events; returns the number of new trades.
+
+        Two round trips to the node when nothing moved: the head together with the hash
+        of the newest processed block (the reorg check), then the new blocks' trade logs.
+        A range's end hash is read before its logs: a reorg between the two leaves a
+        stored hash that the next pass's check finds replaced, and it reads again."""
+        history = self.state.history()
+        newest = history[-1].number if history else -1
+        latest, newest_hash = self.chain.head_and_hash(newest)
+
+        def canonical(number: int) -> str | None:
+            return newest_hash if number == newest else self.chain.block_hash(number)
+
+        ancestor = common_ancestor(history, canonical)
         if ancestor is not None:
             dropped = self.state.rewind(ancestor)
             log.warning("reorg: rewound to block %s, dropped %s trades", ancestor.number, dropped)
@@ -183,17 +195,17 @@ class Oracle:
             self.reopen_lost_confirmations()
             self._recheck_confirmed = False
         new = 0
-        head = self.head_seen = self.chain.head()
+        head = self.head_seen = latest.number
         while (
             rng := next_range(
                 self.state.last_block(), head, self.config.confirmations, self.config.max_span
             )
         ) is not None:
             a, b = rng
-            end_hash = self.chain.block_hash(b)
-            events = self.chain.trade_events(a, b)
-            if end_hash is None or self.chain.block_hash(b) != end_hash:
+            end_hash = latest.hash if b == latest.number else self.chain.block_hash(b)
+            if end_hash is None:
                 break  # the chain moved under us; retry next tick
+            events = self.chain.trade_events(a, b)
             new += self.state.apply_range(BlockRef(b, end_hash), events)
         return new
 

@@ -52,6 +52,13 @@ class FakeChain:
         with self._lock:
             return self.blocks[number][0] if 0 <= number < len(self.blocks) else None
 
+    def head_and_hash(self, number: int) -> tuple[BlockRef, str | None]:
+        self._up()
+        with self._lock:
+            head = len(self.blocks) - 1
+            old = self.blocks[number][0] if 0 <= number <= head else None
+            return BlockRef(head, self.blocks[head][0]), old
+
     def trade_events(self, from_block: int, to_block: int) -> list[TradeEvent]:
         self._up()
         with self._lock:
