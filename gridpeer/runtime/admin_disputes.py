@@ -48,12 +48,12 @@ DISPUTE_EVENTS = ("DisputeOpened", "DisputeResolved", "DeliveryConfirmed", "Recl
 
 @dataclass(frozen=True)
 class Dispute:
-    """An open dispute: the trade as the chain holds it and what each meter reported (Wh;
-    None when the ``DisputeOpened`` event was not found in the logs read)."""
+    """An open dispute: the trade as the chain holds it and what each meter reported, Wh
+    (from its ``DisputeOpened`` event)."""
 
     trade: Trade
-    seller_wh: int | None
-    buyer_wh: int | None
+    seller_wh: int
+    buyer_wh: int
 
 
 # ---------------------------------------------------------------------- reading
@@ -168,13 +168,10 @@ def disputes_list(settings: Settings, now: int | None = None) -> list[str]:
         seller = houses.get(tr.seller.lower(), tr.seller)
         buyer = houses.get(tr.buyer.lower(), tr.buyer)
 
-        def wh(v: int | None) -> str:
-            return "? (DisputeOpened not found)" if v is None else f"{v} Wh"
-
         lines += [
             f"  trade {tr.id}: seller {seller} -> buyer {buyer}, {tr.wh} Wh, "
             f"window {window_text(tr, tz)}",
-            f"    reported: seller out {wh(d.seller_wh)}, buyer in {wh(d.buyer_wh)}",
+            f"    reported: seller out {d.seller_wh} Wh, buyer in {d.buyer_wh} Wh",
             f"    price {money(tr.price, settings, per_kwh=True)}, "
             f"escrow {money(tr.escrow, settings)}",
             f"    {_reclaim(tr, t, tz)}",
