@@ -99,7 +99,8 @@ def _settings(settings: Settings | None) -> Settings:
 def register(app: typer.Typer) -> None:
     """Add the ``admin`` command group to the CLI."""
     admin = typer.Typer(
-        help="Set up and run a community: keys, market contract, members, schedule, state. "
+        help="Set up and run a community: keys, market contract, members, schedule, state, "
+        "disputes. "
         "Idempotent; each writes back to the config; --dry-run changes nothing.",
         no_args_is_help=True,
         cls=FlagHelpGroup,
@@ -320,4 +321,54 @@ def register(app: typer.Typer) -> None:
     admin.add_typer(keys, name="keys")
     admin.add_typer(members, name="members")
     admin.add_typer(schedule, name="schedule")
+    _register_disputes(admin)
     app.add_typer(admin, name="admin")
+
+
+def _register_disputes(admin: typer.Typer) -> None:
+    """Add the ``disputes`` group to the ``admin`` command group."""
+    disputes = typer.Typer(
+        help="Trades whose meters disagreed: list them, settle one with the admin key.",
+        no_args_is_help=True,
+        cls=FlagHelpGroup,
+    )
+
+    @disputes.command("list", cls=FlagHelpCommand)
+    def list_(
+        config: Config = Path("community.toml"),
+        dry_run: DryRun = False,
+    ) -> None:
+        """The open disputes on chain: houses, window (local time), traded and reported
+        Wh, price, escrow, the buyer's reclaim and, with store_url, the oracle's reason
+        (reads only; --dry-run is accepted and changes nothing either)."""
+        from gridpeer.runtime.admin_disputes import disputes_list
+
+        del dry_run  # reads only
+        with _admin(config, True, read_only=True) as (_, settings, report):
+            report.lines += disputes_list(_settings(settings))
+
+    @disputes.command("resolve", cls=FlagHelpCommand)
+    def resolve(
+        trade_id: Annotated[int, typer.Argument(help="The disputed trade's id (as listed).")],
+        delivered_wh: Annotated[
+            int,
+            typer.Option("--delivered-wh", help="Wh the seller delivered (0 to the traded Wh)."),
+        ],
+        config: Config = Path("community.toml"),
+        source: Annotated[
+            str | None,
+            typer.Option(help="Who measured it, e.g. 'feeder meter' (shown in the report)."),
+        ] = None,
+        dry_run: DryRun = False,
+    ) -> None:
+        """Settle disputed TRADE_ID with the admin key: the seller is paid for
+        --delivered-wh, the buyer refunded the rest of the escrow. A trade already settled
+        is left as it is."""
+        from gridpeer.runtime.admin_disputes import dispute_resolve
+
+        with _admin(config, dry_run) as (_, settings, report):
+            dispute_resolve(
+                _settings(settings), trade_id, delivered_wh, report, source, _prompt(False)
+            )
+
+    admin.add_typer(disputes, name="disputes")
