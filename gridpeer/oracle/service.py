@@ -353,22 +353,32 @@ class Oracle:
     def ask_again(self, now: datetime) -> int:
         """After a window's end, re-publish the command of each side that has not reported,
         once per due round of ``ask_again_s`` (an agent that lost the command, or whose
-        result was lost, is asked again). Returns how many trades were asked."""
-        n = 0
+        result was lost, is asked again). A tick's asks are published together with one
+        wait for the broker (at most ``RESEND_MAX_MESSAGES``; the rest on the next tick).
+        Returns how many trades were asked."""
         asks = self.config.asks_s()
+        batch: list[tuple[TradeRow, int, list[str], int]] = []  # trade, round, silent, msgs
+        messages: list[tuple[str, bytes | str, bool]] = []
         for trade in self.state.trades(TradeState.COMMANDED):
             sides = (trade.seller_out_wh is None, trade.buyer_in_wh is None)
             if not any(sides) or now <= trade.window_end:
                 continue
             after = (now - trade.window_end).total_seconds()
             due = sum(1 for a in asks if a <= after)
-            done = self._asked.get(trade.trade_id, max(due - 1, 0))  # a restart asks once
-            if due > done and self._command(trade, sides):  # a failed publish: next tick
+            done = self._asked.setdefault(trade.trade_id, max(due - 1, 0))  # restart: once
+            if due > done and len(messages) < RESEND_MAX_MESSAGES:
+                msgs = self._messages(trade, sides)
                 silent = [h for h, s in zip((trade.seller, trade.buyer), sides, strict=True) if s]
+                batch.append((trade, due, silent, len(msgs)))
+                messages += msgs
+        acked = self._publish_all(messages) if messages else []
+        n = i = 0
+        for trade, due, silent, k in batch:
+            if all(acked[i : i + k]):  # a failed publish: asked again next tick
                 log.info("trade %s: asked %s again (round %s)", trade.trade_id, silent, due)
-                done = due
+                self._asked[trade.trade_id] = due
                 n += 1
-            self._asked[trade.trade_id] = done
+            i += k
         return n
 
     def collect(self) -> int:

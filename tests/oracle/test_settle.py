@@ -203,3 +203,24 @@ def test_a_tick_repeats_at_most_its_cap_of_commands_longest_waiting_first(
     everyone = {command_topic("c", h) for k in range(2, 151) for h in (f"s{k}", f"b{k}")}
     left_out = everyone - first
     assert len(left_out) == 100 and left_out <= second  # the 50 left out went first
+
+
+def test_asks_after_the_window_go_out_together_once_per_round(tmp_path: Path) -> None:
+    """30 trades whose window is over with a side silent: one batch of asks (only the
+    silent sides), and no second ask in the same round."""
+    chain = FakeChain()
+    o = make(tmp_path, chain, T0 + timedelta(minutes=10, seconds=59))  # after trade 1's end
+    chain.mine([(k, f"s{k}", f"b{k}", 50, T0, T0 + timedelta(minutes=10)) for k in range(2, 31)])
+    o.follow()
+    o.state.set_states(list(range(2, 31)), TradeState.COMMANDED)
+    o.state.record_result(2, True, 10)  # trade 2's seller has reported
+    link = RecordingLink()
+    o.link = link  # type: ignore[assignment]
+
+    assert o.ask_again(o.clock.now()) == 30
+    assert len(link.batches) == 1
+    topics = [t for t, _, _ in link.batches[0]]
+    assert len(topics) == 2 * 30 - 1
+    assert command_topic("c", "s2") not in topics and command_topic("c", "b2") in topics
+    assert o.ask_again(o.clock.now()) == 0  # this round is done
+    assert len(link.batches) == 1
