@@ -116,6 +116,13 @@ def main() -> None:
     ap.add_argument("--hosts", type=int, default=2, help="--ingest-only: agents processes")
     ap.add_argument("--seconds", type=float, default=30.0, help="--ingest-only: wall s")
     ap.add_argument("--group-size", type=int, default=100, help="houses per MQTT session")
+    ap.add_argument(
+        "--houses-nice",
+        type=int,
+        default=10,
+        help="nice value of the demo's own process (the houses' stand-in) once it runs; "
+        "0 to leave it at the server's priority",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if args.ingest_only:
