@@ -23,6 +23,7 @@ from gridpeer.web.grid import LiveGrid
 from gridpeer.web.live import LiveCache, local_day
 from gridpeer.web.models import HouseInfo
 from gridpeer.web.models_market import Currency
+from gridpeer.web.order_book import OrderBook
 
 
 @dataclass
@@ -50,6 +51,7 @@ class WebContext:
         members: member account (lower-case 0x…) → house id; with ``auth.private`` a
             house's telemetry is readable only by its members.
         grid: the feeder's live power flow (``[grid]``), or None without a feeder.
+        order_book: the offers and requests rendered as JSON (made on first use).
     """
 
     store: Store
@@ -72,6 +74,7 @@ class WebContext:
     checks: dict[str, Callable[[], None]] = field(default_factory=dict)
     members: dict[str, str] = field(default_factory=dict)
     grid: LiveGrid | None = None
+    order_book: OrderBook | None = None
 
     @classmethod
     def create(
