@@ -23,6 +23,7 @@ from fastapi.responses import StreamingResponse
 from gridpeer.store.base import Bucket, Resolution, StoreUnavailable
 from gridpeer.web.auth import COOKIE
 from gridpeer.web.context import WebContext, get_context
+from gridpeer.web.encoded import Encoded, respond
 from gridpeer.web.live import (
     bucket_energy_wh,
     day_bounds,
@@ -73,7 +74,7 @@ def _json(body: str) -> Response:
 def _store_up(ctx: WebContext) -> None:
     """Raise StoreUnavailable (→ 503) when the store is known to be down (no I/O): for
     answers served from the live cache, which would otherwise be stale."""
-    reason = ctx.store.unavailable()
+    reason = ctx.store.unavailable() or ctx.cache.store.unavailable()
     if reason is not None:
         raise StoreUnavailable(reason)
 
@@ -146,7 +147,10 @@ async def overview(request: Request, ctx: Ctx) -> Response:
     Served from the live cache (refreshed about once a second). In a private community
     only the signed-in member's own house shows its readings."""
     _store_up(ctx)
-    return _json(_overview_for(ctx, readable(ctx, request)))
+    allowed = readable(ctx, request)
+    if allowed is None:  # encoded once per refresh: gzip, ETag
+        return respond(request, ctx.cache.rendered.overview)
+    return _json(_overview_for(ctx, allowed))
 
 
 @router.get("/houses", response_model=list[HouseInfo], summary="The houses")
@@ -166,8 +170,9 @@ async def community(request: Request, ctx: Ctx) -> Response:
     and bottom houses: the same size for 5 or 10,000 houses. Served from the live cache
     (refreshed about once a second); no rankings in a private community."""
     _store_up(ctx)
+    rendered = ctx.cache.rendered
     private = readable(ctx, request) is not None
-    return _json(ctx.cache.summary_private_json if private else ctx.cache.summary_json)
+    return respond(request, rendered.summary_private if private else rendered.summary)
 
 
 @router.get(
@@ -204,12 +209,12 @@ async def house_latest(house: str, request: Request, ctx: Ctx) -> Response:
 
     Served from the live cache (refreshed about once a second). Members only in a private
     community."""
-    body = ctx.cache.house_json.get(house)
+    body = ctx.cache.rendered.houses.get(house)
     if body is None:
         raise HTTPException(404, f"unknown house {house!r}")
     _check_reader(ctx, request, house)
     _store_up(ctx)
-    return _json(body)
+    return respond(request, body)
 
 
 @router.get(
@@ -245,14 +250,16 @@ async def house_history(
     key = ("history", house, device, the_day, resolution)
     memo = ctx.cache.memo()
     if memo is not None and (body := memo.get(key)) is not None:
-        return _json(body)
-    body = await asyncio.to_thread(_history_json, ctx, house, device, the_day, resolution)
+        return respond(request, body)
+    body = await asyncio.to_thread(_history_body, ctx, house, device, the_day, resolution)
     if memo is not None:
         memo[key] = body
-    return _json(body)
+    return respond(request, body)
 
 
-def _history_json(ctx: WebContext, house: str, device: str, the_day: date, resolution: str) -> str:
+def _history_body(
+    ctx: WebContext, house: str, device: str, the_day: date, resolution: str
+) -> Encoded:
     res = Resolution(resolution)
     tz, now = ctx.tz, ctx.clock.now()
     if res is Resolution.DAY:
@@ -281,7 +288,7 @@ def _history_json(ctx: WebContext, house: str, device: str, the_day: date, resol
         for b in buckets
     ]
     history = History(house=house, device=device, resolution=res.value, points=points)
-    return history.model_dump_json()
+    return Encoded.of(history.model_dump_json())
 
 
 @router.get(

@@ -85,9 +85,12 @@ class WebContext:
         community: str = "demo",
         refresh_s: float = 1.0,
         tz: tzinfo = UTC,
+        cache_store: Store | None = None,
     ) -> WebContext:
-        """A context with a fresh live cache."""
-        cache = LiveCache(store, clock, houses, community, refresh_s, tz)
+        """A context with a fresh live cache, which reads ``cache_store`` if given (a
+        connection of its own: requests that read the store, e.g. a day of history, do
+        not queue behind the refresh's queries), else ``store``."""
+        cache = LiveCache(cache_store or store, clock, houses, community, refresh_s, tz)
         return cls(store=store, clock=clock, houses=houses, community=community, cache=cache, tz=tz)
 
     def today(self) -> date:

@@ -13,11 +13,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from gridpeer.core.clock import Clock
 from gridpeer.store.base import Bucket, Resolution, Sample, Store, StoreUnavailable
+from gridpeer.web.encoded import Encoded
 from gridpeer.web.models import (
     CommunityTotals,
     FlowPoint,
@@ -218,17 +220,34 @@ def devices_of(info: HouseInfo) -> tuple[str, ...]:
     return ("meter", *ev)
 
 
-def _house_json(overview: Overview) -> dict[str, str]:
-    return {h.id: h.model_dump_json() for h in overview.houses}
+def _house_bodies(overview: Overview) -> dict[str, Encoded]:
+    return {h.id: Encoded.of(h.model_dump_json()) for h in overview.houses}
 
 
-def _summary_json(overview: Overview) -> tuple[str, str]:
-    """The community summary as JSON: with rankings, and without (private communities)."""
+def _summary_bodies(overview: Overview) -> tuple[Encoded, Encoded]:
+    """The community summary: with rankings, and without (private communities)."""
     full = summarize(overview)
     private = full.model_copy(
         update={"top_exporters": [], "top_importers": [], "top_pv": [], "lowest_load": []}
     )
-    return full.model_dump_json(), private.model_dump_json()
+    return Encoded.of(full.model_dump_json()), Encoded.of(private.model_dump_json())
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One refresh's answers, encoded once (:class:`~gridpeer.web.encoded.Encoded`):
+    the overview (also as text, for the live stream), each house's row, the summary."""
+
+    overview_json: str
+    overview: Encoded
+    houses: dict[str, Encoded]
+    summary: Encoded
+    summary_private: Encoded
+
+    @classmethod
+    def of(cls, overview: Overview) -> Rendered:
+        text = overview.model_dump_json()
+        return cls(text, Encoded.of(text), _house_bodies(overview), *_summary_bodies(overview))
 
 
 class LiveCache:
@@ -259,12 +278,10 @@ class LiveCache:
         self.today = TodayEnergyTracker(store, tz, recheck)
         self.queries = 0
         self.overview = self.compute()
-        self.overview_json = self.overview.model_dump_json()
-        self.house_json = _house_json(self.overview)
-        self.summary_json, self.summary_private_json = _summary_json(self.overview)
+        self.rendered = Rendered.of(self.overview)
         self.running = False
         self.store_down = False  # the last refresh found the store unavailable
-        self._memo: dict[tuple[object, ...], str] = {}
+        self._memo: dict[tuple[object, ...], Encoded] = {}
         self._changed = asyncio.Condition()
 
     def compute(self) -> Overview:
@@ -329,14 +346,17 @@ class LiveCache:
         if self.store_down:
             log.info("live view: the store is back")
             self.store_down = False
-        overview_json, house_json = overview.model_dump_json(), _house_json(overview)
-        summary = _summary_json(overview)
-        self.overview, self.overview_json, self.house_json = overview, overview_json, house_json
-        self.summary_json, self.summary_private_json = summary
+        rendered = Rendered.of(overview)  # outside any lock: requests use the last one
+        self.overview, self.rendered = overview, rendered
         self._memo = {}
         self.version += 1
 
-    def memo(self) -> dict[tuple[object, ...], str] | None:
+    @property
+    def overview_json(self) -> str:
+        """The overview as JSON text (the live stream's event data)."""
+        return self.rendered.overview_json
+
+    def memo(self) -> dict[tuple[object, ...], Encoded] | None:
         """Response bodies computed since the last refresh, by request key; None (do not
         memoise) when the background refresh is not running, since nothing would
         invalidate them. Take it before computing, store into the same dict."""
