@@ -114,7 +114,8 @@ def _visible_rows(ctx: WebContext, allowed: frozenset[str] | None) -> list[House
     rows = ctx.cache.overview.houses
     if allowed is None:
         return rows
-    return [h if h.id in allowed else HouseNow(id=h.id, name=h.name, kind=h.kind) for h in rows]
+    stubs = ctx.cache.stub_rows
+    return [h if h.id in allowed else stubs.get(h.id, h) for h in rows]
 
 
 def _overview_for(
@@ -125,19 +126,10 @@ def _overview_for(
 ) -> str:
     """The overview JSON with the readings of houses outside ``allowed`` left null; only
     ``house``'s row if given, no rows with ``rows="none"``."""
+    rendered = ctx.cache.rendered
     if allowed is None and house is None and rows == "all":
-        return ctx.cache.overview_json
-    ov = ctx.cache.overview
-    if rows == "none":
-        picked: list[HouseNow] = []
-    else:
-        picked = [h for h in ov.houses if house is None or h.id == house]
-        if allowed is not None:
-            picked = [
-                h if h.id in allowed else HouseNow(id=h.id, name=h.name, kind=h.kind)
-                for h in picked
-            ]
-    return ov.model_copy(update={"houses": picked}).model_dump_json()
+        return rendered.overview_json
+    return rendered.compose(allowed, house, rows)
 
 
 @router.get("/overview", response_model=Overview, responses=_DOWN, summary="The community now")
@@ -150,6 +142,8 @@ async def overview(request: Request, ctx: Ctx) -> Response:
     allowed = readable(ctx, request)
     if allowed is None:  # encoded once per refresh: gzip, ETag
         return respond(request, ctx.cache.rendered.overview)
+    if not allowed:  # a visitor: the same for all of them
+        return respond(request, ctx.cache.rendered.anonymous)
     return _json(_overview_for(ctx, allowed))
 
 

@@ -104,3 +104,28 @@ def test_live_cache_reads_its_own_store(tmp_path: object, ctx: WebContext) -> No
     finally:
         for s in (writer, requests, live):
             s.close()
+
+
+def _hidden(ctx: WebContext, allowed: frozenset[str], house: str | None, rows: str) -> object:
+    """The overview with other houses' readings null, built row by row with the models."""
+    from gridpeer.web.models import HouseNow
+
+    ov = ctx.cache.overview
+    picked = [] if rows == "none" else [h for h in ov.houses if house in (None, h.id)]
+    shown = [h if h.id in allowed else HouseNow(id=h.id, name=h.name, kind=h.kind) for h in picked]
+    return json.loads(ov.model_copy(update={"houses": shown}).model_dump_json())
+
+
+@pytest.mark.parametrize("allowed", [frozenset(), frozenset({"h2"}), frozenset({"h1", "h3"})])
+@pytest.mark.parametrize(
+    ("house", "rows"), [(None, "all"), ("h2", "all"), ("h9", "all"), (None, "none")]
+)
+def test_composed_private_overview_equals_the_model_built_one(
+    ctx: WebContext, allowed: frozenset[str], house: str | None, rows: str
+) -> None:
+    composed = ctx.cache.rendered.compose(allowed, house, rows)
+    assert json.loads(composed) == _hidden(ctx, allowed, house, rows)
+    everyone = json.loads(ctx.cache.rendered.compose(None))
+    assert everyone == json.loads(ctx.cache.overview_json)
+    anonymous = ctx.cache.rendered.anonymous
+    assert json.loads(anonymous.raw) == _hidden(ctx, frozenset(), None, "all")
