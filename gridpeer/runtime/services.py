@@ -296,6 +296,8 @@ async def web(parts: Parts) -> AsyncIterator[None]:
     assert parts.store is not None, "web needs the store service first"
     url = parts.store_url
     reader = open_store(url) if url else parts.store  # own connection: reads never queue
+    # the live refresh's own connection (requests never wait for it); a file or a server
+    live = open_store(url) if url and ":memory:" not in url and url != "sqlite://" else None
     hub = parts.hub
     ctx = WebContext.create(
         reader,
@@ -303,6 +305,7 @@ async def web(parts: Parts) -> AsyncIterator[None]:
         parts.houses,
         community=parts.settings.community,
         tz=community_tz(parts.settings.timezone, hub.schedule if hub is not None else None),
+        cache_store=live,
     )
     t = parts.settings.tariff
     ctx.tariff = (t.import_wei_per_kwh, t.feed_in_wei_per_kwh)
@@ -330,6 +333,8 @@ async def web(parts: Parts) -> AsyncIterator[None]:
     finally:
         if reader is not parts.store:
             reader.close()
+        if live is not None:
+            live.close()
 
 
 @contextlib.asynccontextmanager

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
 from gridpeer.chain.client import MarketClient
 from gridpeer.chain.errors import ContractRevert
@@ -41,6 +41,7 @@ from gridpeer.web.models_market import (
     UnsignedTx,
     WindowOut,
 )
+from gridpeer.web.order_book import OrderBook
 from gridpeer.web.units import trade_label
 
 router = APIRouter(prefix="/api/market", tags=["market"])
@@ -68,21 +69,6 @@ def hub_of(ctx: WebContext) -> ChainHub:
     if ctx.chain is None:
         raise HTTPException(503, "this server runs without a blockchain; trading is off")
     return ctx.chain
-
-
-def _order_out(hub: ChainHub, o: Order, now: int) -> OrderOut:
-    return OrderOut(
-        id=str(o.id),
-        label=trade_label(o.id),
-        bidding_open=now < o.start,
-        side=o.side,
-        owner=o.owner,
-        house=hub.house_of(o.owner),
-        remaining_wh=o.remaining_wh,
-        price=str(o.price),
-        start=o.start,
-        end=o.end,
-    )
 
 
 def trade_out(hub: ChainHub, t: TradeRow, now: int) -> TradeOut:
@@ -226,28 +212,31 @@ State = Annotated[
 ]
 
 
-def _orders(ctx: WebContext, side: str, state: str) -> list[OrderOut]:
+def _orders(ctx: WebContext, side: str, state: str) -> Response:
+    """The ``side`` list as JSON, from the indexer's memory (no chain call), each order
+    rendered once (:class:`~gridpeer.web.order_book.OrderBook`)."""
     hub = hub_of(ctx)
-    now = int(ctx.clock.timestamp())
-    # from the indexer's memory: no chain call; list() snapshots what the chain thread updates
-    rows = [_order_out(hub, o, now) for o in list(hub.orders.values()) if o.side == side]
-    if state != "all":
-        rows = [o for o in rows if o.bidding_open == (state == "open")]
-    return rows
+    book = ctx.order_book
+    if book is None or book.house_of != hub.house_of:
+        book = ctx.order_book = OrderBook(trade_label, hub.house_of)
+    book.update(hub.orders, hub.version)
+    return Response(
+        book.json(side, state, int(ctx.clock.timestamp())), media_type="application/json"
+    )
 
 
 @router.get("/offers", response_model=list[OrderOut], responses=_ERRORS, summary="Offers")
-async def offers(ctx: Ctx, state: State = "open") -> list[OrderOut]:
-    """Sell offers with Wh left, cheapest first; by default only those open for bidding."""
-    rows = _orders(ctx, "offer", state)
-    return sorted(rows, key=lambda o: (not o.bidding_open, int(o.price), int(o.id)))
+async def offers(ctx: Ctx, state: State = "open") -> Response:
+    """Sell offers with Wh left, cheapest first; by default only those open for bidding
+    (with ``all``, open ones first)."""
+    return _orders(ctx, "offer", state)
 
 
 @router.get("/requests", response_model=list[OrderOut], responses=_ERRORS, summary="Requests")
-async def requests_(ctx: Ctx, state: State = "open") -> list[OrderOut]:
-    """Purchase requests with Wh left, highest price first; by default only open ones."""
-    rows = _orders(ctx, "request", state)
-    return sorted(rows, key=lambda o: (not o.bidding_open, -int(o.price), int(o.id)))
+async def requests_(ctx: Ctx, state: State = "open") -> Response:
+    """Purchase requests with Wh left, highest price first; by default only open ones
+    (with ``all``, open ones first)."""
+    return _orders(ctx, "request", state)
 
 
 @router.get("/trades", response_model=list[TradeOut], responses=_ERRORS, summary="Trades")

@@ -23,6 +23,7 @@ from fastapi.responses import StreamingResponse
 from gridpeer.store.base import Bucket, Resolution, StoreUnavailable
 from gridpeer.web.auth import COOKIE
 from gridpeer.web.context import WebContext, get_context
+from gridpeer.web.encoded import Encoded, respond
 from gridpeer.web.live import (
     bucket_energy_wh,
     day_bounds,
@@ -73,7 +74,7 @@ def _json(body: str) -> Response:
 def _store_up(ctx: WebContext) -> None:
     """Raise StoreUnavailable (→ 503) when the store is known to be down (no I/O): for
     answers served from the live cache, which would otherwise be stale."""
-    reason = ctx.store.unavailable()
+    reason = ctx.store.unavailable() or ctx.cache.store.unavailable()
     if reason is not None:
         raise StoreUnavailable(reason)
 
@@ -113,7 +114,8 @@ def _visible_rows(ctx: WebContext, allowed: frozenset[str] | None) -> list[House
     rows = ctx.cache.overview.houses
     if allowed is None:
         return rows
-    return [h if h.id in allowed else HouseNow(id=h.id, name=h.name, kind=h.kind) for h in rows]
+    stubs = ctx.cache.stub_rows
+    return [h if h.id in allowed else stubs.get(h.id, h) for h in rows]
 
 
 def _overview_for(
@@ -124,19 +126,10 @@ def _overview_for(
 ) -> str:
     """The overview JSON with the readings of houses outside ``allowed`` left null; only
     ``house``'s row if given, no rows with ``rows="none"``."""
+    rendered = ctx.cache.rendered
     if allowed is None and house is None and rows == "all":
-        return ctx.cache.overview_json
-    ov = ctx.cache.overview
-    if rows == "none":
-        picked: list[HouseNow] = []
-    else:
-        picked = [h for h in ov.houses if house is None or h.id == house]
-        if allowed is not None:
-            picked = [
-                h if h.id in allowed else HouseNow(id=h.id, name=h.name, kind=h.kind)
-                for h in picked
-            ]
-    return ov.model_copy(update={"houses": picked}).model_dump_json()
+        return rendered.overview_json
+    return rendered.compose(allowed, house, rows)
 
 
 @router.get("/overview", response_model=Overview, responses=_DOWN, summary="The community now")
@@ -146,7 +139,12 @@ async def overview(request: Request, ctx: Ctx) -> Response:
     Served from the live cache (refreshed about once a second). In a private community
     only the signed-in member's own house shows its readings."""
     _store_up(ctx)
-    return _json(_overview_for(ctx, readable(ctx, request)))
+    allowed = readable(ctx, request)
+    if allowed is None:  # encoded once per refresh: gzip, ETag
+        return respond(request, ctx.cache.rendered.overview)
+    if not allowed:  # a visitor: the same for all of them
+        return respond(request, ctx.cache.rendered.anonymous)
+    return _json(_overview_for(ctx, allowed))
 
 
 @router.get("/houses", response_model=list[HouseInfo], summary="The houses")
@@ -166,8 +164,9 @@ async def community(request: Request, ctx: Ctx) -> Response:
     and bottom houses: the same size for 5 or 10,000 houses. Served from the live cache
     (refreshed about once a second); no rankings in a private community."""
     _store_up(ctx)
+    rendered = ctx.cache.rendered
     private = readable(ctx, request) is not None
-    return _json(ctx.cache.summary_private_json if private else ctx.cache.summary_json)
+    return respond(request, rendered.summary_private if private else rendered.summary)
 
 
 @router.get(
@@ -204,12 +203,12 @@ async def house_latest(house: str, request: Request, ctx: Ctx) -> Response:
 
     Served from the live cache (refreshed about once a second). Members only in a private
     community."""
-    body = ctx.cache.house_json.get(house)
+    body = ctx.cache.rendered.houses.get(house)
     if body is None:
         raise HTTPException(404, f"unknown house {house!r}")
     _check_reader(ctx, request, house)
     _store_up(ctx)
-    return _json(body)
+    return respond(request, body)
 
 
 @router.get(
@@ -245,14 +244,16 @@ async def house_history(
     key = ("history", house, device, the_day, resolution)
     memo = ctx.cache.memo()
     if memo is not None and (body := memo.get(key)) is not None:
-        return _json(body)
-    body = await asyncio.to_thread(_history_json, ctx, house, device, the_day, resolution)
+        return respond(request, body)
+    body = await asyncio.to_thread(_history_body, ctx, house, device, the_day, resolution)
     if memo is not None:
         memo[key] = body
-    return _json(body)
+    return respond(request, body)
 
 
-def _history_json(ctx: WebContext, house: str, device: str, the_day: date, resolution: str) -> str:
+def _history_body(
+    ctx: WebContext, house: str, device: str, the_day: date, resolution: str
+) -> Encoded:
     res = Resolution(resolution)
     tz, now = ctx.tz, ctx.clock.now()
     if res is Resolution.DAY:
@@ -281,7 +282,7 @@ def _history_json(ctx: WebContext, house: str, device: str, the_day: date, resol
         for b in buckets
     ]
     history = History(house=house, device=device, resolution=res.value, points=points)
-    return history.model_dump_json()
+    return Encoded.of(history.model_dump_json())
 
 
 @router.get(

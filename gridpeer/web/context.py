@@ -23,6 +23,7 @@ from gridpeer.web.grid import LiveGrid
 from gridpeer.web.live import LiveCache, local_day
 from gridpeer.web.models import HouseInfo
 from gridpeer.web.models_market import Currency
+from gridpeer.web.order_book import OrderBook
 
 
 @dataclass
@@ -50,6 +51,7 @@ class WebContext:
         members: member account (lower-case 0x…) → house id; with ``auth.private`` a
             house's telemetry is readable only by its members.
         grid: the feeder's live power flow (``[grid]``), or None without a feeder.
+        order_book: the offers and requests rendered as JSON (made on first use).
     """
 
     store: Store
@@ -72,6 +74,7 @@ class WebContext:
     checks: dict[str, Callable[[], None]] = field(default_factory=dict)
     members: dict[str, str] = field(default_factory=dict)
     grid: LiveGrid | None = None
+    order_book: OrderBook | None = None
 
     @classmethod
     def create(
@@ -82,9 +85,12 @@ class WebContext:
         community: str = "demo",
         refresh_s: float = 1.0,
         tz: tzinfo = UTC,
+        cache_store: Store | None = None,
     ) -> WebContext:
-        """A context with a fresh live cache."""
-        cache = LiveCache(store, clock, houses, community, refresh_s, tz)
+        """A context with a fresh live cache, which reads ``cache_store`` if given (a
+        connection of its own: requests that read the store, e.g. a day of history, do
+        not queue behind the refresh's queries), else ``store``."""
+        cache = LiveCache(cache_store or store, clock, houses, community, refresh_s, tz)
         return cls(store=store, clock=clock, houses=houses, community=community, cache=cache, tz=tz)
 
     def today(self) -> date:

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from gridpeer.core.clock import Clock
 from gridpeer.store.base import Bucket, Resolution, Sample, Store, StoreUnavailable
+from gridpeer.web.encoded import Encoded
 from gridpeer.web.models import (
     CommunityTotals,
     FlowPoint,
@@ -218,17 +221,71 @@ def devices_of(info: HouseInfo) -> tuple[str, ...]:
     return ("meter", *ev)
 
 
-def _house_json(overview: Overview) -> dict[str, str]:
-    return {h.id: h.model_dump_json() for h in overview.houses}
-
-
-def _summary_json(overview: Overview) -> tuple[str, str]:
-    """The community summary as JSON: with rankings, and without (private communities)."""
+def _summary_bodies(overview: Overview) -> tuple[Encoded, Encoded]:
+    """The community summary: with rankings, and without (private communities)."""
     full = summarize(overview)
     private = full.model_copy(
         update={"top_exporters": [], "top_importers": [], "top_pv": [], "lowest_load": []}
     )
-    return full.model_dump_json(), private.model_dump_json()
+    return Encoded.of(full.model_dump_json()), Encoded.of(private.model_dump_json())
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One refresh's answers, encoded once (:class:`~gridpeer.web.encoded.Encoded`):
+    the overview (also as text, for the live stream), each house's row (as a body and as
+    text), the summary; and the parts to compose an overview that hides some houses'
+    readings (a private community) by joining strings instead of serialising 1,000 rows:
+    ``head`` (the overview up to its ``houses`` array), ``order`` (the rows' house ids)
+    and ``stubs`` (each house's row with its readings null)."""
+
+    overview_json: str
+    overview: Encoded
+    houses: dict[str, Encoded]
+    texts: dict[str, str]
+    summary: Encoded
+    summary_private: Encoded
+    head: str
+    order: tuple[str, ...]
+    stubs: Mapping[str, str]
+
+    @classmethod
+    def of(cls, overview: Overview, stubs: Mapping[str, str]) -> Rendered:
+        text = overview.model_dump_json()
+        texts = {h.id: h.model_dump_json() for h in overview.houses}
+        empty = overview.model_copy(update={"houses": []}).model_dump_json()
+        assert empty.endswith('"houses":[]}'), "houses must be the overview's last field"
+        return cls(
+            overview_json=text,
+            overview=Encoded.of(text),
+            houses={h: Encoded.of(t) for h, t in texts.items()},
+            texts=texts,
+            summary=(summaries := _summary_bodies(overview))[0],
+            summary_private=summaries[1],
+            head=empty[: -len("]}")],
+            order=tuple(texts),
+            stubs=stubs,
+        )
+
+    def compose(
+        self, allowed: frozenset[str] | None, house: str | None = None, rows: str = "all"
+    ) -> str:
+        """The overview JSON with the readings of houses outside ``allowed`` (None: all
+        allowed) null; only ``house``'s row if given, no rows with ``rows="none"``."""
+        if rows == "none":
+            ids: Iterable[str] = ()
+        elif house is not None:
+            ids = (house,) if house in self.texts else ()
+        else:
+            ids = self.order
+        parts = [self.texts[h] if allowed is None or h in allowed else self.stubs[h] for h in ids]
+        return self.head + ",".join(parts) + "]}"
+
+    @functools.cached_property
+    def anonymous(self) -> Encoded:
+        """The overview for a visitor of a private community (every house's readings
+        null but the totals), encoded when first asked for in this refresh."""
+        return Encoded.of(self.compose(frozenset()))
 
 
 class LiveCache:
@@ -258,13 +315,13 @@ class LiveCache:
         recheck = max(timedelta(minutes=5), timedelta(seconds=20 * clock.speed))
         self.today = TodayEnergyTracker(store, tz, recheck)
         self.queries = 0
+        self.stub_rows = {h.id: HouseNow(id=h.id, name=h.name, kind=h.kind) for h in houses}
+        self.stubs = {h: row.model_dump_json() for h, row in self.stub_rows.items()}
         self.overview = self.compute()
-        self.overview_json = self.overview.model_dump_json()
-        self.house_json = _house_json(self.overview)
-        self.summary_json, self.summary_private_json = _summary_json(self.overview)
+        self.rendered = Rendered.of(self.overview, self.stubs)
         self.running = False
         self.store_down = False  # the last refresh found the store unavailable
-        self._memo: dict[tuple[object, ...], str] = {}
+        self._memo: dict[tuple[object, ...], Encoded] = {}
         self._changed = asyncio.Condition()
 
     def compute(self) -> Overview:
@@ -329,14 +386,17 @@ class LiveCache:
         if self.store_down:
             log.info("live view: the store is back")
             self.store_down = False
-        overview_json, house_json = overview.model_dump_json(), _house_json(overview)
-        summary = _summary_json(overview)
-        self.overview, self.overview_json, self.house_json = overview, overview_json, house_json
-        self.summary_json, self.summary_private_json = summary
+        rendered = Rendered.of(overview, self.stubs)  # requests use the last one meanwhile
+        self.overview, self.rendered = overview, rendered
         self._memo = {}
         self.version += 1
 
-    def memo(self) -> dict[tuple[object, ...], str] | None:
+    @property
+    def overview_json(self) -> str:
+        """The overview as JSON text (the live stream's event data)."""
+        return self.rendered.overview_json
+
+    def memo(self) -> dict[tuple[object, ...], Encoded] | None:
         """Response bodies computed since the last refresh, by request key; None (do not
         memoise) when the background refresh is not running, since nothing would
         invalidate them. Take it before computing, store into the same dict."""
