@@ -119,9 +119,9 @@ def main() -> None:
     ap.add_argument(
         "--houses-nice",
         type=int,
-        default=10,
-        help="nice value of the demo's own process (the houses' stand-in) once it runs; "
-        "0 to leave it at the server's priority",
+        default=0,
+        help="nice value of the demo's own process (the houses' stand-in, which in a "
+        "deployment runs at the houses) once it runs; the server's processes stay at 0",
     )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
