@@ -84,7 +84,12 @@ class AnvilNode:
         cmd += ["--hardfork", "shanghai", "--accounts", str(self.accounts), "--silent"]
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
         try:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+            # a session of its own: a terminal's Ctrl-C goes to the whole foreground
+            # process group, and the chain must outlive the services that still use it
+            # while the demo stops them in order (it stops the node last)
+            self.proc = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         finally:
             if self.log:
                 out.close()  # type: ignore[union-attr]

@@ -206,6 +206,7 @@ class MosquittoBroker:
             [self.binary, "-c", str(self.config_file)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            start_new_session=True,  # not stopped by a terminal's Ctrl-C before its users
         )
         if not wait_for_port(self.host, self.port, timeout_s):
             err = self._stop_process()

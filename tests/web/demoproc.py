@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -18,10 +19,15 @@ class DemoProcess:
     broker_port: int
     lines: list[str] = field(default_factory=list)
 
-    def stop(self, timeout: float = 30.0) -> int:
-        """Send SIGINT (Ctrl-C) and wait; returns the exit code."""
+    def stop(self, timeout: float = 30.0, group: bool = False) -> int:
+        """Send SIGINT (Ctrl-C) and wait; returns the exit code. ``group``: to the demo's
+        whole process group, as a terminal's Ctrl-C does (needs ``start_demo(...,
+        session=True)``)."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            if group:
+                os.killpg(self.proc.pid, signal.SIGINT)
+            else:
+                self.proc.send_signal(signal.SIGINT)
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -30,13 +36,19 @@ class DemoProcess:
             raise
 
 
-def start_demo(*args: str, timeout: float = 60.0) -> DemoProcess:
-    """Start the demo (``args`` added to the command line) and wait until it prints its URL."""
+def start_demo(*args: str, timeout: float = 60.0, session: bool = False) -> DemoProcess:
+    """Start the demo (``args`` added to the command line) and wait until it prints its URL;
+    ``session``: in a session (process group) of its own, like a command in a terminal."""
     # --port 0: the demo binds a free port itself and prints it. A port picked here and
     # bound ~20 s later raced the demo's own sockets (its JSON-RPC server, its clients).
     cmd = [sys.executable, "-m", "gridpeer.cli", "demo", "--port", "0", *args]
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+        start_new_session=session,
     )
     assert proc.stdout is not None
     lines: list[str] = []
