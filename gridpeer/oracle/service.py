@@ -342,7 +342,7 @@ class Oracle:
             if any(sides):
                 messages += self._messages(trade, sides)
                 n += 1
-            gap = self._resend_gap.get(trade.trade_id, self.config.resend_s / 2) * 2
+            gap = self._resend_gap.get(trade.trade_id, self.config.resend_s) * 2
             gap = min(gap, RESEND_BACKOFF * self.config.resend_s)
             self._resend_gap[trade.trade_id] = gap
             self._resend_at[trade.trade_id] = mono + gap

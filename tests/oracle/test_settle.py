@@ -160,23 +160,33 @@ class RecordingLink:
         return [True] * len(messages)
 
 
-def test_repeated_commands_of_a_tick_go_out_together(tmp_path: Path) -> None:
-    """During their window, every trade a side has not reported for gets its command
-    again, in one batch (one wait for the broker), only for the sides still silent."""
+def thirty_commanded(tmp_path: Path, now: datetime) -> tuple[Oracle, RecordingLink]:
+    """An oracle at ``now`` with 30 commanded trades of one 10-minute window from T0, all
+    silent but trade 2's seller, publishing into a :class:`RecordingLink`."""
     chain = FakeChain()
-    o = make(tmp_path, chain, T0 + timedelta(minutes=5))  # inside trade 1's window
+    o = make(tmp_path, chain, now)
     chain.mine([(k, f"s{k}", f"b{k}", 50, T0, T0 + timedelta(minutes=10)) for k in range(2, 31)])
     o.follow()
     o.state.set_states(list(range(2, 31)), TradeState.COMMANDED)
     o.state.record_result(2, True, 10)  # trade 2's seller has reported
     link = RecordingLink()
     o.link = link  # type: ignore[assignment]
+    return o, link
 
-    assert o.resend(o.clock.now()) == 30
+
+def assert_one_batch_of_the_silent_sides(link: RecordingLink) -> None:
     assert len(link.batches) == 1
     topics = [t for t, _, _ in link.batches[0]]
     assert len(topics) == 2 * 30 - 1  # both sides of 30 trades, less trade 2's seller
     assert command_topic("c", "s2") not in topics and command_topic("c", "b2") in topics
+
+
+def test_repeated_commands_of_a_tick_go_out_together(tmp_path: Path) -> None:
+    """During their window, every trade a side has not reported for gets its command
+    again, in one batch (one wait for the broker), only for the sides still silent."""
+    o, link = thirty_commanded(tmp_path, T0 + timedelta(minutes=5))  # inside the window
+    assert o.resend(o.clock.now()) == 30
+    assert_one_batch_of_the_silent_sides(link)
     assert o.resend(o.clock.now()) == 30  # resend_s = 0: again next tick, still one batch
     assert len(link.batches) == 2
 
@@ -208,19 +218,8 @@ def test_a_tick_repeats_at_most_its_cap_of_commands_longest_waiting_first(
 def test_asks_after_the_window_go_out_together_once_per_round(tmp_path: Path) -> None:
     """30 trades whose window is over with a side silent: one batch of asks (only the
     silent sides), and no second ask in the same round."""
-    chain = FakeChain()
-    o = make(tmp_path, chain, T0 + timedelta(minutes=10, seconds=59))  # after trade 1's end
-    chain.mine([(k, f"s{k}", f"b{k}", 50, T0, T0 + timedelta(minutes=10)) for k in range(2, 31)])
-    o.follow()
-    o.state.set_states(list(range(2, 31)), TradeState.COMMANDED)
-    o.state.record_result(2, True, 10)  # trade 2's seller has reported
-    link = RecordingLink()
-    o.link = link  # type: ignore[assignment]
-
+    o, link = thirty_commanded(tmp_path, T0 + timedelta(minutes=10, seconds=59))  # after
     assert o.ask_again(o.clock.now()) == 30
-    assert len(link.batches) == 1
-    topics = [t for t, _, _ in link.batches[0]]
-    assert len(topics) == 2 * 30 - 1
-    assert command_topic("c", "s2") not in topics and command_topic("c", "b2") in topics
+    assert_one_batch_of_the_silent_sides(link)
     assert o.ask_again(o.clock.now()) == 0  # this round is done
     assert len(link.batches) == 1
