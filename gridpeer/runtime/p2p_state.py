@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from gridpeer.oracle.recovery import Outage
 from gridpeer.oracle.state import TradeState
 from gridpeer.runtime.composition import Parts
 from gridpeer.telemetry.p2p_state import P2PStatePublisher, SettledTrade
@@ -33,14 +34,20 @@ def settled_trades(parts: Parts) -> list[SettledTrade]:
     ]
 
 
-async def _run(pub: P2PStatePublisher, parts: Parts) -> None:
+async def _run(pub: P2PStatePublisher, parts: Parts, poll_s: float = POLL_S) -> None:
+    """Update the totals every ``poll_s`` wall seconds until cancelled. A failure (the
+    database or the broker away) is logged once when it starts and once when it ends,
+    not every round with a traceback."""
+    outage = Outage("P2P totals (oracle state or broker)", log)
     while True:
         try:
             trades = await asyncio.to_thread(settled_trades, parts)
             await asyncio.to_thread(pub.update, trades, parts.clock.now())
-        except Exception:  # a database outage must not stop serve: next round
-            log.exception("P2P state update failed")
-        await asyncio.sleep(POLL_S)
+        except Exception as exc:  # an outage must not stop serve: next round
+            outage.failed(exc)
+        else:
+            outage.ok()
+        await asyncio.sleep(poll_s)
 
 
 @contextlib.asynccontextmanager
