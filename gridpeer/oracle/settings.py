@@ -6,7 +6,8 @@ Every time below is in **model seconds** (the clock's time, which is also the ch
 A trade's timeline, for a window ``[start, end]`` and the contract's grace ``G``::
 
     start - lead_s        commands published (seller OUT, buyer IN)
-    [start, end]          commands re-sent every resend_s to a side that has not reported
+    [start, end]          commands re-sent to a side that has not reported (resend_s, then
+                          2, 4, 8 × resend_s apart)
     end + ask_again_s[k]  each silent side asked again (its command re-published)
     end + result_grace_s  the deadline: the rule decides with what reported (rules.py)
     … + settle_margin_s   time reserved to get the confirm/dispute transaction mined
@@ -51,7 +52,8 @@ class OracleSettings(BaseModel):
         poll_s: wall s between ticks.
         start_block: first block to read on a fresh state.
         retry_s: wall s before a failed chain transaction is retried.
-        resend_s: wall s between re-sends of an unanswered command during its window.
+        resend_s: wall s from a command to its first re-send during its window if
+            unanswered; later re-sends double the gap, up to 8 × resend_s.
         confirm_batch_max: most trades per ``confirmBatch`` transaction (~7.1k gas per
             trade at 100, so 100 fit in ~0.8 M gas; more trades ready in one tick go in
             several transactions).
