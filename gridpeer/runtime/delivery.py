@@ -15,8 +15,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from gridpeer.chain.client import MarketClient
-from gridpeer.chain.fairlock import FairLock
 from gridpeer.devices.trace import as_source
 from gridpeer.hems.delivery_power import P2PLine, PowerSource, TracePower
 from gridpeer.oracle.service import OracleConfig
@@ -45,10 +43,9 @@ async def delivery(parts: Parts) -> AsyncIterator[None]:
     )
     state_dir = parts.data_dir / "delivery"
     state_dir.mkdir(parents=True, exist_ok=True)
-    market, lock = _oracle_market(parts)
-    rpc = parts.chain_url if lock is None else None  # a node: the oracle in its own process
+    rpc = _node_url(parts)
     rt = DeliveryRuntime(
-        market,
+        hub.market,
         chain.oracle,
         houses,
         broker.host,
@@ -57,7 +54,7 @@ async def delivery(parts: Parts) -> AsyncIterator[None]:
         parts.clock,
         config,
         power=power,
-        lock=lock,
+        lock=None if rpc else hub.lock,
         oracle_rpc=rpc,
     )
     await asyncio.to_thread(rt.start)
@@ -68,17 +65,17 @@ async def delivery(parts: Parts) -> AsyncIterator[None]:
         await asyncio.to_thread(rt.stop)
 
 
-def _oracle_market(parts: Parts) -> tuple[MarketClient, FairLock | None]:
-    """The market as the oracle reaches it: on a JSON-RPC node (anvil for a big demo) its
-    own connection and no shared lock — behind the hub's lock it waited its turn after
-    each of 1,000 trading agents' transactions, and missed the settlement grace; on the
-    in-process chain the shared connection and lock (eth-tester is not thread-safe)."""
+def _node_url(parts: Parts) -> str | None:
+    """The chain node's JSON-RPC URL when the demo runs on one (anvil for a big demo): the
+    oracle then runs in a process of its own with its own connection (behind the hub's
+    lock it waited its turn after each of 1,000 trading agents' transactions, and in the
+    demo's process for the interpreter lock); None on the in-process chain, where the
+    oracle shares the hub's connection and lock (eth-tester is not thread-safe)."""
     from gridpeer.chain.web3_backend import Web3Backend
 
     hub = parts.hub
     assert hub is not None
     backend = hub.market.backend
     if isinstance(backend, Web3Backend) and backend.kind == "rpc" and parts.chain_url:
-        own = Web3Backend.rpc(parts.chain_url, fees=backend.fee_policy)
-        return MarketClient(own, hub.market.address), None
-    return hub.market, hub.lock
+        return parts.chain_url
+    return None
