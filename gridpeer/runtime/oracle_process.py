@@ -140,7 +140,12 @@ class OracleProcess:
         self._state: OracleState | None = None
         self._conn: Connection | None = None
         self._proc: BaseProcess | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one request/answer on the pipe at a time
+        self._life = threading.RLock()  # start, restart, stop and stats one at a time
+        self._clock: Clock | None = None  # the running clock, once run() was called
+        self._stopping = threading.Event()
+        self.restarts = 0
+        """Times the child died and was started again."""
 
     @property
     def state(self) -> OracleState:
@@ -166,18 +171,49 @@ class OracleProcess:
         self._expect("built", timeout_s)
 
     def run(self, clock: Clock) -> None:
-        """Start the passes on ``clock`` (the released model clock)."""
-        self._send(("run", clock))
-        self._expect("running", 30.0)
+        """Start the passes on ``clock`` (the released model clock), and watch the child:
+        one that dies (a crash, ``kill -9``) is started again on the same clock; its
+        state is in the database, crash-safe, so the new one goes on where it stopped."""
+        with self._life:
+            self._clock = clock
+            self._send(("run", clock))
+            self._expect("running", 30.0)
+        threading.Thread(target=self._watch, name="oracle-watch", daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(1.0):
+            with self._life:
+                proc = self._proc
+                if self._stopping.is_set() or proc is None or proc.is_alive():
+                    continue
+                log.error("oracle process died (exit code %s): starting it again", proc.exitcode)
+                self.restarts += 1
+                try:
+                    assert self._conn is not None and self._clock is not None
+                    self._conn.close()
+                    self.start()
+                    self._send(("run", self._clock))
+                    self._expect("running", 30.0)
+                except (RuntimeError, OSError) as exc:  # tried again in a second
+                    log.error("oracle process did not start again: %s", exc)
 
     def stats(self) -> PassStats:
-        """The pass times so far (wall ms each)."""
+        """The pass times of the running child so far (wall ms each)."""
+        with self._life:
+            return self._stats()
+
+    def _stats(self) -> PassStats:
         self._send(("stats", None))
         body: PassStats = self._expect("stats", 30.0)
         return body
 
     def stop(self) -> None:
         """Stop the child (its state stays in the database); keeps its pass times."""
+        self._stopping.set()
+        with self._life:
+            self._stop()
+
+    def _stop(self) -> None:
         if self._proc is None or self._conn is None:
             return
         with contextlib.suppress(OSError, RuntimeError):

@@ -1,9 +1,12 @@
 """The demo's oracle in a process of its own (:mod:`gridpeer.runtime.oracle_process`), on
-anvil and Mosquitto: it waits for the running model clock, then commands, collects and
-confirms a trade delivered by the agents of this process, and reports its pass times."""
+anvil and Mosquitto: it waits for the running model clock, is started again when killed,
+then commands, collects and confirms a trade delivered by the agents of this process, and
+reports its pass times."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +34,7 @@ def _flat(house: str, pv_w: float, load_w: float) -> HouseTrace:
     return HouseTrace(house, start, 300, z + load_w, z + pv_w, z, z, z, z, z, z, z + 230.0)
 
 
-def test_oracle_process_settles_a_trade_once_the_clock_runs(
+def test_oracle_process_restarted_after_kill_9_settles_a_trade(
     anvil_url: str, mosquitto: MosquittoBroker, tmp_path: Path
 ) -> None:
     chain = open_chain(anvil_url)
@@ -64,6 +67,14 @@ def test_oracle_process_settles_a_trade_once_the_clock_runs(
         assert rt.oracle_passes_ms() == []  # no pass before the model clock runs
         clock.release()
         rt.run_oracle(clock)
+        # a fault: the oracle process is killed; the demo starts it again on its clock
+        first = rt.oracle._proc
+        assert first is not None and first.pid is not None
+        os.kill(first.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while rt.oracle.restarts == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert rt.oracle.restarts == 1 and rt.oracle._proc is not first
         start = market.now() + 8
         oid = market.post_offer(seller, 300, 10**15, start, start + 20)
         tid = market.buy(buyer, oid, 300)
