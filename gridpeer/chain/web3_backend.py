@@ -21,7 +21,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 from web3 import Web3
-from web3.exceptions import ContractLogicError, TransactionNotFound
+from web3.exceptions import BlockNotFound, ContractLogicError, TransactionNotFound
 from web3.types import RPCEndpoint, TxReceipt, Wei
 
 from gridpeer.chain.backend import RawLog, Receipt, Reverted
@@ -391,7 +391,7 @@ class Web3Backend:
             latest = self.w3.eth.get_block("latest")
             try:
                 old: bytes | None = self.block_hash(number)
-            except Exception:  # BlockNotFound
+            except BlockNotFound:
                 old = None
             return int(latest["number"]), bytes(latest["hash"]), old
         answers = self.w3.provider.make_batch_request(  # type: ignore[attr-defined]
